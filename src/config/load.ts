@@ -1,0 +1,144 @@
+/**
+ * Read a config file → overlay env overrides → validate against the schema and the
+ * cross-field rules → deep-freeze. Validation happens once, at start: a bad config never
+ * reaches a listener, and every bad field is named by its path.
+ */
+import type { z } from 'zod'
+import { configSchema, type GatewayConfig } from './schema.ts'
+import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
+
+export type ValidationResult =
+  | { ok: true; config: GatewayConfig }
+  | { ok: false; errors: string[] }
+
+/** Parses a config file's text: JSON for `.json`, YAML (a superset of JSON) otherwise. */
+export function parseConfigText(text: string, fileName: string): unknown {
+  if (fileName.endsWith('.json')) return JSON.parse(text)
+  return Bun.YAML.parse(text) ?? {}
+}
+
+/** Reads and parses `path`; errors name the file, never a stack. */
+export async function readConfigFile(path: string): Promise<{ raw?: unknown; error?: string }> {
+  const file = Bun.file(path)
+  if (!(await file.exists())) return { error: `${path}: file not found` }
+  try {
+    return { raw: parseConfigText(await file.text(), path) }
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : 'unreadable'
+    return { error: `${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${reason}` }
+  }
+}
+
+/** Returns a copy of `raw` with the env overrides written in at their key paths. */
+export function applyEnvOverrides(raw: unknown, overrides: EnvSettings['overrides']): unknown {
+  const root: Record<string, unknown> = isRecord(raw) ? { ...raw } : {}
+  for (const [name, value] of Object.entries(overrides)) {
+    const [section, key] = ENV_OVERRIDES[name as keyof typeof ENV_OVERRIDES].split('.') as [string, string]
+    const existing = root[section]
+    root[section] = { ...(isRecord(existing) ? existing : {}), [key]: coerceEnvValue(value) }
+  }
+  return root
+}
+
+/** Env values are strings; whole numbers become numbers so the schema judges them like file values. */
+function coerceEnvValue(value: string): string | number {
+  return /^\d+$/.test(value) ? Number(value) : value
+}
+
+/** Validates `raw` and returns the frozen config, or one message per bad field. */
+export function validateConfig(raw: unknown, overrides: EnvSettings['overrides'] = {}): ValidationResult {
+  const parsed = configSchema.safeParse(raw)
+  const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
+  errors.push(...crossFieldErrors(raw))
+  if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
+  return { ok: true, config: deepFreeze(parsed.data) }
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string[] {
+  const path = formatPath(issue.path)
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${joinPath(path, key)}: unknown key`)
+  }
+  return [`${path || '(root)'}: ${issue.message}`]
+}
+
+/** `["routes", 0, "upstream"]` → `routes[0].upstream`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = ''
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`
+    else out = joinPath(out, String(part))
+  }
+  return out
+}
+
+function joinPath(base: string, key: string): string {
+  return base ? `${base}.${key}` : key
+}
+
+/** Rules that span fields: route → upstream references, duplicates, port clashes. */
+function crossFieldErrors(raw: unknown): string[] {
+  if (!isRecord(raw)) return []
+  const errors: string[] = []
+  const upstreams = isRecord(raw.upstreams) ? raw.upstreams : {}
+  const routes = Array.isArray(raw.routes) ? raw.routes : []
+  const seenMatch = new Map<string, number>()
+  const seenName = new Map<string, number>()
+  routes.forEach((route: unknown, i) => {
+    if (!isRecord(route)) return
+    if (typeof route.upstream === 'string' && !Object.hasOwn(upstreams, route.upstream)) {
+      errors.push(`routes[${i}].upstream: no upstream named "${route.upstream}"`)
+    }
+    if (typeof route.path === 'string') {
+      const host = typeof route.host === 'string' ? route.host.toLowerCase() : '*'
+      const match = `${host} ${normalisePrefix(route.path)}`
+      const first = seenMatch.get(match)
+      if (first !== undefined) errors.push(`routes[${i}].path: duplicate of routes[${first}] (same host and path)`)
+      else seenMatch.set(match, i)
+    }
+    const name = typeof route.name === 'string' ? route.name : route.path
+    if (typeof name === 'string') {
+      const first = seenName.get(name)
+      if (first !== undefined) errors.push(`routes[${i}].name: "${name}" is already used by routes[${first}]`)
+      else seenName.set(name, i)
+    }
+  })
+  const server = isRecord(raw.server) ? raw.server : {}
+  const admin = isRecord(raw.admin) ? raw.admin : {}
+  const serverPort = server.port ?? 8080
+  const adminPort = admin.port ?? 9090
+  if (typeof adminPort === 'number' && adminPort !== 0 && adminPort === serverPort) {
+    errors.push(`admin.port: must differ from server.port (${adminPort})`)
+  }
+  return errors
+}
+
+/** `/users/` and `/users` are the same prefix. */
+export function normalisePrefix(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
+}
+
+/** Appends "(from PORT)" to messages about keys that came from the environment. */
+function annotateEnv(errors: string[], overrides: EnvSettings['overrides']): string[] {
+  const fromEnv = new Map<string, string>()
+  for (const name of Object.keys(overrides) as (keyof typeof ENV_OVERRIDES)[]) {
+    fromEnv.set(ENV_OVERRIDES[name], name)
+  }
+  return errors.map((message) => {
+    const key = message.slice(0, message.indexOf(':'))
+    const name = fromEnv.get(key)
+    return name ? message.replace(':', ` (from ${name}):`) : message
+  })
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}

@@ -1,0 +1,124 @@
+/**
+ * The one config schema: every key, its type, unit and default. Types are derived from it,
+ * so the file, the env overrides and the code cannot disagree. `gateway.example.yaml`
+ * documents the same keys for operators.
+ */
+import { z } from 'zod'
+import { isIpOrCidr } from '../net/ip-matcher.ts'
+
+/** Methods a route may list. TRACE and CONNECT are never proxied (RFC 9110 §9.3.8: TRACE echoes credentials). */
+export const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+const port = z.int().min(0).max(65535)
+const positiveInt = z.int().min(1)
+
+/** An upstream target: absolute http(s) URL, optional base path, no query, fragment or credentials. */
+const targetUrl = z.string().check((ctx) => {
+  const problem = targetUrlProblem(ctx.value)
+  if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value })
+})
+
+function targetUrlProblem(value: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return `not a URL: "${value}"`
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must start with http:// or https://'
+  if (url.username || url.password) return 'must not carry credentials'
+  if (url.search || url.hash || value.includes('?') || value.includes('#'))
+    return 'must not have a query or fragment'
+  return undefined
+}
+
+const serverSchema = z.strictObject({
+  /** Address the public listener binds. */
+  host: z.string().min(1).default('0.0.0.0'),
+  /** Public port (0 picks a free one; the chosen port is logged). */
+  port: port.default(8080),
+  /** Worker processes: a number, or "auto" for one per available CPU. */
+  workers: z.union([z.literal('auto'), z.int().min(1).max(256)]).default('auto'),
+  /** Seconds a client keep-alive connection may sit idle (Bun's idleTimeout, 1-255). */
+  idleTimeoutSeconds: z.int().min(1).max(255).default(5),
+  /** Largest request body in bytes; larger ones get 413. */
+  maxBodyBytes: z.int().min(0).default(10 * 1024 * 1024),
+  /** Largest request-target (path and query) in bytes; longer ones get 414 (RFC 9112 §3). */
+  maxUrlBytes: z.int().min(256).max(65536).default(8192),
+  /** Largest request header block in bytes (names, values and separators); more gets 431. */
+  maxHeaderBytes: z.int().min(1024).max(65536).default(16384),
+  /** Peers (IP or CIDR) whose X-Forwarded-* and X-Request-Id headers are believed. */
+  trustedProxies: z
+    .array(z.string().refine(isIpOrCidr, { error: 'must be an IP address or CIDR range' }))
+    .default([]),
+  /** Liveness path on the public port, answered by the gateway itself. */
+  healthPath: z.string().startsWith('/').default('/health'),
+  /** Most concurrent upstream requests per process (Bun's fetch queues the rest). */
+  maxUpstreamRequests: z.int().min(256).max(65535).default(4096),
+})
+
+const adminSchema = z.strictObject({
+  /** Address of the admin listener; keep it on loopback unless a firewall guards it. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Admin port for /health and /ready (0 picks a free one). */
+  port: port.default(9090),
+})
+
+const upstreamSchema = z.strictObject({
+  /** One or more base URLs, balanced round-robin. */
+  targets: z.array(targetUrl).min(1, { error: 'needs at least one target' }),
+  /** Whole-response deadline in milliseconds; past it the client gets 504. */
+  timeoutMs: positiveInt.max(3_600_000).default(30_000),
+  keepAlive: z
+    .strictObject({
+      /** Idle pooled connections kept per upstream and worker. */
+      maxIdleSockets: z.int().min(0).max(1024).default(64),
+      /** Seconds an idle pooled connection is kept; keep it below the upstream's own keep-alive. */
+      idleTimeoutSeconds: positiveInt.max(14280).default(4),
+    })
+    .prefault({}),
+  /** Largest upstream response header block in bytes; more is answered with 502. */
+  maxResponseHeaderBytes: z.int().min(1024).max(1_048_576).default(65536),
+  /** Send the client's Host upstream instead of the target's. */
+  preserveHost: z.boolean().default(false),
+})
+
+const cacheSchema = z.strictObject({
+  /** Cache GET and HEAD responses of this route (RFC 9111; see docs/caching.md). */
+  enabled: z.boolean().default(false),
+})
+
+const routeSchema = z.strictObject({
+  /** Name used in logs and metrics; defaults to the path. */
+  name: z.string().min(1).max(100).optional(),
+  /** Path prefix, matched on whole segments of the normalised path; the longest prefix wins. */
+  path: z
+    .string()
+    .startsWith('/', { error: 'must start with "/"' })
+    .refine((p) => !/[?#%\s]/.test(p), { error: 'must be a plain path (no query, "%" or spaces)' }),
+  /** Name of an entry under `upstreams`. */
+  upstream: z.string().min(1),
+  /** Remove the route's path prefix before forwarding. */
+  stripPrefix: z.boolean().default(false),
+  /** Allowed methods; others get 405 with Allow. Omitted: all of ROUTE_METHODS. */
+  methods: z.array(z.enum(ROUTE_METHODS)).min(1).optional(),
+  /** Match only requests whose Host (without port) equals this, case-insensitively. */
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name without port' })
+    .optional(),
+  cache: cacheSchema.prefault({}),
+})
+
+export const configSchema = z.strictObject({
+  server: serverSchema.prefault({}),
+  admin: adminSchema.prefault({}),
+  upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), upstreamSchema).default({}),
+  routes: z.array(routeSchema).default([]),
+})
+
+export type GatewayConfig = z.output<typeof configSchema>
+export type ServerConfig = GatewayConfig['server']
+export type UpstreamConfig = GatewayConfig['upstreams'][string]
+export type RouteConfig = GatewayConfig['routes'][number]
+export type RouteMethod = (typeof ROUTE_METHODS)[number]

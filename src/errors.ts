@@ -1,0 +1,82 @@
+/**
+ * The catalogue of responses the gateway makes itself. Each has a stable code (for clients
+ * and dashboards) and a status. Bodies are one small JSON object and never carry a
+ * message, stack, path or upstream address: `{"error": code, "status": N, "requestId": id}`.
+ */
+
+export const ERRORS = {
+  bad_request: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  uri_too_long: 414,
+  header_fields_too_large: 431,
+  /** nginx's "client closed request": nobody reads it, but logs and metrics can. */
+  client_closed: 499,
+  internal_error: 500,
+  bad_gateway: 502,
+  service_unavailable: 503,
+  gateway_timeout: 504,
+} as const
+
+export type ErrorCode = keyof typeof ERRORS
+
+/** Why an upstream exchange failed; becomes a metric label later, never a client-visible text. */
+export type UpstreamFailure =
+  | 'connect_refused'
+  | 'reset'
+  | 'timeout'
+  | 'malformed'
+  | 'body_too_large'
+  | 'client_closed'
+
+/** A failure the gateway answers itself. `cause` keeps the original error for debugging. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  /** Extra response headers, e.g. Allow on 405. */
+  readonly headers: Readonly<Record<string, string>> | undefined
+  /** Close the client connection after answering (framing may be unreliable). */
+  readonly closeConnection: boolean
+  /** For upstream failures: the reason, for metrics. */
+  readonly reason: UpstreamFailure | undefined
+
+  constructor(
+    code: ErrorCode,
+    options: {
+      cause?: unknown
+      headers?: Record<string, string>
+      closeConnection?: boolean
+      reason?: UpstreamFailure
+    } = {}
+  ) {
+    super(code, { cause: options.cause })
+    this.name = 'GatewayError'
+    this.code = code
+    this.status = ERRORS[code]
+    this.headers = options.headers
+    this.closeConnection = options.closeConnection ?? false
+    this.reason = options.reason
+  }
+}
+
+/**
+ * Renders the JSON body for a gateway-made response. Hand-built rather than JSON.stringify'd:
+ * the code is from the catalogue and the request id is validated or generated, so neither
+ * needs escaping.
+ */
+export function errorResponse(
+  code: ErrorCode,
+  requestId: string,
+  extraHeaders?: Readonly<Record<string, string>>,
+  closeConnection = false
+): Response {
+  const status = ERRORS[code]
+  const headers = new Headers(extraHeaders)
+  headers.set('content-type', 'application/json')
+  headers.set('cache-control', 'no-store')
+  headers.set('x-request-id', requestId)
+  if (closeConnection) headers.set('connection', 'close')
+  const body = `{"error":"${code}","status":${status},"requestId":"${requestId}"}`
+  return new Response(body, { status, headers })
+}

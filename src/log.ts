@@ -1,0 +1,40 @@
+/**
+ * Structured logging: one JSON object per line on stdout. Lifecycle events only; the
+ * hot path never logs unless access logs are switched on. Fields are plain data, so
+ * control characters in them are escaped by JSON and cannot forge lines.
+ */
+
+export type LogLevel = 'info' | 'warn' | 'error'
+export type LogFields = Record<string, string | number | boolean | null | undefined | readonly string[]>
+
+export interface Logger {
+  info(event: string, fields?: LogFields): void
+  warn(event: string, fields?: LogFields): void
+  error(event: string, fields?: LogFields): void
+  /** A logger that adds `fields` to every line. */
+  child(fields: LogFields): Logger
+}
+
+/** Creates a logger writing to `write` (stdout by default). */
+export function createLogger(
+  base: LogFields = {},
+  write: (line: string) => void = (line) => process.stdout.write(line)
+): Logger {
+  const emit = (level: LogLevel, event: string, fields?: LogFields) => {
+    write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...base, ...fields })}\n`)
+  }
+  return {
+    info: (event, fields) => emit('info', event, fields),
+    warn: (event, fields) => emit('warn', event, fields),
+    error: (event, fields) => emit('error', event, fields),
+    child: (fields) => createLogger({ ...base, ...fields }, write),
+  }
+}
+
+/** A logger that drops everything, for unit tests. */
+export const silentLogger: Logger = {
+  info() {},
+  warn() {},
+  error() {},
+  child: () => silentLogger,
+}

@@ -1,0 +1,21 @@
+/** Liveness on the public port, for load-balancer checks; answered by the gateway itself. */
+import type { Handler } from 'hono'
+import { GatewayError } from '../errors.ts'
+import type { GatewayEnv } from '../types.ts'
+
+/** Readiness as seen by this process; false while draining so balancers stop sending. */
+export type IsHealthy = () => boolean
+
+export function healthHandler(isHealthy: IsHealthy): Handler<GatewayEnv> {
+  return function health(c) {
+    const method = c.req.raw.method
+    if (method !== 'GET' && method !== 'HEAD') {
+      throw new GatewayError('method_not_allowed', { headers: { allow: 'GET, HEAD' } })
+    }
+    const ok = isHealthy()
+    return new Response(ok ? '{"status":"ok"}' : '{"status":"draining"}', {
+      status: ok ? 200 : 503,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    })
+  }
+}

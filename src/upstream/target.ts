@@ -1,0 +1,9 @@
+/** One upstream origin: frozen base URL plus mutable state (Caddy's Upstream/Host split). */
+import type { Target } from './types.ts'
+
+/** Builds a target from a validated http(s) URL; the base keeps any path, minus a trailing slash. */
+export function createTarget(url: string): Target {
+  const parsed = new URL(url)
+  const path = parsed.pathname === '/' ? '' : parsed.pathname.replace(/\/+$/, '')
+  return { base: `${parsed.origin}${path}`, inflight: 0 }
+}

@@ -1,0 +1,53 @@
+/**
+ * A serving process: the app on Bun.serve with reusePort, so several of them share one
+ * port. Owns the shutdown order: stop accepting, drain in-flight requests, close pools.
+ */
+import type { Server } from 'bun'
+import { createApp } from './app.ts'
+import type { GatewayConfig } from './config/schema.ts'
+import { errorResponse } from './errors.ts'
+import type { Logger } from './log.ts'
+import { createUpstreamRegistry } from './upstream/registry.ts'
+
+export interface RunningWorker {
+  readonly port: number
+  /** Answer every response with Connection: close and /health with 503, so clients move on. */
+  startDraining(): void
+  /** Stops accepting, waits for in-flight requests (all of them cut when `force`), closes pools. */
+  stop(force?: boolean): Promise<void>
+}
+
+export function startWorker(config: GatewayConfig, log: Logger): RunningWorker {
+  const upstreams = createUpstreamRegistry(config.upstreams)
+  let draining = false
+  const app = createApp({ config, upstreams, log, isHealthy: () => !draining })
+  const server: Server<undefined> = Bun.serve({
+    hostname: config.server.host,
+    port: config.server.port,
+    reusePort: true,
+    development: false,
+    idleTimeout: config.server.idleTimeoutSeconds,
+    // The guard answers 413 itself with a JSON body; Bun's own limit would answer first, bodiless.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    async fetch(req, srv) {
+      const res = await app.fetch(req, srv)
+      if (draining) res.headers.set('connection', 'close')
+      return res
+    },
+    error() {
+      // Reached only if the app itself fails outside its onError; never show Bun's error page.
+      return errorResponse('internal_error', crypto.randomUUID())
+    },
+  })
+  return {
+    port: server.port ?? config.server.port,
+    startDraining() {
+      draining = true
+    },
+    async stop(force = false) {
+      draining = true
+      await server.stop(force)
+      await upstreams.close()
+    },
+  }
+}

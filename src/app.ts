@@ -1,15 +1,13 @@
 /**
  * createApp(deps): the request pipeline, and only wiring. Reads like a table of contents:
- * peer → request id → guard → health | proxy, with one error renderer.
+ * edge (peer, request id, guard) → health | proxy, with one error renderer.
  */
 import { Hono } from 'hono'
 import type { Context } from 'hono'
 import type { GatewayConfig } from './config/schema.ts'
 import { GatewayError, errorResponse } from './errors.ts'
 import type { Logger } from './log.ts'
-import { peer } from './middleware/peer/index.ts'
-import { requestGuard } from './middleware/request-guard/index.ts'
-import { requestId } from './middleware/request-id/index.ts'
+import { edge } from './middleware/edge/index.ts'
 import { createIpMatcher } from './net/ip-matcher.ts'
 import { healthHandler, type IsHealthy } from './routes/health.ts'
 import { proxyHandler } from './routes/proxy.ts'
@@ -27,9 +25,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const { config, log } = deps
   const app = new Hono<GatewayEnv>()
-  app.use('*', peer(createIpMatcher(config.server.trustedProxies)))
-  app.use('*', requestId())
-  app.use('*', requestGuard(config.server))
+  app.use('*', edge({ isTrusted: createIpMatcher(config.server.trustedProxies), limits: config.server }))
   app.all(config.server.healthPath, healthHandler(deps.isHealthy ?? (() => true)))
   app.all('*', proxyHandler({ routes: config.routes, upstreams: deps.upstreams, server: config.server }))
   app.onError((err, c) => renderError(err, c, log))
@@ -38,7 +34,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
 
 /** The one error renderer: catalogue errors as small JSON, anything else as a logged 500. */
 function renderError(err: Error, c: Context<GatewayEnv>, log: Logger): Response {
-  const id = c.var.requestId ?? crypto.randomUUID()
+  const id = c.get('requestId') ?? crypto.randomUUID()
   if (err instanceof GatewayError) return errorResponse(err.code, id, err.headers, err.closeConnection)
   // A bug, not bad input: name the error class only; messages can carry addresses or paths.
   log.error('internal_error', { requestId: id, error: err.name })

@@ -18,7 +18,7 @@ export interface Logger {
 /** Creates a logger writing to `write` (stdout by default). */
 export function createLogger(
   base: LogFields = {},
-  write: (line: string) => void = (line) => process.stdout.write(line)
+  write: (line: string) => void = writeStdout
 ): Logger {
   const emit = (level: LogLevel, event: string, fields?: LogFields) => {
     write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...base, ...fields })}\n`)
@@ -28,6 +28,15 @@ export function createLogger(
     warn: (event, fields) => emit('warn', event, fields),
     error: (event, fields) => emit('error', event, fields),
     child: (fields) => createLogger({ ...base, ...fields }, write),
+  }
+}
+
+/** Writes to stdout; a closed stdout (log collector gone) must not take serving down with it. */
+function writeStdout(line: string): void {
+  try {
+    process.stdout.write(line)
+  } catch {
+    // EPIPE: nobody is reading; drop the line.
   }
 }
 

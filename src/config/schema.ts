@@ -19,13 +19,13 @@ const targetUrl = z.string().check((ctx) => {
 })
 
 function targetUrlProblem(value: string): string | undefined {
+  if (!/^https?:\/\//i.test(value)) return 'must start with http:// or https://'
   let url: URL
   try {
     url = new URL(value)
   } catch {
     return `not a URL: "${value}"`
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must start with http:// or https://'
   if (url.username || url.password) return 'must not carry credentials'
   if (url.search || url.hash || value.includes('?') || value.includes('#'))
     return 'must not have a query or fragment'
@@ -38,7 +38,11 @@ const serverSchema = z.strictObject({
   /** Public port (0 picks a free one; the chosen port is logged). */
   port: port.default(8080),
   /** Worker processes: a number, or "auto" for one per available CPU. */
-  workers: z.union([z.literal('auto'), z.int().min(1).max(256)]).default('auto'),
+  workers: z
+    .union([z.literal('auto'), z.int().min(1).max(256)], {
+      error: 'must be "auto" or a whole number from 1 to 256',
+    })
+    .default('auto'),
   /** Seconds a client keep-alive connection may sit idle (Bun's idleTimeout, 1-255). */
   idleTimeoutSeconds: z.int().min(1).max(255).default(5),
   /** Largest request body in bytes; larger ones get 413. */
@@ -79,6 +83,11 @@ const upstreamSchema = z.strictObject({
     .prefault({}),
   /** Largest upstream response header block in bytes; more is answered with 502. */
   maxResponseHeaderBytes: z.int().min(1024).max(1_048_576).default(65536),
+  /**
+   * Response bodies with a Content-Length up to this many bytes are read whole before the
+   * head is sent (exact length, truncation → 502, native send); others stream. 0 = always stream.
+   */
+  bufferResponseBytes: z.int().min(0).max(16 * 1024 * 1024).default(65536),
   /** Send the client's Host upstream instead of the target's. */
   preserveHost: z.boolean().default(false),
 })

@@ -4,7 +4,7 @@
  */
 import type { Handler } from 'hono'
 import { GatewayError } from '../errors.ts'
-import { hostForRouting } from '../middleware/request-guard/target.ts'
+import { hostForRouting } from '../middleware/edge/target.ts'
 import { forward } from '../upstream/forward.ts'
 import type { Upstream } from '../upstream/pool.ts'
 import type { UpstreamRegistry } from '../upstream/registry.ts'
@@ -27,7 +27,7 @@ export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
 
   return function proxy(c) {
     const raw = c.req.raw
-    const target = c.var.target
+    const target = c.get('target')
     const host = table.usesHost ? hostForRouting(raw.headers.get('host')) : undefined
     const route = table.match(host, target.path)
     if (!route) throw new GatewayError('not_found')
@@ -35,13 +35,13 @@ export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
       throw new GatewayError('method_not_allowed', { headers: { allow: route.allow } })
     }
     const server = c.env
-    const peer = c.var.peer
+    const peer = c.get('peer')
     return forward({
       raw,
       upstream: upstreamOf.get(route.upstream)!,
       path: upstreamPath(route, target.path),
       query: target.query,
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
       peerAddress: peer.address,
       peerTrusted: peer.trusted,
       maxBodyBytes,

@@ -8,27 +8,35 @@
 /** The stream error used for failed relays; an AbortError is not logged by Bun.serve. */
 const relayAborted = () => new DOMException('relay aborted', 'AbortError')
 
+export interface RelayHooks {
+  /** Called once when the relay ends for any reason: done, failed or cancelled. */
+  onEnd(): void
+  /** Called when reading the upstream body fails (before `onEnd`). */
+  onError(err: unknown): void
+}
+
 /**
- * Relays `source` chunk by chunk; on a read error calls `onError` and errors the relay.
- * Cancelling the relay (client gone) cancels the upstream body, freeing its connection.
+ * Relays `source` chunk by chunk; on a read error errors the relay, which aborts the client
+ * connection. Cancelling the relay (client gone) cancels the upstream body, freeing its connection.
  */
-export function relayBody(
-  source: ReadableStream<Uint8Array>,
-  onError: (err: unknown) => void
-): ReadableStream<Uint8Array> {
+export function relayBody(source: ReadableStream<Uint8Array>, hooks: RelayHooks): ReadableStream<Uint8Array> {
   const reader = source.getReader()
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const { done, value } = await reader.read()
-        if (done) controller.close()
-        else controller.enqueue(value)
+        if (done) {
+          hooks.onEnd()
+          controller.close()
+        } else controller.enqueue(value)
       } catch (err) {
-        onError(err)
+        hooks.onError(err)
+        hooks.onEnd()
         controller.error(relayAborted())
       }
     },
     cancel(reason) {
+      hooks.onEnd()
       return reader.cancel(reason).catch(() => {})
     },
   })

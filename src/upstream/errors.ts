@@ -7,10 +7,10 @@ import { GatewayError, type UpstreamFailure } from '../errors.ts'
 import { BodyTooLargeError } from './body.ts'
 
 export interface FailureContext {
-  /** The whole-response deadline's signal. */
-  deadline: AbortSignal
-  /** The client request's signal (aborted when the client disconnects). */
-  client: AbortSignal
+  /** The whole-response deadline passed. */
+  timedOut: boolean
+  /** The client disconnected. */
+  clientGone: boolean
 }
 
 /** Classifies `err`, thrown by the upstream client, into a GatewayError. */
@@ -19,8 +19,8 @@ export function toGatewayError(err: unknown, context: FailureContext): GatewayEr
   if (err instanceof BodyTooLargeError || causedBy(err, BodyTooLargeError)) {
     return new GatewayError('payload_too_large', { cause: err, closeConnection: true, reason: 'body_too_large' })
   }
-  if (context.client.aborted) return new GatewayError('client_closed', { cause: err, reason: 'client_closed' })
-  if (context.deadline.aborted) return new GatewayError('gateway_timeout', { cause: err, reason: 'timeout' })
+  if (context.clientGone) return new GatewayError('client_closed', { cause: err, reason: 'client_closed' })
+  if (context.timedOut) return new GatewayError('gateway_timeout', { cause: err, reason: 'timeout' })
   return new GatewayError('bad_gateway', { cause: err, reason: failureReason(err) })
 }
 

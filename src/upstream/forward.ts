@@ -1,11 +1,14 @@
 /**
- * Forwards one request to an upstream and relays the answer: both bodies stream, headers
- * follow the hop-by-hop and forwarding rules, and every failure becomes a GatewayError
- * (502/504/413/499) before the response head is sent, or an aborted client connection after.
+ * Forwards one request to an upstream and relays the answer. Request bodies stream;
+ * response bodies stream too, except small ones of known length, which are read whole
+ * first (see `bufferResponseBytes`). Headers follow the hop-by-hop and forwarding rules.
+ * Every failure becomes a GatewayError (502/504/413/499) before the response head is sent,
+ * or an aborted client connection (never a short body presented as complete) after it.
  */
 import { GatewayError } from '../errors.ts'
 import { limitBody, relayBody } from './body.ts'
 import { toGatewayError } from './errors.ts'
+import { startDeadline } from './deadline.ts'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts'
 import type { Upstream } from './pool.ts'
 
@@ -38,7 +41,7 @@ const ignore = () => {}
 /** Forwards `request`; resolves with the client response or rejects with a GatewayError. */
 export async function forward(request: ForwardRequest): Promise<Response> {
   const { raw, upstream } = request
-  const { timeoutMs, preserveHost, maxResponseHeaderBytes } = upstream.config
+  const { timeoutMs, preserveHost, maxResponseHeaderBytes, bufferResponseBytes } = upstream.config
   const method = raw.method
   const bodyless = method === 'GET' || method === 'HEAD'
   let body: ReadableStream<Uint8Array> | null = bodyless ? null : raw.body
@@ -59,8 +62,11 @@ export async function forward(request: ForwardRequest): Promise<Response> {
     request.extendIdleTimeout(seconds > 255 ? 0 : seconds)
   }
 
-  const deadline = AbortSignal.timeout(timeoutMs)
-  const signal = AbortSignal.any([raw.signal, deadline])
+  const deadline = startDeadline(timeoutMs, raw.signal)
+  const failure = (err: unknown) => {
+    deadline.clear()
+    return toGatewayError(err, { timedOut: deadline.timedOut, clientGone: raw.signal.aborted })
+  }
   const target = upstream.pick()
   target.inflight++
   let response: Response
@@ -69,29 +75,43 @@ export async function forward(request: ForwardRequest): Promise<Response> {
       method,
       headers,
       body,
-      signal,
+      signal: deadline.signal,
     })
   } catch (err) {
-    throw toGatewayError(err, { deadline, client: raw.signal })
+    throw failure(err)
   } finally {
     target.inflight--
   }
 
   const outHeaders = clientResponseHeaders(response.status, response.headers, maxResponseHeaderBytes)
   if (typeof outHeaders === 'string') {
+    deadline.clear()
     // Bytes left on a connection after a malformed head could be read as the next
     // response: drop the idle pool rather than risk a desync.
     response.body?.cancel().catch(ignore)
     upstream.client.closeIdle()
     throw new GatewayError('bad_gateway', { reason: 'malformed' })
   }
-  outHeaders.set('x-request-id', request.requestId)
 
-  let outBody: ReadableStream<Uint8Array> | null = null
-  if (method === 'HEAD' || NO_BODY_STATUS.has(response.status)) {
+  let outBody: ReadableStream<Uint8Array> | ArrayBuffer | null = null
+  if (method === 'HEAD' || NO_BODY_STATUS.has(response.status) || !response.body) {
+    deadline.clear()
     response.body?.cancel().catch(ignore)
-  } else if (response.body) {
-    outBody = relayBody(response.body, request.onBodyError ?? ignore)
+  } else {
+    const length = outHeaders.get('content-length')
+    if (length !== null && Number(length) <= bufferResponseBytes) {
+      // Small bodies of known length are read whole, like nginx's proxy buffers: the client
+      // gets an exact Content-Length, a truncated body becomes a 502 instead of a short 200,
+      // and Bun sends it natively (a JS relay halves proxied throughput on small bodies).
+      try {
+        outBody = await response.arrayBuffer()
+      } catch (err) {
+        throw failure(err)
+      }
+      deadline.clear()
+    } else {
+      outBody = relayBody(response.body, { onEnd: deadline.clear, onError: request.onBodyError ?? ignore })
+    }
   }
   return new Response(outBody, { status: response.status, headers: outHeaders })
 }

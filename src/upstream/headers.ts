@@ -38,6 +38,8 @@ const FORWARDING_HEADERS = [
   'x-request-id',
 ] as const
 
+const FORWARDING_SET: ReadonlySet<string> = new Set(FORWARDING_HEADERS)
+
 /** Framing fields a Connection header must not name: dropping them would reframe the body (Varnish f00010). */
 const PROTECTED_FROM_CONNECTION: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host'])
 
@@ -74,32 +76,34 @@ export interface UpstreamRequestHeaderOptions {
 /**
  * The headers sent upstream: the client's, minus hop-by-hop fields and those named by
  * Connection (removed before the gateway adds its own, so a client cannot strip them), minus
- * unbelieved forwarding fields, plus X-Forwarded-* and X-Request-Id.
+ * unbelieved forwarding fields, plus X-Forwarded-* and X-Request-Id. One pass over the
+ * client's fields, appending only what survives.
  */
 export function upstreamRequestHeaders(incoming: Headers, options: UpstreamRequestHeaderOptions): Headers {
-  const out = new Headers(incoming)
+  const { peerAddress, peerTrusted, preserveHost, hasBody } = options
   const connection = incoming.get('connection')
-  if (connection) for (const token of connectionTokens(connection)) out.delete(token)
-  for (const name of HOP_BY_HOP) out.delete(name)
-  // Bun answers Expect: 100-continue itself; the upstream gets the whole body.
-  out.delete('expect')
-  if (!options.hasBody) out.delete('content-length')
-
+  const named = connection ? new Set(connectionTokens(connection)) : undefined
+  const out = new Headers()
+  for (const [name, value] of incoming) {
+    if (HOP_BY_HOP_SET.has(name) || named?.has(name)) continue
+    if (!peerTrusted && FORWARDING_SET.has(name)) continue
+    // Bun answers Expect: 100-continue itself; the upstream gets the whole body.
+    if (name === 'expect' || (name === 'host' && !preserveHost)) continue
+    if (name === 'content-length' && !hasBody) continue
+    out.append(name, value)
+  }
   const host = incoming.get('host')
-  const { peerAddress, peerTrusted } = options
   if (peerTrusted) {
-    const prior = incoming.get('x-forwarded-for')
+    const prior = named?.has('x-forwarded-for') ? null : incoming.get('x-forwarded-for')
     if (peerAddress) out.set('x-forwarded-for', prior ? `${prior}, ${peerAddress}` : peerAddress)
-    if (!incoming.has('x-forwarded-proto')) out.set('x-forwarded-proto', 'http')
-    if (!incoming.has('x-forwarded-host') && host) out.set('x-forwarded-host', host)
+    if (!out.has('x-forwarded-proto')) out.set('x-forwarded-proto', 'http')
+    if (!out.has('x-forwarded-host') && host) out.set('x-forwarded-host', host)
   } else {
-    for (const name of FORWARDING_HEADERS) out.delete(name)
     if (peerAddress) out.set('x-forwarded-for', peerAddress)
     out.set('x-forwarded-proto', 'http')
     if (host) out.set('x-forwarded-host', host)
   }
   out.set('x-request-id', options.requestId)
-  if (!options.preserveHost) out.delete('host')
   return out
 }
 
@@ -107,31 +111,32 @@ export function upstreamRequestHeaders(incoming: Headers, options: UpstreamReque
 export type ResponseHeadProblem = 'status' | 'framing' | 'too_large'
 
 /**
- * Checks an upstream response head and builds the client-facing headers in one pass.
- * Bun's fetch accepts some heads a proxy must refuse (status 999, CL together with TE,
- * a 300 KB header block), so those are checked here (RFC 9112 §6.3; HAProxy: no status > 599).
+ * Checks an upstream response head and strips it for the client, in place (the fetch
+ * response's own Headers are reused: building a copy costs more than the rare delete).
+ * Bun's fetch accepts some heads a proxy must refuse (status 999, Content-Length together
+ * with Transfer-Encoding, a 300 KB header block): RFC 9112 §6.3; HAProxy: no status > 599.
  */
 export function clientResponseHeaders(
   status: number,
-  incoming: Headers,
+  headers: Headers,
   maxHeaderBytes: number
 ): Headers | ResponseHeadProblem {
   if (status < 200 || status > 599) return 'status'
-  const contentLength = incoming.get('content-length')
-  if (contentLength !== null && (incoming.has('transfer-encoding') || !DIGITS.test(contentLength))) {
+  const contentLength = headers.get('content-length')
+  if (contentLength !== null && (headers.has('transfer-encoding') || !DIGITS.test(contentLength))) {
     return 'framing'
   }
-  const connection = incoming.get('connection')
+  const connection = headers.get('connection')
   const named = connection ? new Set(connectionTokens(connection)) : undefined
-  const out = new Headers()
   let bytes = 0
-  for (const [name, value] of incoming) {
+  let strip: string[] | undefined
+  for (const [name, value] of headers) {
     bytes += name.length + value.length + 4
-    if (HOP_BY_HOP_SET.has(name) || named?.has(name)) continue
-    out.append(name, value)
+    if (HOP_BY_HOP_SET.has(name) || named?.has(name)) (strip ??= []).push(name)
   }
   if (bytes > maxHeaderBytes) return 'too_large'
-  return out
+  if (strip) for (const name of strip) headers.delete(name)
+  return headers
 }
 
 /** Total size of a request header block as counted for the 431 limit. */

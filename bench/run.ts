@@ -1,0 +1,73 @@
+/**
+ * `bun run bench`: the small GET through the gateway against the upstream direct, on this
+ * machine, with oha or wrk. A first harness; scenarios, nginx comparison, thresholds and
+ * charts come with the bench issue.
+ *
+ *   bun run bench [-- --duration 10 --connections 64]
+ */
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { pickTool, runLoad, type LoadResult } from './load-tools/index.ts'
+
+const ROOT = join(import.meta.dir, '..')
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '64' } },
+})
+const durationSeconds = Number(values.duration)
+const connections = Number(values.connections)
+
+const children: { kill(signal?: number | NodeJS.Signals): void }[] = []
+const stopAll = () => children.forEach((c) => c.kill('SIGTERM'))
+process.on('SIGINT', () => (stopAll(), process.exit(130)))
+
+/** Spawns a bun script and waits for its JSON "listening" line. */
+async function startListening(args: string[]): Promise<{ port: number }> {
+  const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdout: 'pipe', stderr: 'inherit', env: { ...process.env, NODE_ENV: 'production' } })
+  children.push(proc)
+  const decoder = new TextDecoder()
+  let text = ''
+  for await (const chunk of proc.stdout) {
+    text += decoder.decode(chunk)
+    const line = text.split('\n').find((l) => l.includes('"event":"listening"'))
+    if (line) return { port: JSON.parse(line).port }
+  }
+  throw new Error(`${args.join(' ')} exited before listening`)
+}
+
+const tool = pickTool()
+if (!tool) {
+  console.error('neither oha nor wrk is installed: apt-get install wrk')
+  process.exit(1)
+}
+
+try {
+  const upstream = await startListening(['bench/upstream.ts'])
+  const configPath = join(ROOT, '.tmp', 'bench-gateway.json')
+  await Bun.write(
+    configPath,
+    JSON.stringify({
+      server: { host: '127.0.0.1', port: 0 },
+      admin: { port: 0 },
+      upstreams: { bench: { targets: [`http://127.0.0.1:${upstream.port}`] } },
+      routes: [{ path: '/', upstream: 'bench' }],
+    })
+  )
+  const gateway = await startListening(['src/main.ts', '--config', configPath])
+  const load = (port: number) =>
+    runLoad(tool, { url: `http://127.0.0.1:${port}/items/42`, durationSeconds, connections, threads: 2 })
+
+  // Warm both paths (JIT, pools), then measure direct and proxied back to back.
+  await runLoad(tool, { url: `http://127.0.0.1:${gateway.port}/items/42`, durationSeconds: 2, connections, threads: 2 })
+  const direct = await load(upstream.port)
+  const proxied = await load(gateway.port)
+  const row = (name: string, r: LoadResult) =>
+    `${name.padEnd(10)} ${r.requestsPerSec.toFixed(0).padStart(9)} ${(r.p50 * 1000).toFixed(2).padStart(8)} ${(r.p99 * 1000).toFixed(2).padStart(8)} ${String(r.errorStatus + r.socketErrors).padStart(7)}`
+  console.log(`tool: ${tool}, ${durationSeconds}s, ${connections} connections, ${navigator.hardwareConcurrency} cores shared by tool, gateway and upstream`)
+  console.log(`${'scenario'.padEnd(10)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}`)
+  console.log(row('direct', direct))
+  console.log(row('proxied', proxied))
+  console.log(`proxied/direct: ${(proxied.requestsPerSec / direct.requestsPerSec).toFixed(2)}`)
+} finally {
+  stopAll()
+}

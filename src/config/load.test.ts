@@ -1,0 +1,130 @@
+import { describe, expect, test } from 'bun:test'
+import { applyEnvOverrides, formatPath, parseConfigText, validateConfig } from './load.ts'
+import { readEnv } from './env.ts'
+
+const minimal = () => ({
+  upstreams: { users: { targets: ['http://10.0.0.5:3000'] } },
+  routes: [{ path: '/users', upstream: 'users' }],
+})
+
+function errorsOf(raw: unknown, overrides = {}): string[] {
+  const result = validateConfig(raw, overrides)
+  if (result.ok) throw new Error('expected the config to be refused')
+  return result.errors
+}
+
+describe('validateConfig', () => {
+  test('fills every default from the schema', () => {
+    const result = validateConfig(minimal())
+    expect(result.ok).toBe(true)
+    if (!result.ok) return
+    const { server, admin, upstreams, routes } = result.config
+    expect(server).toMatchObject({ host: '0.0.0.0', port: 8080, workers: 'auto', idleTimeoutSeconds: 5, maxBodyBytes: 10485760, trustedProxies: [] })
+    expect(admin).toEqual({ host: '127.0.0.1', port: 9090 })
+    expect(upstreams.users).toMatchObject({ timeoutMs: 30000, keepAlive: { maxIdleSockets: 64, idleTimeoutSeconds: 4 }, preserveHost: false })
+    expect(routes[0]).toMatchObject({ stripPrefix: false, cache: { enabled: false } })
+  })
+
+  test('an empty file is a valid config with no routes', () => {
+    expect(validateConfig({}).ok).toBe(true)
+  })
+
+  test('the result is deeply frozen', () => {
+    const result = validateConfig(minimal())
+    if (!result.ok) throw new Error('invalid')
+    expect(Object.isFrozen(result.config.upstreams.users!.targets)).toBe(true)
+    expect(Object.isFrozen(result.config.routes[0])).toBe(true)
+  })
+
+  test.each([
+    [{ server: { prot: 1 } }, 'server.prot: unknown key'],
+    [{ nonsense: true }, 'nonsense: unknown key'],
+    [{ server: { port: '80' } }, 'server.port: Invalid input: expected number, received string'],
+    [{ server: { port: 70000 } }, 'server.port: Too big'],
+    [{ server: { workers: 'many' } }, 'server.workers: must be "auto" or a whole number from 1 to 256'],
+    [{ server: { idleTimeoutSeconds: 300 } }, 'server.idleTimeoutSeconds: Too big'],
+    [{ server: { trustedProxies: ['10.0.0.0/33'] } }, 'server.trustedProxies[0]: must be an IP address or CIDR range'],
+    [{ server: { trustedProxies: ['lb.internal'] } }, 'server.trustedProxies[0]: must be an IP address or CIDR range'],
+    [{ server: { port: 9000 }, admin: { port: 9000 } }, 'admin.port: must differ from server.port (9000)'],
+    [{ upstreams: { u: { targets: [] } } }, 'upstreams.u.targets: needs at least one target'],
+    [{ upstreams: { u: { targets: ['10.0.0.5:3000'] } } }, 'upstreams.u.targets[0]: must start with http:// or https://'],
+    [{ upstreams: { u: { targets: ['http://exa mple'] } } }, 'upstreams.u.targets[0]: not a URL: "http://exa mple"'],
+    [{ upstreams: { u: { targets: ['http://h/x?y=1'] } } }, 'upstreams.u.targets[0]: must not have a query or fragment'],
+    [{ upstreams: { u: { targets: ['http://user:pw@h'] } } }, 'upstreams.u.targets[0]: must not carry credentials'],
+    [{ upstreams: { u: { targets: ['http://h'], keepAlive: { max: 1 } } } }, 'upstreams.u.keepAlive.max: unknown key'],
+    [{ routes: [{ path: 'users', upstream: 'u' }] }, 'routes[0].path: must start with "/"'],
+    [{ routes: [{ path: '/a?b', upstream: 'u' }] }, 'routes[0].path: must be a plain path'],
+    [{ routes: [{ path: '/a', upstream: 'missing' }] }, 'routes[0].upstream: no upstream named "missing"'],
+    [{ routes: [{ path: '/a', upstream: 'constructor' }] }, 'routes[0].upstream: no upstream named "constructor"'],
+    [{ routes: [{ path: '/a', upstream: 'u', methods: ['TRACE'] }] }, 'routes[0].methods[0]: Invalid option'],
+    [{ routes: [{ path: '/a', upstream: 'u', host: 'a.example:80' }] }, 'routes[0].host: must be a host name without port'],
+    [{ routes: [{ path: '/a', upstream: 'u', cache: { enabled: 'yes' } }] }, 'routes[0].cache.enabled: Invalid input'],
+  ])('%j → %s', (raw, message) => {
+    const errors = errorsOf({ upstreams: { u: { targets: ['http://h'] } }, ...raw })
+    expect(errors.some((e) => e.startsWith(message))).toBe(true)
+  })
+
+  test('duplicate routes are refused: same host and path, trailing slash ignored', () => {
+    const errors = errorsOf({
+      upstreams: { u: { targets: ['http://h'] } },
+      routes: [
+        { path: '/a', upstream: 'u' },
+        { path: '/a/', upstream: 'u', name: 'second' },
+        { path: '/a', upstream: 'u', host: 'x.example', name: 'third' },
+      ],
+    })
+    expect(errors).toEqual(['routes[1].path: duplicate of routes[0] (same host and path)'])
+  })
+
+  test('duplicate route names are refused', () => {
+    const errors = errorsOf({
+      upstreams: { u: { targets: ['http://h'] } },
+      routes: [
+        { path: '/a', upstream: 'u', name: 'api' },
+        { path: '/b', upstream: 'u', name: 'api' },
+      ],
+    })
+    expect(errors).toEqual(['routes[1].name: "api" is already used by routes[0]'])
+  })
+
+  test('every bad field is reported at once', () => {
+    const errors = errorsOf({
+      server: { prot: 1, port: -1 },
+      upstreams: { u: { targets: ['ftp://x'] } },
+      routes: [{ path: '/a', upstream: 'nope' }],
+    })
+    expect(errors).toHaveLength(4)
+  })
+})
+
+describe('env overrides', () => {
+  test('readEnv takes only the documented variables', () => {
+    const env = readEnv({ PORT: '8081', GATEWAY_WORKERS: '4', GATEWAY_ADMIN_PORT: '', GATEWAY_CONFIG: 'g.yaml', HOME: '/root' })
+    expect(env).toEqual({ configPath: 'g.yaml', overrides: { PORT: '8081', GATEWAY_WORKERS: '4' } })
+  })
+
+  test('overrides win over the file and are validated like it', () => {
+    const raw = applyEnvOverrides({ ...minimal(), server: { port: 1 } }, { PORT: '8081', GATEWAY_WORKERS: 'auto' })
+    const result = validateConfig(raw)
+    expect(result.ok && result.config.server).toMatchObject({ port: 8081, workers: 'auto' })
+  })
+
+  test('a bad override names the variable', () => {
+    const overrides = { GATEWAY_WORKERS: 'lots' }
+    const errors = errorsOf(applyEnvOverrides(minimal(), overrides), overrides)
+    expect(errors[0]).toStartWith('server.workers (from GATEWAY_WORKERS): must be')
+  })
+})
+
+describe('parsing', () => {
+  test('YAML and JSON files', () => {
+    expect(parseConfigText('server:\n  port: 81\n', 'g.yaml')).toEqual({ server: { port: 81 } })
+    expect(parseConfigText('{"server":{"port":81}}', 'g.json')).toEqual({ server: { port: 81 } })
+    expect(parseConfigText('', 'g.yaml')).toEqual({})
+  })
+
+  test('paths are printed the way operators write them', () => {
+    expect(formatPath(['routes', 0, 'upstream'])).toBe('routes[0].upstream')
+    expect(formatPath(['upstreams', 'users', 'targets', 1])).toBe('upstreams.users.targets[1]')
+  })
+})

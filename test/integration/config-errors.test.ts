@@ -1,0 +1,82 @@
+import { describe, expect, test } from 'bun:test'
+import net from 'node:net'
+import { spawnMain, writeConfig } from '../fixtures/gateway.ts'
+
+/** True when something accepts connections on 127.0.0.1:`port`. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.on('connect', () => (socket.destroy(), resolve(true)))
+    socket.on('error', () => resolve(false))
+  })
+}
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const { proc, output } = spawnMain(args, env)
+  const code = await proc.exited
+  await Bun.sleep(20)
+  return { code, text: output() }
+}
+
+const PORT = 18000 + Math.floor(Math.random() * 1000)
+
+describe('a bad config exits 2 before anything listens', () => {
+  test('every bad field is named by its path', async () => {
+    const path = writeConfig(
+      [
+        'server:',
+        `  port: ${PORT}`,
+        '  prot: 1',
+        '  workers: many',
+        'upstreams:',
+        '  users:',
+        '    targets: ["ftp://10.0.0.5"]',
+        '    timeoutMs: fast',
+        'routes:',
+        '  - path: /users',
+        '    upstream: missing',
+        '  - path: /users/',
+        '    upstream: users',
+        '    methods: [GET, TRACE]',
+      ].join('\n'),
+      'gateway.yaml'
+    )
+    const { code, text } = await run(['--config', path])
+    expect(code).toBe(2)
+    expect(text).toContain('server.prot: unknown key')
+    expect(text).toContain('server.workers:')
+    expect(text).toContain('upstreams.users.targets[0]: must start with http:// or https://')
+    expect(text).toContain('upstreams.users.timeoutMs:')
+    expect(text).toContain('routes[0].upstream: no upstream named "missing"')
+    expect(text).toContain('routes[1].path: duplicate of routes[0]')
+    expect(text).toContain('routes[1].methods[1]:')
+    expect(text).not.toMatch(/^\s+at /m)
+    expect(await listening(PORT)).toBe(false)
+  })
+
+  test('a YAML syntax error names the file', async () => {
+    const path = writeConfig('server: [unclosed', 'broken.yaml')
+    const { code, text } = await run(['--config', path])
+    expect(code).toBe(2)
+    expect(text).toContain(`${path}: not valid YAML`)
+  })
+
+  test('a missing file is reported, via GATEWAY_CONFIG too', async () => {
+    const { code, text } = await run([], { GATEWAY_CONFIG: '/nonexistent/gateway.yaml' })
+    expect(code).toBe(2)
+    expect(text).toContain('/nonexistent/gateway.yaml: file not found')
+  })
+
+  test('a bad env override names the variable', async () => {
+    const { code, text } = await run([], { PORT: 'eighty', GATEWAY_ADMIN_PORT: '70000' })
+    expect(code).toBe(2)
+    expect(text).toContain('server.port (from PORT):')
+    expect(text).toContain('admin.port (from GATEWAY_ADMIN_PORT):')
+  })
+
+  test('an unknown argument is refused with the usage line', async () => {
+    const { code, text } = await run(['--confg', 'x'])
+    expect(code).toBe(2)
+    expect(text).toContain('usage: bun run start')
+  })
+})

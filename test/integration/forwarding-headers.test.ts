@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { expectCleanOutput, startGateway, type GatewayProcess } from '../fixtures/gateway.ts'
+import { rawRequest, statusOf } from '../fixtures/raw.ts'
+import { configFor, startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
+
+let upstream: RecordingUpstream
+let untrusting: GatewayProcess
+let trusting: GatewayProcess
+let preserving: GatewayProcess
+
+beforeAll(async () => {
+  upstream = startRecordingUpstream()
+  ;[untrusting, trusting, preserving] = await Promise.all([
+    startGateway(configFor(upstream.origin)),
+    startGateway(configFor(upstream.origin, { server: { trustedProxies: ['127.0.0.0/8', '::1'] } })),
+    startGateway(configFor(upstream.origin, { upstream: { preserveHost: true } })),
+  ])
+})
+
+afterAll(async () => {
+  for (const gw of [untrusting, trusting, preserving]) {
+    expect(await gw.stop()).toBe(0)
+    expectCleanOutput(gw.output())
+  }
+  upstream.stop()
+})
+
+const last = () => upstream.requests.at(-1)!
+
+/** Sends a raw request with `headers` (one "Name: value" per entry) and returns what the upstream saw. */
+async function send(gw: GatewayProcess, path: string, headers: string[]) {
+  const head = [`GET ${path} HTTP/1.1`, 'Host: gw.example:8080', ...headers, 'Connection: close', '', ''].join('\r\n')
+  const reply = await rawRequest(gw.port, head)
+  return { reply, seen: last().headers }
+}
+
+describe('request headers sent upstream', () => {
+  test('hop-by-hop fields and those named by Connection are removed', async () => {
+    const reply = await rawRequest(
+      untrusting.port,
+      [
+        'GET /hop-req HTTP/1.1',
+        'Host: gw.example',
+        'Connection: close, X-Secret, X-Forwarded-Proto',
+        'X-Secret: s3cret',
+        'Keep-Alive: timeout=5',
+        'Proxy-Connection: keep-alive',
+        'TE: trailers',
+        'Trailer: X-T',
+        'Upgrade: h2c',
+        'HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA',
+        'Proxy-Authorization: Basic Zm9vOmJhcg==',
+        'X-Kept: yes',
+        '',
+        '',
+      ].join('\r\n')
+    )
+    expect(statusOf(reply)).toBe(200)
+    const seen = last().headers
+    for (const name of ['x-secret', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'http2-settings', 'proxy-authorization']) {
+      expect(seen[name]).toBeUndefined()
+    }
+    expect(seen['x-kept']).toBe('yes')
+    // Named by Connection, yet present: the gateway adds its own after stripping.
+    expect(seen['x-forwarded-proto']).toBe('http')
+  })
+
+  test('from an untrusted peer, client-sent forwarding and id headers are replaced', async () => {
+    const { seen, reply } = await send(untrusting, '/xff', [
+      'X-Forwarded-For: 1.2.3.4',
+      'X-Forwarded-Host: evil.example',
+      'X-Forwarded-Proto: https',
+      'Forwarded: for=1.2.3.4',
+      'X-Real-IP: 1.2.3.4',
+      'X-Original-URL: /admin',
+      'X-Request-Id: client-chosen-id',
+    ])
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1')
+    expect(seen['x-forwarded-host']).toBe('gw.example:8080')
+    expect(seen['x-forwarded-proto']).toBe('http')
+    expect(seen.forwarded).toBeUndefined()
+    expect(seen['x-real-ip']).toBeUndefined()
+    expect(seen['x-original-url']).toBeUndefined()
+    expect(seen['x-request-id']).not.toBe('client-chosen-id')
+    expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    // The client gets the same id the upstream saw.
+    expect(reply).toContain(`x-request-id: ${seen['x-request-id']}`)
+  })
+
+  test('from a trusted proxy, the chain is extended and its request id kept', async () => {
+    const { seen, reply } = await send(trusting, '/xff', [
+      'X-Forwarded-For: 203.0.113.9, 198.51.100.7',
+      'X-Forwarded-Proto: https',
+      'X-Forwarded-Host: public.example',
+      'X-Request-Id: lb-7f3a',
+    ])
+    expect(seen['x-forwarded-for']).toBe('203.0.113.9, 198.51.100.7, 127.0.0.1')
+    expect(seen['x-forwarded-proto']).toBe('https')
+    expect(seen['x-forwarded-host']).toBe('public.example')
+    expect(seen['x-request-id']).toBe('lb-7f3a')
+    expect(reply).toContain('x-request-id: lb-7f3a')
+  })
+
+  test('a trusted proxy cannot inject an id that would be unsafe in logs', async () => {
+    const { seen } = await send(trusting, '/xff', ['X-Request-Id: a"b{c}'])
+    expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  test('upstream Host is the target unless preserveHost', async () => {
+    const { seen } = await send(untrusting, '/host', [])
+    expect(seen.host).toBe(new URL(upstream.origin).host)
+    const kept = await send(preserving, '/host', [])
+    expect(kept.seen.host).toBe('gw.example:8080')
+  })
+})
+
+describe('response headers sent to the client', () => {
+  test('hop-by-hop fields and those named by Connection are removed', async () => {
+    const res = await fetch(untrusting.url('/hop'))
+    expect(await res.text()).toBe('hop')
+    expect(res.headers.get('x-kept')).toBe('yes')
+    expect(res.headers.get('x-internal')).toBeNull()
+    expect(res.headers.get('keep-alive')).toBeNull()
+    expect(res.headers.get('proxy-authenticate')).toBeNull()
+    expect(res.headers.get('upgrade')).toBeNull()
+  })
+
+  test('every response carries a request id, also the gateway-made ones', async () => {
+    const res = await fetch(untrusting.url('/health'))
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+  })
+})

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import net from 'node:net'
+import { expectCleanOutput, startGateway, type GatewayProcess } from '../fixtures/gateway.ts'
+import { startScriptedUpstream, type ScriptedUpstream } from '../fixtures/raw.ts'
+
+let scripted: ScriptedUpstream
+let hanging: net.Server
+let hangingPort: number
+let closedPort: number
+let gw: GatewayProcess
+
+/** A port with nothing listening: bound, then released. */
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1')
+  await new Promise((r) => server.once('listening', r))
+  const port = (server.address() as net.AddressInfo).port
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+const ok = (body: string, extra = '') =>
+  `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`
+
+beforeAll(async () => {
+  scripted = await startScriptedUpstream({
+    '/ok': { bytes: ok('fine'), after: 'keep' },
+    '/garbage': { bytes: 'NOT HTTP AT ALL\r\n\r\n', after: 'close' },
+    '/empty': { bytes: '', after: 'close' },
+    '/status-999': { bytes: 'HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nok', after: 'close' },
+    '/switching': { bytes: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n', after: 'hang' },
+    '/cl-and-te': {
+      bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      after: 'close',
+    },
+    '/cl-differs': { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc', after: 'close' },
+    '/huge-header': { bytes: ok('x', `X-Big: ${'a'.repeat(70_000)}\r\n`), after: 'close' },
+    '/truncated-cl': { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n123456789', after: 'destroy' },
+    '/truncated-chunked': {
+      bytes: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n',
+      after: 'destroy',
+    },
+    '/stall-body': { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc', after: 'hang' },
+    '/truncated-large': {
+      bytes: `HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n${'x'.repeat(70_000)}`,
+      after: 'destroy',
+    },
+    '/stall-large': { bytes: `HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n${'x'.repeat(1000)}`, after: 'hang' },
+  })
+  hanging = net.createServer(() => {}).listen(0, '127.0.0.1')
+  await new Promise((r) => hanging.once('listening', r))
+  hangingPort = (hanging.address() as net.AddressInfo).port
+  closedPort = await freePort()
+  gw = await startGateway({
+    // Idle timeout shorter than the slow upstream's deadline: the deadline must still give a 504.
+    server: { idleTimeoutSeconds: 1 },
+    upstreams: {
+      scripted: { targets: [scripted.origin], timeoutMs: 1500, maxResponseHeaderBytes: 65536 },
+      hanging: { targets: [`http://127.0.0.1:${hangingPort}`], timeoutMs: 3000 },
+      closed: { targets: [`http://127.0.0.1:${closedPort}`] },
+    },
+    routes: [
+      { path: '/hang', upstream: 'hanging' },
+      { path: '/closed', upstream: 'closed' },
+      { path: '/', upstream: 'scripted' },
+    ],
+  })
+})
+
+afterAll(async () => {
+  expect(await gw.stop()).toBe(0)
+  scripted.close()
+  hanging.close()
+  expectCleanOutput(gw.output())
+})
+
+/** The gateway's error body: exactly the catalogue shape, nothing that names a file, runtime or upstream. */
+async function expectGatewayError(res: Response, status: number, code: string) {
+  expect(res.status).toBe(status)
+  expect(res.headers.get('content-type')).toBe('application/json')
+  const text = await res.text()
+  expect(text).toMatch(/^\{"error":"[a-z_]+","status":\d{3},"requestId":"[0-9a-f-]{36}"\}$/)
+  expect(JSON.parse(text)).toMatchObject({ error: code, status })
+  for (const leak of ['127.0.0.1', String(scripted.port), String(closedPort), '.ts', 'ECONN', 'at ']) {
+    expect(text).not.toContain(leak)
+  }
+}
+
+describe('upstream failures', () => {
+  test('connection refused: 502 within a fraction of a second', async () => {
+    const started = performance.now()
+    const res = await fetch(gw.url('/closed/x'))
+    expect(performance.now() - started).toBeLessThan(500)
+    await expectGatewayError(res, 502, 'bad_gateway')
+  })
+
+  test('an upstream that never answers: 504 at the deadline, not a reset', async () => {
+    const started = performance.now()
+    const res = await fetch(gw.url('/hang/x'))
+    const elapsed = performance.now() - started
+    await expectGatewayError(res, 504, 'gateway_timeout')
+    expect(elapsed).toBeGreaterThanOrEqual(2900)
+    expect(elapsed).toBeLessThan(4500)
+  })
+
+  test.each([
+    ['/garbage', 'a non-HTTP reply'],
+    ['/empty', 'an empty reply'],
+    ['/status-999', 'a status above 599'],
+    ['/switching', 'an unrequested 101'],
+    ['/cl-and-te', 'Content-Length with Transfer-Encoding'],
+    ['/cl-differs', 'conflicting Content-Length values'],
+    ['/huge-header', 'a header block over the limit'],
+  ])('%s (%s): 502', async (path) => {
+    await expectGatewayError(await fetch(gw.url(path)), 502, 'bad_gateway')
+  })
+
+  test('after a malformed reply the pool is clean: the next request succeeds', async () => {
+    await (await fetch(gw.url('/cl-and-te'))).text()
+    const res = await fetch(gw.url('/ok'))
+    expect(res.status).toBe(200)
+    expect(await res.text()).toBe('fine')
+  })
+
+  test('a small body cut short is a 502, never a short 200', async () => {
+    await expectGatewayError(await fetch(gw.url('/truncated-cl')), 502, 'bad_gateway')
+  })
+
+  test('a small body that stalls is a 504 at the deadline', async () => {
+    await expectGatewayError(await fetch(gw.url('/stall-body')), 504, 'gateway_timeout')
+  })
+
+  test.each(['/truncated-large', '/truncated-chunked', '/stall-large'])(
+    '%s (streamed): the client sees a failed body, never a complete short one',
+    async (path) => {
+      const res = await fetch(gw.url(path))
+      expect(res.status).toBe(200)
+      await expect(res.arrayBuffer()).rejects.toBeDefined()
+    }
+  )
+})

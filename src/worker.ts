@@ -11,15 +11,25 @@ import { createUpstreamRegistry } from './upstream/registry.ts'
 
 export interface RunningWorker {
   readonly port: number
+  /** Requests answered so far. */
+  readonly served: number
   /** Answer every response with Connection: close and /health with 503, so clients move on. */
   startDraining(): void
   /** Stops accepting, waits for in-flight requests (all of them cut when `force`), closes pools. */
   stop(force?: boolean): Promise<void>
 }
 
-export function startWorker(config: GatewayConfig, log: Logger): RunningWorker {
+export interface WorkerOptions {
+  /** Called after each response is produced, with the running count (for recycling). */
+  onRequest?: (served: number) => void
+}
+
+/** Starts serving `config`; throws when the port cannot be bound. */
+export function startWorker(config: GatewayConfig, log: Logger, options: WorkerOptions = {}): RunningWorker {
   const upstreams = createUpstreamRegistry(config.upstreams)
   let draining = false
+  let served = 0
+  const onRequest = options.onRequest
   const app = createApp({ config, upstreams, log, isHealthy: () => !draining })
   const server: Server<undefined> = Bun.serve({
     hostname: config.server.host,
@@ -31,7 +41,10 @@ export function startWorker(config: GatewayConfig, log: Logger): RunningWorker {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(req, srv) {
       const res = await app.fetch(req, srv)
+      // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.
       if (draining) res.headers.set('connection', 'close')
+      served++
+      onRequest?.(served)
       return res
     },
     error() {
@@ -41,6 +54,9 @@ export function startWorker(config: GatewayConfig, log: Logger): RunningWorker {
   })
   return {
     port: server.port ?? config.server.port,
+    get served() {
+      return served
+    },
     startDraining() {
       draining = true
     },

@@ -59,6 +59,24 @@ const serverSchema = z.strictObject({
   healthPath: z.string().startsWith('/').default('/health'),
   /** Most concurrent upstream requests per process (Bun's fetch queues the rest). */
   maxUpstreamRequests: z.int().min(256).max(65535).default(4096),
+  /** Recycle a worker after this many requests (gunicorn's max_requests); 0 = never. */
+  maxRequestsPerWorker: z.int().min(0).default(0),
+  /** Add 0..this many requests to each worker's limit, so workers do not recycle together. */
+  maxRequestsJitter: z.int().min(0).default(0),
+  /** Recycle a worker whose resident memory passes this many MiB; 0 = never. */
+  maxWorkerRssMb: z.int().min(0).default(0),
+  /** Milliseconds a recycled worker keeps answering (with Connection: close) before it stops listening. */
+  recycleDrainMs: z.int().min(0).max(30_000).default(1000),
+  /** Seconds SIGTERM/SIGINT waits for in-flight requests before cutting them (exit status 1). */
+  shutdownTimeoutSeconds: z.int().min(1).max(3600).default(25),
+  crashLoop: z
+    .strictObject({
+      /** Unexpected worker exits within the window that make the gateway give up and exit 1. */
+      maxCrashes: z.int().min(1).max(1000).default(5),
+      /** Length of the crash-counting window in seconds. */
+      windowSeconds: z.int().min(1).max(3600).default(60),
+    })
+    .prefault({}),
 })
 
 const adminSchema = z.strictObject({

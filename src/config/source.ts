@@ -1,0 +1,34 @@
+/**
+ * Where the config comes from, as something that can be loaded again (SIGHUP): a file
+ * (YAML or JSON) or the embedded default, with the env overrides applied either way.
+ */
+import { defaultConfig } from './default.ts'
+import type { EnvSettings } from './env.ts'
+import { applyEnvOverrides, readConfigFile, validateConfig, type ValidationResult } from './load.ts'
+
+export interface ConfigSource {
+  /** For logs: the file path, or "embedded default (...)". */
+  readonly description: string
+  load(): Promise<ValidationResult>
+}
+
+export function fileSource(path: string, overrides: EnvSettings['overrides']): ConfigSource {
+  return {
+    description: path,
+    async load() {
+      const file = await readConfigFile(path)
+      if (file.error !== undefined) return { ok: false, errors: [file.error] }
+      return validateConfig(applyEnvOverrides(file.raw, overrides), overrides)
+    },
+  }
+}
+
+/** The embedded default, its demo upstream at `demoOrigin`. */
+export function defaultSource(demoOrigin: string, overrides: EnvSettings['overrides']): ConfigSource {
+  return {
+    description: `embedded default (demo upstream on ${new URL(demoOrigin).host})`,
+    async load() {
+      return validateConfig(applyEnvOverrides(defaultConfig(demoOrigin), overrides), overrides)
+    },
+  }
+}

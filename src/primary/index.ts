@@ -1,0 +1,111 @@
+/**
+ * The primary process of `bun run start`: supervises the workers, owns the admin listener,
+ * and turns signals into lifecycle: SIGTERM/SIGINT drain and exit (0, or 1 when requests
+ * had to be cut), SIGHUP reloads the config without dropping a request.
+ */
+import type { ConfigSource } from '../config/source.ts'
+import type { GatewayConfig } from '../config/schema.ts'
+import { childEnv } from '../config/env.ts'
+import type { Logger } from '../log.ts'
+import { startAdmin } from '../admin.ts'
+import { availableCpus } from '../runtime/cpus.ts'
+import { createSupervisor } from './supervisor.ts'
+
+/** How long after the shutdown deadline a worker that has not exited gets SIGKILL. */
+const KILL_GRACE_MS = 2000
+
+export interface PrimaryOptions {
+  config: GatewayConfig
+  source: ConfigSource
+  /** Path of the entry script the workers run with `--worker`. */
+  entry: string
+  log: Logger
+  /** Stopped last on shutdown (the demo upstream). */
+  onStopped?: () => void
+}
+
+/** Resolves `server.workers` (`auto` honours a cgroup CPU quota). */
+export function workerCount(config: GatewayConfig): number {
+  return config.server.workers === 'auto' ? availableCpus() : config.server.workers
+}
+
+/** The worker command: Bun's header limit above the gateway's own, so the gateway answers 431 itself. */
+function workerCommand(config: GatewayConfig, entry: string): string[] {
+  const headerLimit = config.server.maxHeaderBytes + config.server.maxUrlBytes + 1024
+  return [process.execPath, '--no-orphans', `--max-http-header-size=${headerLimit}`, entry, '--worker']
+}
+
+export async function runPrimary(options: PrimaryOptions): Promise<void> {
+  const { log, source } = options
+  let config = options.config
+  let stopping = false
+  let reloading = false
+
+  const supervisor = createSupervisor({
+    config,
+    workers: workerCount(config),
+    command: workerCommand(config, options.entry),
+    // Bun reads its fetch concurrency limit only at start, hence the env of the child.
+    env: childEnv({ BUN_CONFIG_MAX_HTTP_REQUESTS: String(config.server.maxUpstreamRequests) }),
+    log,
+    onGiveUp: (reason) => void shutdown('crash_loop', reason),
+  })
+
+  let admin: ReturnType<typeof startAdmin>
+  try {
+    admin = startAdmin(config.admin, { isReady: supervisor.ready })
+  } catch (err) {
+    log.error('listen_failed', { listener: 'admin', host: config.admin.host, port: config.admin.port, error: (err as { code?: string }).code })
+    process.exit(1)
+  }
+
+  async function shutdown(signal: string, failure?: string): Promise<void> {
+    if (stopping) return
+    stopping = true
+    if (failure) log.error('giving_up', { reason: failure })
+    log.info('shutdown_started', { signal, workers: supervisor.pids().length })
+    // Workers cut their own requests at the deadline; SIGKILL is the backstop.
+    const cut = await supervisor.shutdown(config.server.shutdownTimeoutSeconds * 1000 + KILL_GRACE_MS)
+    admin.stop(true)
+    options.onStopped?.()
+    const status = failure || cut > 0 ? 1 : 0
+    log[status === 0 ? 'info' : 'error']('shutdown_complete', { signal, cutWorkers: cut, exitStatus: status })
+    process.exit(status)
+  }
+
+  async function reload(): Promise<void> {
+    if (stopping || reloading) return
+    reloading = true
+    try {
+      const result = await source.load()
+      if (!result.ok) {
+        log.warn('reload_rejected', { config: source.description, errors: result.errors })
+        return
+      }
+      const workers = workerCount(result.config)
+      const ok = await supervisor.reload(result.config, workers)
+      if (ok) config = result.config
+      log[ok ? 'info' : 'warn'](ok ? 'reload_complete' : 'reload_failed', { config: source.description, workers, routes: result.config.routes.length })
+    } finally {
+      reloading = false
+    }
+  }
+
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGHUP', () => void reload())
+
+  if (!(await supervisor.start())) {
+    await shutdown('start_failed', 'workers did not start')
+    return
+  }
+  log.info('listening', {
+    host: config.server.host,
+    port: supervisor.port,
+    adminHost: config.admin.host,
+    adminPort: admin.port ?? config.admin.port,
+    workers: supervisor.pids().length,
+    config: source.description,
+    routes: config.routes.length,
+  })
+}

@@ -1,0 +1,52 @@
+/**
+ * Single-process mode (`--single-process`): one worker and the admin listener in this
+ * process, no supervision, recycling or reload. For development and profiling
+ * (`bun --cpu-prof src/main.ts --single-process`). Bun's fetch keeps its default limit of
+ * 256 concurrent upstream requests here unless BUN_CONFIG_MAX_HTTP_REQUESTS is set.
+ */
+import { startAdmin } from '../admin.ts'
+import type { ConfigSource } from '../config/source.ts'
+import type { GatewayConfig } from '../config/schema.ts'
+import type { Logger } from '../log.ts'
+import { startWorker } from '../worker.ts'
+
+export function runSingleProcess(config: GatewayConfig, source: ConfigSource, log: Logger, onStopped?: () => void): void {
+  let stopping = false
+  let worker: ReturnType<typeof startWorker>
+  let admin: ReturnType<typeof startAdmin>
+  try {
+    worker = startWorker(config, log)
+    admin = startAdmin(config.admin, { isReady: () => !stopping })
+  } catch (err) {
+    log.error('listen_failed', { host: config.server.host, port: config.server.port, adminPort: config.admin.port, error: (err as { code?: string }).code })
+    process.exit(1)
+  }
+  log.info('listening', {
+    host: config.server.host,
+    port: worker.port,
+    adminHost: config.admin.host,
+    adminPort: admin.port ?? config.admin.port,
+    workers: 0,
+    mode: 'single-process',
+    config: source.description,
+    routes: config.routes.length,
+  })
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info('shutdown_started', { signal })
+    const timer = setTimeout(() => {
+      log.error('shutdown_complete', { signal, cut: true, exitStatus: 1 })
+      process.exit(1)
+    }, config.server.shutdownTimeoutSeconds * 1000)
+    await worker.stop()
+    admin.stop(true)
+    onStopped?.()
+    clearTimeout(timer)
+    log.info('shutdown_complete', { signal, exitStatus: 0 })
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}

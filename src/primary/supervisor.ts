@@ -1,0 +1,255 @@
+/**
+ * The worker supervisor: spawns N worker processes on one port (reusePort), respawns
+ * crashed ones with backoff, replaces recycled ones before they drain, swaps whole
+ * generations on reload, and drains everything on shutdown. One JSON log line per spawn,
+ * exit, recycle and reload.
+ */
+import type { Subprocess } from 'bun'
+import type { GatewayConfig } from '../config/schema.ts'
+import type { Logger } from '../log.ts'
+import type { DrainReason, PrimaryMessage, WorkerMessage } from '../runtime/ipc.ts'
+import { createCrashPolicy } from './crash-policy.ts'
+
+export interface SupervisorOptions {
+  config: GatewayConfig
+  /** Worker count (already resolved from `auto`). */
+  workers: number
+  /** Command that starts one worker process. */
+  command: string[]
+  env: Record<string, string | undefined>
+  log: Logger
+  /** Called once when workers crash in a loop; the caller shuts down and exits non-zero. */
+  onGiveUp: (reason: string) => void
+}
+
+type ExitReason = 'crash' | DrainReason | 'shutdown' | 'failed_start'
+type SpawnReason = 'start' | 'crash' | 'recycle' | 'reload'
+
+interface WorkerHandle {
+  proc: Subprocess
+  generation: number
+  state: 'starting' | 'listening' | 'draining'
+  /** Set when the primary asked it to exit: its exit is not a crash. */
+  exitReason?: ExitReason
+  /** A replacement is already running or starting (recycle), so do not respawn on exit. */
+  replaced: boolean
+  listenFailure?: string
+  onListening?: (ok: boolean) => void
+  exitCode?: number | null
+  /** Resolves once its exit has been handled (logged, respawn decided). */
+  handled: Promise<void>
+  markHandled: () => void
+}
+
+const START_TIMEOUT_MS = 15_000
+
+export function createSupervisor(options: SupervisorOptions) {
+  const { command, env, log } = options
+  const workers = new Map<number, WorkerHandle>()
+  const crashPolicy = createCrashPolicy(options.config.server.crashLoop)
+  let generation = 1
+  let config = options.config
+  let desired = options.workers
+  /** The port every worker binds; resolved from the first worker when the config says 0. */
+  let port = config.server.port
+  let stopping = false
+  let everListened = false
+  let restarts = 0
+  let recycling = false
+  const recycleQueue: { handle: WorkerHandle; reason: string; served: number; rssMb: number }[] = []
+
+  const count = (state?: WorkerHandle['state']) =>
+    [...workers.values()].filter((w) => w.generation === generation && (!state || w.state === state)).length
+
+  function spawnWorker(reason: SpawnReason, gen = generation): WorkerHandle {
+    const handle = { generation: gen, state: 'starting', replaced: false } as WorkerHandle
+    handle.handled = new Promise((resolve) => (handle.markHandled = resolve))
+    const genConfig = config
+    handle.proc = Bun.spawn(command, {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      serialization: 'json',
+      ipc(message: WorkerMessage, proc) {
+        onMessage(handle, message, proc, genConfig)
+      },
+      onExit(proc, code, signal) {
+        onExit(handle, code, signal)
+      },
+    })
+    workers.set(handle.proc.pid, handle)
+    if (reason !== 'start') restarts++
+    log.info('worker_spawn', { pid: handle.proc.pid, generation: gen, reason, workers: workers.size, restarts })
+    return handle
+  }
+
+  function onMessage(handle: WorkerHandle, message: WorkerMessage, proc: Subprocess, genConfig: GatewayConfig) {
+    switch (message.type) {
+      case 'hello':
+        proc.send({ type: 'start', config: genConfig, port } satisfies PrimaryMessage)
+        break
+      case 'listening':
+        if (port === 0) port = message.port
+        handle.state = 'listening'
+        everListened = true
+        handle.onListening?.(true)
+        break
+      case 'listen_failed':
+        handle.listenFailure = message.code
+        break
+      case 'recycle':
+        if (stopping || handle.replaced || handle.state !== 'listening') break
+        handle.replaced = true
+        recycleQueue.push({ handle, reason: message.reason, served: message.served, rssMb: message.rssMb })
+        if (!recycling) void recycleNext()
+        break
+    }
+  }
+
+  /**
+   * Recycles one worker at a time. A draining worker's clients reconnect, and a third of
+   * them land on any other draining listener: while two drains overlap, a listener can
+   * close with a fresh connection in its queue, which Linux drops (SO_REUSEPORT). One at
+   * a time, a drain's own reconnects have died down long before its listener closes.
+   */
+  async function recycleNext(): Promise<void> {
+    recycling = true
+    for (let next = recycleQueue.shift(); next; next = recycleQueue.shift()) {
+      const { handle, ...fields } = next
+      if (stopping || !workers.has(handle.proc.pid)) continue
+      log.info('worker_recycle', { pid: handle.proc.pid, ...fields, queued: recycleQueue.length })
+      // The replacement listens first, so the port never loses capacity while the old one drains.
+      await waitListening(spawnWorker('recycle', handle.generation))
+      drain(handle, 'recycle')
+      await handle.handled
+    }
+    recycling = false
+  }
+
+  function onExit(handle: WorkerHandle, code: number | null, signal: number | string | null) {
+    try {
+      handleExit(handle, code, signal)
+    } finally {
+      handle.markHandled()
+    }
+  }
+
+  function handleExit(handle: WorkerHandle, code: number | null, signal: number | string | null) {
+    workers.delete(handle.proc.pid)
+    handle.exitCode = code
+    handle.onListening?.(false)
+    const reason: ExitReason = handle.exitReason ?? (handle.listenFailure ? 'failed_start' : 'crash')
+    const fields = { pid: handle.proc.pid, code, signal: signal === null ? null : String(signal), reason, workers: workers.size }
+    if (handle.exitReason || stopping) {
+      log.info('worker_exit', fields)
+      return
+    }
+    log.warn('worker_exit', { ...fields, listenError: handle.listenFailure })
+    if (!everListened && handle.listenFailure) {
+      options.onGiveUp(`workers cannot listen on ${config.server.host}:${config.server.port} (${handle.listenFailure})`)
+      return
+    }
+    const decision = crashPolicy.onCrash(Date.now())
+    if (decision.action === 'give_up') {
+      const { maxCrashes, windowSeconds } = config.server.crashLoop
+      options.onGiveUp(`workers crashed ${maxCrashes} times within ${windowSeconds} s`)
+      return
+    }
+    if (handle.replaced || handle.generation !== generation) return
+    setTimeout(() => {
+      if (!stopping && count() < desired) spawnWorker('crash')
+    }, decision.delayMs)
+  }
+
+  /** Resolves true when `handle` listens, false when it exits or does not within the timeout. */
+  function waitListening(handle: WorkerHandle): Promise<boolean> {
+    if (handle.state === 'listening') return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS)
+      handle.onListening = (ok) => {
+        clearTimeout(timer)
+        handle.onListening = undefined
+        resolve(ok)
+      }
+    })
+  }
+
+  function drain(handle: WorkerHandle, reason: DrainReason) {
+    if (handle.exitReason) return
+    handle.exitReason = reason
+    handle.state = 'draining'
+    handle.proc.send({ type: 'drain', reason } satisfies PrimaryMessage)
+  }
+
+  /** Spawns a full generation: the first worker alone (it resolves port 0), then the rest. */
+  async function spawnGeneration(reason: SpawnReason): Promise<WorkerHandle[]> {
+    const first = spawnWorker(reason)
+    if (!(await waitListening(first))) return [first]
+    const rest = Array.from({ length: desired - 1 }, () => spawnWorker(reason))
+    await Promise.all(rest.map(waitListening))
+    return [first, ...rest]
+  }
+
+  return {
+    get port() {
+      return port
+    },
+    get restarts() {
+      return restarts
+    },
+    /** All workers of the current generation listen and none drains. */
+    ready: () => !stopping && count('listening') >= desired,
+
+    /** Starts the first generation; false when it could not listen. */
+    async start(): Promise<boolean> {
+      const started = await spawnGeneration('start')
+      return started.every((w) => w.state === 'listening')
+    },
+
+    /** Starts a generation on `next`, then drains the old one. False (old one kept) when it fails. */
+    async reload(next: GatewayConfig, workerCount: number): Promise<boolean> {
+      const old = [...workers.values()]
+      const previous = { generation, config, desired }
+      generation++
+      config = next
+      desired = workerCount
+      const started = await spawnGeneration('reload')
+      if (!started.every((w) => w.state === 'listening')) {
+        for (const w of started) {
+          w.exitReason = 'failed_start'
+          w.proc.kill('SIGTERM')
+        }
+        ;({ generation, config, desired } = previous)
+        return false
+      }
+      for (const w of old) drain(w, 'reload')
+      return true
+    },
+
+    /**
+     * SIGTERM to every worker: each drains and exits 0, or cuts what is left at its own
+     * deadline and exits 1. A worker still alive `killAfterMs` later gets SIGKILL.
+     * Resolves with how many workers had to cut requests or be killed.
+     */
+    async shutdown(killAfterMs: number): Promise<number> {
+      stopping = true
+      const all = [...workers.values()]
+      for (const w of all) {
+        w.exitReason ??= 'shutdown'
+        w.proc.kill('SIGTERM')
+      }
+      const exited = Promise.all(all.map((w) => w.handled))
+      const timedOut = await Promise.race([exited.then(() => false), Bun.sleep(killAfterMs).then(() => true)])
+      if (timedOut) {
+        const left = [...workers.values()]
+        for (const w of left) w.proc.kill('SIGKILL')
+        await Promise.all(left.map((w) => w.handled))
+      }
+      return all.filter((w) => w.exitCode !== 0).length
+    },
+
+    /** Pids of live workers (for logs and tests). */
+    pids: () => [...workers.keys()],
+  }
+}
+
+export type Supervisor = ReturnType<typeof createSupervisor>

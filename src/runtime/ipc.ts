@@ -1,0 +1,21 @@
+/** Messages between the primary and its workers over Bun's IPC channel (JSON). */
+import type { GatewayConfig } from '../config/schema.ts'
+
+/** Primary → worker. */
+export type PrimaryMessage =
+  /** Serve `config` on `port` (the primary resolves port 0 once, so all workers share it). */
+  | { type: 'start'; config: GatewayConfig; port: number }
+  /** Answer with Connection: close for the drain window, stop listening, finish, exit 0. */
+  | { type: 'drain'; reason: DrainReason }
+
+/** Worker → primary. */
+export type WorkerMessage =
+  /** Ready to receive `start`. */
+  | { type: 'hello' }
+  | { type: 'listening'; port: number }
+  /** Could not listen (port taken, bad address); the worker exits 1 next. */
+  | { type: 'listen_failed'; code: string }
+  /** The worker wants to be recycled; the primary starts a replacement, then sends `drain`. */
+  | { type: 'recycle'; reason: 'max_requests' | 'max_rss'; served: number; rssMb: number }
+
+export type DrainReason = 'recycle' | 'reload'

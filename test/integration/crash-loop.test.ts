@@ -1,0 +1,39 @@
+import { expect, test } from 'bun:test'
+import net from 'node:net'
+import { events, liveWorkerPids, startGateway, spawnMain, waitFor, writeConfig } from '../fixtures/gateway.ts'
+import { listenerPids } from '../fixtures/listeners.ts'
+import { configFor, startRecordingUpstream } from '../fixtures/upstream.ts'
+
+test('workers that keep crashing make the primary give up with a clear message and exit 1', async () => {
+  const upstream = startRecordingUpstream()
+  const gw = await startGateway(
+    configFor(upstream.origin, { server: { workers: 1, crashLoop: { maxCrashes: 3, windowSeconds: 60 } } })
+  )
+  try {
+    for (let crash = 1; crash <= 3; crash++) {
+      await waitFor(() => liveWorkerPids(gw.output()).length === 1, 5000, `worker ${crash}`)
+      process.kill(liveWorkerPids(gw.output())[0]!, 'SIGKILL')
+      await waitFor(() => events(gw.output(), 'worker_exit').length === crash, 5000, `crash ${crash} seen`)
+    }
+    expect(await gw.proc.exited).toBe(1)
+    expect(events(gw.output(), 'giving_up')[0]!.reason).toBe('workers crashed 3 times within 60 s')
+    expect(events(gw.output(), 'worker_spawn').filter((e) => e.reason === 'crash')).toHaveLength(2)
+    expect(listenerPids(gw.port)).toEqual([])
+  } finally {
+    upstream.stop()
+  }
+})
+
+test('a port that cannot be bound stops the gateway at once, naming the port', async () => {
+  const blocker = net.createServer().listen(0, '127.0.0.1')
+  await new Promise((r) => blocker.once('listening', r))
+  const port = (blocker.address() as net.AddressInfo).port
+  try {
+    const path = writeConfig({ server: { host: '127.0.0.1', port, workers: 2 }, admin: { port: 0 } })
+    const { proc, output } = spawnMain(['--config', path])
+    expect(await proc.exited).toBe(1)
+    expect(events(output(), 'giving_up')[0]!.reason).toBe(`workers cannot listen on 127.0.0.1:${port} (EADDRINUSE)`)
+  } finally {
+    blocker.close()
+  }
+})

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { writeFileSync } from 'node:fs'
+import { events, expectCleanOutput, liveWorkerPids, spawnMain, waitFor, writeConfig } from '../fixtures/gateway.ts'
+import { listenerPids } from '../fixtures/listeners.ts'
+import { keepAliveLoad } from '../fixtures/load.ts'
+import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
+
+let a: RecordingUpstream
+let b: RecordingUpstream
+let configPath: string
+let gw: ReturnType<typeof spawnMain>
+let port: number
+
+const configWith = (routes: unknown[]) => ({
+  server: { host: '127.0.0.1', port: 0, workers: 2 },
+  admin: { port: 0 },
+  upstreams: { a: { targets: [a.origin] }, b: { targets: [b.origin] } },
+  routes,
+})
+
+beforeAll(async () => {
+  a = startRecordingUpstream()
+  b = startRecordingUpstream()
+  configPath = writeConfig(configWith([{ path: '/', upstream: 'a' }]), 'gateway.json')
+  gw = spawnMain(['--config', configPath])
+  await waitFor(() => gw.output().includes('"event":"listening"'), 10_000, 'listening')
+  port = events(gw.output(), 'listening')[0]!.port
+})
+
+afterAll(async () => {
+  gw.proc.kill('SIGTERM')
+  expect(await gw.proc.exited).toBe(0)
+  a.stop()
+  b.stop()
+})
+
+test('SIGHUP with a changed route: the new route answers and no request fails during the swap', async () => {
+  const before = liveWorkerPids(gw.output())
+  expect((await fetch(`http://127.0.0.1:${port}/new/x`)).headers.get('x-upstream')).toBe('recording')
+  expect(b.requests).toHaveLength(0)
+
+  const load = keepAliveLoad({ port, path: '/steady', connections: 16, durationMs: 3000 })
+  await Bun.sleep(300)
+  writeFileSync(configPath, JSON.stringify(configWith([{ path: '/', upstream: 'a' }, { path: '/new', upstream: 'b' }])))
+  gw.proc.kill('SIGHUP')
+  await waitFor(() => events(gw.output(), 'reload_complete').length === 1, 8000, 'the reload')
+  const report = await load
+
+  expect(report.socketErrors).toBe(0)
+  expect(report.badStatus).toBe(0)
+  expect(report.ok).toBeGreaterThan(1000)
+  await (await fetch(`http://127.0.0.1:${port}/new/x`)).text()
+  expect(b.requests.at(-1)?.path).toBe('/new/x')
+  // The old generation drained and exited; the new one holds the port.
+  await waitFor(() => before.every((pid) => !liveWorkerPids(gw.output()).includes(pid)), 5000, 'old workers to exit')
+  expect(events(gw.output(), 'worker_exit').filter((e) => before.includes(e.pid)).map((e) => e.reason)).toEqual(['reload', 'reload'])
+  await waitFor(() => listenerPids(port).length === 2, 3000, 'two listeners')
+})
+
+test('SIGHUP with an invalid file: errors are logged and the old config keeps serving', async () => {
+  const workers = liveWorkerPids(gw.output())
+  writeFileSync(configPath, JSON.stringify({ ...configWith([{ path: '/', upstream: 'missing' }]), bogus: 1 }))
+  gw.proc.kill('SIGHUP')
+  await waitFor(() => events(gw.output(), 'reload_rejected').length === 1, 5000, 'the rejection')
+  const rejected = events(gw.output(), 'reload_rejected')[0]!
+  expect(rejected.errors).toContain('bogus: unknown key')
+  expect(rejected.errors).toContain('routes[0].upstream: no upstream named "missing"')
+  expect(liveWorkerPids(gw.output())).toEqual(workers)
+  await (await fetch(`http://127.0.0.1:${port}/new/y`)).text()
+  expect(b.requests.at(-1)?.path).toBe('/new/y')
+  expectCleanOutput(gw.output())
+})

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
+import { events, expectCleanOutput, liveWorkerPids, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
+import { listenerPids } from '../fixtures/listeners.ts'
+import { configFor, startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
+
+let upstream: RecordingUpstream
+let gw: GatewayProcess
+
+beforeAll(async () => {
+  upstream = startRecordingUpstream()
+  gw = await startGateway(configFor(upstream.origin, { server: { workers: 3 } }))
+})
+
+afterAll(async () => {
+  if (gw.proc.exitCode === null && gw.proc.signalCode === null) expect(await gw.stop()).toBe(0)
+  upstream.stop()
+})
+
+/** True when `pid` no longer runs (exited, or a zombie awaiting its new parent's reaping). */
+function gone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true
+  } catch {
+    return true
+  }
+}
+
+describe('worker processes', () => {
+  test('N workers listen on one port, each its own process', async () => {
+    const workers = liveWorkerPids(gw.output())
+    expect(workers).toHaveLength(3)
+    await waitFor(() => listenerPids(gw.port).length === 3, 3000, 'three listeners')
+    expect(listenerPids(gw.port)).toEqual([...workers].sort((a, b) => a - b))
+    expect(listenerPids(gw.port)).not.toContain(gw.proc.pid)
+    expect(events(gw.output(), 'listening')[0]).toMatchObject({ workers: 3 })
+    expect((await fetch(`http://127.0.0.1:${gw.adminPort}/ready`)).status).toBe(200)
+  })
+
+  test('a worker killed with SIGKILL is replaced and traffic continues', async () => {
+    const [victim] = liveWorkerPids(gw.output())
+    process.kill(victim!, 'SIGKILL')
+    await waitFor(() => events(gw.output(), 'worker_exit').some((e) => e.pid === victim), 3000, 'the exit to be seen')
+    const exit = events(gw.output(), 'worker_exit').find((e) => e.pid === victim)!
+    expect(exit).toMatchObject({ reason: 'crash', signal: 'SIGKILL' })
+    await waitFor(() => listenerPids(gw.port).length === 3 && !listenerPids(gw.port).includes(victim!), 5000, 'a replacement')
+    expect(events(gw.output(), 'worker_spawn').at(-1)).toMatchObject({ reason: 'crash', restarts: 1 })
+    for (let i = 0; i < 30; i++) expect((await fetch(gw.url(`/after-kill/${i}`))).status).toBe(200)
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${gw.adminPort}/ready`)).status === 200, 3000, 'ready again')
+  })
+
+  test('when the primary dies, the workers exit and free the port', async () => {
+    const workers = liveWorkerPids(gw.output())
+    gw.proc.kill('SIGKILL')
+    await gw.proc.exited
+    await waitFor(() => listenerPids(gw.port).length === 0, 5000, 'no listener left')
+    await waitFor(() => workers.every(gone), 5000, 'the workers to exit')
+    // The primary died without a word; everything it printed before was clean.
+    expectCleanOutput(gw.output())
+  })
+})

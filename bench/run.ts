@@ -3,7 +3,7 @@
  * machine, with oha or wrk. A first harness; scenarios, nginx comparison, thresholds and
  * charts come with the bench issue.
  *
- *   bun run bench [-- --duration 10 --connections 64]
+ *   bun run bench [-- --duration 10 --connections 64 --workers auto]
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -12,7 +12,11 @@ import { pickTool, runLoad, type LoadResult } from './load-tools/index.ts'
 const ROOT = join(import.meta.dir, '..')
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '64' } },
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '64' },
+    workers: { type: 'string', default: 'auto' },
+  },
 })
 const durationSeconds = Number(values.duration)
 const connections = Number(values.connections)
@@ -27,12 +31,19 @@ async function startListening(args: string[]): Promise<{ port: number }> {
   children.push(proc)
   const decoder = new TextDecoder()
   let text = ''
-  for await (const chunk of proc.stdout) {
-    text += decoder.decode(chunk)
+  const reader = proc.stdout.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) throw new Error(`${args.join(' ')} exited before listening`)
+    text += decoder.decode(value)
     const line = text.split('\n').find((l) => l.includes('"event":"listening"'))
-    if (line) return { port: JSON.parse(line).port }
+    if (!line) continue
+    // Keep draining its output, so a full pipe never stalls the process.
+    void (async () => {
+      while (!(await reader.read()).done);
+    })()
+    return { port: JSON.parse(line).port }
   }
-  throw new Error(`${args.join(' ')} exited before listening`)
 }
 
 const tool = pickTool()
@@ -47,7 +58,7 @@ try {
   await Bun.write(
     configPath,
     JSON.stringify({
-      server: { host: '127.0.0.1', port: 0 },
+      server: { host: '127.0.0.1', port: 0, workers: values.workers === 'auto' ? 'auto' : Number(values.workers) },
       admin: { port: 0 },
       upstreams: { bench: { targets: [`http://127.0.0.1:${upstream.port}`] } },
       routes: [{ path: '/', upstream: 'bench' }],
@@ -63,7 +74,10 @@ try {
   const proxied = await load(gateway.port)
   const row = (name: string, r: LoadResult) =>
     `${name.padEnd(10)} ${r.requestsPerSec.toFixed(0).padStart(9)} ${(r.p50 * 1000).toFixed(2).padStart(8)} ${(r.p99 * 1000).toFixed(2).padStart(8)} ${String(r.errorStatus + r.socketErrors).padStart(7)}`
-  console.log(`tool: ${tool}, ${durationSeconds}s, ${connections} connections, ${navigator.hardwareConcurrency} cores shared by tool, gateway and upstream`)
+  console.log(
+    `tool: ${tool}, ${durationSeconds}s, ${connections} connections, gateway workers: ${values.workers}, ` +
+      `${navigator.hardwareConcurrency} cores shared by tool, gateway and upstream`
+  )
   console.log(`${'scenario'.padEnd(10)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}`)
   console.log(row('direct', direct))
   console.log(row('proxied', proxied))

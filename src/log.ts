@@ -31,12 +31,19 @@ export function createLogger(
   }
 }
 
+let stdoutGuarded = false
+
 /** Writes to stdout; a closed stdout (log collector gone) must not take serving down with it. */
 function writeStdout(line: string): void {
+  if (!stdoutGuarded) {
+    stdoutGuarded = true
+    // EPIPE arrives as an asynchronous 'error' event: nobody is reading, so drop the lines.
+    process.stdout.on('error', () => {})
+  }
   try {
     process.stdout.write(line)
   } catch {
-    // EPIPE: nobody is reading; drop the line.
+    // Same, when it is thrown synchronously.
   }
 }
 

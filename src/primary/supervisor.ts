@@ -196,8 +196,8 @@ export function createSupervisor(options: SupervisorOptions) {
     get restarts() {
       return restarts
     },
-    /** All workers of the current generation listen and none drains. */
-    ready: () => !stopping && count('listening') >= desired,
+    /** As many workers listen (and are not draining) as configured; during a swap the old ones count. */
+    ready: () => !stopping && [...workers.values()].filter((w) => w.state === 'listening').length >= desired,
 
     /** Starts the first generation; false when it could not listen. */
     async start(): Promise<boolean> {

@@ -4,13 +4,20 @@ import { events, expectCleanOutput, liveWorkerPids, startGateway, waitFor, write
 import { listenerPids } from '../fixtures/listeners.ts'
 import { configFor, startRecordingUpstream } from '../fixtures/upstream.ts'
 
+/** Starts a request the upstream holds for `ms` and resolves once the upstream has it. */
+async function slowRequestInFlight(url: string, upstream: ReturnType<typeof startRecordingUpstream>) {
+  const inFlight = fetch(url)
+  await waitFor(() => upstream.requests.some((r) => r.path === '/slow'), 3000, 'the slow request upstream')
+  // Wrapped: an async function returning the promise itself would wait for the response.
+  return { inFlight }
+}
+
 describe('graceful shutdown', () => {
   test('SIGTERM lets an in-flight request finish, then exits 0 with no listener left', async () => {
     const upstream = startRecordingUpstream()
     const gw = await startGateway(configFor(upstream.origin, { server: { workers: 2 } }))
     try {
-      const inFlight = fetch(gw.url('/slow?ms=1500'))
-      await waitFor(() => upstream.requests.some((r) => r.path === '/slow'), 3000, 'the slow request upstream')
+      const { inFlight } = await slowRequestInFlight(gw.url('/slow?ms=1500'), upstream)
       const started = Date.now()
       gw.proc.kill('SIGTERM')
       const res = await inFlight
@@ -32,8 +39,7 @@ describe('graceful shutdown', () => {
     const upstream = startRecordingUpstream()
     const gw = await startGateway(configFor(upstream.origin, { server: { workers: 1 } }))
     try {
-      const inFlight = fetch(gw.url('/slow?ms=1000'))
-      await waitFor(() => upstream.requests.some((r) => r.path === '/slow'), 3000, 'the slow request upstream')
+      const { inFlight } = await slowRequestInFlight(gw.url('/slow?ms=1000'), upstream)
       gw.proc.kill('SIGTERM')
       await waitFor(() => listenerPids(gw.port).length === 0, 2000, 'the listener to close')
       await expect(fetch(gw.url('/late'), { keepalive: false })).rejects.toBeDefined()
@@ -87,8 +93,7 @@ test('`bun run start` passes SIGTERM on: the in-flight request finishes and the 
   try {
     await waitFor(() => text.includes('"event":"listening"'), 10_000, 'listening')
     const port = events(text, 'listening')[0]!.port
-    const inFlight = fetch(`http://127.0.0.1:${port}/slow?ms=1500`)
-    await waitFor(() => upstream.requests.some((r) => r.path === '/slow'), 3000, 'the slow request upstream')
+    const { inFlight } = await slowRequestInFlight(`http://127.0.0.1:${port}/slow?ms=1500`, upstream)
     proc.kill('SIGTERM')
     expect((await inFlight).status).toBe(200)
     expect(await proc.exited).toBe(0)

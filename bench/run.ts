@@ -1,7 +1,7 @@
 /**
- * `bun run bench`: the small GET through the gateway against the upstream direct, on this
- * machine, with oha or wrk. A first harness; scenarios, nginx comparison, thresholds and
- * charts come with the bench issue.
+ * `bun run bench`: the small GET through the gateway (proxied, and as a cache hit) against
+ * the upstream direct, on this machine, with oha or wrk. A first harness; more scenarios,
+ * nginx comparison, thresholds and charts come with the bench issue.
  *
  *   bun run bench [-- --duration 10 --connections 64 --workers auto]
  */
@@ -61,17 +61,22 @@ try {
       server: { host: '127.0.0.1', port: 0, workers: values.workers === 'auto' ? 'auto' : Number(values.workers) },
       admin: { port: 0 },
       upstreams: { bench: { targets: [`http://127.0.0.1:${upstream.port}`] } },
-      routes: [{ path: '/', upstream: 'bench' }],
+      routes: [
+        { path: '/cached', upstream: 'bench', cache: { enabled: true } },
+        { path: '/', upstream: 'bench' },
+      ],
     })
   )
   const gateway = await startListening(['src/main.ts', '--config', configPath])
-  const load = (port: number) =>
-    runLoad(tool, { url: `http://127.0.0.1:${port}/items/42`, durationSeconds, connections, threads: 2 })
+  const load = (port: number, path: string, seconds = durationSeconds) =>
+    runLoad(tool, { url: `http://127.0.0.1:${port}${path}`, durationSeconds: seconds, connections, threads: 2 })
 
-  // Warm both paths (JIT, pools), then measure direct and proxied back to back.
-  await runLoad(tool, { url: `http://127.0.0.1:${gateway.port}/items/42`, durationSeconds: 2, connections, threads: 2 })
-  const direct = await load(upstream.port)
-  const proxied = await load(gateway.port)
+  // Warm every path (JIT, pools, cache), then measure back to back.
+  await load(gateway.port, '/items/42', 2)
+  await load(gateway.port, '/cached/items/42', 1)
+  const direct = await load(upstream.port, '/items/42')
+  const proxied = await load(gateway.port, '/items/42')
+  const cacheHit = await load(gateway.port, '/cached/items/42')
   const row = (name: string, r: LoadResult) =>
     `${name.padEnd(10)} ${r.requestsPerSec.toFixed(0).padStart(9)} ${(r.p50 * 1000).toFixed(2).padStart(8)} ${(r.p99 * 1000).toFixed(2).padStart(8)} ${String(r.errorStatus + r.socketErrors).padStart(7)}`
   console.log(
@@ -81,7 +86,9 @@ try {
   console.log(`${'scenario'.padEnd(10)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}`)
   console.log(row('direct', direct))
   console.log(row('proxied', proxied))
+  console.log(row('cache hit', cacheHit))
   console.log(`proxied/direct: ${(proxied.requestsPerSec / direct.requestsPerSec).toFixed(2)}`)
+  console.log(`cache hit/proxied: ${(cacheHit.requestsPerSec / proxied.requestsPerSec).toFixed(2)}`)
 } finally {
   stopAll()
 }

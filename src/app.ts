@@ -13,6 +13,7 @@ import { healthHandler, type IsHealthy } from './routes/health.ts'
 import { proxyHandler } from './routes/proxy.ts'
 import type { GatewayEnv } from './types.ts'
 import type { UpstreamRegistry } from './upstream/registry.ts'
+import type { ResponseCache } from './middleware/cache/index.ts'
 
 export interface AppDeps {
   config: GatewayConfig
@@ -20,6 +21,8 @@ export interface AppDeps {
   log: Logger
   /** False while this process drains: /health answers 503. */
   isHealthy?: IsHealthy
+  /** The response cache, when some route enables it. */
+  cache?: ResponseCache
 }
 
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
@@ -27,7 +30,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>()
   app.use('*', edge({ isTrusted: createIpMatcher(config.server.trustedProxies), limits: config.server }))
   app.all(config.server.healthPath, healthHandler(deps.isHealthy ?? (() => true)))
-  app.all('*', proxyHandler({ routes: config.routes, upstreams: deps.upstreams, server: config.server }))
+  app.all('*', proxyHandler({ routes: config.routes, upstreams: deps.upstreams, server: config.server, cache: deps.cache }))
   app.onError((err, c) => renderError(err, c, log))
   return app
 }

@@ -17,6 +17,8 @@ export const ERRORS = {
   bad_gateway: 502,
   service_unavailable: 503,
   gateway_timeout: 504,
+  /** Cache-Control: only-if-cached, and nothing usable is stored (RFC 9111 §5.2.1.7). */
+  not_cached: 504,
 } as const
 
 export type ErrorCode = keyof typeof ERRORS

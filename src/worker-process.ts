@@ -50,6 +50,7 @@ export function runWorkerProcess(log: Logger): void {
     try {
       worker = startWorker(config, log, {
         onRequest: limit > 0 ? (served) => served >= limit && askRecycle('max_requests') : undefined,
+        onInvalidate: (keys) => send({ type: 'invalidate', keys }),
       })
     } catch (err) {
       send({ type: 'listen_failed', code: (err as { code?: string }).code ?? 'unknown' })
@@ -64,6 +65,8 @@ export function runWorkerProcess(log: Logger): void {
   process.on('message', (message: PrimaryMessage) => {
     if (message.type === 'start' && !worker) start(message)
     else if (message.type === 'drain') void exit(config?.server.recycleDrainMs ?? 1000)
+    else if (message.type === 'invalidate') worker?.invalidate(message.keys)
+    else if (message.type === 'purge') send({ type: 'purged', id: message.id, removed: worker?.purge(message.selector) ?? 0 })
   })
   // Shutdown: stop accepting now; in-flight requests finish and answer with Connection: close.
   process.on('SIGTERM', () => void exit(0))

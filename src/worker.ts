@@ -8,6 +8,9 @@ import type { GatewayConfig } from './config/schema.ts'
 import { errorResponse } from './errors.ts'
 import type { Logger } from './log.ts'
 import { createUpstreamRegistry } from './upstream/registry.ts'
+import { createResponseCache } from './middleware/cache/index.ts'
+import { purge, type PurgeSelector } from './middleware/cache/purge.ts'
+import { createCacheStore, type CacheStats } from './middleware/cache/store.ts'
 
 export interface RunningWorker {
   readonly port: number
@@ -17,11 +20,18 @@ export interface RunningWorker {
   startDraining(): void
   /** Stops accepting, waits for in-flight requests (all of them cut when `force`), closes pools. */
   stop(force?: boolean): Promise<void>
+  /** Drops cache entries another worker invalidated. */
+  invalidate(primaryKeys: readonly string[]): void
+  /** Applies an admin purge to this worker's cache; returns how many entries went. */
+  purge(selector: PurgeSelector): number
+  cacheStats(): CacheStats
 }
 
 export interface WorkerOptions {
   /** Called after each response is produced, with the running count (for recycling). */
   onRequest?: (served: number) => void
+  /** Called when an unsafe method invalidated cache entries, to tell the other workers. */
+  onInvalidate?: (primaryKeys: string[]) => void
 }
 
 /** Starts serving `config`; throws when the port cannot be bound. */
@@ -30,7 +40,11 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   let draining = false
   let served = 0
   const onRequest = options.onRequest
-  const app = createApp({ config, upstreams, log, isHealthy: () => !draining })
+  const store = createCacheStore(config.cache)
+  const cache = config.routes.some((r) => r.cache.enabled)
+    ? createResponseCache({ store, maxObjectBytes: config.cache.maxObjectBytes, broadcastInvalidation: options.onInvalidate })
+    : undefined
+  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache })
   const server: Server<undefined> = Bun.serve({
     hostname: config.server.host,
     port: config.server.port,
@@ -65,5 +79,10 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       await server.stop(force)
       await upstreams.close()
     },
+    invalidate(primaryKeys) {
+      for (const key of primaryKeys) store.delete(key)
+    },
+    purge: (selector) => purge(store, selector),
+    cacheStats: () => store.stats(),
   }
 }

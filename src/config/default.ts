@@ -10,7 +10,14 @@ export function defaultConfig(demoOrigin: string): Record<string, unknown> {
       demo: { targets: [demoOrigin], timeoutMs: 5000 },
     },
     routes: [
-      { name: 'demo', path: '/demo', upstream: 'demo', stripPrefix: true, methods: ['GET', 'HEAD'] },
+      {
+        name: 'demo',
+        path: '/demo',
+        upstream: 'demo',
+        stripPrefix: true,
+        methods: ['GET', 'HEAD'],
+        cache: { enabled: true },
+      },
     ],
   }
 }

@@ -110,9 +110,32 @@ const upstreamSchema = z.strictObject({
   preserveHost: z.boolean().default(false),
 })
 
-const cacheSchema = z.strictObject({
+const routeCacheSchema = z.strictObject({
   /** Cache GET and HEAD responses of this route (RFC 9111; see docs/caching.md). */
   enabled: z.boolean().default(false),
+  /**
+   * "standard": follow the upstream's Cache-Control/Expires (RFC 9111). "override": cache
+   * every storable status for ttlSeconds whatever the upstream says (Kong's cache_control:
+   * false), but never private, no-store, Set-Cookie or Authorization responses.
+   */
+  mode: z.enum(['standard', 'override']).default('standard'),
+  /** Seconds: the cap on heuristic freshness (Last-Modified), and the lifetime in override mode. */
+  ttlSeconds: z.int().min(1).max(31_536_000).default(300),
+  /** Requests carrying Cookie: "bypass" the cache, "ignore" the cookies, or make them part of the "key". */
+  cookies: z.enum(['bypass', 'ignore', 'key']).default('bypass'),
+  /** Responses with Set-Cookie: "bypass" (not stored), or "strip" (stored without Set-Cookie). */
+  setCookie: z.enum(['bypass', 'strip']).default('bypass'),
+  /** Milliseconds concurrent misses for one URL wait for the first one's answer before going upstream themselves. */
+  lockTimeoutMs: z.int().min(0).max(60_000).default(5000),
+})
+
+const cacheStoreSchema = z.strictObject({
+  /** Most stored responses per worker. */
+  maxEntries: z.int().min(1).max(10_000_000).default(10_000),
+  /** Most bytes of stored responses per worker (bodies, headers and bookkeeping). */
+  maxBytes: z.int().min(1024).default(256 * 1024 * 1024),
+  /** Largest body stored; larger responses stream through uncached, never fully buffered. */
+  maxObjectBytes: z.int().min(1).default(1024 * 1024),
 })
 
 const routeSchema = z.strictObject({
@@ -134,12 +157,14 @@ const routeSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name without port' })
     .optional(),
-  cache: cacheSchema.prefault({}),
+  cache: routeCacheSchema.prefault({}),
 })
 
 export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
   admin: adminSchema.prefault({}),
+  /** The response store shared by every cache-enabled route of a worker. */
+  cache: cacheStoreSchema.prefault({}),
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),
 })
@@ -148,4 +173,6 @@ export type GatewayConfig = z.output<typeof configSchema>
 export type ServerConfig = GatewayConfig['server']
 export type UpstreamConfig = GatewayConfig['upstreams'][string]
 export type RouteConfig = GatewayConfig['routes'][number]
+export type RouteCacheConfig = RouteConfig['cache']
+export type CacheStoreConfig = GatewayConfig['cache']
 export type RouteMethod = (typeof ROUTE_METHODS)[number]

@@ -53,7 +53,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
 
   let admin: ReturnType<typeof startAdmin>
   try {
-    admin = startAdmin(config.admin, { isReady: supervisor.ready })
+    admin = startAdmin(config.admin, { isReady: supervisor.ready, purge: supervisor.purge })
   } catch (err) {
     log.error('listen_failed', { listener: 'admin', host: config.admin.host, port: config.admin.port, error: (err as { code?: string }).code })
     process.exit(1)

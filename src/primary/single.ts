@@ -16,7 +16,10 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
   let admin: ReturnType<typeof startAdmin>
   try {
     worker = startWorker(config, log)
-    admin = startAdmin(config.admin, { isReady: () => !stopping })
+    admin = startAdmin(config.admin, {
+      isReady: () => !stopping,
+      purge: async (selector) => ({ purged: worker.purge(selector), workers: 1 }),
+    })
   } catch (err) {
     log.error('listen_failed', { host: config.server.host, port: config.server.port, adminPort: config.admin.port, error: (err as { code?: string }).code })
     process.exit(1)

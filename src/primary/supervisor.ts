@@ -8,6 +8,7 @@ import type { Subprocess } from 'bun'
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
 import type { DrainReason, PrimaryMessage, WorkerMessage } from '../runtime/ipc.ts'
+import type { PurgeSelector } from '../middleware/cache/purge.ts'
 import { createCrashPolicy } from './crash-policy.ts'
 
 export interface SupervisorOptions {
@@ -56,6 +57,8 @@ export function createSupervisor(options: SupervisorOptions) {
   let everListened = false
   let restarts = 0
   let recycling = false
+  let purgeSeq = 0
+  const purgeReplies = new Map<number, (removed: number) => void>()
   const recycleQueue: { handle: WorkerHandle; reason: string; served: number; rssMb: number }[] = []
 
   const count = (state?: WorkerHandle['state']) =>
@@ -95,6 +98,15 @@ export function createSupervisor(options: SupervisorOptions) {
         break
       case 'listen_failed':
         handle.listenFailure = message.code
+        break
+      case 'invalidate':
+        // Every other worker drops the same URLs; the sender already has.
+        for (const other of workers.values()) {
+          if (other !== handle) other.proc.send({ type: 'invalidate', keys: message.keys } satisfies PrimaryMessage)
+        }
+        break
+      case 'purged':
+        purgeReplies.get(message.id)?.(message.removed)
         break
       case 'recycle':
         if (stopping || handle.replaced || handle.state !== 'listening') break
@@ -245,6 +257,27 @@ export function createSupervisor(options: SupervisorOptions) {
         await Promise.all(left.map((w) => w.handled))
       }
       return all.filter((w) => w.exitCode !== 0).length
+    },
+
+    /** Applies a cache purge in every live worker; resolves with the total removed. */
+    async purge(selector: PurgeSelector): Promise<{ purged: number; workers: number }> {
+      const live = [...workers.values()]
+      const counts = await Promise.all(
+        live.map(
+          (w) =>
+            new Promise<number>((resolve) => {
+              const id = ++purgeSeq
+              const timer = setTimeout(() => (purgeReplies.delete(id), resolve(0)), 2000)
+              purgeReplies.set(id, (removed) => {
+                clearTimeout(timer)
+                purgeReplies.delete(id)
+                resolve(removed)
+              })
+              w.proc.send({ type: 'purge', id, selector } satisfies PrimaryMessage)
+            })
+        )
+      )
+      return { purged: counts.reduce((a, b) => a + b, 0), workers: live.length }
     },
 
     /** Pids of live workers (for logs and tests). */

@@ -15,7 +15,7 @@ export function healthHandler(isHealthy: IsHealthy): Handler<GatewayEnv> {
     const ok = isHealthy()
     return new Response(ok ? '{"status":"ok"}' : '{"status":"draining"}', {
       status: ok ? 200 : 503,
-      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-request-id': c.get('requestId') },
     })
   }
 }

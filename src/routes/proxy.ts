@@ -1,22 +1,31 @@
 /**
- * The proxy handler: route lookup on the normalised path (404, 405 with Allow), then forward.
- * Everything per route is resolved at boot; the request path only matches and forwards.
+ * The proxy handler: route lookup on the normalised path (404, 405 with Allow), then the
+ * route's stack, chosen once per route at boot: plain forwarding, or the response cache
+ * in front of it (GET/HEAD through the cache, unsafe methods invalidating it).
  */
-import type { Handler } from 'hono'
+import type { Context, Handler } from 'hono'
+import type { RouteConfig, ServerConfig } from '../config/schema.ts'
 import { GatewayError } from '../errors.ts'
+import type { CachedRequest, ResponseCache } from '../middleware/cache/index.ts'
 import { hostForRouting } from '../middleware/edge/target.ts'
-import { forward } from '../upstream/forward.ts'
+import type { GatewayEnv } from '../types.ts'
+import { forward, type ForwardRequest } from '../upstream/forward.ts'
 import type { Upstream } from '../upstream/pool.ts'
 import type { UpstreamRegistry } from '../upstream/registry.ts'
-import type { GatewayEnv } from '../types.ts'
-import { createRouteTable, upstreamPath } from './table.ts'
-import type { RouteConfig, ServerConfig } from '../config/schema.ts'
+import { createRouteTable, upstreamPath, type Route } from './table.ts'
 
 export interface ProxyDeps {
   routes: readonly RouteConfig[]
   upstreams: UpstreamRegistry
   server: Pick<ServerConfig, 'maxBodyBytes' | 'idleTimeoutSeconds'>
+  /** Present when some route has `cache.enabled`. */
+  cache?: ResponseCache
 }
+
+type RouteStack = (c: Context<GatewayEnv>, route: Route, request: ForwardRequest) => Response | Promise<Response>
+
+/** Methods that may change what a URL answers (RFC 9111 §4.4). */
+const UNSAFE: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
   const table = createRouteTable(deps.routes)
@@ -24,6 +33,35 @@ export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
   const upstreamOf = new Map<string, Upstream>()
   for (const route of deps.routes) upstreamOf.set(route.upstream, deps.upstreams.get(route.upstream)!)
   const { maxBodyBytes, idleTimeoutSeconds } = deps.server
+  const cache = deps.cache
+
+  const plain: RouteStack = (_c, _route, request) => forward(request)
+  // Not async: a hit is answered synchronously, without an extra promise per request.
+  const cached: RouteStack = (c, route, request) => {
+    const raw = request.raw
+    const peer = c.get('peer')
+    const target = c.get('target')
+    const proto = peer.trusted ? raw.headers.get('x-forwarded-proto') : null
+    const cachedRequest: CachedRequest = {
+      forward: request,
+      options: route.config.cache,
+      scheme: proto === 'https' ? 'https' : 'http',
+      host: raw.headers.get('host') ?? '',
+      path: target.path,
+      query: target.query,
+    }
+    if (raw.method === 'GET' || raw.method === 'HEAD') return cache!.handle(cachedRequest)
+    return forward(request).then((response) => {
+      if (UNSAFE.has(raw.method)) cache!.invalidate(cachedRequest, response)
+      return response
+    })
+  }
+  const stacks = new Map<Route, RouteStack>()
+  const stackOf = (route: Route) => {
+    let stack = stacks.get(route)
+    if (!stack) stacks.set(route, (stack = cache && route.config.cache.enabled ? cached : plain))
+    return stack
+  }
 
   return function proxy(c) {
     const raw = c.req.raw
@@ -36,7 +74,7 @@ export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
     }
     const server = c.env
     const peer = c.get('peer')
-    return forward({
+    return stackOf(route)(c, route, {
       raw,
       upstream: upstreamOf.get(route.upstream)!,
       path: upstreamPath(route, target.path),

@@ -6,7 +6,7 @@ const route = (path: string, extra: Partial<RouteConfig> = {}): RouteConfig => (
   path,
   upstream: 'u',
   stripPrefix: false,
-  cache: { enabled: false },
+  cache: { enabled: false } as RouteConfig['cache'],
   ...extra,
 })
 

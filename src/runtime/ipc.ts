@@ -1,5 +1,6 @@
 /** Messages between the primary and its workers over Bun's IPC channel (JSON). */
 import type { GatewayConfig } from '../config/schema.ts'
+import type { PurgeSelector } from '../middleware/cache/purge.ts'
 
 /** Primary → worker. */
 export type PrimaryMessage =
@@ -7,6 +8,10 @@ export type PrimaryMessage =
   | { type: 'start'; config: GatewayConfig; port: number }
   /** Answer with Connection: close for the drain window, stop listening, finish, exit 0. */
   | { type: 'drain'; reason: DrainReason }
+  /** Drop these cache primary keys (another worker saw an unsafe method change them). */
+  | { type: 'invalidate'; keys: string[] }
+  /** Purge from the admin port; answer with `purged` and the same id. */
+  | { type: 'purge'; id: number; selector: PurgeSelector }
 
 /** Worker → primary. */
 export type WorkerMessage =
@@ -17,5 +22,8 @@ export type WorkerMessage =
   | { type: 'listen_failed'; code: string }
   /** The worker wants to be recycled; the primary starts a replacement, then sends `drain`. */
   | { type: 'recycle'; reason: 'max_requests' | 'max_rss'; served: number; rssMb: number }
+  /** An unsafe method changed these URLs: the primary tells every other worker. */
+  | { type: 'invalidate'; keys: string[] }
+  | { type: 'purged'; id: number; removed: number }
 
 export type DrainReason = 'recycle' | 'reload'

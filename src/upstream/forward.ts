@@ -33,6 +33,32 @@ export interface ForwardRequest {
   extendIdleTimeout: ExtendIdleTimeout | undefined
   /** Called when an upstream body fails after the head was relayed (for metrics). */
   onBodyError?: (err: unknown) => void
+  /** Adjusts the upstream request headers (the cache adds validators, drops client conditionals). */
+  adjustHeaders?: (headers: Headers) => void
+  /** Replaces the client's abort signal (background revalidation outlives its client). */
+  signal?: AbortSignal
+}
+
+/** An upstream answer whose head passed the checks; its body is still to be consumed. */
+export interface UpstreamExchange {
+  readonly status: number
+  /** Client-facing headers: hop-by-hop fields already removed. */
+  readonly headers: Headers
+  readonly body: ReadableStream<Uint8Array> | null
+  /** The request method, which decides whether a body follows. */
+  readonly method: string
+  /** Reads the whole body; a failure (reset, truncation, deadline) rejects with a GatewayError. */
+  bytes(): Promise<Uint8Array>
+  /** The client response: small bodies buffered, others streamed (see `bufferResponseBytes`). */
+  relay(): Promise<Response>
+  /**
+   * Reads the body if it is at most `limit` bytes (the cache's maxObjectBytes), without ever
+   * holding more than that: resolves with the bytes, or, once the body proves larger, with a
+   * client response that streams what was read and then the rest.
+   */
+  collect(limit: number): Promise<Uint8Array | Response>
+  /** Drops the body and ends the deadline. */
+  discard(): void
 }
 
 const NO_BODY_STATUS: ReadonlySet<number> = new Set([204, 304])
@@ -40,6 +66,11 @@ const ignore = () => {}
 
 /** Forwards `request`; resolves with the client response or rejects with a GatewayError. */
 export async function forward(request: ForwardRequest): Promise<Response> {
+  return (await exchange(request)).relay()
+}
+
+/** Sends `request` upstream and resolves once a valid response head arrived. */
+export async function exchange(request: ForwardRequest): Promise<UpstreamExchange> {
   const { raw, upstream } = request
   const { timeoutMs, preserveHost, maxResponseHeaderBytes, bufferResponseBytes } = upstream.config
   const method = raw.method
@@ -54,6 +85,7 @@ export async function forward(request: ForwardRequest): Promise<Response> {
     preserveHost,
     hasBody: body !== null,
   })
+  request.adjustHeaders?.(headers)
 
   // Bun's idleTimeout also cuts requests whose response has not started: keep it above
   // the upstream deadline so a slow upstream ends in a 504, not a reset.
@@ -62,10 +94,11 @@ export async function forward(request: ForwardRequest): Promise<Response> {
     request.extendIdleTimeout(seconds > 255 ? 0 : seconds)
   }
 
-  const deadline = startDeadline(timeoutMs, raw.signal)
+  const clientSignal = request.signal ?? raw.signal
+  const deadline = startDeadline(timeoutMs, clientSignal)
   const failure = (err: unknown) => {
     deadline.clear()
-    return toGatewayError(err, { timedOut: deadline.timedOut, clientGone: raw.signal.aborted })
+    return toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
   }
   const target = upstream.pick()
   target.inflight++
@@ -93,25 +126,104 @@ export async function forward(request: ForwardRequest): Promise<Response> {
     throw new GatewayError('bad_gateway', { reason: 'malformed' })
   }
 
-  let outBody: ReadableStream<Uint8Array> | ArrayBuffer | null = null
-  if (method === 'HEAD' || NO_BODY_STATUS.has(response.status) || !response.body) {
+  outHeaders.set('x-request-id', request.requestId)
+  const status = response.status
+  const hasBody = method !== 'HEAD' && !NO_BODY_STATUS.has(status) && response.body !== null
+  const discard = () => {
     deadline.clear()
     response.body?.cancel().catch(ignore)
-  } else {
-    const length = outHeaders.get('content-length')
-    if (length !== null && Number(length) <= bufferResponseBytes) {
-      // Small bodies of known length are read whole, like nginx's proxy buffers: the client
-      // gets an exact Content-Length, a truncated body becomes a 502 instead of a short 200,
-      // and Bun sends it natively (a JS relay halves proxied throughput on small bodies).
-      try {
-        outBody = await response.arrayBuffer()
-      } catch (err) {
-        throw failure(err)
-      }
+  }
+  const bytes = async (): Promise<Uint8Array> => {
+    if (!hasBody) {
+      discard()
+      return new Uint8Array(0)
+    }
+    try {
+      return await response.bytes()
+    } catch (err) {
+      throw failure(err)
+    } finally {
       deadline.clear()
-    } else {
-      outBody = relayBody(response.body, { onEnd: deadline.clear, onError: request.onBodyError ?? ignore })
     }
   }
-  return new Response(outBody, { status: response.status, headers: outHeaders })
+  const relayHooks = { onEnd: deadline.clear, onError: request.onBodyError ?? ignore }
+  const collect = async (limit: number): Promise<Uint8Array | Response> => {
+    const declared = outHeaders.get('content-length')
+    if (!hasBody || (declared !== null && Number(declared) <= limit)) return bytes()
+    if (declared !== null) return new Response(relayBody(response.body!, relayHooks), { status, headers: outHeaders })
+    const reader = response.body!.getReader()
+    const chunks: Uint8Array[] = []
+    let size = 0
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) {
+          deadline.clear()
+          return concat(chunks, size)
+        }
+        chunks.push(value)
+        size += value.byteLength
+        if (size > limit) break
+      }
+    } catch (err) {
+      throw failure(err)
+    }
+    return new Response(relayBody(replay(chunks, reader), relayHooks), { status, headers: outHeaders })
+  }
+  return {
+    status,
+    headers: outHeaders,
+    body: hasBody ? response.body : null,
+    method,
+    bytes,
+    collect,
+    discard,
+    async relay() {
+      if (!hasBody) {
+        discard()
+        return new Response(null, { status, headers: outHeaders })
+      }
+      const length = outHeaders.get('content-length')
+      if (length !== null && Number(length) <= bufferResponseBytes) {
+        // Small bodies of known length are read whole, like nginx's proxy buffers: the client
+        // gets an exact Content-Length, a truncated body becomes a 502 instead of a short 200,
+        // and Bun sends it natively (a JS relay halves proxied throughput on small bodies).
+        return new Response(await bytes(), { status, headers: outHeaders })
+      }
+      const relayed = relayBody(response.body!, { onEnd: deadline.clear, onError: request.onBodyError ?? ignore })
+      return new Response(relayed, { status, headers: outHeaders })
+    },
+  }
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return out
+}
+
+/** A stream of `prefix` followed by what `reader` still has. */
+interface ChunkReader {
+  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>
+  cancel(reason?: unknown): Promise<void>
+}
+
+function replay(prefix: Uint8Array[], reader: ChunkReader): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = prefix.shift()
+      if (next) return controller.enqueue(next)
+      const { done, value } = await reader.read()
+      if (done) controller.close()
+      else controller.enqueue(value)
+    },
+    cancel(reason) {
+      return reader.cancel(reason)
+    },
+  })
 }

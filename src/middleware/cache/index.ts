@@ -1,0 +1,364 @@
+/**
+ * The response cache of cache-enabled routes: an RFC 9111 shared cache in front of the
+ * forwarder. Hits are served from memory without touching the upstream pool or parsing a
+ * header; misses for one URL are collapsed into one upstream request; stale entries are
+ * revalidated with their validators; unsafe methods invalidate what they changed.
+ * Every answer to a GET or HEAD says what happened in X-Cache-Status.
+ */
+import type { RouteCacheConfig } from '../../config/schema.ts'
+import { GatewayError } from '../../errors.ts'
+import { exchange, forward, type ForwardRequest, type UpstreamExchange } from '../../upstream/forward.ts'
+import { notModified, NOT_MODIFIED_FIELDS } from './conditional.ts'
+import { NO_DIRECTIVES, parseCacheControl, type CacheDirectives } from './directives.ts'
+import { primaryKey, variantKey, varyNames } from './key.ts'
+import {
+  ageValue,
+  currentAge,
+  dateValue,
+  freshnessLifetime,
+  mayServeStaleOnError,
+  reusableWithAuthorization,
+  reuseDecision,
+  unstorableReason,
+} from './policy.ts'
+import { entrySize, type CacheEntry, type CacheStore } from './store.ts'
+
+export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS' | 'EXPIRED' | 'STALE' | 'REVALIDATED'
+
+export interface CachedRequest {
+  forward: ForwardRequest
+  options: RouteCacheConfig
+  /** "http", or what a trusted proxy's X-Forwarded-Proto says. */
+  scheme: string
+  /** The Host header as received (empty for HTTP/1.0 without Host). */
+  host: string
+  /** The normalised request path the router matched (before any strip-prefix). */
+  path: string
+  query: string
+}
+
+export interface ResponseCacheDeps {
+  store: CacheStore
+  maxObjectBytes: number
+  /** Tells the other workers to drop these primary keys (unsafe-method invalidation). */
+  broadcastInvalidation?: (primaryKeys: string[]) => void
+  /** Reports what each GET/HEAD did, for metrics. */
+  onResult?: (status: CacheStatus) => void
+  now?: () => number
+}
+
+const CONDITIONALS = ['if-none-match', 'if-modified-since'] as const
+/** Preconditions the cache does not evaluate itself: such requests go straight upstream. */
+const UNHANDLED_PRECONDITIONS = ['if-match', 'if-unmodified-since', 'if-range', 'range'] as const
+/** Fields a 304 must not change in a stored response (RFC 9111 §3.2). */
+const KEEP_ON_UPDATE: ReadonlySet<string> = new Set(['content-length', 'content-encoding', 'content-range'])
+
+export function createResponseCache(deps: ResponseCacheDeps) {
+  const { store, maxObjectBytes } = deps
+  const now = deps.now ?? Date.now
+  /** In-flight fills by primary key and revalidations by variant key; they resolve to the stored entry, if any. */
+  const pending = new Map<string, Promise<CacheEntry | undefined>>()
+  const report = deps.onResult ?? (() => {})
+
+  function mark(response: Response, status: CacheStatus): Response {
+    response.headers.set('x-cache-status', status)
+    report(status)
+    return response
+  }
+
+  /**
+   * Answers from `entry`: a 304 when the client's validators match, else the stored response.
+   * Headers are complete before the Response exists: touching a Response's headers afterwards
+   * makes Bun build them a second time.
+   */
+  function serve(entry: CacheEntry, request: CachedRequest, status: CacheStatus): Response {
+    const raw = request.forward.raw
+    const age = String(Math.floor(currentAge(entry.clock, now())))
+    report(status)
+    if (entry.status === 200 && notModified(raw.headers, entry.headers)) {
+      const headers = new Headers({ age, 'x-cache-status': status, 'x-request-id': request.forward.requestId })
+      for (const name of NOT_MODIFIED_FIELDS) {
+        const value = entry.headers.get(name)
+        if (value !== null) headers.set(name, value)
+      }
+      return new Response(null, { status: 304, headers })
+    }
+    const headers = new Headers(entry.headers)
+    headers.set('age', age)
+    headers.set('x-cache-status', status)
+    headers.set('x-request-id', request.forward.requestId)
+    return new Response(raw.method === 'HEAD' ? null : entry.body, { status: entry.status, headers })
+  }
+
+  /** Builds the entry for an upstream answer, or undefined when it must not be stored. */
+  function toEntry(
+    request: CachedRequest,
+    up: Pick<UpstreamExchange, 'status' | 'headers'>,
+    body: Uint8Array,
+    primary: string,
+    times: { requestTime: number; responseTime: number }
+  ): CacheEntry | undefined {
+    const { options } = request
+    const raw = request.forward.raw
+    const parsed = parseCacheControl(up.headers.get('cache-control'))
+    const lifetime = freshnessLifetime({
+      status: up.status,
+      directives: parsed,
+      headers: up.headers,
+      responseTime: times.responseTime,
+      mode: options.mode,
+      ttlSeconds: options.ttlSeconds,
+    })
+    const reason = unstorableReason(
+      {
+        status: up.status,
+        responseDirectives: parsed,
+        responseHeaders: up.headers,
+        requestHasAuthorization: raw.headers.has('authorization'),
+        mode: options.mode,
+        setCookie: options.setCookie,
+      },
+      lifetime
+    )
+    if (reason !== undefined || body.byteLength > maxObjectBytes) return undefined
+    const headers = new Headers(up.headers)
+    headers.delete('set-cookie')
+    headers.delete('age')
+    headers.set('content-length', String(body.byteLength))
+    // Keyed by every name this URL's variants varied on so far, not only this response's:
+    // an origin that sends Vary on some answers only must not let one variant shadow another.
+    const names = [...new Set([...varyNames(up.headers), ...(store.namesOf(primary) ?? []), ...(options.cookies === 'key' ? ['cookie'] : [])])].sort()
+    return {
+      primary,
+      key: variantKey(primary, names, raw.headers),
+      status: up.status,
+      headers,
+      body,
+      // Override mode answers for ttlSeconds whatever the upstream's directives say.
+      directives: options.mode === 'override' ? NO_DIRECTIVES : parsed,
+      lifetime: lifetime ?? 0,
+      clock: { ...times, dateValue: dateValue(up.headers, times.responseTime), ageValue: ageValue(up.headers) },
+      varyNames: names,
+      size: entrySize(headers, body),
+    }
+  }
+
+  /** An entry updated from a 304 (RFC 9111 §4.3.4): headers merged, freshness renewed. */
+  function refreshed(request: CachedRequest, entry: CacheEntry, notModifiedHeaders: Headers, times: { requestTime: number; responseTime: number }) {
+    const merged = new Headers(entry.headers)
+    for (const name of new Set(notModifiedHeaders.keys())) {
+      if (KEEP_ON_UPDATE.has(name) || name === 'set-cookie' || name === 'age') continue
+      merged.delete(name)
+      for (const [key, value] of notModifiedHeaders) if (key === name) merged.append(name, value)
+    }
+    const fresh = toEntry(request, { status: entry.status, headers: merged }, entry.body, entry.primary, times)
+    // The 304 carried the origin's Age; keep it in the clock even though stored headers drop it.
+    return fresh && { ...fresh, clock: { ...fresh.clock, ageValue: ageValue(notModifiedHeaders) } }
+  }
+
+  /** Sends the request upstream with `adjust` applied to its headers. */
+  function send(request: CachedRequest, adjust: (headers: Headers) => void, background = false) {
+    const forwardRequest: ForwardRequest = {
+      ...request.forward,
+      adjustHeaders: (headers) => {
+        for (const name of CONDITIONALS) headers.delete(name)
+        adjust(headers)
+      },
+    }
+    if (background) {
+      forwardRequest.signal = new AbortController().signal
+      forwardRequest.extendIdleTimeout = undefined
+    }
+    return exchange(forwardRequest)
+  }
+
+  /**
+   * Takes an upstream answer: stores it when allowed and small enough, and answers the
+   * client. A body that fails to arrive whole is never stored; the client gets a 502.
+   */
+  async function storeAndAnswer(
+    request: CachedRequest,
+    up: UpstreamExchange,
+    primary: string,
+    times: { requestTime: number },
+    status: CacheStatus
+  ): Promise<{ response: Response; entry?: CacheEntry }> {
+    const candidate = toEntry(request, up, new Uint8Array(0), primary, { ...times, responseTime: now() })
+    if (!candidate) {
+      if (status === 'EXPIRED') store.delete(primary) // §4.4-like: a now-unstorable answer replaces what was stored
+      return { response: mark(await up.relay(), status) }
+    }
+    const collected = await up.collect(maxObjectBytes)
+    if (collected instanceof Response) return { response: mark(collected, status) }
+    const entry = toEntry(request, up, collected, primary, { ...times, responseTime: now() })
+    const stored = entry !== undefined && store.put(entry)
+    // The client that caused the fetch still gets the Set-Cookie the stored copy lacks.
+    if (stored && !up.headers.has('set-cookie')) return { response: serve(entry, request, status), entry }
+    return { response: mark(new Response(collected, { status: up.status, headers: up.headers }), status), entry }
+  }
+
+  /** One upstream request for concurrent misses of `key`; followers wait up to lockTimeoutMs. */
+  async function collapsed(
+    key: string,
+    request: CachedRequest,
+    lead: () => Promise<{ response: Response; entry?: CacheEntry }>,
+    follow: (entry: CacheEntry | undefined) => Promise<Response>
+  ): Promise<Response> {
+    const inFlight = pending.get(key)
+    if (inFlight) {
+      const timeout = Bun.sleep(request.options.lockTimeoutMs).then(() => undefined)
+      return follow(await Promise.race([inFlight, timeout]))
+    }
+    let settle!: (entry: CacheEntry | undefined) => void
+    pending.set(key, new Promise((resolve) => (settle = resolve)))
+    try {
+      const { response, entry } = await lead()
+      settle(entry)
+      return response
+    } catch (err) {
+      settle(undefined)
+      throw err
+    } finally {
+      pending.delete(key)
+    }
+  }
+
+  /** A follower may use the leader's entry only if it is the variant this request selects. */
+  const usable = (entry: CacheEntry | undefined, request: CachedRequest): entry is CacheEntry =>
+    entry !== undefined &&
+    entry.key === variantKey(entry.primary, entry.varyNames, request.forward.raw.headers) &&
+    (!request.forward.raw.headers.has('authorization') || reusableWithAuthorization(entry.directives, request.options.mode))
+
+  function fill(request: CachedRequest, primary: string): Promise<Response> {
+    return collapsed(
+      `fill ${primary}`,
+      request,
+      async () => {
+        const requestTime = now()
+        const up = await send(request, () => {})
+        return storeAndAnswer(request, up, primary, { requestTime }, 'MISS')
+      },
+      // Followers served by the leader's answer never reached the upstream: a hit.
+      async (entry) => (usable(entry, request) ? serve(entry, request, 'HIT') : mark(await forward(request.forward), 'MISS'))
+    )
+  }
+
+  /** Asks the origin whether `entry` is still good (RFC 9111 §4.3.1), collapsed per variant. */
+  function revalidate(request: CachedRequest, entry: CacheEntry, background = false): Promise<Response> {
+    return collapsed(
+      `revalidate ${entry.key}`,
+      request,
+      async () => {
+        const requestTime = now()
+        const etag = entry.headers.get('etag')
+        const lastModified = entry.headers.get('last-modified')
+        let up: UpstreamExchange
+        try {
+          up = await send(
+            request,
+            (headers) => {
+              if (etag !== null) headers.set('if-none-match', etag)
+              if (lastModified !== null) headers.set('if-modified-since', lastModified)
+            },
+            background
+          )
+        } catch (err) {
+          if (staleOnError(entry)) return { response: serve(entry, request, 'STALE'), entry }
+          throw err
+        }
+        if (up.status === 304) {
+          up.discard()
+          const updated = refreshed(request, entry, up.headers, { requestTime, responseTime: now() })
+          if (updated && store.put(updated)) return { response: serve(updated, request, 'REVALIDATED'), entry: updated }
+          return { response: serve(entry, request, 'REVALIDATED') }
+        }
+        if (up.status >= 500 && staleOnError(entry)) {
+          up.discard()
+          return { response: serve(entry, request, 'STALE'), entry }
+        }
+        return storeAndAnswer(request, up, entry.primary, { requestTime }, 'EXPIRED')
+      },
+      async (updated) => (usable(updated, request) ? serve(updated, request, 'HIT') : mark(await forward(request.forward), 'EXPIRED'))
+    )
+  }
+
+  const bypass = (request: CachedRequest) => forward(request.forward).then((res) => mark(res, 'BYPASS'))
+
+  const staleOnError = (entry: CacheEntry) => mayServeStaleOnError(entry.lifetime, currentAge(entry.clock, now()), entry.directives)
+
+  return {
+    /** Answers a GET or HEAD on a cache-enabled route; a fresh hit synchronously. */
+    handle(request: CachedRequest): Response | Promise<Response> {
+      const raw = request.forward.raw
+      const headers = raw.headers
+      const wants = requestDirectives(headers)
+      const { options } = request
+      if (
+        wants.noStore || // §5.2.1.5
+        UNHANDLED_PRECONDITIONS.some((name) => headers.has(name)) ||
+        (options.cookies === 'bypass' && headers.has('cookie')) ||
+        (options.mode === 'override' && headers.has('authorization'))
+      ) {
+        return bypass(request)
+      }
+      const primary = primaryKey(request.scheme, request.host, request.path, request.query)
+      const entry = store.lookup(primary, headers)
+      if (entry) {
+        if (headers.has('authorization') && !reusableWithAuthorization(entry.directives, options.mode)) {
+          return bypass(request) // §3.5
+        }
+        const age = currentAge(entry.clock, now())
+        const decision = reuseDecision({ lifetime: entry.lifetime, age, response: entry.directives, request: wants })
+        if (decision === 'fresh') return serve(entry, request, 'HIT')
+        if (decision === 'stale-while-revalidate' && raw.method === 'GET') {
+          // Nobody reads the background answer: cancel its body so the upstream connection is freed.
+          revalidate(request, entry, true).then((res) => res.body?.cancel(), () => {})
+          return serve(entry, request, 'STALE')
+        }
+        if (wants.onlyIfCached) throw new GatewayError('not_cached')
+        // A HEAD cannot refresh a stored GET (its answer has no body): ask upstream, keep the entry.
+        if (raw.method === 'HEAD') return forward(request.forward).then((res) => mark(res, 'EXPIRED'))
+        return revalidate(request, entry)
+      }
+      if (wants.onlyIfCached) throw new GatewayError('not_cached') // §5.2.1.7
+      // A HEAD miss goes upstream as HEAD and is not stored: an empty body is no GET entry.
+      if (raw.method === 'HEAD') return forward(request.forward).then((res) => mark(res, 'MISS'))
+      return fill(request, primary)
+    },
+
+    /**
+     * After an unsafe method got a 2xx or 3xx: drop the target URI and the same-host
+     * Location / Content-Location from every worker's cache (RFC 9111 §4.4).
+     */
+    invalidate(request: CachedRequest, response: Response): void {
+      if (response.status < 200 || response.status >= 400) return
+      const keys = [primaryKey(request.scheme, request.host, request.path, request.query)]
+      const base = `${request.scheme}://${request.host || 'unknown'}${request.path}`
+      for (const name of ['location', 'content-location']) {
+        const value = response.headers.get(name)
+        if (value === null) continue
+        try {
+          const url = new URL(value, base)
+          if (url.host.toLowerCase() === request.host.toLowerCase()) {
+            keys.push(primaryKey(request.scheme, request.host, url.pathname, url.search))
+          }
+        } catch {
+          // Not a URL: nothing to invalidate.
+        }
+      }
+      for (const key of keys) store.delete(key)
+      deps.broadcastInvalidation?.(keys)
+    },
+  }
+}
+
+export type ResponseCache = ReturnType<typeof createResponseCache>
+
+/** Request directives, with HTTP/1.0's Pragma: no-cache when there is no Cache-Control (RFC 9111 §5.4). */
+function requestDirectives(headers: Headers): CacheDirectives {
+  const cacheControl = headers.get('cache-control')
+  if (cacheControl !== null) return parseCacheControl(cacheControl)
+  const pragma = headers.get('pragma')
+  if (pragma !== null && pragma.toLowerCase().includes('no-cache')) return { ...NO_DIRECTIVES, noCache: true }
+  return NO_DIRECTIVES
+}

@@ -1,0 +1,41 @@
+/**
+ * Cache keys. The primary key is scheme, host, the normalised path and the query as sent
+ * (RFC 9111 §2); a variant key adds the values of the request headers the stored response
+ * varies on (§4.1). Parts are joined with NUL, which no part can contain: Bun rejects raw
+ * control bytes in the request line and header values, the guard rejects "%00", and the
+ * host is validated, so the separators cannot be forged from request input.
+ */
+
+const SEP = '\u0000'
+
+export function primaryKey(scheme: string, host: string, path: string, query: string): string {
+  return `${scheme}${SEP}${host.toLowerCase()}${SEP}${path}${query}`
+}
+
+/** The parts of a primary key, for purges by prefix. */
+export function splitPrimaryKey(key: string): { scheme: string; host: string; target: string } {
+  const [scheme = '', host = '', target = ''] = key.split(SEP)
+  return { scheme, host, target }
+}
+
+/**
+ * Lower-case header names a response varies on, sorted, with Accept-Encoding added when the
+ * body is encoded: encoded and identity variants stay apart even when the origin forgot Vary.
+ */
+export function varyNames(responseHeaders: Headers): string[] {
+  const names = new Set<string>()
+  const vary = responseHeaders.get('vary')
+  if (vary) for (const name of vary.split(',')) if (name.trim()) names.add(name.trim().toLowerCase())
+  const encoding = responseHeaders.get('content-encoding')
+  if (encoding && encoding.toLowerCase() !== 'identity') names.add('accept-encoding')
+  return [...names].sort()
+}
+
+/** The variant key of `primary` for a request with `headers`, given the names it varies on. */
+export function variantKey(primary: string, names: readonly string[], headers: Headers): string {
+  if (names.length === 0) return primary
+  let key = primary
+  // A missing header and an empty one are different selecting values (§4.1).
+  for (const name of names) key += `${SEP}${headers.get(name) ?? SEP}`
+  return key
+}

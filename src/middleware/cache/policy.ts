@@ -1,0 +1,179 @@
+/**
+ * The cache's decisions as pure functions of headers and clocks, so each rule is one
+ * table-driven test citing its RFC 9111 section: may this response be stored, for how
+ * long is it fresh, how old is it, and may it answer this request.
+ */
+import type { CacheDirectives } from './directives.ts'
+
+export type CacheMode = 'standard' | 'override'
+
+/** Statuses a shared cache may store given explicit freshness (RFC 9110 §15.1 and §3 of 9111, minus 206: no Range support). */
+const STORABLE_STATUS: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501])
+/**
+ * Statuses that may get heuristic freshness. RFC 9110 §15.1 also lists 404, 405, 414 and 501;
+ * they are left out so an error is only cached when the origin says so (CPDoS, hardening #47).
+ */
+const HEURISTIC_STATUS: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308])
+
+export interface StorabilityInput {
+  status: number
+  responseDirectives: CacheDirectives
+  responseHeaders: Headers
+  requestHasAuthorization: boolean
+  mode: CacheMode
+  /** 'bypass': a response with Set-Cookie is not stored; 'strip': stored without it. */
+  setCookie: 'bypass' | 'strip'
+}
+
+export type Unstorable =
+  | 'status'
+  | 'no-store'
+  | 'private'
+  | 'vary-star'
+  | 'authorization'
+  | 'set-cookie'
+  | 'no-freshness'
+
+/** Why `input` must not be stored, or undefined when it may be (RFC 9111 §3, §3.5, §5.2.2). */
+export function unstorableReason(input: StorabilityInput, lifetime: number | undefined): Unstorable | undefined {
+  const d = input.responseDirectives
+  if (!STORABLE_STATUS.has(input.status)) return 'status'
+  if (d.noStore) return 'no-store' // §5.2.2.5
+  if (d.private) return 'private' // §5.2.2.7: a shared cache MUST NOT store
+  if (varyHasStar(input.responseHeaders)) return 'vary-star' // §4.1: never matches
+  if (input.requestHasAuthorization) {
+    // §3.5: only with an explicit permission to share. Override mode never stores them.
+    if (input.mode === 'override' || !(d.public || d.sMaxage !== undefined || d.mustRevalidate)) return 'authorization'
+  }
+  if (input.responseHeaders.has('set-cookie') && (input.mode === 'override' || input.setCookie === 'bypass')) {
+    return 'set-cookie'
+  }
+  // Stored without a lifetime only to be revalidated, which needs a validator.
+  if (lifetime === undefined && !(d.noCache && hasValidator(input.responseHeaders))) return 'no-freshness'
+  return undefined
+}
+
+export interface LifetimeInput {
+  status: number
+  directives: CacheDirectives
+  headers: Headers
+  /** When the response was received (ms). */
+  responseTime: number
+  mode: CacheMode
+  /** Cap for heuristic freshness, and the lifetime in override mode. */
+  ttlSeconds: number
+}
+
+/**
+ * Freshness lifetime in seconds (RFC 9111 §4.2.1): s-maxage, then max-age, then
+ * Expires - Date, then a heuristic of 10% of the time since Last-Modified (§4.2.2), capped
+ * at ttlSeconds. Undefined when the response has none. Override mode: ttlSeconds, always.
+ */
+export function freshnessLifetime(input: LifetimeInput): number | undefined {
+  const { directives: d, headers } = input
+  if (input.mode === 'override') return input.ttlSeconds
+  if (d.sMaxage !== undefined) return d.sMaxage
+  if (d.maxAge !== undefined) return d.maxAge
+  const expires = headers.get('expires')
+  if (expires !== null) {
+    const expiresAt = Date.parse(expires)
+    // §5.3: an invalid Expires (e.g. "0") means already expired.
+    if (Number.isNaN(expiresAt)) return 0
+    const date = dateValue(headers, input.responseTime)
+    return Math.max(0, Math.floor((expiresAt - date) / 1000))
+  }
+  const lastModified = Date.parse(headers.get('last-modified') ?? '')
+  if (HEURISTIC_STATUS.has(input.status) && !Number.isNaN(lastModified)) {
+    const since = (dateValue(headers, input.responseTime) - lastModified) / 1000
+    if (since > 0) return Math.min(Math.floor(since / 10), input.ttlSeconds)
+  }
+  return undefined
+}
+
+/** The Date header's value in ms, or `fallback` (the response time) when absent or invalid. */
+export function dateValue(headers: Headers, fallback: number): number {
+  const date = Date.parse(headers.get('date') ?? '')
+  return Number.isNaN(date) ? fallback : date
+}
+
+/** What the cache keeps to compute the age of a stored response (RFC 9111 §4.2.3). */
+export interface AgeClock {
+  /** ms */
+  requestTime: number
+  /** ms */
+  responseTime: number
+  /** ms, the Date header */
+  dateValue: number
+  /** seconds, the Age header as received */
+  ageValue: number
+}
+
+/** current_age in seconds per RFC 9111 §4.2.3. */
+export function currentAge(clock: AgeClock, now: number): number {
+  const apparentAge = Math.max(0, clock.responseTime - clock.dateValue) / 1000
+  const responseDelay = (clock.responseTime - clock.requestTime) / 1000
+  const correctedAgeValue = clock.ageValue + responseDelay
+  const correctedInitialAge = Math.max(apparentAge, correctedAgeValue)
+  const residentTime = (now - clock.responseTime) / 1000
+  return correctedInitialAge + residentTime
+}
+
+/** The Age header's value, 0 when absent or malformed. */
+export function ageValue(headers: Headers): number {
+  const age = headers.get('age')
+  return age !== null && /^\d+$/.test(age) ? Number(age) : 0
+}
+
+export interface ReuseInput {
+  /** The stored response's lifetime (0 when it has none). */
+  lifetime: number
+  age: number
+  response: CacheDirectives
+  request: CacheDirectives
+}
+
+/**
+ * How a stored response may answer a request (RFC 9111 §4.2, §4.2.4, §5.2; RFC 5861):
+ * - `fresh`: serve it;
+ * - `stale-while-revalidate`: serve it, and revalidate in the background;
+ * - `revalidate`: ask the origin first (stale, no-cache, or the request wants fresher).
+ */
+export function reuseDecision(input: ReuseInput): 'fresh' | 'stale-while-revalidate' | 'revalidate' {
+  const { lifetime, age, response, request } = input
+  if (response.noCache || request.noCache) return 'revalidate' // §5.2.2.4, §5.2.1.4
+  if (request.maxAge !== undefined && age > request.maxAge) return 'revalidate' // §5.2.1.1
+  if (request.minFresh !== undefined && lifetime - age < request.minFresh) return 'revalidate' // §5.2.1.3
+  if (age < lifetime) return 'fresh' // §4.2
+  const staleness = age - lifetime
+  if (mustNotServeStale(response)) return 'revalidate' // §5.2.2.2, §5.2.2.8, §5.2.2.10
+  if (request.maxStale !== undefined && staleness <= request.maxStale) return 'fresh' // §5.2.1.2
+  if (response.staleWhileRevalidate !== undefined && staleness <= response.staleWhileRevalidate) {
+    return 'stale-while-revalidate'
+  }
+  return 'revalidate'
+}
+
+/** stale-if-error (RFC 5861 §4): may a stale response stand in for an error of the origin? */
+export function mayServeStaleOnError(lifetime: number, age: number, response: CacheDirectives): boolean {
+  if (mustNotServeStale(response) || response.staleIfError === undefined) return false
+  return age - lifetime <= response.staleIfError
+}
+
+/** must-revalidate, proxy-revalidate and s-maxage forbid a shared cache to serve stale. */
+function mustNotServeStale(d: CacheDirectives): boolean {
+  return d.mustRevalidate || d.proxyRevalidate || d.sMaxage !== undefined
+}
+
+/** §3.5: may a request with Authorization be answered by this stored response? */
+export function reusableWithAuthorization(response: CacheDirectives, mode: CacheMode): boolean {
+  return mode === 'standard' && (response.public || response.sMaxage !== undefined || response.mustRevalidate)
+}
+
+function varyHasStar(headers: Headers): boolean {
+  const vary = headers.get('vary')
+  return vary !== null && vary.split(',').some((name) => name.trim() === '*')
+}
+
+function hasValidator(headers: Headers): boolean {
+  return headers.has('etag') || headers.has('last-modified')
+}

@@ -54,3 +54,24 @@ export const silentLogger: Logger = {
   error() {},
   child: () => silentLogger,
 }
+
+/**
+ * Batches lines and writes them once per turn of the event loop (or at 64 KiB), so a burst
+ * of access-log lines costs one write, and a slow stdout never holds up a request.
+ */
+export function createLineWriter(write: (chunk: string) => void = writeStdout): (line: string) => void {
+  let pending: string[] = []
+  let size = 0
+  const flush = () => {
+    const chunk = pending.join('')
+    pending = []
+    size = 0
+    if (chunk) write(chunk)
+  }
+  return (line) => {
+    if (pending.length === 0) setImmediate(flush)
+    pending.push(line)
+    size += line.length
+    if (size >= 65536) flush()
+  }
+}

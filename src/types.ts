@@ -22,5 +22,10 @@ export interface GatewayEnv {
     requestId: string
     peer: Peer
     target: RequestTarget
+    /** The matched route's name (metrics and access log). */
+    routeName: string
+    upstreamName: string
+    /** Present when access logs are on: the forwarder fills in the upstream latency. */
+    timing: { upstreamMs?: number }
   }
 }

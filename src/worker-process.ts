@@ -39,7 +39,10 @@ export function runWorkerProcess(log: Logger): void {
     if (drainMs > 0) await Bun.sleep(drainMs)
     await worker.stop()
     clearTimeout(deadline)
-    process.exit(cut ? 1 : 0)
+    // The final counts, so the primary's totals include every request this worker served.
+    const data = await worker.metrics()
+    if (!process.connected) process.exit(cut ? 1 : 0)
+    process.send!({ type: 'metrics', id: 0, data } satisfies WorkerMessage, undefined, undefined, () => process.exit(cut ? 1 : 0))
   }
 
   const start = (message: Extract<PrimaryMessage, { type: 'start' }>) => {
@@ -67,6 +70,9 @@ export function runWorkerProcess(log: Logger): void {
     else if (message.type === 'drain') void exit(config?.server.recycleDrainMs ?? 1000)
     else if (message.type === 'invalidate') worker?.invalidate(message.keys)
     else if (message.type === 'purge') send({ type: 'purged', id: message.id, removed: worker?.purge(message.selector) ?? 0 })
+    else if (message.type === 'metrics?' && worker) {
+      void worker.metrics().then((data) => send({ type: 'metrics', id: message.id, data }))
+    }
   })
   // Shutdown: stop accepting now; in-flight requests finish and answer with Connection: close.
   process.on('SIGTERM', () => void exit(0))

@@ -11,6 +11,10 @@ import { createUpstreamRegistry } from './upstream/registry.ts'
 import { createResponseCache } from './middleware/cache/index.ts'
 import { purge, type PurgeSelector } from './middleware/cache/purge.ts'
 import { createCacheStore, type CacheStats } from './middleware/cache/store.ts'
+import { createLineWriter } from './log.ts'
+import { createWorkerMetrics } from './metrics/registry.ts'
+import { VERSION } from './version.ts'
+import type { MetricObjectWithValues, MetricValue } from 'prom-client'
 
 export interface RunningWorker {
   readonly port: number
@@ -25,6 +29,8 @@ export interface RunningWorker {
   /** Applies an admin purge to this worker's cache; returns how many entries went. */
   purge(selector: PurgeSelector): number
   cacheStats(): CacheStats
+  /** This worker's metrics as prom-client JSON, for the primary to merge; [] when metrics are off. */
+  metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[]>
 }
 
 export interface WorkerOptions {
@@ -41,10 +47,20 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   let served = 0
   const onRequest = options.onRequest
   const store = createCacheStore(config.cache)
+  const metrics = config.metrics.enabled ? createWorkerMetrics({ version: VERSION, bun: Bun.version }) : undefined
+  metrics?.watchCache(() => store.stats())
   const cache = config.routes.some((r) => r.cache.enabled)
-    ? createResponseCache({ store, maxObjectBytes: config.cache.maxObjectBytes, broadcastInvalidation: options.onInvalidate })
+    ? createResponseCache({
+        store,
+        maxObjectBytes: config.cache.maxObjectBytes,
+        broadcastInvalidation: options.onInvalidate,
+        onResult: metrics ? (route, status) => metrics.cacheResult(route, status.toLowerCase()) : undefined,
+      })
     : undefined
-  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache })
+  const accessLogWriter = config.log.access ? createLineWriter() : undefined
+  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter })
+  const inflight = metrics?.inflight
+  const http = metrics?.http
   const server: Server<undefined> = Bun.serve({
     hostname: config.server.host,
     port: config.server.port,
@@ -54,7 +70,15 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     // The guard answers 413 itself with a JSON body; Bun's own limit would answer first, bodiless.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(req, srv) {
-      const res = await app.fetch(req, srv)
+      inflight?.inc()
+      const started = performance.now()
+      let res: Response
+      try {
+        res = await app.fetch(req, srv)
+      } finally {
+        inflight?.dec()
+      }
+      http?.record(req, res.status, (performance.now() - started) / 1000)
       // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.
       if (draining) res.headers.set('connection', 'close')
       served++
@@ -84,5 +108,6 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     },
     purge: (selector) => purge(store, selector),
     cacheStats: () => store.stats(),
+    metrics: async () => (metrics ? metrics.registry.getMetricsAsJSON() : []),
   }
 }

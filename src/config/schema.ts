@@ -86,6 +86,20 @@ const adminSchema = z.strictObject({
   port: port.default(9090),
 })
 
+const metricsSchema = z.strictObject({
+  /** Collect Prometheus metrics in every worker and serve them, merged, on the admin port's /metrics. */
+  enabled: z.boolean().default(true),
+  /** When set, /metrics requires `Authorization: Bearer <token>`. */
+  bearerToken: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+})
+
+const logSchema = z.strictObject({
+  /** One JSON line per request on stdout (secrets redacted). */
+  access: z.boolean().default(false),
+  /** Fraction of requests logged when access logs are on, 0-1. */
+  sampleRate: z.number().min(0).max(1).default(1),
+})
+
 const upstreamSchema = z.strictObject({
   /** One or more base URLs, balanced round-robin. */
   targets: z.array(targetUrl).min(1, { error: 'needs at least one target' }),
@@ -165,6 +179,8 @@ export const configSchema = z.strictObject({
   admin: adminSchema.prefault({}),
   /** The response store shared by every cache-enabled route of a worker. */
   cache: cacheStoreSchema.prefault({}),
+  metrics: metricsSchema.prefault({}),
+  log: logSchema.prefault({}),
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),
 })

@@ -10,6 +10,8 @@ import type { Logger } from '../log.ts'
 import { startAdmin } from '../admin.ts'
 import { availableCpus } from '../runtime/cpus.ts'
 import { createSupervisor } from './supervisor.ts'
+import { createMetricsAggregator } from '../metrics/aggregate.ts'
+import { createPrimaryMetrics } from '../metrics/primary.ts'
 
 /** How long after the shutdown deadline a worker that has not exited gets SIGKILL. */
 const KILL_GRACE_MS = 2000
@@ -41,6 +43,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   let stopping = false
   let reloading = false
 
+  const aggregator = createMetricsAggregator()
+  const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length)
   const supervisor = createSupervisor({
     config,
     workers: workerCount(config),
@@ -49,11 +53,22 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     env: childEnv({ BUN_CONFIG_MAX_HTTP_REQUESTS: String(config.server.maxUpstreamRequests) }),
     log,
     onGiveUp: (reason) => void shutdown('crash_loop', reason),
+    metrics: aggregator,
+    onRestart: (reason) => primaryMetrics.restart(reason),
   })
+  const renderMetrics = async () => {
+    await supervisor.scrape()
+    return aggregator.render((await primaryMetrics.registry.getMetricsAsJSON()) as never)
+  }
 
   let admin: ReturnType<typeof startAdmin>
   try {
-    admin = startAdmin(config.admin, { isReady: supervisor.ready, purge: supervisor.purge })
+    admin = startAdmin(config.admin, {
+      isReady: supervisor.ready,
+      purge: supervisor.purge,
+      metrics: config.metrics.enabled ? renderMetrics : undefined,
+      metricsToken: config.metrics.bearerToken,
+    })
   } catch (err) {
     log.error('listen_failed', { listener: 'admin', host: config.admin.host, port: config.admin.port, error: (err as { code?: string }).code })
     process.exit(1)

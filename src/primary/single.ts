@@ -9,6 +9,7 @@ import type { ConfigSource } from '../config/source.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
 import { startWorker } from '../worker.ts'
+import { AggregatorRegistry } from 'prom-client'
 
 export function runSingleProcess(config: GatewayConfig, source: ConfigSource, log: Logger, onStopped?: () => void): void {
   let stopping = false
@@ -19,6 +20,8 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
     admin = startAdmin(config.admin, {
       isReady: () => !stopping,
       purge: async (selector) => ({ purged: worker.purge(selector), workers: 1 }),
+      metrics: config.metrics.enabled ? async () => AggregatorRegistry.aggregate([await worker.metrics()]).metrics() : undefined,
+      metricsToken: config.metrics.bearerToken,
     })
   } catch (err) {
     log.error('listen_failed', { host: config.server.host, port: config.server.port, adminPort: config.admin.port, error: (err as { code?: string }).code })

@@ -9,6 +9,7 @@ import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
 import type { DrainReason, PrimaryMessage, WorkerMessage } from '../runtime/ipc.ts'
 import type { PurgeSelector } from '../middleware/cache/purge.ts'
+import type { createMetricsAggregator } from '../metrics/aggregate.ts'
 import { createCrashPolicy } from './crash-policy.ts'
 
 export interface SupervisorOptions {
@@ -21,10 +22,14 @@ export interface SupervisorOptions {
   log: Logger
   /** Called once when workers crash in a loop; the caller shuts down and exits non-zero. */
   onGiveUp: (reason: string) => void
+  /** Merges worker metrics; workers report to it, and exited workers are retired into it. */
+  metrics?: ReturnType<typeof createMetricsAggregator>
+  /** Called for every spawn after the first generation (crash, recycle, reload). */
+  onRestart?: (reason: SpawnReason) => void
 }
 
 type ExitReason = 'crash' | DrainReason | 'shutdown' | 'failed_start'
-type SpawnReason = 'start' | 'crash' | 'recycle' | 'reload'
+export type SpawnReason = 'start' | 'crash' | 'recycle' | 'reload'
 
 interface WorkerHandle {
   proc: Subprocess
@@ -59,6 +64,8 @@ export function createSupervisor(options: SupervisorOptions) {
   let recycling = false
   let purgeSeq = 0
   const purgeReplies = new Map<number, (removed: number) => void>()
+  let metricsSeq = 0
+  const metricsReplies = new Map<number, () => void>()
   const recycleQueue: { handle: WorkerHandle; reason: string; served: number; rssMb: number }[] = []
 
   const count = (state?: WorkerHandle['state']) =>
@@ -80,7 +87,10 @@ export function createSupervisor(options: SupervisorOptions) {
       },
     })
     workers.set(handle.proc.pid, handle)
-    if (reason !== 'start') restarts++
+    if (reason !== 'start') {
+      restarts++
+      options.onRestart?.(reason)
+    }
     log.info('worker_spawn', { pid: handle.proc.pid, generation: gen, reason, workers: workers.size, restarts })
     return handle
   }
@@ -107,6 +117,10 @@ export function createSupervisor(options: SupervisorOptions) {
         break
       case 'purged':
         purgeReplies.get(message.id)?.(message.removed)
+        break
+      case 'metrics':
+        options.metrics?.report(proc.pid, message.data)
+        metricsReplies.get(message.id)?.()
         break
       case 'recycle':
         if (stopping || handle.replaced || handle.state !== 'listening') break
@@ -148,6 +162,7 @@ export function createSupervisor(options: SupervisorOptions) {
   function handleExit(handle: WorkerHandle, code: number | null, signal: number | string | null) {
     workers.delete(handle.proc.pid)
     handle.exitCode = code
+    void options.metrics?.retire(handle.proc.pid)
     handle.onListening?.(false)
     const reason: ExitReason = handle.exitReason ?? (handle.listenFailure ? 'failed_start' : 'crash')
     const fields = { pid: handle.proc.pid, code, signal: signal === null ? null : String(signal), reason, workers: workers.size }
@@ -251,12 +266,12 @@ export function createSupervisor(options: SupervisorOptions) {
       }
       const exited = Promise.all(all.map((w) => w.handled))
       const timedOut = await Promise.race([exited.then(() => false), Bun.sleep(killAfterMs).then(() => true)])
-      if (timedOut) {
-        const left = [...workers.values()]
-        for (const w of left) w.proc.kill('SIGKILL')
-        await Promise.all(left.map((w) => w.handled))
-      }
-      return all.filter((w) => w.exitCode !== 0).length
+      const killed = timedOut ? [...workers.values()] : []
+      for (const w of killed) w.proc.kill('SIGKILL')
+      await Promise.all(killed.map((w) => w.handled))
+      // Exit status 1 is a worker that cut requests at its deadline. A worker that SIGTERM
+      // reached before it installed its handler (just spawned) served nothing: not a cut.
+      return all.filter((w) => w.exitCode === 1 || killed.includes(w)).length
     },
 
     /** Applies a cache purge in every live worker; resolves with the total removed. */
@@ -278,6 +293,26 @@ export function createSupervisor(options: SupervisorOptions) {
         )
       )
       return { purged: counts.reduce((a, b) => a + b, 0), workers: live.length }
+    },
+
+    /** Asks every live worker for its metrics; resolves when all answered or after 1 s. */
+    async scrape(): Promise<void> {
+      await Promise.all(
+        [...workers.values()].map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              const id = ++metricsSeq
+              const done = () => {
+                clearTimeout(timer)
+                metricsReplies.delete(id)
+                resolve()
+              }
+              const timer = setTimeout(done, 1000)
+              metricsReplies.set(id, done)
+              w.proc.send({ type: 'metrics?', id } satisfies PrimaryMessage)
+            })
+        )
+      )
     },
 
     /** Pids of live workers (for logs and tests). */

@@ -6,8 +6,10 @@ import type { GatewayEnv } from '../types.ts'
 /** Readiness as seen by this process; false while draining so balancers stop sending. */
 export type IsHealthy = () => boolean
 
-export function healthHandler(isHealthy: IsHealthy): Handler<GatewayEnv> {
+export function healthHandler(isHealthy: IsHealthy, tagRoute?: (request: Request, route: string) => void): Handler<GatewayEnv> {
   return function health(c) {
+    c.set('routeName', 'health')
+    tagRoute?.(c.req.raw, 'health')
     const method = c.req.raw.method
     if (method !== 'GET' && method !== 'HEAD') {
       throw new GatewayError('method_not_allowed', { headers: { allow: 'GET, HEAD' } })

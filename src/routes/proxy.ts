@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.ts'
 import type { CachedRequest, ResponseCache } from '../middleware/cache/index.ts'
 import { hostForRouting } from '../middleware/edge/target.ts'
 import type { GatewayEnv } from '../types.ts'
-import { forward, type ForwardRequest } from '../upstream/forward.ts'
+import { forward, type ForwardRequest, type UpstreamObserver } from '../upstream/forward.ts'
 import type { Upstream } from '../upstream/pool.ts'
 import type { UpstreamRegistry } from '../upstream/registry.ts'
 import { createRouteTable, upstreamPath, type Route } from './table.ts'
@@ -20,6 +20,11 @@ export interface ProxyDeps {
   server: Pick<ServerConfig, 'maxBodyBytes' | 'idleTimeoutSeconds'>
   /** Present when some route has `cache.enabled`. */
   cache?: ResponseCache
+  observer?: UpstreamObserver
+  /** Hand the forwarder the access log's timing record. */
+  recordTiming?: boolean
+  /** Tells request metrics which route answered. */
+  tagRoute?: (request: Request, route: string) => void
 }
 
 type RouteStack = (c: Context<GatewayEnv>, route: Route, request: ForwardRequest) => Response | Promise<Response>
@@ -33,7 +38,7 @@ export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
   const upstreamOf = new Map<string, Upstream>()
   for (const route of deps.routes) upstreamOf.set(route.upstream, deps.upstreams.get(route.upstream)!)
   const { maxBodyBytes, idleTimeoutSeconds } = deps.server
-  const cache = deps.cache
+  const { cache, observer, recordTiming, tagRoute } = deps
 
   const plain: RouteStack = (_c, _route, request) => forward(request)
   // Not async: a hit is answered synchronously, without an extra promise per request.
@@ -43,6 +48,7 @@ export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
     const target = c.get('target')
     const proto = peer.trusted ? raw.headers.get('x-forwarded-proto') : null
     const cachedRequest: CachedRequest = {
+      route: route.name,
       forward: request,
       options: route.config.cache,
       scheme: proto === 'https' ? 'https' : 'http',
@@ -69,6 +75,9 @@ export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
     const host = table.usesHost ? hostForRouting(raw.headers.get('host')) : undefined
     const route = table.match(host, target.path)
     if (!route) throw new GatewayError('not_found')
+    c.set('routeName', route.name)
+    c.set('upstreamName', route.upstream)
+    tagRoute?.(raw, route.name)
     if (!route.methods.has(raw.method)) {
       throw new GatewayError('method_not_allowed', { headers: { allow: route.allow } })
     }
@@ -85,6 +94,8 @@ export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
       maxBodyBytes,
       idleTimeoutSeconds,
       extendIdleTimeout: server?.timeout ? (seconds) => server.timeout!(raw, seconds) : undefined,
+      observer,
+      timing: recordTiming ? c.get('timing') : undefined,
     })
   }
 }

@@ -1,6 +1,7 @@
 /** Messages between the primary and its workers over Bun's IPC channel (JSON). */
 import type { GatewayConfig } from '../config/schema.ts'
 import type { PurgeSelector } from '../middleware/cache/purge.ts'
+import type { MetricsSnapshot } from '../metrics/aggregate.ts'
 
 /** Primary → worker. */
 export type PrimaryMessage =
@@ -12,6 +13,8 @@ export type PrimaryMessage =
   | { type: 'invalidate'; keys: string[] }
   /** Purge from the admin port; answer with `purged` and the same id. */
   | { type: 'purge'; id: number; selector: PurgeSelector }
+  /** A scrape: answer with `metrics` and the same id. */
+  | { type: 'metrics?'; id: number }
 
 /** Worker → primary. */
 export type WorkerMessage =
@@ -25,5 +28,7 @@ export type WorkerMessage =
   /** An unsafe method changed these URLs: the primary tells every other worker. */
   | { type: 'invalidate'; keys: string[] }
   | { type: 'purged'; id: number; removed: number }
+  /** A scrape answer, or (id 0) the final report a worker sends before it exits. */
+  | { type: 'metrics'; id: number; data: MetricsSnapshot }
 
 export type DrainReason = 'recycle' | 'reload'

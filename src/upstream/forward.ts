@@ -5,7 +5,7 @@
  * Every failure becomes a GatewayError (502/504/413/499) before the response head is sent,
  * or an aborted client connection (never a short body presented as complete) after it.
  */
-import { GatewayError } from '../errors.ts'
+import { GatewayError, type UpstreamFailure } from '../errors.ts'
 import { limitBody, relayBody } from './body.ts'
 import { toGatewayError } from './errors.ts'
 import { startDeadline } from './deadline.ts'
@@ -37,6 +37,17 @@ export interface ForwardRequest {
   adjustHeaders?: (headers: Headers) => void
   /** Replaces the client's abort signal (background revalidation outlives its client). */
   signal?: AbortSignal
+  /** Told about each exchange's latency or failure (metrics). */
+  observer?: UpstreamObserver
+  /** Filled with the time to the response head, for the access log. */
+  timing?: { upstreamMs?: number }
+}
+
+/** What the forwarder reports about upstream exchanges; implemented by metrics. */
+export interface UpstreamObserver {
+  /** A response head arrived `seconds` after the request was sent. */
+  response(upstream: string, status: number, seconds: number): void
+  error(upstream: string, reason: UpstreamFailure): void
 }
 
 /** An upstream answer whose head passed the checks; its body is still to be consumed. */
@@ -96,12 +107,18 @@ export async function exchange(request: ForwardRequest): Promise<UpstreamExchang
 
   const clientSignal = request.signal ?? raw.signal
   const deadline = startDeadline(timeoutMs, clientSignal)
+  const observer = request.observer
   const failure = (err: unknown) => {
     deadline.clear()
-    return toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
+    const mapped = toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
+    if (mapped.reason && mapped.reason !== 'client_closed' && mapped.reason !== 'body_too_large') {
+      observer?.error(upstream.name, mapped.reason)
+    }
+    return mapped
   }
   const target = upstream.pick()
   target.inflight++
+  const sentAt = performance.now()
   let response: Response
   try {
     response = await upstream.client.send(target.base + request.path + request.query, {
@@ -116,9 +133,12 @@ export async function exchange(request: ForwardRequest): Promise<UpstreamExchang
     target.inflight--
   }
 
+  const elapsedMs = performance.now() - sentAt
+  if (request.timing) request.timing.upstreamMs = elapsedMs
   const outHeaders = clientResponseHeaders(response.status, response.headers, maxResponseHeaderBytes)
   if (typeof outHeaders === 'string') {
     deadline.clear()
+    observer?.error(upstream.name, 'malformed')
     // Bytes left on a connection after a malformed head could be read as the next
     // response: drop the idle pool rather than risk a desync.
     response.body?.cancel().catch(ignore)
@@ -128,6 +148,7 @@ export async function exchange(request: ForwardRequest): Promise<UpstreamExchang
 
   outHeaders.set('x-request-id', request.requestId)
   const status = response.status
+  observer?.response(upstream.name, status, elapsedMs / 1000)
   const hasBody = method !== 'HEAD' && !NO_BODY_STATUS.has(status) && response.body !== null
   const discard = () => {
     deadline.clear()

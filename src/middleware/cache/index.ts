@@ -26,6 +26,8 @@ import { entrySize, type CacheEntry, type CacheStore } from './store.ts'
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS' | 'EXPIRED' | 'STALE' | 'REVALIDATED'
 
 export interface CachedRequest {
+  /** The route's name, for metrics. */
+  route: string
   forward: ForwardRequest
   options: RouteCacheConfig
   /** "http", or what a trusted proxy's X-Forwarded-Proto says. */
@@ -43,7 +45,7 @@ export interface ResponseCacheDeps {
   /** Tells the other workers to drop these primary keys (unsafe-method invalidation). */
   broadcastInvalidation?: (primaryKeys: string[]) => void
   /** Reports what each GET/HEAD did, for metrics. */
-  onResult?: (status: CacheStatus) => void
+  onResult?: (route: string, status: CacheStatus) => void
   now?: () => number
 }
 
@@ -60,9 +62,9 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   const pending = new Map<string, Promise<CacheEntry | undefined>>()
   const report = deps.onResult ?? (() => {})
 
-  function mark(response: Response, status: CacheStatus): Response {
+  function mark(response: Response, status: CacheStatus, route: string): Response {
     response.headers.set('x-cache-status', status)
-    report(status)
+    report(route, status)
     return response
   }
 
@@ -74,7 +76,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   function serve(entry: CacheEntry, request: CachedRequest, status: CacheStatus): Response {
     const raw = request.forward.raw
     const age = String(Math.floor(currentAge(entry.clock, now())))
-    report(status)
+    report(request.route, status)
     if (entry.status === 200 && notModified(raw.headers, entry.headers)) {
       const headers = new Headers({ age, 'x-cache-status': status, 'x-request-id': request.forward.requestId })
       for (const name of NOT_MODIFIED_FIELDS) {
@@ -186,15 +188,15 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     const candidate = toEntry(request, up, new Uint8Array(0), primary, { ...times, responseTime: now() })
     if (!candidate) {
       if (status === 'EXPIRED') store.delete(primary) // §4.4-like: a now-unstorable answer replaces what was stored
-      return { response: mark(await up.relay(), status) }
+      return { response: mark(await up.relay(), status, request.route) }
     }
     const collected = await up.collect(maxObjectBytes)
-    if (collected instanceof Response) return { response: mark(collected, status) }
+    if (collected instanceof Response) return { response: mark(collected, status, request.route) }
     const entry = toEntry(request, up, collected, primary, { ...times, responseTime: now() })
     const stored = entry !== undefined && store.put(entry)
     // The client that caused the fetch still gets the Set-Cookie the stored copy lacks.
     if (stored && !up.headers.has('set-cookie')) return { response: serve(entry, request, status), entry }
-    return { response: mark(new Response(collected, { status: up.status, headers: up.headers }), status), entry }
+    return { response: mark(new Response(collected, { status: up.status, headers: up.headers }), status, request.route), entry }
   }
 
   /** One upstream request for concurrent misses of `key`; followers wait up to lockTimeoutMs. */
@@ -239,7 +241,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         return storeAndAnswer(request, up, primary, { requestTime }, 'MISS')
       },
       // Followers served by the leader's answer never reached the upstream: a hit.
-      async (entry) => (usable(entry, request) ? serve(entry, request, 'HIT') : mark(await forward(request.forward), 'MISS'))
+      async (entry) => (usable(entry, request) ? serve(entry, request, 'HIT') : mark(await forward(request.forward), 'MISS', request.route))
     )
   }
 
@@ -278,11 +280,11 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         }
         return storeAndAnswer(request, up, entry.primary, { requestTime }, 'EXPIRED')
       },
-      async (updated) => (usable(updated, request) ? serve(updated, request, 'HIT') : mark(await forward(request.forward), 'EXPIRED'))
+      async (updated) => (usable(updated, request) ? serve(updated, request, 'HIT') : mark(await forward(request.forward), 'EXPIRED', request.route))
     )
   }
 
-  const bypass = (request: CachedRequest) => forward(request.forward).then((res) => mark(res, 'BYPASS'))
+  const bypass = (request: CachedRequest) => forward(request.forward).then((res) => mark(res, 'BYPASS', request.route))
 
   const staleOnError = (entry: CacheEntry) => mayServeStaleOnError(entry.lifetime, currentAge(entry.clock, now()), entry.directives)
 
@@ -317,12 +319,12 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         }
         if (wants.onlyIfCached) throw new GatewayError('not_cached')
         // A HEAD cannot refresh a stored GET (its answer has no body): ask upstream, keep the entry.
-        if (raw.method === 'HEAD') return forward(request.forward).then((res) => mark(res, 'EXPIRED'))
+        if (raw.method === 'HEAD') return forward(request.forward).then((res) => mark(res, 'EXPIRED', request.route))
         return revalidate(request, entry)
       }
       if (wants.onlyIfCached) throw new GatewayError('not_cached') // §5.2.1.7
       // A HEAD miss goes upstream as HEAD and is not stored: an empty body is no GET entry.
-      if (raw.method === 'HEAD') return forward(request.forward).then((res) => mark(res, 'MISS'))
+      if (raw.method === 'HEAD') return forward(request.forward).then((res) => mark(res, 'MISS', request.route))
       return fill(request, primary)
     },
 

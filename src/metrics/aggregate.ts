@@ -1,0 +1,43 @@
+/**
+ * The primary's view of every worker's metrics, merged with prom-client's
+ * AggregatorRegistry. Counters and histograms never go backwards: when a worker exits
+ * (crash, recycle, reload), its last report is folded into a "retired" total instead of
+ * vanishing from the sum. Gauges of dead workers are dropped, since they describe a process
+ * that no longer exists.
+ */
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
+
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[]
+
+export function createMetricsAggregator() {
+  /** The latest report of each live worker. */
+  const latest = new Map<number, MetricsSnapshot>()
+  let retired: MetricsSnapshot = []
+  /** Serialises retirements, so a render never sees one half-applied. */
+  let retiring: Promise<void> = Promise.resolve()
+
+  return {
+    /** Records a worker's report (a scrape answer, or its final report before exiting). */
+    report(pid: number, snapshot: MetricsSnapshot): void {
+      latest.set(pid, snapshot)
+    },
+
+    /** Folds an exited worker's last counters and histograms into the retired total. */
+    retire(pid: number): Promise<void> {
+      const last = latest.get(pid)
+      latest.delete(pid)
+      if (!last) return retiring
+      const kept = last.filter((metric) => ['counter', 'histogram'].includes(String(metric.type)))
+      retiring = retiring.then(async () => {
+        retired = (await AggregatorRegistry.aggregate([retired, kept]).getMetricsAsJSON()) as MetricsSnapshot
+      })
+      return retiring
+    },
+
+    /** The merged exposition text: live workers, retired totals and the primary's own metrics. */
+    async render(own: MetricsSnapshot): Promise<string> {
+      await retiring
+      return AggregatorRegistry.aggregate([...latest.values(), retired, own]).metrics()
+    },
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Every metric the gateway exports, with its label set: `gateway_` prefix, snake_case,
+ * unit suffix. Labels are bounded: route names from the config, upstream names, status
+ * classes and fixed reason lists; never a raw path, client address or header value.
+ */
+
+export const PREFIX = 'gateway_'
+
+/** Route label for requests no route matched (404s, rejected requests). */
+export const UNMATCHED_ROUTE = '(none)'
+
+export const METRICS = {
+  /** From @hono/prometheus with the prefix: gateway_http_requests_total, gateway_http_request_duration_seconds. */
+  httpRequests: `${PREFIX}http_requests_total`,
+  httpDuration: `${PREFIX}http_request_duration_seconds`,
+  upstreamDuration: { name: `${PREFIX}upstream_request_duration_seconds`, labels: ['upstream', 'status_class'] },
+  upstreamErrors: { name: `${PREFIX}upstream_errors_total`, labels: ['upstream', 'reason'] },
+  cacheRequests: { name: `${PREFIX}cache_requests_total`, labels: ['route', 'result'] },
+  cacheBytes: `${PREFIX}cache_bytes`,
+  cacheEntries: `${PREFIX}cache_entries`,
+  cacheEvictions: `${PREFIX}cache_evictions_total`,
+  inflight: `${PREFIX}inflight_requests`,
+  rejected: { name: `${PREFIX}rejected_requests_total`, labels: ['reason'] },
+  workerRestarts: { name: `${PREFIX}worker_restarts_total`, labels: ['reason'] },
+  workers: `${PREFIX}workers`,
+  buildInfo: { name: `${PREFIX}build_info`, labels: ['version', 'bun'] },
+} as const
+
+/** Seconds; upstream latencies on a LAN are mostly milliseconds. */
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]

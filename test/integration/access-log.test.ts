@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { expectCleanOutput, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
+import { rawRequest, statusOf } from '../fixtures/raw.ts'
+import { scrape } from '../fixtures/metrics.ts'
+import { startCacheOrigin, type CacheOrigin } from '../fixtures/cache-origin.ts'
+
+let origin: CacheOrigin
+let gw: GatewayProcess
+
+beforeAll(async () => {
+  origin = startCacheOrigin()
+  gw = await startGateway({
+    log: { access: true },
+    upstreams: { origin: { targets: [origin.origin] } },
+    routes: [
+      { name: 'cached', path: '/c', upstream: 'origin', cache: { enabled: true } },
+      { name: 'api', path: '/api', upstream: 'origin' },
+    ],
+  })
+})
+
+afterAll(async () => {
+  expect(await gw.stop()).toBe(0)
+  origin.stop()
+  expectCleanOutput(gw.output())
+})
+
+/** Access-log lines: JSON with a durationMs (lifecycle lines have an "event" instead). */
+const accessLines = (): Record<string, any>[] =>
+  gw
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"durationMs"'))
+    .map((l) => JSON.parse(l))
+
+test('one JSON line per request, with route, upstream, timings, cache result and client', async () => {
+  const res = await fetch(gw.url('/c/logged?cc=max-age%3D60'))
+  await res.text()
+  await waitFor(() => accessLines().some((l) => l.requestId === res.headers.get('x-request-id')), 3000, 'the line')
+  const line = accessLines().find((l) => l.requestId === res.headers.get('x-request-id'))!
+  expect(line).toMatchObject({
+    method: 'GET',
+    route: 'cached',
+    path: '/c/logged?cc=max-age%3D60',
+    status: 200,
+    upstream: 'origin',
+    cache: 'MISS',
+    client: '127.0.0.1',
+  })
+  expect(line.durationMs).toBeGreaterThan(0)
+  expect(line.upstreamMs).toBeGreaterThan(0)
+  expect(line.bytes).toBeGreaterThan(0)
+  expect(typeof line.time).toBe('string')
+})
+
+test('canary secrets appear in neither the log nor /metrics', async () => {
+  const canaries = ['CANARY-AUTH', 'CANARY-COOKIE', 'CANARY-APIKEY', 'CANARY-TOKEN', 'CANARY-SIG', 'CANARY-PROXYAUTH']
+  const res = await fetch(gw.url(`/api/secret?token=CANARY-TOKEN&X-Amz-Signature=CANARY-SIG&setcookie=1`), {
+    headers: {
+      authorization: 'Bearer CANARY-AUTH',
+      cookie: 'session=CANARY-COOKIE',
+      'x-api-key': 'CANARY-APIKEY',
+      'proxy-authorization': 'Basic CANARY-PROXYAUTH',
+    },
+  })
+  // The upstream's Set-Cookie (a random session) must not be logged either.
+  const setCookie = res.headers.get('set-cookie')!.split(';')[0]!.split('=')[1]!
+  await res.text()
+  await waitFor(() => accessLines().some((l) => l.path?.startsWith('/api/secret')), 3000, 'the line')
+  const text = gw.output() + (await scrape(gw.adminPort))
+  for (const canary of [...canaries, setCookie]) expect(text).not.toContain(canary)
+  expect(accessLines().find((l) => l.path?.startsWith('/api/secret'))!.path).toBe(
+    '/api/secret?token=REDACTED&X-Amz-Signature=REDACTED&setcookie=1'
+  )
+})
+
+test('rejected requests are logged too, and control characters cannot split a line', async () => {
+  const before = accessLines().length
+  const reply = await rawRequest(gw.port, 'GET /api/x%0D%0Ainjected HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+  expect(statusOf(reply)).toBe(200)
+  const bad = await rawRequest(gw.port, 'GET /%zz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+  expect(statusOf(bad)).toBe(400)
+  await waitFor(() => accessLines().length >= before + 2, 3000, 'two lines')
+  const lines = accessLines().slice(before)
+  expect(lines.map((l) => l.status).sort()).toEqual([200, 400])
+  for (const line of gw.output().split('\n')) expect(line.startsWith('injected')).toBe(false)
+})

@@ -1,94 +1,218 @@
 /**
- * `bun run bench`: the small GET through the gateway (proxied, and as a cache hit) against
- * the upstream direct, on this machine, with oha or wrk. A first harness; more scenarios,
- * nginx comparison, thresholds and charts come with the bench issue.
+ * `bun run bench`: starts the fixture upstream and the gateway (through its real start path)
+ * on loopback, runs every scenario with oha (or wrk), optionally against nginx too, prints a
+ * table, writes bench/results/<time>.json, latest.json and latest.svg, and exits 1 when a
+ * threshold in bench/thresholds.json is missed.
  *
- *   bun run bench [-- --duration 10 --connections 64 --workers auto]
+ *   bun run bench [-- --duration 10 --connections 64 --workers auto --scenario proxied,cache-hit
+ *                     --quick --compare nginx --results DIR]
  */
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { pickTool, runLoad, type LoadResult } from './load-tools/index.ts'
+import { pickTool, runLoad, type LoadOptions, type LoadResult, type ToolName } from './load-tools/index.ts'
+import { startNginx, type RunningNginx } from './nginx.ts'
+import { svgChart, table, type BenchReport, type ScenarioResult } from './report.ts'
+import { sampleRss } from './rss.ts'
+import { gatewayConfig, selectScenarios, type Scenario } from './scenarios.ts'
+import { evaluate, type Thresholds } from './thresholds.ts'
 
 const ROOT = join(import.meta.dir, '..')
+
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string' },
     connections: { type: 'string', default: '64' },
     workers: { type: 'string', default: 'auto' },
+    scenario: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    compare: { type: 'string' },
+    results: { type: 'string', default: join(import.meta.dir, 'results') },
   },
 })
-const durationSeconds = Number(values.duration)
+const RESULTS = values.results!
+const quick = values.quick!
+const durationSeconds = Number(values.duration ?? (quick ? 3 : 10))
 const connections = Number(values.connections)
+if (values.compare !== undefined && values.compare !== 'nginx') fail(`--compare takes "nginx", not "${values.compare}"`)
 
-const children: { kill(signal?: number | NodeJS.Signals): void }[] = []
-const stopAll = () => children.forEach((c) => c.kill('SIGTERM'))
-process.on('SIGINT', () => (stopAll(), process.exit(130)))
+const children: { kill(signal?: NodeJS.Signals): void }[] = []
+let nginx: RunningNginx | undefined
+const stopAll = async () => {
+  for (const child of children) child.kill('SIGTERM')
+  await nginx?.stop()
+}
+process.on('SIGINT', () => void stopAll().finally(() => process.exit(130)))
 
-/** Spawns a bun script and waits for its JSON "listening" line. */
-async function startListening(args: string[]): Promise<{ port: number }> {
-  const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdout: 'pipe', stderr: 'inherit', env: { ...process.env, NODE_ENV: 'production' } })
+function fail(message: string): never {
+  console.error(message)
+  process.exit(2)
+}
+
+/** Spawns a bun script and waits for its JSON "listening" line; keeps draining its output. */
+async function startListening(args: string[]) {
+  const proc = Bun.spawn([process.execPath, ...args], {
+    cwd: ROOT,
+    stdout: 'pipe',
+    stderr: 'inherit',
+    env: { ...process.env, NODE_ENV: 'production' },
+  })
   children.push(proc)
   const decoder = new TextDecoder()
-  let text = ''
   const reader = proc.stdout.getReader()
+  let text = ''
   for (;;) {
     const { done, value } = await reader.read()
     if (done) throw new Error(`${args.join(' ')} exited before listening`)
     text += decoder.decode(value)
     const line = text.split('\n').find((l) => l.includes('"event":"listening"'))
     if (!line) continue
-    // Keep draining its output, so a full pipe never stalls the process.
     void (async () => {
-      while (!(await reader.read()).done);
+      for (;;) {
+        const next = await reader.read()
+        if (next.done) return
+        text += decoder.decode(next.value)
+      }
     })()
-    return { port: JSON.parse(line).port }
+    return { port: JSON.parse(line).port as number, output: () => text }
   }
 }
 
-const tool = pickTool()
-if (!tool) {
-  console.error('neither oha nor wrk is installed: apt-get install wrk')
-  process.exit(1)
+/** A free loopback port (bound, then released). */
+function freePort(): number {
+  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const port = listener.port
+  listener.stop(true)
+  return port
+}
+
+/** Live worker pids from the gateway's lifecycle log. */
+function workerPids(output: string): number[] {
+  const exited = new Set<number>()
+  const spawned: number[] = []
+  for (const line of output.split('\n')) {
+    if (line.includes('"event":"worker_spawn"')) spawned.push(JSON.parse(line).pid)
+    if (line.includes('"event":"worker_exit"')) exited.add(JSON.parse(line).pid)
+  }
+  return spawned.filter((pid) => !exited.has(pid))
+}
+
+function progress(text: string) {
+  if (process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${text}`)
+}
+
+async function main(): Promise<void> {
+  const tool: ToolName | undefined = pickTool()
+  if (!tool) fail('neither oha nor wrk is installed: apt-get install wrk (or cargo install oha)')
+  const scenarios = selectScenarios(values.scenario)
+  console.log(`load tool: ${tool}${tool === 'wrk' ? ' (oha is not installed; wrk with a Lua JSON reporter instead)' : ''}`)
+
+  const upstream = await startListening(['bench/fixture-upstream.ts'])
+  const configPath = join(ROOT, '.tmp', 'bench-gateway.json')
+  await Bun.write(configPath, JSON.stringify(gatewayConfig(upstream.port, values.workers!)))
+  const gateway = await startListening(['src/main.ts', '--config', configPath])
+  const workers = workerPids(gateway.output()).length
+  if (values.compare === 'nginx') {
+    nginx = await startNginx(upstream.port, Math.max(1, workers), freePort())
+    if (!nginx) fail('--compare nginx: nginx is not installed (apt-get install nginx-light)')
+  }
+
+  const load = (port: number, s: Scenario, seconds: number): Promise<LoadResult> => {
+    const options: LoadOptions = {
+      url: `http://127.0.0.1:${port}${s.path}`,
+      durationSeconds: seconds,
+      connections: s.connections ?? connections,
+      threads: 2,
+      method: s.method,
+      bodyBytes: s.bodyBytes,
+      unique: s.unique,
+    }
+    return runLoad(tool, options)
+  }
+
+  // Warm every proxy once (JIT, pools, the cache entry the cache-hit scenario reads).
+  for (const port of [gateway.port, nginx?.port].filter((p): p is number => p !== undefined)) {
+    for (const s of scenarios.filter((x) => !x.direct)) await load(port, s, 1)
+  }
+
+  const results: ScenarioResult[] = []
+  const rounds = nginx && !quick ? 2 : 1
+  for (const [i, s] of scenarios.entries()) {
+    const seconds = Math.max(1, Math.round(durationSeconds * (s.durationShare ?? 1)))
+    progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${nginx && !s.direct ? ' ×2, alternating with nginx' : ''})`)
+    if (s.direct) {
+      results.push({ name: s.name, describe: s.describe, gateway: await load(upstream.port, s, seconds) })
+      continue
+    }
+    const ours: LoadResult[] = []
+    const theirs: LoadResult[] = []
+    let rss: Record<string, number> = {}
+    for (let round = 0; round < rounds; round++) {
+      // Alternate the order each round so drift on a shared machine cancels out.
+      const order: ('gateway' | 'nginx')[] = round % 2 === 0 ? ['gateway', 'nginx'] : ['nginx', 'gateway']
+      for (const target of order) {
+        if (target === 'nginx') {
+          if (nginx) theirs.push(await load(nginx.port, s, seconds))
+          continue
+        }
+        const sampler = sampleRss(() => workerPids(gateway.output()))
+        ours.push(await load(gateway.port, s, seconds))
+        rss = sampler.stop()
+      }
+    }
+    results.push({ name: s.name, describe: s.describe, gateway: merge(ours), nginx: theirs.length ? merge(theirs) : undefined, rssMbByWorker: rss })
+  }
+  progress('')
+
+  const direct = results.find((r) => r.name === 'direct')
+  for (const r of results) {
+    if (direct && r !== direct) r.ratioVsDirect = r.gateway.requestsPerSec / direct.gateway.requestsPerSec
+    if (r.nginx) r.ratioVsNginx = r.gateway.requestsPerSec / r.nginx.requestsPerSec
+  }
+  const thresholds = (await Bun.file(join(import.meta.dir, 'thresholds.json')).json()) as Thresholds
+  const report: BenchReport = {
+    time: new Date().toISOString(),
+    tool,
+    machine: { cores: navigator.hardwareConcurrency, bun: Bun.version, platform: `${process.platform}-${process.arch}` },
+    settings: { durationSeconds, connections, workers: values.workers!, quick, compare: values.compare },
+    scenarios: results,
+    failures: evaluate(results, thresholds),
+  }
+  console.log(table(report))
+  mkdirSync(RESULTS, { recursive: true })
+  const json = `${JSON.stringify(report, null, 2)}\n`
+  await Bun.write(join(RESULTS, `${report.time.replace(/[:.]/g, '-')}.json`), json)
+  await Bun.write(join(RESULTS, 'latest.json'), json)
+  await Bun.write(join(RESULTS, 'latest.svg'), svgChart(report))
+  console.log(`results: ${join(RESULTS, 'latest.json')}, ${join(RESULTS, 'latest.svg')}`)
+  if (report.failures.length) {
+    console.error(`thresholds missed (bench/thresholds.json):\n  ${report.failures.join('\n  ')}`)
+    process.exitCode = 1
+  } else {
+    console.log('thresholds: all met')
+  }
+}
+
+/** Rounds of one scenario, combined: requests/s averaged, worst latencies and all errors kept. */
+function merge(runs: LoadResult[]): LoadResult {
+  if (runs.length === 1) return runs[0]!
+  const sum = (f: (r: LoadResult) => number) => runs.reduce((n, r) => n + f(r), 0)
+  const max = (f: (r: LoadResult) => number) => Math.max(...runs.map(f))
+  return {
+    tool: runs[0]!.tool,
+    requestsPerSec: sum((r) => r.requestsPerSec) / runs.length,
+    p50: max((r) => r.p50),
+    p90: max((r) => r.p90),
+    p99: max((r) => r.p99),
+    requests: sum((r) => r.requests),
+    non2xx: sum((r) => r.non2xx),
+    socketErrors: sum((r) => r.socketErrors),
+  }
 }
 
 try {
-  const upstream = await startListening(['bench/upstream.ts'])
-  const configPath = join(ROOT, '.tmp', 'bench-gateway.json')
-  await Bun.write(
-    configPath,
-    JSON.stringify({
-      server: { host: '127.0.0.1', port: 0, workers: values.workers === 'auto' ? 'auto' : Number(values.workers) },
-      admin: { port: 0 },
-      upstreams: { bench: { targets: [`http://127.0.0.1:${upstream.port}`] } },
-      routes: [
-        { path: '/cached', upstream: 'bench', cache: { enabled: true } },
-        { path: '/', upstream: 'bench' },
-      ],
-    })
-  )
-  const gateway = await startListening(['src/main.ts', '--config', configPath])
-  const load = (port: number, path: string, seconds = durationSeconds) =>
-    runLoad(tool, { url: `http://127.0.0.1:${port}${path}`, durationSeconds: seconds, connections, threads: 2 })
-
-  // Warm every path (JIT, pools, cache), then measure back to back.
-  await load(gateway.port, '/items/42', 2)
-  await load(gateway.port, '/cached/items/42', 1)
-  const direct = await load(upstream.port, '/items/42')
-  const proxied = await load(gateway.port, '/items/42')
-  const cacheHit = await load(gateway.port, '/cached/items/42')
-  const row = (name: string, r: LoadResult) =>
-    `${name.padEnd(10)} ${r.requestsPerSec.toFixed(0).padStart(9)} ${(r.p50 * 1000).toFixed(2).padStart(8)} ${(r.p99 * 1000).toFixed(2).padStart(8)} ${String(r.errorStatus + r.socketErrors).padStart(7)}`
-  console.log(
-    `tool: ${tool}, ${durationSeconds}s, ${connections} connections, gateway workers: ${values.workers}, ` +
-      `${navigator.hardwareConcurrency} cores shared by tool, gateway and upstream`
-  )
-  console.log(`${'scenario'.padEnd(10)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}`)
-  console.log(row('direct', direct))
-  console.log(row('proxied', proxied))
-  console.log(row('cache hit', cacheHit))
-  console.log(`proxied/direct: ${(proxied.requestsPerSec / direct.requestsPerSec).toFixed(2)}`)
-  console.log(`cache hit/proxied: ${(cacheHit.requestsPerSec / proxied.requestsPerSec).toFixed(2)}`)
+  await main()
 } finally {
-  stopAll()
+  await stopAll()
 }

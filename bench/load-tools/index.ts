@@ -4,14 +4,19 @@
  */
 import { join } from 'node:path'
 
+export type ToolName = 'oha' | 'wrk'
+
 export interface LoadResult {
-  tool: 'oha' | 'wrk'
+  tool: ToolName
   requestsPerSec: number
+  /** Seconds. */
   p50: number
+  p90: number
   p99: number
   requests: number
-  /** Responses with status ≥ 400 (wrk) or non-2xx (oha). */
-  errorStatus: number
+  /** Responses that were not 2xx (oha), or had a status ≥ 400 (wrk counts only those). */
+  non2xx: number
+  /** Connect, read, write and timeout errors. */
   socketErrors: number
 }
 
@@ -20,20 +25,43 @@ export interface LoadOptions {
   durationSeconds: number
   connections: number
   threads: number
+  method?: string
+  bodyBytes?: number
+  /** A different path per request (cache misses): the URL's path gets a unique suffix. */
+  unique?: boolean
 }
 
-export function pickTool(): 'oha' | 'wrk' | undefined {
-  if (Bun.which('oha')) return 'oha'
-  if (Bun.which('wrk')) return 'wrk'
+/** oha if installed, else wrk; undefined when neither is. */
+export function pickTool(which: (cmd: string) => string | null = Bun.which): ToolName | undefined {
+  if (which('oha')) return 'oha'
+  if (which('wrk')) return 'wrk'
   return undefined
 }
 
-export async function runLoad(tool: 'oha' | 'wrk', o: LoadOptions): Promise<LoadResult> {
-  const cmd =
-    tool === 'oha'
-      ? ['oha', '--no-tui', '--output-format', 'json', '-z', `${o.durationSeconds}s`, '-c', String(o.connections), o.url]
-      : ['wrk', `-t${o.threads}`, `-c${o.connections}`, `-d${o.durationSeconds}s`, '--latency', '-s', join(import.meta.dir, 'wrk-json.lua'), o.url]
-  const proc = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe' })
+/** The command line for `tool` (exported for tests). */
+export function loadCommand(tool: ToolName, o: LoadOptions): { cmd: string[]; env: Record<string, string> } {
+  if (tool === 'oha') {
+    const cmd = ['oha', '--no-tui', '--output-format', 'json', '-z', `${o.durationSeconds}s`, '-c', String(o.connections)]
+    if (o.method) cmd.push('-m', o.method)
+    if (o.bodyBytes) cmd.push('-d', 'x'.repeat(o.bodyBytes), '-T', 'application/octet-stream')
+    if (o.unique) cmd.push('--rand-regex-url', `${o.url.replace(/[.?*+^$()[\]{}|\\]/g, '\\$&')}-[a-z0-9]{16}`)
+    else cmd.push(o.url)
+    return { cmd, env: {} }
+  }
+  const env: Record<string, string> = {}
+  if (o.method) env.BENCH_METHOD = o.method
+  if (o.bodyBytes) env.BENCH_BODY_BYTES = String(o.bodyBytes)
+  if (o.unique) env.BENCH_UNIQUE = '1'
+  const script = join(import.meta.dir, 'wrk-json.lua')
+  return {
+    cmd: ['wrk', `-t${o.threads}`, `-c${o.connections}`, `-d${o.durationSeconds}s`, '--latency', '-s', script, o.url],
+    env,
+  }
+}
+
+export async function runLoad(tool: ToolName, o: LoadOptions): Promise<LoadResult> {
+  const { cmd, env } = loadCommand(tool, o)
+  const proc = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, ...env } })
   const text = await new Response(proc.stdout).text()
   if ((await proc.exited) !== 0) throw new Error(`${tool} failed: ${await new Response(proc.stderr).text()}`)
   return tool === 'oha' ? parseOha(text) : parseWrk(text)
@@ -47,26 +75,27 @@ export function parseWrk(text: string): LoadResult {
     tool: 'wrk',
     requestsPerSec: j.summary.requestsPerSec,
     p50: j.latencyPercentiles.p50,
+    p90: j.latencyPercentiles.p90,
     p99: j.latencyPercentiles.p99,
     requests: j.requests,
-    errorStatus: j.httpStatusGte400,
+    non2xx: j.httpStatusGte400,
     socketErrors: j.socketErrors,
   }
 }
 
-/** Parses `oha --output-format json`. */
+/** Parses `oha --output-format json` (oha ≥ 1.10; durations in seconds). */
 export function parseOha(text: string): LoadResult {
   const j = JSON.parse(text)
-  const statuses = Object.entries(j.statusCodeDistribution as Record<string, number>)
-  const requests = statuses.reduce((n, [, c]) => n + c, 0)
+  const statuses = Object.entries((j.statusCodeDistribution ?? {}) as Record<string, number>)
   const errors = Object.values((j.errorDistribution ?? {}) as Record<string, number>).reduce((n, c) => n + c, 0)
   return {
     tool: 'oha',
     requestsPerSec: j.summary.requestsPerSec,
     p50: j.latencyPercentiles.p50,
+    p90: j.latencyPercentiles.p90,
     p99: j.latencyPercentiles.p99,
-    requests,
-    errorStatus: statuses.filter(([s]) => !s.startsWith('2')).reduce((n, [, c]) => n + c, 0),
+    requests: statuses.reduce((n, [, c]) => n + c, 0),
+    non2xx: statuses.filter(([s]) => !s.startsWith('2')).reduce((n, [, c]) => n + c, 0),
     socketErrors: errors,
   }
 }

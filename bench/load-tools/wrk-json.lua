@@ -1,5 +1,31 @@
+-- wrk script for `bun run bench`: optional request shaping from the environment, and one
+-- JSON line with oha-like fields (seconds) after wrk's own report.
+--   BENCH_METHOD=POST  BENCH_BODY_BYTES=4096  BENCH_UNIQUE=1 (a new path per request)
 -- usage: wrk -t2 -c64 -d10s --latency -s wrk-json.lua URL | tail -n1
--- Prints one JSON line with oha-like fields (seconds) after wrk's own report.
+local method = os.getenv("BENCH_METHOD")
+local bodyBytes = tonumber(os.getenv("BENCH_BODY_BYTES") or "0")
+local unique = os.getenv("BENCH_UNIQUE") == "1"
+
+if method then wrk.method = method end
+if bodyBytes > 0 then
+  wrk.body = string.rep("x", bodyBytes)
+  wrk.headers["Content-Type"] = "application/octet-stream"
+end
+
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+
+if unique then
+  local counter = 0
+  request = function()
+    counter = counter + 1
+    return wrk.format(nil, wrk.path .. "-" .. tid .. "-" .. counter)
+  end
+end
+
 done = function(summary, latency, requests)
   local secs = summary.duration / 1e6                       -- wrk durations/latencies are microseconds
   local e = summary.errors

@@ -1,0 +1,38 @@
+/**
+ * The bench's fixture upstream, in its own process on loopback:
+ *   /small        a 52-byte JSON body            /slow   the same after 20 ms
+ *   /large        256 KiB                        /gzip   a gzip-encoded JSON body
+ *   /cached/...   the small body, cacheable (Cache-Control: public, max-age=600)
+ *   POST /echo    reads the body, answers with its size
+ * Every other path answers like /small.
+ */
+const SMALL = JSON.stringify({ id: 42, name: 'bench', tags: ['a', 'b'] })
+const LARGE = new Uint8Array(256 * 1024).fill(120)
+const GZIP = Bun.gzipSync(new TextEncoder().encode(JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `item-${i}` })) })))
+const JSON_TYPE = { 'content-type': 'application/json' }
+const CACHEABLE = { ...JSON_TYPE, 'cache-control': 'public, max-age=600' }
+
+const server = Bun.serve({
+  hostname: '127.0.0.1',
+  port: Number(Bun.argv[2] ?? 0),
+  development: false,
+  async fetch(req) {
+    const path = req.url.slice(req.url.indexOf('/', 8), req.url.indexOf('?') === -1 ? undefined : req.url.indexOf('?'))
+    if (path.startsWith('/cached/')) return new Response(SMALL, { headers: CACHEABLE })
+    switch (path) {
+      case '/slow':
+        await Bun.sleep(20)
+        return new Response(SMALL, { headers: JSON_TYPE })
+      case '/large':
+        return new Response(LARGE, { headers: { 'content-type': 'application/octet-stream' } })
+      case '/gzip':
+        return new Response(GZIP, { headers: { ...JSON_TYPE, 'content-encoding': 'gzip', vary: 'Accept-Encoding' } })
+      case '/echo':
+        return Response.json({ bytes: (await req.arrayBuffer()).byteLength })
+      default:
+        return new Response(SMALL, { headers: JSON_TYPE })
+    }
+  },
+})
+process.stdout.write(`${JSON.stringify({ event: 'listening', port: server.port })}\n`)
+process.on('SIGTERM', () => process.exit(0))

@@ -1,0 +1,59 @@
+import { describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import { loadCommand, parseOha, parseWrk, pickTool } from './index.ts'
+
+const sample = (name: string) => Bun.file(join(import.meta.dir, '..', 'samples', name)).text()
+
+describe('parsing load-tool output', () => {
+  test('wrk with the Lua JSON reporter (captured on this machine)', async () => {
+    const result = parseWrk(await sample('wrk.txt'))
+    expect(result.tool).toBe('wrk')
+    expect(result.requestsPerSec).toBeGreaterThan(0)
+    expect(result.requests).toBeGreaterThan(0)
+    expect(result.p50).toBeGreaterThan(0)
+    expect(result.p99).toBeGreaterThanOrEqual(result.p50)
+    expect(result.p99).toBeLessThan(1) // seconds, not microseconds
+    expect(result.socketErrors).toBe(0)
+  })
+
+  test('wrk with method, body and unique paths from the environment', async () => {
+    expect(parseWrk(await sample('wrk-post-unique.txt')).requests).toBeGreaterThan(0)
+  })
+
+  test('oha --output-format json (shaped after oha 1.15 schema.json)', async () => {
+    expect(parseOha(await sample('oha.json'))).toEqual({
+      tool: 'oha',
+      requestsPerSec: 30211.5,
+      p50: 0.0019,
+      p90: 0.0031,
+      p99: 0.0058,
+      requests: 90592,
+      non2xx: 12,
+      socketErrors: 22,
+    })
+  })
+})
+
+describe('command lines', () => {
+  const base = { url: 'http://127.0.0.1:8080/api/x', durationSeconds: 3, connections: 32, threads: 2 }
+
+  test('wrk: flags, the Lua reporter, request shaping in the environment', () => {
+    const { cmd, env } = loadCommand('wrk', { ...base, method: 'POST', bodyBytes: 4096, unique: true })
+    expect(cmd.slice(0, 5)).toEqual(['wrk', '-t2', '-c32', '-d3s', '--latency'])
+    expect(cmd.at(-1)).toBe(base.url)
+    expect(env).toEqual({ BENCH_METHOD: 'POST', BENCH_BODY_BYTES: '4096', BENCH_UNIQUE: '1' })
+  })
+
+  test('oha: JSON output, no TUI, duration, unique paths as an escaped regex', () => {
+    const { cmd } = loadCommand('oha', { ...base, unique: true })
+    expect(cmd).toContain('--no-tui')
+    expect(cmd.slice(cmd.indexOf('--output-format'), cmd.indexOf('--output-format') + 2)).toEqual(['--output-format', 'json'])
+    expect(cmd.at(-1)).toBe('http://127\\.0\\.0\\.1:8080/api/x-[a-z0-9]{16}')
+  })
+
+  test('prefers oha, falls back to wrk, else nothing', () => {
+    expect(pickTool((c) => (c === 'oha' ? '/usr/bin/oha' : '/usr/bin/wrk'))).toBe('oha')
+    expect(pickTool((c) => (c === 'wrk' ? '/usr/bin/wrk' : null))).toBe('wrk')
+    expect(pickTool(() => null)).toBeUndefined()
+  })
+})

@@ -1,0 +1,62 @@
+/**
+ * nginx side by side (`--compare nginx`): the same routes as the bench gateway config, with a
+ * keep-alive upstream pool and proxy_cache for /cached, on loopback, in a temp prefix.
+ */
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export function nginxConfig(dir: string, port: number, upstreamPort: number, workers: number): string {
+  return `worker_processes ${workers};
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  proxy_cache_path ${dir}/cache keys_zone=bench:10m max_size=256m;
+  proxy_temp_path ${dir}/proxy_temp;
+  client_body_temp_path ${dir}/body_temp;
+  upstream fixture { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} reuseport;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    location = /health { return 200 '{"status":"ok"}'; }
+    location /cached/ { proxy_pass http://fixture; proxy_cache bench; }
+    location /api/ { proxy_pass http://fixture/; }
+  }
+}
+`
+}
+
+export interface RunningNginx {
+  readonly port: number
+  stop(): Promise<void>
+}
+
+/** Starts nginx in the foreground (so its pid is ours to stop); undefined when not installed. */
+export async function startNginx(upstreamPort: number, workers: number, port: number): Promise<RunningNginx | undefined> {
+  const binary = Bun.which('nginx') ?? ['/usr/sbin/nginx'].find((p) => Bun.file(p).size > 0)
+  if (!binary) return undefined
+  const dir = mkdtempSync(join(tmpdir(), 'bench-nginx-'))
+  // Started as root, nginx's workers drop to an unprivileged user that must write the cache.
+  chmodSync(dir, 0o777)
+  const conf = join(dir, 'nginx.conf')
+  writeFileSync(conf, nginxConfig(dir, port, upstreamPort, workers))
+  const proc = Bun.spawn([binary, '-p', dir, '-c', conf, '-g', 'daemon off;'], { stdout: 'ignore', stderr: 'pipe' })
+  for (let i = 0; i < 100; i++) {
+    if (proc.exitCode !== null) throw new Error(`nginx exited: ${await new Response(proc.stderr).text()}`)
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break
+    } catch {
+      await Bun.sleep(50)
+    }
+  }
+  return {
+    port,
+    async stop() {
+      proc.kill('SIGQUIT')
+      await proc.exited
+    },
+  }
+}

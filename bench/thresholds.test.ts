@@ -1,0 +1,41 @@
+import { describe, expect, test } from 'bun:test'
+import type { LoadResult } from './load-tools/index.ts'
+import type { ScenarioResult } from './report.ts'
+import { evaluate, type Thresholds } from './thresholds.ts'
+
+const load = (rps: number, extra: Partial<LoadResult> = {}): LoadResult => ({
+  tool: 'wrk', requestsPerSec: rps, p50: 0.001, p90: 0.002, p99: 0.003, requests: rps * 3, non2xx: 0, socketErrors: 0, ...extra,
+})
+const thresholds: Thresholds = { maxErrors: 0, maxNon2xx: 0, minRatioVsDirect: { proxied: 0.2 }, minRatioVsNginx: { proxied: 0.5 } }
+
+describe('evaluate', () => {
+  test('a run within every threshold passes', () => {
+    const results: ScenarioResult[] = [
+      { name: 'direct', describe: '', gateway: load(100) },
+      { name: 'proxied', describe: '', gateway: load(30), nginx: load(50), ratioVsDirect: 0.3, ratioVsNginx: 0.6 },
+    ]
+    expect(evaluate(results, thresholds)).toEqual([])
+  })
+
+  test('each miss is named', () => {
+    const results: ScenarioResult[] = [
+      { name: 'proxied', describe: '', gateway: load(10, { socketErrors: 2, non2xx: 1 }), nginx: load(50), ratioVsDirect: 0.1, ratioVsNginx: 0.2 },
+    ]
+    expect(evaluate(results, thresholds)).toEqual([
+      'proxied: 2 socket errors > 0',
+      'proxied: 1 non-2xx responses > 0',
+      'proxied: 0.10 of direct < 0.2',
+      'proxied: 0.20 of nginx < 0.5',
+    ])
+  })
+
+  test("nginx's own errors do not fail the gateway's run", () => {
+    const results: ScenarioResult[] = [{ name: 'cache-miss', describe: '', gateway: load(10), nginx: load(10, { non2xx: 53 }) }]
+    expect(evaluate(results, thresholds)).toEqual([])
+  })
+
+  test('ratios without a threshold, or without a comparison, are not judged', () => {
+    const results: ScenarioResult[] = [{ name: 'large', describe: '', gateway: load(1), ratioVsDirect: 0.01 }]
+    expect(evaluate(results, thresholds)).toEqual([])
+  })
+})

@@ -8,7 +8,7 @@
  */
 import { prometheus } from '@hono/prometheus'
 import type { Counter, Histogram, Registry } from 'prom-client'
-import { PREFIX, UNMATCHED_ROUTE } from './names.ts'
+import { METRICS, PREFIX, UNMATCHED_ROUTE } from './names.ts'
 
 export interface HttpMetrics {
   /** Remembers which route answered `request` (set by the route handlers). */
@@ -25,8 +25,8 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     // The route label is supplied by `record`; this only declares it.
     metricOptions: { requestsTotal: { customLabels: { route: unused } }, requestDuration: { customLabels: { route: unused } } },
   })
-  const requests = registry.getSingleMetric(`${PREFIX}http_requests_total`) as Counter<string>
-  const duration = registry.getSingleMetric(`${PREFIX}http_request_duration_seconds`) as Histogram<string>
+  const requests = registry.getSingleMetric(METRICS.httpRequests) as Counter<string>
+  const duration = registry.getSingleMetric(METRICS.httpDuration) as Histogram<string>
   const routes = new WeakMap<Request, string>()
   return {
     tag: (request, route) => void routes.set(request, route),

@@ -68,8 +68,8 @@ export function createSupervisor(options: SupervisorOptions) {
   const metricsReplies = new Map<number, () => void>()
   const recycleQueue: { handle: WorkerHandle; reason: string; served: number; rssMb: number }[] = []
 
-  const count = (state?: WorkerHandle['state']) =>
-    [...workers.values()].filter((w) => w.generation === generation && (!state || w.state === state)).length
+  /** Live workers of the current generation. */
+  const count = () => [...workers.values()].filter((w) => w.generation === generation).length
 
   function spawnWorker(reason: SpawnReason, gen = generation): WorkerHandle {
     const handle = { generation: gen, state: 'starting', replaced: false } as WorkerHandle

@@ -31,8 +31,6 @@ export interface ForwardRequest {
   /** Bun's idle timeout in seconds; a longer upstream deadline extends it for this request. */
   idleTimeoutSeconds: number
   extendIdleTimeout: ExtendIdleTimeout | undefined
-  /** Called when an upstream body fails after the head was relayed (for metrics). */
-  onBodyError?: (err: unknown) => void
   /** Adjusts the upstream request headers (the cache adds validators, drops client conditionals). */
   adjustHeaders?: (headers: Headers) => void
   /** Replaces the client's abort signal (background revalidation outlives its client). */
@@ -55,9 +53,6 @@ export interface UpstreamExchange {
   readonly status: number
   /** Client-facing headers: hop-by-hop fields already removed. */
   readonly headers: Headers
-  readonly body: ReadableStream<Uint8Array> | null
-  /** The request method, which decides whether a body follows. */
-  readonly method: string
   /** Reads the whole body; a failure (reset, truncation, deadline) rejects with a GatewayError. */
   bytes(): Promise<Uint8Array>
   /** The client response: small bodies buffered, others streamed (see `bufferResponseBytes`). */
@@ -167,7 +162,7 @@ export async function exchange(request: ForwardRequest): Promise<UpstreamExchang
       deadline.clear()
     }
   }
-  const relayHooks = { onEnd: deadline.clear, onError: request.onBodyError ?? ignore }
+  const relayHooks = { onEnd: deadline.clear, onError: ignore }
   const collect = async (limit: number): Promise<Uint8Array | Response> => {
     const declared = outHeaders.get('content-length')
     if (!hasBody || (declared !== null && Number(declared) <= limit)) return bytes()
@@ -194,8 +189,6 @@ export async function exchange(request: ForwardRequest): Promise<UpstreamExchang
   return {
     status,
     headers: outHeaders,
-    body: hasBody ? response.body : null,
-    method,
     bytes,
     collect,
     discard,
@@ -211,7 +204,7 @@ export async function exchange(request: ForwardRequest): Promise<UpstreamExchang
         // and Bun sends it natively (a JS relay halves proxied throughput on small bodies).
         return new Response(await bytes(), { status, headers: outHeaders })
       }
-      const relayed = relayBody(response.body!, { onEnd: deadline.clear, onError: request.onBodyError ?? ignore })
+      const relayed = relayBody(response.body!, relayHooks)
       return new Response(relayed, { status, headers: outHeaders })
     },
   }

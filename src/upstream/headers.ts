@@ -43,7 +43,8 @@ const FORWARDING_SET: ReadonlySet<string> = new Set(FORWARDING_HEADERS)
 /** Framing fields a Connection header must not name: dropping them would reframe the body (Varnish f00010). */
 const PROTECTED_FROM_CONNECTION: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host'])
 
-const DIGITS = /^\d+$/
+/** A Content-Length as RFC 9110 §8.6 allows it: digits only (no sign, list or spaces). */
+export const DIGITS = /^\d+$/
 
 /** Splits a Connection value into lower-case tokens. */
 function connectionTokens(value: string): string[] {

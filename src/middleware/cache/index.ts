@@ -145,6 +145,14 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     }
   }
 
+  /** The entry judged storable from the response head, completed with the body that followed. */
+  function withBody(candidate: CacheEntry, body: Uint8Array): CacheEntry | undefined {
+    if (body.byteLength > maxObjectBytes) return undefined
+    // `candidate` was built for this answer alone: its headers are ours to complete.
+    candidate.headers.set('content-length', String(body.byteLength))
+    return { ...candidate, body, size: entrySize(candidate.headers, body) }
+  }
+
   /** An entry updated from a 304 (RFC 9111 §4.3.4): headers merged, freshness renewed. */
   function refreshed(request: CachedRequest, entry: CacheEntry, notModifiedHeaders: Headers, times: { requestTime: number; responseTime: number }) {
     const merged = new Headers(entry.headers)
@@ -192,7 +200,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     }
     const collected = await up.collect(maxObjectBytes)
     if (collected instanceof Response) return { response: mark(collected, status, request.route) }
-    const entry = toEntry(request, up, collected, primary, { ...times, responseTime: now() })
+    const entry = withBody(candidate, collected)
     const stored = entry !== undefined && store.put(entry)
     // The client that caused the fetch still gets the Set-Cookie the stored copy lacks.
     if (stored && !up.headers.has('set-cookie')) return { response: serve(entry, request, status), entry }

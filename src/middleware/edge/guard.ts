@@ -4,7 +4,7 @@
  * connection's framing in doubt, so they also close it.
  */
 import { GatewayError } from '../../errors.ts'
-import { connectionNamesFramingField, headerBlockBytes } from '../../upstream/headers.ts'
+import { DIGITS, connectionNamesFramingField, headerBlockBytes } from '../../upstream/headers.ts'
 
 export interface GuardLimits {
   maxUrlBytes: number
@@ -19,7 +19,6 @@ export interface GuardLimits {
 const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::\d{1,5})?$/
 /** A "%" not followed by two hex digits, or an encoded NUL (nginx-tests http_uri.t: 400). */
 const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})|%00/
-const DIGITS = /^\d+$/
 
 type GuardCode = 'bad_request' | 'uri_too_long' | 'header_fields_too_large' | 'payload_too_large'
 const reject = (code: GuardCode) => new GatewayError(code, { closeConnection: true })

@@ -1,12 +1,17 @@
 /**
  * The admin listener (loopback by default): /health for liveness, /ready for readiness,
- * /metrics merged over every worker (optionally behind a bearer token), POST /cache/purge
- * to drop cached responses in every worker. Never routed through the public port.
+ * /metrics merged over every worker, POST /cache/purge to drop cached responses in every
+ * worker. Never routed through the public port. With `admin.bearerToken`, /metrics and
+ * purges want it. Requests whose Host is not the admin address, an IP, localhost or an
+ * allowed name, or that come from a web page of another origin, are refused: a browser on
+ * the host must not be usable to purge (DNS rebinding, cross-site POST).
  */
 import type { Server } from 'bun'
+import { isIP } from 'node:net'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { GatewayConfig } from './config/schema.ts'
 import { errorResponse } from './errors.ts'
+import { hostForRouting } from './middleware/edge/target.ts'
 import { parsePurgeSelector, type PurgeSelector } from './middleware/cache/purge.ts'
 
 export interface AdminDeps {
@@ -16,8 +21,6 @@ export interface AdminDeps {
   purge: (selector: PurgeSelector) => Promise<{ purged: number; workers: number }>
   /** The Prometheus exposition text; absent when metrics are off. */
   metrics?: () => Promise<string>
-  /** When set, /metrics wants `Authorization: Bearer <token>`. */
-  metricsToken?: string
 }
 
 const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -29,10 +32,27 @@ function tokenMatches(header: string | null, token: string): boolean {
   return timingSafeEqual(digest(given), digest(token))
 }
 
+/**
+ * Host names the admin port answers to. An IP literal cannot be the result of DNS
+ * rebinding (the attacker's page would carry its own domain in Host), so IPs always pass.
+ */
+export function createAdminHostCheck(config: Pick<GatewayConfig['admin'], 'host' | 'allowedHosts'>): (host: string | null) => boolean {
+  const names = new Set(['localhost', config.host.toLowerCase(), ...config.allowedHosts.map((h) => h.toLowerCase())])
+  return (hostHeader) => {
+    const host = hostForRouting(hostHeader)
+    if (host === undefined) return false
+    const bare = host.startsWith('[') ? host.slice(1, -1) : host
+    return isIP(bare) !== 0 || names.has(host)
+  }
+}
+
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' }
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: JSON_HEADERS })
 
 export function startAdmin(config: GatewayConfig['admin'], deps: AdminDeps): Server<undefined> {
+  const hostAllowed = createAdminHostCheck(config)
+  const token = config.bearerToken
+  const unauthorized = (id: string) => errorResponse('unauthorized', id, { 'www-authenticate': 'Bearer realm="admin"' })
   return Bun.serve({
     hostname: config.host,
     port: config.port,
@@ -40,8 +60,16 @@ export function startAdmin(config: GatewayConfig['admin'], deps: AdminDeps): Ser
     async fetch(req) {
       const url = new URL(req.url)
       const id = crypto.randomUUID()
+      const origin = req.headers.get('origin')
+      // A browser sends Origin on cross-origin requests; a page of this host's own admin
+      // address is the only origin that may call it.
+      if (!hostAllowed(req.headers.get('host')) || (origin !== null && origin !== url.origin)) {
+        return errorResponse('forbidden', id)
+      }
+      const authorized = token === undefined || tokenMatches(req.headers.get('authorization'), token)
       if (url.pathname === '/cache/purge') {
         if (req.method !== 'POST') return errorResponse('method_not_allowed', id, { allow: 'POST' })
+        if (!authorized) return unauthorized(id)
         const selector = parsePurgeSelector(url.searchParams)
         if (!selector) return errorResponse('bad_request', id)
         return json(await deps.purge(selector))
@@ -49,12 +77,7 @@ export function startAdmin(config: GatewayConfig['admin'], deps: AdminDeps): Ser
       if (req.method !== 'GET' && req.method !== 'HEAD') return errorResponse('method_not_allowed', id, { allow: 'GET, HEAD' })
       if (url.pathname === '/health') return json({ status: 'ok' })
       if (url.pathname === '/metrics' && deps.metrics) {
-        if (deps.metricsToken !== undefined && !tokenMatches(req.headers.get('authorization'), deps.metricsToken)) {
-          return new Response('{"error":"unauthorized","status":401}', {
-            status: 401,
-            headers: { ...JSON_HEADERS, 'www-authenticate': 'Bearer realm="metrics"' },
-          })
-        }
+        if (!authorized) return unauthorized(id)
         return new Response(await deps.metrics(), { headers: { 'content-type': METRICS_CONTENT_TYPE } })
       }
       if (url.pathname === '/ready') {

@@ -12,6 +12,7 @@ import type { WorkerMetrics } from './metrics/registry.ts'
 import { accessLog } from './middleware/access-log/index.ts'
 import type { ResponseCache } from './middleware/cache/index.ts'
 import { edge } from './middleware/edge/index.ts'
+import { routingPath } from './middleware/edge/target.ts'
 import { createIpMatcher } from './net/ip-matcher.ts'
 import { healthHandler, type IsHealthy } from './routes/health.ts'
 import { proxyHandler } from './routes/proxy.ts'
@@ -33,7 +34,9 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const { config, log, metrics } = deps
-  const app = new Hono<GatewayEnv>()
+  const { escapedSlashes } = config.server
+  // The router, the cache and the forwarder all see one path: the normalised one.
+  const app = new Hono<GatewayEnv>({ getPath: (request) => routingPath(request.url, escapedSlashes) })
   if (config.log.access && deps.accessLogWriter) {
     app.use('*', accessLog({ sampleRate: config.log.sampleRate, write: deps.accessLogWriter }))
   }

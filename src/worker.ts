@@ -53,6 +53,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     ? createResponseCache({
         store,
         maxObjectBytes: config.cache.maxObjectBytes,
+        implicitVary: config.server.trustedProxies.length > 0 ? ['x-forwarded-host'] : [],
         broadcastInvalidation: options.onInvalidate,
         onResult: metrics ? (route, status) => metrics.cacheResult(route, status.toLowerCase()) : undefined,
       })

@@ -20,7 +20,7 @@ describe('validateConfig', () => {
     if (!result.ok) return
     const { server, admin, upstreams, routes } = result.config
     expect(server).toMatchObject({ host: '0.0.0.0', port: 8080, workers: 'auto', idleTimeoutSeconds: 5, maxBodyBytes: 10485760, trustedProxies: [] })
-    expect(admin).toEqual({ host: '127.0.0.1', port: 9090 })
+    expect(admin).toEqual({ host: '127.0.0.1', port: 9090, allowedHosts: [] })
     expect(upstreams.users).toMatchObject({ timeoutMs: 30000, keepAlive: { maxIdleSockets: 64, idleTimeoutSeconds: 4 }, preserveHost: false })
     expect(routes[0]).toMatchObject({ stripPrefix: false, cache: { enabled: false } })
   })

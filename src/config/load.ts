@@ -51,6 +51,8 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
   const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
   errors.push(...crossFieldErrors(raw))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
+  // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
+  parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
   return { ok: true, config: deepFreeze(parsed.data) }
 }
 
@@ -109,6 +111,10 @@ function crossFieldErrors(raw: unknown): string[] {
   const adminPort = admin.port ?? 9090
   if (typeof adminPort === 'number' && adminPort !== 0 && adminPort === serverPort) {
     errors.push(`admin.port: must differ from server.port (${adminPort})`)
+  }
+  const metrics = isRecord(raw.metrics) ? raw.metrics : {}
+  if (typeof admin.bearerToken === 'string' && typeof metrics.bearerToken === 'string' && admin.bearerToken !== metrics.bearerToken) {
+    errors.push('metrics.bearerToken: differs from admin.bearerToken; set only admin.bearerToken')
   }
   return errors
 }

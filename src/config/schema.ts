@@ -55,6 +55,17 @@ const serverSchema = z.strictObject({
   trustedProxies: z
     .array(z.string().refine(isIpOrCidr, { error: 'must be an IP address or CIDR range' }))
     .default([]),
+  /**
+   * An encoded "/" or "\" in the path (%2F, %5C): "reject" with 400 (the default; Envoy's
+   * edge advice), "decode" into a separator before routing, or "keep" it encoded. "keep" is
+   * unsafe: an upstream that decodes it sees a path the routes never matched.
+   */
+  escapedSlashes: z.enum(['reject', 'decode', 'keep']).default('reject'),
+  /**
+   * Request header names containing "_": "drop" them (nginx's default), "reject" the request
+   * with 400, or "allow" them. Many stacks read X_Forwarded_For as X-Forwarded-For.
+   */
+  underscoresInHeaders: z.enum(['drop', 'reject', 'allow']).default('drop'),
   /** Liveness path on the public port, answered by the gateway itself. */
   healthPath: z.string().startsWith('/').default('/health'),
   /** Most concurrent upstream requests per process (Bun's fetch queues the rest). */
@@ -84,12 +95,19 @@ const adminSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   /** Admin port for /health and /ready (0 picks a free one). */
   port: port.default(9090),
+  /** When set, /metrics and POST /cache/purge want `Authorization: Bearer <token>`. */
+  bearerToken: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /**
+   * Host names (besides IP addresses, localhost and admin.host) the admin port answers to;
+   * any other Host is refused with 403, so a web page cannot reach it by DNS rebinding.
+   */
+  allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name without port' })).default([]),
 })
 
 const metricsSchema = z.strictObject({
   /** Collect Prometheus metrics in every worker and serve them, merged, on the admin port's /metrics. */
   enabled: z.boolean().default(true),
-  /** When set, /metrics requires `Authorization: Bearer <token>`. */
+  /** Deprecated spelling of admin.bearerToken, still accepted. */
   bearerToken: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 })
 
@@ -139,6 +157,16 @@ const routeCacheSchema = z.strictObject({
   cookies: z.enum(['bypass', 'ignore', 'key']).default('bypass'),
   /** Responses with Set-Cookie: "bypass" (not stored), or "strip" (stored without Set-Cookie). */
   setCookie: z.enum(['bypass', 'strip']).default('bypass'),
+  /**
+   * Statuses override mode stores for ttlSeconds (nginx's proxy_cache_valid). Any other
+   * status is stored only as the upstream's own Cache-Control/Expires allow.
+   */
+  statuses: z.array(z.int().min(200).max(599)).min(1).default([200, 203, 301, 308]),
+  /**
+   * Request Cache-Control/Pragma that would force an upstream fetch (no-cache, max-age=0,
+   * no-store): "honour" them (RFC 9111), or "ignore" them (nginx's default) to shield the upstream.
+   */
+  clientNoCache: z.enum(['honour', 'ignore']).default('honour'),
   /** Milliseconds concurrent misses for one URL wait for the first one's answer before going upstream themselves. */
   lockTimeoutMs: z.int().min(0).max(60_000).default(5000),
 })

@@ -67,7 +67,6 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       isReady: supervisor.ready,
       purge: supervisor.purge,
       metrics: config.metrics.enabled ? renderMetrics : undefined,
-      metricsToken: config.metrics.bearerToken,
     })
   } catch (err) {
     log.error('listen_failed', { listener: 'admin', host: config.admin.host, port: config.admin.port, error: (err as { code?: string }).code })

@@ -21,7 +21,6 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
       isReady: () => !stopping,
       purge: async (selector) => ({ purged: worker.purge(selector), workers: 1 }),
       metrics: config.metrics.enabled ? async () => AggregatorRegistry.aggregate([await worker.metrics()]).metrics() : undefined,
-      metricsToken: config.metrics.bearerToken,
     })
   } catch (err) {
     log.error('listen_failed', { host: config.server.host, port: config.server.port, adminPort: config.admin.port, error: (err as { code?: string }).code })

@@ -10,6 +10,7 @@ import type { CachedRequest, ResponseCache } from '../middleware/cache/index.ts'
 import { hostForRouting } from '../middleware/edge/target.ts'
 import type { GatewayEnv } from '../types.ts'
 import { forward, type ForwardRequest, type UpstreamObserver } from '../upstream/forward.ts'
+import { sentHeaderValue } from '../upstream/headers.ts'
 import type { Upstream } from '../upstream/pool.ts'
 import type { UpstreamRegistry } from '../upstream/registry.ts'
 import { createRouteTable, upstreamPath, type Route } from './table.ts'
@@ -17,7 +18,7 @@ import { createRouteTable, upstreamPath, type Route } from './table.ts'
 export interface ProxyDeps {
   routes: readonly RouteConfig[]
   upstreams: UpstreamRegistry
-  server: Pick<ServerConfig, 'maxBodyBytes' | 'idleTimeoutSeconds'>
+  server: Pick<ServerConfig, 'maxBodyBytes' | 'idleTimeoutSeconds' | 'underscoresInHeaders'>
   /** Present when some route has `cache.enabled`. */
   cache?: ResponseCache
   observer?: UpstreamObserver
@@ -38,20 +39,23 @@ export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
   const upstreamOf = new Map<string, Upstream>()
   for (const route of deps.routes) upstreamOf.set(route.upstream, deps.upstreams.get(route.upstream)!)
   const { maxBodyBytes, idleTimeoutSeconds } = deps.server
+  const dropUnderscores = deps.server.underscoresInHeaders === 'drop'
   const { cache, observer, recordTiming, tagRoute } = deps
 
   const plain: RouteStack = (_c, _route, request) => forward(request)
   // Not async: a hit is answered synchronously, without an extra promise per request.
   const cached: RouteStack = (c, route, request) => {
     const raw = request.raw
-    const peer = c.get('peer')
     const target = c.get('target')
-    const proto = peer.trusted ? raw.headers.get('x-forwarded-proto') : null
+    // Keys come from what the upstream is sent: a field the client stripped with
+    // Connection (or an untrusted X-Forwarded-Proto) must not select what is served.
+    const sent = (name: string) => sentHeaderValue(raw.headers, name, request)
     const cachedRequest: CachedRequest = {
       route: route.name,
       forward: request,
       options: route.config.cache,
-      scheme: proto === 'https' ? 'https' : 'http',
+      scheme: sent('x-forwarded-proto')!.toLowerCase(),
+      sent,
       host: raw.headers.get('host') ?? '',
       path: target.path,
       query: target.query,
@@ -83,14 +87,17 @@ export function proxyHandler(deps: ProxyDeps): Handler<GatewayEnv> {
     }
     const server = c.env
     const peer = c.get('peer')
+    const upstream = upstreamOf.get(route.upstream)!
     return stackOf(route)(c, route, {
       raw,
-      upstream: upstreamOf.get(route.upstream)!,
+      upstream,
       path: upstreamPath(route, target.path),
       query: target.query,
       requestId: c.get('requestId'),
       peerAddress: peer.address,
       peerTrusted: peer.trusted,
+      preserveHost: upstream.config.preserveHost,
+      dropUnderscores,
       maxBodyBytes,
       idleTimeoutSeconds,
       extendIdleTimeout: server?.timeout ? (seconds) => server.timeout!(raw, seconds) : undefined,

@@ -9,13 +9,13 @@ import { GatewayError, type UpstreamFailure } from '../errors.ts'
 import { limitBody, relayBody } from './body.ts'
 import { toGatewayError } from './errors.ts'
 import { startDeadline } from './deadline.ts'
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts'
+import { clientResponseHeaders, upstreamRequestHeaders, type ForwardingContext } from './headers.ts'
 import type { Upstream } from './pool.ts'
 
 /** Sets a per-request idle timeout on the client connection (Bun's `server.timeout`). */
 export type ExtendIdleTimeout = (seconds: number) => void
 
-export interface ForwardRequest {
+export interface ForwardRequest extends ForwardingContext {
   /** The client's request, as Bun.serve gave it. */
   raw: Request
   upstream: Upstream
@@ -23,9 +23,6 @@ export interface ForwardRequest {
   path: string
   /** Query including its "?", or "". */
   query: string
-  requestId: string
-  peerAddress: string | undefined
-  peerTrusted: boolean
   /** Largest request body; only streamed bodies without Content-Length need counting. */
   maxBodyBytes: number
   /** Bun's idle timeout in seconds; a longer upstream deadline extends it for this request. */
@@ -78,19 +75,13 @@ export async function forward(request: ForwardRequest): Promise<Response> {
 /** Sends `request` upstream and resolves once a valid response head arrived. */
 export async function exchange(request: ForwardRequest): Promise<UpstreamExchange> {
   const { raw, upstream } = request
-  const { timeoutMs, preserveHost, maxResponseHeaderBytes, bufferResponseBytes } = upstream.config
+  const { timeoutMs, maxResponseHeaderBytes, bufferResponseBytes } = upstream.config
   const method = raw.method
   const bodyless = method === 'GET' || method === 'HEAD'
   let body: ReadableStream<Uint8Array> | null = bodyless ? null : raw.body
   if (body && !raw.headers.has('content-length')) body = limitBody(body, request.maxBodyBytes)
 
-  const headers = upstreamRequestHeaders(raw.headers, {
-    peerAddress: request.peerAddress,
-    peerTrusted: request.peerTrusted,
-    requestId: request.requestId,
-    preserveHost,
-    hasBody: body !== null,
-  })
+  const headers = upstreamRequestHeaders(raw.headers, request, body !== null)
   request.adjustHeaders?.(headers)
 
   // Bun's idleTimeout also cuts requests whose response has not started: keep it above

@@ -1,7 +1,14 @@
 import { describe, expect, test } from 'bun:test'
-import { clientResponseHeaders, connectionNamesFramingField, headerBlockBytes, upstreamRequestHeaders } from './headers.ts'
+import {
+  clientResponseHeaders,
+  connectionNamesFramingField,
+  headerBlockBytes,
+  sentHeaderValue,
+  upstreamRequestHeaders,
+  type ForwardingContext,
+} from './headers.ts'
 
-const base = { peerAddress: '192.0.2.1', peerTrusted: false, requestId: 'rid', preserveHost: false, hasBody: false }
+const base: ForwardingContext = { peerAddress: '192.0.2.1', peerTrusted: false, requestId: 'rid', preserveHost: false, dropUnderscores: true }
 
 describe('upstreamRequestHeaders', () => {
   test('drops hop-by-hop fields and what Connection names, keeps end-to-end ones (RFC 9110 §7.6.1)', () => {
@@ -19,7 +26,8 @@ describe('upstreamRequestHeaders', () => {
         'accept-encoding': 'gzip',
         authorization: 'Bearer t',
       }),
-      base
+      base,
+      false
     )
     for (const gone of ['connection', 'x-hop', 'keep-alive', 'te', 'proxy-authorization', 'proxy-connection', 'upgrade', 'expect']) {
       expect(out.has(gone)).toBe(false)
@@ -30,7 +38,7 @@ describe('upstreamRequestHeaders', () => {
   })
 
   test('a client cannot remove gateway-added fields by naming them in Connection', () => {
-    const out = upstreamRequestHeaders(new Headers({ connection: 'x-forwarded-for, x-request-id' }), base)
+    const out = upstreamRequestHeaders(new Headers({ connection: 'x-forwarded-for, x-request-id' }), base, false)
     expect(out.get('x-forwarded-for')).toBe('192.0.2.1')
     expect(out.get('x-request-id')).toBe('rid')
   })
@@ -38,7 +46,8 @@ describe('upstreamRequestHeaders', () => {
   test('untrusted peer: forwarding fields are the gateway’s own (RFC 7239 §8)', () => {
     const out = upstreamRequestHeaders(
       new Headers({ host: 'api.example', 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'evil', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6' }),
-      base
+      base,
+      false
     )
     expect(out.get('x-forwarded-for')).toBe('192.0.2.1')
     expect(out.get('x-forwarded-host')).toBe('api.example')
@@ -51,7 +60,8 @@ describe('upstreamRequestHeaders', () => {
   test('trusted peer: the chain is extended, proto and host kept', () => {
     const out = upstreamRequestHeaders(
       new Headers({ host: 'internal', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example' }),
-      { ...base, peerTrusted: true }
+      { ...base, peerTrusted: true },
+      false
     )
     expect(out.get('x-forwarded-for')).toBe('203.0.113.9, 192.0.2.1')
     expect(out.get('x-forwarded-proto')).toBe('https')
@@ -60,11 +70,93 @@ describe('upstreamRequestHeaders', () => {
 
   test('preserveHost keeps the client Host; Content-Length only travels with a body', () => {
     const incoming = new Headers({ host: 'api.example', 'content-length': '5' })
-    const kept = upstreamRequestHeaders(incoming, { ...base, preserveHost: true, hasBody: true })
+    const kept = upstreamRequestHeaders(incoming, { ...base, preserveHost: true }, true)
     expect(kept.get('host')).toBe('api.example')
     expect(kept.get('content-length')).toBe('5')
-    expect(upstreamRequestHeaders(incoming, base).has('content-length')).toBe(false)
+    expect(upstreamRequestHeaders(incoming, base, false).has('content-length')).toBe(false)
   })
+
+  test('names with "_" are dropped by default and kept when allowed', () => {
+    const incoming = new Headers({ x_forwarded_for: '6.6.6.6', 'x-api_key': 'k', 'x-plain': '1' })
+    const dropped = upstreamRequestHeaders(incoming, base, false)
+    expect(dropped.has('x_forwarded_for')).toBe(false)
+    expect(dropped.has('x-api_key')).toBe(false)
+    expect(dropped.get('x-plain')).toBe('1')
+    const allowed = upstreamRequestHeaders(incoming, { ...base, dropUnderscores: false }, false)
+    expect(allowed.get('x_forwarded_for')).toBe('6.6.6.6')
+  })
+
+  const SPOOFABLE = [
+    'x-forwarded-scheme',
+    'x-forwarded-ssl',
+    'x-original-host',
+    'x-host',
+    'true-client-ip',
+    'cf-connecting-ip',
+    'x-cluster-client-ip',
+    'fastly-client-ip',
+    'x-forwarded-server',
+  ]
+  test.each(SPOOFABLE)('%s from an untrusted peer is stripped, from a trusted one kept', (name) => {
+    const incoming = new Headers({ [name]: 'spoofed' })
+    expect(upstreamRequestHeaders(incoming, base, false).has(name)).toBe(false)
+    expect(upstreamRequestHeaders(incoming, { ...base, peerTrusted: true }, false).get(name)).toBe('spoofed')
+  })
+
+  test.each(['x-http-method-override', 'x-http-method', 'x-method-override'])('%s is never forwarded, even from a trusted peer', (name) => {
+    const incoming = new Headers({ [name]: 'DELETE' })
+    expect(upstreamRequestHeaders(incoming, { ...base, peerTrusted: true }, false).has(name)).toBe(false)
+  })
+})
+
+describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
+  const incomings: Record<string, Record<string, string>> = {
+    plain: { host: 'a.example', origin: 'https://app.example', 'accept-encoding': 'gzip' },
+    'Connection strips Origin': { host: 'a.example', origin: 'https://app.example', connection: 'origin' },
+    'forwarding fields': {
+      host: 'a.example',
+      'x-forwarded-for': '203.0.113.9',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'public.example',
+    },
+    'Connection strips forwarding fields': {
+      host: 'a.example',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'public.example',
+      'x-forwarded-for': '203.0.113.9',
+      connection: 'X-Forwarded-Proto, x-forwarded-host, x-forwarded-for',
+    },
+    underscores: { host: 'a.example', x_forwarded_host: 'evil', 'x-a_b': '1' },
+    'method override': { host: 'a.example', 'x-http-method-override': 'DELETE' },
+  }
+  const contexts: Record<string, ForwardingContext> = {
+    untrusted: base,
+    trusted: { ...base, peerTrusted: true },
+    'trusted, no address': { ...base, peerTrusted: true, peerAddress: undefined },
+    'underscores allowed': { ...base, dropUnderscores: false },
+  }
+  const names = [
+    'origin',
+    'accept-encoding',
+    'x-forwarded-for',
+    'x-forwarded-proto',
+    'x-forwarded-host',
+    'x-request-id',
+    'x_forwarded_host',
+    'x-a_b',
+    'x-http-method-override',
+    'connection',
+    'cookie',
+  ]
+  for (const [incomingName, fields] of Object.entries(incomings)) {
+    for (const [contextName, context] of Object.entries(contexts)) {
+      test(`${incomingName}, ${contextName}`, () => {
+        const incoming = new Headers(fields)
+        const sent = upstreamRequestHeaders(incoming, context, false)
+        for (const name of names) expect([name, sentHeaderValue(incoming, name, context)]).toEqual([name, sent.get(name)])
+      })
+    }
+  }
 })
 
 describe('clientResponseHeaders', () => {
@@ -109,6 +201,7 @@ describe('helpers', () => {
   })
 
   test('headerBlockBytes counts names, values and separators', () => {
-    expect(headerBlockBytes(new Headers({ ab: 'cd' }))).toBe(8)
+    expect(headerBlockBytes(new Headers({ ab: 'cd' }))).toEqual({ bytes: 8, underscore: false })
+    expect(headerBlockBytes(new Headers({ a_b: 'cd' })).underscore).toBe(true)
   })
 })

@@ -23,7 +23,11 @@ const HOP_BY_HOP = [
 ] as const
 const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP)
 
-/** Client-sent fields that claim facts about the client; believed only from trusted proxies. */
+/**
+ * Client-sent fields that claim facts about the client or the original request; believed
+ * only from trusted proxies. Beyond the standard family, the spellings that common stacks
+ * read for the client address, scheme or host (docs/proxying.md, "Headers").
+ */
 const FORWARDING_HEADERS = [
   'forwarded',
   'x-forwarded-for',
@@ -31,14 +35,29 @@ const FORWARDING_HEADERS = [
   'x-forwarded-proto',
   'x-forwarded-port',
   'x-forwarded-prefix',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'x-forwarded-server',
   'x-real-ip',
   'x-client-ip',
+  'x-cluster-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-original-host',
+  'x-host',
   'x-original-url',
   'x-rewrite-url',
   'x-request-id',
 ] as const
 
 const FORWARDING_SET: ReadonlySet<string> = new Set(FORWARDING_HEADERS)
+
+/**
+ * Method overrides are never forwarded, whoever sent them: an upstream that honours one
+ * answers a different method than the route allowed and the cache keyed (CPDoS "HMO").
+ */
+const METHOD_OVERRIDES: ReadonlySet<string> = new Set(['x-http-method-override', 'x-http-method', 'x-method-override'])
 
 /** Framing fields a Connection header must not name: dropping them would reframe the body (Varnish f00010). */
 const PROTECTED_FROM_CONNECTION: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host'])
@@ -62,7 +81,8 @@ export function connectionNamesFramingField(connection: string | null): boolean 
   return connectionTokens(connection).some((t) => PROTECTED_FROM_CONNECTION.has(t))
 }
 
-export interface UpstreamRequestHeaderOptions {
+/** Who sent the request and how its headers are forwarded. */
+export interface ForwardingContext {
   /** Address of the TCP peer, if known. */
   peerAddress: string | undefined
   /** Whether the peer is a configured trusted proxy. */
@@ -70,32 +90,49 @@ export interface UpstreamRequestHeaderOptions {
   requestId: string
   /** Send the client's Host instead of the target's. */
   preserveHost: boolean
-  /** Whether a request body is forwarded (otherwise Content-Length is dropped). */
-  hasBody: boolean
+  /** Drop header names containing "_" (nginx's `underscores_in_headers off`). */
+  dropUnderscores: boolean
 }
 
 /**
- * The headers sent upstream: the client's, minus hop-by-hop fields and those named by
- * Connection (removed before the gateway adds its own, so a client cannot strip them), minus
- * unbelieved forwarding fields, plus X-Forwarded-* and X-Request-Id. One pass over the
- * client's fields, appending only what survives.
+ * Whether a client field named `name` is copied upstream as received. `named` holds the
+ * client's Connection tokens: they are removed before the gateway adds its own fields, so
+ * a client cannot strip those (RFC 9110 §7.6.1; Davison 2019).
  */
-export function upstreamRequestHeaders(incoming: Headers, options: UpstreamRequestHeaderOptions): Headers {
-  const { peerAddress, peerTrusted, preserveHost, hasBody } = options
+function copiesField(name: string, named: ReadonlySet<string> | undefined, context: ForwardingContext): boolean {
+  if (HOP_BY_HOP_SET.has(name) || METHOD_OVERRIDES.has(name) || named?.has(name)) return false
+  if (!context.peerTrusted && FORWARDING_SET.has(name)) return false
+  // X_Forwarded_For reads as X-Forwarded-For in WSGI, CGI and PHP.
+  if (context.dropUnderscores && name.includes('_')) return false
+  // Bun answers Expect: 100-continue itself; the upstream gets the whole body.
+  return name !== 'expect'
+}
+
+const namedBy = (incoming: Headers) => {
   const connection = incoming.get('connection')
-  const named = connection ? new Set(connectionTokens(connection)) : undefined
+  return connection ? new Set(connectionTokens(connection)) : undefined
+}
+
+/**
+ * The headers sent upstream: the client's fields that {@link copiesField} keeps, plus
+ * X-Forwarded-* and X-Request-Id set by the gateway; Content-Length only with a body
+ * (`hasBody`). One pass over the client's fields,
+ * appending only what survives. {@link sentHeaderValue} answers for one field what this
+ * builds: the cache keys on it, so keep the two in step (headers.test.ts checks them).
+ */
+export function upstreamRequestHeaders(incoming: Headers, context: ForwardingContext, hasBody: boolean): Headers {
+  const { peerAddress, peerTrusted, preserveHost } = context
+  const named = namedBy(incoming)
   const out = new Headers()
   for (const [name, value] of incoming) {
-    if (HOP_BY_HOP_SET.has(name) || named?.has(name)) continue
-    if (!peerTrusted && FORWARDING_SET.has(name)) continue
-    // Bun answers Expect: 100-continue itself; the upstream gets the whole body.
-    if (name === 'expect' || (name === 'host' && !preserveHost)) continue
+    if (!copiesField(name, named, context)) continue
+    if (name === 'host' && !preserveHost) continue
     if (name === 'content-length' && !hasBody) continue
     out.append(name, value)
   }
   const host = incoming.get('host')
   if (peerTrusted) {
-    const prior = named?.has('x-forwarded-for') ? null : incoming.get('x-forwarded-for')
+    const prior = out.get('x-forwarded-for')
     if (peerAddress) out.set('x-forwarded-for', prior ? `${prior}, ${peerAddress}` : peerAddress)
     if (!out.has('x-forwarded-proto')) out.set('x-forwarded-proto', 'http')
     if (!out.has('x-forwarded-host') && host) out.set('x-forwarded-host', host)
@@ -104,8 +141,37 @@ export function upstreamRequestHeaders(incoming: Headers, options: UpstreamReque
     out.set('x-forwarded-proto', 'http')
     if (host) out.set('x-forwarded-host', host)
   }
-  out.set('x-request-id', options.requestId)
+  out.set('x-request-id', context.requestId)
   return out
+}
+
+/**
+ * The value `upstreamRequestHeaders(incoming, context).get(name)` would have, without
+ * building the headers: the cache keys variants on what the upstream is sent, never on
+ * what the client sent (a field the client had stripped with Connection must not select
+ * a variant). `name` is lower-case. Host is the client's (it is in the primary key).
+ */
+export function sentHeaderValue(incoming: Headers, name: string, context: ForwardingContext): string | null {
+  const named = namedBy(incoming)
+  const copied = copiesField(name, named, context) ? incoming.get(name) : null
+  switch (name) {
+    case 'host':
+      return incoming.get('host')
+    case 'x-request-id':
+      return context.requestId
+    case 'x-forwarded-for': {
+      const { peerAddress } = context
+      if (!context.peerTrusted) return peerAddress ?? null
+      if (!peerAddress) return copied
+      return copied ? `${copied}, ${peerAddress}` : peerAddress
+    }
+    case 'x-forwarded-proto':
+      return copied ?? 'http'
+    case 'x-forwarded-host':
+      return copied ?? incoming.get('host')
+    default:
+      return copied
+  }
 }
 
 /** Why an upstream response head is refused; undefined when it may be relayed. */
@@ -140,9 +206,13 @@ export function clientResponseHeaders(
   return headers
 }
 
-/** Total size of a request header block as counted for the 431 limit. */
-export function headerBlockBytes(headers: Headers): number {
+/** Size of a request header block as counted for the 431 limit, and whether a name has "_". */
+export function headerBlockBytes(headers: Headers): { bytes: number; underscore: boolean } {
   let bytes = 0
-  for (const [name, value] of headers) bytes += name.length + value.length + 4
-  return bytes
+  let underscore = false
+  for (const [name, value] of headers) {
+    bytes += name.length + value.length + 4
+    if (!underscore && name.includes('_')) underscore = true
+  }
+  return { bytes, underscore }
 }

@@ -35,11 +35,11 @@ afterAll(async () => {
 const last = (u: RecordingUpstream) => u.requests.at(-1)!
 
 describe('proxy pass', () => {
-  test('forwards path and query as received, with the upstream answer', async () => {
-    const res = await fetch(gw.url('/plain/a%2Fb/c?x=1&y=%20z&x=2'))
+  test('forwards the normalised path and the query as received, with the upstream answer', async () => {
+    const res = await fetch(gw.url('/plain/caf%C3%A9/a%20b/c?x=1&y=%20z&x=2'))
     expect(res.status).toBe(200)
     expect(res.headers.get('x-upstream')).toBe('recording')
-    expect(last(upstream).path).toBe('/plain/a%2Fb/c')
+    expect(last(upstream).path).toBe('/plain/caf%C3%A9/a%20b/c')
     expect(last(upstream).query).toBe('?x=1&y=%20z&x=2')
   })
 

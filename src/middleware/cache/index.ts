@@ -10,7 +10,7 @@ import { GatewayError } from '../../errors.ts'
 import { exchange, forward, type ForwardRequest, type UpstreamExchange } from '../../upstream/forward.ts'
 import { notModified, NOT_MODIFIED_FIELDS } from './conditional.ts'
 import { NO_DIRECTIVES, parseCacheControl, type CacheDirectives } from './directives.ts'
-import { primaryKey, variantKey, varyNames } from './key.ts'
+import { primaryKey, variantKey, varyNames, type FieldValue } from './key.ts'
 import {
   ageValue,
   currentAge,
@@ -30,8 +30,10 @@ export interface CachedRequest {
   route: string
   forward: ForwardRequest
   options: RouteCacheConfig
-  /** "http", or what a trusted proxy's X-Forwarded-Proto says. */
+  /** The X-Forwarded-Proto sent upstream, lower-case: "http", or what a trusted proxy said. */
   scheme: string
+  /** A request field as it is sent upstream (variants are keyed on these, RFC 9111 §4.1). */
+  sent: FieldValue
   /** The Host header as received (empty for HTTP/1.0 without Host). */
   host: string
   /** The normalised request path the router matched (before any strip-prefix). */
@@ -44,6 +46,12 @@ export interface ResponseCacheDeps {
   maxObjectBytes: number
   /** Tells the other workers to drop these primary keys (unsafe-method invalidation). */
   broadcastInvalidation?: (primaryKeys: string[]) => void
+  /**
+   * Request fields every entry is keyed on besides the response's Vary: X-Forwarded-Host
+   * when proxies are trusted, since a trusted proxy's value is forwarded and upstreams
+   * build links from it.
+   */
+  implicitVary?: readonly string[]
   /** Reports what each GET/HEAD did, for metrics. */
   onResult?: (route: string, status: CacheStatus) => void
   now?: () => number
@@ -61,6 +69,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   /** In-flight fills by primary key and revalidations by variant key; they resolve to the stored entry, if any. */
   const pending = new Map<string, Promise<CacheEntry | undefined>>()
   const report = deps.onResult ?? (() => {})
+  const implicitVary = deps.implicitVary ?? []
 
   function mark(response: Response, status: CacheStatus, route: string): Response {
     response.headers.set('x-cache-status', status)
@@ -110,6 +119,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       responseTime: times.responseTime,
       mode: options.mode,
       ttlSeconds: options.ttlSeconds,
+      overrideStatuses: options.statuses,
     })
     const reason = unstorableReason(
       {
@@ -118,6 +128,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         responseHeaders: up.headers,
         requestHasAuthorization: raw.headers.has('authorization'),
         mode: options.mode,
+        overrideStatuses: options.statuses,
         setCookie: options.setCookie,
       },
       lifetime
@@ -129,19 +140,27 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     headers.set('content-length', String(body.byteLength))
     // Keyed by every name this URL's variants varied on so far, not only this response's:
     // an origin that sends Vary on some answers only must not let one variant shadow another.
-    const names = [...new Set([...varyNames(up.headers), ...(store.namesOf(primary) ?? []), ...(options.cookies === 'key' ? ['cookie'] : [])])].sort()
+    const names = [
+      ...new Set([
+        ...varyNames(up.headers),
+        ...(store.namesOf(primary) ?? []),
+        ...(options.cookies === 'key' ? ['cookie'] : []),
+        ...implicitVary,
+      ]),
+    ].sort()
+    const key = variantKey(primary, names, request.sent)
     return {
       primary,
-      key: variantKey(primary, names, raw.headers),
+      key,
       status: up.status,
       headers,
       body,
-      // Override mode answers for ttlSeconds whatever the upstream's directives say.
-      directives: options.mode === 'override' ? NO_DIRECTIVES : parsed,
+      // Override mode answers listed statuses for ttlSeconds whatever the upstream's directives say.
+      directives: options.mode === 'override' && options.statuses.includes(up.status) ? NO_DIRECTIVES : parsed,
       lifetime: lifetime ?? 0,
       clock: { ...times, dateValue: dateValue(up.headers, times.responseTime), ageValue: ageValue(up.headers) },
       varyNames: names,
-      size: entrySize(headers, body),
+      size: entrySize(key, headers, body),
     }
   }
 
@@ -150,7 +169,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     if (body.byteLength > maxObjectBytes) return undefined
     // `candidate` was built for this answer alone: its headers are ours to complete.
     candidate.headers.set('content-length', String(body.byteLength))
-    return { ...candidate, body, size: entrySize(candidate.headers, body) }
+    return { ...candidate, body, size: entrySize(candidate.key, candidate.headers, body) }
   }
 
   /** An entry updated from a 304 (RFC 9111 §4.3.4): headers merged, freshness renewed. */
@@ -236,7 +255,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   /** A follower may use the leader's entry only if it is the variant this request selects. */
   const usable = (entry: CacheEntry | undefined, request: CachedRequest): entry is CacheEntry =>
     entry !== undefined &&
-    entry.key === variantKey(entry.primary, entry.varyNames, request.forward.raw.headers) &&
+    entry.key === variantKey(entry.primary, entry.varyNames, request.sent) &&
     (!request.forward.raw.headers.has('authorization') || reusableWithAuthorization(entry.directives, request.options.mode))
 
   function fill(request: CachedRequest, primary: string): Promise<Response> {
@@ -301,8 +320,8 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     handle(request: CachedRequest): Response | Promise<Response> {
       const raw = request.forward.raw
       const headers = raw.headers
-      const wants = requestDirectives(headers)
       const { options } = request
+      const wants = options.clientNoCache === 'ignore' ? ignoredDirectives(headers) : requestDirectives(headers)
       if (
         wants.noStore || // §5.2.1.5
         UNHANDLED_PRECONDITIONS.some((name) => headers.has(name)) ||
@@ -312,7 +331,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         return bypass(request)
       }
       const primary = primaryKey(request.scheme, request.host, request.path, request.query)
-      const entry = store.lookup(primary, headers)
+      const entry = store.lookup(primary, request.sent)
       if (entry) {
         if (headers.has('authorization') && !reusableWithAuthorization(entry.directives, options.mode)) {
           return bypass(request) // §3.5
@@ -363,6 +382,17 @@ export function createResponseCache(deps: ResponseCacheDeps) {
 }
 
 export type ResponseCache = ReturnType<typeof createResponseCache>
+
+const ONLY_IF_CACHED: CacheDirectives = { ...NO_DIRECTIVES, onlyIfCached: true }
+
+/**
+ * `clientNoCache: ignore`: like nginx, a client cannot force an upstream fetch (no-cache,
+ * max-age=0, no-store, Pragma). only-if-cached still holds: it never reaches the upstream.
+ */
+function ignoredDirectives(headers: Headers): CacheDirectives {
+  const cacheControl = headers.get('cache-control')
+  return cacheControl !== null && parseCacheControl(cacheControl).onlyIfCached ? ONLY_IF_CACHED : NO_DIRECTIVES
+}
 
 /** Request directives, with HTTP/1.0's Pragma: no-cache when there is no Cache-Control (RFC 9111 §5.4). */
 function requestDirectives(headers: Headers): CacheDirectives {

@@ -1,7 +1,7 @@
 /**
  * Cache keys. The primary key is scheme, host, the normalised path and the query as sent
  * (RFC 9111 §2); a variant key adds the values of the request headers the stored response
- * varies on (§4.1). Parts are joined with NUL, which no part can contain: Bun rejects raw
+ * varies on (§4.1), as they are sent upstream, not as the client sent them. Parts are joined with NUL, which no part can contain: Bun rejects raw
  * control bytes in the request line and header values, the guard rejects "%00", and the
  * host is validated, so the separators cannot be forged from request input.
  */
@@ -31,11 +31,14 @@ export function varyNames(responseHeaders: Headers): string[] {
   return [...names].sort()
 }
 
-/** The variant key of `primary` for a request with `headers`, given the names it varies on. */
-export function variantKey(primary: string, names: readonly string[], headers: Headers): string {
+/** A request field's value as the upstream is sent it (`sentHeaderValue`), or null when it is not sent. */
+export type FieldValue = (name: string) => string | null
+
+/** The variant key of `primary` for a request whose sent fields are `valueOf`, given the names it varies on. */
+export function variantKey(primary: string, names: readonly string[], valueOf: FieldValue): string {
   if (names.length === 0) return primary
   let key = primary
   // A missing header and an empty one are different selecting values (§4.1).
-  for (const name of names) key += `${SEP}${headers.get(name) ?? SEP}`
+  for (const name of names) key += `${SEP}${valueOf(name) ?? SEP}`
   return key
 }

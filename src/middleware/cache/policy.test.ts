@@ -10,6 +10,8 @@ import {
   type StorabilityInput,
 } from './policy.ts'
 
+/** The schema's default for routes[].cache.statuses. */
+const OVERRIDE_STATUSES = [200, 203, 301, 308]
 const T0 = Date.parse('2026-11-26T12:00:00Z')
 const httpDate = (ms: number) => new Date(ms).toUTCString()
 
@@ -21,10 +23,19 @@ function storability(status: number, headers: Record<string, string>, extra: Par
     responseHeaders: h,
     requestHasAuthorization: false,
     mode: 'standard',
+    overrideStatuses: OVERRIDE_STATUSES,
     setCookie: 'bypass',
     ...extra,
   }
-  const lifetime = freshnessLifetime({ status, directives: input.responseDirectives, headers: h, responseTime: T0, mode: input.mode, ttlSeconds: 300 })
+  const lifetime = freshnessLifetime({
+    status,
+    directives: input.responseDirectives,
+    headers: h,
+    responseTime: T0,
+    mode: input.mode,
+    ttlSeconds: 300,
+    overrideStatuses: input.overrideStatuses,
+  })
   return unstorableReason(input, lifetime) ?? 'storable'
 }
 
@@ -54,6 +65,11 @@ describe('storable? (RFC 9111 §3)', () => {
     ['Set-Cookie: not stored by default', 200, { 'cache-control': 'max-age=60', 'set-cookie': 'a=1' }, {}, 'set-cookie'],
     ['Set-Cookie: stored stripped when configured', 200, { 'cache-control': 'max-age=60', 'set-cookie': 'a=1' }, { setCookie: 'strip' }, 'storable'],
     ['override: never Set-Cookie', 200, { 'set-cookie': 'a=1' }, { mode: 'override', setCookie: 'strip' }, 'set-cookie'],
+    ['override: an unmarked 404 is not stored', 404, {}, { mode: 'override' }, 'status'],
+    ['override: an unmarked 500 is not stored', 500, {}, { mode: 'override' }, 'status'],
+    ['override: a 404 the origin marked cacheable is', 404, { 'cache-control': 'max-age=30' }, { mode: 'override' }, 'storable'],
+    ['override: 308 by default', 308, {}, { mode: 'override' }, 'storable'],
+    ['override: a listed 404 (statuses widened)', 404, {}, { mode: 'override', overrideStatuses: [200, 404] }, 'storable'],
   ] as const)('%s', (_name, status, headers, extra, expected) => {
     expect(storability(status, headers, extra as Partial<StorabilityInput>)).toBe(expected)
   })
@@ -61,7 +77,7 @@ describe('storable? (RFC 9111 §3)', () => {
 
 describe('freshness lifetime (RFC 9111 §4.2.1)', () => {
   const lifetime = (headers: Record<string, string>, status = 200, mode: 'standard' | 'override' = 'standard') =>
-    freshnessLifetime({ status, directives: parseCacheControl(headers['cache-control'] ?? null), headers: new Headers(headers), responseTime: T0, mode, ttlSeconds: 300 })
+    freshnessLifetime({ status, directives: parseCacheControl(headers['cache-control'] ?? null), headers: new Headers(headers), responseTime: T0, mode, ttlSeconds: 300, overrideStatuses: OVERRIDE_STATUSES })
 
   test.each([
     ['s-maxage over max-age', { 'cache-control': 'max-age=60, s-maxage=10' }, 10],

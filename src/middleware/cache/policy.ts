@@ -21,6 +21,8 @@ export interface StorabilityInput {
   responseHeaders: Headers
   requestHasAuthorization: boolean
   mode: CacheMode
+  /** Statuses override mode stores whatever the upstream says; others follow the standard rules. */
+  overrideStatuses: readonly number[]
   /** 'bypass': a response with Set-Cookie is not stored; 'strip': stored without it. */
   setCookie: 'bypass' | 'strip'
 }
@@ -37,7 +39,8 @@ export type Unstorable =
 /** Why `input` must not be stored, or undefined when it may be (RFC 9111 §3, §3.5, §5.2.2). */
 export function unstorableReason(input: StorabilityInput, lifetime: number | undefined): Unstorable | undefined {
   const d = input.responseDirectives
-  if (!STORABLE_STATUS.has(input.status)) return 'status'
+  const overridden = input.mode === 'override' && input.overrideStatuses.includes(input.status)
+  if (!overridden && !STORABLE_STATUS.has(input.status)) return 'status'
   if (d.noStore) return 'no-store' // §5.2.2.5
   if (d.private) return 'private' // §5.2.2.7: a shared cache MUST NOT store
   if (varyHasStar(input.responseHeaders)) return 'vary-star' // §4.1: never matches
@@ -48,6 +51,8 @@ export function unstorableReason(input: StorabilityInput, lifetime: number | und
   if (input.responseHeaders.has('set-cookie') && (input.mode === 'override' || input.setCookie === 'bypass')) {
     return 'set-cookie'
   }
+  // Override mode stores an unlisted status (a 404, say) only when the origin marked it cacheable.
+  if (input.mode === 'override' && !overridden && !hasExplicitFreshness(d, input.responseHeaders)) return 'status'
   // Stored without a lifetime only to be revalidated, which needs a validator.
   if (lifetime === undefined && !(d.noCache && hasValidator(input.responseHeaders))) return 'no-freshness'
   return undefined
@@ -62,16 +67,19 @@ export interface LifetimeInput {
   mode: CacheMode
   /** Cap for heuristic freshness, and the lifetime in override mode. */
   ttlSeconds: number
+  /** Statuses override mode gives ttlSeconds; others get their standard lifetime. */
+  overrideStatuses: readonly number[]
 }
 
 /**
  * Freshness lifetime in seconds (RFC 9111 §4.2.1): s-maxage, then max-age, then
  * Expires - Date, then a heuristic of 10% of the time since Last-Modified (§4.2.2), capped
- * at ttlSeconds. Undefined when the response has none. Override mode: ttlSeconds, always.
+ * at ttlSeconds. Undefined when the response has none. Override mode: ttlSeconds for the
+ * listed statuses.
  */
 export function freshnessLifetime(input: LifetimeInput): number | undefined {
   const { directives: d, headers } = input
-  if (input.mode === 'override') return input.ttlSeconds
+  if (input.mode === 'override' && input.overrideStatuses.includes(input.status)) return input.ttlSeconds
   if (d.sMaxage !== undefined) return d.sMaxage
   if (d.maxAge !== undefined) return d.maxAge
   const expires = headers.get('expires')
@@ -172,6 +180,11 @@ export function reusableWithAuthorization(response: CacheDirectives, mode: Cache
 function varyHasStar(headers: Headers): boolean {
   const vary = headers.get('vary')
   return vary !== null && vary.split(',').some((name) => name.trim() === '*')
+}
+
+/** Freshness the origin gave explicitly (§4.2.1), not a heuristic. */
+function hasExplicitFreshness(d: CacheDirectives, headers: Headers): boolean {
+  return d.sMaxage !== undefined || d.maxAge !== undefined || headers.has('expires')
 }
 
 function hasValidator(headers: Headers): boolean {

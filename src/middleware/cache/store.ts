@@ -5,7 +5,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import type { CacheDirectives } from './directives.ts'
-import { splitPrimaryKey, variantKey } from './key.ts'
+import { splitPrimaryKey, variantKey, type FieldValue } from './key.ts'
 import type { AgeClock } from './policy.ts'
 
 export interface CacheEntry {
@@ -21,7 +21,7 @@ export interface CacheEntry {
   readonly lifetime: number
   readonly clock: AgeClock
   readonly varyNames: readonly string[]
-  /** Bytes charged against maxBytes: body, headers and a fixed overhead. */
+  /** Bytes charged against maxBytes: key, body, headers and a fixed overhead. */
   readonly size: number
 }
 
@@ -40,8 +40,9 @@ export interface CacheStats {
 /** Per-entry bookkeeping charged on top of body and headers. */
 const ENTRY_OVERHEAD = 256
 
-export function entrySize(headers: Headers, body: Uint8Array): number {
-  let size = ENTRY_OVERHEAD + body.byteLength
+/** What an entry costs: its variant key is held twice (LRU and index) and can be large (varied header values). */
+export function entrySize(key: string, headers: Headers, body: Uint8Array): number {
+  let size = ENTRY_OVERHEAD + 2 * key.length + body.byteLength
   for (const [name, value] of headers) size += name.length + value.length
   return size
 }
@@ -72,11 +73,11 @@ export function createCacheStore(options: CacheStoreOptions) {
   }
 
   return {
-    /** The stored variant of `primary` matching `headers`, if any. */
-    lookup(primary: string, headers: Headers): CacheEntry | undefined {
+    /** The stored variant of `primary` selected by the request's sent fields, if any. */
+    lookup(primary: string, valueOf: FieldValue): CacheEntry | undefined {
       const variants = index.get(primary)
       if (!variants) return undefined
-      return lru.get(variantKey(primary, variants.names, headers))
+      return lru.get(variantKey(primary, variants.names, valueOf))
     },
 
     /** The Vary names stored variants of `primary` are keyed by, if any are stored. */

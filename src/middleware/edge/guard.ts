@@ -5,11 +5,14 @@
  */
 import { GatewayError } from '../../errors.ts'
 import { DIGITS, connectionNamesFramingField, headerBlockBytes } from '../../upstream/headers.ts'
+import { INVALID_PATH } from './path.ts'
 
 export interface GuardLimits {
   maxUrlBytes: number
   maxHeaderBytes: number
   maxBodyBytes: number
+  /** "reject": a header name with "_" gets 400 (Envoy's REJECT_REQUEST); otherwise dropped or allowed when forwarding. */
+  underscoresInHeaders: 'drop' | 'reject' | 'allow'
 }
 
 /**
@@ -17,13 +20,15 @@ export interface GuardLimits {
  * Rejects lists (a duplicated Host arrives merged as "a, b"), spaces, "@" and empty values.
  */
 const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::\d{1,5})?$/
-/** A "%" not followed by two hex digits, or an encoded NUL (nginx-tests http_uri.t: 400). */
-const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})|%00/
 
 type GuardCode = 'bad_request' | 'uri_too_long' | 'header_fields_too_large' | 'payload_too_large'
 const reject = (code: GuardCode) => new GatewayError(code, { closeConnection: true })
 
-/** Throws a GatewayError for a request that must not be forwarded; `targetLength` is path + query. */
+/**
+ * Throws a GatewayError for a request that must not be forwarded. `path` is the normalised
+ * path (INVALID_PATH for a malformed escape, "%00" or a refused escaped slash);
+ * `targetLength` is the received path + query.
+ */
 export function guardRequest(raw: Request, path: string, targetLength: number, limits: GuardLimits): void {
   const headers = raw.headers
   const host = headers.get('host')
@@ -31,8 +36,10 @@ export function guardRequest(raw: Request, path: string, targetLength: number, l
   // Dropping a framing header as hop-by-hop would reframe the body upstream (Varnish f00010).
   if (connectionNamesFramingField(headers.get('connection'))) throw reject('bad_request')
   if (targetLength > limits.maxUrlBytes) throw reject('uri_too_long')
-  if (headerBlockBytes(headers) > limits.maxHeaderBytes) throw reject('header_fields_too_large')
-  if (BAD_PERCENT.test(path)) throw reject('bad_request')
+  const block = headerBlockBytes(headers)
+  if (block.bytes > limits.maxHeaderBytes) throw reject('header_fields_too_large')
+  if (block.underscore && limits.underscoresInHeaders === 'reject') throw reject('bad_request')
+  if (path === INVALID_PATH) throw reject('bad_request')
 
   const contentLength = headers.get('content-length')
   // Bun accepts identical duplicates as "1, 1"; forwarding that would be ambiguous (RFC 9112 §6.3).

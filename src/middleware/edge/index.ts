@@ -17,6 +17,8 @@ export interface EdgeOptions {
 }
 
 /**
+ * Expects the app's `getPath` to be `routingPath`: `c.req.path` is then the normalised
+ * path the router matched, and the one forwarded and cached by.
  * @example app.use('*', edge({ isTrusted: createIpMatcher([]), limits: config.server }))
  */
 export function edge(options: EdgeOptions): MiddlewareHandler<GatewayEnv> {
@@ -32,8 +34,9 @@ export function edge(options: EdgeOptions): MiddlewareHandler<GatewayEnv> {
     c.set('peer', { address, trusted })
     c.set('requestId', id)
     const target = splitTarget(raw.url)
-    guardRequest(raw, target.path, target.length, limits)
-    c.set('target', target)
+    const path = c.req.path
+    guardRequest(raw, path, target.length, limits)
+    c.set('target', { path, query: target.query })
     return next()
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { hostForRouting, splitTarget } from './target.ts'
+import { INVALID_PATH } from './path.ts'
+import { hostForRouting, routingPath, splitTarget } from './target.ts'
 
 describe('splitTarget', () => {
   test.each([
@@ -8,8 +9,23 @@ describe('splitTarget', () => {
     ['http://a.example', '/', '', 1],
     ['http://a.example/a%2Fb?', '/a%2Fb', '?', 7],
     ['/relative?x', '/relative', '?x', 11],
-  ])('%s → %s %s', (url, path, query, length) => {
-    expect(splitTarget(url)).toEqual({ path, query, length })
+    // Bun keeps a fragment in req.url; it is no part of the request-target (RFC 9112 §3.2).
+    ['http://a.example/a/b#frag', '/a/b', '', 4],
+    ['http://a.example/x?q=1#frag', '/x', '?q=1', 6],
+    ['http://a.example/x#frag?not-a-query', '/x', '', 2],
+  ])('%s → %s %s', (url, rawPath, query, length) => {
+    expect(splitTarget(url)).toEqual({ rawPath, query, length })
+  })
+})
+
+describe('routingPath', () => {
+  test.each([
+    ['http://a.example/public/..%2Finternal/secret', INVALID_PATH],
+    ['http://a.example/public//admin/x', '/public/admin/x'],
+    ['http://a.example/heal%74h', '/health'],
+    ['http://a.example/a/b#frag', '/a/b'],
+  ])('%s → %p', (url, expected) => {
+    expect(routingPath(url, 'reject')).toBe(expected)
   })
 })
 

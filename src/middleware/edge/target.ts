@@ -1,21 +1,40 @@
 /** Splits Bun's `req.url` into path and query without building a URL object. */
-import type { RequestTarget } from '../../types.ts'
+import { INVALID_PATH, normalisePath, type EscapedSlashes } from './path.ts'
+
+/** The request-target as received: raw path, query with its "?", and the length limits count. */
+export interface RawTarget {
+  readonly rawPath: string
+  readonly query: string
+  /** Path and query in bytes, as sent by the client (the 414 limit). */
+  readonly length: number
+}
 
 /**
  * Bun gives an absolute URL built from Host (relative for HTTP/1.0 without Host), with
- * dot segments already resolved and any fragment removed. The path is kept as received
- * otherwise: not decoded, so `%2F` cannot turn into a separator behind the router's back.
+ * literal dot segments resolved, but keeps any "#fragment": a fragment is never part of
+ * a request-target (RFC 9112 §3.2) and is dropped here, so it reaches neither the cache
+ * key nor the upstream.
  */
-export function splitTarget(url: string): RequestTarget & { length: number } {
+export function splitTarget(url: string): RawTarget {
   let start = 0
   if (url.charCodeAt(0) !== 47 /* "/" */) {
     start = url.indexOf('/', url.indexOf('://') + 3)
-    if (start === -1) return { path: '/', query: '', length: 1 }
+    if (start === -1) return { rawPath: '/', query: '', length: 1 }
   }
+  const hash = url.indexOf('#', start)
+  const end = hash === -1 ? url.length : hash
   const q = url.indexOf('?', start)
-  return q === -1
-    ? { path: url.slice(start), query: '', length: url.length - start }
-    : { path: url.slice(start, q), query: url.slice(q), length: url.length - start }
+  return q === -1 || q > end
+    ? { rawPath: url.slice(start, end), query: '', length: end - start }
+    : { rawPath: url.slice(start, q), query: url.slice(q, end), length: end - start }
+}
+
+/**
+ * The path the router matches (Hono's `getPath`), and so the path forwarded and cached
+ * by: normalised, or INVALID_PATH when it must be rejected (the edge answers 400).
+ */
+export function routingPath(url: string, escapedSlashes: EscapedSlashes): string {
+  return normalisePath(splitTarget(url).rawPath, escapedSlashes) ?? INVALID_PATH
 }
 
 /** Host header value → lower-case host without port, as routes match it. */

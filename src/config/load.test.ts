@@ -25,6 +25,15 @@ describe('validateConfig', () => {
     expect(routes[0]).toMatchObject({ stripPrefix: false, cache: { enabled: false } })
   })
 
+  test('metrics.bearerToken is still accepted as the admin token; two different tokens are an error', () => {
+    const token = 'x'.repeat(16)
+    const result = validateConfig({ ...minimal(), metrics: { bearerToken: token } })
+    expect(result.ok && result.config.admin.bearerToken).toBe(token)
+    const both = validateConfig({ ...minimal(), metrics: { bearerToken: token }, admin: { bearerToken: 'y'.repeat(16) } })
+    expect(both.ok).toBe(false)
+    if (!both.ok) expect(both.errors).toContain('metrics.bearerToken: differs from admin.bearerToken; set only admin.bearerToken')
+  })
+
   test('an empty file is a valid config with no routes', () => {
     expect(validateConfig({}).ok).toBe(true)
   })

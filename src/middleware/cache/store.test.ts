@@ -46,6 +46,19 @@ describe('createCacheStore', () => {
     expect(store.lookup(primaryKey('http', 'a', '/e0', ''), fields(new Headers()))).toBeUndefined()
   })
 
+  test('counts the key in maxBytes: huge varied header values cannot grow memory past it', () => {
+    const store = createCacheStore({ maxEntries: 100_000, maxBytes: 1 << 20, maxObjectBytes: 1 << 16 })
+    for (let i = 0; i < 500; i++) {
+      const request = new Headers({ 'accept-encoding': `${i}-${'x'.repeat(16 * 1024)}` })
+      store.put(entry('/k', 10, ['accept-encoding'], request))
+    }
+    const { bytes, entries } = store.stats()
+    expect(bytes).toBeLessThanOrEqual(1 << 20)
+    // Each entry holds a 16 KiB key: at most 1 MiB / 32 KiB of them fit.
+    expect(entries).toBeLessThanOrEqual(32)
+    expect(bytes).toBeGreaterThanOrEqual(entries * 2 * 16 * 1024)
+  })
+
   test('refuses bodies over maxObjectBytes', () => {
     const store = createCacheStore({ maxEntries: 10, maxBytes: 1 << 20, maxObjectBytes: 100 })
     expect(store.put(entry('/big', 101))).toBe(false)

@@ -31,6 +31,8 @@ http {
 
 export interface RunningNginx {
   readonly port: number
+  /** The master's pid; its workers are its children. */
+  readonly pid: number
   stop(): Promise<void>
 }
 
@@ -54,6 +56,7 @@ export async function startNginx(upstreamPort: number, workers: number, port: nu
   }
   return {
     port,
+    pid: proc.pid,
     async stop() {
       proc.kill('SIGQUIT')
       await proc.exited

@@ -9,6 +9,10 @@ export interface ScenarioResult {
   nginx?: LoadResult
   ratioVsDirect?: number
   ratioVsNginx?: number
+  /** CPU per request against the direct baseline's (the bare upstream). */
+  cpuRatioVsDirect?: number
+  /** CPU per request against nginx's. */
+  cpuRatioVsNginx?: number
   /** Highest RSS per gateway worker pid during the scenario, MiB. */
   rssMbByWorker?: Record<string, number>
 }
@@ -23,9 +27,28 @@ export interface BenchReport {
 }
 
 const ms = (seconds: number) => (seconds * 1000).toFixed(2)
+const us = (value: number | undefined) => (value === undefined ? '' : value.toFixed(1))
+const x = (value: number | undefined) => (value === undefined ? '' : value.toFixed(2))
 
 export function table(report: BenchReport): string {
-  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'vs direct', 'nginx req/s', 'nginx p99', 'nginx err', 'vs nginx', 'max RSS MiB']
+  const head = [
+    'scenario',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    'non-2xx',
+    'CPU µs/req',
+    'vs direct',
+    'CPU vs direct',
+    'nginx req/s',
+    'nginx p99',
+    'nginx err',
+    'nginx CPU µs/req',
+    'vs nginx',
+    'CPU vs nginx',
+    'max RSS MiB',
+  ]
   const rows = report.scenarios.map((r) => [
     r.name,
     r.gateway.requestsPerSec.toFixed(0),
@@ -33,11 +56,15 @@ export function table(report: BenchReport): string {
     ms(r.gateway.p99),
     String(r.gateway.socketErrors),
     String(r.gateway.non2xx),
-    r.ratioVsDirect === undefined ? '' : r.ratioVsDirect.toFixed(2),
+    us(r.gateway.cpuUsPerRequest),
+    x(r.ratioVsDirect),
+    x(r.cpuRatioVsDirect),
     r.nginx ? r.nginx.requestsPerSec.toFixed(0) : '',
     r.nginx ? ms(r.nginx.p99) : '',
     r.nginx ? String(r.nginx.socketErrors + r.nginx.non2xx) : '',
-    r.ratioVsNginx === undefined ? '' : r.ratioVsNginx.toFixed(2),
+    us(r.nginx?.cpuUsPerRequest),
+    x(r.ratioVsNginx),
+    x(r.cpuRatioVsNginx),
     r.rssMbByWorker ? String(Math.max(...Object.values(r.rssMbByWorker))) : '',
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))

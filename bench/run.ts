@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pickTool, runLoad, type LoadOptions, type LoadResult, type ToolName } from './load-tools/index.ts'
+import { measureCpu } from './cpu.ts'
 import { startNginx, type RunningNginx } from './nginx.ts'
 import { svgChart, table, type BenchReport, type ScenarioResult } from './report.ts'
 import { sampleRss } from './rss.ts'
@@ -75,7 +76,7 @@ async function startListening(args: string[]) {
         text += decoder.decode(next.value)
       }
     })()
-    return { port: JSON.parse(line).port as number, output: () => text }
+    return { port: JSON.parse(line).port as number, pid: proc.pid, output: () => text }
   }
 }
 
@@ -118,7 +119,8 @@ async function main(): Promise<void> {
     if (!nginx) fail('--compare nginx: nginx is not installed (apt-get install nginx-light)')
   }
 
-  const load = (port: number, s: Scenario, seconds: number): Promise<LoadResult> => {
+  /** One load run against `port`, with the CPU the processes under `pid` spent on it. */
+  const load = async (port: number, pid: number, s: Scenario, seconds: number): Promise<LoadResult> => {
     const options: LoadOptions = {
       url: `http://127.0.0.1:${port}${s.path}`,
       durationSeconds: seconds,
@@ -128,12 +130,15 @@ async function main(): Promise<void> {
       bodyBytes: s.bodyBytes,
       unique: s.unique,
     }
-    return runLoad(tool, options)
+    const cpu = measureCpu(pid)
+    const result = await runLoad(tool, options)
+    const cpuMs = cpu.stop()
+    return { ...result, cpuMs, cpuUsPerRequest: result.requests > 0 ? (cpuMs * 1000) / result.requests : undefined }
   }
 
   // Warm every proxy once (JIT, pools, the cache entry the cache-hit scenario reads).
-  for (const port of [gateway.port, nginx?.port].filter((p): p is number => p !== undefined)) {
-    for (const s of scenarios.filter((x) => !x.direct)) await load(port, s, 1)
+  for (const server of [gateway, nginx].filter((p) => p !== undefined)) {
+    for (const s of scenarios.filter((x) => !x.direct)) await load(server.port, server.pid, s, 1)
   }
 
   const results: ScenarioResult[] = []
@@ -142,7 +147,7 @@ async function main(): Promise<void> {
     const seconds = Math.max(1, Math.round(durationSeconds * (s.durationShare ?? 1)))
     progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${nginx && !s.direct ? ' ×2, alternating with nginx' : ''})`)
     if (s.direct) {
-      results.push({ name: s.name, describe: s.describe, gateway: await load(upstream.port, s, seconds) })
+      results.push({ name: s.name, describe: s.describe, gateway: await load(upstream.port, upstream.pid, s, seconds) })
       continue
     }
     const ours: LoadResult[] = []
@@ -153,11 +158,11 @@ async function main(): Promise<void> {
       const order: ('gateway' | 'nginx')[] = round % 2 === 0 ? ['gateway', 'nginx'] : ['nginx', 'gateway']
       for (const target of order) {
         if (target === 'nginx') {
-          if (nginx) theirs.push(await load(nginx.port, s, seconds))
+          if (nginx) theirs.push(await load(nginx.port, nginx.pid, s, seconds))
           continue
         }
         const sampler = sampleRss(() => workerPids(gateway.output()))
-        ours.push(await load(gateway.port, s, seconds))
+        ours.push(await load(gateway.port, gateway.pid, s, seconds))
         rss = sampler.stop()
       }
     }
@@ -167,8 +172,14 @@ async function main(): Promise<void> {
 
   const direct = results.find((r) => r.name === 'direct')
   for (const r of results) {
-    if (direct && r !== direct) r.ratioVsDirect = r.gateway.requestsPerSec / direct.gateway.requestsPerSec
-    if (r.nginx) r.ratioVsNginx = r.gateway.requestsPerSec / r.nginx.requestsPerSec
+    if (direct && r !== direct) {
+      r.ratioVsDirect = r.gateway.requestsPerSec / direct.gateway.requestsPerSec
+      r.cpuRatioVsDirect = ratio(r.gateway.cpuUsPerRequest, direct.gateway.cpuUsPerRequest)
+    }
+    if (r.nginx) {
+      r.ratioVsNginx = r.gateway.requestsPerSec / r.nginx.requestsPerSec
+      r.cpuRatioVsNginx = ratio(r.gateway.cpuUsPerRequest, r.nginx.cpuUsPerRequest)
+    }
   }
   const thresholds = (await Bun.file(join(import.meta.dir, 'thresholds.json')).json()) as Thresholds
   const report: BenchReport = {
@@ -194,18 +205,26 @@ async function main(): Promise<void> {
   }
 }
 
+function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined || b === 0 ? undefined : a / b
+}
+
 /** Rounds of one scenario, combined: requests/s averaged, worst latencies and all errors kept. */
 function merge(runs: LoadResult[]): LoadResult {
   if (runs.length === 1) return runs[0]!
   const sum = (f: (r: LoadResult) => number) => runs.reduce((n, r) => n + f(r), 0)
   const max = (f: (r: LoadResult) => number) => Math.max(...runs.map(f))
+  const cpuMs = sum((r) => r.cpuMs ?? 0)
+  const requests = sum((r) => r.requests)
   return {
     tool: runs[0]!.tool,
     requestsPerSec: sum((r) => r.requestsPerSec) / runs.length,
     p50: max((r) => r.p50),
     p90: max((r) => r.p90),
     p99: max((r) => r.p99),
-    requests: sum((r) => r.requests),
+    requests,
+    cpuMs,
+    cpuUsPerRequest: requests > 0 ? (cpuMs * 1000) / requests : undefined,
     non2xx: sum((r) => r.non2xx),
     socketErrors: sum((r) => r.socketErrors),
   }

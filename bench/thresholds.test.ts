@@ -29,6 +29,15 @@ describe('evaluate', () => {
     ])
   })
 
+  test('CPU ratios above their maximum are named', () => {
+    const cpu: Thresholds = { ...thresholds, maxCpuRatioVsDirect: { health: 1.3 }, maxCpuRatioVsNginx: { 'cache-hit': 1 } }
+    const results: ScenarioResult[] = [
+      { name: 'health', describe: '', gateway: load(100), cpuRatioVsDirect: 1.5 },
+      { name: 'cache-hit', describe: '', gateway: load(100), nginx: load(100), cpuRatioVsNginx: 0.9 },
+    ]
+    expect(evaluate(results, cpu)).toEqual(["health: CPU per request 1.50x direct's > 1.3"])
+  })
+
   test("nginx's own errors do not fail the gateway's run", () => {
     const results: ScenarioResult[] = [{ name: 'cache-miss', describe: '', gateway: load(10), nginx: load(10, { non2xx: 53 }) }]
     expect(evaluate(results, thresholds)).toEqual([])

@@ -6,6 +6,10 @@ export interface Thresholds {
   maxNon2xx: number
   minRatioVsDirect: Record<string, number>
   minRatioVsNginx: Record<string, number>
+  /** Most CPU per request as a multiple of the direct baseline's, by scenario. */
+  maxCpuRatioVsDirect?: Record<string, number>
+  /** Most CPU per request as a multiple of nginx's, by scenario. */
+  maxCpuRatioVsNginx?: Record<string, number>
 }
 
 /** Every missed threshold, as a sentence; empty when the run passes. */
@@ -19,6 +23,14 @@ export function evaluate(results: readonly ScenarioResult[], t: Thresholds): str
     const vsDirect = t.minRatioVsDirect[r.name]
     if (vsDirect !== undefined && r.ratioVsDirect !== undefined && r.ratioVsDirect < vsDirect) {
       failures.push(`${r.name}: ${r.ratioVsDirect.toFixed(2)} of direct < ${vsDirect}`)
+    }
+    const cpuVsDirect = t.maxCpuRatioVsDirect?.[r.name]
+    if (cpuVsDirect !== undefined && r.cpuRatioVsDirect !== undefined && r.cpuRatioVsDirect > cpuVsDirect) {
+      failures.push(`${r.name}: CPU per request ${r.cpuRatioVsDirect.toFixed(2)}x direct's > ${cpuVsDirect}`)
+    }
+    const cpuVsNginx = t.maxCpuRatioVsNginx?.[r.name]
+    if (cpuVsNginx !== undefined && r.cpuRatioVsNginx !== undefined && r.cpuRatioVsNginx > cpuVsNginx) {
+      failures.push(`${r.name}: CPU per request ${r.cpuRatioVsNginx.toFixed(2)}x nginx's > ${cpuVsNginx}`)
     }
     const vsNginx = t.minRatioVsNginx[r.name]
     if (vsNginx !== undefined && r.ratioVsNginx !== undefined && r.ratioVsNginx < vsNginx) {

@@ -18,6 +18,10 @@ export interface LoadResult {
   non2xx: number
   /** Connect, read, write and timeout errors. */
   socketErrors: number
+  /** CPU (user + system) the server's processes spent during the run, ms (filled by bench/run.ts). */
+  cpuMs?: number
+  /** cpuMs per request served, in µs. */
+  cpuUsPerRequest?: number
 }
 
 export interface LoadOptions {

@@ -1,22 +1,29 @@
 /**
- * createApp(deps): the request pipeline, and only wiring. Reads like a table of contents:
- * access log → edge (peer, request id, guard) → health | proxy (cache, forward), with one
- * error renderer. Request metrics are recorded by the serve loop (worker.ts).
+ * createApp(deps): the request side, and only wiring. Hono's router is the one router, on
+ * the one normalised path (`getPath`). Registered in precedence order: the health route,
+ * then every configured route (most specific first), each as one handler running the
+ * pipeline built for it at boot (pipeline/build.ts); unmatched requests run a pipeline of
+ * their own that answers 404. The access log is the only layer around them, when on.
  */
 import { Hono } from 'hono'
-import type { Context } from 'hono'
 import type { GatewayConfig } from './config/schema.ts'
 import { GatewayError, errorResponse } from './errors.ts'
 import type { Logger } from './log.ts'
+import { UNMATCHED_ROUTE } from './metrics/names.ts'
 import type { WorkerMetrics } from './metrics/registry.ts'
 import { accessLog } from './middleware/access-log/index.ts'
 import type { ResponseCache } from './middleware/cache/index.ts'
-import { edge } from './middleware/edge/index.ts'
+import { createEdge } from './middleware/edge/index.ts'
 import { routingPath } from './middleware/edge/target.ts'
 import { createIpMatcher } from './net/ip-matcher.ts'
+import { buildPipeline, type PipelineDeps } from './pipeline/build.ts'
+import type { Exchange } from './pipeline/exchange.ts'
+import { builtinRoute, compileRoutes, routePatterns, type Route } from './pipeline/route.ts'
+import { serveRoute, type ServeDeps } from './pipeline/serve.ts'
 import { healthHandler, type IsHealthy } from './routes/health.ts'
-import { proxyHandler } from './routes/proxy.ts'
 import type { GatewayEnv } from './types.ts'
+import { createDeadlineWheel, type DeadlineWheel } from './upstream/deadline.ts'
+import { createForwarder, type RouteForwarder } from './upstream/forward.ts'
 import type { UpstreamRegistry } from './upstream/registry.ts'
 
 export interface AppDeps {
@@ -30,43 +37,70 @@ export interface AppDeps {
   metrics?: WorkerMetrics
   /** Where access-log lines go, when `log.access` is on. */
   accessLogWriter?: (line: string) => void
+  /** The worker's upstream deadlines; a private wheel when absent (unit tests). */
+  deadlines?: DeadlineWheel
 }
 
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const { config, log, metrics } = deps
-  const { escapedSlashes } = config.server
-  // The router, the cache and the forwarder all see one path: the normalised one.
+  const { escapedSlashes, trustedProxies, healthPath } = config.server
   const app = new Hono<GatewayEnv>({ getPath: (request) => routingPath(request.url, escapedSlashes) })
-  if (config.log.access && deps.accessLogWriter) {
-    app.use('*', accessLog({ sampleRate: config.log.sampleRate, write: deps.accessLogWriter }))
+  const logging = config.log.access && deps.accessLogWriter !== undefined
+  if (logging) app.use('*', accessLog({ sampleRate: config.log.sampleRate, write: deps.accessLogWriter! }))
+
+  const deadlines = deps.deadlines ?? createDeadlineWheel()
+  const forwarders = new Map<Route, RouteForwarder>()
+  const pipelineDeps: PipelineDeps = { config, cache: deps.cache, forwarderOf: (route) => forwarders.get(route) }
+  const serveDeps: ServeDeps = {
+    admit: createEdge({ isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0 }),
+    renderError: (err, exchange) => renderError(err, exchange, log, metrics),
+    recorderFor: metrics && ((route) => metrics.http.forRoute(route)),
+    exposeExchange: logging,
   }
-  app.use('*', edge({ isTrusted: createIpMatcher(config.server.trustedProxies), limits: config.server }))
-  const tagRoute = metrics ? metrics.http.tag : undefined
-  app.all(config.server.healthPath, healthHandler(deps.isHealthy ?? (() => true), tagRoute))
-  app.all(
-    '*',
-    proxyHandler({
-      routes: config.routes,
-      upstreams: deps.upstreams,
-      server: config.server,
-      cache: deps.cache,
-      observer: metrics?.upstream,
-      tagRoute,
-      recordTiming: config.log.access,
+
+  const health = builtinRoute('health', healthPath, ['GET', 'HEAD'])
+  app.all(healthPath, serveRoute(health, buildPipeline(health, healthHandler(deps.isHealthy ?? (() => true)), pipelineDeps), serveDeps))
+
+  for (const route of compileRoutes(config.routes)) {
+    const routeConfig = route.config!
+    const forwarder = createForwarder({
+      // The config loader guarantees the upstream exists.
+      upstream: deps.upstreams.get(routeConfig.upstream)!,
+      prefix: route.prefix,
+      stripPrefix: routeConfig.stripPrefix,
+      maxBodyBytes: config.server.maxBodyBytes,
+      idleTimeoutSeconds: config.server.idleTimeoutSeconds,
+      dropUnderscores: config.server.underscoresInHeaders === 'drop',
+      deadlines,
     })
-  )
-  app.onError((err, c) => renderError(err, c, log, metrics))
+    forwarders.set(route, forwarder)
+    const handler = serveRoute(route, buildPipeline(route, forwarder.forward, pipelineDeps), serveDeps)
+    for (const pattern of routePatterns(route.prefix)) app.all(pattern, handler)
+  }
+
+  const unmatched = builtinRoute(UNMATCHED_ROUTE, '')
+  const notFound = serveRoute(unmatched, buildPipeline(unmatched, noRoute, pipelineDeps), serveDeps)
+  app.notFound((c) => notFound(c, async () => {}) as Response | Promise<Response>)
+  // Only a bug in a layer outside the pipelines (the access log) gets here.
+  app.onError((err) => {
+    log.error('internal_error', { error: err.name })
+    return errorResponse('internal_error', crypto.randomUUID())
+  })
   return app
 }
 
+function noRoute(): never {
+  throw new GatewayError('not_found')
+}
+
 /** The one error renderer: catalogue errors as small JSON, anything else as a logged 500. */
-function renderError(err: Error, c: Context<GatewayEnv>, log: Logger, metrics?: WorkerMetrics): Response {
-  const id = c.get('requestId') ?? crypto.randomUUID()
+function renderError(err: unknown, exchange: Exchange, log: Logger, metrics?: WorkerMetrics): Response {
+  const id = exchange.requestId
   if (err instanceof GatewayError) {
     if (err.status < 500 && err.code !== 'client_closed') metrics?.rejected(err.code)
     return errorResponse(err.code, id, err.headers, err.closeConnection)
   }
   // A bug, not bad input: name the error class only; messages can carry addresses or paths.
-  log.error('internal_error', { requestId: id, error: err.name })
+  log.error('internal_error', { requestId: id, error: err instanceof Error ? err.name : typeof err })
   return errorResponse('internal_error', id)
 }

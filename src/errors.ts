@@ -25,12 +25,19 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS
 
-/** Why an upstream exchange failed; becomes a metric label later, never a client-visible text. */
+/**
+ * Why an exchange failed: an upstream error code (upstream/errors.ts, a metric label), or
+ * the client's side (gone, or a request body over the limit). Never a client-visible text.
+ */
 export type UpstreamFailure =
   | 'connect_refused'
+  | 'dns'
+  | 'connect_timeout'
+  | 'headers_timeout'
+  | 'body_timeout'
   | 'reset'
-  | 'timeout'
-  | 'malformed'
+  | 'malformed_head'
+  | 'length_mismatch'
   | 'body_too_large'
   | 'client_closed'
 

@@ -1,14 +1,9 @@
 /** Types shared by the app's middleware: what Hono carries per request. */
 import type { Server } from 'bun'
+import type { Exchange } from './pipeline/exchange.ts'
 
 /** The parts of Bun's server the request path uses; absent under `app.request()` in unit tests. */
 export type ServerBindings = Partial<Pick<Server<undefined>, 'requestIP' | 'timeout'>>
-
-/** The request-target split once: path (normalised by Bun, not decoded) and query with its "?". */
-export interface RequestTarget {
-  readonly path: string
-  readonly query: string
-}
 
 /** The TCP peer and whether it is a configured trusted proxy. */
 export interface Peer {
@@ -19,13 +14,7 @@ export interface Peer {
 export interface GatewayEnv {
   Bindings: ServerBindings
   Variables: {
-    requestId: string
-    peer: Peer
-    target: RequestTarget
-    /** The matched route's name (metrics and access log). */
-    routeName: string
-    upstreamName: string
-    /** Present when access logs are on: the forwarder fills in the upstream latency. */
-    timing: { upstreamMs?: number }
+    /** Set only when access logs are on: the one per-request state (pipeline/exchange.ts). */
+    exchange: Exchange
   }
 }

@@ -7,6 +7,7 @@ import { createApp } from './app.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import { errorResponse } from './errors.ts'
 import type { Logger } from './log.ts'
+import { createDeadlineWheel } from './upstream/deadline.ts'
 import { createUpstreamRegistry } from './upstream/registry.ts'
 import { createResponseCache } from './middleware/cache/index.ts'
 import { purge, type PurgeSelector } from './middleware/cache/purge.ts'
@@ -42,12 +43,13 @@ export interface WorkerOptions {
 
 /** Starts serving `config`; throws when the port cannot be bound. */
 export function startWorker(config: GatewayConfig, log: Logger, options: WorkerOptions = {}): RunningWorker {
-  const upstreams = createUpstreamRegistry(config.upstreams)
   let draining = false
   let served = 0
   const onRequest = options.onRequest
   const store = createCacheStore(config.cache)
   const metrics = config.metrics.enabled ? createWorkerMetrics({ version: VERSION, bun: Bun.version }) : undefined
+  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)))
+  const deadlines = createDeadlineWheel()
   metrics?.watchCache(() => store.stats())
   const cache = config.routes.some((r) => r.cache.enabled)
     ? createResponseCache({
@@ -59,9 +61,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       })
     : undefined
   const accessLogWriter = config.log.access ? createLineWriter() : undefined
-  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter })
-  const inflight = metrics?.inflight
-  const http = metrics?.http
+  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines })
   const server: Server<undefined> = Bun.serve({
     hostname: config.server.host,
     port: config.server.port,
@@ -71,15 +71,13 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     // The guard answers 413 itself with a JSON body; Bun's own limit would answer first, bodiless.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(req, srv) {
-      inflight?.inc()
-      const started = performance.now()
+      if (metrics) metrics.inflight++
       let res: Response
       try {
         res = await app.fetch(req, srv)
       } finally {
-        inflight?.dec()
+        if (metrics) metrics.inflight--
       }
-      http?.record(req, res.status, (performance.now() - started) / 1000)
       // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.
       if (draining) res.headers.set('connection', 'close')
       served++
@@ -102,6 +100,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     async stop(force = false) {
       draining = true
       await server.stop(force)
+      deadlines.close()
       await upstreams.close()
     },
     invalidate(primaryKeys) {

@@ -1,44 +1,58 @@
 /**
- * Request count and duration per method, status and route: @hono/prometheus's standard
- * families (gateway_http_requests_total, gateway_http_request_duration_seconds), created by
- * @hono/prometheus in our registry. They are recorded from the serve loop rather than by
- * its middleware: that extra async layer measured +10.7% CPU per proxied request here,
- * against a 5% budget (docs/monitoring.md). `route` is the configured route's name, never
- * the raw path.
+ * Request count and duration per method, status and route: the standard families
+ * gateway_http_requests_total and gateway_http_request_duration_seconds, with the label set
+ * @hono/prometheus defines (method, status, ok, route). Each route gets its recorder at
+ * boot; a request costs two map reads and two increments (docs/monitoring.md). `route` is
+ * the configured route's name, never the raw path; unknown methods count as OTHER, so a
+ * client cannot add series.
  */
-import { prometheus } from '@hono/prometheus'
-import type { Counter, Histogram, Registry } from 'prom-client'
-import { METRICS, PREFIX, UNMATCHED_ROUTE } from './names.ts'
+import type { Registry } from 'prom-client'
+import { createCounterFamily, createHistogramFamily, type CounterChild, type HistogramChild } from './family.ts'
+import { LATENCY_BUCKETS, METRICS } from './names.ts'
 
-export interface HttpMetrics {
-  /** Remembers which route answered `request` (set by the route handlers). */
-  tag(request: Request, route: string): void
+export interface RequestRecorder {
   /** Records one answered request. */
-  record(request: Request, status: number, seconds: number): void
+  record(method: string, status: number, seconds: number): void
 }
 
+export interface HttpMetrics {
+  /** The recorder of one route (or of `health`, or of unmatched requests). */
+  forRoute(route: string): RequestRecorder
+}
+
+const LABELS = ['method', 'status', 'ok', 'route'] as const
+const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'])
+
 export function createHttpMetrics(registry: Registry): HttpMetrics {
-  const unused = () => UNMATCHED_ROUTE
-  prometheus({
-    registry,
-    prefix: PREFIX,
-    // The route label is supplied by `record`; this only declares it.
-    metricOptions: { requestsTotal: { customLabels: { route: unused } }, requestDuration: { customLabels: { route: unused } } },
+  const requests = createCounterFamily(registry, {
+    name: METRICS.httpRequests,
+    help: 'Counter for total requests received',
+    labelNames: LABELS,
   })
-  const requests = registry.getSingleMetric(METRICS.httpRequests) as Counter<string>
-  const duration = registry.getSingleMetric(METRICS.httpDuration) as Histogram<string>
-  const routes = new WeakMap<Request, string>()
+  const duration = createHistogramFamily(registry, {
+    name: METRICS.httpDuration,
+    help: 'Duration of HTTP requests in seconds',
+    labelNames: LABELS,
+    buckets: LATENCY_BUCKETS,
+  })
   return {
-    tag: (request, route) => void routes.set(request, route),
-    record(request, status, seconds) {
-      const labels = {
-        method: request.method,
-        status: String(status),
-        ok: String(status >= 200 && status < 300),
-        route: routes.get(request) ?? UNMATCHED_ROUTE,
+    forRoute(route) {
+      const byStatus = new Map<number, Map<string, { count: CounterChild; duration: HistogramChild }>>()
+      return {
+        record(method, status, seconds) {
+          let byMethod = byStatus.get(status)
+          if (!byMethod) byStatus.set(status, (byMethod = new Map()))
+          let cell = byMethod.get(method)
+          if (!cell) {
+            const label = KNOWN_METHODS.has(method) ? method : 'OTHER'
+            const labels = [label, String(status), String(status >= 200 && status < 300), route]
+            cell = { count: requests.child(...labels), duration: duration.child(...labels) }
+            byMethod.set(method, cell)
+          }
+          cell.count.inc()
+          cell.duration.observe(seconds)
+        },
       }
-      requests.inc(labels)
-      duration.observe(labels, seconds)
     },
   }
 }

@@ -10,7 +10,7 @@ export const PREFIX = 'gateway_'
 export const UNMATCHED_ROUTE = '(none)'
 
 export const METRICS = {
-  /** From @hono/prometheus with the prefix: gateway_http_requests_total, gateway_http_request_duration_seconds. */
+  /** The standard families, named and labelled as @hono/prometheus names them. */
   httpRequests: `${PREFIX}http_requests_total`,
   httpDuration: `${PREFIX}http_request_duration_seconds`,
   upstreamDuration: { name: `${PREFIX}upstream_request_duration_seconds`, labels: ['upstream', 'status_class'] },

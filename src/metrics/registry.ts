@@ -1,55 +1,58 @@
 /**
  * A worker's metrics: one prom-client Registry and typed handles for the gateway's own
- * families. Components do not import prom-client; they get small observer functions.
+ * families. Components do not import prom-client; they get small observer functions. The
+ * per-request families are slot families (family.ts): a request increments plain numbers,
+ * and prom-client reads them at scrape time.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
 import type { CacheStats } from '../middleware/cache/store.ts'
-import type { UpstreamObserver } from '../upstream/forward.ts'
+import type { UpstreamErrorCode } from '../upstream/errors.ts'
+import type { UpstreamObserver } from '../upstream/wrappers/observer.ts'
+import { createCounterFamily, createHistogramFamily, type CounterChild, type HistogramChild } from './family.ts'
 import { createHttpMetrics, type HttpMetrics } from './http.ts'
 import { LATENCY_BUCKETS, METRICS } from './names.ts'
 
 export interface WorkerMetrics {
   readonly registry: Registry
-  /** Counts and times every request, recorded by the serve loop. */
+  /** Counts and times every request, per route. */
   readonly http: HttpMetrics
-  readonly upstream: UpstreamObserver
+  /** The observer of one upstream's exchanges. */
+  upstream(name: string): UpstreamObserver
   cacheResult(route: string, result: string): void
   /** A request the gateway refused itself (400, 404, 405, 413, 414, 431). */
   rejected(reason: string): void
-  readonly inflight: { inc(): void; dec(): void }
+  /** Requests being handled, read at every scrape. */
+  inflight: number
   /** Reads the cache store's numbers at every scrape. */
   watchCache(stats: () => CacheStats): void
 }
 
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
+
 export function createWorkerMetrics(info: { version: string; bun: string }): WorkerMetrics {
   const registry = new Registry()
   const registers = [registry]
-  const upstreamDuration = new Histogram({
+  const upstreamDuration = createHistogramFamily(registry, {
     name: METRICS.upstreamDuration.name,
     help: 'Time from sending a request upstream to its response head, in seconds',
     labelNames: METRICS.upstreamDuration.labels,
     buckets: LATENCY_BUCKETS,
-    registers,
   })
-  const upstreamErrors = new Counter({
+  const upstreamErrors = createCounterFamily(registry, {
     name: METRICS.upstreamErrors.name,
     help: 'Upstream exchanges that failed, by reason',
     labelNames: METRICS.upstreamErrors.labels,
-    registers,
   })
-  const cacheRequests = new Counter({
+  const cacheRequests = createCounterFamily(registry, {
     name: METRICS.cacheRequests.name,
     help: 'GET and HEAD requests on cache-enabled routes, by what the cache did',
     labelNames: METRICS.cacheRequests.labels,
-    registers,
   })
-  const rejected = new Counter({
+  const rejected = createCounterFamily(registry, {
     name: METRICS.rejected.name,
     help: 'Requests the gateway answered itself with a 4xx, by error code',
     labelNames: METRICS.rejected.labels,
-    registers,
   })
-  const inflight = new Gauge({ name: METRICS.inflight, help: 'Requests being handled', registers })
   new Gauge({
     name: METRICS.buildInfo.name,
     help: 'Gateway version and Bun version; always 1',
@@ -87,22 +90,44 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     },
   })
 
-  return {
+  const cacheByRoute = new Map<string, Map<string, CounterChild>>()
+  const metrics: WorkerMetrics = {
     registry,
     http: createHttpMetrics(registry),
-    upstream: {
-      response(upstream, status, seconds) {
-        upstreamDuration.observe({ upstream, status_class: `${Math.floor(status / 100)}xx` }, seconds)
-      },
-      error(upstream, reason) {
-        upstreamErrors.inc({ upstream, reason })
-      },
+    upstream(name) {
+      const byClass: HistogramChild[] = STATUS_CLASSES.map((cls) => upstreamDuration.child(name, cls))
+      const byCode = new Map<UpstreamErrorCode, CounterChild>()
+      return {
+        response(status, seconds) {
+          byClass[Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1]!.observe(seconds)
+        },
+        error(code) {
+          let child = byCode.get(code)
+          if (!child) byCode.set(code, (child = upstreamErrors.child(name, code)))
+          child.inc()
+        },
+      }
     },
-    cacheResult: (route, result) => cacheRequests.inc({ route, result }),
-    rejected: (reason) => rejected.inc({ reason }),
-    inflight: { inc: () => inflight.inc(), dec: () => inflight.dec() },
+    cacheResult(route, result) {
+      let byResult = cacheByRoute.get(route)
+      if (!byResult) cacheByRoute.set(route, (byResult = new Map()))
+      let child = byResult.get(result)
+      if (!child) byResult.set(result, (child = cacheRequests.child(route, result)))
+      child.inc()
+    },
+    rejected: (reason) => rejected.child(reason).inc(),
+    inflight: 0,
     watchCache(stats) {
       cacheStats = stats
     },
   }
+  new Gauge({
+    name: METRICS.inflight,
+    help: 'Requests being handled',
+    registers,
+    collect() {
+      this.set(metrics.inflight)
+    },
+  })
+  return metrics
 }

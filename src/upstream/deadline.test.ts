@@ -1,35 +1,54 @@
-import { describe, expect, test } from 'bun:test'
-import { startDeadline } from './deadline.ts'
+import { afterEach, describe, expect, test } from 'bun:test'
+import { createDeadlineWheel, type DeadlineWheel } from './deadline.ts'
 
-describe('startDeadline', () => {
-  test('aborts with timedOut once the time passes', async () => {
-    const deadline = startDeadline(20, new AbortController().signal)
-    await new Promise((resolve) => deadline.signal.addEventListener('abort', resolve))
+const aborted = (signal: AbortSignal) => new Promise((resolve) => signal.addEventListener('abort', resolve))
+let wheel: DeadlineWheel
+
+afterEach(() => wheel.close())
+
+describe('createDeadlineWheel', () => {
+  test('aborts with timedOut once the time passes, within a tick', async () => {
+    wheel = createDeadlineWheel({ tickMs: 10 })
+    const started = performance.now()
+    const deadline = wheel.start(30, new AbortController().signal)
+    await aborted(deadline.signal)
     expect(deadline.timedOut).toBe(true)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(29)
+    expect(wheel.pending).toBe(0)
   })
 
-  test('a client abort aborts it, without counting as a timeout', () => {
+  test('a client abort aborts it at the next tick, without counting as a timeout', async () => {
+    wheel = createDeadlineWheel({ tickMs: 10 })
     const client = new AbortController()
-    const deadline = startDeadline(10_000, client.signal)
+    const deadline = wheel.start(10_000, client.signal)
     client.abort()
-    expect(deadline.signal.aborted).toBe(true)
+    await aborted(deadline.signal)
     expect(deadline.timedOut).toBe(false)
-    deadline.clear()
   })
 
   test('an already-aborted client aborts it at once', () => {
-    const deadline = startDeadline(10_000, AbortSignal.abort())
+    wheel = createDeadlineWheel({ tickMs: 10 })
+    const deadline = wheel.start(10_000, AbortSignal.abort())
     expect(deadline.signal.aborted).toBe(true)
-    deadline.clear()
+    expect(wheel.pending).toBe(0)
   })
 
-  test('clear() stops both the timer and the client link', async () => {
+  test('clear() ends the watch: neither the time nor the client abort it afterwards', async () => {
+    wheel = createDeadlineWheel({ tickMs: 5 })
     const client = new AbortController()
-    const deadline = startDeadline(20, client.signal)
+    const deadline = wheel.start(10, client.signal)
     deadline.clear()
+    expect(wheel.pending).toBe(0)
     client.abort()
     await Bun.sleep(40)
     expect(deadline.signal.aborted).toBe(false)
     expect(deadline.timedOut).toBe(false)
+  })
+
+  test('ten thousand finished exchanges leave nothing pending', () => {
+    wheel = createDeadlineWheel()
+    const client = new AbortController().signal
+    for (let i = 0; i < 10_000; i++) wheel.start(30_000, client).clear()
+    expect(wheel.pending).toBe(0)
   })
 })

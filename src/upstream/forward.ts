@@ -1,54 +1,44 @@
 /**
- * Forwards one request to an upstream and relays the answer. Request bodies stream;
- * response bodies stream too, except small ones of known length, which are read whole
- * first (see `bufferResponseBytes`). Headers follow the hop-by-hop and forwarding rules.
- * Every failure becomes a GatewayError (502/504/413/499) before the response head is sent,
- * or an aborted client connection (never a short body presented as complete) after it.
+ * Forwards one request to an upstream and relays the answer: the pipeline's last stage.
+ * Request bodies stream; response bodies stream too, except small ones of known length,
+ * which are read whole first (see `bufferResponseBytes`). Headers follow the hop-by-hop and
+ * forwarding rules. Every failure becomes a GatewayError (502/504/413/499) before the
+ * response head is sent, or an aborted client connection (never a short body presented as
+ * complete) after it; body failures are counted like head failures.
  */
-import { GatewayError, type UpstreamFailure } from '../errors.ts'
-import { limitBody, relayBody } from './body.ts'
-import { toGatewayError } from './errors.ts'
-import { startDeadline } from './deadline.ts'
-import { clientResponseHeaders, upstreamRequestHeaders, type ForwardingContext } from './headers.ts'
+import type { Exchange } from '../pipeline/exchange.ts'
+import { upstreamPath } from '../pipeline/route.ts'
+import { limitBody, relayBody, type RelayHooks } from './body.ts'
+import type { Deadline, DeadlineWheel } from './deadline.ts'
+import { toGatewayError, UpstreamError } from './errors.ts'
+import { upstreamRequestHeaders, type ForwardingContext } from './headers.ts'
 import type { Upstream } from './pool.ts'
 
-/** Sets a per-request idle timeout on the client connection (Bun's `server.timeout`). */
-export type ExtendIdleTimeout = (seconds: number) => void
-
-export interface ForwardRequest extends ForwardingContext {
-  /** The client's request, as Bun.serve gave it. */
-  raw: Request
+/** What a route's forwarder is built from, once, at boot. */
+export interface ForwarderOptions {
   upstream: Upstream
-  /** Path to send (already stripped of the route prefix when configured), starting with "/". */
-  path: string
-  /** Query including its "?", or "". */
-  query: string
+  /** The route's prefix and whether to strip it. */
+  prefix: string
+  stripPrefix: boolean
   /** Largest request body; only streamed bodies without Content-Length need counting. */
   maxBodyBytes: number
-  /** Bun's idle timeout in seconds; a longer upstream deadline extends it for this request. */
+  /** Bun's idle timeout in seconds; a longer upstream deadline extends it for each request. */
   idleTimeoutSeconds: number
-  extendIdleTimeout: ExtendIdleTimeout | undefined
-  /** Adjusts the upstream request headers (the cache adds validators, drops client conditionals). */
-  adjustHeaders?: (headers: Headers) => void
-  /** Replaces the client's abort signal (background revalidation outlives its client). */
-  signal?: AbortSignal
-  /** Told about each exchange's latency or failure (metrics). */
-  observer?: UpstreamObserver
-  /** Filled with the time to the response head, for the access log. */
-  timing?: { upstreamMs?: number }
+  dropUnderscores: boolean
+  deadlines: DeadlineWheel
 }
 
-/** What the forwarder reports about upstream exchanges; implemented by metrics. */
-export interface UpstreamObserver {
-  /** A response head arrived `seconds` after the request was sent. */
-  response(upstream: string, status: number, seconds: number): void
-  error(upstream: string, reason: UpstreamFailure): void
+/** How the cache sends a request: its own validators, or in the background (no client to follow). */
+export interface SendOptions {
+  adjustHeaders?: (headers: Headers) => void
+  /** Revalidation that outlives its client: not aborted when the client leaves. */
+  background?: boolean
 }
 
 /** An upstream answer whose head passed the checks; its body is still to be consumed. */
 export interface UpstreamExchange {
   readonly status: number
-  /** Client-facing headers: hop-by-hop fields already removed. */
+  /** Client-facing headers: hop-by-hop fields already removed, X-Request-Id set. */
   readonly headers: Headers
   /** Reads the whole body; a failure (reset, truncation, deadline) rejects with a GatewayError. */
   bytes(): Promise<Uint8Array>
@@ -64,108 +54,150 @@ export interface UpstreamExchange {
   discard(): void
 }
 
-const NO_BODY_STATUS: ReadonlySet<number> = new Set([204, 304])
-const ignore = () => {}
-
-/** Forwards `request`; resolves with the client response or rejects with a GatewayError. */
-export async function forward(request: ForwardRequest): Promise<Response> {
-  return (await exchange(request)).relay()
+export interface RouteForwarder {
+  /** The header rules for `exchange`: what the cache keys variants on, too. */
+  context(exchange: Exchange): ForwardingContext
+  /** Forwards `exchange`; resolves with the client response or rejects with a GatewayError. */
+  forward(exchange: Exchange): Promise<Response>
+  /** Sends `exchange` upstream and resolves once a valid response head arrived. */
+  send(exchange: Exchange, options?: SendOptions): Promise<UpstreamExchange>
 }
 
-/** Sends `request` upstream and resolves once a valid response head arrived. */
-export async function exchange(request: ForwardRequest): Promise<UpstreamExchange> {
-  const { raw, upstream } = request
-  const { timeoutMs, maxResponseHeaderBytes, bufferResponseBytes } = upstream.config
-  const method = raw.method
-  const bodyless = method === 'GET' || method === 'HEAD'
-  let body: ReadableStream<Uint8Array> | null = bodyless ? null : raw.body
-  if (body && !raw.headers.has('content-length')) body = limitBody(body, request.maxBodyBytes)
+const NO_BODY_STATUS: ReadonlySet<number> = new Set([204, 304])
+const NEVER_ABORTED = new AbortController().signal
+const ignore = () => {}
 
-  const headers = upstreamRequestHeaders(raw.headers, request, body !== null)
-  request.adjustHeaders?.(headers)
-
+export function createForwarder(options: ForwarderOptions): RouteForwarder {
+  const { upstream, maxBodyBytes, deadlines, dropUnderscores } = options
+  const { timeoutMs, preserveHost, bufferResponseBytes } = upstream.config
+  const client = upstream.client
   // Bun's idleTimeout also cuts requests whose response has not started: keep it above
   // the upstream deadline so a slow upstream ends in a 504, not a reset.
-  if (request.extendIdleTimeout && timeoutMs + 1000 > request.idleTimeoutSeconds * 1000) {
-    const seconds = Math.ceil(timeoutMs / 1000) + 2
-    request.extendIdleTimeout(seconds > 255 ? 0 : seconds)
+  const idleSeconds = Math.ceil(timeoutMs / 1000) + 2
+  const extendIdleTo = timeoutMs + 1000 > options.idleTimeoutSeconds * 1000 ? (idleSeconds > 255 ? 0 : idleSeconds) : undefined
+
+  const context = (exchange: Exchange): ForwardingContext => {
+    const peer = exchange.peer
+    return { peerAddress: peer.address, peerTrusted: peer.trusted, requestId: exchange.requestId, preserveHost, dropUnderscores }
   }
 
-  const clientSignal = request.signal ?? raw.signal
-  const deadline = startDeadline(timeoutMs, clientSignal)
-  const observer = request.observer
-  const failure = (err: unknown) => {
-    deadline.clear()
-    const mapped = toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
-    if (mapped.reason && mapped.reason !== 'client_closed' && mapped.reason !== 'body_too_large') {
-      observer?.error(upstream.name, mapped.reason)
+  async function send(exchange: Exchange, sendOptions?: SendOptions): Promise<UpstreamExchange> {
+    const raw = exchange.raw
+    const method = raw.method
+    let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : raw.body
+    if (body && !raw.headers.has('content-length')) body = limitBody(body, maxBodyBytes)
+    const headers = upstreamRequestHeaders(raw.headers, context(exchange), body !== null)
+    sendOptions?.adjustHeaders?.(headers)
+    if (extendIdleTo !== undefined && !sendOptions?.background) exchange.server?.timeout?.(raw, extendIdleTo)
+
+    const clientSignal = sendOptions?.background ? NEVER_ABORTED : raw.signal
+    const deadline = deadlines.start(timeoutMs, clientSignal)
+    const sentAt = performance.now()
+    let response: Response
+    try {
+      response = await client.send({
+        method,
+        path: upstreamPath(options, exchange.path) + exchange.query,
+        headers,
+        body,
+        signal: deadline.signal,
+        deadline,
+      })
+    } catch (err) {
+      deadline.clear()
+      throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
     }
-    return mapped
-  }
-  const target = upstream.pick()
-  target.inflight++
-  const sentAt = performance.now()
-  let response: Response
-  try {
-    response = await upstream.client.send(target.base + request.path + request.query, {
-      method,
-      headers,
-      body,
-      signal: deadline.signal,
-    })
-  } catch (err) {
-    throw failure(err)
-  } finally {
-    target.inflight--
+    exchange.upstreamMs = performance.now() - sentAt
+    response.headers.set('x-request-id', exchange.requestId)
+    return new ResponseHandle(response, method, deadline, clientSignal, upstream, bufferResponseBytes)
   }
 
-  const elapsedMs = performance.now() - sentAt
-  if (request.timing) request.timing.upstreamMs = elapsedMs
-  const outHeaders = clientResponseHeaders(response.status, response.headers, maxResponseHeaderBytes)
-  if (typeof outHeaders === 'string') {
-    deadline.clear()
-    observer?.error(upstream.name, 'malformed')
-    // Bytes left on a connection after a malformed head could be read as the next
-    // response: drop the idle pool rather than risk a desync.
-    response.body?.cancel().catch(ignore)
-    upstream.client.closeIdle()
-    throw new GatewayError('bad_gateway', { reason: 'malformed' })
+  return {
+    context,
+    send,
+    async forward(exchange) {
+      return (await send(exchange)).relay()
+    },
+  }
+}
+
+/** One upstream response being consumed: the methods of UpstreamExchange, without a closure per request. */
+class ResponseHandle implements UpstreamExchange, RelayHooks {
+  readonly status: number
+  readonly headers: Headers
+  private readonly hasBody: boolean
+
+  constructor(
+    private readonly response: Response,
+    method: string,
+    private readonly deadline: Deadline,
+    private readonly clientSignal: AbortSignal,
+    private readonly upstream: Upstream,
+    private readonly bufferResponseBytes: number
+  ) {
+    this.status = response.status
+    this.headers = response.headers
+    this.hasBody = method !== 'HEAD' && !NO_BODY_STATUS.has(this.status) && response.body !== null
   }
 
-  outHeaders.set('x-request-id', request.requestId)
-  const status = response.status
-  observer?.response(upstream.name, status, elapsedMs / 1000)
-  const hasBody = method !== 'HEAD' && !NO_BODY_STATUS.has(status) && response.body !== null
-  const discard = () => {
-    deadline.clear()
-    response.body?.cancel().catch(ignore)
+  /** RelayHooks: the relay ended (done, failed or cancelled). */
+  onEnd(): void {
+    this.deadline.clear()
   }
-  const bytes = async (): Promise<Uint8Array> => {
-    if (!hasBody) {
-      discard()
+
+  /** RelayHooks: reading the body failed after the head was sent: counted, the client connection aborted. */
+  onError(err: unknown): void {
+    this.failure(err)
+  }
+
+  discard(): void {
+    this.deadline.clear()
+    this.response.body?.cancel().catch(ignore)
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    if (!this.hasBody) {
+      this.discard()
       return new Uint8Array(0)
     }
     try {
-      return await response.bytes()
+      return await this.response.bytes()
     } catch (err) {
-      throw failure(err)
+      throw this.failure(err)
     } finally {
-      deadline.clear()
+      this.deadline.clear()
     }
   }
-  const relayHooks = { onEnd: deadline.clear, onError: ignore }
-  const collect = async (limit: number): Promise<Uint8Array | Response> => {
-    const declared = outHeaders.get('content-length')
-    if (!hasBody || (declared !== null && Number(declared) <= limit)) return bytes()
-    if (declared !== null) return new Response(relayBody(response.body!, relayHooks), { status, headers: outHeaders })
-    const reader = response.body!.getReader()
+
+  async relay(): Promise<Response> {
+    const { status, headers } = this
+    if (!this.hasBody) {
+      this.discard()
+      return new Response(null, { status, headers })
+    }
+    const length = headers.get('content-length')
+    if (length !== null && Number(length) <= this.bufferResponseBytes) {
+      // Small bodies of known length are read whole, like nginx's proxy buffers: the client
+      // gets an exact Content-Length, a truncated body becomes a 502 instead of a short 200,
+      // and Bun sends it natively (a JS relay halves proxied throughput on small bodies).
+      return new Response(await this.bytes(), { status, headers })
+    }
+    return new Response(relayBody(this.response.body!, this), { status, headers })
+  }
+
+  async collect(limit: number): Promise<Uint8Array | Response> {
+    const { status, headers } = this
+    const declared = headers.get('content-length')
+    if (!this.hasBody || (declared !== null && Number(declared) <= limit)) return this.bytes()
+    if (declared !== null) return new Response(relayBody(this.response.body!, this), { status, headers })
+    const reader = this.response.body!.getReader()
     const chunks: Uint8Array[] = []
     let size = 0
     try {
       for (;;) {
         const { done, value } = await reader.read()
         if (done) {
-          deadline.clear()
+          this.deadline.clear()
           return concat(chunks, size)
         }
         chunks.push(value)
@@ -173,31 +205,23 @@ export async function exchange(request: ForwardRequest): Promise<UpstreamExchang
         if (size > limit) break
       }
     } catch (err) {
-      throw failure(err)
+      throw this.failure(err)
     }
-    return new Response(relayBody(replay(chunks, reader), relayHooks), { status, headers: outHeaders })
+    return new Response(relayBody(replay(chunks, reader), this), { status, headers })
   }
-  return {
-    status,
-    headers: outHeaders,
-    bytes,
-    collect,
-    discard,
-    async relay() {
-      if (!hasBody) {
-        discard()
-        return new Response(null, { status, headers: outHeaders })
-      }
-      const length = outHeaders.get('content-length')
-      if (length !== null && Number(length) <= bufferResponseBytes) {
-        // Small bodies of known length are read whole, like nginx's proxy buffers: the client
-        // gets an exact Content-Length, a truncated body becomes a 502 instead of a short 200,
-        // and Bun sends it natively (a JS relay halves proxied throughput on small bodies).
-        return new Response(await bytes(), { status, headers: outHeaders })
-      }
-      const relayed = relayBody(response.body!, relayHooks)
-      return new Response(relayed, { status, headers: outHeaders })
-    },
+
+  /** Maps a body failure to the client's answer, and counts it (gateway_upstream_errors_total). */
+  private failure(err: unknown) {
+    this.deadline.clear()
+    const mapped = toGatewayError(err, {
+      timedOut: this.deadline.timedOut,
+      clientGone: this.clientSignal.aborted,
+      inBody: true,
+      declaredLength: this.headers.has('content-length'),
+    })
+    const cause = mapped.cause
+    if (cause instanceof UpstreamError) this.upstream.observer?.error(cause.code)
+    return mapped
   }
 }
 

@@ -1,35 +1,52 @@
-/** An upstream: its targets, the policy that picks one, and the client that reaches them. */
+/**
+ * An upstream: its targets and the client that reaches them, composed at boot from the
+ * base client and its wrappers, outermost first: observe (metrics) → head checks → balance
+ * → base. Retries, health and breakers (next issues) slot in here.
+ */
 import type { UpstreamConfig } from '../config/schema.ts'
 import { createFetchClient } from './client.ts'
 import { roundRobin } from './selection/round-robin.ts'
 import { createTarget } from './target.ts'
-import type { SelectionPolicy, Target, UpstreamClient } from './types.ts'
+import { composeClient, type SelectionPolicy, type Target, type UpstreamClient } from './types.ts'
+import { withBalancer } from './wrappers/balancer.ts'
+import { withHeadChecks } from './wrappers/head-checks.ts'
+import { withObserver, type UpstreamObserver } from './wrappers/observer.ts'
 
 export interface Upstream {
   readonly name: string
   readonly config: UpstreamConfig
   readonly targets: readonly Target[]
+  /** The composed client: every request of every route to this upstream goes through it. */
   readonly client: UpstreamClient
-  pick(): Target
+  /** Reports body failures the forwarder sees (head failures are reported by the client). */
+  readonly observer: UpstreamObserver | undefined
   close(): Promise<void>
 }
 
-/** Builds an upstream from its config; `client` and `policy` may be swapped (tests, other clients). */
-export function createPool(
-  name: string,
-  config: UpstreamConfig,
-  options: { policy?: SelectionPolicy; client?: UpstreamClient } = {}
-): Upstream {
+export interface UpstreamOptions {
+  policy?: SelectionPolicy
+  /** The base client (tests, or another implementation); fetch by default. */
+  base?: UpstreamClient
+  observer?: UpstreamObserver
+}
+
+/** Builds an upstream from its config. */
+export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions = {}): Upstream {
   const targets = config.targets.map(createTarget)
-  const policy = options.policy ?? roundRobin()
-  const client = options.client ?? createFetchClient(config.keepAlive)
-  const only = targets.length === 1 ? targets[0] : undefined
+  const base = options.base ?? createFetchClient(config.keepAlive)
+  const observer = options.observer
+  const client = composeClient(
+    base,
+    ...(observer ? [withObserver(observer)] : []),
+    withHeadChecks(config),
+    withBalancer(targets, options.policy ?? roundRobin())
+  )
   return {
     name,
     config,
     targets,
     client,
-    pick: only ? () => only : () => policy.pick(targets),
+    observer,
     async close() {
       client.closeIdle()
     },

@@ -1,15 +1,21 @@
 /** Every configured upstream by name, built once at boot. */
 import type { GatewayConfig } from '../config/schema.ts'
-import { createPool, type Upstream } from './pool.ts'
+import { createUpstream, type Upstream } from './pool.ts'
+import type { UpstreamObserver } from './wrappers/observer.ts'
 
 export interface UpstreamRegistry {
   get(name: string): Upstream | undefined
   close(): Promise<void>
 }
 
-export function createUpstreamRegistry(upstreams: GatewayConfig['upstreams']): UpstreamRegistry {
+export function createUpstreamRegistry(
+  upstreams: GatewayConfig['upstreams'],
+  observerFor?: (upstream: string) => UpstreamObserver
+): UpstreamRegistry {
   const byName = new Map<string, Upstream>()
-  for (const [name, config] of Object.entries(upstreams)) byName.set(name, createPool(name, config))
+  for (const [name, config] of Object.entries(upstreams)) {
+    byName.set(name, createUpstream(name, config, { observer: observerFor?.(name) }))
+  }
   return {
     get: (name) => byName.get(name),
     async close() {

@@ -1,4 +1,9 @@
-/** Interfaces of the upstream layer: targets, how one is chosen, and the client that talks to it. */
+/**
+ * Interfaces of the upstream layer: targets, how one is chosen, and the client that talks
+ * to them. A client is a base (fetch today, a native one next) inside wrappers, each one
+ * concern (undici's Dispatcher.compose): `withObserver(withHeadChecks(withBalancer(base)))`.
+ * Retries, health accounting and breakers wrap the same interface.
+ */
 
 /** One origin of an upstream: its base URL and mutable runtime state. */
 export interface Target {
@@ -13,21 +18,34 @@ export interface SelectionPolicy {
   pick(targets: readonly Target[]): Target
 }
 
-/** The request an upstream client sends; bodies stream, nothing is buffered. */
+/** The request a client sends; bodies stream, nothing is buffered. */
 export interface UpstreamRequest {
   method: string
+  /** Path and query, appended to the target's base. */
+  path: string
   headers: Headers
   body: ReadableStream<Uint8Array> | null
   signal: AbortSignal
+  /** Whether the signal fired for the deadline (a headers timeout) rather than the client leaving. */
+  deadline?: { readonly timedOut: boolean }
+  /** The target, once the balancer chose it. */
+  target?: Target
 }
 
 /**
- * Sends one request to an absolute URL and resolves with the response head; the body streams.
- * Rejects on connection or protocol failure. Kept behind this interface so that a faster
- * client than fetch can replace it without touching routing, cache or metrics.
+ * Sends one request and resolves with the response head; the body streams. Rejects with an
+ * UpstreamError (upstream/errors.ts) on connection or protocol failure.
  */
 export interface UpstreamClient {
-  send(url: string, request: UpstreamRequest): Promise<Response>
+  send(request: UpstreamRequest): Promise<Response>
   /** Closes idle pooled connections (e.g. after a response with unreliable framing). */
   closeIdle(): void
+}
+
+/** A layer around a client. */
+export type ClientWrapper = (next: UpstreamClient) => UpstreamClient
+
+/** Wraps `base` in `wrappers`, the first one outermost. */
+export function composeClient(base: UpstreamClient, ...wrappers: ClientWrapper[]): UpstreamClient {
+  return wrappers.reduceRight((client, wrap) => wrap(client), base)
 }

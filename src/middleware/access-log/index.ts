@@ -4,6 +4,7 @@
  * crafted path cannot forge a line; secrets are never written (see redact.ts).
  */
 import type { MiddlewareHandler } from 'hono'
+import { exchangeOf } from '../../pipeline/serve.ts'
 import type { GatewayEnv } from '../../types.ts'
 import { redactQuery } from './redact.ts'
 
@@ -24,26 +25,25 @@ export function accessLog(options: AccessLogOptions): MiddlewareHandler<GatewayE
   return async function accessLog(c, next) {
     if (sampleRate < 1 && random() >= sampleRate) return next()
     const started = performance.now()
-    const timing: { upstreamMs?: number } = {}
-    c.set('timing', timing)
     await next()
     const res = c.res
-    const target = c.get('target')
+    // The pipeline's exchange: every field below was decided once, there.
+    const exchange = exchangeOf(c)
     const length = res.headers.get('content-length')
     write(
       `${JSON.stringify({
         time: new Date().toISOString(),
-        requestId: c.get('requestId') ?? null,
+        requestId: exchange?.requestId ?? res.headers.get('x-request-id'),
         method: c.req.raw.method,
-        route: c.get('routeName') ?? null,
-        path: target ? target.path + redactQuery(target.query) : null,
+        route: exchange?.route.name ?? null,
+        path: exchange ? exchange.path + redactQuery(exchange.query) : null,
         status: res.status,
         durationMs: round(performance.now() - started),
-        upstream: c.get('upstreamName') ?? null,
-        upstreamMs: timing.upstreamMs === undefined ? null : round(timing.upstreamMs),
+        upstream: exchange?.route.config?.upstream ?? null,
+        upstreamMs: exchange?.upstreamMs === undefined ? null : round(exchange.upstreamMs),
         cache: res.headers.get('x-cache-status'),
         bytes: length === null ? null : Number(length),
-        client: c.get('peer')?.address ?? null,
+        client: exchange?.peer.address ?? null,
       })}\n`
     )
   }

@@ -7,7 +7,8 @@
  */
 import type { RouteCacheConfig } from '../../config/schema.ts'
 import { GatewayError } from '../../errors.ts'
-import { exchange, forward, type ForwardRequest, type UpstreamExchange } from '../../upstream/forward.ts'
+import type { Exchange } from '../../pipeline/exchange.ts'
+import type { RouteForwarder, UpstreamExchange } from '../../upstream/forward.ts'
 import { notModified, NOT_MODIFIED_FIELDS } from './conditional.ts'
 import { NO_DIRECTIVES, parseCacheControl, type CacheDirectives } from './directives.ts'
 import { primaryKey, variantKey, varyNames, type FieldValue } from './key.ts'
@@ -26,9 +27,9 @@ import { entrySize, type CacheEntry, type CacheStore } from './store.ts'
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS' | 'EXPIRED' | 'STALE' | 'REVALIDATED'
 
 export interface CachedRequest {
-  /** The route's name, for metrics. */
-  route: string
-  forward: ForwardRequest
+  exchange: Exchange
+  /** The route's way upstream, for misses and revalidations. */
+  forwarder: RouteForwarder
   options: RouteCacheConfig
   /** The X-Forwarded-Proto sent upstream, lower-case: "http", or what a trusted proxy said. */
   scheme: string
@@ -36,9 +37,6 @@ export interface CachedRequest {
   sent: FieldValue
   /** The Host header as received (empty for HTTP/1.0 without Host). */
   host: string
-  /** The normalised request path the router matched (before any strip-prefix). */
-  path: string
-  query: string
 }
 
 export interface ResponseCacheDeps {
@@ -83,11 +81,11 @@ export function createResponseCache(deps: ResponseCacheDeps) {
    * makes Bun build them a second time.
    */
   function serve(entry: CacheEntry, request: CachedRequest, status: CacheStatus): Response {
-    const raw = request.forward.raw
+    const raw = request.exchange.raw
     const age = String(Math.floor(currentAge(entry.clock, now())))
-    report(request.route, status)
+    report(request.exchange.route.name, status)
     if (entry.status === 200 && notModified(raw.headers, entry.headers)) {
-      const headers = new Headers({ age, 'x-cache-status': status, 'x-request-id': request.forward.requestId })
+      const headers = new Headers({ age, 'x-cache-status': status, 'x-request-id': request.exchange.requestId })
       for (const name of NOT_MODIFIED_FIELDS) {
         const value = entry.headers.get(name)
         if (value !== null) headers.set(name, value)
@@ -97,7 +95,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     const headers = new Headers(entry.headers)
     headers.set('age', age)
     headers.set('x-cache-status', status)
-    headers.set('x-request-id', request.forward.requestId)
+    headers.set('x-request-id', request.exchange.requestId)
     return new Response(raw.method === 'HEAD' ? null : entry.body, { status: entry.status, headers })
   }
 
@@ -110,7 +108,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     times: { requestTime: number; responseTime: number }
   ): CacheEntry | undefined {
     const { options } = request
-    const raw = request.forward.raw
+    const raw = request.exchange.raw
     const parsed = parseCacheControl(up.headers.get('cache-control'))
     const lifetime = freshnessLifetime({
       status: up.status,
@@ -185,21 +183,16 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     return fresh && { ...fresh, clock: { ...fresh.clock, ageValue: ageValue(notModifiedHeaders) } }
   }
 
-  /** Sends the request upstream with `adjust` applied to its headers. */
+  /** Sends the request upstream without the client's validators, with `adjust` applied to its headers. */
   function send(request: CachedRequest, adjust: (headers: Headers) => void, background = false) {
-    const forwardRequest: ForwardRequest = {
-      ...request.forward,
-      adjustHeaders: (headers) => {
-        for (const name of CONDITIONALS) headers.delete(name)
-        adjust(headers)
-      },
+    const adjustHeaders = (headers: Headers) => {
+      for (const name of CONDITIONALS) headers.delete(name)
+      adjust(headers)
     }
-    if (background) {
-      forwardRequest.signal = new AbortController().signal
-      forwardRequest.extendIdleTimeout = undefined
-    }
-    return exchange(forwardRequest)
+    return request.forwarder.send(request.exchange, { adjustHeaders, background })
   }
+
+  const forward = (request: CachedRequest) => request.forwarder.forward(request.exchange)
 
   /**
    * Takes an upstream answer: stores it when allowed and small enough, and answers the
@@ -215,15 +208,15 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     const candidate = toEntry(request, up, new Uint8Array(0), primary, { ...times, responseTime: now() })
     if (!candidate) {
       if (status === 'EXPIRED') store.delete(primary) // §4.4-like: a now-unstorable answer replaces what was stored
-      return { response: mark(await up.relay(), status, request.route) }
+      return { response: mark(await up.relay(), status, request.exchange.route.name) }
     }
     const collected = await up.collect(maxObjectBytes)
-    if (collected instanceof Response) return { response: mark(collected, status, request.route) }
+    if (collected instanceof Response) return { response: mark(collected, status, request.exchange.route.name) }
     const entry = withBody(candidate, collected)
     const stored = entry !== undefined && store.put(entry)
     // The client that caused the fetch still gets the Set-Cookie the stored copy lacks.
     if (stored && !up.headers.has('set-cookie')) return { response: serve(entry, request, status), entry }
-    return { response: mark(new Response(collected, { status: up.status, headers: up.headers }), status, request.route), entry }
+    return { response: mark(new Response(collected, { status: up.status, headers: up.headers }), status, request.exchange.route.name), entry }
   }
 
   /** One upstream request for concurrent misses of `key`; followers wait up to lockTimeoutMs. */
@@ -256,7 +249,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   const usable = (entry: CacheEntry | undefined, request: CachedRequest): entry is CacheEntry =>
     entry !== undefined &&
     entry.key === variantKey(entry.primary, entry.varyNames, request.sent) &&
-    (!request.forward.raw.headers.has('authorization') || reusableWithAuthorization(entry.directives, request.options.mode))
+    (!request.exchange.raw.headers.has('authorization') || reusableWithAuthorization(entry.directives, request.options.mode))
 
   function fill(request: CachedRequest, primary: string): Promise<Response> {
     return collapsed(
@@ -268,7 +261,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         return storeAndAnswer(request, up, primary, { requestTime }, 'MISS')
       },
       // Followers served by the leader's answer never reached the upstream: a hit.
-      async (entry) => (usable(entry, request) ? serve(entry, request, 'HIT') : mark(await forward(request.forward), 'MISS', request.route))
+      async (entry) => (usable(entry, request) ? serve(entry, request, 'HIT') : mark(await forward(request), 'MISS', request.exchange.route.name))
     )
   }
 
@@ -307,18 +300,18 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         }
         return storeAndAnswer(request, up, entry.primary, { requestTime }, 'EXPIRED')
       },
-      async (updated) => (usable(updated, request) ? serve(updated, request, 'HIT') : mark(await forward(request.forward), 'EXPIRED', request.route))
+      async (updated) => (usable(updated, request) ? serve(updated, request, 'HIT') : mark(await forward(request), 'EXPIRED', request.exchange.route.name))
     )
   }
 
-  const bypass = (request: CachedRequest) => forward(request.forward).then((res) => mark(res, 'BYPASS', request.route))
+  const bypass = (request: CachedRequest) => forward(request).then((res) => mark(res, 'BYPASS', request.exchange.route.name))
 
   const staleOnError = (entry: CacheEntry) => mayServeStaleOnError(entry.lifetime, currentAge(entry.clock, now()), entry.directives)
 
   return {
     /** Answers a GET or HEAD on a cache-enabled route; a fresh hit synchronously. */
     handle(request: CachedRequest): Response | Promise<Response> {
-      const raw = request.forward.raw
+      const raw = request.exchange.raw
       const headers = raw.headers
       const { options } = request
       const wants = options.clientNoCache === 'ignore' ? ignoredDirectives(headers) : requestDirectives(headers)
@@ -330,7 +323,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       ) {
         return bypass(request)
       }
-      const primary = primaryKey(request.scheme, request.host, request.path, request.query)
+      const primary = primaryKey(request.scheme, request.host, request.exchange.path, request.exchange.query)
       const entry = store.lookup(primary, request.sent)
       if (entry) {
         if (headers.has('authorization') && !reusableWithAuthorization(entry.directives, options.mode)) {
@@ -346,12 +339,12 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         }
         if (wants.onlyIfCached) throw new GatewayError('not_cached')
         // A HEAD cannot refresh a stored GET (its answer has no body): ask upstream, keep the entry.
-        if (raw.method === 'HEAD') return forward(request.forward).then((res) => mark(res, 'EXPIRED', request.route))
+        if (raw.method === 'HEAD') return forward(request).then((res) => mark(res, 'EXPIRED', request.exchange.route.name))
         return revalidate(request, entry)
       }
       if (wants.onlyIfCached) throw new GatewayError('not_cached') // §5.2.1.7
       // A HEAD miss goes upstream as HEAD and is not stored: an empty body is no GET entry.
-      if (raw.method === 'HEAD') return forward(request.forward).then((res) => mark(res, 'MISS', request.route))
+      if (raw.method === 'HEAD') return forward(request).then((res) => mark(res, 'MISS', request.exchange.route.name))
       return fill(request, primary)
     },
 
@@ -361,8 +354,8 @@ export function createResponseCache(deps: ResponseCacheDeps) {
      */
     invalidate(request: CachedRequest, response: Response): void {
       if (response.status < 200 || response.status >= 400) return
-      const keys = [primaryKey(request.scheme, request.host, request.path, request.query)]
-      const base = `${request.scheme}://${request.host || 'unknown'}${request.path}`
+      const keys = [primaryKey(request.scheme, request.host, request.exchange.path, request.exchange.query)]
+      const base = `${request.scheme}://${request.host || 'unknown'}${request.exchange.path}`
       for (const name of ['location', 'content-location']) {
         const value = response.headers.get(name)
         if (value === null) continue

@@ -1,42 +1,40 @@
 /**
- * The edge of every request, in one middleware (each Hono middleware layer costs an async
- * frame on the hot path): who the peer is and whether it is trusted, the request id,
- * the hardening checks, and the request-target split once for routing and forwarding.
+ * The edge of every request: the one place an Exchange is made. It takes the normalised
+ * path Hono's router matched (the app's `getPath` is `routingPath`), the query, and the
+ * request id: a trusted proxy's (which needs the peer, looked up only then), else a new one.
+ * The checks that can refuse a request are the pipeline's first stage (middleware/limits).
  */
-import type { MiddlewareHandler } from 'hono'
+import type { Context } from 'hono'
 import type { IpMatcher } from '../../net/ip-matcher.ts'
+import { Exchange } from '../../pipeline/exchange.ts'
+import type { Route } from '../../pipeline/route.ts'
 import type { GatewayEnv } from '../../types.ts'
-import { guardRequest, type GuardLimits } from './guard.ts'
 import { requestIdFor } from './request-id.ts'
-import { splitTarget } from './target.ts'
+import { queryOf } from './target.ts'
 
 export interface EdgeOptions {
   isTrusted: IpMatcher
-  limits: GuardLimits
+  /** Whether any proxy is trusted: otherwise no request needs its peer to get its id. */
+  trustsProxies: boolean
   generateId?: () => string
 }
 
-/**
- * Expects the app's `getPath` to be `routingPath`: `c.req.path` is then the normalised
- * path the router matched, and the one forwarded and cached by.
- * @example app.use('*', edge({ isTrusted: createIpMatcher([]), limits: config.server }))
- */
-export function edge(options: EdgeOptions): MiddlewareHandler<GatewayEnv> {
-  const { isTrusted, limits } = options
+/** Makes the Exchange of a request `route` matched. */
+export type Admit = (c: Context<GatewayEnv>, route: Route) => Exchange
+
+/** @example const admit = createEdge({ isTrusted: createIpMatcher([]), trustsProxies: false }) */
+export function createEdge(options: EdgeOptions): Admit {
+  const { isTrusted, trustsProxies } = options
   const generateId = options.generateId ?? (() => crypto.randomUUID())
-  // Not async: nothing happens after next(), so no await frame on the hot path. Every
-  // response producer sets X-Request-Id itself (forward, cache, health, errorResponse).
-  return function edge(c, next) {
+  return function admit(c, route) {
     const raw = c.req.raw
-    const address = c.env?.requestIP?.(raw)?.address
-    const trusted = isTrusted(address)
-    const id = requestIdFor(raw.headers, trusted, generateId)
-    c.set('peer', { address, trusted })
-    c.set('requestId', id)
-    const target = splitTarget(raw.url)
-    const path = c.req.path
-    guardRequest(raw, path, target.length, limits)
-    c.set('target', { path, query: target.query })
-    return next()
+    const server = c.env
+    let peer
+    if (trustsProxies) {
+      const address = server?.requestIP?.(raw)?.address
+      peer = { address, trusted: isTrusted(address) }
+    }
+    const id = requestIdFor(raw.headers, peer?.trusted ?? false, generateId)
+    return new Exchange(raw, server, route, c.req.path, queryOf(raw.url), id, isTrusted, peer)
   }
 }

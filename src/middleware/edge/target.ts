@@ -29,6 +29,30 @@ export function splitTarget(url: string): RawTarget {
     : { rawPath: url.slice(start, q), query: url.slice(q, end), length: end - start }
 }
 
+/** Where the path starts in Bun's `req.url` (absolute, or relative for HTTP/1.0 without Host). */
+function pathStart(url: string): number {
+  if (url.charCodeAt(0) === 47 /* "/" */) return 0
+  return url.indexOf('/', url.indexOf('://') + 3)
+}
+
+/** The query with its "?" and without any fragment, or "": no allocation when there is none. */
+export function queryOf(url: string): string {
+  const start = pathStart(url)
+  const q = start === -1 ? -1 : url.indexOf('?', start)
+  if (q === -1) return ''
+  const hash = url.indexOf('#', start)
+  if (hash !== -1 && hash < q) return ''
+  return hash === -1 ? url.slice(q) : url.slice(q, hash)
+}
+
+/** Bytes of path and query as received, without the fragment (the 414 limit). */
+export function targetLength(url: string): number {
+  const start = pathStart(url)
+  if (start === -1) return 1
+  const hash = url.indexOf('#', start)
+  return (hash === -1 ? url.length : hash) - start
+}
+
 /**
  * The path the router matches (Hono's `getPath`), and so the path forwarded and cached
  * by: normalised, or INVALID_PATH when it must be rejected (the edge answers 400).

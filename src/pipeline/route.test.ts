@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import type { RouteConfig } from '../config/schema.ts'
-import { createRouteTable, prefixMatches, upstreamPath } from './table.ts'
+import { compileRoutes, prefixMatches, routePatterns, upstreamPath } from './route.ts'
 
 const route = (path: string, extra: Partial<RouteConfig> = {}): RouteConfig => ({
   path,
@@ -26,8 +26,8 @@ describe('prefixMatches', () => {
   })
 })
 
-describe('createRouteTable', () => {
-  const table = createRouteTable([
+describe('compileRoutes', () => {
+  const routes = compileRoutes([
     route('/'),
     route('/api', { name: 'api' }),
     route('/api/v2/'),
@@ -35,35 +35,28 @@ describe('createRouteTable', () => {
     route('/ro', { methods: ['GET'] }),
   ])
 
-  test('the longest prefix wins, whatever the order in the file', () => {
-    expect(table.match(undefined, '/api/v2/x')?.name).toBe('/api/v2/')
-    expect(table.match(undefined, '/api/v3')?.name).toBe('api')
-    expect(table.match(undefined, '/other')?.name).toBe('/')
-  })
-
-  test('a host route beats a host-less one of the same prefix, only for its host', () => {
-    expect(table.match('admin.example.com', '/api/x')?.name).toBe('admin-api')
-    expect(table.match('other.example.com', '/api/x')?.name).toBe('api')
-    expect(table.match(undefined, '/api/x')?.name).toBe('api')
-    expect(table.usesHost).toBe(true)
-  })
-
-  test('no route → undefined', () => {
-    expect(createRouteTable([route('/a')]).match(undefined, '/b')).toBeUndefined()
+  test('most specific first: longer prefixes, then host routes at equal length', () => {
+    expect(routes.map((r) => r.name)).toEqual(['/api/v2/', 'admin-api', 'api', '/ro', '/'])
+    expect(routes[1]!.host).toBe('admin.example.com')
   })
 
   test('methods: GET implies HEAD; the Allow value is precomputed', () => {
-    const ro = table.match(undefined, '/ro')!
-    expect([...ro.methods]).toEqual(['GET', 'HEAD'])
+    const ro = routes.find((r) => r.name === '/ro')!
+    expect([...ro.methods!]).toEqual(['GET', 'HEAD'])
     expect(ro.allow).toBe('GET, HEAD')
-    expect(table.match(undefined, '/')!.allow).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS')
+    expect(routes.at(-1)!.allow).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS')
+  })
+
+  test('Hono patterns match whole segments', () => {
+    expect(routePatterns('/api')).toEqual(['/api', '/api/*'])
+    expect(routePatterns('/')).toEqual(['*'])
   })
 })
 
 describe('upstreamPath', () => {
-  const strip = createRouteTable([route('/api', { stripPrefix: true })]).match(undefined, '/api')!
-  const keep = createRouteTable([route('/api')]).match(undefined, '/api')!
-  test.each([
+  const strip = { prefix: '/api', stripPrefix: true }
+  const keep = { prefix: '/api', stripPrefix: false }
+  test.each<[typeof strip, string, string]>([
     [strip, '/api/users', '/users'],
     [strip, '/api', '/'],
     [strip, '/api/', '/'],

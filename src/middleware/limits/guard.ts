@@ -5,7 +5,7 @@
  */
 import { GatewayError } from '../../errors.ts'
 import { DIGITS, connectionNamesFramingField, headerBlockBytes } from '../../upstream/headers.ts'
-import { INVALID_PATH } from './path.ts'
+import { INVALID_PATH } from '../edge/path.ts'
 
 export interface GuardLimits {
   maxUrlBytes: number

@@ -1,0 +1,45 @@
+/**
+ * The state of one request as it goes through its route's pipeline: made once at the edge,
+ * read by every stage, so nothing is passed down and back up. What few fields a stage
+ * fills in (the upstream latency for the access log) live here too.
+ */
+import type { IpMatcher } from '../net/ip-matcher.ts'
+import type { Peer, ServerBindings } from '../types.ts'
+import type { Route } from './route.ts'
+
+export class Exchange {
+  /** ms from sending upstream to the response head, once known (access log). */
+  upstreamMs: number | undefined = undefined
+  #peer: Peer | undefined
+
+  constructor(
+    /** The client's request, as Bun.serve gave it. */
+    readonly raw: Request,
+    readonly server: ServerBindings | undefined,
+    readonly route: Route,
+    /** The normalised path the router matched: also the one forwarded and cached by. */
+    readonly path: string,
+    /** The query with its "?", as received (no fragment), or "". */
+    readonly query: string,
+    readonly requestId: string,
+    private readonly isTrusted: IpMatcher,
+    peer?: Peer
+  ) {
+    this.#peer = peer
+  }
+
+  /** The TCP peer, looked up on first use: /health and cache hits never need it. */
+  get peer(): Peer {
+    if (this.#peer === undefined) {
+      const address = this.server?.requestIP?.(this.raw)?.address
+      this.#peer = { address, trusted: this.isTrusted(address) }
+    }
+    return this.#peer
+  }
+}
+
+/** A stage's view of what comes after it. */
+export type Handler = (exchange: Exchange) => Response | Promise<Response>
+
+/** One stage of a route's pipeline: answers itself, or hands the exchange to `next`. */
+export type Middleware = (exchange: Exchange, next: Handler) => Response | Promise<Response>

@@ -1,0 +1,67 @@
+/**
+ * Routes compiled at boot from the config, in precedence order: the longest prefix first,
+ * and at equal length a host-specific route before a host-less one. They are registered
+ * with Hono in this order, and Hono's router (the one router) tries matching routes in
+ * registration order: a route whose host does not match hands the request to the next one.
+ */
+import { ROUTE_METHODS, type RouteConfig } from '../config/schema.ts'
+import { normalisePrefix } from '../config/load.ts'
+
+export interface Route {
+  /** Name for logs and metrics: the configured name, or the path. */
+  readonly name: string
+  /** Normalised prefix: no trailing slash except for the root "/". */
+  readonly prefix: string
+  /** Lower-case host to match, or undefined for any host. */
+  readonly host: string | undefined
+  /** Allowed methods; HEAD is implied by GET (RFC 9110 §9.3.2). Undefined: any (unmatched requests get 404). */
+  readonly methods: ReadonlySet<string> | undefined
+  /** Value of the Allow header on 405. */
+  readonly allow: string
+  /** The route's configuration; undefined for the gateway's own (health, unmatched). */
+  readonly config: RouteConfig | undefined
+}
+
+/** The routes of `configs`, most specific first. */
+export function compileRoutes(configs: readonly RouteConfig[]): Route[] {
+  return configs
+    .map(toRoute)
+    .sort((a, b) => b.prefix.length - a.prefix.length || Number(b.host !== undefined) - Number(a.host !== undefined))
+}
+
+/** Hono patterns matching `prefix` on whole segments: `/users` matches `/users`, `/users/` and `/users/42`, not `/users2`. */
+export function routePatterns(prefix: string): string[] {
+  return prefix === '/' ? ['*'] : [prefix, `${prefix}/*`]
+}
+
+/** `/users` matches `/users`, `/users/` and `/users/42`, but not `/users2`. */
+export function prefixMatches(prefix: string, path: string): boolean {
+  if (prefix === '/') return true
+  if (!path.startsWith(prefix)) return false
+  return path.length === prefix.length || path.charCodeAt(prefix.length) === 47 /* "/" */
+}
+
+/** The path sent upstream: the route prefix removed when `stripPrefix`, always starting with "/". */
+export function upstreamPath(route: Pick<Route, 'prefix'> & { stripPrefix: boolean }, path: string): string {
+  if (!route.stripPrefix || route.prefix === '/') return path
+  const rest = path.slice(route.prefix.length)
+  return rest === '' ? '/' : rest
+}
+
+/** A route the gateway answers itself (health, unmatched requests): no config. */
+export function builtinRoute(name: string, prefix: string, methods?: readonly string[]): Route {
+  return { name, prefix, host: undefined, methods: methods && new Set(methods), allow: methods?.join(', ') ?? '', config: undefined }
+}
+
+function toRoute(config: RouteConfig): Route {
+  const methods = new Set<string>(config.methods ?? ROUTE_METHODS)
+  if (methods.has('GET')) methods.add('HEAD')
+  return {
+    name: config.name ?? config.path,
+    prefix: normalisePrefix(config.path),
+    host: config.host?.toLowerCase(),
+    methods,
+    allow: ROUTE_METHODS.filter((m) => methods.has(m)).join(', '),
+    config,
+  }
+}

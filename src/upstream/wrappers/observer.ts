@@ -1,0 +1,30 @@
+/**
+ * Tells an observer (metrics) each exchange's time to the response head, or its failure
+ * by code. Body failures are reported by the forwarder, which reads the body.
+ */
+import { UpstreamError, type UpstreamErrorCode } from '../errors.ts'
+import type { ClientWrapper } from '../types.ts'
+
+/** What is reported about one upstream's exchanges. */
+export interface UpstreamObserver {
+  /** A response head arrived `seconds` after the request was sent. */
+  response(status: number, seconds: number): void
+  error(code: UpstreamErrorCode): void
+}
+
+export function withObserver(observer: UpstreamObserver): ClientWrapper {
+  return (next) => ({
+    async send(request) {
+      const sentAt = performance.now()
+      try {
+        const response = await next.send(request)
+        observer.response(response.status, (performance.now() - sentAt) / 1000)
+        return response
+      } catch (err) {
+        if (err instanceof UpstreamError) observer.error(err.code)
+        throw err
+      }
+    },
+    closeIdle: () => next.closeIdle(),
+  })
+}

@@ -62,6 +62,18 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     : undefined
   const accessLogWriter = config.log.access ? createLineWriter() : undefined
   const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines })
+  const finished = (res: Response): Response => {
+    if (metrics) metrics.inflight--
+    // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.
+    if (draining) res.headers.set('connection', 'close')
+    served++
+    onRequest?.(served)
+    return res
+  }
+  const failed = (err: unknown): never => {
+    if (metrics) metrics.inflight--
+    throw err
+  }
   const server: Server<undefined> = Bun.serve({
     hostname: config.server.host,
     port: config.server.port,
@@ -70,19 +82,17 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     idleTimeout: config.server.idleTimeoutSeconds,
     // The guard answers 413 itself with a JSON body; Bun's own limit would answer first, bodiless.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    async fetch(req, srv) {
+    // Not async: a synchronous answer (health, a cache hit) goes back to Bun as a Response,
+    // not as a promise it must wait for; the finishing functions are made once, here.
+    fetch(req, srv) {
       if (metrics) metrics.inflight++
-      let res: Response
+      let answer: Response | Promise<Response>
       try {
-        res = await app.fetch(req, srv)
-      } finally {
-        if (metrics) metrics.inflight--
+        answer = app.fetch(req, srv)
+      } catch (err) {
+        return failed(err)
       }
-      // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.
-      if (draining) res.headers.set('connection', 'close')
-      served++
-      onRequest?.(served)
-      return res
+      return answer instanceof Promise ? answer.then(finished, failed) : finished(answer)
     },
     error() {
       // Reached only if the app itself fails outside its onError; never show Bun's error page.

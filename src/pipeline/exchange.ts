@@ -1,11 +1,20 @@
 /**
  * The state of one request as it goes through its route's pipeline: made once at the edge,
  * read by every stage, so nothing is passed down and back up. What few fields a stage
- * fills in (the upstream latency for the access log) live here too.
+ * fills in (the upstream latency for the access log) live here too. Costly facts are
+ * looked up on first use: the peer address (Bun's requestIP measured 1.4 µs) is needed to
+ * forward, not to answer /health or a cache hit.
  */
 import type { IpMatcher } from '../net/ip-matcher.ts'
 import type { Peer, ServerBindings } from '../types.ts'
 import type { Route } from './route.ts'
+
+/** Who is trusted, fixed at boot. */
+export interface TrustPolicy {
+  isTrusted: IpMatcher
+  /** False when no proxy is trusted: then no request needs its peer to know it is untrusted. */
+  trustsProxies: boolean
+}
 
 export class Exchange {
   /** ms from sending upstream to the response head, once known (access log). */
@@ -15,6 +24,8 @@ export class Exchange {
   constructor(
     /** The client's request, as Bun.serve gave it. */
     readonly raw: Request,
+    /** `raw.url`, read once (each read makes a new string). */
+    readonly url: string,
     readonly server: ServerBindings | undefined,
     readonly route: Route,
     /** The normalised path the router matched: also the one forwarded and cached by. */
@@ -22,19 +33,24 @@ export class Exchange {
     /** The query with its "?", as received (no fragment), or "". */
     readonly query: string,
     readonly requestId: string,
-    private readonly isTrusted: IpMatcher,
+    private readonly trust: TrustPolicy,
     peer?: Peer
   ) {
     this.#peer = peer
   }
 
-  /** The TCP peer, looked up on first use: /health and cache hits never need it. */
+  /** The TCP peer, looked up on first use. */
   get peer(): Peer {
     if (this.#peer === undefined) {
       const address = this.server?.requestIP?.(this.raw)?.address
-      this.#peer = { address, trusted: this.isTrusted(address) }
+      this.#peer = { address, trusted: this.trust.trustsProxies && this.trust.isTrusted(address) }
     }
     return this.#peer
+  }
+
+  /** Whether the peer is a trusted proxy, without looking it up when nobody is trusted. */
+  get trusted(): boolean {
+    return this.trust.trustsProxies && this.peer.trusted
   }
 }
 

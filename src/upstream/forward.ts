@@ -76,10 +76,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const idleSeconds = Math.ceil(timeoutMs / 1000) + 2
   const extendIdleTo = timeoutMs + 1000 > options.idleTimeoutSeconds * 1000 ? (idleSeconds > 255 ? 0 : idleSeconds) : undefined
 
-  const context = (exchange: Exchange): ForwardingContext => {
-    const peer = exchange.peer
-    return { peerAddress: peer.address, peerTrusted: peer.trusted, requestId: exchange.requestId, preserveHost, dropUnderscores }
-  }
+  const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores)
 
   async function send(exchange: Exchange, sendOptions?: SendOptions): Promise<UpstreamExchange> {
     const raw = exchange.raw
@@ -118,6 +115,24 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     async forward(exchange) {
       return (await send(exchange)).relay()
     },
+  }
+}
+
+/** The header rules' view of an exchange: the peer address is looked up only if a rule reads it. */
+class ExchangeContext implements ForwardingContext {
+  constructor(
+    private readonly exchange: Exchange,
+    readonly preserveHost: boolean,
+    readonly dropUnderscores: boolean
+  ) {}
+  get peerAddress(): string | undefined {
+    return this.exchange.peer.address
+  }
+  get peerTrusted(): boolean {
+    return this.exchange.trusted
+  }
+  get requestId(): string {
+    return this.exchange.requestId
   }
 }
 

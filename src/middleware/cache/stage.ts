@@ -20,7 +20,9 @@ export function cacheStage(responses: ResponseCache, options: RouteCacheConfig, 
     // Keys come from what the upstream is sent: a field the client stripped with
     // Connection (or an untrusted X-Forwarded-Proto) must not select what is served.
     const sent = (name: string) => sentHeaderValue(headers, name, context)
-    return { exchange, forwarder, options, scheme: sent('x-forwarded-proto')!.toLowerCase(), sent, host: headers.get('host') ?? '' }
+    // From an untrusted peer the gateway sends X-Forwarded-Proto: http itself.
+    const scheme = exchange.trusted ? sent('x-forwarded-proto')!.toLowerCase() : 'http'
+    return { exchange, forwarder, options, scheme, sent, host: headers.get('host') ?? '' }
   }
   return function cache(exchange, next) {
     const method = exchange.raw.method

@@ -5,17 +5,13 @@
  * The checks that can refuse a request are the pipeline's first stage (middleware/limits).
  */
 import type { Context } from 'hono'
-import type { IpMatcher } from '../../net/ip-matcher.ts'
-import { Exchange } from '../../pipeline/exchange.ts'
+import { Exchange, type TrustPolicy } from '../../pipeline/exchange.ts'
 import type { Route } from '../../pipeline/route.ts'
 import type { GatewayEnv } from '../../types.ts'
 import { requestIdFor } from './request-id.ts'
 import { queryOf } from './target.ts'
 
-export interface EdgeOptions {
-  isTrusted: IpMatcher
-  /** Whether any proxy is trusted: otherwise no request needs its peer to get its id. */
-  trustsProxies: boolean
+export interface EdgeOptions extends TrustPolicy {
   generateId?: () => string
 }
 
@@ -24,17 +20,18 @@ export type Admit = (c: Context<GatewayEnv>, route: Route) => Exchange
 
 /** @example const admit = createEdge({ isTrusted: createIpMatcher([]), trustsProxies: false }) */
 export function createEdge(options: EdgeOptions): Admit {
-  const { isTrusted, trustsProxies } = options
+  const trust: TrustPolicy = { isTrusted: options.isTrusted, trustsProxies: options.trustsProxies }
   const generateId = options.generateId ?? (() => crypto.randomUUID())
   return function admit(c, route) {
     const raw = c.req.raw
     const server = c.env
+    const url = raw.url
     let peer
-    if (trustsProxies) {
+    if (trust.trustsProxies) {
       const address = server?.requestIP?.(raw)?.address
-      peer = { address, trusted: isTrusted(address) }
+      peer = { address, trusted: trust.isTrusted(address) }
     }
     const id = requestIdFor(raw.headers, peer?.trusted ?? false, generateId)
-    return new Exchange(raw, server, route, c.req.path, queryOf(raw.url), id, isTrusted, peer)
+    return new Exchange(raw, url, server, route, c.req.path, queryOf(url), id, trust, peer)
   }
 }

@@ -58,7 +58,13 @@ export function targetLength(url: string): number {
  * by: normalised, or INVALID_PATH when it must be rejected (the edge answers 400).
  */
 export function routingPath(url: string, escapedSlashes: EscapedSlashes): string {
-  return normalisePath(splitTarget(url).rawPath, escapedSlashes) ?? INVALID_PATH
+  const start = pathStart(url)
+  if (start === -1) return '/'
+  let end = url.indexOf('?', start)
+  const hash = url.indexOf('#', start)
+  if (end === -1 || (hash !== -1 && hash < end)) end = hash
+  const raw = end === -1 ? (start === 0 ? url : url.slice(start)) : url.slice(start, end)
+  return normalisePath(raw, escapedSlashes) ?? INVALID_PATH
 }
 
 /** Host header value → lower-case host without port, as routes match it. */

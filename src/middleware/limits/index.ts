@@ -24,7 +24,7 @@ export function limits(route: Route, server: LimitsConfig): Middleware {
   const notAllowed = { headers: { allow } }
   return function limits(exchange, next) {
     const raw = exchange.raw
-    guardRequest(raw, exchange.path, targetLength(raw.url), guardLimits)
+    guardRequest(raw, exchange.path, targetLength(exchange.url), guardLimits)
     if (methods !== undefined && !methods.has(raw.method)) throw new GatewayError('method_not_allowed', notAllowed)
     return next(exchange)
   }

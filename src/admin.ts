@@ -19,8 +19,10 @@ export interface AdminDeps {
   isReady: () => boolean
   /** Purges every worker's cache. */
   purge: (selector: PurgeSelector) => Promise<{ purged: number; workers: number }>
-  /** The Prometheus exposition text; absent when metrics are off. */
-  metrics?: () => Promise<string>
+  /** The Prometheus exposition text, or undefined while metrics are off. */
+  metrics: () => Promise<string> | undefined
+  /** The admin settings in force (token, allowed hosts); read per request so a reload applies them. */
+  settings: () => GatewayConfig['admin']
 }
 
 const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -49,17 +51,27 @@ export function createAdminHostCheck(config: Pick<GatewayConfig['admin'], 'host'
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' }
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: JSON_HEADERS })
 
-export function startAdmin(config: GatewayConfig['admin'], deps: AdminDeps): Server<undefined> {
-  const hostAllowed = createAdminHostCheck(config)
-  const token = config.bearerToken
+/** Starts the listener on `listen` (admin.host and admin.port: those need a restart to change). */
+export function startAdmin(listen: Pick<GatewayConfig['admin'], 'host' | 'port'>, deps: AdminDeps): Server<undefined> {
+  let settings = deps.settings()
+  let hostAllowed = createAdminHostCheck(settings)
+  const current = () => {
+    const next = deps.settings()
+    if (next !== settings) {
+      settings = next
+      hostAllowed = createAdminHostCheck(settings)
+    }
+    return settings
+  }
   const unauthorized = (id: string) => errorResponse('unauthorized', id, { 'www-authenticate': 'Bearer realm="admin"' })
   return Bun.serve({
-    hostname: config.host,
-    port: config.port,
+    hostname: listen.host,
+    port: listen.port,
     development: false,
     async fetch(req) {
       const url = new URL(req.url)
       const id = crypto.randomUUID()
+      const { bearerToken: token } = current()
       const origin = req.headers.get('origin')
       // A browser sends Origin on cross-origin requests; a page of this host's own admin
       // address is the only origin that may call it.
@@ -76,10 +88,9 @@ export function startAdmin(config: GatewayConfig['admin'], deps: AdminDeps): Ser
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') return errorResponse('method_not_allowed', id, { allow: 'GET, HEAD' })
       if (url.pathname === '/health') return json({ status: 'ok' })
-      if (url.pathname === '/metrics' && deps.metrics) {
-        if (!authorized) return unauthorized(id)
-        return new Response(await deps.metrics(), { headers: { 'content-type': METRICS_CONTENT_TYPE } })
-      }
+      const exposition = url.pathname === '/metrics' ? (authorized ? deps.metrics() : undefined) : undefined
+      if (url.pathname === '/metrics' && !authorized) return unauthorized(id)
+      if (exposition) return new Response(await exposition, { headers: { 'content-type': METRICS_CONTENT_TYPE } })
       if (url.pathname === '/ready') {
         const ready = deps.isReady()
         return json({ status: ready ? 'ready' : 'not_ready' }, ready ? 200 : 503)

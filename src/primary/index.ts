@@ -6,6 +6,7 @@
 import type { ConfigSource } from '../config/source.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { childEnv } from '../config/env.ts'
+import { restartOnlyChanges } from '../config/reload.ts'
 import type { Logger } from '../log.ts'
 import { startAdmin } from '../admin.ts'
 import { availableCpus } from '../runtime/cpus.ts'
@@ -48,9 +49,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const supervisor = createSupervisor({
     config,
     workers: workerCount(config),
-    command: workerCommand(config, options.entry),
-    // Bun reads its fetch concurrency limit only at start, hence the env of the child.
-    env: childEnv({ BUN_CONFIG_MAX_HTTP_REQUESTS: String(config.server.maxUpstreamRequests) }),
+    // Derived from each generation's config, so a reload applies the limits Bun reads at start.
+    command: (generation) => workerCommand(generation, options.entry),
+    env: (generation) => childEnv({ BUN_CONFIG_MAX_HTTP_REQUESTS: String(generation.server.maxUpstreamRequests) }),
     log,
     onGiveUp: (reason) => void shutdown('crash_loop', reason),
     metrics: aggregator,
@@ -66,7 +67,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     admin = startAdmin(config.admin, {
       isReady: supervisor.ready,
       purge: supervisor.purge,
-      metrics: config.metrics.enabled ? renderMetrics : undefined,
+      // Read per request, so a reload applies the token, the allowed hosts and metrics on/off.
+      settings: () => config.admin,
+      metrics: () => (config.metrics.enabled ? renderMetrics() : undefined),
     })
   } catch (err) {
     log.error('listen_failed', { listener: 'admin', host: config.admin.host, port: config.admin.port, error: (err as { code?: string }).code })
@@ -94,6 +97,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       const result = await source.load()
       if (!result.ok) {
         log.warn('reload_rejected', { config: source.description, errors: result.errors })
+        return
+      }
+      const restartOnly = restartOnlyChanges(config, result.config)
+      if (restartOnly.length > 0) {
+        log.warn('reload_rejected', { config: source.description, errors: restartOnly })
         return
       }
       const workers = workerCount(result.config)

@@ -20,7 +20,8 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
     admin = startAdmin(config.admin, {
       isReady: () => !stopping,
       purge: async (selector) => ({ purged: worker.purge(selector), workers: 1 }),
-      metrics: config.metrics.enabled ? async () => AggregatorRegistry.aggregate([await worker.metrics()]).metrics() : undefined,
+      settings: () => config.admin,
+      metrics: () => (config.metrics.enabled ? worker.metrics().then((json) => AggregatorRegistry.aggregate([json]).metrics()) : undefined),
     })
   } catch (err) {
     log.error('listen_failed', { host: config.server.host, port: config.server.port, adminPort: config.admin.port, error: (err as { code?: string }).code })

@@ -17,8 +17,10 @@ export interface SupervisorOptions {
   /** Worker count (already resolved from `auto`). */
   workers: number
   /** Command that starts one worker process. */
-  command: string[]
-  env: Record<string, string | undefined>
+  /** The worker command line for a generation's config (Bun reads some limits only at start). */
+  command: (config: GatewayConfig) => string[]
+  /** The worker environment for a generation's config. */
+  env: (config: GatewayConfig) => Record<string, string | undefined>
   log: Logger
   /** Called once when workers crash in a loop; the caller shuts down and exits non-zero. */
   onGiveUp: (reason: string) => void
@@ -52,7 +54,7 @@ const START_TIMEOUT_MS = 15_000
 export function createSupervisor(options: SupervisorOptions) {
   const { command, env, log } = options
   const workers = new Map<number, WorkerHandle>()
-  const crashPolicy = createCrashPolicy(options.config.server.crashLoop)
+  let crashPolicy = createCrashPolicy(options.config.server.crashLoop)
   let generation = 1
   let config = options.config
   let desired = options.workers
@@ -75,8 +77,8 @@ export function createSupervisor(options: SupervisorOptions) {
     const handle = { generation: gen, state: 'starting', replaced: false } as WorkerHandle
     handle.handled = new Promise((resolve) => (handle.markHandled = resolve))
     const genConfig = config
-    handle.proc = Bun.spawn(command, {
-      env,
+    handle.proc = Bun.spawn(command(genConfig), {
+      env: env(genConfig),
       stdio: ['ignore', 'inherit', 'inherit'],
       serialization: 'json',
       ipc(message: WorkerMessage, proc) {
@@ -248,6 +250,7 @@ export function createSupervisor(options: SupervisorOptions) {
         ;({ generation, config, desired } = previous)
         return false
       }
+      if (next.server.crashLoop !== previous.config.server.crashLoop) crashPolicy = createCrashPolicy(next.server.crashLoop)
       for (const w of old) drain(w, 'reload')
       return true
     },

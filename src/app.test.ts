@@ -52,3 +52,50 @@ describe('gateway-made responses', () => {
     expect(await res.text()).toMatch(ERROR_BODY)
   })
 })
+
+describe('one router: Hono matches the normalised path, most specific route first', () => {
+  // Each route allows one distinct method, so the Allow of a 405 names the route that matched.
+  const gw = app({
+    upstreams: { u: { targets: ['http://127.0.0.1:9'] } },
+    routes: [
+      { path: '/', upstream: 'u', methods: ['GET'] },
+      { path: '/api', upstream: 'u', methods: ['POST'] },
+      { path: '/api/v2/', upstream: 'u', methods: ['PUT'] },
+      { path: '/api', upstream: 'u', methods: ['DELETE'], host: 'Admin.Example.com' },
+    ],
+  })
+  const allowFor = async (path: string, host = 'gw.example') => {
+    const res = await gw.request(`http://${host}${path}`, { method: 'PATCH', headers: { host } })
+    expect(res.status).toBe(405)
+    return res.headers.get('allow')
+  }
+
+  test.each([
+    ['/api/v2/x', 'PUT'],
+    ['/api/v2', 'PUT'],
+    ['/api/v3', 'POST'],
+    ['/api', 'POST'],
+    ['/apix', 'GET, HEAD'],
+    ['/other', 'GET, HEAD'],
+    ['/', 'GET, HEAD'],
+  ])('%s → the route allowing %s', async (path, allow) => {
+    expect(await allowFor(path)).toBe(allow)
+  })
+
+  test('a host route beats a host-less one of the same prefix, only for its host', async () => {
+    expect(await allowFor('/api/x', 'admin.example.com:8080')).toBe('DELETE')
+    expect(await allowFor('/api/x', 'other.example.com')).toBe('POST')
+  })
+
+  test('every spelling of a path reaches the route its normalised form names', async () => {
+    expect(await allowFor('/api//v2/x')).toBe('PUT')
+    expect(await allowFor('/%61pi/v2/x')).toBe('PUT')
+    expect(await allowFor('/api/x/../v2/y')).toBe('PUT')
+  })
+
+  test('an encoded slash is a 400 before any route is chosen', async () => {
+    const res = await gw.request('http://gw.example/api%2Fv2/x', { method: 'PATCH' })
+    expect(res.status).toBe(400)
+  })
+})
+

@@ -63,6 +63,8 @@ describe('validateConfig', () => {
     [{ upstreams: { u: { targets: ['http://h'], keepAlive: { max: 1 } } } }, 'upstreams.u.keepAlive.max: unknown key'],
     [{ routes: [{ path: 'users', upstream: 'u' }] }, 'routes[0].path: must start with "/"'],
     [{ routes: [{ path: '/a?b', upstream: 'u' }] }, 'routes[0].path: must be a plain path'],
+    [{ routes: [{ path: '/users/:id', upstream: 'u' }] }, 'routes[0].path: must not contain'],
+    [{ routes: [{ path: '/files/*', upstream: 'u' }] }, 'routes[0].path: must not contain'],
     [{ routes: [{ path: '/a', upstream: 'missing' }] }, 'routes[0].upstream: no upstream named "missing"'],
     [{ routes: [{ path: '/a', upstream: 'constructor' }] }, 'routes[0].upstream: no upstream named "constructor"'],
     [{ routes: [{ path: '/a', upstream: 'u', methods: ['TRACE'] }] }, 'routes[0].methods[0]: Invalid option'],

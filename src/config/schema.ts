@@ -187,7 +187,9 @@ const routeSchema = z.strictObject({
   path: z
     .string()
     .startsWith('/', { error: 'must start with "/"' })
-    .refine((p) => !/[?#%\s]/.test(p), { error: 'must be a plain path (no query, "%" or spaces)' }),
+    .refine((p) => !/[?#%\s]/.test(p), { error: 'must be a plain path (no query, "%" or spaces)' })
+    // Hono's router reads these as parameters, wildcards and patterns.
+    .refine((p) => !/[*{}()]|\/:/.test(p), { error: 'must not contain "*", "{", "}", "(", ")" or a segment starting with ":"' }),
   /** Name of an entry under `upstreams`. */
   upstream: z.string().min(1),
   /** Remove the route's path prefix before forwarding. */

@@ -3,7 +3,8 @@
  * the one normalised path (`getPath`). Registered in precedence order: the health route,
  * then every configured route (most specific first), each as one handler running the
  * pipeline built for it at boot (pipeline/build.ts); unmatched requests run a pipeline of
- * their own that answers 404. The access log is the only layer around them, when on.
+ * their own that answers 404. Nothing wraps them: metrics and the access log observe the
+ * end of each pipeline (pipeline/serve.ts).
  */
 import { Hono } from 'hono'
 import type { GatewayConfig } from './config/schema.ts'
@@ -46,7 +47,6 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const { escapedSlashes, trustedProxies, healthPath } = config.server
   const app = new Hono<GatewayEnv>({ getPath: (request) => routingPath(request.url, escapedSlashes) })
   const logging = config.log.access && deps.accessLogWriter !== undefined
-  if (logging) app.use('*', accessLog({ sampleRate: config.log.sampleRate, write: deps.accessLogWriter! }))
 
   const deadlines = deps.deadlines ?? createDeadlineWheel()
   const forwarders = new Map<Route, RouteForwarder>()
@@ -55,7 +55,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     admit: createEdge({ isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0 }),
     renderError: (err, exchange) => renderError(err, exchange, log, metrics),
     recorderFor: metrics && ((route) => metrics.http.forRoute(route)),
-    exposeExchange: logging,
+    accessLog: logging ? accessLog({ sampleRate: config.log.sampleRate, write: deps.accessLogWriter! }) : undefined,
   }
 
   const health = builtinRoute('health', healthPath, ['GET', 'HEAD'])
@@ -81,7 +81,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const unmatched = builtinRoute(UNMATCHED_ROUTE, '')
   const notFound = serveRoute(unmatched, buildPipeline(unmatched, noRoute, pipelineDeps), serveDeps)
   app.notFound((c) => notFound(c, async () => {}) as Response | Promise<Response>)
-  // Only a bug in a layer outside the pipelines (the access log) gets here.
+  // Only a bug outside the pipelines (Hono itself) gets here.
   app.onError((err) => {
     log.error('internal_error', { error: err.name })
     return errorResponse('internal_error', crypto.randomUUID())

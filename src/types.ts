@@ -1,6 +1,5 @@
 /** Types shared by the app's middleware: what Hono carries per request. */
 import type { Server } from 'bun'
-import type { Exchange } from './pipeline/exchange.ts'
 
 /** The parts of Bun's server the request path uses; absent under `app.request()` in unit tests. */
 export type ServerBindings = Partial<Pick<Server<undefined>, 'requestIP' | 'timeout'>>
@@ -11,10 +10,7 @@ export interface Peer {
   readonly trusted: boolean
 }
 
+/** Hono's environment: Bun's server as the bindings; per-request state is the pipeline's Exchange. */
 export interface GatewayEnv {
   Bindings: ServerBindings
-  Variables: {
-    /** Set only when access logs are on: the one per-request state (pipeline/exchange.ts). */
-    exchange: Exchange
-  }
 }

@@ -1,10 +1,11 @@
 /**
  * Turns a route's pipeline into the Hono handler registered for it: the edge makes the
  * Exchange, the pipeline answers, a failure is rendered into the one JSON error, and the
- * request is recorded in the route's own metric slot. Host-specific routes hand a request
+ * request is recorded in the route's own metric slot and, when on, the access log. Host-specific routes hand a request
  * for another host to the next matching route (Hono tries them in registration order).
  */
-import type { Context, Handler as HonoHandler } from 'hono'
+import type { Handler as HonoHandler } from 'hono'
+import type { AccessLog } from '../middleware/access-log/index.ts'
 import type { Admit } from '../middleware/edge/index.ts'
 import { hostForRouting } from '../middleware/edge/target.ts'
 import type { RequestRecorder } from '../metrics/http.ts'
@@ -17,27 +18,37 @@ export interface ServeDeps {
   /** The one error renderer (app.ts). */
   renderError(err: unknown, exchange: Exchange): Response
   recorderFor?(route: string): RequestRecorder
-  /** The access log reads the exchange from the context; otherwise it is not stored there. */
-  exposeExchange: boolean
+  accessLog?: AccessLog
+}
+
+/** What sees every answered request of a route. */
+interface Observers {
+  recorder: RequestRecorder | undefined
+  accessLog: AccessLog | undefined
+}
+
+function observe(observers: Observers, exchange: Exchange, response: Response, started: number): void {
+  const ms = performance.now() - started
+  observers.recorder?.record(exchange.raw.method, response.status, ms / 1000)
+  observers.accessLog?.(exchange, response, ms)
 }
 
 export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps): HonoHandler<GatewayEnv> {
-  const { admit, renderError, exposeExchange } = deps
-  const recorder = deps.recorderFor?.(route.name)
+  const { admit, renderError } = deps
+  const observers: Observers = { recorder: deps.recorderFor?.(route.name), accessLog: deps.accessLog }
   const host = route.host
   return function route_(c, next) {
     if (host !== undefined && hostForRouting(c.req.raw.headers.get('host')) !== host) return next()
     const started = performance.now()
     const exchange = admit(c, route)
-    if (exposeExchange) c.set('exchange', exchange)
     let answer: Response | Promise<Response>
     try {
       answer = pipeline(exchange)
     } catch (err) {
       answer = renderError(err, exchange)
     }
-    if (answer instanceof Promise) return settle(answer, exchange, started, recorder, renderError)
-    recorder?.record(exchange.raw.method, answer.status, (performance.now() - started) / 1000)
+    if (answer instanceof Promise) return settle(answer, exchange, started, observers, renderError)
+    observe(observers, exchange, answer, started)
     return answer
   }
 }
@@ -47,7 +58,7 @@ async function settle(
   answer: Promise<Response>,
   exchange: Exchange,
   started: number,
-  recorder: RequestRecorder | undefined,
+  observers: Observers,
   renderError: ServeDeps['renderError']
 ): Promise<Response> {
   let response: Response
@@ -56,9 +67,6 @@ async function settle(
   } catch (err) {
     response = renderError(err, exchange)
   }
-  recorder?.record(exchange.raw.method, response.status, (performance.now() - started) / 1000)
+  observe(observers, exchange, response, started)
   return response
 }
-
-/** The exchange of the current request, when the access log asked for it. */
-export const exchangeOf = (c: Context<GatewayEnv>): Exchange | undefined => c.get('exchange')

@@ -51,8 +51,26 @@ const DELTA_SECONDS = /^\d+$/
 /** RFC 9111 §1.2.2: values above 2^31 are treated as 2^31. */
 const MAX_DELTA = 2 ** 31
 
+/**
+ * Parsed values by their text. Responses of one origin mostly share a handful of
+ * Cache-Control values, so stored entries share one frozen object each instead of holding
+ * a copy (and a hit's request is parsed once per distinct value). Bounded: cleared when full.
+ */
+const parsedByValue = new Map<string, CacheDirectives>()
+const MEMO_LIMIT = 512
+
 export function parseCacheControl(value: string | null): CacheDirectives {
   if (!value) return NO_DIRECTIVES
+  let parsed = parsedByValue.get(value)
+  if (parsed === undefined) {
+    parsed = Object.freeze(parse(value))
+    if (parsedByValue.size >= MEMO_LIMIT) parsedByValue.clear()
+    parsedByValue.set(value, parsed)
+  }
+  return parsed
+}
+
+function parse(value: string): CacheDirectives {
   const out: CacheDirectives = { ...NO_DIRECTIVES }
   for (const part of value.split(',')) {
     const eq = part.indexOf('=')

@@ -136,6 +136,8 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     const headers = new Headers(up.headers)
     headers.delete('set-cookie')
     headers.delete('age')
+    // Each answer gets its own request id; the filling request's is not worth keeping.
+    headers.delete('x-request-id')
     headers.set('content-length', String(body.byteLength))
     // Keyed by every name this URL's variants varied on so far, not only this response's:
     // an origin that sends Vary on some answers only must not let one variant shadow another.

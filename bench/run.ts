@@ -5,7 +5,7 @@
  * threshold in bench/thresholds.json is missed.
  *
  *   bun run bench [-- --duration 10 --connections 64 --workers auto --scenario proxied,cache-hit
- *                     --quick --compare nginx --results DIR]
+ *                     --quick --compare nginx --client native|fetch --results DIR]
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     scenario: { type: 'string' },
     quick: { type: 'boolean', default: false },
     compare: { type: 'string' },
+    /** The gateway's upstream client (the config default when absent). */
+    client: { type: 'string' },
     results: { type: 'string', default: join(import.meta.dir, 'results') },
   },
 })
@@ -37,6 +39,7 @@ const quick = values.quick!
 const durationSeconds = Number(values.duration ?? (quick ? 3 : 10))
 const connections = Number(values.connections)
 if (values.compare !== undefined && values.compare !== 'nginx') fail(`--compare takes "nginx", not "${values.compare}"`)
+if (values.client !== undefined && values.client !== 'native' && values.client !== 'fetch') fail(`--client takes native or fetch, not "${values.client}"`)
 
 const children: { kill(signal?: NodeJS.Signals): void }[] = []
 let nginx: RunningNginx | undefined
@@ -111,7 +114,7 @@ async function main(): Promise<void> {
 
   const upstream = await startListening(['bench/fixture-upstream.ts'])
   const configPath = join(ROOT, '.tmp', 'bench-gateway.json')
-  await Bun.write(configPath, JSON.stringify(gatewayConfig(upstream.port, values.workers!)))
+  await Bun.write(configPath, JSON.stringify(gatewayConfig(upstream.port, values.workers!, values.client)))
   const gateway = await startListening(['src/main.ts', '--config', configPath])
   const workers = workerPids(gateway.output()).length
   if (values.compare === 'nginx') {
@@ -186,7 +189,7 @@ async function main(): Promise<void> {
     time: new Date().toISOString(),
     tool,
     machine: { cores: navigator.hardwareConcurrency, bun: Bun.version, platform: `${process.platform}-${process.arch}` },
-    settings: { durationSeconds, connections, workers: values.workers!, quick, compare: values.compare },
+    settings: { durationSeconds, connections, workers: values.workers!, quick, compare: values.compare, client: values.client },
     scenarios: results,
     failures: evaluate(results, thresholds),
   }

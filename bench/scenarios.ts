@@ -40,11 +40,11 @@ export function selectScenarios(names: string | undefined): Scenario[] {
 }
 
 /** The gateway config the bench runs (through the real start path). */
-export function gatewayConfig(upstreamPort: number, workers: string): Record<string, unknown> {
+export function gatewayConfig(upstreamPort: number, workers: string, client?: string): Record<string, unknown> {
   return {
     server: { host: '127.0.0.1', port: 0, workers: workers === 'auto' ? 'auto' : Number(workers) },
     admin: { port: 0 },
-    upstreams: { fixture: { targets: [`http://127.0.0.1:${upstreamPort}`] } },
+    upstreams: { fixture: { targets: [`http://127.0.0.1:${upstreamPort}`], ...(client ? { client } : {}) } },
     routes: [
       { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
       { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },

@@ -18,6 +18,8 @@ export const ERRORS = {
   internal_error: 500,
   bad_gateway: 502,
   service_unavailable: 503,
+  /** Too much work in flight: an upstream's connections and wait queue are full (with Retry-After). */
+  overloaded: 503,
   gateway_timeout: 504,
   /** Cache-Control: only-if-cached, and nothing usable is stored (RFC 9111 §5.2.1.7). */
   not_cached: 504,
@@ -25,21 +27,22 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS
 
-/**
- * Why an exchange failed: an upstream error code (upstream/errors.ts, a metric label), or
- * the client's side (gone, or a request body over the limit). Never a client-visible text.
- */
-export type UpstreamFailure =
-  | 'connect_refused'
-  | 'dns'
-  | 'connect_timeout'
-  | 'headers_timeout'
-  | 'body_timeout'
-  | 'reset'
-  | 'malformed_head'
-  | 'length_mismatch'
-  | 'body_too_large'
-  | 'client_closed'
+/** Why an exchange with an upstream failed (upstream/errors.ts): stable codes, metric labels. */
+export const UPSTREAM_ERROR_CODES = [
+  'connect_refused',
+  'dns',
+  'connect_timeout',
+  'headers_timeout',
+  'body_timeout',
+  'reset',
+  'malformed_head',
+  'length_mismatch',
+] as const
+
+export type UpstreamErrorCode = (typeof UPSTREAM_ERROR_CODES)[number]
+
+/** Why an exchange failed: an upstream error code, or the client's side. Never a client-visible text. */
+export type UpstreamFailure = UpstreamErrorCode | 'body_too_large' | 'client_closed'
 
 /** A failure the gateway answers itself. `cause` keeps the original error for debugging. */
 export class GatewayError extends Error {

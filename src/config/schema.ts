@@ -123,10 +123,21 @@ const upstreamSchema = z.strictObject({
   targets: z.array(targetUrl).min(1, { error: 'needs at least one target' }),
   /** Whole-response deadline in milliseconds; past it the client gets 504. */
   timeoutMs: positiveInt.max(3_600_000).default(30_000),
+  /**
+   * The base client: "native" (keep-alive HTTP/1.1 on Bun.connect, for http:// targets) or
+   * "fetch" (Bun's fetch; https:// targets always use it). See docs/proxying.md.
+   */
+  client: z.enum(['native', 'fetch']).default('fetch'),
   keepAlive: z
     .strictObject({
       /** Idle pooled connections kept per upstream and worker. */
       maxIdleSockets: z.int().min(0).max(1024).default(64),
+      /** Native client: most connections open per target and worker. */
+      maxConnections: positiveInt.max(65535).default(1000),
+      /** Native client: requests that may wait for a connection when all are busy; more get 503 overloaded. */
+      queueSize: z.int().min(0).max(100_000).default(1000),
+      /** Native client: milliseconds a request may wait for a connection before it gets 503 overloaded. */
+      queueTimeoutMs: positiveInt.max(60_000).default(1000),
       /** Seconds an idle pooled connection is kept; keep it below the upstream's own keep-alive. */
       idleTimeoutSeconds: positiveInt.max(14280).default(4),
     })

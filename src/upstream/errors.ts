@@ -4,30 +4,10 @@
  * statusError): a timeout → 504, anything else → 502. The base client (fetch, or the
  * native one) throws UpstreamErrors; the original error is kept as `cause`, never shown.
  */
-import { GatewayError, type UpstreamFailure } from '../errors.ts'
+import { GatewayError, type UpstreamErrorCode } from '../errors.ts'
 import { BodyTooLargeError } from './body.ts'
 
-/** Why an exchange with an upstream failed: the `reason` label of gateway_upstream_errors_total. */
-export type UpstreamErrorCode =
-  | 'connect_refused'
-  | 'dns'
-  | 'connect_timeout'
-  | 'headers_timeout'
-  | 'body_timeout'
-  | 'reset'
-  | 'malformed_head'
-  | 'length_mismatch'
-
-export const UPSTREAM_ERROR_CODES: readonly UpstreamErrorCode[] = [
-  'connect_refused',
-  'dns',
-  'connect_timeout',
-  'headers_timeout',
-  'body_timeout',
-  'reset',
-  'malformed_head',
-  'length_mismatch',
-]
+export type { UpstreamErrorCode }
 
 const TIMEOUTS: ReadonlySet<UpstreamErrorCode> = new Set(['connect_timeout', 'headers_timeout', 'body_timeout'])
 

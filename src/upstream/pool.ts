@@ -5,6 +5,7 @@
  */
 import type { UpstreamConfig } from '../config/schema.ts'
 import { createFetchClient } from './client.ts'
+import { createNativeClient } from './native/client.ts'
 import { roundRobin } from './selection/round-robin.ts'
 import { createTarget } from './target.ts'
 import { composeClient, type SelectionPolicy, type Target, type UpstreamClient } from './types.ts'
@@ -30,10 +31,26 @@ export interface UpstreamOptions {
   observer?: UpstreamObserver
 }
 
+/** The native client for plain-HTTP upstreams when configured; fetch otherwise (TLS targets). */
+function createBaseClient(config: UpstreamConfig): UpstreamClient {
+  const plain = config.targets.every((t) => t.toLowerCase().startsWith('http://'))
+  if (config.client !== 'native' || !plain) return createFetchClient(config.keepAlive)
+  const { keepAlive } = config
+  return createNativeClient({
+    maxConnections: keepAlive.maxConnections,
+    maxIdle: keepAlive.maxIdleSockets,
+    idleTimeoutSeconds: keepAlive.idleTimeoutSeconds,
+    queueSize: keepAlive.queueSize,
+    queueTimeoutMs: keepAlive.queueTimeoutMs,
+    maxResponseHeaderBytes: config.maxResponseHeaderBytes,
+    bufferResponseBytes: config.bufferResponseBytes,
+  })
+}
+
 /** Builds an upstream from its config. */
 export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions = {}): Upstream {
   const targets = config.targets.map(createTarget)
-  const base = options.base ?? createFetchClient(config.keepAlive)
+  const base = options.base ?? createBaseClient(config)
   const observer = options.observer
   const client = composeClient(
     base,

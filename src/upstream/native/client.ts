@@ -1,0 +1,83 @@
+/**
+ * The native base client: keep-alive HTTP/1.1 on Bun.connect, one pool per target and
+ * worker (pool.ts), strict framing (parser.ts). It replaces Bun's fetch for http://
+ * targets, which is the proxying ceiling in Bun (docs/performance-optimization.md). A
+ * reused connection that closes before any response byte arrives is retried once on a
+ * fresh connection, for idempotent requests without a streamed body (the stale keep-alive
+ * race); never for POST or PATCH.
+ */
+import { UpstreamError } from '../errors.ts'
+import type { Target, UpstreamClient, UpstreamRequest } from '../types.ts'
+import { StaleConnectionError, type Connection, type ExchangeOptions } from './connection.ts'
+import { TargetPool } from './pool.ts'
+
+export interface NativeClientOptions {
+  maxConnections: number
+  maxIdle: number
+  idleTimeoutSeconds: number
+  queueSize: number
+  queueTimeoutMs: number
+  maxResponseHeaderBytes: number
+  bufferResponseBytes: number
+}
+
+/** Methods safe to send twice (RFC 9110 §9.2.2), when no body stream was consumed. */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
+
+export function createNativeClient(options: NativeClientOptions): UpstreamClient & { stats(): Record<string, unknown> } {
+  const pools = new Map<Target, { pool: TargetPool; exchange: ExchangeOptions; basePath: string }>()
+  const poolOf = (target: Target) => {
+    let entry = pools.get(target)
+    if (!entry) {
+      const url = new URL(target.base)
+      const port = Number(url.port || 80)
+      entry = {
+        pool: new TargetPool({
+          hostname: url.hostname.replace(/^\[|\]$/g, ''),
+          port,
+          maxConnections: options.maxConnections,
+          maxIdle: options.maxIdle,
+          idleTimeoutMs: options.idleTimeoutSeconds * 1000,
+          queueSize: options.queueSize,
+          queueTimeoutMs: options.queueTimeoutMs,
+        }),
+        exchange: { maxHeaderBytes: options.maxResponseHeaderBytes, bufferBytes: options.bufferResponseBytes, authority: url.host },
+        basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''),
+      }
+      pools.set(target, entry)
+    }
+    return entry
+  }
+
+  async function send(request: UpstreamRequest): Promise<Response> {
+    const { pool, exchange, basePath } = poolOf(request.target!)
+    const sent = basePath ? { ...request, path: basePath + request.path } : request
+    let connection: Connection = await pool.acquire(request.signal)
+    try {
+      return await connection.exchange(sent, exchange)
+    } catch (err) {
+      if (!(err instanceof StaleConnectionError)) throw timedOut(err, request)
+      if (!IDEMPOTENT.has(request.method) || request.body !== null) throw new UpstreamError('reset', { cause: err })
+    }
+    connection = await pool.connectFresh()
+    try {
+      return await connection.exchange(sent, exchange)
+    } catch (err) {
+      throw err instanceof StaleConnectionError ? new UpstreamError('reset', { cause: err }) : timedOut(err, request)
+    }
+  }
+
+  return {
+    send,
+    closeIdle() {
+      for (const { pool } of pools.values()) pool.closeIdle()
+    },
+    stats: () => Object.fromEntries([...pools].map(([target, { pool }]) => [target.base, pool.stats])),
+  }
+}
+
+/** An abort by the deadline is a headers timeout; by the client, it stays an abort (499). */
+function timedOut(err: unknown, request: UpstreamRequest): unknown {
+  if (request.deadline?.timedOut && !(err instanceof UpstreamError)) return new UpstreamError('headers_timeout', { cause: err })
+  return err
+}

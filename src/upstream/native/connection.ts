@@ -1,0 +1,289 @@
+/**
+ * One keep-alive HTTP/1.1 connection of the native client, on Bun.connect, carrying one
+ * exchange at a time: it writes the request (head, then the body with backpressure), feeds
+ * what arrives to the parser, and hands the response over: a small body of known length
+ * whole, anything else as a stream that pauses the socket while the reader is slow. The
+ * connection goes back to the pool only when the response was read to its end and the
+ * request written whole; bytes that arrive while it is idle close it.
+ */
+import type { Socket } from 'bun'
+import { UpstreamError } from '../errors.ts'
+import type { UpstreamRequest } from '../types.ts'
+import { ResponseParser, type ResponseHead } from './parser.ts'
+
+export interface ConnectionOwner {
+  /** The exchange ended; `reusable` when the connection may carry another. */
+  release(connection: Connection, reusable: boolean): void
+  /** The connection closed (by either side). */
+  closed(connection: Connection): void
+}
+
+export interface ExchangeOptions {
+  maxHeaderBytes: number
+  /** Bodies with a Content-Length up to this are read whole before the response is handed over. */
+  bufferBytes: number
+  /** The Host field when the request has none (the target's authority). */
+  authority: string
+}
+
+/** A reused connection closed before any byte of the response: the request may be sent again. */
+export class StaleConnectionError extends Error {
+  constructor() {
+    super('stale keep-alive connection')
+    this.name = 'StaleConnectionError'
+  }
+}
+
+const CRLF = '\r\n'
+const encoder = new TextEncoder()
+const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH'])
+
+export class Connection {
+  /** Requests this connection has carried. */
+  uses = 0
+  idleSince = 0
+  /** From the upstream's Keep-Alive: timeout=, in ms. */
+  keepAliveMs: number | undefined
+  isClosed = false
+  private current: ActiveExchange | undefined
+  private unwritten: Uint8Array | undefined
+  private drained: (() => void) | undefined
+
+  constructor(
+    readonly socket: Socket<Connection>,
+    private readonly owner: ConnectionOwner
+  ) {}
+
+  /** Sends `request`; resolves with the response (its body possibly still streaming). */
+  exchange(request: UpstreamRequest, options: ExchangeOptions): Promise<Response> {
+    this.uses++
+    const active = new ActiveExchange(this, request, options)
+    this.current = active
+    return active.start()
+  }
+
+  // Socket events, routed here by the client's handler.
+  onData(chunk: Uint8Array): void {
+    if (!this.current) {
+      // Bytes while idle: never read them as the next response.
+      this.destroy()
+      return
+    }
+    this.current.data(chunk)
+  }
+
+  onDrain(): void {
+    const rest = this.unwritten
+    if (rest) {
+      this.unwritten = undefined
+      const written = this.socket.write(rest)
+      if (written < rest.byteLength) {
+        this.unwritten = rest.subarray(Math.max(written, 0))
+        return
+      }
+    }
+    const drained = this.drained
+    this.drained = undefined
+    drained?.()
+  }
+
+  onClose(): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.current?.closed()
+    this.current = undefined
+    this.owner.closed(this)
+  }
+
+  /** Writes all of `bytes`; resolves once they left (undefined when at once). */
+  write(bytes: Uint8Array | string): Promise<void> | undefined {
+    const data = typeof bytes === 'string' ? encoder.encode(bytes) : bytes
+    const written = this.socket.write(data)
+    if (written >= data.byteLength) return undefined
+    this.unwritten = data.subarray(Math.max(written, 0))
+    return new Promise((resolve) => (this.drained = resolve))
+  }
+
+  /** The current exchange is over. */
+  finished(active: ActiveExchange, reusable: boolean): void {
+    if (this.current !== active) return
+    this.current = undefined
+    if (!reusable || this.isClosed) this.destroy()
+    this.owner.release(this, reusable && !this.isClosed)
+  }
+
+  destroy(): void {
+    if (!this.isClosed) this.socket.terminate()
+    this.onClose()
+  }
+}
+
+/** One request and its response on a connection. */
+class ActiveExchange {
+  private readonly parser: ResponseParser
+  private resolveResponse!: (response: Response) => void
+  private rejectResponse!: (err: unknown) => void
+  private settled = false
+  private head: ResponseHead | undefined
+  /** The whole body, for small ones of known length. */
+  private buffer: Uint8Array | undefined
+  private filled = 0
+  private stream: ReadableStreamDefaultController<Uint8Array> | undefined
+  private requestWritten = false
+  private responseEnded = false
+  private reusable = false
+  private readonly onAbort = () => this.fail(this.request.signal.reason ?? new DOMException('aborted', 'AbortError'))
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly request: UpstreamRequest,
+    private readonly options: ExchangeOptions
+  ) {
+    this.parser = new ResponseParser(
+      {
+        head: (head) => this.onHead(head),
+        body: (chunk) => this.onBody(chunk),
+        end: (extra) => this.onEnd(extra),
+      },
+      { maxHeaderBytes: options.maxHeaderBytes, method: request.method }
+    )
+  }
+
+  start(): Promise<Response> {
+    const promise = new Promise<Response>((resolve, reject) => {
+      this.resolveResponse = resolve
+      this.rejectResponse = reject
+    })
+    const signal = this.request.signal
+    if (signal.aborted) this.onAbort()
+    else signal.addEventListener('abort', this.onAbort, { once: true })
+    this.writeRequest().then(
+      () => {
+        this.requestWritten = true
+        if (this.responseEnded) this.end()
+      },
+      (err) => this.fail(err)
+    )
+    return promise
+  }
+
+  data(chunk: Uint8Array): void {
+    try {
+      this.parser.feed(chunk)
+    } catch (err) {
+      this.fail(err)
+    }
+  }
+
+  closed(): void {
+    if (this.responseEnded) return
+    if (!this.parser.started && this.connection.uses > 1) return this.fail(new StaleConnectionError())
+    try {
+      this.parser.close()
+    } catch (err) {
+      this.fail(err)
+    }
+  }
+
+  private async writeRequest(): Promise<void> {
+    const { method, path, headers, body } = this.request
+    let head = `${method} ${path} HTTP/1.1${CRLF}`
+    if (!headers.has('host')) head += `host: ${this.options.authority}${CRLF}`
+    for (const [name, value] of headers) head += `${name}: ${value}${CRLF}`
+    const chunked = body !== null && !headers.has('content-length')
+    if (chunked) head += `transfer-encoding: chunked${CRLF}`
+    else if (body === null && BODY_METHODS.has(method)) head += `content-length: 0${CRLF}`
+    await this.connection.write(head + CRLF)
+    if (body === null) return
+    const reader = body.getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      if (value.byteLength === 0) continue
+      if (chunked) await this.connection.write(`${value.byteLength.toString(16)}${CRLF}`)
+      await this.connection.write(value)
+      if (chunked) await this.connection.write(CRLF)
+    }
+    if (chunked) await this.connection.write(`0${CRLF}${CRLF}`)
+  }
+
+  private onHead(head: ResponseHead): void {
+    this.head = head
+    if (head.keepAliveTimeout !== undefined) this.connection.keepAliveMs = head.keepAliveTimeout * 1000
+    if (head.bodyless) return
+    if (head.contentLength !== undefined && head.contentLength <= this.options.bufferBytes) {
+      this.buffer = new Uint8Array(head.contentLength)
+      return
+    }
+    const socket = this.connection.socket
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.stream = controller
+        },
+        // The reader wants more: read from the socket again.
+        pull: () => socket.resume(),
+        cancel: () => this.fail(new DOMException('body cancelled', 'AbortError'), true),
+      },
+      { highWaterMark: 4 }
+    )
+    this.respond(body)
+  }
+
+  private onBody(chunk: Uint8Array): void {
+    if (this.buffer) {
+      this.buffer.set(chunk, this.filled)
+      this.filled += chunk.byteLength
+      return
+    }
+    const stream = this.stream
+    if (!stream) return
+    // Copied: the socket's buffer is not ours to keep.
+    stream.enqueue(chunk.slice())
+    if ((stream.desiredSize ?? 1) <= 0) this.connection.socket.pause()
+  }
+
+  private onEnd(extra: boolean): void {
+    this.responseEnded = true
+    this.reusable = !extra && this.head!.keepAlive
+    if (this.stream) this.stream.close()
+    else this.respond(this.buffer ?? null)
+    if (this.requestWritten) this.end()
+    // A response that ends before the request was written whole: the connection cannot be reused.
+    else this.reusable = false
+  }
+
+  private respond(body: ReadableStream<Uint8Array> | Uint8Array | null): void {
+    if (this.settled) return
+    this.settled = true
+    const head = this.head!
+    this.resolveResponse(new Response(body, { status: head.status, statusText: head.statusText, headers: head.fields }))
+  }
+
+  private end(): void {
+    this.request.signal.removeEventListener('abort', this.onAbort)
+    this.connection.finished(this, this.reusable)
+  }
+
+  /** Ends the exchange with `err`: rejects the response, or errors its body; the connection closes. */
+  private fail(err: unknown, cancelled = false): void {
+    const { signal, deadline } = this.request
+    signal.removeEventListener('abort', this.onAbort)
+    // The deadline's abort is a timeout of the phase it caught; a client's abort stays an abort (499).
+    let error = err
+    if (!(err instanceof UpstreamError) && deadline?.timedOut) error = new UpstreamError(this.head ? 'body_timeout' : 'headers_timeout', { cause: err })
+    else if (!(err instanceof UpstreamError) && signal.aborted) error = signal.reason ?? err
+    if (!this.settled) {
+      this.settled = true
+      this.rejectResponse(error)
+    } else if (this.stream && !this.responseEnded && !cancelled) {
+      try {
+        this.stream.error(error)
+      } catch {
+        // Already closed or errored.
+      }
+    }
+    this.responseEnded = true
+    this.connection.finished(this, false)
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * A strict, incremental HTTP/1.1 response parser for the native client: bytes in, head /
+ * body chunks / end out. It refuses (malformed_head) whatever a proxy must not relay or
+ * cannot frame with certainty (RFC 9112 §2.2, §4, §5, §6, §7): a bad status line, a status
+ * outside 100-599, an unrequested 101, obs-fold, NUL/CR/LF in a field, a bare LF, a head
+ * over the limit, duplicate or conflicting Content-Length, Content-Length with
+ * Transfer-Encoding, and any Transfer-Encoding but `chunked` alone. Interim 1xx heads are
+ * skipped. A chunked body's trailers are read and dropped.
+ */
+import { UpstreamError } from '../errors.ts'
+
+export interface ResponseHead {
+  status: number
+  statusText: string
+  /** Field lines in order, names lower-cased. */
+  fields: [string, string][]
+  /** Declared body length, or undefined (chunked or close-delimited, or no body). */
+  contentLength: number | undefined
+  /** The connection may carry another request after this response. */
+  keepAlive: boolean
+  /** Seconds from `Keep-Alive: timeout=N`, when the upstream sent one. */
+  keepAliveTimeout: number | undefined
+  /** No body follows (HEAD, 204, 304, or Content-Length: 0). */
+  bodyless: boolean
+}
+
+export interface ParserEvents {
+  head(head: ResponseHead): void
+  body(chunk: Uint8Array): void
+  /** The response is complete; `extra` is true when bytes followed it (the connection must close). */
+  end(extra: boolean): void
+}
+
+const CR = 13
+const LF = 10
+/** RFC 9110 §5.6.2 token characters. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?$/
+const CHUNK_SIZE = /^([0-9A-Fa-f]{1,15})(?:[ \t]*;[^\r\n]*)?$/
+const decoder = new TextDecoder('latin1')
+
+type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'close' | 'done'
+
+export class ResponseParser {
+  private state: State = 'head'
+  /** Unconsumed bytes of a head or a line. */
+  private pending: Uint8Array = new Uint8Array(0)
+  private remaining = 0
+  private headBytes = 0
+  private keepAlive = true
+
+  constructor(
+    private readonly events: ParserEvents,
+    private readonly options: { maxHeaderBytes: number; method: string }
+  ) {}
+
+  /** True once the body is close-delimited: the end of the stream ends it. */
+  get readsToClose(): boolean {
+    return this.state === 'close'
+  }
+
+  get done(): boolean {
+    return this.state === 'done'
+  }
+
+  /** Whether any byte of a response arrived yet (a reused connection that closes before is stale). */
+  started = false
+
+  /** Feeds received bytes; throws an UpstreamError on a malformed response. */
+  feed(chunk: Uint8Array): void {
+    if (chunk.byteLength > 0) this.started = true
+    let data = this.pending.byteLength ? concat(this.pending, chunk) : chunk
+    this.pending = new Uint8Array(0)
+    while (data.byteLength > 0) {
+      switch (this.state) {
+        case 'done':
+          // Bytes after a complete response: end(true) already said so; the connection closes.
+          return
+        case 'head': {
+          const end = indexOfHeadEnd(data)
+          if (end === -1) {
+            if (this.headBytes + data.byteLength > this.options.maxHeaderBytes) throw malformed()
+            this.pending = data
+            return
+          }
+          if (this.headBytes + end > this.options.maxHeaderBytes) throw malformed()
+          const text = decoder.decode(data.subarray(0, end))
+          data = data.subarray(end + 4)
+          this.parseHead(text)
+          continue
+        }
+        case 'length': {
+          const take = Math.min(this.remaining, data.byteLength)
+          this.events.body(data.subarray(0, take))
+          this.remaining -= take
+          data = data.subarray(take)
+          if (this.remaining === 0) this.finish(data.byteLength > 0)
+          if (this.done) return
+          continue
+        }
+        case 'close':
+          this.events.body(data)
+          return
+        case 'chunk-size':
+        case 'trailers': {
+          const lineEnd = indexOfCrlf(data)
+          if (lineEnd === -1) {
+            if (data.byteLength > 8192) throw malformed()
+            this.pending = data
+            return
+          }
+          const line = decoder.decode(data.subarray(0, lineEnd))
+          data = data.subarray(lineEnd + 2)
+          if (this.state === 'trailers') {
+            if (line === '') {
+              this.finish(data.byteLength > 0)
+              return
+            }
+            if (!validField(line)) throw malformed()
+            continue
+          }
+          const size = CHUNK_SIZE.exec(line)
+          if (!size) throw malformed()
+          this.remaining = parseInt(size[1]!, 16)
+          this.state = this.remaining === 0 ? 'trailers' : 'chunk-data'
+          continue
+        }
+        case 'chunk-data': {
+          const take = Math.min(this.remaining, data.byteLength)
+          this.events.body(data.subarray(0, take))
+          this.remaining -= take
+          data = data.subarray(take)
+          if (this.remaining === 0) this.state = 'chunk-crlf'
+          continue
+        }
+        case 'chunk-crlf': {
+          if (data.byteLength < 2) {
+            this.pending = data
+            return
+          }
+          if (data[0] !== CR || data[1] !== LF) throw malformed()
+          data = data.subarray(2)
+          this.state = 'chunk-size'
+          continue
+        }
+      }
+    }
+  }
+
+  /** The connection closed: ends a close-delimited body, else the response was cut short. */
+  close(): void {
+    if (this.state === 'close') {
+      this.keepAlive = false
+      this.finish(false)
+      return
+    }
+    if (this.state !== 'done') throw new UpstreamError(this.state === 'head' ? 'reset' : this.state === 'length' ? 'length_mismatch' : 'reset')
+  }
+
+  private finish(extra: boolean) {
+    this.state = 'done'
+    this.events.end(extra || !this.keepAlive)
+  }
+
+  private parseHead(text: string) {
+    const lines = text.split('\r\n')
+    for (const line of lines) if (line.includes('\n') || line.includes('\r') || line.includes('\0')) throw malformed()
+    const statusLine = STATUS_LINE.exec(lines[0]!)
+    if (!statusLine) throw malformed()
+    const minor = statusLine[1]
+    const status = Number(statusLine[2])
+    if (status < 100 || status > 599 || status === 101) throw malformed()
+    const fields: [string, string][] = []
+    let contentLength: string | undefined
+    let transferEncoding: string | undefined
+    let connection = ''
+    let keepAliveTimeout: number | undefined
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!
+      // obs-fold (RFC 9112 §5.2) and empty field lines are refused.
+      if (line === '' || line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9) throw malformed()
+      const colon = line.indexOf(':')
+      if (colon <= 0) throw malformed()
+      const name = line.slice(0, colon)
+      if (!TOKEN.test(name)) throw malformed()
+      const value = line.slice(colon + 1).trim()
+      const lower = name.toLowerCase()
+      if (lower === 'content-length') {
+        if (contentLength !== undefined || !/^\d{1,15}$/.test(value)) throw malformed()
+        contentLength = value
+      } else if (lower === 'transfer-encoding') {
+        if (transferEncoding !== undefined) throw malformed()
+        transferEncoding = value.toLowerCase()
+      } else if (lower === 'connection') {
+        connection += `${value.toLowerCase()},`
+      } else if (lower === 'keep-alive') {
+        const timeout = /(?:^|[,;\s])timeout=(\d+)/i.exec(value)
+        if (timeout) keepAliveTimeout = Number(timeout[1])
+      }
+      fields.push([lower, value])
+    }
+    if (status < 200) {
+      // An interim response (100 Continue, 103 Early Hints): skip it, read the final one.
+      this.headBytes += text.length + 4
+      return
+    }
+    if (transferEncoding !== undefined && (contentLength !== undefined || transferEncoding !== 'chunked')) throw malformed()
+    const tokens = connection.split(',').map((t) => t.trim())
+    this.keepAlive = minor === '1' ? !tokens.includes('close') : tokens.includes('keep-alive')
+    const bodyless = this.options.method === 'HEAD' || status === 204 || status === 304 || contentLength === '0'
+    const head: ResponseHead = {
+      status,
+      statusText: statusLine[3] ?? '',
+      fields,
+      contentLength: bodyless ? (contentLength === '0' ? 0 : undefined) : contentLength === undefined ? undefined : Number(contentLength),
+      keepAlive: this.keepAlive,
+      keepAliveTimeout,
+      bodyless,
+    }
+    if (bodyless) {
+      this.events.head(head)
+      this.finish(false)
+      return
+    }
+    if (transferEncoding === 'chunked') this.state = 'chunk-size'
+    else if (contentLength !== undefined) {
+      this.state = 'length'
+      this.remaining = Number(contentLength)
+    } else {
+      // No length: the body ends when the connection does (RFC 9112 §6.3, item 8).
+      this.state = 'close'
+      this.keepAlive = false
+      head.keepAlive = false
+    }
+    this.events.head(head)
+  }
+}
+
+const malformed = () => new UpstreamError('malformed_head')
+
+function validField(line: string): boolean {
+  const colon = line.indexOf(':')
+  return colon > 0 && TOKEN.test(line.slice(0, colon)) && !/[\0\r\n]/.test(line)
+}
+
+function indexOfHeadEnd(data: Uint8Array): number {
+  for (let i = 0; i + 3 < data.byteLength; i++) {
+    if (data[i] === CR && data[i + 1] === LF && data[i + 2] === CR && data[i + 3] === LF) return i
+    // A bare LF anywhere in the head is refused (RFC 9112 §2.2 allows it, a proxy must not guess).
+    if (data[i] === LF && (i === 0 || data[i - 1] !== CR)) throw malformed()
+  }
+  return -1
+}
+
+/** Where the next CRLF starts, -1 when it has not arrived yet; a lone CR or LF is refused. */
+function indexOfCrlf(data: Uint8Array): number {
+  for (let i = 0; i + 1 < data.byteLength; i++) {
+    if (data[i] === CR) {
+      if (data[i + 1] === LF) return i
+      throw malformed()
+    }
+    if (data[i] === LF) throw malformed()
+  }
+  if (data.byteLength > 0 && data[data.byteLength - 1] === LF) throw malformed()
+  return -1
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength)
+  out.set(a, 0)
+  out.set(b, a.byteLength)
+  return out
+}

@@ -1,0 +1,183 @@
+/**
+ * The connections of one target, per worker: idle ones reused last-in first-out, at most
+ * `maxConnections` open, a bounded wait queue beyond (length and time; past it a fast 503
+ * `overloaded`), at most `maxIdle` kept idle, each for `idleTimeoutMs` and always less than
+ * the upstream's own `Keep-Alive: timeout=` when it sent one.
+ */
+import type { Socket } from 'bun'
+import { GatewayError } from '../../errors.ts'
+import { classifyFetchError } from '../errors.ts'
+import { Connection, type ConnectionOwner } from './connection.ts'
+
+export interface PoolOptions {
+  hostname: string
+  port: number
+  maxConnections: number
+  maxIdle: number
+  idleTimeoutMs: number
+  /** Requests that may wait for a connection; more are refused at once. */
+  queueSize: number
+  /** How long one may wait. */
+  queueTimeoutMs: number
+}
+
+interface Waiter {
+  resolve(connection: Connection): void
+  reject(err: unknown): void
+  timer: ReturnType<typeof setTimeout>
+}
+
+/** Refused at once, so the gateway sheds load instead of queueing without bound. */
+const overloaded = () => new GatewayError('overloaded', { headers: { 'retry-after': '1' } })
+
+export class TargetPool implements ConnectionOwner {
+  private readonly idle: Connection[] = []
+  private readonly open = new Set<Connection>()
+  /** Connections being opened (counted against maxConnections). */
+  private connecting = 0
+  private readonly waiters: Waiter[] = []
+  private readonly sweeper: ReturnType<typeof setInterval>
+
+  constructor(private readonly options: PoolOptions) {
+    this.sweeper = setInterval(() => this.expireIdle(), Math.min(1000, Math.max(100, options.idleTimeoutMs / 4)))
+    this.sweeper.unref?.()
+  }
+
+  get stats() {
+    return { open: this.open.size, idle: this.idle.length, connecting: this.connecting, waiting: this.waiters.length }
+  }
+
+  /** An idle connection, a new one, or a place in the queue. */
+  acquire(signal: AbortSignal): Connection | Promise<Connection> {
+    const idle = this.idle.pop()
+    if (idle) return idle
+    if (this.open.size + this.connecting < this.options.maxConnections) return this.connect()
+    if (this.waiters.length >= this.options.queueSize) throw overloaded()
+    return new Promise<Connection>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.dropWaiter(waiter)
+          reject(overloaded())
+        }, this.options.queueTimeoutMs),
+      }
+      this.waiters.push(waiter)
+      signal.addEventListener(
+        'abort',
+        () => {
+          if (this.dropWaiter(waiter)) reject(signal.reason)
+        },
+        { once: true }
+      )
+    })
+  }
+
+  /** A fresh connection, whatever is idle (the retry after a stale one). */
+  connectFresh(): Promise<Connection> {
+    return this.connect()
+  }
+
+  release(connection: Connection, reusable: boolean): void {
+    if (!reusable || connection.isClosed) {
+      this.serveWaiter()
+      return
+    }
+    const waiter = this.waiters.shift()
+    if (waiter) {
+      clearTimeout(waiter.timer)
+      waiter.resolve(connection)
+      return
+    }
+    if (this.idle.length >= this.options.maxIdle) {
+      connection.destroy()
+      return
+    }
+    connection.idleSince = performance.now()
+    this.idle.push(connection)
+  }
+
+  closed(connection: Connection): void {
+    this.open.delete(connection)
+    const at = this.idle.indexOf(connection)
+    if (at !== -1) this.idle.splice(at, 1)
+    this.serveWaiter()
+  }
+
+  /** Closes the idle connections (after a response that might have left bytes behind). */
+  closeIdle(): void {
+    for (const connection of [...this.idle]) connection.destroy()
+  }
+
+  close(): void {
+    clearInterval(this.sweeper)
+    for (const connection of [...this.open]) connection.destroy()
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer)
+      waiter.reject(overloaded())
+    }
+  }
+
+  /** Closes idle connections past their time (ours, or just under the upstream's). */
+  private expireIdle(): void {
+    if (this.idle.length === 0) return
+    const now = performance.now()
+    for (const connection of [...this.idle]) {
+      const limit = Math.min(this.options.idleTimeoutMs, connection.keepAliveMs === undefined ? Infinity : connection.keepAliveMs - 1000)
+      if (now - connection.idleSince >= limit) connection.destroy()
+    }
+  }
+
+  /** A closed connection left room: open one for the first waiter. */
+  private serveWaiter(): void {
+    const waiter = this.waiters.shift()
+    if (!waiter) return
+    clearTimeout(waiter.timer)
+    this.connect().then(waiter.resolve, waiter.reject)
+  }
+
+  private dropWaiter(waiter: Waiter): boolean {
+    const at = this.waiters.indexOf(waiter)
+    if (at === -1) return false
+    this.waiters.splice(at, 1)
+    clearTimeout(waiter.timer)
+    return true
+  }
+
+  private async connect(): Promise<Connection> {
+    this.connecting++
+    let socket: Socket<Connection>
+    try {
+      socket = await Bun.connect<Connection>({ hostname: this.options.hostname, port: this.options.port, socket: HANDLERS })
+    } catch (err) {
+      throw classifyFetchError(err, { timedOut: false, clientGone: false })
+    } finally {
+      this.connecting--
+    }
+    const connection = new Connection(socket, this)
+    socket.data = connection
+    socket.setNoDelay?.(true)
+    this.open.add(connection)
+    return connection
+  }
+}
+
+/** One handler object for every socket: each event goes to the socket's Connection. */
+const HANDLERS = {
+  binaryType: 'uint8array',
+  data(socket: Socket<Connection>, data: Uint8Array) {
+    socket.data.onData(data)
+  },
+  drain(socket: Socket<Connection>) {
+    socket.data.onDrain()
+  },
+  close(socket: Socket<Connection>) {
+    socket.data?.onClose()
+  },
+  end(socket: Socket<Connection>) {
+    socket.data?.onClose()
+  },
+  error(socket: Socket<Connection>) {
+    socket.data?.onClose()
+  },
+} as const

@@ -1,0 +1,161 @@
+/**
+ * The native client's pool, with real sockets: a raw upstream counts the connections the
+ * gateway opens, and can close each one right after its response (the keep-alive race).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import net from 'node:net'
+import { expectCleanOutput, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
+
+interface CountingUpstream {
+  port: number
+  /** Connections accepted so far, and those still open. */
+  accepted: number
+  open: number
+  /** Requests by method. */
+  methods: string[]
+  close(): void
+}
+
+/**
+ * Answers `ok` to every request. `oneRequestPerConnection`: answers the first request of a
+ * connection as keep-alive, then closes on the next one without a byte of response: the
+ * stale keep-alive race, every time. `delayMs`: waits before answering.
+ */
+async function startCountingUpstream(options: { oneRequestPerConnection?: boolean; delayMs?: number } = {}): Promise<CountingUpstream> {
+  const sockets = new Set<net.Socket>()
+  const state = { accepted: 0, methods: [] as string[] }
+  const server = net.createServer((socket) => {
+    state.accepted++
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    let buffered = ''
+    let served = 0
+    socket.on('data', (data) => {
+      buffered += data.toString('latin1')
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n')
+        if (end === -1) return
+        const head = buffered.slice(0, end)
+        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0)
+        if (buffered.length < end + 4 + length) return
+        buffered = buffered.slice(end + 4 + length)
+        state.methods.push(head.split(' ')[0]!)
+        if (options.oneRequestPerConnection && served++ > 0) {
+          socket.end()
+          return
+        }
+        const answer = () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+        if (options.delayMs) setTimeout(answer, options.delayMs)
+        else answer()
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get accepted() {
+      return state.accepted
+    },
+    get open() {
+      return sockets.size
+    },
+    get methods() {
+      return state.methods
+    },
+    close() {
+      for (const s of sockets) s.destroy()
+      server.close()
+    },
+  }
+}
+
+let steady: CountingUpstream
+let closing: CountingUpstream
+let slow: CountingUpstream
+let gw: GatewayProcess
+
+beforeAll(async () => {
+  ;[steady, closing, slow] = await Promise.all([
+    startCountingUpstream(),
+    startCountingUpstream({ oneRequestPerConnection: true }),
+    startCountingUpstream({ delayMs: 300 }),
+  ])
+  const native = (port: number, keepAlive: Record<string, number> = {}) => ({
+    targets: [`http://127.0.0.1:${port}`],
+    client: 'native',
+    keepAlive: { idleTimeoutSeconds: 1, ...keepAlive },
+  })
+  gw = await startGateway({
+    upstreams: {
+      steady: native(steady.port),
+      closing: native(closing.port),
+      slow: native(slow.port, { maxConnections: 1, queueSize: 1, queueTimeoutMs: 1000 }),
+    },
+    routes: [
+      { path: '/steady', upstream: 'steady' },
+      { path: '/closing', upstream: 'closing' },
+      { path: '/slow', upstream: 'slow' },
+    ],
+  })
+})
+
+afterAll(async () => {
+  expect(await gw.stop()).toBe(0)
+  for (const u of [steady, closing, slow]) u.close()
+  expectCleanOutput(gw.output())
+})
+
+describe('native client pool', () => {
+  test('1,000 sequential requests share one upstream connection', async () => {
+    for (let i = 0; i < 1000; i++) {
+      const res = await fetch(gw.url(`/steady/${i}`))
+      expect(await res.text()).toBe('ok')
+    }
+    expect(steady.accepted).toBe(1)
+  }, 20_000)
+
+  test('an idle connection is closed after idleTimeoutSeconds, and the next request opens a new one', async () => {
+    const before = steady.accepted
+    await (await fetch(gw.url('/steady/x'))).text()
+    await waitFor(() => steady.open === 0, 4000, 'the idle connection to close')
+    await (await fetch(gw.url('/steady/y'))).text()
+    expect(steady.accepted).toBe(before + 1)
+  }, 10_000)
+
+  test('a reused connection closed before the response: GET is retried once on a fresh one', async () => {
+    expect(await (await fetch(gw.url('/closing/a'))).text()).toBe('ok')
+    const accepted = closing.accepted
+    // Sent on the kept connection, which the upstream closes without answering.
+    const get = await fetch(gw.url('/closing/b'))
+    expect(get.status).toBe(200)
+    expect(await get.text()).toBe('ok')
+    expect(closing.accepted).toBe(accepted + 1)
+    expect(closing.methods.filter((m) => m === 'GET')).toHaveLength(3)
+  })
+
+  test('the same race for a POST is a 502, and the POST is never sent twice', async () => {
+    expect(await (await fetch(gw.url('/closing/c'))).text()).toBe('ok')
+    const post = await fetch(gw.url('/closing/d'), { method: 'POST', body: 'x' })
+    expect(post.status).toBe(502)
+    await post.text()
+    expect(closing.methods.filter((m) => m === 'POST')).toHaveLength(1)
+  })
+
+  test('maxConnections with a bounded queue: one served, one queued, the rest a fast 503 with Retry-After', async () => {
+    const started = performance.now()
+    const answers = await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        await Bun.sleep(i * 20)
+        const res = await fetch(gw.url(`/slow/${i}`), { keepalive: false })
+        return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text(), at: performance.now() - started }
+      })
+    )
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 503])
+    const refused = answers.find((a) => a.status === 503)!
+    expect(refused.retryAfter).toBe('1')
+    expect(JSON.parse(refused.body)).toMatchObject({ error: 'overloaded', status: 503 })
+    expect(refused.at).toBeLessThan(250)
+    expect(slow.accepted).toBe(1)
+  })
+})

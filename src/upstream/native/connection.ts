@@ -37,6 +37,8 @@ export class StaleConnectionError extends Error {
 const CRLF = '\r\n'
 const encoder = new TextEncoder()
 const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH'])
+/** Request bodies up to this many bytes, when declared, go out in one write with the head. */
+const SMALL_BODY = 64 * 1024
 
 export class Connection {
   /** Requests this connection has carried. */
@@ -190,9 +192,20 @@ class ActiveExchange {
     let head = `${method} ${path} HTTP/1.1${CRLF}`
     if (!headers.has('host')) head += `host: ${this.options.authority}${CRLF}`
     for (const [name, value] of headers) head += `${name}: ${value}${CRLF}`
-    const chunked = body !== null && !headers.has('content-length')
+    const declared = headers.get('content-length')
+    const chunked = body !== null && declared === null
     if (chunked) head += `transfer-encoding: chunked${CRLF}`
     else if (body === null && BODY_METHODS.has(method)) head += `content-length: 0${CRLF}`
+    if (body !== null && declared !== null && Number(declared) <= SMALL_BODY) {
+      // A small body of known length: read natively, sent with the head in one write.
+      const bytes = await Bun.readableStreamToBytes(body)
+      const headBytes = encoder.encode(head + CRLF)
+      const message = new Uint8Array(headBytes.byteLength + bytes.byteLength)
+      message.set(headBytes, 0)
+      message.set(bytes, headBytes.byteLength)
+      await this.connection.write(message)
+      return
+    }
     await this.connection.write(head + CRLF)
     if (body === null) return
     const reader = body.getReader()

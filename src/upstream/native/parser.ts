@@ -31,20 +31,44 @@ export interface ParserEvents {
   end(extra: boolean): void
 }
 
+/** Shared: allocating a typed array per parse measured more than the parse. */
+const EMPTY = new Uint8Array(0)
 const CR = 13
 const LF = 10
 /** RFC 9110 §5.6.2 token characters. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?$/
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,15})(?:[ \t]*;[^\r\n]*)?$/
-const decoder = new TextDecoder('latin1')
+/** A field line: a token name right before the colon (RFC 9110 §5.1; no space before it, §5.2 of 9112). */
+const FIELD_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):(.*)$/
+/** Lower-cased field names by their spelling: names repeat across responses, toLowerCase allocates. */
+const lowerNames = new Map<string, string>()
+
+function lowerName(name: string): string {
+  let lower = lowerNames.get(name)
+  if (lower === undefined) {
+    lower = name.toLowerCase()
+    if (lowerNames.size < 1024) lowerNames.set(name, lower)
+  }
+  return lower
+}
+
+/** `data` as a Buffer (the native client receives Buffers; tests may pass Uint8Arrays). */
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+}
+
+/** The bytes of `data` as latin1 text (one byte, one character), decoded natively. */
+function latin1(data: Uint8Array, start: number, end: number): string {
+  return asBuffer(data).toString('latin1', start, end)
+}
 
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'close' | 'done'
 
 export class ResponseParser {
   private state: State = 'head'
   /** Unconsumed bytes of a head or a line. */
-  private pending: Uint8Array = new Uint8Array(0)
+  private pending: Uint8Array = EMPTY
   private remaining = 0
   private headBytes = 0
   private keepAlive = true
@@ -70,21 +94,24 @@ export class ResponseParser {
   feed(chunk: Uint8Array): void {
     if (chunk.byteLength > 0) this.started = true
     let data = this.pending.byteLength ? concat(this.pending, chunk) : chunk
-    this.pending = new Uint8Array(0)
+    this.pending = EMPTY
     while (data.byteLength > 0) {
       switch (this.state) {
         case 'done':
           // Bytes after a complete response: end(true) already said so; the connection closes.
           return
         case 'head': {
-          const end = indexOfHeadEnd(data)
+          const bytes = asBuffer(data)
+          const end = bytes.indexOf(HEAD_END)
           if (end === -1) {
+            // A head split over packets: refuse a bare LF now, before waiting for more.
+            if (hasBareLf(bytes, bytes.byteLength)) throw malformed()
             if (this.headBytes + data.byteLength > this.options.maxHeaderBytes) throw malformed()
             this.pending = data
             return
           }
           if (this.headBytes + end > this.options.maxHeaderBytes) throw malformed()
-          const text = decoder.decode(data.subarray(0, end))
+          const text = latin1(data, 0, end)
           data = data.subarray(end + 4)
           this.parseHead(text)
           continue
@@ -109,7 +136,7 @@ export class ResponseParser {
             this.pending = data
             return
           }
-          const line = decoder.decode(data.subarray(0, lineEnd))
+          const line = latin1(data, 0, lineEnd)
           data = data.subarray(lineEnd + 2)
           if (this.state === 'trailers') {
             if (line === '') {
@@ -164,7 +191,8 @@ export class ResponseParser {
 
   private parseHead(text: string) {
     const lines = text.split('\r\n')
-    for (const line of lines) if (line.includes('\n') || line.includes('\r') || line.includes('\0')) throw malformed()
+    // A bare CR or LF in the head: RFC 9112 §2.2 tolerates some, a proxy must not guess.
+    for (const line of lines) if (line.indexOf('\r') !== -1 || line.indexOf('\n') !== -1) throw malformed()
     const statusLine = STATUS_LINE.exec(lines[0]!)
     if (!statusLine) throw malformed()
     const minor = statusLine[1]
@@ -176,15 +204,12 @@ export class ResponseParser {
     let connection = ''
     let keepAliveTimeout: number | undefined
     for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!
-      // obs-fold (RFC 9112 §5.2) and empty field lines are refused.
-      if (line === '' || line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9) throw malformed()
-      const colon = line.indexOf(':')
-      if (colon <= 0) throw malformed()
-      const name = line.slice(0, colon)
-      if (!TOKEN.test(name)) throw malformed()
-      const value = line.slice(colon + 1).trim()
-      const lower = name.toLowerCase()
+      // obs-fold (RFC 9112 §5.2), empty lines and bad names do not match; NUL is refused (RFC 9110 §5.5).
+      const field = FIELD_LINE.exec(lines[i]!)
+      if (!field) throw malformed()
+      const value = field[2]!.trim()
+      if (value.indexOf('\0') !== -1) throw malformed()
+      const lower = lowerName(field[1]!)
       if (lower === 'content-length') {
         if (contentLength !== undefined || !/^\d{1,15}$/.test(value)) throw malformed()
         contentLength = value
@@ -243,13 +268,14 @@ function validField(line: string): boolean {
   return colon > 0 && TOKEN.test(line.slice(0, colon)) && !/[\0\r\n]/.test(line)
 }
 
-function indexOfHeadEnd(data: Uint8Array): number {
-  for (let i = 0; i + 3 < data.byteLength; i++) {
-    if (data[i] === CR && data[i + 1] === LF && data[i + 2] === CR && data[i + 3] === LF) return i
-    // A bare LF anywhere in the head is refused (RFC 9112 §2.2 allows it, a proxy must not guess).
-    if (data[i] === LF && (i === 0 || data[i - 1] !== CR)) throw malformed()
+const HEAD_END = Buffer.from('\r\n\r\n')
+
+/** A LF not preceded by CR before `end` (RFC 9112 §2.2 tolerates it; a proxy must not guess). */
+function hasBareLf(bytes: Buffer, end: number): boolean {
+  for (let at = bytes.indexOf(LF); at !== -1 && at < end; at = bytes.indexOf(LF, at + 1)) {
+    if (at === 0 || bytes[at - 1] !== CR) return true
   }
-  return -1
+  return false
 }
 
 /** Where the next CRLF starts, -1 when it has not arrived yet; a lone CR or LF is refused. */

@@ -164,7 +164,7 @@ export class TargetPool implements ConnectionOwner {
 
 /** One handler object for every socket: each event goes to the socket's Connection. */
 const HANDLERS = {
-  binaryType: 'uint8array',
+  binaryType: 'buffer',
   data(socket: Socket<Connection>, data: Uint8Array) {
     socket.data.onData(data)
   },

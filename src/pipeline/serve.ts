@@ -1,7 +1,8 @@
 /**
  * Turns a route's pipeline into the Hono handler registered for it: the edge makes the
- * Exchange, the pipeline answers, a failure is rendered into the one JSON error, and the
- * request is recorded in the route's own metric slot and, when on, the access log. Host-specific routes hand a request
+ * Exchange, the pipeline answers, a failure is rendered into the one JSON error, the answer
+ * gets its X-Request-Id (made once, by the edge; set here only), and the request is recorded
+ * in the route's own metric slot and, when on, the access log. Host-specific routes hand a request
  * for another host to the next matching route (Hono tries them in registration order).
  */
 import type { Handler as HonoHandler } from 'hono'
@@ -27,7 +28,9 @@ interface Observers {
   accessLog: AccessLog | undefined
 }
 
+/** The end of every answer: the one place X-Request-Id is set, then metrics and the access log. */
 function observe(observers: Observers, exchange: Exchange, response: Response, started: number): void {
+  response.headers.set('x-request-id', exchange.requestId)
   const ms = performance.now() - started
   observers.recorder?.record(exchange.raw.method, response.status, ms / 1000)
   observers.accessLog?.(exchange, response, ms)

@@ -11,10 +11,8 @@ const BODY_DRAINING = '{"status":"draining"}'
 export function healthHandler(isHealthy: IsHealthy): Handler {
   // Built once: Bun copies a Headers object faster than it parses an init literal.
   const headers = new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store' })
-  return function health(exchange) {
+  return function health() {
     const ok = isHealthy()
-    const response = new Response(ok ? BODY_OK : BODY_DRAINING, { status: ok ? 200 : 503, headers })
-    response.headers.set('x-request-id', exchange.requestId)
-    return response
+    return new Response(ok ? BODY_OK : BODY_DRAINING, { status: ok ? 200 : 503, headers })
   }
 }

@@ -38,7 +38,7 @@ export interface SendOptions {
 /** An upstream answer whose head passed the checks; its body is still to be consumed. */
 export interface UpstreamExchange {
   readonly status: number
-  /** Client-facing headers: hop-by-hop fields already removed, X-Request-Id set. */
+  /** Client-facing headers: hop-by-hop fields already removed. */
   readonly headers: Headers
   /** Reads the whole body; a failure (reset, truncation, deadline) rejects with a GatewayError. */
   bytes(): Promise<Uint8Array>
@@ -105,7 +105,6 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
       throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
     }
     exchange.upstreamMs = performance.now() - sentAt
-    response.headers.set('x-request-id', exchange.requestId)
     return new ResponseHandle(response, method, deadline, clientSignal, upstream, bufferResponseBytes)
   }
 

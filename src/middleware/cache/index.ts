@@ -78,14 +78,14 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   /**
    * Answers from `entry`: a 304 when the client's validators match, else the stored response.
    * The Response copies the stored Headers (measured cheaper than a new Headers built from
-   * them), then gets the three per-answer fields. `ageSeconds` when the caller computed it.
+   * them), then gets the per-answer fields (the request id is set where every answer ends). `ageSeconds` when the caller computed it.
    */
   function serve(entry: CacheEntry, request: CachedRequest, status: CacheStatus, ageSeconds?: number): Response {
     const raw = request.exchange.raw
     const age = String(Math.floor(ageSeconds ?? currentAge(entry.clock, now())))
     report(request.exchange.route.name, status)
     if (entry.status === 200 && notModified(raw.headers, entry.headers)) {
-      const headers = new Headers({ age, 'x-cache-status': status, 'x-request-id': request.exchange.requestId })
+      const headers = new Headers({ age, 'x-cache-status': status })
       for (const name of NOT_MODIFIED_FIELDS) {
         const value = entry.headers.get(name)
         if (value !== null) headers.set(name, value)
@@ -96,7 +96,6 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     const headers = response.headers
     headers.set('age', age)
     headers.set('x-cache-status', status)
-    headers.set('x-request-id', request.exchange.requestId)
     return response
   }
 

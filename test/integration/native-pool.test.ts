@@ -19,9 +19,12 @@ interface CountingUpstream {
 /**
  * Answers `ok` to every request. `oneRequestPerConnection`: answers the first request of a
  * connection as keep-alive, then closes on the next one without a byte of response: the
- * stale keep-alive race, every time. `delayMs`: waits before answering.
+ * stale keep-alive race, every time. `randomClose`: after each answer, closes the
+ * connection with this probability, without saying so. `delayMs`: waits before answering.
  */
-async function startCountingUpstream(options: { oneRequestPerConnection?: boolean; delayMs?: number } = {}): Promise<CountingUpstream> {
+async function startCountingUpstream(
+  options: { oneRequestPerConnection?: boolean; randomClose?: number; delayMs?: number } = {}
+): Promise<CountingUpstream> {
   const sockets = new Set<net.Socket>()
   const state = { accepted: 0, methods: [] as string[] }
   const server = net.createServer((socket) => {
@@ -45,7 +48,10 @@ async function startCountingUpstream(options: { oneRequestPerConnection?: boolea
           socket.end()
           return
         }
-        const answer = () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+        const answer = () => {
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+          if (options.randomClose && Math.random() < options.randomClose) setTimeout(() => socket.end(), Math.random() * 3)
+        }
         if (options.delayMs) setTimeout(answer, options.delayMs)
         else answer()
       }
@@ -73,6 +79,7 @@ async function startCountingUpstream(options: { oneRequestPerConnection?: boolea
 let steady: CountingUpstream
 let closing: CountingUpstream
 let slow: CountingUpstream
+let flaky: CountingUpstream
 let gw: GatewayProcess
 
 beforeAll(async () => {
@@ -81,6 +88,7 @@ beforeAll(async () => {
     startCountingUpstream({ oneRequestPerConnection: true }),
     startCountingUpstream({ delayMs: 300 }),
   ])
+  flaky = await startCountingUpstream({ randomClose: 0.3 })
   const native = (port: number, keepAlive: Record<string, number> = {}) => ({
     targets: [`http://127.0.0.1:${port}`],
     client: 'native',
@@ -91,18 +99,20 @@ beforeAll(async () => {
       steady: native(steady.port),
       closing: native(closing.port),
       slow: native(slow.port, { maxConnections: 1, queueSize: 1, queueTimeoutMs: 1000 }),
+      flaky: native(flaky.port),
     },
     routes: [
       { path: '/steady', upstream: 'steady' },
       { path: '/closing', upstream: 'closing' },
       { path: '/slow', upstream: 'slow' },
+      { path: '/flaky', upstream: 'flaky' },
     ],
   })
 })
 
 afterAll(async () => {
   expect(await gw.stop()).toBe(0)
-  for (const u of [steady, closing, slow]) u.close()
+  for (const u of [steady, closing, slow, flaky]) u.close()
   expectCleanOutput(gw.output())
 })
 
@@ -158,4 +168,19 @@ describe('native client pool', () => {
     expect(refused.at).toBeLessThan(250)
     expect(slow.accepted).toBe(1)
   })
+
+  test('an upstream that closes keep-alive connections at random: 1,000 GETs, 8 at a time, all answered', async () => {
+    let next = 0
+    const statuses: number[] = []
+    const worker = async () => {
+      for (let i = next++; i < 1000; i = next++) {
+        const res = await fetch(gw.url(`/flaky/${i}`))
+        statuses.push(res.status)
+        await res.text()
+      }
+    }
+    await Promise.all(Array.from({ length: 8 }, worker))
+    expect(statuses.filter((s) => s !== 200)).toEqual([])
+    expect(flaky.accepted).toBeGreaterThan(50)
+  }, 20_000)
 })

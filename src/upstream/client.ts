@@ -4,7 +4,7 @@
  * keep Content-Encoding) and no redirect following. Failures become UpstreamErrors.
  */
 import { classifyFetchError, isRequestBodyTooLarge, UpstreamError } from './errors.ts'
-import type { UpstreamClient, UpstreamRequest } from './types.ts'
+import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from './types.ts'
 
 export interface FetchClientOptions {
   /** Idle pooled connections kept; 0 disables keep-alive. */
@@ -22,7 +22,7 @@ export function createFetchClient(options: FetchClientOptions): UpstreamClient {
         : { maxIdleSockets: options.maxIdleSockets, idleTimeout: options.idleTimeoutSeconds },
   })
   return {
-    async send(request: UpstreamRequest): Promise<Response> {
+    async send(request: UpstreamRequest): Promise<UpstreamResponse> {
       try {
         return await session.fetch(request.target!.base + request.path, {
           method: request.method,

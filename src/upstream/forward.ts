@@ -13,6 +13,7 @@ import type { Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
 import { upstreamRequestHeaders, type ForwardingContext } from './headers.ts'
 import type { Upstream } from './pool.ts'
+import type { UpstreamResponse } from './types.ts'
 
 /** What a route's forwarder is built from, once, at boot. */
 export interface ForwarderOptions {
@@ -90,7 +91,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     const clientSignal = sendOptions?.background ? NEVER_ABORTED : raw.signal
     const deadline = deadlines.start(timeoutMs, clientSignal)
     const sentAt = performance.now()
-    let response: Response
+    let response: UpstreamResponse
     try {
       response = await client.send({
         method,
@@ -142,7 +143,7 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
   private readonly hasBody: boolean
 
   constructor(
-    private readonly response: Response,
+    private readonly response: UpstreamResponse,
     method: string,
     private readonly deadline: Deadline,
     private readonly clientSignal: AbortSignal,
@@ -151,7 +152,7 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
   ) {
     this.status = response.status
     this.headers = response.headers
-    this.hasBody = method !== 'HEAD' && !NO_BODY_STATUS.has(this.status) && response.body !== null
+    this.hasBody = method !== 'HEAD' && !NO_BODY_STATUS.has(this.status) && !(response.empty ?? response.body === null)
   }
 
   /** RelayHooks: the relay ended (done, failed or cancelled). */
@@ -252,7 +253,7 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
 
 /** A stream of `prefix` followed by what `reader` still has. */
 interface ChunkReader {
-  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>
+  read(): Promise<{ done: true; value?: Uint8Array } | { done: false; value: Uint8Array }>
   cancel(reason?: unknown): Promise<void>
 }
 

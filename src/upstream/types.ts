@@ -33,11 +33,26 @@ export interface UpstreamRequest {
 }
 
 /**
+ * An upstream's answer: what the forwarder reads of it. fetch's Response is one; the native
+ * client makes a lighter one (the forwarder builds the client's Response itself).
+ */
+export interface UpstreamResponse {
+  readonly status: number
+  readonly headers: Headers
+  /** The body stream; null when there is none. */
+  readonly body: ReadableStream<Uint8Array> | null
+  /** True when there is no body, known without making a stream (the native client sets it). */
+  readonly empty?: boolean
+  /** The whole body. */
+  bytes(): Promise<Uint8Array>
+}
+
+/**
  * Sends one request and resolves with the response head; the body streams. Rejects with an
  * UpstreamError (upstream/errors.ts) on connection or protocol failure.
  */
 export interface UpstreamClient {
-  send(request: UpstreamRequest): Promise<Response>
+  send(request: UpstreamRequest): Promise<UpstreamResponse>
   /** Closes idle pooled connections (e.g. after a response with unreliable framing). */
   closeIdle(): void
 }

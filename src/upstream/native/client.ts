@@ -7,7 +7,7 @@
  * race); never for POST or PATCH.
  */
 import { UpstreamError } from '../errors.ts'
-import type { Target, UpstreamClient, UpstreamRequest } from '../types.ts'
+import type { Target, UpstreamClient, UpstreamRequest, UpstreamResponse } from '../types.ts'
 import { StaleConnectionError, type Connection, type ExchangeOptions } from './connection.ts'
 import { TargetPool } from './pool.ts'
 
@@ -49,7 +49,7 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
     return entry
   }
 
-  async function send(request: UpstreamRequest): Promise<Response> {
+  async function send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const { pool, exchange, basePath } = poolOf(request.target!)
     const sent = basePath ? { ...request, path: basePath + request.path } : request
     let connection: Connection = await pool.acquire(request.signal)

@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'bun'
 import { UpstreamError } from '../errors.ts'
-import type { UpstreamRequest } from '../types.ts'
+import type { UpstreamRequest, UpstreamResponse } from '../types.ts'
 import { ResponseParser, type ResponseHead } from './parser.ts'
 
 export interface ConnectionOwner {
@@ -57,7 +57,7 @@ export class Connection {
   ) {}
 
   /** Sends `request`; resolves with the response (its body possibly still streaming). */
-  exchange(request: UpstreamRequest, options: ExchangeOptions): Promise<Response> {
+  exchange(request: UpstreamRequest, options: ExchangeOptions): Promise<UpstreamResponse> {
     this.uses++
     const active = new ActiveExchange(this, request, options)
     this.current = active
@@ -120,10 +120,48 @@ export class Connection {
   }
 }
 
+/** An answer of the native client: the forwarder reads it and builds the client's Response. */
+class NativeResponse implements UpstreamResponse {
+  readonly empty: boolean
+  private stream: ReadableStream<Uint8Array> | null | undefined
+
+  constructor(
+    readonly status: number,
+    readonly headers: Headers,
+    private readonly content: ReadableStream<Uint8Array> | Uint8Array | null
+  ) {
+    this.empty = content === null
+  }
+
+  /** A stream of the body; made on first use for a body that was read whole. */
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.stream === undefined) {
+      const content = this.content
+      this.stream =
+        content === null || content instanceof ReadableStream
+          ? content
+          : new ReadableStream<Uint8Array>({
+              start(controller) {
+                controller.enqueue(content)
+                controller.close()
+              },
+            })
+    }
+    return this.stream
+  }
+
+  bytes(): Promise<Uint8Array> {
+    const content = this.content
+    if (content === null) return Promise.resolve(new Uint8Array(0))
+    if (content instanceof Uint8Array) return Promise.resolve(content)
+    return Promise.resolve(Bun.readableStreamToBytes(this.body!))
+  }
+}
+
 /** One request and its response on a connection. */
 class ActiveExchange {
   private readonly parser: ResponseParser
-  private resolveResponse!: (response: Response) => void
+  private resolveResponse!: (response: UpstreamResponse) => void
   private rejectResponse!: (err: unknown) => void
   private settled = false
   private head: ResponseHead | undefined
@@ -151,8 +189,8 @@ class ActiveExchange {
     )
   }
 
-  start(): Promise<Response> {
-    const promise = new Promise<Response>((resolve, reject) => {
+  start(): Promise<UpstreamResponse> {
+    const promise = new Promise<UpstreamResponse>((resolve, reject) => {
       this.resolveResponse = resolve
       this.rejectResponse = reject
     })
@@ -270,7 +308,7 @@ class ActiveExchange {
     if (this.settled) return
     this.settled = true
     const head = this.head!
-    this.resolveResponse(new Response(body, { status: head.status, statusText: head.statusText, headers: head.fields }))
+    this.resolveResponse(new NativeResponse(head.status, new Headers(head.fields), body))
   }
 
   private end(): void {

@@ -61,7 +61,7 @@ describe('one router: Hono matches the normalised path, most specific route firs
       { path: '/', upstream: 'u', methods: ['GET'] },
       { path: '/api', upstream: 'u', methods: ['POST'] },
       { path: '/api/v2/', upstream: 'u', methods: ['PUT'] },
-      { path: '/api', upstream: 'u', methods: ['DELETE'], host: 'Admin.Example.com' },
+      { name: 'admin-api', path: '/api', upstream: 'u', methods: ['DELETE'], host: 'Admin.Example.com' },
     ],
   })
   const allowFor = async (path: string, host = 'gw.example') => {

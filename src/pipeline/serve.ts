@@ -40,7 +40,7 @@ export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps): Ho
   const { admit, renderError } = deps
   const observers: Observers = { recorder: deps.recorderFor?.(route.name), accessLog: deps.accessLog }
   const host = route.host
-  return function route_(c, next) {
+  return function handleRoute(c, next) {
     if (host !== undefined && hostForRouting(c.req.raw.headers.get('host')) !== host) return next()
     const started = performance.now()
     const exchange = admit(c, route)

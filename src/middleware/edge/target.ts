@@ -1,33 +1,11 @@
-/** Splits Bun's `req.url` into path and query without building a URL object. */
-import { INVALID_PATH, normalisePath, type EscapedSlashes } from './path.ts'
-
-/** The request-target as received: raw path, query with its "?", and the length limits count. */
-export interface RawTarget {
-  readonly rawPath: string
-  readonly query: string
-  /** Path and query in bytes, as sent by the client (the 414 limit). */
-  readonly length: number
-}
-
 /**
- * Bun gives an absolute URL built from Host (relative for HTTP/1.0 without Host), with
- * literal dot segments resolved, but keeps any "#fragment": a fragment is never part of
- * a request-target (RFC 9112 §3.2) and is dropped here, so it reaches neither the cache
- * key nor the upstream.
+ * Bun's `req.url` read without building a URL object: the path the router matches, the
+ * query, and the target's length. Bun gives an absolute URL built from Host (relative for
+ * HTTP/1.0 without Host), with literal dot segments resolved, but keeps any "#fragment":
+ * a fragment is never part of a request-target (RFC 9112 §3.2), so it is dropped here and
+ * reaches neither the cache key nor the upstream.
  */
-export function splitTarget(url: string): RawTarget {
-  let start = 0
-  if (url.charCodeAt(0) !== 47 /* "/" */) {
-    start = url.indexOf('/', url.indexOf('://') + 3)
-    if (start === -1) return { rawPath: '/', query: '', length: 1 }
-  }
-  const hash = url.indexOf('#', start)
-  const end = hash === -1 ? url.length : hash
-  const q = url.indexOf('?', start)
-  return q === -1 || q > end
-    ? { rawPath: url.slice(start, end), query: '', length: end - start }
-    : { rawPath: url.slice(start, q), query: url.slice(q, end), length: end - start }
-}
+import { INVALID_PATH, normalisePath, type EscapedSlashes } from './path.ts'
 
 /** Where the path starts in Bun's `req.url` (absolute, or relative for HTTP/1.0 without Host). */
 function pathStart(url: string): number {

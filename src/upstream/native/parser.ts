@@ -78,11 +78,6 @@ export class ResponseParser {
     private readonly options: { maxHeaderBytes: number; method: string }
   ) {}
 
-  /** True once the body is close-delimited: the end of the stream ends it. */
-  get readsToClose(): boolean {
-    return this.state === 'close'
-  }
-
   get done(): boolean {
     return this.state === 'done'
   }

@@ -25,7 +25,12 @@ export interface NativeClientOptions {
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
 
 export function createNativeClient(options: NativeClientOptions): UpstreamClient & { stats(): Record<string, unknown> } {
-  const pools = new Map<Target, { pool: TargetPool; exchange: ExchangeOptions; basePath: string }>()
+  interface PoolEntry {
+    pool: TargetPool
+    exchange: ExchangeOptions
+    basePath: string
+  }
+  const pools = new Map<Target, PoolEntry>()
   const poolOf = (target: Target) => {
     let entry = pools.get(target)
     if (!entry) {
@@ -49,19 +54,31 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
     return entry
   }
 
-  async function send(request: UpstreamRequest): Promise<UpstreamResponse> {
-    const { pool, exchange, basePath } = poolOf(request.target!)
-    const sent = basePath ? { ...request, path: basePath + request.path } : request
-    let connection: Connection = await pool.acquire(request.signal)
+  function send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const entry = poolOf(request.target!)
+    const sent = entry.basePath ? { ...request, path: entry.basePath + request.path } : request
+    let acquired: Connection | Promise<Connection>
     try {
-      return await connection.exchange(sent, exchange)
+      acquired = entry.pool.acquire(request.signal)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    // An idle connection at hand (the common case): no extra promise before the write.
+    if (!(acquired instanceof Promise)) return attempt(entry, acquired, sent, request)
+    return acquired.then((connection) => attempt(entry, connection, sent, request))
+  }
+
+  /** One exchange, and the one retry of a stale reused connection. */
+  async function attempt(entry: PoolEntry, connection: Connection, sent: UpstreamRequest, request: UpstreamRequest) {
+    try {
+      return await connection.exchange(sent, entry.exchange)
     } catch (err) {
       if (!(err instanceof StaleConnectionError)) throw timedOut(err, request)
       if (!IDEMPOTENT.has(request.method) || request.body !== null) throw new UpstreamError('reset', { cause: err })
     }
-    connection = await pool.connectFresh()
+    const fresh = await entry.pool.connectFresh()
     try {
-      return await connection.exchange(sent, exchange)
+      return await fresh.exchange(sent, entry.exchange)
     } catch (err) {
       throw err instanceof StaleConnectionError ? new UpstreamError('reset', { cause: err }) : timedOut(err, request)
     }

@@ -9,7 +9,7 @@
 import type { Socket } from 'bun'
 import { UpstreamError } from '../errors.ts'
 import type { UpstreamRequest, UpstreamResponse } from '../types.ts'
-import { ResponseParser, type ResponseHead } from './parser.ts'
+import { ResponseParser, type ParserEvents, type ResponseHead } from './parser.ts'
 
 export interface ConnectionOwner {
   /** The exchange ended; `reusable` when the connection may carry another. */
@@ -158,13 +158,13 @@ class NativeResponse implements UpstreamResponse {
   }
 }
 
-/** One request and its response on a connection. */
-class ActiveExchange {
+/** One request and its response on a connection; it receives the parser's events itself. */
+class ActiveExchange implements ParserEvents {
   private readonly parser: ResponseParser
   private resolveResponse!: (response: UpstreamResponse) => void
   private rejectResponse!: (err: unknown) => void
   private settled = false
-  private head: ResponseHead | undefined
+  private responseHead: ResponseHead | undefined
   /** The whole body, for small ones of known length. */
   private buffer: Uint8Array | undefined
   private filled = 0
@@ -179,14 +179,7 @@ class ActiveExchange {
     private readonly request: UpstreamRequest,
     private readonly options: ExchangeOptions
   ) {
-    this.parser = new ResponseParser(
-      {
-        head: (head) => this.onHead(head),
-        body: (chunk) => this.onBody(chunk),
-        end: (extra) => this.onEnd(extra),
-      },
-      { maxHeaderBytes: options.maxHeaderBytes, method: request.method }
-    )
+    this.parser = new ResponseParser(this, { maxHeaderBytes: options.maxHeaderBytes, method: request.method })
   }
 
   start(): Promise<UpstreamResponse> {
@@ -197,14 +190,22 @@ class ActiveExchange {
     const signal = this.request.signal
     if (signal.aborted) this.onAbort()
     else signal.addEventListener('abort', this.onAbort, { once: true })
-    this.writeRequest().then(
-      () => {
-        this.requestWritten = true
-        if (this.responseEnded) this.end()
-      },
-      (err) => this.fail(err)
-    )
+    // A bodyless request whose head left in one write is written synchronously: no promise.
+    let written: Promise<void> | undefined
+    try {
+      written = this.writeRequest()
+    } catch (err) {
+      this.fail(err)
+      return promise
+    }
+    if (written === undefined) this.requestWritten = true
+    else written.then(() => this.written(), (err) => this.fail(err))
     return promise
+  }
+
+  private written(): void {
+    this.requestWritten = true
+    if (this.responseEnded) this.finish()
   }
 
   data(chunk: Uint8Array): void {
@@ -225,7 +226,8 @@ class ActiveExchange {
     }
   }
 
-  private async writeRequest(): Promise<void> {
+  /** Writes the request; undefined when it all left at once, else a promise of the rest. */
+  private writeRequest(): Promise<void> | undefined {
     const { method, path, headers, body } = this.request
     let head = `${method} ${path} HTTP/1.1${CRLF}`
     if (!headers.has('host')) head += `host: ${this.options.authority}${CRLF}`
@@ -234,18 +236,24 @@ class ActiveExchange {
     const chunked = body !== null && declared === null
     if (chunked) head += `transfer-encoding: chunked${CRLF}`
     else if (body === null && BODY_METHODS.has(method)) head += `content-length: 0${CRLF}`
-    if (body !== null && declared !== null && Number(declared) <= SMALL_BODY) {
-      // A small body of known length: read natively, sent with the head in one write.
-      const bytes = await Bun.readableStreamToBytes(body)
-      const headBytes = encoder.encode(head + CRLF)
-      const message = new Uint8Array(headBytes.byteLength + bytes.byteLength)
-      message.set(headBytes, 0)
-      message.set(bytes, headBytes.byteLength)
-      await this.connection.write(message)
-      return
-    }
-    await this.connection.write(head + CRLF)
-    if (body === null) return
+    head += CRLF
+    if (body === null) return this.connection.write(head)
+    if (declared !== null && Number(declared) <= SMALL_BODY) return this.writeSmall(head, body)
+    return this.writeStreamed(head, body, chunked)
+  }
+
+  /** A small body of known length: read natively, sent with the head in one write. */
+  private async writeSmall(head: string, body: ReadableStream<Uint8Array>): Promise<void> {
+    const bytes = await Bun.readableStreamToBytes(body)
+    const headBytes = encoder.encode(head)
+    const message = new Uint8Array(headBytes.byteLength + bytes.byteLength)
+    message.set(headBytes, 0)
+    message.set(bytes, headBytes.byteLength)
+    await this.connection.write(message)
+  }
+
+  private async writeStreamed(head: string, body: ReadableStream<Uint8Array>, chunked: boolean): Promise<void> {
+    await this.connection.write(head)
     const reader = body.getReader()
     for (;;) {
       const { done, value } = await reader.read()
@@ -258,8 +266,8 @@ class ActiveExchange {
     if (chunked) await this.connection.write(`0${CRLF}${CRLF}`)
   }
 
-  private onHead(head: ResponseHead): void {
-    this.head = head
+  head(head: ResponseHead): void {
+    this.responseHead = head
     if (head.keepAliveTimeout !== undefined) this.connection.keepAliveMs = head.keepAliveTimeout * 1000
     if (head.bodyless) return
     if (head.contentLength !== undefined && head.contentLength <= this.options.bufferBytes) {
@@ -281,7 +289,7 @@ class ActiveExchange {
     this.respond(body)
   }
 
-  private onBody(chunk: Uint8Array): void {
+  body(chunk: Uint8Array): void {
     if (this.buffer) {
       this.buffer.set(chunk, this.filled)
       this.filled += chunk.byteLength
@@ -294,12 +302,12 @@ class ActiveExchange {
     if ((stream.desiredSize ?? 1) <= 0) this.connection.socket.pause()
   }
 
-  private onEnd(extra: boolean): void {
+  end(extra: boolean): void {
     this.responseEnded = true
-    this.reusable = !extra && this.head!.keepAlive
+    this.reusable = !extra && this.responseHead!.keepAlive
     if (this.stream) this.stream.close()
     else this.respond(this.buffer ?? null)
-    if (this.requestWritten) this.end()
+    if (this.requestWritten) this.finish()
     // A response that ends before the request was written whole: the connection cannot be reused.
     else this.reusable = false
   }
@@ -307,11 +315,11 @@ class ActiveExchange {
   private respond(body: ReadableStream<Uint8Array> | Uint8Array | null): void {
     if (this.settled) return
     this.settled = true
-    const head = this.head!
+    const head = this.responseHead!
     this.resolveResponse(new NativeResponse(head.status, new Headers(head.fields), body))
   }
 
-  private end(): void {
+  private finish(): void {
     this.request.signal.removeEventListener('abort', this.onAbort)
     this.connection.finished(this, this.reusable)
   }
@@ -322,7 +330,7 @@ class ActiveExchange {
     signal.removeEventListener('abort', this.onAbort)
     // The deadline's abort is a timeout of the phase it caught; a client's abort stays an abort (499).
     let error = err
-    if (!(err instanceof UpstreamError) && deadline?.timedOut) error = new UpstreamError(this.head ? 'body_timeout' : 'headers_timeout', { cause: err })
+    if (!(err instanceof UpstreamError) && deadline?.timedOut) error = new UpstreamError(this.responseHead ? 'body_timeout' : 'headers_timeout', { cause: err })
     else if (!(err instanceof UpstreamError) && signal.aborted) error = signal.reason ?? err
     if (!this.settled) {
       this.settled = true

@@ -13,6 +13,8 @@ interface CountingUpstream {
   open: number
   /** Requests by method. */
   methods: string[]
+  /** Most requests it was answering at once. */
+  peakInFlight: number
   close(): void
 }
 
@@ -23,10 +25,10 @@ interface CountingUpstream {
  * connection with this probability, without saying so. `delayMs`: waits before answering.
  */
 async function startCountingUpstream(
-  options: { oneRequestPerConnection?: boolean; randomClose?: number; delayMs?: number } = {}
+  options: { oneRequestPerConnection?: boolean; randomClose?: number; delayMs?: number; connectionClose?: boolean } = {}
 ): Promise<CountingUpstream> {
   const sockets = new Set<net.Socket>()
-  const state = { accepted: 0, methods: [] as string[] }
+  const state = { accepted: 0, methods: [] as string[], inFlight: 0, peakInFlight: 0 }
   const server = net.createServer((socket) => {
     state.accepted++
     sockets.add(socket)
@@ -48,8 +50,11 @@ async function startCountingUpstream(
           socket.end()
           return
         }
+        state.inFlight++
+        state.peakInFlight = Math.max(state.peakInFlight, state.inFlight)
         const answer = () => {
-          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+          state.inFlight--
+          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\n${options.connectionClose ? 'Connection: close\r\n' : ''}\r\nok`)
           if (options.randomClose && Math.random() < options.randomClose) setTimeout(() => socket.end(), Math.random() * 3)
         }
         if (options.delayMs) setTimeout(answer, options.delayMs)
@@ -69,6 +74,9 @@ async function startCountingUpstream(
     get methods() {
       return state.methods
     },
+    get peakInFlight() {
+      return state.peakInFlight
+    },
     close() {
       for (const s of sockets) s.destroy()
       server.close()
@@ -80,6 +88,7 @@ let steady: CountingUpstream
 let closing: CountingUpstream
 let slow: CountingUpstream
 let flaky: CountingUpstream
+let oneShot: CountingUpstream
 let gw: GatewayProcess
 
 beforeAll(async () => {
@@ -89,6 +98,7 @@ beforeAll(async () => {
     startCountingUpstream({ delayMs: 300 }),
   ])
   flaky = await startCountingUpstream({ randomClose: 0.3 })
+  oneShot = await startCountingUpstream({ connectionClose: true, delayMs: 50 })
   const native = (port: number, keepAlive: Record<string, number> = {}) => ({
     targets: [`http://127.0.0.1:${port}`],
     client: 'native',
@@ -100,19 +110,21 @@ beforeAll(async () => {
       closing: native(closing.port),
       slow: native(slow.port, { maxConnections: 1, queueSize: 1, queueTimeoutMs: 1000 }),
       flaky: native(flaky.port),
+      oneShot: native(oneShot.port, { maxConnections: 1, queueSize: 10, queueTimeoutMs: 5000 }),
     },
     routes: [
       { path: '/steady', upstream: 'steady' },
       { path: '/closing', upstream: 'closing' },
       { path: '/slow', upstream: 'slow' },
       { path: '/flaky', upstream: 'flaky' },
+      { path: '/one-shot', upstream: 'oneShot' },
     ],
   })
 })
 
 afterAll(async () => {
   expect(await gw.stop()).toBe(0)
-  for (const u of [steady, closing, slow, flaky]) u.close()
+  for (const u of [steady, closing, slow, flaky, oneShot]) u.close()
   expectCleanOutput(gw.output())
 })
 
@@ -183,4 +195,11 @@ describe('native client pool', () => {
     expect(statuses.filter((s) => s !== 200)).toEqual([])
     expect(flaky.accepted).toBeGreaterThan(50)
   }, 20_000)
+
+  test('a connection that cannot be reused frees one place in the queue, not two: maxConnections holds', async () => {
+    const answers = await Promise.all([0, 1, 2, 3, 4].map((i) => fetch(gw.url(`/one-shot/${i}`)).then((r) => r.status)))
+    expect(answers).toEqual([200, 200, 200, 200, 200])
+    expect(oneShot.accepted).toBe(5)
+    expect(oneShot.peakInFlight).toBe(1)
+  }, 10_000)
 })

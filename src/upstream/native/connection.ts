@@ -12,9 +12,9 @@ import type { UpstreamRequest, UpstreamResponse } from '../types.ts'
 import { ResponseParser, type ParserEvents, type ResponseHead } from './parser.ts'
 
 export interface ConnectionOwner {
-  /** The exchange ended; `reusable` when the connection may carry another. */
-  release(connection: Connection, reusable: boolean): void
-  /** The connection closed (by either side). */
+  /** The exchange ended and the connection may carry another. */
+  release(connection: Connection): void
+  /** The connection closed (by either side): its place is free. */
   closed(connection: Connection): void
 }
 
@@ -106,12 +106,12 @@ export class Connection {
     return new Promise((resolve) => (this.drained = resolve))
   }
 
-  /** The current exchange is over. */
+  /** The current exchange is over: the connection goes back to its owner, or closes (which tells the owner). */
   finished(active: ActiveExchange, reusable: boolean): void {
     if (this.current !== active) return
     this.current = undefined
-    if (!reusable || this.isClosed) this.destroy()
-    this.owner.release(this, reusable && !this.isClosed)
+    if (reusable && !this.isClosed) this.owner.release(this)
+    else this.destroy()
   }
 
   destroy(): void {

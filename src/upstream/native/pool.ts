@@ -78,11 +78,7 @@ export class TargetPool implements ConnectionOwner {
     return this.connect()
   }
 
-  release(connection: Connection, reusable: boolean): void {
-    if (!reusable || connection.isClosed) {
-      this.serveWaiter()
-      return
-    }
+  release(connection: Connection): void {
     const waiter = this.waiters.shift()
     if (waiter) {
       clearTimeout(waiter.timer)

@@ -24,7 +24,7 @@ export interface NativeClientOptions {
 /** Methods safe to send twice (RFC 9110 §9.2.2), when no body stream was consumed. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
 
-export function createNativeClient(options: NativeClientOptions): UpstreamClient & { stats(): Record<string, unknown> } {
+export function createNativeClient(options: NativeClientOptions): UpstreamClient {
   interface PoolEntry {
     pool: TargetPool
     exchange: ExchangeOptions
@@ -70,17 +70,18 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
 
   /** One exchange, and the one retry of a stale reused connection. */
   async function attempt(entry: PoolEntry, connection: Connection, sent: UpstreamRequest, request: UpstreamRequest) {
+    // Deadline aborts arrive already classified (headers_timeout / body_timeout) by the exchange.
     try {
       return await connection.exchange(sent, entry.exchange)
     } catch (err) {
-      if (!(err instanceof StaleConnectionError)) throw timedOut(err, request)
+      if (!(err instanceof StaleConnectionError)) throw err
       if (!IDEMPOTENT.has(request.method) || request.body !== null) throw new UpstreamError('reset', { cause: err })
     }
-    const fresh = await entry.pool.connectFresh()
+    const fresh = await entry.pool.connect()
     try {
       return await fresh.exchange(sent, entry.exchange)
     } catch (err) {
-      throw err instanceof StaleConnectionError ? new UpstreamError('reset', { cause: err }) : timedOut(err, request)
+      throw err instanceof StaleConnectionError ? new UpstreamError('reset', { cause: err }) : err
     }
   }
 
@@ -89,12 +90,5 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
     closeIdle() {
       for (const { pool } of pools.values()) pool.closeIdle()
     },
-    stats: () => Object.fromEntries([...pools].map(([target, { pool }]) => [target.base, pool.stats])),
   }
-}
-
-/** An abort by the deadline is a headers timeout; by the client, it stays an abort (499). */
-function timedOut(err: unknown, request: UpstreamRequest): unknown {
-  if (request.deadline?.timedOut && !(err instanceof UpstreamError)) return new UpstreamError('headers_timeout', { cause: err })
-  return err
 }

@@ -76,14 +76,7 @@ export class Connection {
 
   onDrain(): void {
     const rest = this.unwritten
-    if (rest) {
-      this.unwritten = undefined
-      const written = this.socket.write(rest)
-      if (written < rest.byteLength) {
-        this.unwritten = rest.subarray(Math.max(written, 0))
-        return
-      }
-    }
+    if (rest && !this.writeOrKeep(rest)) return
     const drained = this.drained
     this.drained = undefined
     drained?.()
@@ -99,11 +92,15 @@ export class Connection {
 
   /** Writes all of `bytes`; resolves once they left (undefined when at once). */
   write(bytes: Uint8Array | string): Promise<void> | undefined {
-    const data = typeof bytes === 'string' ? encoder.encode(bytes) : bytes
-    const written = this.socket.write(data)
-    if (written >= data.byteLength) return undefined
-    this.unwritten = data.subarray(Math.max(written, 0))
+    if (this.writeOrKeep(typeof bytes === 'string' ? encoder.encode(bytes) : bytes)) return undefined
     return new Promise((resolve) => (this.drained = resolve))
+  }
+
+  /** Writes `data`; what the socket did not take is kept for the next drain. True when it all left. */
+  private writeOrKeep(data: Uint8Array): boolean {
+    const written = this.socket.write(data)
+    this.unwritten = written >= data.byteLength ? undefined : data.subarray(Math.max(written, 0))
+    return this.unwritten === undefined
   }
 
   /** The current exchange is over: the connection goes back to its owner, or closes (which tells the owner). */
@@ -188,8 +185,12 @@ class ActiveExchange implements ParserEvents {
       this.rejectResponse = reject
     })
     const signal = this.request.signal
-    if (signal.aborted) this.onAbort()
-    else signal.addEventListener('abort', this.onAbort, { once: true })
+    if (signal.aborted) {
+      // Nothing is written for a request whose client or deadline is already gone.
+      this.onAbort()
+      return promise
+    }
+    signal.addEventListener('abort', this.onAbort, { once: true })
     // A bodyless request whose head left in one write is written synchronously: no promise.
     let written: Promise<void> | undefined
     try {

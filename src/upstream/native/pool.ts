@@ -43,10 +43,6 @@ export class TargetPool implements ConnectionOwner {
     this.sweeper.unref?.()
   }
 
-  get stats() {
-    return { open: this.open.size, idle: this.idle.length, connecting: this.connecting, waiting: this.waiters.length }
-  }
-
   /** An idle connection, a new one, or a place in the queue. */
   acquire(signal: AbortSignal): Connection | Promise<Connection> {
     const idle = this.idle.pop()
@@ -71,11 +67,6 @@ export class TargetPool implements ConnectionOwner {
         { once: true }
       )
     })
-  }
-
-  /** A fresh connection, whatever is idle (the retry after a stale one). */
-  connectFresh(): Promise<Connection> {
-    return this.connect()
   }
 
   release(connection: Connection): void {
@@ -105,15 +96,6 @@ export class TargetPool implements ConnectionOwner {
     for (const connection of [...this.idle]) connection.destroy()
   }
 
-  close(): void {
-    clearInterval(this.sweeper)
-    for (const connection of [...this.open]) connection.destroy()
-    for (const waiter of this.waiters.splice(0)) {
-      clearTimeout(waiter.timer)
-      waiter.reject(overloaded())
-    }
-  }
-
   /** Closes idle connections past their time (ours, or just under the upstream's). */
   private expireIdle(): void {
     if (this.idle.length === 0) return
@@ -140,7 +122,8 @@ export class TargetPool implements ConnectionOwner {
     return true
   }
 
-  private async connect(): Promise<Connection> {
+  /** A new connection, whatever is idle (also the retry after a stale one). */
+  async connect(): Promise<Connection> {
     this.connecting++
     let socket: Socket<Connection>
     try {

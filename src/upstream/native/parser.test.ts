@@ -110,6 +110,8 @@ describe('ResponseParser: refused heads are malformed_head', () => {
     ['a head over the limit', `${OK}X-Big: ${'a'.repeat(2000)}\r\n\r\n`],
     ['a bad chunk size', `${OK}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`],
     ['a chunk without its CRLF', `${OK}Transfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n`],
+    ['a trailer without a field name', `${OK}Transfer-Encoding: chunked\r\n\r\n0\r\nnot a field\r\n\r\n`],
+    ['NUL in a trailer', `${OK}Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\u0000b\r\n\r\n`],
   ])('%s', (_name, input) => {
     expect(parse(input).error).toBe('malformed_head')
   })

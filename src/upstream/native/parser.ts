@@ -35,8 +35,6 @@ export interface ParserEvents {
 const EMPTY = new Uint8Array(0)
 const CR = 13
 const LF = 10
-/** RFC 9110 §5.6.2 token characters. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?$/
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,15})(?:[ \t]*;[^\r\n]*)?$/
 /** A field line: a token name right before the colon (RFC 9110 §5.1; no space before it, §5.2 of 9112). */
@@ -112,10 +110,7 @@ export class ResponseParser {
           continue
         }
         case 'length': {
-          const take = Math.min(this.remaining, data.byteLength)
-          this.events.body(data.subarray(0, take))
-          this.remaining -= take
-          data = data.subarray(take)
+          data = this.takeBody(data)
           if (this.remaining === 0) this.finish(data.byteLength > 0)
           if (this.done) return
           continue
@@ -138,7 +133,7 @@ export class ResponseParser {
               this.finish(data.byteLength > 0)
               return
             }
-            if (!validField(line)) throw malformed()
+            if (!FIELD_LINE.test(line) || line.indexOf('\0') !== -1) throw malformed()
             continue
           }
           const size = CHUNK_SIZE.exec(line)
@@ -148,10 +143,7 @@ export class ResponseParser {
           continue
         }
         case 'chunk-data': {
-          const take = Math.min(this.remaining, data.byteLength)
-          this.events.body(data.subarray(0, take))
-          this.remaining -= take
-          data = data.subarray(take)
+          data = this.takeBody(data)
           if (this.remaining === 0) this.state = 'chunk-crlf'
           continue
         }
@@ -176,7 +168,15 @@ export class ResponseParser {
       this.finish(false)
       return
     }
-    if (this.state !== 'done') throw new UpstreamError(this.state === 'head' ? 'reset' : this.state === 'length' ? 'length_mismatch' : 'reset')
+    if (this.state !== 'done') throw new UpstreamError(this.state === 'length' ? 'length_mismatch' : 'reset')
+  }
+
+  /** Hands on up to `remaining` body bytes of `data`; returns what follows them. */
+  private takeBody(data: Uint8Array): Uint8Array {
+    const take = Math.min(this.remaining, data.byteLength)
+    this.events.body(data.subarray(0, take))
+    this.remaining -= take
+    return data.subarray(take)
   }
 
   private finish(extra: boolean) {
@@ -258,10 +258,6 @@ export class ResponseParser {
 
 const malformed = () => new UpstreamError('malformed_head')
 
-function validField(line: string): boolean {
-  const colon = line.indexOf(':')
-  return colon > 0 && TOKEN.test(line.slice(0, colon)) && !/[\0\r\n]/.test(line)
-}
 
 const HEAD_END = Buffer.from('\r\n\r\n')
 

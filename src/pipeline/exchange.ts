@@ -16,6 +16,12 @@ export interface TrustPolicy {
   trustsProxies: boolean
 }
 
+/** Looks up the TCP peer of `raw` and whether it is a trusted proxy. */
+export function peerOf(server: ServerBindings | undefined, raw: Request, trust: TrustPolicy): Peer {
+  const address = server?.requestIP?.(raw)?.address
+  return { address, trusted: trust.trustsProxies && trust.isTrusted(address) }
+}
+
 export class Exchange {
   /** ms from sending upstream to the response head, once known (access log). */
   upstreamMs: number | undefined = undefined
@@ -41,10 +47,7 @@ export class Exchange {
 
   /** The TCP peer, looked up on first use. */
   get peer(): Peer {
-    if (this.#peer === undefined) {
-      const address = this.server?.requestIP?.(this.raw)?.address
-      this.#peer = { address, trusted: this.trust.trustsProxies && this.trust.isTrusted(address) }
-    }
+    this.#peer ??= peerOf(this.server, this.raw, this.trust)
     return this.#peer
   }
 

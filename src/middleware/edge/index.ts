@@ -5,7 +5,7 @@
  * The checks that can refuse a request are the pipeline's first stage (middleware/limits).
  */
 import type { Context } from 'hono'
-import { Exchange, type TrustPolicy } from '../../pipeline/exchange.ts'
+import { Exchange, peerOf, type TrustPolicy } from '../../pipeline/exchange.ts'
 import type { Route } from '../../pipeline/route.ts'
 import type { GatewayEnv } from '../../types.ts'
 import { requestIdFor } from './request-id.ts'
@@ -26,11 +26,8 @@ export function createEdge(options: EdgeOptions): Admit {
     const raw = c.req.raw
     const server = c.env
     const url = raw.url
-    let peer
-    if (trust.trustsProxies) {
-      const address = server?.requestIP?.(raw)?.address
-      peer = { address, trusted: trust.isTrusted(address) }
-    }
+    // Only a trusted proxy's id is believed: look the peer up only when one could be.
+    const peer = trust.trustsProxies ? peerOf(server, raw, trust) : undefined
     const id = requestIdFor(raw.headers, peer?.trusted ?? false, generateId)
     return new Exchange(raw, url, server, route, c.req.path, queryOf(url), id, trust, peer)
   }

@@ -82,6 +82,29 @@ describe('one router: Hono matches the normalised path, most specific route firs
     expect(await allowFor(path)).toBe(allow)
   })
 
+  // Whole segments, case-sensitive (the table prefixMatches() had before Hono matched).
+  test.each([
+    ['/users', 'POST'],
+    ['/users/', 'POST'],
+    ['/users/42', 'POST'],
+    ['/users2', 'GET, HEAD'],
+    ['/user', 'GET, HEAD'],
+    ['/Users', 'GET, HEAD'],
+    ['/a/b/c', 'PUT'],
+    ['/a/bc', 'GET, HEAD'],
+  ])('prefix on whole segments: %s → the route allowing %s', async (path, allow) => {
+    const segments = app({
+      upstreams: { u: { targets: ['http://127.0.0.1:9'] } },
+      routes: [
+        { path: '/', upstream: 'u', methods: ['GET'] },
+        { path: '/users', upstream: 'u', methods: ['POST'] },
+        { path: '/a/b', upstream: 'u', methods: ['PUT'] },
+      ],
+    })
+    const res = await segments.request(`http://gw.example${path}`, { method: 'PATCH' })
+    expect(res.headers.get('allow')).toBe(allow)
+  })
+
   test('a host route beats a host-less one of the same prefix, only for its host', async () => {
     expect(await allowFor('/api/x', 'admin.example.com:8080')).toBe('DELETE')
     expect(await allowFor('/api/x', 'other.example.com')).toBe('POST')

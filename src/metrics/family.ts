@@ -46,31 +46,38 @@ function labelsOf(labelNames: readonly string[], values: readonly string[]): Rec
   return labels
 }
 
+/** A family's children by label values, each made by `create` on its first use. */
+function childrenBy<Child>(labelNames: readonly string[], create: (labels: Record<string, string>) => Child) {
+  const children = new Map<string, Child>()
+  return {
+    children,
+    child(...values: string[]): Child {
+      const key = values.join('\u0000')
+      let child = children.get(key)
+      if (child === undefined) children.set(key, (child = create(labelsOf(labelNames, values))))
+      return child
+    },
+  }
+}
+
 export function createCounterFamily(
   registry: Registry,
   options: { name: string; help: string; labelNames: readonly string[] }
 ): Family<CounterChild> {
-  const children = new Map<string, { labels: Record<string, string>; value: number; inc(by?: number): void }>()
+  const family = childrenBy(options.labelNames, (labels) => {
+    const created = {
+      labels,
+      value: 0,
+      inc(by = 1) {
+        created.value += by
+      },
+    }
+    return created
+  })
   register(registry, options.name, options.help, 'counter', () =>
-    [...children.values()].map((c) => ({ labels: c.labels, value: c.value }))
+    [...family.children.values()].map((c) => ({ labels: c.labels, value: c.value }))
   )
-  return {
-    child(...values) {
-      const key = values.join('\u0000')
-      let child = children.get(key)
-      if (!child) {
-        const created = {
-          labels: labelsOf(options.labelNames, values),
-          value: 0,
-          inc(by = 1) {
-            created.value += by
-          },
-        }
-        children.set(key, (child = created))
-      }
-      return child
-    },
-  }
+  return { child: family.child }
 }
 
 export function createHistogramFamily(
@@ -86,10 +93,25 @@ export function createHistogramFamily(
     count: number
     observe(value: number): void
   }
-  const children = new Map<string, Cell>()
+  const family = childrenBy(options.labelNames, (labels) => {
+    const created: Cell = {
+      labels,
+      counts: new Float64Array(buckets.length + 1),
+      sum: 0,
+      count: 0,
+      observe(value) {
+        let i = 0
+        while (i < buckets.length && value > buckets[i]!) i++
+        created.counts[i] = created.counts[i]! + 1
+        created.sum += value
+        created.count++
+      },
+    }
+    return created
+  })
   register(registry, name, options.help, 'histogram', () => {
     const out: MetricValue[] = []
-    for (const cell of children.values()) {
+    for (const cell of family.children.values()) {
       let cumulative = 0
       buckets.forEach((le, i) => {
         cumulative += cell.counts[i]!
@@ -101,27 +123,5 @@ export function createHistogramFamily(
     }
     return out
   })
-  return {
-    child(...values) {
-      const key = values.join('\u0000')
-      let cell = children.get(key)
-      if (!cell) {
-        const created: Cell = {
-          labels: labelsOf(options.labelNames, values),
-          counts: new Float64Array(buckets.length + 1),
-          sum: 0,
-          count: 0,
-          observe(value) {
-            let i = 0
-            while (i < buckets.length && value > buckets[i]!) i++
-            created.counts[i] = created.counts[i]! + 1
-            created.sum += value
-            created.count++
-          },
-        }
-        children.set(key, (cell = created))
-      }
-      return cell
-    },
-  }
+  return { child: family.child }
 }

@@ -54,8 +54,3 @@ export function buildPipeline(route: Route, terminal: Handler, deps: PipelineDep
   const stages = SLOTS.map((slot) => slot.build(route, deps)).filter((s): s is Middleware => s !== undefined)
   return stages.reduceRight<Handler>((next, stage) => (exchange) => stage(exchange, next), terminal)
 }
-
-/** The names of the stages `route` runs, in order (for docs, logs and tests). */
-export function stagesOf(route: Route, deps: PipelineDeps): string[] {
-  return SLOTS.filter((slot) => slot.build(route, deps) !== undefined).map((slot) => slot.name)
-}

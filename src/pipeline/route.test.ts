@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import type { RouteConfig } from '../config/schema.ts'
-import { compileRoutes, prefixMatches, routePatterns, upstreamPath } from './route.ts'
+import { compileRoutes, routePatterns, upstreamPath } from './route.ts'
 
 const route = (path: string, extra: Partial<RouteConfig> = {}): RouteConfig => ({
   path,
@@ -8,22 +8,6 @@ const route = (path: string, extra: Partial<RouteConfig> = {}): RouteConfig => (
   stripPrefix: false,
   cache: { enabled: false } as RouteConfig['cache'],
   ...extra,
-})
-
-describe('prefixMatches', () => {
-  test.each([
-    ['/users', '/users', true],
-    ['/users', '/users/', true],
-    ['/users', '/users/42', true],
-    ['/users', '/users2', false],
-    ['/users', '/user', false],
-    ['/users', '/Users', false],
-    ['/', '/anything', true],
-    ['/a/b', '/a/b/c', true],
-    ['/a/b', '/a/bc', false],
-  ])('%s on %s → %s', (prefix, path, expected) => {
-    expect(prefixMatches(prefix, path)).toBe(expected)
-  })
 })
 
 describe('compileRoutes', () => {

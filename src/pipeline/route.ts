@@ -34,13 +34,6 @@ export function routePatterns(prefix: string): string[] {
   return prefix === '/' ? ['*'] : [prefix, `${prefix}/*`]
 }
 
-/** `/users` matches `/users`, `/users/` and `/users/42`, but not `/users2`. */
-export function prefixMatches(prefix: string, path: string): boolean {
-  if (prefix === '/') return true
-  if (!path.startsWith(prefix)) return false
-  return path.length === prefix.length || path.charCodeAt(prefix.length) === 47 /* "/" */
-}
-
 /** The path sent upstream: the route prefix removed when `stripPrefix`, always starting with "/". */
 export function upstreamPath(route: Pick<Route, 'prefix'> & { stripPrefix: boolean }, path: string): string {
   if (!route.stripPrefix || route.prefix === '/') return path

@@ -45,6 +45,34 @@ describe('createDeadlineWheel', () => {
     expect(deadline.timedOut).toBe(false)
   })
 
+  test('onAbort: the direct listener hears the deadline once, and a signal made afterwards is already aborted', async () => {
+    wheel = createDeadlineWheel({ tickMs: 5 })
+    const deadline = wheel.start(10, new AbortController().signal)
+    const heard: unknown[] = []
+    deadline.onAbort((reason) => heard.push(reason))
+    const until = performance.now() + 2000
+    while (!deadline.aborted && performance.now() < until) await Bun.sleep(5)
+    await Bun.sleep(20)
+    expect(heard).toHaveLength(1)
+    expect((heard[0] as DOMException).name).toBe('TimeoutError')
+    expect(deadline.signal.aborted).toBe(true)
+    expect(deadline.signal.reason).toBe(heard[0])
+  })
+
+  test('onAbort(undefined) and clear() silence the listener', async () => {
+    wheel = createDeadlineWheel({ tickMs: 5 })
+    const client = new AbortController()
+    const deadline = wheel.start(10_000, client.signal)
+    let heard = 0
+    deadline.onAbort(() => heard++)
+    deadline.onAbort(undefined)
+    client.abort()
+    const until = performance.now() + 2000
+    while (!deadline.aborted && performance.now() < until) await Bun.sleep(5)
+    expect(deadline.aborted).toBe(true)
+    expect(heard).toBe(0)
+  })
+
   test('ten thousand finished exchanges leave nothing pending', () => {
     wheel = createDeadlineWheel()
     const client = new AbortController().signal

@@ -4,7 +4,9 @@
  * clearTimeout measured 2.3 µs per proxied request here; a wheel tick that walks the pending
  * exchanges costs nothing per request but an entry in a Set. Each tick aborts the exchanges
  * whose deadline passed or whose client went away (Bun sets `req.signal.aborted` on
- * disconnect), so both are noticed within one tick (`tickMs`, 50 ms by default).
+ * disconnect), so both are noticed within one tick (`tickMs`, 50 ms by default). The
+ * AbortController is made only when a client reads `signal` (fetch does); the native client
+ * takes the abort through `onAbort` instead, which costs no EventTarget listener pair.
  */
 
 export interface Deadline {
@@ -12,6 +14,12 @@ export interface Deadline {
   readonly signal: AbortSignal
   /** True once the deadline (not the client) aborted the exchange. */
   readonly timedOut: boolean
+  /** Whether it aborted (deadline or client), without making the signal. */
+  readonly aborted: boolean
+  /** Why it aborted: a TimeoutError, or the client's reason. */
+  readonly reason: unknown
+  /** The one direct listener (replacing any earlier): called once, when it aborts. */
+  onAbort(listener: ((reason: unknown) => void) | undefined): void
   /** Ends the watch; call when the exchange is over, however it ended. Idempotent. */
   clear(): void
 }
@@ -25,18 +33,36 @@ export interface DeadlineWheel {
 }
 
 class Watch implements Deadline {
-  readonly controller = new AbortController()
   timedOut = false
+  aborted = false
+  reason: unknown = undefined
+  private controller: AbortController | undefined
+  private listener: ((reason: unknown) => void) | undefined
   constructor(
     readonly expiresAt: number,
     readonly client: AbortSignal,
     private readonly pending: Set<Watch>
   ) {}
   get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController()
+      if (this.aborted) this.controller.abort(this.reason)
+    }
     return this.controller.signal
+  }
+  onAbort(listener: ((reason: unknown) => void) | undefined): void {
+    this.listener = listener
+  }
+  abort(reason: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    this.controller?.abort(reason)
+    this.listener?.(reason)
   }
   clear(): void {
     this.pending.delete(this)
+    this.listener = undefined
   }
 }
 
@@ -50,11 +76,11 @@ export function createDeadlineWheel(options: { tickMs?: number; now?: () => numb
     for (const watch of pending) {
       if (watch.client.aborted) {
         pending.delete(watch)
-        watch.controller.abort(watch.client.reason)
+        watch.abort(watch.client.reason)
       } else if (at >= watch.expiresAt) {
         pending.delete(watch)
         watch.timedOut = true
-        watch.controller.abort(new DOMException('upstream deadline passed', 'TimeoutError'))
+        watch.abort(new DOMException('upstream deadline passed', 'TimeoutError'))
       }
     }
   }
@@ -64,7 +90,7 @@ export function createDeadlineWheel(options: { tickMs?: number; now?: () => numb
   return {
     start(timeoutMs, client) {
       const watch = new Watch(now() + timeoutMs, client, pending)
-      if (client.aborted) watch.controller.abort(client.reason)
+      if (client.aborted) watch.abort(client.reason)
       else pending.add(watch)
       return watch
     },

@@ -13,7 +13,7 @@ import type { Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
 import { upstreamRequestHeaders, type ForwardingContext } from './headers.ts'
 import type { Upstream } from './pool.ts'
-import type { UpstreamResponse } from './types.ts'
+import type { Target, UpstreamRequest, UpstreamResponse } from './types.ts'
 
 /** What a route's forwarder is built from, once, at boot. */
 export interface ForwarderOptions {
@@ -93,14 +93,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     const sentAt = performance.now()
     let response: UpstreamResponse
     try {
-      response = await client.send({
-        method,
-        path: upstreamPath(options, exchange.path) + exchange.query,
-        headers,
-        body,
-        signal: deadline.signal,
-        deadline,
-      })
+      response = await client.send(new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline))
     } catch (err) {
       deadline.clear()
       throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
@@ -115,6 +108,21 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     async forward(exchange) {
       return (await send(exchange)).relay()
     },
+  }
+}
+
+/** A request to send: its signal is made only if a client reads it (fetch does, the native client does not). */
+class OutgoingRequest implements UpstreamRequest {
+  target: Target | undefined = undefined
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly headers: Headers,
+    readonly body: ReadableStream<Uint8Array> | null,
+    readonly deadline: Deadline
+  ) {}
+  get signal(): AbortSignal {
+    return this.deadline.signal
   }
 }
 

@@ -4,6 +4,7 @@
  * concern (undici's Dispatcher.compose): `withObserver(withHeadChecks(withBalancer(base)))`.
  * Retries, health accounting and breakers wrap the same interface.
  */
+import type { Deadline } from './deadline.ts'
 
 /** One origin of an upstream: its base URL and mutable runtime state. */
 export interface Target {
@@ -26,8 +27,12 @@ export interface UpstreamRequest {
   headers: Headers
   body: ReadableStream<Uint8Array> | null
   signal: AbortSignal
-  /** Whether the signal fired for the deadline (a headers timeout) rather than the client leaving. */
-  deadline?: { readonly timedOut: boolean }
+  /**
+   * The exchange's deadline (upstream/deadline.ts): whether the signal fired for it (a
+   * timeout) rather than the client leaving, and a direct abort listener that costs less
+   * than one on the signal.
+   */
+  deadline?: Pick<Deadline, 'timedOut' | 'aborted' | 'reason' | 'onAbort'>
   /** The target, once the balancer chose it. */
   target?: Target
 }

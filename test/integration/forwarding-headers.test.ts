@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { expectCleanOutput, startGateway, type GatewayProcess } from '../fixtures/gateway.ts'
-import { rawRequest, statusOf } from '../fixtures/raw.ts'
+import { rawRequest, startScriptedUpstream, statusOf } from '../fixtures/raw.ts'
 import { configFor, startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
 
 let upstream: RecordingUpstream
@@ -104,6 +104,20 @@ describe('request headers sent upstream', () => {
   test('a trusted proxy cannot inject an id that would be unsafe in logs', async () => {
     const { seen } = await send(trusting, '/xff', ['X-Request-Id: a"b{c}'])
     expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  test('a field value with obs-text bytes (RFC 9110 §5.5) reaches the upstream byte for byte', async () => {
+    const scripted = await startScriptedUpstream({ '/latin1': { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' } })
+    const gw = await startGateway(configFor(scripted.origin))
+    try {
+      // 0xE9 is one byte on the wire; re-encoded as UTF-8 it would become two (0xC3 0xA9).
+      const head = Buffer.from('GET /latin1 HTTP/1.1\r\nHost: gw.example\r\nX-Name: caf\xe9\r\nConnection: close\r\n\r\n', 'latin1')
+      expect(statusOf(await rawRequest(gw.port, head))).toBe(200)
+      expect(scripted.received.at(-1)).toContain('x-name: caf\xe9\r\n')
+    } finally {
+      expect(await gw.stop()).toBe(0)
+      scripted.close()
+    }
   })
 
   test('upstream Host is the target unless preserveHost', async () => {

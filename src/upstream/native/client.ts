@@ -28,7 +28,6 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
   interface PoolEntry {
     pool: TargetPool
     exchange: ExchangeOptions
-    basePath: string
   }
   const pools = new Map<Target, PoolEntry>()
   const poolOf = (target: Target) => {
@@ -46,8 +45,12 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
           queueSize: options.queueSize,
           queueTimeoutMs: options.queueTimeoutMs,
         }),
-        exchange: { maxHeaderBytes: options.maxResponseHeaderBytes, bufferBytes: options.bufferResponseBytes, authority: url.host },
-        basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''),
+        exchange: {
+          maxHeaderBytes: options.maxResponseHeaderBytes,
+          bufferBytes: options.bufferResponseBytes,
+          authority: url.host,
+          basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''),
+        },
       }
       pools.set(target, entry)
     }
@@ -56,30 +59,34 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
 
   function send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const entry = poolOf(request.target!)
-    const sent = entry.basePath ? { ...request, path: entry.basePath + request.path } : request
     let acquired: Connection | Promise<Connection>
     try {
-      acquired = entry.pool.acquire(request.signal)
+      acquired = entry.pool.acquire(request)
     } catch (err) {
       return Promise.reject(err)
     }
     // An idle connection at hand (the common case): no extra promise before the write.
-    if (!(acquired instanceof Promise)) return attempt(entry, acquired, sent, request)
-    return acquired.then((connection) => attempt(entry, connection, sent, request))
+    if (!(acquired instanceof Promise)) return attempt(entry, acquired, request)
+    return acquired.then((connection) => attempt(entry, connection, request))
   }
 
   /** One exchange, and the one retry of a stale reused connection. */
-  async function attempt(entry: PoolEntry, connection: Connection, sent: UpstreamRequest, request: UpstreamRequest) {
+  function attempt(entry: PoolEntry, connection: Connection, request: UpstreamRequest): Promise<UpstreamResponse> {
     // Deadline aborts arrive already classified (headers_timeout / body_timeout) by the exchange.
-    try {
-      return await connection.exchange(sent, entry.exchange)
-    } catch (err) {
+    const exchanged = connection.exchange(request, entry.exchange)
+    // A fresh connection is never stale: its failure is final.
+    if (connection.uses === 1) return exchanged
+    return exchanged.catch((err) => {
       if (!(err instanceof StaleConnectionError)) throw err
       if (!IDEMPOTENT.has(request.method) || request.body !== null) throw new UpstreamError('reset', { cause: err })
-    }
+      return retry(entry, request)
+    })
+  }
+
+  async function retry(entry: PoolEntry, request: UpstreamRequest): Promise<UpstreamResponse> {
     const fresh = await entry.pool.connect()
     try {
-      return await fresh.exchange(sent, entry.exchange)
+      return await fresh.exchange(request, entry.exchange)
     } catch (err) {
       throw err instanceof StaleConnectionError ? new UpstreamError('reset', { cause: err }) : err
     }

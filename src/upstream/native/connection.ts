@@ -24,6 +24,8 @@ export interface ExchangeOptions {
   bufferBytes: number
   /** The Host field when the request has none (the target's authority). */
   authority: string
+  /** The target's base path, before the request's path ('' for none). */
+  basePath: string
 }
 
 /** A reused connection closed before any byte of the response: the request may be sent again. */
@@ -35,7 +37,8 @@ export class StaleConnectionError extends Error {
 }
 
 const CRLF = '\r\n'
-const encoder = new TextEncoder()
+/** Field values are byte strings (RFC 9110 §5.5): one character, one byte. */
+const latin1 = (text: string): Uint8Array => Buffer.from(text, 'latin1')
 const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH'])
 /** Request bodies up to this many bytes, when declared, go out in one write with the head. */
 const SMALL_BODY = 64 * 1024
@@ -47,6 +50,8 @@ export class Connection {
   /** From the upstream's Keep-Alive: timeout=, in ms. */
   keepAliveMs: number | undefined
   isClosed = false
+  /** One parser per connection, reset for each exchange. */
+  readonly parser = new ResponseParser()
   private current: ActiveExchange | undefined
   private unwritten: Uint8Array | undefined
   private drained: (() => void) | undefined
@@ -92,7 +97,7 @@ export class Connection {
 
   /** Writes all of `bytes`; resolves once they left (undefined when at once). */
   write(bytes: Uint8Array | string): Promise<void> | undefined {
-    if (this.writeOrKeep(typeof bytes === 'string' ? encoder.encode(bytes) : bytes)) return undefined
+    if (this.writeOrKeep(typeof bytes === 'string' ? latin1(bytes) : bytes)) return undefined
     return new Promise((resolve) => (this.drained = resolve))
   }
 
@@ -169,14 +174,17 @@ class ActiveExchange implements ParserEvents {
   private requestWritten = false
   private responseEnded = false
   private reusable = false
-  private readonly onAbort = () => this.fail(this.request.signal.reason ?? new DOMException('aborted', 'AbortError'))
+  private readonly onAbort = (reason?: unknown) => this.fail(reason ?? new DOMException('aborted', 'AbortError'))
+  /** Only for a request without a deadline (a client used on its own). */
+  private readonly onSignalAbort = () => this.onAbort(this.request.signal.reason)
 
   constructor(
     private readonly connection: Connection,
     private readonly request: UpstreamRequest,
     private readonly options: ExchangeOptions
   ) {
-    this.parser = new ResponseParser(this, { maxHeaderBytes: options.maxHeaderBytes, method: request.method })
+    this.parser = connection.parser
+    this.parser.reset(this, options.maxHeaderBytes, request.method)
   }
 
   start(): Promise<UpstreamResponse> {
@@ -184,13 +192,15 @@ class ActiveExchange implements ParserEvents {
       this.resolveResponse = resolve
       this.rejectResponse = reject
     })
-    const signal = this.request.signal
-    if (signal.aborted) {
+    // The deadline's direct listener when there is one: no EventTarget listener pair per request.
+    const { deadline } = this.request
+    if (deadline ? deadline.aborted : this.request.signal.aborted) {
       // Nothing is written for a request whose client or deadline is already gone.
-      this.onAbort()
+      this.onAbort(deadline ? deadline.reason : this.request.signal.reason)
       return promise
     }
-    signal.addEventListener('abort', this.onAbort, { once: true })
+    if (deadline) deadline.onAbort(this.onAbort)
+    else this.request.signal.addEventListener('abort', this.onSignalAbort, { once: true })
     // A bodyless request whose head left in one write is written synchronously: no promise.
     let written: Promise<void> | undefined
     try {
@@ -230,10 +240,16 @@ class ActiveExchange implements ParserEvents {
   /** Writes the request; undefined when it all left at once, else a promise of the rest. */
   private writeRequest(): Promise<void> | undefined {
     const { method, path, headers, body } = this.request
-    let head = `${method} ${path} HTTP/1.1${CRLF}`
-    if (!headers.has('host')) head += `host: ${this.options.authority}${CRLF}`
-    for (const [name, value] of headers) head += `${name}: ${value}${CRLF}`
-    const declared = headers.get('content-length')
+    let head = `${method} ${this.options.basePath}${path} HTTP/1.1${CRLF}`
+    // toJSON is Bun's native snapshot of the fields, cheaper than the sorted iterator.
+    const fields = headers.toJSON() as Record<string, string | string[]>
+    if (fields.host === undefined) head += `host: ${this.options.authority}${CRLF}`
+    for (const name in fields) {
+      const value = fields[name]!
+      if (typeof value === 'string') head += `${name}: ${value}${CRLF}`
+      else for (const one of value) head += `${name}: ${one}${CRLF}`
+    }
+    const declared = fields['content-length'] === undefined ? null : String(fields['content-length'])
     const chunked = body !== null && declared === null
     if (chunked) head += `transfer-encoding: chunked${CRLF}`
     else if (body === null && BODY_METHODS.has(method)) head += `content-length: 0${CRLF}`
@@ -246,7 +262,7 @@ class ActiveExchange implements ParserEvents {
   /** A small body of known length: read natively, sent with the head in one write. */
   private async writeSmall(head: string, body: ReadableStream<Uint8Array>): Promise<void> {
     const bytes = await Bun.readableStreamToBytes(body)
-    const headBytes = encoder.encode(head)
+    const headBytes = latin1(head)
     const message = new Uint8Array(headBytes.byteLength + bytes.byteLength)
     message.set(headBytes, 0)
     message.set(bytes, headBytes.byteLength)
@@ -321,18 +337,24 @@ class ActiveExchange implements ParserEvents {
   }
 
   private finish(): void {
-    this.request.signal.removeEventListener('abort', this.onAbort)
+    this.stopListening()
     this.connection.finished(this, this.reusable)
+  }
+
+  private stopListening(): void {
+    const { deadline } = this.request
+    if (deadline) deadline.onAbort(undefined)
+    else this.request.signal.removeEventListener('abort', this.onSignalAbort)
   }
 
   /** Ends the exchange with `err`: rejects the response, or errors its body; the connection closes. */
   private fail(err: unknown, cancelled = false): void {
-    const { signal, deadline } = this.request
-    signal.removeEventListener('abort', this.onAbort)
+    const { deadline } = this.request
+    this.stopListening()
     // The deadline's abort is a timeout of the phase it caught; a client's abort stays an abort (499).
     let error = err
     if (!(err instanceof UpstreamError) && deadline?.timedOut) error = new UpstreamError(this.responseHead ? 'body_timeout' : 'headers_timeout', { cause: err })
-    else if (!(err instanceof UpstreamError) && signal.aborted) error = signal.reason ?? err
+    else if (!(err instanceof UpstreamError) && (deadline ? deadline.aborted : this.request.signal.aborted)) error = (deadline ? deadline.reason : this.request.signal.reason) ?? err
     if (!this.settled) {
       this.settled = true
       this.rejectResponse(error)

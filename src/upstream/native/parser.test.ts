@@ -13,7 +13,8 @@ interface Parsed {
 /** Feeds `input` in pieces of `split` bytes (all at once when 0), then closes when asked. */
 function parse(input: string, options: { method?: string; split?: number; close?: boolean } = {}): Parsed {
   const out: Parsed = { body: '', ended: false }
-  const parser = new ResponseParser(
+  const parser = new ResponseParser()
+  parser.reset(
     {
       head: (head) => (out.head = head),
       body: (chunk) => (out.body += new TextDecoder('latin1').decode(chunk)),
@@ -22,7 +23,8 @@ function parse(input: string, options: { method?: string; split?: number; close?
         out.extra = extra
       },
     },
-    { maxHeaderBytes: 1024, method: options.method ?? 'GET' }
+    1024,
+    options.method ?? 'GET'
   )
   const bytes = new Uint8Array([...input].map((c) => c.charCodeAt(0)))
   try {
@@ -48,6 +50,16 @@ describe('ResponseParser: framing (RFC 9112 §6)', () => {
   test.each([1, 4, 0])('chunked body with extensions and trailers, fed %i bytes at a time', (split) => {
     const r = parse(`${OK}Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n`, { split })
     expect(r).toMatchObject({ body: 'hello world', ended: true, extra: false })
+  })
+
+  test('values lose surrounding SP and HTAB only; a status line without a reason is fine', () => {
+    const r = parse(`HTTP/1.1 200\r\nX-Tab:\t a b \t\r\nX-Nbsp: x\u00a0\r\nX-Empty:\r\nContent-Length: 0\r\n\r\n`)
+    expect(r.error).toBeUndefined()
+    expect(r.head!.statusText).toBe('')
+    expect(r.head!.fields).toContainEqual(['x-tab', 'a b'])
+    // 0xA0 is obs-text, part of the value (String.prototype.trim would eat it).
+    expect(r.head!.fields).toContainEqual(['x-nbsp', 'x\u00a0'])
+    expect(r.head!.fields).toContainEqual(['x-empty', ''])
   })
 
   test('close-delimited body ends with the connection, and the connection is not reused', () => {
@@ -107,6 +119,11 @@ describe('ResponseParser: refused heads are malformed_head', () => {
     ['NUL in a value', `${OK}X-A: a\u0000b\r\nContent-Length: 0\r\n\r\n`],
     ['a bare CR in a value', `${OK}X-A: a\rb\r\nContent-Length: 0\r\n\r\n`],
     ['a bare LF line end', `HTTP/1.1 200 OK\nContent-Length: 0\n\n`],
+    ['a bare CR in the status line', `HTTP/1.1 200 O\rK\r\nContent-Length: 0\r\n\r\n`],
+    ['HTTP/1.2', `HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n`],
+    ['no space after the status', `HTTP/1.1 200OK\r\nContent-Length: 0\r\n\r\n`],
+    ['a non-token name', `${OK}X(A): 1\r\nContent-Length: 0\r\n\r\n`],
+    ['a line without a colon', `${OK}X-A 1\r\nContent-Length: 0\r\n\r\n`],
     ['a head over the limit', `${OK}X-Big: ${'a'.repeat(2000)}\r\n\r\n`],
     ['a bad chunk size', `${OK}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`],
     ['a chunk without its CRLF', `${OK}Transfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n`],
@@ -127,5 +144,26 @@ describe('ResponseParser: a connection that closes early', () => {
     const r = parse(input, { close: true })
     expect(r.error).toBe(code)
     expect(r.ended).toBe(false)
+  })
+})
+
+describe('ResponseParser: one parser per connection', () => {
+  test('reset() starts clean after a chunked response with trailers, then a HEAD', () => {
+    const parser = new ResponseParser()
+    const seen: string[] = []
+    const events = {
+      head: (head: ResponseHead) => seen.push(`head ${head.status}`),
+      body: (chunk: Uint8Array) => seen.push(`body ${new TextDecoder().decode(chunk)}`),
+      end: (extra: boolean) => seen.push(`end ${extra}`),
+    }
+    const bytes = (text: string) => new TextEncoder().encode(text)
+    parser.reset(events, 1024, 'GET')
+    parser.feed(bytes(`${OK}Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\nX-T: 1\r\n`))
+    // Cut mid-trailers: a reset must not carry the pending bytes or the state over.
+    parser.reset(events, 1024, 'HEAD')
+    expect(parser.started).toBe(false)
+    parser.feed(bytes(`${OK}Content-Length: 5\r\n\r\n`))
+    expect(parser.done).toBe(true)
+    expect(seen).toEqual(['head 200', 'body ab', 'head 200', 'end false'])
   })
 })

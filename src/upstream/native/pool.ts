@@ -43,8 +43,8 @@ export class TargetPool implements ConnectionOwner {
     this.sweeper.unref?.()
   }
 
-  /** An idle connection, a new one, or a place in the queue. */
-  acquire(signal: AbortSignal): Connection | Promise<Connection> {
+  /** An idle connection, a new one, or a place in the queue (left when `request.signal` aborts). */
+  acquire(request: { readonly signal: AbortSignal }): Connection | Promise<Connection> {
     const idle = this.idle.pop()
     if (idle) return idle
     if (this.open.size + this.connecting < this.options.maxConnections) return this.connect()
@@ -59,6 +59,7 @@ export class TargetPool implements ConnectionOwner {
         }, this.options.queueTimeoutMs),
       }
       this.waiters.push(waiter)
+      const signal = request.signal
       signal.addEventListener(
         'abort',
         () => {

@@ -127,7 +127,7 @@ const upstreamSchema = z.strictObject({
    * The base client: "native" (keep-alive HTTP/1.1 on Bun.connect, for http:// targets) or
    * "fetch" (Bun's fetch; https:// targets always use it). See docs/proxying.md.
    */
-  client: z.enum(['native', 'fetch']).default('fetch'),
+  client: z.enum(['native', 'fetch']).default('native'),
   keepAlive: z
     .strictObject({
       /** Idle pooled connections kept per upstream and worker. */

@@ -26,15 +26,15 @@ export interface Upstream {
 
 export interface UpstreamOptions {
   policy?: SelectionPolicy
-  /** The base client (tests, or another implementation); fetch by default. */
+  /** The base client (tests, or another implementation); from `config.client` by default. */
   base?: UpstreamClient
   observer?: UpstreamObserver
 }
 
-/** The native client for plain-HTTP upstreams when configured; fetch otherwise (TLS targets). */
+/** The native client for plain-HTTP upstreams (the default); fetch when configured, and for https:// targets. */
 function createBaseClient(config: UpstreamConfig): UpstreamClient {
   const plain = config.targets.every((t) => t.toLowerCase().startsWith('http://'))
-  if (config.client !== 'native' || !plain) return createFetchClient(config.keepAlive)
+  if (config.client === 'fetch' || !plain) return createFetchClient(config.keepAlive)
   const { keepAlive } = config
   return createNativeClient({
     maxConnections: keepAlive.maxConnections,

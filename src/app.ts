@@ -13,6 +13,7 @@ import type { Logger } from './log.ts'
 import { UNMATCHED_ROUTE } from './metrics/names.ts'
 import type { WorkerMetrics } from './metrics/registry.ts'
 import { accessLog } from './middleware/access-log/index.ts'
+import { consumerIndex } from './middleware/auth/api-key.ts'
 import type { ResponseCache } from './middleware/cache/index.ts'
 import { createEdge } from './middleware/edge/index.ts'
 import { routingPath } from './middleware/edge/target.ts'
@@ -50,7 +51,17 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
 
   const deadlines = deps.deadlines ?? createDeadlineWheel()
   const forwarders = new Map<Route, RouteForwarder>()
-  const pipelineDeps: PipelineDeps = { config, cache: deps.cache, forwarderOf: (route) => forwarders.get(route) }
+  const pipelineDeps: PipelineDeps = {
+    config,
+    cache: deps.cache,
+    forwarderOf: (route) => forwarders.get(route),
+    consumers: consumerIndex(config.consumers),
+    authFailed: metrics && ((route, reason) => metrics.authFailed(route, reason)),
+  }
+  // A client may not claim an identity on any route: every consumer header name is the gateway's.
+  const identityFields = new Set(['x-consumer', ...config.routes.flatMap((r) => (r.auth ? [r.auth.consumerHeader] : []))])
+  // Requests in flight on the configured routes of this worker (server.maxInflightPerWorker).
+  const load = { inflight: 0, max: config.server.maxInflightPerWorker }
   const serveDeps: ServeDeps = {
     admit: createEdge({ isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0 }),
     renderError: (err, exchange) => renderError(err, exchange, log, metrics),
@@ -71,10 +82,11 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       maxBodyBytes: config.server.maxBodyBytes,
       idleTimeoutSeconds: config.server.idleTimeoutSeconds,
       dropUnderscores: config.server.underscoresInHeaders === 'drop',
+      identityFields,
       deadlines,
     })
     forwarders.set(route, forwarder)
-    const handler = serveRoute(route, buildPipeline(route, forwarder.forward, pipelineDeps), serveDeps)
+    const handler = serveRoute(route, buildPipeline(route, forwarder.forward, pipelineDeps), serveDeps, load)
     for (const pattern of routePatterns(route.prefix)) app.all(pattern, handler)
   }
 
@@ -97,7 +109,7 @@ function noRoute(): never {
 function renderError(err: unknown, exchange: Exchange, log: Logger, metrics?: WorkerMetrics): Response {
   const id = exchange.requestId
   if (err instanceof GatewayError) {
-    if (err.status < 500 && err.code !== 'client_closed') metrics?.rejected(err.code)
+    if ((err.status < 500 && err.code !== 'client_closed') || err.code === 'overloaded') metrics?.rejected(err.code)
     return errorResponse(err.code, id, err.headers, err.closeConnection)
   }
   // A bug, not bad input: name the error class only; messages can carry addresses or paths.

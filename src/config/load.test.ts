@@ -139,3 +139,35 @@ describe('parsing', () => {
     expect(formatPath(['upstreams', 'users', 'targets', 1])).toBe('upstreams.users.targets[1]')
   })
 })
+
+describe('consumers and their keys', () => {
+  const base = { upstreams: { a: { targets: ['http://127.0.0.1:1'] } }, routes: [{ path: '/', upstream: 'a', auth: { apiKey: {} } }] }
+
+  test('each key form resolves to a digest; nothing is kept in clear', () => {
+    const result = validateConfig({ ...base, consumers: [{ name: 'x', apiKeys: ['plain-key', `sha256:${'AB'.repeat(32)}`] }] })
+    if (!result.ok) throw new Error(result.errors.join('; '))
+    expect(result.config.consumers[0]!.apiKeys).toEqual([Bun.SHA256.hash('plain-key', 'hex'), 'ab'.repeat(32)])
+  })
+
+  test('every bad key is named: unset env, unreadable file, short digest, a key two consumers share, a route with no keys', () => {
+    const result = validateConfig({
+      ...base,
+      consumers: [
+        { name: 'x', apiKeys: ['env:GW_SURELY_UNSET_VARIABLE', 'file:/nonexistent/key', 'sha256:abc', 'shared'] },
+        { name: 'y', apiKeys: ['shared'] },
+        { name: 'y', apiKeys: ['other'] },
+      ],
+    })
+    expect(result.ok ? [] : result.errors).toEqual([
+      'consumers[0].apiKeys[0]: environment variable GW_SURELY_UNSET_VARIABLE is not set',
+      'consumers[0].apiKeys[1]: file /nonexistent/key cannot be read',
+      'consumers[0].apiKeys[2]: sha256: needs 64 hex digits',
+      'consumers[1].apiKeys[0]: the same key as one of consumers[0]',
+      'consumers[2].name: "y" is already used by consumers[1]',
+    ])
+    const none = validateConfig(base)
+    expect(none.ok ? [] : none.errors).toEqual(['routes[0].auth.apiKey: no consumer has an API key'])
+    const both = validateConfig({ ...base, routes: [{ path: '/', upstream: 'a', auth: { apiKey: { header: 'x-k', query: 'k' } } }] })
+    expect(both.ok ? [] : both.errors).toEqual(['routes[0].auth.apiKey: give header or query, not both'])
+  })
+})

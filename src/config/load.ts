@@ -6,6 +6,7 @@
 import type { z } from 'zod'
 import { configSchema, type GatewayConfig } from './schema.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
+import { resolveKey } from './secrets.ts'
 
 export type ValidationResult =
   | { ok: true; config: GatewayConfig }
@@ -50,6 +51,7 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
   const parsed = configSchema.safeParse(raw)
   const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
   errors.push(...crossFieldErrors(raw))
+  if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
@@ -116,6 +118,37 @@ function crossFieldErrors(raw: unknown): string[] {
   if (typeof admin.bearerToken === 'string' && typeof metrics.bearerToken === 'string' && admin.bearerToken !== metrics.bearerToken) {
     errors.push('metrics.bearerToken: differs from admin.bearerToken; set only admin.bearerToken')
   }
+  return errors
+}
+
+/**
+ * Replaces every consumer key reference by its SHA-256 digest (config/secrets.ts), and names
+ * the ones that cannot be resolved, a key two consumers share, and an API-key route with no
+ * key to accept.
+ */
+function resolveConsumerKeys(config: GatewayConfig): string[] {
+  const errors: string[] = []
+  const owner = new Map<string, number>()
+  const names = new Map<string, number>()
+  config.consumers.forEach((consumer, i) => {
+    const first = names.get(consumer.name)
+    if (first !== undefined) errors.push(`consumers[${i}].name: "${consumer.name}" is already used by consumers[${first}]`)
+    else names.set(consumer.name, i)
+    consumer.apiKeys = consumer.apiKeys.map((reference, j) => {
+      const resolved = resolveKey(reference)
+      if ('error' in resolved) {
+        errors.push(`consumers[${i}].apiKeys[${j}]: ${resolved.error}`)
+        return ''
+      }
+      const other = owner.get(resolved.digest)
+      if (other !== undefined && other !== i) errors.push(`consumers[${i}].apiKeys[${j}]: the same key as one of consumers[${other}]`)
+      owner.set(resolved.digest, i)
+      return resolved.digest
+    })
+  })
+  config.routes.forEach((route, i) => {
+    if (route.auth?.apiKey && owner.size === 0) errors.push(`routes[${i}].auth.apiKey: no consumer has an API key`)
+  })
   return errors
 }
 

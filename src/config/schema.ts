@@ -68,6 +68,12 @@ const serverSchema = z.strictObject({
   underscoresInHeaders: z.enum(['drop', 'reject', 'allow']).default('drop'),
   /** Liveness path on the public port, answered by the gateway itself. */
   healthPath: z.string().startsWith('/').default('/health'),
+  /**
+   * Most requests a worker handles at once on its routes (the original design's 1,000
+   * connections per worker); past it a fast 503 `overloaded` with Retry-After, instead of an
+   * unbounded queue. /health and the admin port are not counted.
+   */
+  maxInflightPerWorker: z.int().min(1).max(1_000_000).default(1000),
   /** Most concurrent upstream requests per process (Bun's fetch queues the rest). */
   maxUpstreamRequests: z.int().min(256).max(65535).default(4096),
   /** Recycle a worker after this many requests (gunicorn's max_requests); 0 = never. */
@@ -191,6 +197,37 @@ const cacheStoreSchema = z.strictObject({
   maxObjectBytes: z.int().min(1).default(1024 * 1024),
 })
 
+/** A lower-case field name (RFC 9110 §5.1 token). */
+const fieldName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a header field name' })
+  .transform((name) => name.toLowerCase())
+
+const apiKeyAuthSchema = z
+  .strictObject({
+    /** The request header carrying the key; `x-api-key` unless `query` is given. */
+    header: fieldName.optional(),
+    /** Or the query parameter carrying it (keys in URLs end up in logs: prefer a header). */
+    query: z.string().regex(/^[A-Za-z0-9._~-]+$/, { error: 'must be a plain parameter name' }).optional(),
+    /** Send the credential upstream too; by default it is removed before forwarding. */
+    forwardCredential: z.boolean().default(false),
+  })
+  .refine((a) => !(a.header !== undefined && a.query !== undefined), { error: 'give header or query, not both' })
+
+const routeAuthSchema = z.strictObject({
+  /** API keys of the top-level `consumers` (docs/policies.md). */
+  apiKey: apiKeyAuthSchema.optional(),
+  /** The header that tells the upstream who the consumer is; a client-sent copy is always removed. */
+  consumerHeader: fieldName.default('x-consumer'),
+})
+
+const consumerSchema = z.strictObject({
+  /** Who the consumer is: sent upstream in the consumer header, so a plain token. */
+  name: z.string().regex(/^[A-Za-z0-9._@-]{1,100}$/, { error: 'must be 1-100 letters, digits, ".", "_", "@" or "-"' }),
+  /** Its keys: `sha256:<hex>`, `env:NAME`, `file:/path`, or the key itself (config/secrets.ts). */
+  apiKeys: z.array(z.string().min(1)).min(1),
+})
+
 const routeSchema = z.strictObject({
   /** Name used in logs and metrics; defaults to the path. */
   name: z.string().min(1).max(100).optional(),
@@ -213,6 +250,8 @@ const routeSchema = z.strictObject({
     .regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name without port' })
     .optional(),
   cache: routeCacheSchema.prefault({}),
+  /** Who may call the route (docs/policies.md); none by default. */
+  auth: routeAuthSchema.optional(),
 })
 
 export const configSchema = z.strictObject({
@@ -224,6 +263,8 @@ export const configSchema = z.strictObject({
   log: logSchema.prefault({}),
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),
+  /** The callers routes can authenticate (`routes[].auth`). */
+  consumers: z.array(consumerSchema).default([]),
 })
 
 export type GatewayConfig = z.output<typeof configSchema>
@@ -231,4 +272,6 @@ export type ServerConfig = GatewayConfig['server']
 export type UpstreamConfig = GatewayConfig['upstreams'][string]
 export type RouteConfig = GatewayConfig['routes'][number]
 export type RouteCacheConfig = RouteConfig['cache']
+export type RouteAuthConfig = NonNullable<RouteConfig['auth']>
+export type ConsumerConfig = GatewayConfig['consumers'][number]
 export type RouteMethod = (typeof ROUTE_METHODS)[number]

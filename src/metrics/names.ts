@@ -21,6 +21,7 @@ export const METRICS = {
   cacheEvictions: `${PREFIX}cache_evictions_total`,
   inflight: `${PREFIX}inflight_requests`,
   rejected: { name: `${PREFIX}rejected_requests_total`, labels: ['reason'] },
+  authFailures: { name: `${PREFIX}auth_failures_total`, labels: ['route', 'reason'] },
   workerRestarts: { name: `${PREFIX}worker_restarts_total`, labels: ['reason'] },
   workers: `${PREFIX}workers`,
   buildInfo: { name: `${PREFIX}build_info`, labels: ['version', 'bun'] },

@@ -19,8 +19,10 @@ export interface WorkerMetrics {
   /** The observer of one upstream's exchanges. */
   upstream(name: string): UpstreamObserver
   cacheResult(route: string, result: string): void
-  /** A request the gateway refused itself (400, 404, 405, 413, 414, 431). */
+  /** A request the gateway refused itself (4xx, and 503 overloaded). */
   rejected(reason: string): void
+  /** A route's auth stage refused a credential: missing or unknown. */
+  authFailed(route: string, reason: string): void
   /** Requests being handled, read at every scrape. */
   inflight: number
   /** Reads the cache store's numbers at every scrape. */
@@ -52,6 +54,11 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     name: METRICS.rejected.name,
     help: 'Requests the gateway answered itself with a 4xx, by error code',
     labelNames: METRICS.rejected.labels,
+  })
+  const authFailures = createCounterFamily(registry, {
+    name: METRICS.authFailures.name,
+    help: 'Requests refused by a route\'s authentication, by reason (missing, unknown)',
+    labelNames: METRICS.authFailures.labels,
   })
   new Gauge({
     name: METRICS.buildInfo.name,
@@ -116,6 +123,7 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
       child.inc()
     },
     rejected: (reason) => rejected.child(reason).inc(),
+    authFailed: (route, reason) => authFailures.child(route, reason).inc(),
     inflight: 0,
     watchCache(stats) {
       cacheStats = stats

@@ -9,6 +9,7 @@
  * then give it its slot here (docs/pipeline.md).
  */
 import type { GatewayConfig } from '../config/schema.ts'
+import { apiKeyAuth, type AuthFailure } from '../middleware/auth/api-key.ts'
 import { limits } from '../middleware/limits/index.ts'
 import { cacheStage } from '../middleware/cache/stage.ts'
 import type { ResponseCache } from '../middleware/cache/index.ts'
@@ -23,6 +24,10 @@ export interface PipelineDeps {
   cache?: ResponseCache
   /** The forwarder of a proxied route (one per route, shared by the cache and the terminal). */
   forwarderOf(route: Route): RouteForwarder | undefined
+  /** Consumers by API-key digest (middleware/auth). */
+  consumers: ReadonlyMap<string, string>
+  /** Counts a refused credential (metrics). */
+  authFailed?(route: string, reason: AuthFailure): void
 }
 
 /** One place in the chain, keyed by the config field that fills it. */
@@ -35,8 +40,16 @@ export interface Slot {
 /** The slots, in the order a request meets them. */
 export const SLOTS: readonly Slot[] = [
   { name: 'limits', build: (route, deps) => limits(route, deps.config.server) },
-  // routes[].auth and routes[].rateLimit (API keys, JWT, node-wide buckets) come next.
-  { name: 'auth', build: () => undefined },
+  {
+    name: 'auth',
+    build(route, deps) {
+      const auth = route.config?.auth
+      if (!auth?.apiKey) return undefined
+      const failed = deps.authFailed
+      return apiKeyAuth(auth.apiKey, auth.consumerHeader, deps.consumers, failed && ((reason) => failed(route.name, reason)))
+    },
+  },
+  // routes[].rateLimit (node-wide buckets) comes next.
   { name: 'rateLimit', build: () => undefined },
   {
     name: 'cache',

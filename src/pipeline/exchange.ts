@@ -22,9 +22,20 @@ export function peerOf(server: ServerBindings | undefined, raw: Request, trust: 
   return { address, trusted: trust.trustsProxies && trust.isTrusted(address) }
 }
 
+/** Who an auth stage found the caller to be, and what of the request must not go upstream. */
+export interface Identity {
+  /** The consumer's name, sent upstream in `header`. */
+  readonly consumer: string
+  readonly header: string
+  /** The request field that carried the credential, removed before forwarding (unless configured). */
+  readonly credentialField: string | undefined
+}
+
 export class Exchange {
   /** ms from sending upstream to the response head, once known (access log). */
   upstreamMs: number | undefined = undefined
+  /** Set by the route's auth stage. */
+  identity: Identity | undefined = undefined
   #peer: Peer | undefined
 
   constructor(
@@ -36,8 +47,8 @@ export class Exchange {
     readonly route: Route,
     /** The normalised path the router matched: also the one forwarded and cached by. */
     readonly path: string,
-    /** The query with its "?", as received (no fragment), or "". */
-    readonly query: string,
+    /** The query with its "?", as received (no fragment), or ""; an auth stage may take its credential out. */
+    public query: string,
     readonly requestId: string,
     private readonly trust: TrustPolicy,
     peer?: Peer

@@ -11,6 +11,7 @@ import type { Admit } from '../middleware/edge/index.ts'
 import { hostForRouting } from '../middleware/edge/target.ts'
 import type { RequestRecorder } from '../metrics/http.ts'
 import type { GatewayEnv } from '../types.ts'
+import { GatewayError } from '../errors.ts'
 import type { Exchange, Handler } from './exchange.ts'
 import type { Route } from './route.ts'
 
@@ -36,7 +37,16 @@ function observe(observers: Observers, exchange: Exchange, response: Response, s
   observers.accessLog?.(exchange, response, ms)
 }
 
-export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps): HonoHandler<GatewayEnv> {
+/** Requests in flight on the routes that share it, and how many may be (server.maxInflightPerWorker). */
+export interface Load {
+  inflight: number
+  readonly max: number
+}
+
+/** Past the in-flight limit: refused at once, so the worker sheds load instead of queueing without bound. */
+const OVERLOADED = () => new GatewayError('overloaded', { headers: { 'retry-after': '1' } })
+
+export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, load?: Load): HonoHandler<GatewayEnv> {
   const { admit, renderError } = deps
   const observers: Observers = { recorder: deps.recorderFor?.(route.name), accessLog: deps.accessLog }
   const host = route.host
@@ -44,13 +54,26 @@ export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps): Ho
     if (host !== undefined && hostForRouting(c.req.raw.headers.get('host')) !== host) return next()
     const started = performance.now()
     const exchange = admit(c, route)
+    if (load && load.inflight >= load.max) {
+      const refused = renderError(OVERLOADED(), exchange)
+      observe(observers, exchange, refused, started)
+      return refused
+    }
     let answer: Response | Promise<Response>
     try {
       answer = pipeline(exchange)
     } catch (err) {
       answer = renderError(err, exchange)
     }
-    if (answer instanceof Promise) return settle(answer, exchange, started, observers, renderError)
+    if (answer instanceof Promise) {
+      if (!load) return settle(answer, exchange, started, observers, renderError)
+      // Counted until the response head: what waits on an upstream is the queue being bounded.
+      load.inflight++
+      return settle(answer, exchange, started, observers, renderError).then((response) => {
+        load.inflight--
+        return response
+      })
+    }
     observe(observers, exchange, answer, started)
     return answer
   }

@@ -26,6 +26,8 @@ export interface ForwarderOptions {
   /** Bun's idle timeout in seconds; a longer upstream deadline extends it for each request. */
   idleTimeoutSeconds: number
   dropUnderscores: boolean
+  /** Every route's consumer header name (never taken from a client). */
+  identityFields: ReadonlySet<string>
   deadlines: DeadlineWheel
 }
 
@@ -77,7 +79,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const idleSeconds = Math.ceil(timeoutMs / 1000) + 2
   const extendIdleTo = timeoutMs + 1000 > options.idleTimeoutSeconds * 1000 ? (idleSeconds > 255 ? 0 : idleSeconds) : undefined
 
-  const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores)
+  const { identityFields } = options
+  const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields)
 
   async function send(exchange: Exchange, sendOptions?: SendOptions): Promise<UpstreamExchange> {
     const raw = exchange.raw
@@ -131,8 +134,12 @@ class ExchangeContext implements ForwardingContext {
   constructor(
     private readonly exchange: Exchange,
     readonly preserveHost: boolean,
-    readonly dropUnderscores: boolean
+    readonly dropUnderscores: boolean,
+    readonly identityFields: ReadonlySet<string>
   ) {}
+  get identity() {
+    return this.exchange.identity
+  }
   get peerAddress(): string | undefined {
     return this.exchange.peer.address
   }

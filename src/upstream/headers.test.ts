@@ -8,7 +8,15 @@ import {
   type ForwardingContext,
 } from './headers.ts'
 
-const base: ForwardingContext = { peerAddress: '192.0.2.1', peerTrusted: false, requestId: 'rid', preserveHost: false, dropUnderscores: true }
+const base: ForwardingContext = {
+  peerAddress: '192.0.2.1',
+  peerTrusted: false,
+  requestId: 'rid',
+  preserveHost: false,
+  dropUnderscores: true,
+  identityFields: new Set(['x-consumer']),
+  identity: undefined,
+}
 
 describe('upstreamRequestHeaders', () => {
   test('drops hop-by-hop fields and what Connection names, keeps end-to-end ones (RFC 9110 §7.6.1)', () => {
@@ -128,12 +136,23 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
     },
     underscores: { host: 'a.example', x_forwarded_host: 'evil', 'x-a_b': '1' },
     'method override': { host: 'a.example', 'x-http-method-override': 'DELETE' },
+    'claimed identity and a credential': { host: 'a.example', 'x-consumer': 'admin', 'x-user': 'root', 'x-api-key': 'k3y' },
   }
   const contexts: Record<string, ForwardingContext> = {
     untrusted: base,
     trusted: { ...base, peerTrusted: true },
     'trusted, no address': { ...base, peerTrusted: true, peerAddress: undefined },
     'underscores allowed': { ...base, dropUnderscores: false },
+    authenticated: {
+      ...base,
+      identityFields: new Set(['x-consumer', 'x-user']),
+      identity: { consumer: 'alice', header: 'x-user', credentialField: 'x-api-key' },
+    },
+    'trusted, authenticated, credential forwarded': {
+      ...base,
+      peerTrusted: true,
+      identity: { consumer: 'alice', header: 'x-consumer', credentialField: undefined },
+    },
   }
   const names = [
     'origin',
@@ -147,6 +166,9 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
     'x-http-method-override',
     'connection',
     'cookie',
+    'x-consumer',
+    'x-user',
+    'x-api-key',
   ]
   for (const [incomingName, fields] of Object.entries(incomings)) {
     for (const [contextName, context] of Object.entries(contexts)) {
@@ -157,6 +179,20 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
       })
     }
   }
+})
+
+describe('identity', () => {
+  test('a client-sent consumer header never passes, even from a trusted proxy; auth sets its own and drops the key', () => {
+    const incoming = new Headers({ host: 'a.example', 'x-consumer': 'admin', 'x-api-key': 'k3y', 'x-kept': '1' })
+    const anonymous = upstreamRequestHeaders(incoming, { ...base, peerTrusted: true }, false)
+    expect(anonymous.get('x-consumer')).toBeNull()
+    expect(anonymous.get('x-api-key')).toBe('k3y')
+    const identity = { consumer: 'alice', header: 'x-consumer', credentialField: 'x-api-key' }
+    const authenticated = upstreamRequestHeaders(incoming, { ...base, identity }, false)
+    expect(authenticated.get('x-consumer')).toBe('alice')
+    expect(authenticated.get('x-api-key')).toBeNull()
+    expect(authenticated.get('x-kept')).toBe('1')
+  })
 })
 
 describe('clientResponseHeaders', () => {

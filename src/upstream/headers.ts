@@ -92,6 +92,10 @@ export interface ForwardingContext {
   preserveHost: boolean
   /** Drop header names containing "_" (nginx's `underscores_in_headers off`). */
   dropUnderscores: boolean
+  /** Consumer header names of every route: never copied from a client, only set by auth. */
+  identityFields: ReadonlySet<string>
+  /** The authenticated caller, once the route's auth stage ran. */
+  identity: { readonly consumer: string; readonly header: string; readonly credentialField: string | undefined } | undefined
 }
 
 /**
@@ -101,6 +105,8 @@ export interface ForwardingContext {
  */
 function copiesField(name: string, named: ReadonlySet<string> | undefined, context: ForwardingContext): boolean {
   if (HOP_BY_HOP_SET.has(name) || METHOD_OVERRIDES.has(name) || named?.has(name)) return false
+  // Identity is the gateway's to state, and a credential stays at the gateway.
+  if (context.identityFields.has(name) || name === context.identity?.credentialField) return false
   if (!context.peerTrusted && FORWARDING_SET.has(name)) return false
   // X_Forwarded_For reads as X-Forwarded-For in WSGI, CGI and PHP.
   if (context.dropUnderscores && name.includes('_')) return false
@@ -142,6 +148,8 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
     if (host) out.set('x-forwarded-host', host)
   }
   out.set('x-request-id', context.requestId)
+  const { identity } = context
+  if (identity) out.set(identity.header, identity.consumer)
   return out
 }
 
@@ -170,6 +178,7 @@ export function sentHeaderValue(incoming: Headers, name: string, context: Forwar
     case 'x-forwarded-host':
       return copied ?? incoming.get('host')
     default:
+      if (context.identity?.header === name) return context.identity.consumer
       return copied
   }
 }

@@ -145,6 +145,8 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         ...varyNames(up.headers),
         ...(store.namesOf(primary) ?? []),
         ...(options.cookies === 'key' ? ['cookie'] : []),
+        // Authenticated answers are kept per consumer (Kong's proxy-cache keys on the consumer too).
+        ...(request.exchange.identity ? [request.exchange.identity.header] : []),
         ...implicitVary,
       ]),
     ].sort()

@@ -1,0 +1,38 @@
+/**
+ * Credentials in the config are written as one of: `sha256:<hex>` (the digest only, so the
+ * YAML holds no secret), `env:NAME`, `file:/path`, or the literal key. Each is resolved once,
+ * at load, to its SHA-256 digest: the running gateway never holds a key in clear.
+ */
+import { readFileSync } from 'node:fs'
+import { secretFromEnv } from './env.ts'
+
+const DIGEST = /^sha256:([0-9a-fA-F]{64})$/
+
+/** The lower-case hex SHA-256 of a key as presented by a client. */
+export function keyDigest(key: string): string {
+  return Bun.SHA256.hash(key, 'hex') as string
+}
+
+/** Resolves one key reference to its digest, or a message saying why it cannot be. */
+export function resolveKey(reference: string): { digest: string } | { error: string } {
+  const digest = DIGEST.exec(reference)
+  if (digest) return { digest: digest[1]!.toLowerCase() }
+  if (reference.startsWith('sha256:')) return { error: 'sha256: needs 64 hex digits' }
+  if (reference.startsWith('env:')) {
+    const value = secretFromEnv(reference.slice(4))
+    return value === undefined ? { error: `environment variable ${reference.slice(4)} is not set` } : { digest: keyDigest(value) }
+  }
+  if (reference.startsWith('file:')) {
+    const path = reference.slice(5)
+    let text: string
+    try {
+      // Read once at load, never per request.
+      text = readFileSync(path, 'utf8')
+    } catch {
+      return { error: `file ${path} cannot be read` }
+    }
+    const value = text.replace(/\r?\n$/, '')
+    return value === '' ? { error: `file ${path} is empty` } : { digest: keyDigest(value) }
+  }
+  return { digest: keyDigest(reference) }
+}

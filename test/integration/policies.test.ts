@@ -1,0 +1,174 @@
+/**
+ * Route policies against a real gateway and upstream: API-key auth (header and query, keys
+ * written as a digest, an env variable, a file or in clear), identity headers, the cache
+ * per consumer, and overload protection (server.maxInflightPerWorker).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { expectCleanOutput, startGateway, type GatewayProcess } from '../fixtures/gateway.ts'
+import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
+
+const KEYS = { alice: 'alice-key-0123456789', bob: 'bob-key-9876543210', carol: 'carol-key-from-env', dave: 'dave-key-from-file' }
+const digest = (key: string) => new Bun.CryptoHasher('sha256').update(key).digest('hex')
+
+let upstream: RecordingUpstream
+let gw: GatewayProcess
+let cached: Bun.Server<undefined>
+const cachedHits: string[] = []
+
+beforeAll(async () => {
+  upstream = startRecordingUpstream()
+  // A cacheable answer that names the consumer it was made for.
+  cached = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch(req) {
+      const who = req.headers.get('x-consumer') ?? 'nobody'
+      cachedHits.push(who)
+      return new Response(`for ${who}`, { headers: { 'cache-control': 'public, max-age=600' } })
+    },
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'gw-keys-'))
+  const keyFile = join(dir, 'dave.key')
+  writeFileSync(keyFile, `${KEYS.dave}\n`)
+  gw = await startGateway(
+    {
+      upstreams: {
+        app: { targets: [upstream.origin], timeoutMs: 5000 },
+        cached: { targets: [`http://127.0.0.1:${cached.port}`] },
+      },
+      routes: [
+        { path: '/header', upstream: 'app', auth: { apiKey: {} } },
+        { path: '/query', upstream: 'app', auth: { apiKey: { query: 'api_key' } } },
+        { path: '/forwarded', upstream: 'app', auth: { apiKey: { header: 'x-key', forwardCredential: true }, consumerHeader: 'x-user' } },
+        { path: '/cached', upstream: 'cached', auth: { apiKey: {} }, cache: { enabled: true } },
+        { path: '/open', upstream: 'app' },
+      ],
+      consumers: [
+        { name: 'alice', apiKeys: [`sha256:${digest(KEYS.alice)}`] },
+        { name: 'bob', apiKeys: [KEYS.bob] },
+        { name: 'carol', apiKeys: ['env:GW_TEST_CAROL_KEY'] },
+        { name: 'dave', apiKeys: [`file:${keyFile}`] },
+      ],
+    },
+    { GW_TEST_CAROL_KEY: KEYS.carol }
+  )
+})
+
+afterAll(async () => {
+  expect(await gw.stop()).toBe(0)
+  expectCleanOutput(gw.output())
+  upstream.stop()
+  cached.stop(true)
+})
+
+const last = () => upstream.requests.at(-1)!
+
+describe('API keys', () => {
+  test('missing, unknown, and wrong keys of other lengths all get the same 401 with a challenge', async () => {
+    const before = upstream.requests.length
+    const bodies: string[] = []
+    for (const key of [undefined, '', 'x', KEYS.alice.slice(0, -1), `${KEYS.alice}0`, KEYS.alice.toUpperCase(), 'k'.repeat(4096)]) {
+      const res = await fetch(gw.url('/header/a'), { headers: key === undefined ? {} : { 'x-api-key': key } })
+      expect(res.status).toBe(401)
+      expect(res.headers.get('www-authenticate')).toBe('ApiKey realm="gateway", header="x-api-key"')
+      expect(res.headers.get('cache-control')).toBe('no-store')
+      const body = (await res.json()) as Record<string, unknown>
+      expect(body.error).toBe('unauthorized')
+      expect(body.requestId).toBe(res.headers.get('x-request-id')!)
+      bodies.push(JSON.stringify({ ...body, requestId: '' }))
+    }
+    expect(new Set(bodies).size).toBe(1)
+    // Nothing unauthenticated reached the upstream.
+    expect(upstream.requests.length).toBe(before)
+  })
+
+  test('every key form identifies its consumer; the key is not forwarded, the consumer is', async () => {
+    for (const [name, key] of Object.entries(KEYS)) {
+      const res = await fetch(gw.url('/header/who'), { headers: { 'x-api-key': key } })
+      expect(res.status).toBe(200)
+      expect(last().headers['x-consumer']).toBe(name)
+      expect(last().headers['x-api-key']).toBeUndefined()
+    }
+  })
+
+  test('a client-sent consumer header is replaced on auth routes and removed on open ones', async () => {
+    await fetch(gw.url('/header/spoof'), { headers: { 'x-api-key': KEYS.bob, 'x-consumer': 'alice' } })
+    expect(last().headers['x-consumer']).toBe('bob')
+    await fetch(gw.url('/open/spoof'), { headers: { 'x-consumer': 'alice', 'x-user': 'alice' } })
+    expect(last().path).toBe('/open/spoof')
+    expect(last().headers['x-consumer']).toBeUndefined()
+    expect(last().headers['x-user']).toBeUndefined()
+  })
+
+  test('a key in the query authenticates and is taken out of the forwarded query', async () => {
+    expect((await fetch(gw.url('/query/r?a=1'))).status).toBe(401)
+    const res = await fetch(gw.url(`/query/r?a=1&api_key=${encodeURIComponent(KEYS.alice)}&b=2`))
+    expect(res.status).toBe(200)
+    expect(last().query).toBe('?a=1&b=2')
+    expect(last().headers['x-consumer']).toBe('alice')
+    await fetch(gw.url(`/query/r?api_key=${KEYS.bob}`))
+    expect(last().query).toBe('')
+  })
+
+  test('forwardCredential and a custom consumer header', async () => {
+    expect((await fetch(gw.url('/forwarded/x'), { headers: { 'x-api-key': KEYS.alice } })).status).toBe(401)
+    const res = await fetch(gw.url('/forwarded/x'), { headers: { 'x-key': KEYS.alice, 'x-consumer': 'mallory' } })
+    expect(res.status).toBe(200)
+    expect(last().headers['x-key']).toBe(KEYS.alice)
+    expect(last().headers['x-user']).toBe('alice')
+    // Every route's consumer header name is the gateway's, whichever route names it.
+    expect(last().headers['x-consumer']).toBeUndefined()
+  })
+
+  test('cached answers are kept per consumer: one consumer never gets another\'s', async () => {
+    const get = async (key: string) => {
+      const res = await fetch(gw.url('/cached/doc'), { headers: { 'x-api-key': key } })
+      return `${await res.text()} ${res.headers.get('x-cache-status')}`
+    }
+    expect(await get(KEYS.alice)).toBe('for alice MISS')
+    expect(await get(KEYS.bob)).toBe('for bob MISS')
+    expect(await get(KEYS.alice)).toBe('for alice HIT')
+    expect(await get(KEYS.bob)).toBe('for bob HIT')
+    expect(cachedHits).toEqual(['alice', 'bob'])
+    expect((await fetch(gw.url('/cached/doc'))).status).toBe(401)
+  })
+})
+
+describe('overload protection', () => {
+  let small: GatewayProcess
+  beforeAll(async () => {
+    small = await startGateway({
+      upstreams: { app: { targets: [upstream.origin], timeoutMs: 5000 } },
+      routes: [{ path: '/', upstream: 'app' }],
+      server: { maxInflightPerWorker: 3 },
+    })
+  })
+  afterAll(async () => {
+    expect(await small.stop()).toBe(0)
+    expectCleanOutput(small.output())
+  })
+
+  test('past maxInflightPerWorker: a fast 503 with Retry-After; /health still answers; then service resumes', async () => {
+    const started = performance.now()
+    const slow = Array.from({ length: 10 }, () => fetch(small.url('/slow?ms=800')).then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), at: performance.now() - started, body: await r.text() })))
+    // While the three admitted ones wait on the upstream:
+    await Bun.sleep(0)
+    const health = await fetch(small.url('/health'))
+    expect(health.status).toBe(200)
+    const results = await Promise.all(slow)
+    const ok = results.filter((r) => r.status === 200)
+    const refused = results.filter((r) => r.status === 503)
+    expect(ok).toHaveLength(3)
+    expect(refused).toHaveLength(7)
+    for (const r of refused) {
+      expect(r.retry).toBe('1')
+      expect(JSON.parse(r.body).error).toBe('overloaded')
+      // Refused at once, not after waiting for the slow upstream.
+      expect(r.at).toBeLessThan(700)
+    }
+    expect((await fetch(small.url('/after'))).status).toBe(200)
+  }, 15_000)
+})

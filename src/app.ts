@@ -14,6 +14,7 @@ import { UNMATCHED_ROUTE } from './metrics/names.ts'
 import type { WorkerMetrics } from './metrics/registry.ts'
 import { accessLog } from './middleware/access-log/index.ts'
 import { consumerIndex } from './middleware/auth/api-key.ts'
+import { localStore, type RateLimitStore } from './middleware/rate-limit/buckets.ts'
 import type { ResponseCache } from './middleware/cache/index.ts'
 import { createEdge } from './middleware/edge/index.ts'
 import { routingPath } from './middleware/edge/target.ts'
@@ -41,6 +42,8 @@ export interface AppDeps {
   accessLogWriter?: (line: string) => void
   /** The worker's upstream deadlines; a private wheel when absent (unit tests). */
   deadlines?: DeadlineWheel
+  /** Where rate limits take tokens; buckets of this app's own when absent (unit tests). */
+  rateLimits?: RateLimitStore
 }
 
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
@@ -56,6 +59,9 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     cache: deps.cache,
     forwarderOf: (route) => forwarders.get(route),
     consumers: consumerIndex(config.consumers),
+    log,
+    rateLimits: deps.rateLimits ?? localStore(),
+    rateLimited: metrics && ((route) => metrics.rateLimited(route)),
     authFailed: metrics && ((route, reason) => metrics.authFailed(route, reason)),
   }
   // A client may not claim an identity on any route: every consumer header name is the gateway's.

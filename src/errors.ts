@@ -10,6 +10,8 @@ export const ERRORS = {
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
+  /** A route's rate limit (with Retry-After and the RateLimit fields). */
+  rate_limited: 429,
   payload_too_large: 413,
   uri_too_long: 414,
   header_fields_too_large: 431,

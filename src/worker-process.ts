@@ -6,6 +6,7 @@
 import type { GatewayConfig } from './config/schema.ts'
 import type { Logger } from './log.ts'
 import type { PrimaryMessage, WorkerMessage } from './runtime/ipc.ts'
+import type { Grant, RateLimitStore } from './middleware/rate-limit/buckets.ts'
 import { startWorker, type RunningWorker } from './worker.ts'
 
 const RSS_CHECK_MS = 5000
@@ -17,6 +18,22 @@ export function runWorkerProcess(log: Logger): void {
   let exiting = false
   let recycleAsked = false
   const send = (message: WorkerMessage) => process.send?.(message)
+
+  // Rate limits draw on the primary's buckets, so the limit holds for the node.
+  let takeSeq = 0
+  const grants = new Map<number, (grant: Grant) => void>()
+  const rateLimits: RateLimitStore = {
+    take(key, want, rate, burst) {
+      const id = ++takeSeq
+      return new Promise<Grant>((resolve) => {
+        grants.set(id, (grant) => {
+          grants.delete(id)
+          resolve(grant)
+        })
+        send({ type: 'take', id, key, want, rate, burst })
+      })
+    },
+  }
 
   const askRecycle = (reason: 'max_requests' | 'max_rss') => {
     if (recycleAsked || exiting || !worker) return
@@ -54,6 +71,7 @@ export function runWorkerProcess(log: Logger): void {
       worker = startWorker(config, log, {
         onRequest: limit > 0 ? (served) => served >= limit && askRecycle('max_requests') : undefined,
         onInvalidate: (keys) => send({ type: 'invalidate', keys }),
+        rateLimits,
       })
     } catch (err) {
       send({ type: 'listen_failed', code: (err as { code?: string }).code ?? 'unknown' })
@@ -66,7 +84,8 @@ export function runWorkerProcess(log: Logger): void {
   }
 
   process.on('message', (message: PrimaryMessage) => {
-    if (message.type === 'start' && !worker) start(message)
+    if (message.type === 'granted') grants.get(message.id)?.(message)
+    else if (message.type === 'start' && !worker) start(message)
     else if (message.type === 'drain') void exit(config?.server.recycleDrainMs ?? 1000)
     else if (message.type === 'invalidate') worker?.invalidate(message.keys)
     else if (message.type === 'purge') send({ type: 'purged', id: message.id, removed: worker?.purge(message.selector) ?? 0 })

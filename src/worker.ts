@@ -14,6 +14,7 @@ import { purge, type PurgeSelector } from './middleware/cache/purge.ts'
 import { createCacheStore, type CacheStats } from './middleware/cache/store.ts'
 import { createLineWriter } from './log.ts'
 import { createWorkerMetrics } from './metrics/registry.ts'
+import { localStore, type RateLimitStore } from './middleware/rate-limit/buckets.ts'
 import { VERSION } from './version.ts'
 import type { MetricObjectWithValues, MetricValue } from 'prom-client'
 
@@ -39,6 +40,8 @@ export interface WorkerOptions {
   onRequest?: (served: number) => void
   /** Called when an unsafe method invalidated cache entries, to tell the other workers. */
   onInvalidate?: (primaryKeys: string[]) => void
+  /** The node's rate-limit buckets (the primary's, over IPC); this process's own when absent. */
+  rateLimits?: RateLimitStore
 }
 
 /** Starts serving `config`; throws when the port cannot be bound. */
@@ -61,7 +64,8 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       })
     : undefined
   const accessLogWriter = config.log.access ? createLineWriter() : undefined
-  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines })
+  const rateLimits = options.rateLimits ?? localStore()
+  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines, rateLimits })
   const finished = (res: Response): Response => {
     if (metrics) metrics.inflight--
     // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.

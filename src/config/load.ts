@@ -6,7 +6,9 @@
 import type { z } from 'zod'
 import { configSchema, type GatewayConfig } from './schema.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
-import { resolveKey } from './secrets.ts'
+import { createPublicKey } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { resolveKey, resolveSecret } from './secrets.ts'
 
 export type ValidationResult =
   | { ok: true; config: GatewayConfig }
@@ -51,7 +53,7 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
   const parsed = configSchema.safeParse(raw)
   const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
   errors.push(...crossFieldErrors(raw))
-  if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data))
+  if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
@@ -148,6 +150,45 @@ function resolveConsumerKeys(config: GatewayConfig): string[] {
   })
   config.routes.forEach((route, i) => {
     if (route.auth?.apiKey && owner.size === 0) errors.push(`routes[${i}].auth.apiKey: no consumer has an API key`)
+  })
+  return errors
+}
+
+/** Which node:crypto key types each JWS algorithm family verifies with. */
+const KEY_TYPES: Record<string, readonly string[]> = { RS: ['rsa'], PS: ['rsa', 'rsa-pss'], ES: ['ec'], Ed: ['ed25519', 'ed448'] }
+
+/**
+ * Resolves each JWT route's secret (env:/file:/literal, at least 32 bytes: RFC 7518 §3.2) and
+ * checks its key files now, so a bad one exits 2 instead of failing in a worker.
+ */
+function resolveJwtKeys(config: GatewayConfig): string[] {
+  const errors: string[] = []
+  config.routes.forEach((route, i) => {
+    const jwt = route.auth?.jwt
+    if (!jwt) return
+    const at = `routes[${i}].auth.jwt`
+    if (jwt.secret !== undefined) {
+      const secret = resolveSecret(jwt.secret)
+      if ('error' in secret) errors.push(`${at}.secret: ${secret.error}`)
+      else if (Buffer.byteLength(secret.value) < 32) errors.push(`${at}.secret: must be at least 32 bytes`)
+      else jwt.secret = secret.value
+    }
+    if (jwt.publicKeyFile !== undefined) {
+      try {
+        const type = createPublicKey(readFileSync(jwt.publicKeyFile, 'utf8')).asymmetricKeyType ?? ''
+        const wrong = jwt.algorithms.find((alg) => !KEY_TYPES[alg.slice(0, 2)]?.includes(type))
+        if (wrong) errors.push(`${at}.publicKeyFile: a ${type} key cannot verify ${wrong}`)
+      } catch {
+        errors.push(`${at}.publicKeyFile: ${jwt.publicKeyFile} is not a readable PEM public key`)
+      }
+    }
+    if (jwt.jwksFile !== undefined) {
+      try {
+        if (!Array.isArray(JSON.parse(readFileSync(jwt.jwksFile, 'utf8')).keys)) throw new Error('no keys')
+      } catch {
+        errors.push(`${at}.jwksFile: ${jwt.jwksFile} is not a readable JWKS (JSON with "keys")`)
+      }
+    }
   })
   return errors
 }

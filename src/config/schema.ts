@@ -214,18 +214,69 @@ const apiKeyAuthSchema = z
   })
   .refine((a) => !(a.header !== undefined && a.query !== undefined), { error: 'give header or query, not both' })
 
+/** JWS algorithms a route may accept; `none` is not one of them (RFC 8725 §3.1). */
+export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
+
+const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+
+const jwtAuthSchema = z
+  .strictObject({
+    /** The allowlist; HS* need `secret`, the others a public key or a JWKS (no HS/RS confusion). */
+    algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1),
+    /** HMAC secret: `env:NAME`, `file:/path`, or the secret itself (at least 32 bytes). */
+    secret: z.string().min(1).optional(),
+    /** A PEM public key (SPKI). */
+    publicKeyFile: z.string().min(1).optional(),
+    /** A JWKS document on disk, read at load. */
+    jwksFile: z.string().min(1).optional(),
+    /** A JWKS URL, fetched at start and refreshed in the background, never on a request. */
+    jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Seconds between JWKS refreshes. */
+    jwksRefreshSeconds: z.int().min(1).max(86_400).default(300),
+    /** Required `iss` (one, or any of a list). */
+    issuer: stringOrList.optional(),
+    /** Required `aud` (one, or any of a list). */
+    audience: stringOrList.optional(),
+    /** Leeway for exp and nbf. */
+    clockSkewSeconds: z.int().min(0).max(600).default(30),
+    /** Longest token accepted; longer ones are refused before any parsing. */
+    maxTokenBytes: z.int().min(256).max(65_536).default(8192),
+    /** Send the Authorization header upstream too; by default it is removed. */
+    forwardCredential: z.boolean().default(false),
+  })
+  .refine((j) => [j.secret, j.publicKeyFile, j.jwksFile, j.jwksUrl].filter((v) => v !== undefined).length === 1, {
+    error: 'give exactly one of secret, publicKeyFile, jwksFile, jwksUrl',
+  })
+  .refine((j) => j.algorithms.every((a) => a.startsWith('HS')) === (j.secret !== undefined) && j.algorithms.every((a) => a.startsWith('HS') === j.algorithms[0]!.startsWith('HS')), {
+    error: 'HS* algorithms go with secret, and only with it; do not mix them with public-key algorithms',
+    path: ['algorithms'],
+  })
+
 const routeAuthSchema = z.strictObject({
   /** API keys of the top-level `consumers` (docs/policies.md). */
   apiKey: apiKeyAuthSchema.optional(),
+  /** A Bearer JWT; its `sub` becomes the consumer (docs/policies.md). */
+  jwt: jwtAuthSchema.optional(),
   /** The header that tells the upstream who the consumer is; a client-sent copy is always removed. */
   consumerHeader: fieldName.default('x-consumer'),
-})
+}).refine((a) => !(a.apiKey && a.jwt), { error: 'give apiKey or jwt, not both' })
 
 const consumerSchema = z.strictObject({
   /** Who the consumer is: sent upstream in the consumer header, so a plain token. */
   name: z.string().regex(/^[A-Za-z0-9._@-]{1,100}$/, { error: 'must be 1-100 letters, digits, ".", "_", "@" or "-"' }),
   /** Its keys: `sha256:<hex>`, `env:NAME`, `file:/path`, or the key itself (config/secrets.ts). */
   apiKeys: z.array(z.string().min(1)).min(1),
+})
+
+const rateLimitSchema = z.strictObject({
+  /** The sustained rate, for the whole node (every worker draws on the same buckets). */
+  requestsPerSecond: z.number().positive().max(1_000_000),
+  /** Requests allowed at once after a quiet spell; default: one second's worth. */
+  burst: z.int().min(1).max(10_000_000).optional(),
+  /** What is counted: the consumer (else the client address), the client address, or `header:<name>`. */
+  key: z
+    .union([z.enum(['consumer', 'ip']), z.string().regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be consumer, ip or header:<name>' })])
+    .default('consumer'),
 })
 
 const routeSchema = z.strictObject({
@@ -252,6 +303,8 @@ const routeSchema = z.strictObject({
   cache: routeCacheSchema.prefault({}),
   /** Who may call the route (docs/policies.md); none by default. */
   auth: routeAuthSchema.optional(),
+  /** A token bucket per key, exact across the node's workers (docs/policies.md). */
+  rateLimit: rateLimitSchema.optional(),
 })
 
 export const configSchema = z.strictObject({

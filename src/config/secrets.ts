@@ -13,14 +13,11 @@ export function keyDigest(key: string): string {
   return Bun.SHA256.hash(key, 'hex') as string
 }
 
-/** Resolves one key reference to its digest, or a message saying why it cannot be. */
-export function resolveKey(reference: string): { digest: string } | { error: string } {
-  const digest = DIGEST.exec(reference)
-  if (digest) return { digest: digest[1]!.toLowerCase() }
-  if (reference.startsWith('sha256:')) return { error: 'sha256: needs 64 hex digits' }
+/** Resolves `env:NAME`, `file:/path` or a literal to the secret itself, or says why it cannot be. */
+export function resolveSecret(reference: string): { value: string } | { error: string } {
   if (reference.startsWith('env:')) {
     const value = secretFromEnv(reference.slice(4))
-    return value === undefined ? { error: `environment variable ${reference.slice(4)} is not set` } : { digest: keyDigest(value) }
+    return value === undefined ? { error: `environment variable ${reference.slice(4)} is not set` } : { value }
   }
   if (reference.startsWith('file:')) {
     const path = reference.slice(5)
@@ -32,7 +29,16 @@ export function resolveKey(reference: string): { digest: string } | { error: str
       return { error: `file ${path} cannot be read` }
     }
     const value = text.replace(/\r?\n$/, '')
-    return value === '' ? { error: `file ${path} is empty` } : { digest: keyDigest(value) }
+    return value === '' ? { error: `file ${path} is empty` } : { value }
   }
-  return { digest: keyDigest(reference) }
+  return { value: reference }
+}
+
+/** Resolves one key reference to its digest, or a message saying why it cannot be. */
+export function resolveKey(reference: string): { digest: string } | { error: string } {
+  const digest = DIGEST.exec(reference)
+  if (digest) return { digest: digest[1]!.toLowerCase() }
+  if (reference.startsWith('sha256:')) return { error: 'sha256: needs 64 hex digits' }
+  const secret = resolveSecret(reference)
+  return 'error' in secret ? secret : { digest: keyDigest(secret.value) }
 }

@@ -22,6 +22,7 @@ export const METRICS = {
   inflight: `${PREFIX}inflight_requests`,
   rejected: { name: `${PREFIX}rejected_requests_total`, labels: ['reason'] },
   authFailures: { name: `${PREFIX}auth_failures_total`, labels: ['route', 'reason'] },
+  rateLimited: { name: `${PREFIX}rate_limited_total`, labels: ['route'] },
   workerRestarts: { name: `${PREFIX}worker_restarts_total`, labels: ['reason'] },
   workers: `${PREFIX}workers`,
   buildInfo: { name: `${PREFIX}build_info`, labels: ['version', 'bun'] },

@@ -21,8 +21,10 @@ export interface WorkerMetrics {
   cacheResult(route: string, result: string): void
   /** A request the gateway refused itself (4xx, and 503 overloaded). */
   rejected(reason: string): void
-  /** A route's auth stage refused a credential: missing or unknown. */
+  /** A route's auth stage refused a credential: missing, unknown, invalid or expired. */
   authFailed(route: string, reason: string): void
+  /** A route's rate limit refused a request. */
+  rateLimited(route: string): void
   /** Requests being handled, read at every scrape. */
   inflight: number
   /** Reads the cache store's numbers at every scrape. */
@@ -59,6 +61,11 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     name: METRICS.authFailures.name,
     help: 'Requests refused by a route\'s authentication, by reason (missing, unknown)',
     labelNames: METRICS.authFailures.labels,
+  })
+  const rateLimited = createCounterFamily(registry, {
+    name: METRICS.rateLimited.name,
+    help: 'Requests refused by a route\'s rate limit',
+    labelNames: METRICS.rateLimited.labels,
   })
   new Gauge({
     name: METRICS.buildInfo.name,
@@ -124,6 +131,7 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     },
     rejected: (reason) => rejected.child(reason).inc(),
     authFailed: (route, reason) => authFailures.child(route, reason).inc(),
+    rateLimited: (route) => rateLimited.child(route).inc(),
     inflight: 0,
     watchCache(stats) {
       cacheStats = stats

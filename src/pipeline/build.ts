@@ -9,8 +9,12 @@
  * then give it its slot here (docs/pipeline.md).
  */
 import type { GatewayConfig } from '../config/schema.ts'
-import { apiKeyAuth, type AuthFailure } from '../middleware/auth/api-key.ts'
+import type { Logger } from '../log.ts'
+import { apiKeyAuth } from '../middleware/auth/api-key.ts'
+import { jwtAuth } from '../middleware/auth/jwt.ts'
 import { limits } from '../middleware/limits/index.ts'
+import type { RateLimitStore } from '../middleware/rate-limit/buckets.ts'
+import { rateLimit } from '../middleware/rate-limit/index.ts'
 import { cacheStage } from '../middleware/cache/stage.ts'
 import type { ResponseCache } from '../middleware/cache/index.ts'
 import type { RouteForwarder } from '../upstream/forward.ts'
@@ -26,8 +30,14 @@ export interface PipelineDeps {
   forwarderOf(route: Route): RouteForwarder | undefined
   /** Consumers by API-key digest (middleware/auth). */
   consumers: ReadonlyMap<string, string>
-  /** Counts a refused credential (metrics). */
-  authFailed?(route: string, reason: AuthFailure): void
+  /** Counts a refused credential (metrics): missing, unknown, invalid, expired. */
+  authFailed?(route: string, reason: string): void
+  /** For what happens outside requests (a failed JWKS refresh). */
+  log?: Logger
+  /** The node's token buckets. */
+  rateLimits: RateLimitStore
+  /** Counts a request refused by a route's rate limit (metrics). */
+  rateLimited?(route: string): void
 }
 
 /** One place in the chain, keyed by the config field that fills it. */
@@ -44,13 +54,22 @@ export const SLOTS: readonly Slot[] = [
     name: 'auth',
     build(route, deps) {
       const auth = route.config?.auth
-      if (!auth?.apiKey) return undefined
       const failed = deps.authFailed
-      return apiKeyAuth(auth.apiKey, auth.consumerHeader, deps.consumers, failed && ((reason) => failed(route.name, reason)))
+      const onFailure = failed && ((reason: string) => failed(route.name, reason))
+      if (auth?.apiKey) return apiKeyAuth(auth.apiKey, auth.consumerHeader, deps.consumers, onFailure)
+      if (auth?.jwt) return jwtAuth(auth.jwt, auth.consumerHeader, { onFailure, log: deps.log && ((event, fields) => deps.log!.warn(event, { route: route.name, ...fields })) })
+      return undefined
     },
   },
-  // routes[].rateLimit (node-wide buckets) comes next.
-  { name: 'rateLimit', build: () => undefined },
+  {
+    name: 'rateLimit',
+    build(route, deps) {
+      const config = route.config?.rateLimit
+      if (!config) return undefined
+      const limited = deps.rateLimited
+      return rateLimit(route.name, config, deps.rateLimits, limited && (() => limited(route.name)))
+    },
+  },
   {
     name: 'cache',
     build(route, deps) {

@@ -66,6 +66,24 @@ export class Exchange {
   get trusted(): boolean {
     return this.trust.trustsProxies && this.peer.trusted
   }
+
+  /**
+   * The client's address under the trusted-proxy rules: the TCP peer, unless it is a trusted
+   * proxy; then the rightmost X-Forwarded-For entry that is not itself a trusted proxy (the
+   * entries left of it are whatever the client chose to send: never believed).
+   */
+  get clientAddress(): string | undefined {
+    const peer = this.peer.address
+    if (!this.trusted) return peer
+    const chain = this.raw.headers.get('x-forwarded-for')
+    if (!chain) return peer
+    const hops = chain.split(',')
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i]!.trim()
+      if (hop && !this.trust.isTrusted(hop)) return hop
+    }
+    return hops[0]?.trim() || peer
+  }
 }
 
 /** A stage's view of what comes after it. */

@@ -3,6 +3,7 @@
  * and turns signals into lifecycle: SIGTERM/SIGINT drain and exit (0, or 1 when requests
  * had to be cut), SIGHUP reloads the config without dropping a request.
  */
+import { createTokenBuckets } from '../middleware/rate-limit/buckets.ts'
 import type { ConfigSource } from '../config/source.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { childEnv } from '../config/env.ts'
@@ -47,6 +48,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const aggregator = createMetricsAggregator()
   const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length)
   const supervisor = createSupervisor({
+    buckets: createTokenBuckets(),
     config,
     workers: workerCount(config),
     // Derived from each generation's config, so a reload applies the limits Bun reads at start.

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts'
 import type { DrainReason, PrimaryMessage, WorkerMessage } from '../runtime/ipc.ts'
 import type { PurgeSelector } from '../middleware/cache/purge.ts'
 import type { createMetricsAggregator } from '../metrics/aggregate.ts'
+import type { TokenBuckets } from '../middleware/rate-limit/buckets.ts'
 import { createCrashPolicy } from './crash-policy.ts'
 
 export interface SupervisorOptions {
@@ -28,6 +29,8 @@ export interface SupervisorOptions {
   metrics?: ReturnType<typeof createMetricsAggregator>
   /** Called for every spawn after the first generation (crash, recycle, reload). */
   onRestart?: (reason: SpawnReason) => void
+  /** The node's rate-limit buckets: they outlive workers and reloads. */
+  buckets: TokenBuckets
 }
 
 type ExitReason = 'crash' | DrainReason | 'shutdown' | 'failed_start'
@@ -120,6 +123,11 @@ export function createSupervisor(options: SupervisorOptions) {
       case 'purged':
         purgeReplies.get(message.id)?.(message.removed)
         break
+      case 'take': {
+        const grant = options.buckets.take(message.key, message.want, message.rate, message.burst)
+        proc.send({ type: 'granted', id: message.id, ...grant } satisfies PrimaryMessage)
+        break
+      }
       case 'metrics':
         options.metrics?.report(proc.pid, message.data)
         metricsReplies.get(message.id)?.()

@@ -15,6 +15,8 @@ export type PrimaryMessage =
   | { type: 'purge'; id: number; selector: PurgeSelector }
   /** A scrape: answer with `metrics` and the same id. */
   | { type: 'metrics?'; id: number }
+  /** Tokens from the node's rate-limit bucket, for a `take` with the same id. */
+  | { type: 'granted'; id: number; granted: number; retryAfterMs: number }
 
 /** Worker → primary. */
 export type WorkerMessage =
@@ -28,6 +30,8 @@ export type WorkerMessage =
   /** An unsafe method changed these URLs: the primary tells every other worker. */
   | { type: 'invalidate'; keys: string[] }
   | { type: 'purged'; id: number; removed: number }
+  /** Tokens wanted from the node's bucket `key`, which refills at `rate` a second up to `burst`. */
+  | { type: 'take'; id: number; key: string; want: number; rate: number; burst: number }
   /** A scrape answer, or (id 0) the final report a worker sends before it exits. */
   | { type: 'metrics'; id: number; data: MetricsSnapshot }
 

@@ -1,0 +1,30 @@
+import { describe, expect, test } from 'bun:test'
+import { createTokenBuckets } from './buckets.ts'
+
+describe('createTokenBuckets', () => {
+  test('a full bucket grants its burst, then refills at the rate', () => {
+    let now = 0
+    const buckets = createTokenBuckets({ now: () => now })
+    expect(buckets.take('k', 8, 10, 5).granted).toBe(5)
+    const empty = buckets.take('k', 1, 10, 5)
+    expect(empty).toEqual({ granted: 0, retryAfterMs: 100 })
+    now = 250
+    expect(buckets.take('k', 10, 10, 5).granted).toBe(2)
+    now = 10_000
+    // Never beyond the burst, however long the quiet spell.
+    expect(buckets.take('k', 100, 10, 5).granted).toBe(5)
+  })
+
+  test('keys are independent', () => {
+    const buckets = createTokenBuckets({ now: () => 0 })
+    expect(buckets.take('a', 3, 1, 3).granted).toBe(3)
+    expect(buckets.take('b', 3, 1, 3).granted).toBe(3)
+    expect(buckets.take('a', 1, 1, 3).granted).toBe(0)
+  })
+
+  test('a million distinct keys stay within maxKeys', () => {
+    const buckets = createTokenBuckets({ maxKeys: 10_000, now: () => 0 })
+    for (let i = 0; i < 1_000_000; i++) buckets.take(`ip:${i}`, 1, 1, 1)
+    expect(buckets.size).toBe(10_000)
+  })
+})

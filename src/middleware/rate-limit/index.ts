@@ -1,0 +1,71 @@
+/**
+ * A route's rate limit: a token bucket per key, exact for the node because the buckets live
+ * in one place (buckets.ts: the primary's, reached over IPC). A worker does not ask for each
+ * request: it takes a small lease of tokens (1/50 of a second's worth, at least one) and
+ * spends it locally for at most LEASE_MS, so a hot key costs one round trip per lease, and
+ * what the node admits never exceeds what the bucket granted (an expired lease is lost, not
+ * returned: the limit errs on the strict side). Past the limit: 429 with Retry-After and the
+ * RateLimit-Policy / RateLimit fields of draft-ietf-httpapi-ratelimit-headers.
+ */
+import { LRUCache } from 'lru-cache'
+import type { RouteConfig } from '../../config/schema.ts'
+import { GatewayError } from '../../errors.ts'
+import type { Exchange, Middleware } from '../../pipeline/exchange.ts'
+import type { RateLimitStore } from './buckets.ts'
+
+type RateLimitConfig = NonNullable<RouteConfig['rateLimit']>
+
+/** How long a worker may spend a lease: short, so an idle key's unspent tokens are not held long. */
+const LEASE_MS = 500
+/** Keys a worker holds leases for; beyond it the least recently used lease is dropped. */
+const LEASED_KEYS = 10_000
+
+interface Lease {
+  tokens: number
+  expiresAt: number
+}
+
+/** What a request is counted by: its consumer (or, without one, its client address), its address, or a header. */
+function keyFunction(key: RateLimitConfig['key']): (exchange: Exchange) => string {
+  if (key === 'ip') return (exchange) => `ip:${exchange.clientAddress ?? ''}`
+  if (key === 'consumer') return (exchange) => (exchange.identity ? `consumer:${exchange.identity.consumer}` : `ip:${exchange.clientAddress ?? ''}`)
+  const name = key.slice('header:'.length).toLowerCase()
+  // No header: counted by address, so leaving it out does not share one bucket with everybody.
+  return (exchange) => {
+    const value = exchange.raw.headers.get(name)
+    return value === null ? `ip:${exchange.clientAddress ?? ''}` : `header:${value}`
+  }
+}
+
+export function rateLimit(route: string, config: RateLimitConfig, store: RateLimitStore, onLimited?: () => void): Middleware {
+  const rate = config.requestsPerSecond
+  const burst = config.burst ?? Math.max(1, Math.ceil(rate))
+  const lease = Math.max(1, Math.min(burst, Math.floor(rate / 50)))
+  const keyOf = keyFunction(config.key)
+  const leases = new LRUCache<string, Lease>({ max: LEASED_KEYS })
+  const prefix = `${route}\u0000`
+  // The quota policy: `burst` requests per the seconds a full bucket takes to refill.
+  const policy = `"route";q=${burst};w=${Math.max(1, Math.ceil(burst / rate))}`
+  const limited = (retryAfterMs: number) => {
+    onLimited?.()
+    const seconds = String(Math.max(1, Math.ceil(retryAfterMs / 1000)))
+    return new GatewayError('rate_limited', { headers: { 'retry-after': seconds, 'ratelimit-policy': policy, ratelimit: `"route";r=0;t=${seconds}` } })
+  }
+  return (exchange, next) => {
+    const key = keyOf(exchange)
+    const at = performance.now()
+    const held = leases.get(key)
+    if (held && held.tokens > 0 && held.expiresAt > at) {
+      held.tokens--
+      return next(exchange)
+    }
+    return store.take(prefix + key, lease, rate, burst).then((grant) => {
+      if (grant.granted === 0) throw limited(grant.retryAfterMs)
+      const current = leases.get(key)
+      // Concurrent takes for one key add up instead of overwriting each other.
+      if (current && current.expiresAt > at) current.tokens += grant.granted - 1
+      else leases.set(key, { tokens: grant.granted - 1, expiresAt: at + LEASE_MS })
+      return next(exchange)
+    })
+  }
+}

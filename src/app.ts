@@ -85,10 +85,11 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       upstream: deps.upstreams.get(routeConfig.upstream)!,
       prefix: route.prefix,
       stripPrefix: routeConfig.stripPrefix,
-      maxBodyBytes: config.server.maxBodyBytes,
+      maxBodyBytes: routeConfig.maxBodyBytes ?? config.server.maxBodyBytes,
       idleTimeoutSeconds: config.server.idleTimeoutSeconds,
       dropUnderscores: config.server.underscoresInHeaders === 'drop',
       identityFields,
+      requestHeaders: routeConfig.requestHeaders,
       deadlines,
     })
     forwarders.set(route, forwarder)

@@ -53,7 +53,7 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
   const parsed = configSchema.safeParse(raw)
   const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
   errors.push(...crossFieldErrors(raw))
-  if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data))
+  if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data), ...headerRuleErrors(parsed.data))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
@@ -187,6 +187,28 @@ function resolveJwtKeys(config: GatewayConfig): string[] {
         if (!Array.isArray(JSON.parse(readFileSync(jwt.jwksFile, 'utf8')).keys)) throw new Error('no keys')
       } catch {
         errors.push(`${at}.jwksFile: ${jwt.jwksFile} is not a readable JWKS (JSON with "keys")`)
+      }
+    }
+  })
+  return errors
+}
+
+/** Fields a header rule may not touch: framing and hop-by-hop fields (RFC 9110 §7.6.1). */
+const RULE_FORBIDDEN: ReadonlySet<string> = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-connection'])
+
+/** Header rules may not touch framing or hop-by-hop fields, nor (on requests) who the caller is. */
+function headerRuleErrors(config: GatewayConfig): string[] {
+  const errors: string[] = []
+  const identity = new Set(['x-consumer', ...config.routes.flatMap((r) => (r.auth ? [r.auth.consumerHeader] : []))])
+  config.routes.forEach((route, i) => {
+    for (const side of ['requestHeaders', 'responseHeaders'] as const) {
+      const rules = route[side]
+      if (!rules) continue
+      const named = [...Object.keys(rules.add).map((n) => ['add', n]), ...Object.keys(rules.set).map((n) => ['set', n]), ...rules.remove.map((n) => ['remove', n])]
+      for (const [op, name] of named) {
+        if (RULE_FORBIDDEN.has(name!) || (side === 'requestHeaders' && identity.has(name!))) {
+          errors.push(`routes[${i}].${side}.${op}: ${name} is the gateway's to set`)
+        }
       }
     }
   })

@@ -279,6 +279,33 @@ const rateLimitSchema = z.strictObject({
     .default('consumer'),
 })
 
+/** Header rules of one direction: names are matched case-insensitively. */
+const headerRulesSchema = z.strictObject({
+  /** Appended (after any value already there). */
+  add: z.record(fieldName, z.string()).default({}),
+  /** Replacing any value already there. */
+  set: z.record(fieldName, z.string()).default({}),
+  /** Removed. */
+  remove: z.array(fieldName).default([]),
+})
+
+const corsSchema = z
+  .strictObject({
+    /** Origins allowed to read answers (`https://app.example`), or ["*"] for any (never with credentials). */
+    origin: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, { error: 'must be "*" or a scheme://host[:port] origin' })).min(1),
+    /** Methods a preflight allows; default: the route's methods. */
+    allowMethods: z.array(z.enum(ROUTE_METHODS)).min(1).optional(),
+    /** Request headers a preflight allows; default: those the preflight asks for. */
+    allowHeaders: z.array(fieldName).optional(),
+    /** Response headers scripts may read beyond the safelisted ones. */
+    exposeHeaders: z.array(fieldName).default([]),
+    /** Let browsers send cookies and read answers to credentialed requests. */
+    credentials: z.boolean().default(false),
+    /** Seconds a browser may cache a preflight answer. */
+    maxAge: z.int().min(0).max(86_400).default(600),
+  })
+  .refine((c) => !(c.credentials && c.origin.includes('*')), { error: 'credentials cannot go with origin "*" (Fetch standard)' })
+
 const routeSchema = z.strictObject({
   /** Name used in logs and metrics; defaults to the path. */
   name: z.string().min(1).max(100).optional(),
@@ -305,6 +332,14 @@ const routeSchema = z.strictObject({
   auth: routeAuthSchema.optional(),
   /** A token bucket per key, exact across the node's workers (docs/policies.md). */
   rateLimit: rateLimitSchema.optional(),
+  /** Cross-origin access for browsers; preflights are answered by the gateway. */
+  cors: corsSchema.optional(),
+  /** Largest request body on this route; default server.maxBodyBytes. */
+  maxBodyBytes: z.int().min(0).optional(),
+  /** Rules for the headers sent upstream (after the forwarding rules). */
+  requestHeaders: headerRulesSchema.optional(),
+  /** Rules for the headers sent to the client. */
+  responseHeaders: headerRulesSchema.optional(),
 })
 
 export const configSchema = z.strictObject({
@@ -327,4 +362,6 @@ export type RouteConfig = GatewayConfig['routes'][number]
 export type RouteCacheConfig = RouteConfig['cache']
 export type RouteAuthConfig = NonNullable<RouteConfig['auth']>
 export type ConsumerConfig = GatewayConfig['consumers'][number]
+export type HeaderRules = NonNullable<RouteConfig['requestHeaders']>
+export type CorsConfig = NonNullable<RouteConfig['cors']>
 export type RouteMethod = (typeof ROUTE_METHODS)[number]

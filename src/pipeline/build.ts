@@ -1,6 +1,7 @@
 /**
  * Where a route's chain is built. At boot each route becomes one function: its stages,
- * taken from SLOTS in a fixed order (request limits → auth → rate limit → cache), composed
+ * taken from SLOTS in a fixed order (request limits → CORS → response header rules → auth
+ * → rate limit → cache), composed
  * around its terminal (forward, or the gateway's own answer). A slot whose config does
  * not apply to the route builds nothing and costs nothing per request. A request pays one
  * plain call per stage: no async frame per layer, no closure made per request.
@@ -12,6 +13,8 @@ import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
 import { apiKeyAuth } from '../middleware/auth/api-key.ts'
 import { jwtAuth } from '../middleware/auth/jwt.ts'
+import { cors } from '../middleware/cors/index.ts'
+import { responseHeaderRules } from '../middleware/headers/index.ts'
 import { limits } from '../middleware/limits/index.ts'
 import type { RateLimitStore } from '../middleware/rate-limit/buckets.ts'
 import { rateLimit } from '../middleware/rate-limit/index.ts'
@@ -50,6 +53,15 @@ export interface Slot {
 /** The slots, in the order a request meets them. */
 export const SLOTS: readonly Slot[] = [
   { name: 'limits', build: (route, deps) => limits(route, deps.config.server) },
+  // Outside auth: a preflight carries no credential, and a refusal must stay readable.
+  {
+    name: 'cors',
+    build: (route) => (route.config?.cors ? cors(route.config.cors, route.allow) : undefined),
+  },
+  {
+    name: 'responseHeaders',
+    build: (route) => (route.config?.responseHeaders ? responseHeaderRules(route.config.responseHeaders) : undefined),
+  },
   {
     name: 'auth',
     build(route, deps) {

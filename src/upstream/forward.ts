@@ -6,6 +6,7 @@
  * response head is sent, or an aborted client connection (never a short body presented as
  * complete) after it; body failures are counted like head failures.
  */
+import type { HeaderRules } from '../config/schema.ts'
 import type { Exchange } from '../pipeline/exchange.ts'
 import { upstreamPath } from '../pipeline/route.ts'
 import { limitBody, relayBody, type RelayHooks } from './body.ts'
@@ -28,6 +29,8 @@ export interface ForwarderOptions {
   dropUnderscores: boolean
   /** Every route's consumer header name (never taken from a client). */
   identityFields: ReadonlySet<string>
+  /** The route's requestHeaders rules. */
+  requestHeaders?: HeaderRules
   deadlines: DeadlineWheel
 }
 
@@ -80,7 +83,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const extendIdleTo = timeoutMs + 1000 > options.idleTimeoutSeconds * 1000 ? (idleSeconds > 255 ? 0 : idleSeconds) : undefined
 
   const { identityFields } = options
-  const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields)
+  const rules = options.requestHeaders
+  const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields, rules)
 
   async function send(exchange: Exchange, sendOptions?: SendOptions): Promise<UpstreamExchange> {
     const raw = exchange.raw
@@ -135,7 +139,8 @@ class ExchangeContext implements ForwardingContext {
     private readonly exchange: Exchange,
     readonly preserveHost: boolean,
     readonly dropUnderscores: boolean,
-    readonly identityFields: ReadonlySet<string>
+    readonly identityFields: ReadonlySet<string>,
+    readonly rules: HeaderRules | undefined
   ) {}
   get identity() {
     return this.exchange.identity

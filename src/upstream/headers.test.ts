@@ -148,6 +148,10 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
       identityFields: new Set(['x-consumer', 'x-user']),
       identity: { consumer: 'alice', header: 'x-user', credentialField: 'x-api-key' },
     },
+    'with header rules': {
+      ...base,
+      rules: { add: { origin: 'https://gw.example', 'x-a_b': 'added' }, set: { 'accept-encoding': 'gzip' }, remove: ['cookie', 'x-forwarded-host'] },
+    },
     'trusted, authenticated, credential forwarded': {
       ...base,
       peerTrusted: true,

@@ -3,6 +3,8 @@
  * forwarding headers set by the gateway (RFC 7239 §5.2 trust rules), and the sanity checks
  * an upstream response must pass before any byte reaches the client.
  */
+import type { HeaderRules } from '../config/schema.ts'
+import { applyHeaderRules, ruledValue } from './header-rules.ts'
 
 /**
  * Connection-specific fields never forwarded in either direction (RFC 9110 §7.6.1), plus
@@ -94,6 +96,8 @@ export interface ForwardingContext {
   dropUnderscores: boolean
   /** Consumer header names of every route: never copied from a client, only set by auth. */
   identityFields: ReadonlySet<string>
+  /** The route's `requestHeaders` rules, applied last. */
+  rules?: HeaderRules
   /** The authenticated caller, once the route's auth stage ran. */
   identity: { readonly consumer: string; readonly header: string; readonly credentialField: string | undefined } | undefined
 }
@@ -148,8 +152,9 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
     if (host) out.set('x-forwarded-host', host)
   }
   out.set('x-request-id', context.requestId)
-  const { identity } = context
+  const { identity, rules } = context
   if (identity) out.set(identity.header, identity.consumer)
+  if (rules) applyHeaderRules(out, rules)
   return out
 }
 
@@ -160,6 +165,11 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
  * a variant). `name` is lower-case. Host is the client's (it is in the primary key).
  */
 export function sentHeaderValue(incoming: Headers, name: string, context: ForwardingContext): string | null {
+  const value = baseSentValue(incoming, name, context)
+  return context.rules ? ruledValue(name, value, context.rules) : value
+}
+
+function baseSentValue(incoming: Headers, name: string, context: ForwardingContext): string | null {
   const named = namedBy(incoming)
   const copied = copiesField(name, named, context) ? incoming.get(name) : null
   switch (name) {

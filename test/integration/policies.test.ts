@@ -172,3 +172,76 @@ describe('overload protection', () => {
     expect((await fetch(small.url('/after'))).status).toBe(200)
   }, 15_000)
 })
+
+describe('CORS, body limits and header rules', () => {
+  let edge: GatewayProcess
+  beforeAll(async () => {
+    edge = await startGateway({
+      upstreams: { app: { targets: [upstream.origin] } },
+      routes: [
+        {
+          path: '/browser',
+          upstream: 'app',
+          methods: ['GET', 'POST'],
+          auth: { apiKey: {} },
+          cors: { origin: ['https://app.example'], exposeHeaders: ['x-request-id'], credentials: true },
+          maxBodyBytes: 1024,
+          requestHeaders: { add: { 'x-via-gw': 'edge' }, set: { 'x-env': 'prod' }, remove: ['x-debug'] },
+          responseHeaders: { set: { 'x-frame-options': 'DENY' }, remove: ['x-upstream'] },
+        },
+      ],
+      consumers: [{ name: 'web', apiKeys: ['web-key-0123456789'] }],
+    })
+  })
+  afterAll(async () => {
+    expect(await edge.stop()).toBe(0)
+    expectCleanOutput(edge.output())
+  })
+
+  test('a preflight is answered by the gateway, without credentials and without reaching the upstream', async () => {
+    const before = upstream.requests.length
+    const res = await fetch(edge.url('/browser/x'), {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key, content-type' },
+    })
+    expect(res.status).toBe(204)
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    expect(res.headers.get('access-control-allow-credentials')).toBe('true')
+    expect(res.headers.get('access-control-allow-methods')).toBe('GET, HEAD, POST')
+    expect(res.headers.get('access-control-allow-headers')).toBe('x-api-key, content-type')
+    expect(res.headers.get('access-control-max-age')).toBe('600')
+    expect(res.headers.get('vary')).toContain('Origin')
+    const foreign = await fetch(edge.url('/browser/x'), { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } })
+    expect(foreign.status).toBe(204)
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull()
+    expect(upstream.requests.length).toBe(before)
+  })
+
+  test('answers from an allowed origin carry the CORS fields, refusals too; a foreign origin gets none', async () => {
+    const ok = await fetch(edge.url('/browser/y'), { headers: { origin: 'https://app.example', 'x-api-key': 'web-key-0123456789' } })
+    expect(ok.status).toBe(200)
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    expect(ok.headers.get('access-control-expose-headers')).toBe('x-request-id')
+    const refused = await fetch(edge.url('/browser/y'), { headers: { origin: 'https://app.example' } })
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    const foreign = await fetch(edge.url('/browser/y'), { headers: { origin: 'https://evil.example', 'x-api-key': 'web-key-0123456789' } })
+    expect(foreign.status).toBe(200)
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull()
+  })
+
+  test('request and response header rules; the route body limit', async () => {
+    const res = await fetch(edge.url('/browser/z'), { headers: { 'x-api-key': 'web-key-0123456789', 'x-debug': '1', 'x-env': 'dev', 'x-via-gw': 'client' } })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('x-frame-options')).toBe('DENY')
+    expect(res.headers.get('x-upstream')).toBeNull()
+    const seen = last().headers
+    expect(seen['x-debug']).toBeUndefined()
+    expect(seen['x-env']).toBe('prod')
+    expect(seen['x-via-gw']).toBe('client, edge')
+    const big = await fetch(edge.url('/browser/z'), { method: 'POST', headers: { 'x-api-key': 'web-key-0123456789' }, body: 'x'.repeat(2048) })
+    expect(big.status).toBe(413)
+    const small = await fetch(edge.url('/browser/z'), { method: 'POST', headers: { 'x-api-key': 'web-key-0123456789' }, body: 'x'.repeat(512) })
+    expect(small.status).toBe(200)
+  })
+})

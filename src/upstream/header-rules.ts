@@ -1,0 +1,20 @@
+/**
+ * A route's header rules (`requestHeaders`, `responseHeaders`): remove, then set, then add;
+ * names are lower-cased by the config. Request rules run last when the upstream request is
+ * built (headers.ts), so they see the forwarding headers.
+ */
+import type { HeaderRules } from '../config/schema.ts'
+
+export function applyHeaderRules(headers: Headers, rules: HeaderRules): void {
+  for (const name of rules.remove) headers.delete(name)
+  for (const name in rules.set) headers.set(name, rules.set[name]!)
+  for (const name in rules.add) headers.append(name, rules.add[name]!)
+}
+
+/** The value of `name` after `rules`, given its value before (null when absent). */
+export function ruledValue(name: string, before: string | null, rules: HeaderRules): string | null {
+  let value = rules.remove.includes(name) ? null : before
+  if (Object.hasOwn(rules.set, name)) value = rules.set[name]!
+  if (Object.hasOwn(rules.add, name)) value = value === null ? rules.add[name]! : `${value}, ${rules.add[name]}`
+  return value
+}

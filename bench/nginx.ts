@@ -24,6 +24,9 @@ http {
     location = /health { return 200 '{"status":"ok"}'; }
     location /cached/ { proxy_pass http://fixture; proxy_cache bench; }
     location /api/ { proxy_pass http://fixture/; }
+    # No auth in nginx: the authenticated scenarios compare against plain proxying.
+    location /keyed/ { proxy_pass http://fixture/; }
+    location /jwt/ { proxy_pass http://fixture/; }
   }
 }
 `

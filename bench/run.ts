@@ -132,6 +132,7 @@ async function main(): Promise<void> {
       method: s.method,
       bodyBytes: s.bodyBytes,
       unique: s.unique,
+      headers: s.headers,
     }
     const cpu = measureCpu(pid)
     const result = await runLoad(tool, options)

@@ -15,8 +15,17 @@ export interface Scenario {
   durationShare?: number
   /** Requests sent first and not measured (fills the cache). */
   warm?: boolean
+  /** Request headers (the credential of the authenticated scenarios). */
+  headers?: Record<string, string>
   describe: string
 }
+
+/** The bench's credentials: a consumer's API key, and an HS256 token (no exp) for BENCH_JWT_SECRET. */
+export const BENCH_API_KEY = 'bench-api-key-0123456789abcdef'
+export const BENCH_JWT_SECRET = 'bench-jwt-secret-0123456789abcdef0123'
+const base64url = (text: string) => Buffer.from(text).toString('base64url')
+const JWT_SIGNED = `${base64url('{"alg":"HS256","typ":"JWT"}')}.${base64url('{"sub":"bench"}')}`
+const BENCH_JWT = `${JWT_SIGNED}.${new Bun.CryptoHasher('sha256', BENCH_JWT_SECRET).update(JWT_SIGNED).digest('base64url')}`
 
 export const SCENARIOS: readonly Scenario[] = [
   { name: 'direct', direct: true, path: '/small', describe: 'small GET on the upstream directly (baseline)' },
@@ -24,6 +33,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'proxied', path: '/api/small', describe: 'small GET proxied' },
   { name: 'cache-hit', path: '/cached/small', warm: true, describe: 'small GET answered from the cache' },
   { name: 'cache-miss', path: '/cached/miss', unique: true, describe: 'unique URLs through the cache (every request a miss)' },
+  { name: 'authenticated', path: '/keyed/small', headers: { 'x-api-key': BENCH_API_KEY }, describe: 'small GET proxied behind an API key' },
+  { name: 'jwt', path: '/jwt/small', headers: { authorization: `Bearer ${BENCH_JWT}` }, describe: 'small GET proxied behind an HS256 JWT' },
   { name: 'post-4k', path: '/api/echo', method: 'POST', bodyBytes: 4096, describe: 'POST with a 4 KiB body' },
   { name: 'large', path: '/api/large', describe: '256 KiB GET proxied (streamed)' },
   { name: 'burst', path: '/api/small', connections: 256, durationShare: 0.5, describe: 'small GET, 256 connections, short' },
@@ -48,6 +59,9 @@ export function gatewayConfig(upstreamPort: number, workers: string, client?: st
     routes: [
       { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
       { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
+      { name: 'keyed', path: '/keyed', upstream: 'fixture', stripPrefix: true, auth: { apiKey: {} } },
+      { name: 'jwt', path: '/jwt', upstream: 'fixture', stripPrefix: true, auth: { jwt: { algorithms: ['HS256'], secret: BENCH_JWT_SECRET } } },
     ],
+    consumers: [{ name: 'bench', apiKeys: [BENCH_API_KEY] }],
   }
 }

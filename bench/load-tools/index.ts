@@ -33,6 +33,8 @@ export interface LoadOptions {
   bodyBytes?: number
   /** A different path per request (cache misses): the URL's path gets a unique suffix. */
   unique?: boolean
+  /** Request headers sent with every request (credentials). */
+  headers?: Record<string, string>
 }
 
 /** oha if installed, else wrk; undefined when neither is. */
@@ -47,6 +49,7 @@ export function loadCommand(tool: ToolName, o: LoadOptions): { cmd: string[]; en
   if (tool === 'oha') {
     const cmd = ['oha', '--no-tui', '--output-format', 'json', '-z', `${o.durationSeconds}s`, '-c', String(o.connections)]
     if (o.method) cmd.push('-m', o.method)
+    for (const [name, value] of Object.entries(o.headers ?? {})) cmd.push('-H', `${name}: ${value}`)
     if (o.bodyBytes) cmd.push('-d', 'x'.repeat(o.bodyBytes), '-T', 'application/octet-stream')
     if (o.unique) cmd.push('--rand-regex-url', `${o.url.replace(/[.?*+^$()[\]{}|\\]/g, '\\$&')}-[a-z0-9]{16}`)
     else cmd.push(o.url)
@@ -58,7 +61,7 @@ export function loadCommand(tool: ToolName, o: LoadOptions): { cmd: string[]; en
   if (o.unique) env.BENCH_UNIQUE = '1'
   const script = join(import.meta.dir, 'wrk-json.lua')
   return {
-    cmd: ['wrk', `-t${o.threads}`, `-c${o.connections}`, `-d${o.durationSeconds}s`, '--latency', '-s', script, o.url],
+    cmd: ['wrk', `-t${o.threads}`, `-c${o.connections}`, `-d${o.durationSeconds}s`, '--latency', ...Object.entries(o.headers ?? {}).flatMap(([n, v]) => ['-H', `${n}: ${v}`]), '-s', script, o.url],
     env,
   }
 }

@@ -23,6 +23,8 @@ export interface AdminDeps {
   metrics: () => Promise<string> | undefined
   /** The admin settings in force (token, allowed hosts); read per request so a reload applies them. */
   settings: () => GatewayConfig['admin']
+  /** Every upstream's targets, health, ejections, in-flight requests and breaker state. */
+  upstreams: () => Promise<unknown>
 }
 
 const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -88,6 +90,7 @@ export function startAdmin(listen: Pick<GatewayConfig['admin'], 'host' | 'port'>
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') return errorResponse('method_not_allowed', id, { allow: 'GET, HEAD' })
       if (url.pathname === '/health') return json({ status: 'ok' })
+      if (url.pathname === '/upstreams') return authorized ? json({ upstreams: await deps.upstreams() }) : unauthorized(id)
       const exposition = url.pathname === '/metrics' ? (authorized ? deps.metrics() : undefined) : undefined
       if (url.pathname === '/metrics' && !authorized) return unauthorized(id)
       if (exposition) return new Response(await exposition, { headers: { 'content-type': METRICS_CONTENT_TYPE } })

@@ -22,6 +22,8 @@ export const ERRORS = {
   service_unavailable: 503,
   /** Too much work in flight: an upstream's connections and wait queue are full (with Retry-After). */
   overloaded: 503,
+  /** The upstream's circuit breaker is open: answered without touching the network (with Retry-After). */
+  upstream_unavailable: 503,
   gateway_timeout: 504,
   /** Cache-Control: only-if-cached, and nothing usable is stored (RFC 9111 §5.2.1.7). */
   not_cached: 504,

@@ -72,6 +72,7 @@ export function runWorkerProcess(log: Logger): void {
         onRequest: limit > 0 ? (served) => served >= limit && askRecycle('max_requests') : undefined,
         onInvalidate: (keys) => send({ type: 'invalidate', keys }),
         rateLimits,
+        health: message.health,
       })
     } catch (err) {
       send({ type: 'listen_failed', code: (err as { code?: string }).code ?? 'unknown' })
@@ -85,6 +86,8 @@ export function runWorkerProcess(log: Logger): void {
 
   process.on('message', (message: PrimaryMessage) => {
     if (message.type === 'granted') grants.get(message.id)?.(message)
+    else if (message.type === 'health') worker?.setHealth(message.state)
+    else if (message.type === 'upstreams?') send({ type: 'upstreams', id: message.id, data: worker?.upstreams() ?? [] })
     else if (message.type === 'start' && !worker) start(message)
     else if (message.type === 'drain') void exit(config?.server.recycleDrainMs ?? 1000)
     else if (message.type === 'invalidate') worker?.invalidate(message.keys)

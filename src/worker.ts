@@ -15,6 +15,8 @@ import { createCacheStore, type CacheStats } from './middleware/cache/store.ts'
 import { createLineWriter } from './log.ts'
 import { createWorkerMetrics } from './metrics/registry.ts'
 import { localStore, type RateLimitStore } from './middleware/rate-limit/buckets.ts'
+import type { TargetHealth } from './primary/health-checker.ts'
+import { snapshotOf, type UpstreamSnapshot } from './upstream/snapshot.ts'
 import { VERSION } from './version.ts'
 import type { MetricObjectWithValues, MetricValue } from 'prom-client'
 
@@ -33,6 +35,10 @@ export interface RunningWorker {
   cacheStats(): CacheStats
   /** This worker's metrics as prom-client JSON, for the primary to merge; [] when metrics are off. */
   metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[]>
+  /** Applies a health checker verdict. */
+  setHealth(state: TargetHealth): void
+  /** This worker's upstreams, for admin GET /upstreams. */
+  upstreams(): UpstreamSnapshot[]
 }
 
 export interface WorkerOptions {
@@ -42,6 +48,8 @@ export interface WorkerOptions {
   onInvalidate?: (primaryKeys: string[]) => void
   /** The node's rate-limit buckets (the primary's, over IPC); this process's own when absent. */
   rateLimits?: RateLimitStore
+  /** The health checker's verdicts so far, applied before the first request. */
+  health?: readonly TargetHealth[]
 }
 
 /** Starts serving `config`; throws when the port cannot be bound. */
@@ -53,6 +61,8 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   const metrics = config.metrics.enabled ? createWorkerMetrics({ version: VERSION, bun: Bun.version }) : undefined
   const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)))
   const deadlines = createDeadlineWheel()
+  const setHealth = (state: TargetHealth) => upstreams.get(state.upstream)?.setHealth(state.target, state.healthy)
+  for (const state of options.health ?? []) setHealth(state)
   metrics?.watchCache(() => store.stats())
   const cache = config.routes.some((r) => r.cache.enabled)
     ? createResponseCache({
@@ -123,5 +133,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     purge: (selector) => purge(store, selector),
     cacheStats: () => store.stats(),
     metrics: async () => (metrics ? metrics.registry.getMetricsAsJSON() : []),
+    setHealth,
+    upstreams: () => upstreams.all().map((u) => snapshotOf(u)),
   }
 }

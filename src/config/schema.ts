@@ -124,9 +124,81 @@ const logSchema = z.strictObject({
   sampleRate: z.number().min(0).max(1).default(1),
 })
 
+const weightedTarget = z.strictObject({ url: targetUrl, weight: z.int().min(1).max(1000).default(1) })
+
+/**
+ * A target: a base URL, or `{ url, weight }`; always `{ url, weight }` once parsed. Written
+ * as one transform rather than a union, so a bad URL keeps its own message.
+ */
+const targetSchema = z.unknown().transform((value, ctx) => {
+  const parsed = weightedTarget.safeParse(typeof value === 'string' ? { url: value } : value)
+  if (parsed.success) return parsed.data
+  for (const issue of parsed.error.issues) {
+    const path = typeof value === 'string' ? issue.path.slice(1) : issue.path
+    ctx.issues.push({ ...issue, path, input: value } as (typeof ctx.issues)[number])
+  }
+  return z.NEVER
+})
+
+/** What a retry may answer (docs/upstreams.md). */
+export const RETRY_ON = ['connect-failure', 'reset', 'timeout', '502', '503', '504'] as const
+
 const upstreamSchema = z.strictObject({
-  /** One or more base URLs, balanced round-robin. */
-  targets: z.array(targetUrl).min(1, { error: 'needs at least one target' }),
+  /** One or more base URLs (or `{ url, weight }`), balanced by `balancing`. */
+  targets: z.array(targetSchema).min(1, { error: 'needs at least one target' }),
+  /** How a target is chosen: weighted round-robin, least in flight (two random choices), weighted random, or a consistent hash. */
+  balancing: z.enum(['round-robin', 'least-inflight', 'random', 'hash']).default('round-robin'),
+  /** What `hash` hashes: the client address, a header, or a cookie. */
+  hashOn: z
+    .string()
+    .regex(/^(ip|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$/, { error: 'must be ip, header:<name> or cookie:<name>' })
+    .default('ip'),
+  /** Passive health: a target failing this many times in a row is ejected for a while (Envoy's outlier detection). */
+  outlierDetection: z
+    .strictObject({
+      /** Connect failures, resets and 5xx in a row that eject a target; 0 turns it off. */
+      consecutiveFailures: z.int().min(0).max(1000).default(5),
+      /** Seconds of the first ejection; the n-th lasts n times this, capped at 10 times. */
+      ejectionSeconds: positiveInt.max(3600).default(30),
+      /** At most this share of the targets ejected at once; the last healthy target never is. */
+      maxEjectedPercent: z.int().min(0).max(100).default(50),
+    })
+    .prefault({}),
+  /** Active health: checks from the primary, one checker for the node. Off when absent. */
+  healthCheck: z
+    .strictObject({
+      path: z.string().startsWith('/').default('/health'),
+      intervalSeconds: positiveInt.max(3600).default(10),
+      timeoutMs: positiveInt.max(60_000).default(2000),
+      /** Passes in a row that bring a target back. */
+      healthyThreshold: positiveInt.max(100).default(2),
+      /** Failures in a row that take it out. */
+      unhealthyThreshold: positiveInt.max(100).default(3),
+      /** Statuses that pass. */
+      expectStatus: z.array(z.int().min(100).max(599)).min(1).default([200]),
+    })
+    .optional(),
+  /** Retries of idempotent requests without a streamed body, each to another target when there is one. */
+  retries: z
+    .strictObject({
+      /** Tries in all, the first included; 1 turns retries off. */
+      attempts: positiveInt.max(10).default(2),
+      on: z.array(z.enum(RETRY_ON)).default(['connect-failure', 'reset', '502', '503', '504']),
+      /** A deadline for each try (a slow try is abandoned and retried); default: none beyond timeoutMs. */
+      perTryTimeoutMs: positiveInt.max(3_600_000).optional(),
+      /** Retries stay under this share of requests (Finagle's retry budget), so a dead upstream is not hit attempts × traffic. */
+      budgetPercent: z.int().min(0).max(100).default(20),
+    })
+    .prefault({}),
+  /** Per upstream: after this many failed requests in a row, a fast 503 without touching the network. Off when absent. */
+  circuitBreaker: z
+    .strictObject({
+      consecutiveFailures: positiveInt.max(10_000).default(20),
+      openSeconds: positiveInt.max(3600).default(10),
+      /** Requests let through to probe when the open time is over. */
+      halfOpenRequests: positiveInt.max(100).default(1),
+    })
+    .optional(),
   /** Whole-response deadline in milliseconds; past it the client gets 504. */
   timeoutMs: positiveInt.max(3_600_000).default(30_000),
   /**

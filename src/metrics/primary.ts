@@ -18,8 +18,16 @@ export function createPrimaryMetrics(liveWorkers: () => number) {
       this.set(liveWorkers())
     },
   })
+  const targetHealthy = new Gauge({
+    name: METRICS.targetHealthy.name,
+    help: 'Active health of each checked upstream target: 1 healthy, 0 not',
+    labelNames: METRICS.targetHealthy.labels,
+    registers: [registry],
+  })
   return {
     registry,
     restart: (reason: string) => restarts.inc({ reason }),
+    targetHealth: (state: { upstream: string; target: string; healthy: boolean }) =>
+      targetHealthy.set({ upstream: state.upstream, target: state.target }, state.healthy ? 1 : 0),
   }
 }

@@ -57,6 +57,27 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     help: 'Requests the gateway answered itself with a 4xx, by error code',
     labelNames: METRICS.rejected.labels,
   })
+  const ejections = createCounterFamily(registry, {
+    name: METRICS.ejections.name,
+    help: 'Targets ejected by passive health (outlier detection)',
+    labelNames: METRICS.ejections.labels,
+  })
+  const retries = createCounterFamily(registry, {
+    name: METRICS.retries.name,
+    help: 'Requests that were retried, by how they ended (success, failure, budget_exhausted)',
+    labelNames: METRICS.retries.labels,
+  })
+  const breakerOpen = new Map<string, number>()
+  new Gauge({
+    name: METRICS.breakerOpen.name,
+    help: 'Circuit breaker state per upstream: 0 closed, 0.5 half-open, 1 open (the highest of the workers)',
+    labelNames: METRICS.breakerOpen.labels,
+    aggregator: 'max',
+    registers,
+    collect() {
+      for (const [upstream, value] of breakerOpen) this.set({ upstream }, value)
+    },
+  })
   const authFailures = createCounterFamily(registry, {
     name: METRICS.authFailures.name,
     help: 'Requests refused by a route\'s authentication, by reason (missing, unknown)',
@@ -120,6 +141,9 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
           if (!child) byCode.set(code, (child = upstreamErrors.child(name, code)))
           child.inc()
         },
+        retry: (outcome) => retries.child(name, outcome).inc(),
+        ejected: (target) => ejections.child(name, target).inc(),
+        breaker: (state) => void breakerOpen.set(name, state === 'open' ? 1 : state === 'half-open' ? 0.5 : 0),
       }
     },
     cacheResult(route, result) {

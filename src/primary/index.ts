@@ -11,6 +11,8 @@ import { restartOnlyChanges } from '../config/reload.ts'
 import type { Logger } from '../log.ts'
 import { startAdmin } from '../admin.ts'
 import { availableCpus } from '../runtime/cpus.ts'
+import { mergeSnapshots } from '../upstream/snapshot.ts'
+import { createHealthChecker, type HealthChecker, type TargetHealth } from './health-checker.ts'
 import { createSupervisor } from './supervisor.ts'
 import { createMetricsAggregator } from '../metrics/aggregate.ts'
 import { createPrimaryMetrics } from '../metrics/primary.ts'
@@ -39,6 +41,12 @@ function workerCommand(config: GatewayConfig, entry: string): string[] {
   return [process.execPath, '--no-orphans', `--max-http-header-size=${headerLimit}`, entry, '--worker']
 }
 
+/** Waits for the checker's first round, at most the longest check timeout: a target down at start is out before it serves. */
+function firstVerdicts(checker: HealthChecker, config: GatewayConfig): Promise<void> {
+  const longest = Math.max(0, ...Object.values(config.upstreams).map((u) => u.healthCheck?.timeoutMs ?? 0))
+  return longest === 0 ? Promise.resolve() : Promise.race([checker.firstRound, Bun.sleep(longest + 100)])
+}
+
 export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const { log, source } = options
   let config = options.config
@@ -47,8 +55,16 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
 
   const aggregator = createMetricsAggregator()
   const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length)
+  // One health checker for the node; its verdicts reach every worker, new ones at their start.
+  const onHealth = (state: TargetHealth) => {
+    log.info('target_health', { upstream: state.upstream, target: state.target, healthy: state.healthy })
+    primaryMetrics.targetHealth(state)
+    supervisor.broadcast({ type: 'health', state })
+  }
+  let checker = createHealthChecker(config.upstreams, onHealth)
   const supervisor = createSupervisor({
     buckets: createTokenBuckets(),
+    health: () => checker.states(),
     config,
     workers: workerCount(config),
     // Derived from each generation's config, so a reload applies the limits Bun reads at start.
@@ -72,6 +88,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       // Read per request, so a reload applies the token, the allowed hosts and metrics on/off.
       settings: () => config.admin,
       metrics: () => (config.metrics.enabled ? renderMetrics() : undefined),
+      upstreams: async () => mergeSnapshots(await supervisor.upstreams()),
     })
   } catch (err) {
     log.error('listen_failed', { listener: 'admin', host: config.admin.host, port: config.admin.port, error: (err as { code?: string }).code })
@@ -107,7 +124,16 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
         return
       }
       const workers = workerCount(result.config)
+      // The new generation starts with the new checker's first verdicts.
+      const previous = checker
+      checker = createHealthChecker(result.config.upstreams, onHealth)
+      await firstVerdicts(checker, result.config)
       const ok = await supervisor.reload(result.config, workers)
+      if (ok) previous.stop()
+      else {
+        checker.stop()
+        checker = previous
+      }
       if (ok) config = result.config
       log[ok ? 'info' : 'warn'](ok ? 'reload_complete' : 'reload_failed', { config: source.description, workers, routes: result.config.routes.length })
     } finally {
@@ -119,6 +145,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'))
   process.on('SIGHUP', () => void reload())
 
+  await firstVerdicts(checker, config)
   if (!(await supervisor.start())) {
     await shutdown('start_failed', 'workers did not start')
     return

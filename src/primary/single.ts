@@ -8,7 +8,9 @@ import { startAdmin } from '../admin.ts'
 import type { ConfigSource } from '../config/source.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
+import { mergeSnapshots } from '../upstream/snapshot.ts'
 import { startWorker } from '../worker.ts'
+import { createHealthChecker } from './health-checker.ts'
 import { AggregatorRegistry } from 'prom-client'
 
 export function runSingleProcess(config: GatewayConfig, source: ConfigSource, log: Logger, onStopped?: () => void): void {
@@ -17,7 +19,13 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
   let admin: ReturnType<typeof startAdmin>
   try {
     worker = startWorker(config, log)
+    // The health checker applies its verdicts to this one worker directly.
+    createHealthChecker(config.upstreams, (state) => {
+      log.info('target_health', { upstream: state.upstream, target: state.target, healthy: state.healthy })
+      worker.setHealth(state)
+    })
     admin = startAdmin(config.admin, {
+      upstreams: async () => mergeSnapshots([worker.upstreams()]),
       isReady: () => !stopping,
       purge: async (selector) => ({ purged: worker.purge(selector), workers: 1 }),
       settings: () => config.admin,

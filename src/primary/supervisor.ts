@@ -11,6 +11,8 @@ import type { DrainReason, PrimaryMessage, WorkerMessage } from '../runtime/ipc.
 import type { PurgeSelector } from '../middleware/cache/purge.ts'
 import type { createMetricsAggregator } from '../metrics/aggregate.ts'
 import type { TokenBuckets } from '../middleware/rate-limit/buckets.ts'
+import type { UpstreamSnapshot } from '../upstream/snapshot.ts'
+import type { TargetHealth } from './health-checker.ts'
 import { createCrashPolicy } from './crash-policy.ts'
 
 export interface SupervisorOptions {
@@ -31,6 +33,8 @@ export interface SupervisorOptions {
   onRestart?: (reason: SpawnReason) => void
   /** The node's rate-limit buckets: they outlive workers and reloads. */
   buckets: TokenBuckets
+  /** The health checker's verdicts so far, given to each worker before it serves. */
+  health: () => TargetHealth[]
 }
 
 type ExitReason = 'crash' | DrainReason | 'shutdown' | 'failed_start'
@@ -69,6 +73,8 @@ export function createSupervisor(options: SupervisorOptions) {
   let recycling = false
   let purgeSeq = 0
   const purgeReplies = new Map<number, (removed: number) => void>()
+  let upstreamSeq = 0
+  const upstreamReplies = new Map<number, (data: UpstreamSnapshot[]) => void>()
   let metricsSeq = 0
   const metricsReplies = new Map<number, () => void>()
   const recycleQueue: { handle: WorkerHandle; reason: string; served: number; rssMb: number }[] = []
@@ -103,7 +109,7 @@ export function createSupervisor(options: SupervisorOptions) {
   function onMessage(handle: WorkerHandle, message: WorkerMessage, proc: Subprocess, genConfig: GatewayConfig) {
     switch (message.type) {
       case 'hello':
-        proc.send({ type: 'start', config: genConfig, port } satisfies PrimaryMessage)
+        proc.send({ type: 'start', config: genConfig, port, health: options.health() } satisfies PrimaryMessage)
         break
       case 'listening':
         if (port === 0) port = message.port
@@ -122,6 +128,9 @@ export function createSupervisor(options: SupervisorOptions) {
         break
       case 'purged':
         purgeReplies.get(message.id)?.(message.removed)
+        break
+      case 'upstreams':
+        upstreamReplies.get(message.id)?.(message.data)
         break
       case 'take': {
         const grant = options.buckets.take(message.key, message.want, message.rate, message.burst)
@@ -324,6 +333,31 @@ export function createSupervisor(options: SupervisorOptions) {
             })
         )
       )
+    },
+
+    /** Tells every live worker (a health verdict). */
+    broadcast(message: PrimaryMessage): void {
+      for (const w of workers.values()) if (w.state !== 'starting') w.proc.send(message)
+    },
+
+    /** Every live worker's upstream snapshot; a worker that does not answer in 1 s is left out. */
+    async upstreams(): Promise<UpstreamSnapshot[][]> {
+      const answers = await Promise.all(
+        [...workers.values()].map(
+          (w) =>
+            new Promise<UpstreamSnapshot[] | undefined>((resolve) => {
+              const id = ++upstreamSeq
+              const timer = setTimeout(() => (upstreamReplies.delete(id), resolve(undefined)), 1000)
+              upstreamReplies.set(id, (data) => {
+                clearTimeout(timer)
+                upstreamReplies.delete(id)
+                resolve(data)
+              })
+              w.proc.send({ type: 'upstreams?', id } satisfies PrimaryMessage)
+            })
+        )
+      )
+      return answers.filter((a): a is UpstreamSnapshot[] => a !== undefined)
     },
 
     /** Pids of live workers (for logs and tests). */

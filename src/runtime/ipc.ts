@@ -3,10 +3,17 @@ import type { GatewayConfig } from '../config/schema.ts'
 import type { PurgeSelector } from '../middleware/cache/purge.ts'
 import type { MetricsSnapshot } from '../metrics/aggregate.ts'
 
+import type { TargetHealth } from '../primary/health-checker.ts'
+import type { UpstreamSnapshot } from '../upstream/snapshot.ts'
+
 /** Primary → worker. */
 export type PrimaryMessage =
   /** Serve `config` on `port` (the primary resolves port 0 once, so all workers share it). */
-  | { type: 'start'; config: GatewayConfig; port: number }
+  | { type: 'start'; config: GatewayConfig; port: number; health: TargetHealth[] }
+  /** The primary's health checker changed its verdict on a target. */
+  | { type: 'health'; state: TargetHealth }
+  /** Admin GET /upstreams: answer with `upstreams` and the same id. */
+  | { type: 'upstreams?'; id: number }
   /** Answer with Connection: close for the drain window, stop listening, finish, exit 0. */
   | { type: 'drain'; reason: DrainReason }
   /** Drop these cache primary keys (another worker saw an unsafe method change them). */
@@ -30,6 +37,7 @@ export type WorkerMessage =
   /** An unsafe method changed these URLs: the primary tells every other worker. */
   | { type: 'invalidate'; keys: string[] }
   | { type: 'purged'; id: number; removed: number }
+  | { type: 'upstreams'; id: number; data: UpstreamSnapshot[] }
   /** Tokens wanted from the node's bucket `key`, which refills at `rate` a second up to `burst`. */
   | { type: 'take'; id: number; key: string; want: number; rate: number; burst: number }
   /** A scrape answer, or (id 0) the final report a worker sends before it exits. */

@@ -84,6 +84,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
 
   const { identityFields } = options
   const rules = options.requestHeaders
+  const hashKeyOf = upstream.config.balancing === 'hash' ? hashKeyFunction(upstream.config.hashOn) : undefined
   const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields, rules)
 
   async function send(exchange: Exchange, sendOptions?: SendOptions): Promise<UpstreamExchange> {
@@ -100,7 +101,9 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     const sentAt = performance.now()
     let response: UpstreamResponse
     try {
-      response = await client.send(new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline))
+      const request = new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline)
+      if (hashKeyOf) request.hashKey = hashKeyOf(exchange)
+      response = await client.send(request)
     } catch (err) {
       deadline.clear()
       throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
@@ -118,9 +121,27 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   }
 }
 
+/** What `balancing: hash` hashes for an exchange (upstreams.*.hashOn); undefined spreads it round-robin. */
+function hashKeyFunction(hashOn: string): (exchange: Exchange) => string | undefined {
+  if (hashOn === 'ip') return (exchange) => exchange.clientAddress
+  const name = hashOn.slice(hashOn.indexOf(':') + 1).toLowerCase()
+  if (hashOn.startsWith('header:')) return (exchange) => exchange.raw.headers.get(name) ?? undefined
+  const prefix = `${hashOn.slice('cookie:'.length)}=`
+  return (exchange) => {
+    const cookies = exchange.raw.headers.get('cookie')
+    if (!cookies) return undefined
+    for (const part of cookies.split(';')) {
+      const pair = part.trim()
+      if (pair.startsWith(prefix)) return pair.slice(prefix.length)
+    }
+    return undefined
+  }
+}
+
 /** A request to send: its signal is made only if a client reads it (fetch does, the native client does not). */
 class OutgoingRequest implements UpstreamRequest {
   target: Target | undefined = undefined
+  hashKey: string | undefined = undefined
   constructor(
     readonly method: string,
     readonly path: string,

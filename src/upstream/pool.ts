@@ -1,17 +1,24 @@
 /**
  * An upstream: its targets and the client that reaches them, composed at boot from the
- * base client and its wrappers, outermost first: observe (metrics) → head checks → balance
- * → base. Retries, health and breakers (next issues) slot in here.
+ * base client and its wrappers, outermost first: observe (metrics) → head checks → circuit
+ * breaker → retries → balance (active and passive health) → base.
  */
 import type { UpstreamConfig } from '../config/schema.ts'
 import { createFetchClient } from './client.ts'
 import { createNativeClient } from './native/client.ts'
+import { createOutlierDetector } from './outlier.ts'
+import { createRetryBudget } from './retry-budget.ts'
+import { consistentHash } from './selection/hash.ts'
+import { leastInflight } from './selection/least-inflight.ts'
+import { weightedRandom } from './selection/random.ts'
 import { roundRobin } from './selection/round-robin.ts'
 import { createTarget } from './target.ts'
-import { composeClient, type SelectionPolicy, type Target, type UpstreamClient } from './types.ts'
+import { composeClient, type ClientWrapper, type SelectionPolicy, type Target, type UpstreamClient } from './types.ts'
 import { withBalancer } from './wrappers/balancer.ts'
+import { createBreaker, type Breaker } from './wrappers/breaker.ts'
 import { withHeadChecks } from './wrappers/head-checks.ts'
 import { withObserver, type UpstreamObserver } from './wrappers/observer.ts'
+import { withRetries } from './wrappers/retry.ts'
 
 export interface Upstream {
   readonly name: string
@@ -21,6 +28,10 @@ export interface Upstream {
   readonly client: UpstreamClient
   /** Reports body failures the forwarder sees (head failures are reported by the client). */
   readonly observer: UpstreamObserver | undefined
+  /** The breaker's state ('closed' without one). */
+  readonly breakerState: string
+  /** Applies the primary's active health verdict for the target with this base URL. */
+  setHealth(base: string, healthy: boolean): void
   close(): Promise<void>
 }
 
@@ -33,7 +44,7 @@ export interface UpstreamOptions {
 
 /** The native client for plain-HTTP upstreams (the default); fetch when configured, and for https:// targets. */
 function createBaseClient(config: UpstreamConfig): UpstreamClient {
-  const plain = config.targets.every((t) => t.toLowerCase().startsWith('http://'))
+  const plain = config.targets.every((t) => t.url.toLowerCase().startsWith('http://'))
   if (config.client === 'fetch' || !plain) return createFetchClient(config.keepAlive)
   const { keepAlive } = config
   return createNativeClient({
@@ -47,23 +58,48 @@ function createBaseClient(config: UpstreamConfig): UpstreamClient {
   })
 }
 
+function selectionPolicy(config: UpstreamConfig, targets: readonly Target[]): SelectionPolicy {
+  switch (config.balancing) {
+    case 'least-inflight':
+      return leastInflight()
+    case 'random':
+      return weightedRandom()
+    case 'hash':
+      return consistentHash(targets)
+    default:
+      return roundRobin()
+  }
+}
+
 /** Builds an upstream from its config. */
 export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions = {}): Upstream {
-  const targets = config.targets.map(createTarget)
+  const targets = config.targets.map((t) => createTarget(t.url, t.weight))
   const base = options.base ?? createBaseClient(config)
   const observer = options.observer
-  const client = composeClient(
-    base,
+  const outliers = createOutlierDetector(targets, config.outlierDetection, observer?.ejected && ((t) => observer.ejected!(t.base)))
+  const breaker: Breaker | undefined = config.circuitBreaker && createBreaker(config.circuitBreaker, observer?.breaker)
+  const wrappers: ClientWrapper[] = [
     ...(observer ? [withObserver(observer)] : []),
     withHeadChecks(config),
-    withBalancer(targets, options.policy ?? roundRobin())
-  )
+    ...(breaker ? [breaker.wrap] : []),
+    ...(config.retries.attempts > 1 && targets.length > 1
+      ? [withRetries(config.retries, targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
+      : []),
+    withBalancer(targets, options.policy ?? selectionPolicy(config, targets), outliers),
+  ]
+  const client = composeClient(base, ...wrappers)
   return {
     name,
     config,
     targets,
     client,
     observer,
+    get breakerState() {
+      return breaker?.state ?? 'closed'
+    },
+    setHealth(targetBase, healthy) {
+      for (const target of targets) if (target.base === targetBase) target.healthy = healthy
+    },
     async close() {
       client.closeIdle()
     },

@@ -5,6 +5,7 @@ import type { UpstreamObserver } from './wrappers/observer.ts'
 
 export interface UpstreamRegistry {
   get(name: string): Upstream | undefined
+  all(): Upstream[]
   close(): Promise<void>
 }
 
@@ -18,6 +19,7 @@ export function createUpstreamRegistry(
   }
   return {
     get: (name) => byName.get(name),
+    all: () => [...byName.values()],
     async close() {
       await Promise.all([...byName.values()].map((u) => u.close()))
     },

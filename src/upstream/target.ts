@@ -2,8 +2,8 @@
 import type { Target } from './types.ts'
 
 /** Builds a target from a validated http(s) URL; the base keeps any path, minus a trailing slash. */
-export function createTarget(url: string): Target {
+export function createTarget(url: string, weight = 1): Target {
   const parsed = new URL(url)
   const path = parsed.pathname === '/' ? '' : parsed.pathname.replace(/\/+$/, '')
-  return { base: `${parsed.origin}${path}`, inflight: 0 }
+  return { base: `${parsed.origin}${path}`, weight, inflight: 0, healthy: true, ejectedUntil: 0, ejections: 0, failures: 0 }
 }

@@ -1,8 +1,8 @@
 /**
  * Interfaces of the upstream layer: targets, how one is chosen, and the client that talks
- * to them. A client is a base (fetch today, a native one next) inside wrappers, each one
- * concern (undici's Dispatcher.compose): `withObserver(withHeadChecks(withBalancer(base)))`.
- * Retries, health accounting and breakers wrap the same interface.
+ * to them. A client is a base (native or fetch) inside wrappers, each one concern (undici's
+ * Dispatcher.compose): observer → head checks → breaker → retries → balancer → base
+ * (pool.ts).
  */
 import type { Deadline } from './deadline.ts'
 
@@ -10,13 +10,23 @@ import type { Deadline } from './deadline.ts'
 export interface Target {
   /** Origin plus base path without a trailing slash, e.g. `http://10.0.0.5:3000/api`. */
   readonly base: string
-  /** Requests currently in flight to this target (for smarter policies and stats). */
+  /** Share of the traffic, relative to the other targets' weights. */
+  readonly weight: number
+  /** Requests currently in flight to this target (least-inflight, /upstreams). */
   inflight: number
+  /** Active health (the primary's checker); true until a check says otherwise. */
+  healthy: boolean
+  /** Passive health: ejected until this time (performance.now ms), 0 when not. */
+  ejectedUntil: number
+  /** Times ejected so far (each ejection lasts longer). */
+  ejections: number
+  /** Failures in a row (connect failures, resets, 5xx). */
+  failures: number
 }
 
-/** Chooses the target for the next request. Implementations live in `selection/`, one per file. */
+/** Chooses the target for the next request among `targets` (the available ones). Implementations live in `selection/`, one per file. */
 export interface SelectionPolicy {
-  pick(targets: readonly Target[]): Target
+  pick(targets: readonly Target[], request: UpstreamRequest): Target
 }
 
 /** The request a client sends; bodies stream, nothing is buffered. */
@@ -35,6 +45,10 @@ export interface UpstreamRequest {
   deadline?: Pick<Deadline, 'timedOut' | 'aborted' | 'reason' | 'onAbort'>
   /** The target, once the balancer chose it. */
   target?: Target
+  /** Targets already tried for this request (retries go elsewhere when they can). */
+  tried?: Target[]
+  /** What `hash` balancing hashes (the client address, a header or a cookie), when it applies. */
+  hashKey?: string
 }
 
 /**

@@ -1,19 +1,37 @@
 /**
- * Chooses the target of each request and counts it in flight until its head arrives
- * (Caddy's selection + Host state). The policy sees only the targets; health-aware
- * selection (next issue) filters them here.
+ * Chooses the target of each request among the usable ones (active health, not ejected,
+ * not already tried by this request), counts it in flight until its head arrives, and
+ * reports the outcome to passive health. When no target is usable, the untried ones are
+ * used anyway (and then any): better a likely failure than a certain one.
  */
-import type { ClientWrapper, SelectionPolicy, Target } from '../types.ts'
+import { UpstreamError } from '../errors.ts'
+import type { OutlierDetector } from '../outlier.ts'
+import type { ClientWrapper, SelectionPolicy, Target, UpstreamRequest } from '../types.ts'
 
-export function withBalancer(targets: readonly Target[], policy: SelectionPolicy): ClientWrapper {
+export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector): ClientWrapper {
   const only = targets.length === 1 ? targets[0] : undefined
+  const choose = (request: UpstreamRequest): Target => {
+    const at = performance.now()
+    const tried = request.tried
+    // The common case, every target usable and none tried: no array made.
+    if (!tried && targets.every((t) => outliers.usable(t, at))) return policy.pick(targets, request)
+    let pool = targets.filter((t) => outliers.usable(t, at) && !tried?.includes(t))
+    if (pool.length === 0 && tried) pool = targets.filter((t) => !tried.includes(t))
+    if (pool.length === 0) return policy.pick(targets, request)
+    return pool.length === 1 ? pool[0]! : policy.pick(pool, request)
+  }
   return (next) => ({
     async send(request) {
-      const target = only ?? policy.pick(targets)
+      const target = only ?? choose(request)
       request.target = target
       target.inflight++
       try {
-        return await next.send(request)
+        const response = await next.send(request)
+        outliers.record(target, response.status)
+        return response
+      } catch (err) {
+        if (err instanceof UpstreamError) outliers.record(target, err.code)
+        throw err
       } finally {
         target.inflight--
       }

@@ -10,6 +10,12 @@ export interface UpstreamObserver {
   /** A response head arrived `seconds` after the request was sent. */
   response(status: number, seconds: number): void
   error(code: UpstreamErrorCode): void
+  /** A request that was retried ended: with a success, a failure, or out of budget. */
+  retry?(outcome: 'success' | 'failure' | 'budget_exhausted'): void
+  /** Passive health ejected the target with this base URL. */
+  ejected?(target: string): void
+  /** The circuit breaker changed state. */
+  breaker?(state: 'closed' | 'open' | 'half-open'): void
 }
 
 export function withObserver(observer: UpstreamObserver): ClientWrapper {

@@ -1,0 +1,64 @@
+/** What admin GET /upstreams shows of one worker's upstreams: targets, their health, the breaker. */
+import type { Upstream } from './pool.ts'
+
+export interface TargetSnapshot {
+  url: string
+  weight: number
+  /** Active health (the primary's checker; true without one). */
+  healthy: boolean
+  /** Ejected by passive health right now. */
+  ejected: boolean
+  ejections: number
+  inflight: number
+}
+
+export interface UpstreamSnapshot {
+  name: string
+  balancing: string
+  breaker: string
+  targets: TargetSnapshot[]
+}
+
+export function snapshotOf(upstream: Upstream, now = performance.now()): UpstreamSnapshot {
+  return {
+    name: upstream.name,
+    balancing: upstream.config.balancing,
+    breaker: upstream.breakerState,
+    targets: upstream.targets.map((t) => ({
+      url: t.base,
+      weight: t.weight,
+      healthy: t.healthy,
+      ejected: t.ejectedUntil > now,
+      ejections: t.ejections,
+      inflight: t.inflight,
+    })),
+  }
+}
+
+/**
+ * The node's view, merged from every worker's: a target is ejected if any worker ejected
+ * it (with how many do), ejections and in-flight counts add up, and the breaker state is
+ * listed per worker.
+ */
+export function mergeSnapshots(perWorker: UpstreamSnapshot[][]) {
+  const merged = new Map<string, { name: string; balancing: string; breakers: string[]; targets: Map<string, TargetSnapshot & { ejectedBy: number }> }>()
+  for (const upstreams of perWorker) {
+    for (const u of upstreams) {
+      let entry = merged.get(u.name)
+      if (!entry) merged.set(u.name, (entry = { name: u.name, balancing: u.balancing, breakers: [], targets: new Map() }))
+      entry.breakers.push(u.breaker)
+      for (const t of u.targets) {
+        const seen = entry.targets.get(t.url)
+        if (!seen) entry.targets.set(t.url, { ...t, ejectedBy: t.ejected ? 1 : 0 })
+        else {
+          seen.ejected ||= t.ejected
+          seen.ejectedBy += t.ejected ? 1 : 0
+          seen.ejections += t.ejections
+          seen.inflight += t.inflight
+          seen.healthy &&= t.healthy
+        }
+      }
+    }
+  }
+  return [...merged.values()].map((u) => ({ name: u.name, balancing: u.balancing, breaker: u.breakers, targets: [...u.targets.values()] }))
+}

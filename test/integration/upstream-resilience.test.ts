@@ -149,6 +149,22 @@ describe('retries and passive health', () => {
     expect(gets.every((b) => b === 'good')).toBe(true)
   }, 20_000)
 
+  test('perTryTimeoutMs: a try slower than it is abandoned and retried on the other target', async () => {
+    const slow = startTarget('slow', async () => (await Bun.sleep(1000), new Response('slow')))
+    const fast = startTarget('fast')
+    const gw = await gateway({
+      targets: [slow.url, fast.url],
+      outlierDetection: { consecutiveFailures: 0 },
+      retries: { on: ['timeout'], perTryTimeoutMs: 150, budgetPercent: 100 },
+    })
+    const started = performance.now()
+    const bodies = await load(gw, 8, 2)
+    expect(bodies).toEqual(Array(8).fill('fast'))
+    expect(slow.hits).toBeGreaterThan(0)
+    // Each abandoned try cost ~150 ms, not the slow target's 1 s.
+    expect(performance.now() - started).toBeLessThan(2000)
+  }, 20_000)
+
   test('a target killed under load: no client errors, and it is ejected', async () => {
     const targets = [startTarget('a'), startTarget('b'), startTarget('c')]
     const gw = await gateway({ targets: targets.map((t) => t.url) })

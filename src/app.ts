@@ -28,6 +28,7 @@ import type { GatewayEnv } from './types.ts'
 import { createDeadlineWheel, type DeadlineWheel } from './upstream/deadline.ts'
 import { createForwarder, type RouteForwarder } from './upstream/forward.ts'
 import type { UpstreamRegistry } from './upstream/registry.ts'
+import type { WebSockets } from './upstream/websocket/index.ts'
 
 export interface AppDeps {
   config: GatewayConfig
@@ -44,6 +45,8 @@ export interface AppDeps {
   deadlines?: DeadlineWheel
   /** Where rate limits take tokens; buckets of this app's own when absent (unit tests). */
   rateLimits?: RateLimitStore
+  /** The worker's WebSocket registry; without it upgrades are forwarded as plain requests. */
+  websockets?: WebSockets
 }
 
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
@@ -90,6 +93,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       dropUnderscores: config.server.underscoresInHeaders === 'drop',
       identityFields,
       requestHeaders: routeConfig.requestHeaders,
+      websockets: routeConfig.websocket ? deps.websockets : undefined,
       deadlines,
     })
     forwarders.set(route, forwarder)

@@ -2,7 +2,10 @@
 import type { Server } from 'bun'
 
 /** The parts of Bun's server the request path uses; absent under `app.request()` in unit tests. */
-export type ServerBindings = Partial<Pick<Server<undefined>, 'requestIP' | 'timeout'>>
+export type ServerBindings = Partial<Pick<Server<undefined>, 'requestIP' | 'timeout'>> & {
+  /** Bun's upgrade, for WebSocket routes: `data` becomes the socket's bridge. */
+  upgrade?(request: Request, options: { data: unknown; headers?: Record<string, string> }): boolean
+}
 
 /** The TCP peer and whether it is a configured trusted proxy. */
 export interface Peer {

@@ -17,6 +17,8 @@ import { createWorkerMetrics } from './metrics/registry.ts'
 import { localStore, type RateLimitStore } from './middleware/rate-limit/buckets.ts'
 import type { TargetHealth } from './primary/health-checker.ts'
 import { snapshotOf, type UpstreamSnapshot } from './upstream/snapshot.ts'
+import type { WebSocketBridge } from './upstream/websocket/bridge.ts'
+import type { WebSockets } from './upstream/websocket/index.ts'
 import { VERSION } from './version.ts'
 import type { MetricObjectWithValues, MetricValue } from 'prom-client'
 
@@ -75,7 +77,13 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     : undefined
   const accessLogWriter = config.log.access ? createLineWriter() : undefined
   const rateLimits = options.rateLimits ?? localStore()
-  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines, rateLimits })
+  const websockets: WebSockets = {
+    open: new Set(),
+    maxConnections: config.server.websocket.maxConnectionsPerWorker,
+    maxPayloadBytes: config.server.websocket.maxPayloadBytes,
+    observer: metrics?.websocket,
+  }
+  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines, rateLimits, websockets })
   const finished = (res: Response): Response => {
     if (metrics) metrics.inflight--
     // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.
@@ -112,7 +120,21 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       // Reached only if the app itself fails outside its onError; never show Bun's error page.
       return errorResponse('internal_error', crypto.randomUUID())
     },
-  })
+    // Proxied WebSockets: each socket's data is its bridge to the upstream (upstream/websocket/).
+    websocket: {
+      maxPayloadLength: config.server.websocket.maxPayloadBytes,
+      idleTimeout: config.server.websocket.idleTimeoutSeconds,
+      // Past this much queued for a slow client, send() reports backpressure and the upstream is paused.
+      backpressureLimit: config.server.websocket.maxPayloadBytes,
+      closeOnBackpressureLimit: false,
+      // Idle means no message either way: a client answering pings is still idle (nginx's proxy_read_timeout).
+      sendPings: false,
+      open: (ws) => ws.data.attach(ws),
+      message: (ws, message) => ws.data.fromClient(message),
+      drain: (ws) => ws.data.clientDrained(),
+      close: (ws, code, reason) => ws.data.clientClosed(code, reason),
+    },
+  }) as Server<WebSocketBridge> as unknown as Server<undefined>
   return {
     port: server.port ?? config.server.port,
     get served() {
@@ -123,6 +145,8 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     },
     async stop(force = false) {
       draining = true
+      // Open WebSockets are told 1001 Going Away once the drain period is over.
+      for (const bridge of websockets.open) bridge.goAway()
       await server.stop(force)
       deadlines.close()
       await upstreams.close()

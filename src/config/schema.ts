@@ -74,6 +74,17 @@ const serverSchema = z.strictObject({
    * unbounded queue. /health and the admin port are not counted.
    */
   maxInflightPerWorker: z.int().min(1).max(1_000_000).default(1000),
+  /** WebSocket proxying (docs/proxying.md, "WebSocket"). */
+  websocket: z
+    .strictObject({
+      /** Largest message either way; larger ones close the socket with 1009. */
+      maxPayloadBytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+      /** Seconds a socket may carry no message before it is closed. */
+      idleTimeoutSeconds: z.int().min(8).max(960).default(120),
+      /** Open sockets a worker carries at most; more upgrades get 503 overloaded. */
+      maxConnectionsPerWorker: positiveInt.max(1_000_000).default(10_000),
+    })
+    .prefault({}),
   /** Most concurrent upstream requests per process (Bun's fetch queues the rest). */
   maxUpstreamRequests: z.int().min(256).max(65535).default(4096),
   /** Recycle a worker after this many requests (gunicorn's max_requests); 0 = never. */
@@ -406,6 +417,8 @@ const routeSchema = z.strictObject({
   rateLimit: rateLimitSchema.optional(),
   /** Cross-origin access for browsers; preflights are answered by the gateway. */
   cors: corsSchema.optional(),
+  /** Proxy WebSocket upgrades on this route. */
+  websocket: z.boolean().default(true),
   /** Largest request body on this route; default server.maxBodyBytes. */
   maxBodyBytes: z.int().min(0).optional(),
   /** Rules for the headers sent upstream (after the forwarding rules). */

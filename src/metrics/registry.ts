@@ -9,6 +9,7 @@ import type { CacheStats } from '../middleware/cache/store.ts'
 import type { UpstreamErrorCode } from '../upstream/errors.ts'
 import type { UpstreamObserver } from '../upstream/wrappers/observer.ts'
 import { createCounterFamily, createHistogramFamily, type CounterChild, type HistogramChild } from './family.ts'
+import type { BridgeObserver } from '../upstream/websocket/bridge.ts'
 import { createHttpMetrics, type HttpMetrics } from './http.ts'
 import { LATENCY_BUCKETS, METRICS } from './names.ts'
 
@@ -27,6 +28,8 @@ export interface WorkerMetrics {
   rateLimited(route: string): void
   /** Requests being handled, read at every scrape. */
   inflight: number
+  /** Proxied WebSockets: messages and bytes each way, closes by code, open sockets. */
+  readonly websocket: BridgeObserver
   /** Reads the cache store's numbers at every scrape. */
   watchCache(stats: () => CacheStats): void
 }
@@ -125,6 +128,29 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     },
   })
 
+  const wsMessages = createCounterFamily(registry, { name: METRICS.websocketMessages.name, help: 'WebSocket messages relayed, by direction', labelNames: METRICS.websocketMessages.labels })
+  const wsBytes = createCounterFamily(registry, { name: METRICS.websocketBytes.name, help: 'WebSocket payload bytes relayed, by direction', labelNames: METRICS.websocketBytes.labels })
+  const wsCloses = createCounterFamily(registry, { name: METRICS.websocketCloses.name, help: 'WebSocket closes seen from clients, by code (3xxx and 4xxx grouped)', labelNames: METRICS.websocketCloses.labels })
+  let wsOpen = 0
+  new Gauge({
+    name: METRICS.websocketConnections,
+    help: 'Proxied WebSockets open',
+    registers,
+    collect() {
+      this.set(wsOpen)
+    },
+  })
+  const websocket: BridgeObserver = {
+    opened: () => void wsOpen++,
+    message(direction, bytes) {
+      wsMessages.child(direction).inc()
+      wsBytes.child(direction).inc(bytes)
+    },
+    closed(code) {
+      wsOpen--
+      wsCloses.child(code >= 4000 ? '4xxx' : code >= 3000 ? '3xxx' : String(code)).inc()
+    },
+  }
   const cacheByRoute = new Map<string, Map<string, CounterChild>>()
   const metrics: WorkerMetrics = {
     registry,
@@ -157,6 +183,7 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     authFailed: (route, reason) => authFailures.child(route, reason).inc(),
     rateLimited: (route) => rateLimited.child(route).inc(),
     inflight: 0,
+    websocket,
     watchCache(stats) {
       cacheStats = stats
     },

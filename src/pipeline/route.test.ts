@@ -6,6 +6,7 @@ const route = (path: string, extra: Partial<RouteConfig> = {}): RouteConfig => (
   path,
   upstream: 'u',
   stripPrefix: false,
+  websocket: true,
   cache: { enabled: false } as RouteConfig['cache'],
   ...extra,
 })

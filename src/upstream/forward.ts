@@ -15,6 +15,7 @@ import { toGatewayError, UpstreamError } from './errors.ts'
 import { upstreamRequestHeaders, type ForwardingContext } from './headers.ts'
 import type { Upstream } from './pool.ts'
 import type { Target, UpstreamRequest, UpstreamResponse } from './types.ts'
+import { isWebSocketUpgrade, proxyWebSocket, type WebSockets } from './websocket/index.ts'
 
 /** What a route's forwarder is built from, once, at boot. */
 export interface ForwarderOptions {
@@ -31,6 +32,8 @@ export interface ForwarderOptions {
   identityFields: ReadonlySet<string>
   /** The route's requestHeaders rules. */
   requestHeaders?: HeaderRules
+  /** The worker's WebSocket registry, when the route proxies upgrades. */
+  websockets?: WebSockets
   deadlines: DeadlineWheel
 }
 
@@ -112,10 +115,19 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     return new ResponseHandle(response, method, deadline, clientSignal, upstream, bufferResponseBytes)
   }
 
+  const websockets = options.websockets
+  const upgrade = (exchange: Exchange) => {
+    const target = upstream.pick(hashKeyOf?.(exchange))
+    const headers = upstreamRequestHeaders(exchange.raw.headers, context(exchange), false)
+    const path = upstreamPath(options, exchange.path) + exchange.query
+    return proxyWebSocket(exchange, websockets!, { base: target.base, path, headers, timeoutMs, maxHeaderBytes: upstream.config.maxResponseHeaderBytes })
+  }
+
   return {
     context,
     send,
     async forward(exchange) {
+      if (websockets && isWebSocketUpgrade(exchange.raw)) return upgrade(exchange)
       return (await send(exchange)).relay()
     },
   }

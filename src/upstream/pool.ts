@@ -30,6 +30,8 @@ export interface Upstream {
   readonly observer: UpstreamObserver | undefined
   /** The breaker's state ('closed' without one). */
   readonly breakerState: string
+  /** A target for a connection that bypasses the client (a WebSocket), by the same policy and health. */
+  pick(hashKey?: string): Target
   /** Applies the primary's active health verdict for the target with this base URL. */
   setHealth(base: string, healthy: boolean): void
   close(): Promise<void>
@@ -88,6 +90,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     withBalancer(targets, options.policy ?? selectionPolicy(config, targets), outliers),
   ]
   const client = composeClient(base, ...wrappers)
+  const socketPolicy = options.policy ?? selectionPolicy(config, targets)
   return {
     name,
     config,
@@ -96,6 +99,11 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     observer,
     get breakerState() {
       return breaker?.state ?? 'closed'
+    },
+    pick(hashKey) {
+      const at = performance.now()
+      const usable = targets.filter((t) => outliers.usable(t, at))
+      return socketPolicy.pick(usable.length ? usable : targets, { hashKey } as Parameters<SelectionPolicy['pick']>[1])
     },
     setHealth(targetBase, healthy) {
       for (const target of targets) if (target.base === targetBase) target.healthy = healthy

@@ -3,7 +3,7 @@ import { Exchange } from '../../pipeline/exchange.ts'
 import { compileRoutes } from '../../pipeline/route.ts'
 import { accessLog } from './index.ts'
 
-const route = compileRoutes([{ name: 'api "v1"', path: '/api', upstream: 'app', stripPrefix: false, cache: {} as never }])[0]!
+const route = compileRoutes([{ name: 'api "v1"', path: '/api', upstream: 'app', stripPrefix: false, websocket: true, cache: {} as never }])[0]!
 const exchange = (path: string, query = '') =>
   new Exchange(new Request(`http://gw.example${path}${query}`), `http://gw.example${path}${query}`, undefined, route, path, query, 'rid-1', {
     isTrusted: () => false,

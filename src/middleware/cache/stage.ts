@@ -26,7 +26,8 @@ export function cacheStage(responses: ResponseCache, options: RouteCacheConfig, 
   }
   return function cache(exchange, next) {
     const method = exchange.raw.method
-    if (method === 'GET' || method === 'HEAD') return responses.handle(cachedRequest(exchange))
+    // A WebSocket upgrade is a GET, but nothing of it is cacheable.
+    if ((method === 'GET' || method === 'HEAD') && !exchange.raw.headers.has('upgrade')) return responses.handle(cachedRequest(exchange))
     const answer = next(exchange)
     if (!UNSAFE.has(method)) return answer
     return Promise.resolve(answer).then((response) => {

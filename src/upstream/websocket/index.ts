@@ -1,0 +1,61 @@
+/**
+ * WebSocket proxying for a route (docs/proxying.md, "WebSocket"): the upstream is connected
+ * first, with the forwarded headers (X-Forwarded-*, the request id, the route's auth and
+ * header rules, Cookie); only then is the client upgraded, answering with the subprotocol
+ * the upstream chose (Bun's server would otherwise echo the first one offered,
+ * oven-sh/bun#18243). A refusal is relayed as the upstream's own response.
+ */
+import { GatewayError } from '../../errors.ts'
+import type { Exchange } from '../../pipeline/exchange.ts'
+import { toGatewayError } from '../errors.ts'
+import type { BridgeObserver, WebSocketBridge } from './bridge.ts'
+import { connectUpstream } from './connect.ts'
+
+/** The worker's open sockets and limits, shared by every route. */
+export interface WebSockets {
+  readonly open: Set<WebSocketBridge>
+  readonly maxConnections: number
+  readonly maxPayloadBytes: number
+  readonly observer?: BridgeObserver
+}
+
+/** A request asking for a WebSocket (RFC 6455 §4.2.1). */
+export function isWebSocketUpgrade(raw: Request): boolean {
+  return raw.method === 'GET' && raw.headers.get('upgrade')?.toLowerCase() === 'websocket'
+}
+
+export interface UpgradeOptions {
+  base: string
+  path: string
+  headers: Headers
+  timeoutMs: number
+  maxHeaderBytes: number
+}
+
+const OVERLOADED = () => new GatewayError('overloaded', { headers: { 'retry-after': '1' } })
+
+/** Upgrades `exchange` through the upstream; resolves with the placeholder 101 or the upstream's refusal. */
+export async function proxyWebSocket(exchange: Exchange, sockets: WebSockets, options: UpgradeOptions): Promise<Response> {
+  const upgrade = exchange.server?.upgrade
+  if (!upgrade) throw new GatewayError('bad_request')
+  if (sockets.open.size >= sockets.maxConnections) throw OVERLOADED()
+  const offered = exchange.raw.headers.get('sec-websocket-protocol')
+  const protocols = offered ? offered.split(',').map((p) => p.trim()).filter(Boolean) : []
+  let result: Awaited<ReturnType<typeof connectUpstream>>
+  try {
+    result = await connectUpstream({ ...options, protocols, maxPayloadBytes: sockets.maxPayloadBytes, observer: sockets.observer })
+  } catch (err) {
+    throw toGatewayError(err, { timedOut: false, clientGone: exchange.raw.signal.aborted })
+  }
+  if (!result.open) return result.response
+  const { bridge, protocol } = result
+  const upgraded = upgrade.call(exchange.server, exchange.raw, { data: bridge, headers: protocol ? { 'sec-websocket-protocol': protocol } : {} })
+  if (!upgraded) {
+    bridge.goAway()
+    throw new GatewayError('bad_request')
+  }
+  sockets.open.add(bridge)
+  bridge.onGone = () => sockets.open.delete(bridge)
+  // Bun ignores what the handler returns once upgraded; this one is for metrics and the access log.
+  return new Response(null, { status: 101 })
+}

@@ -94,6 +94,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       identityFields,
       requestHeaders: routeConfig.requestHeaders,
       websockets: routeConfig.websocket ? deps.websockets : undefined,
+      scheme: config.server.tls ? 'https' : 'http',
       deadlines,
     })
     forwarders.set(route, forwarder)

@@ -41,6 +41,8 @@ export const UPSTREAM_ERROR_CODES = [
   'reset',
   'malformed_head',
   'length_mismatch',
+  /** The target's certificate did not verify (wrong CA, name, expiry). */
+  'tls',
 ] as const
 
 export type UpstreamErrorCode = (typeof UPSTREAM_ERROR_CODES)[number]

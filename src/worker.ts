@@ -3,6 +3,8 @@
  * port. Owns the shutdown order: stop accepting, drain in-flight requests, close pools.
  */
 import type { Server } from 'bun'
+import { constants } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { createApp } from './app.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import { errorResponse } from './errors.ts'
@@ -61,7 +63,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   const onRequest = options.onRequest
   const store = createCacheStore(config.cache)
   const metrics = config.metrics.enabled ? createWorkerMetrics({ version: VERSION, bun: Bun.version }) : undefined
-  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)))
+  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log)
   const deadlines = createDeadlineWheel()
   const setHealth = (state: TargetHealth) => upstreams.get(state.upstream)?.setHealth(state.target, state.healthy)
   for (const state of options.health ?? []) setHealth(state)
@@ -96,10 +98,18 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     if (metrics) metrics.inflight--
     throw err
   }
+  const tls = config.server.tls
   const server: Server<undefined> = Bun.serve({
     hostname: config.server.host,
     port: config.server.port,
     reusePort: true,
+    // Read from disk by each new worker: a reload (SIGHUP) picks a renewed certificate up.
+    tls: tls && {
+      cert: readFileSync(tls.certFile, 'utf8'),
+      key: readFileSync(tls.keyFile, 'utf8'),
+      ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined,
+      secureOptions: tls.minVersion === 'TLSv1.3' ? NO_TLS_BELOW_1_3 : undefined,
+    },
     development: false,
     idleTimeout: config.server.idleTimeoutSeconds,
     // The guard answers 413 itself with a JSON body; Bun's own limit would answer first, bodiless.
@@ -135,6 +145,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       close: (ws, code, reason) => ws.data.clientClosed(code, reason),
     },
   }) as Server<WebSocketBridge> as unknown as Server<undefined>
+  const redirect = tls && config.server.httpRedirectPort !== undefined ? startRedirect(config.server.host, config.server.httpRedirectPort, server.port ?? config.server.port) : undefined
   return {
     port: server.port ?? config.server.port,
     get served() {
@@ -147,6 +158,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       draining = true
       // Open WebSockets are told 1001 Going Away once the drain period is over.
       for (const bridge of websockets.open) bridge.goAway()
+      redirect?.stop(true)
       await server.stop(force)
       deadlines.close()
       await upstreams.close()
@@ -160,4 +172,22 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     setHealth,
     upstreams: () => upstreams.all().map((u) => snapshotOf(u)),
   }
+}
+
+/** OpenSSL's SSL_OP_NO_TLSv1 | _TLSv1_1 | _TLSv1_2: Bun.serve takes the minimum version as these. */
+const NO_TLS_BELOW_1_3 = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1 | constants.SSL_OP_NO_TLSv1_2
+
+/** Plain HTTP on `port` that sends every request to the https:// URL (308 keeps the method and body). */
+function startRedirect(host: string, port: number, httpsPort: number): Server<undefined> {
+  const suffix = httpsPort === 443 ? '' : `:${httpsPort}`
+  return Bun.serve({
+    hostname: host,
+    port,
+    reusePort: true,
+    development: false,
+    fetch(req) {
+      const url = new URL(req.url)
+      return new Response(null, { status: 308, headers: { location: `https://${url.hostname}${suffix}${url.pathname}${url.search}` } })
+    },
+  })
 }

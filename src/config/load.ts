@@ -53,7 +53,7 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
   const parsed = configSchema.safeParse(raw)
   const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
   errors.push(...crossFieldErrors(raw))
-  if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data), ...headerRuleErrors(parsed.data))
+  if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data), ...headerRuleErrors(parsed.data), ...tlsFileErrors(parsed.data))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
@@ -212,6 +212,27 @@ function headerRuleErrors(config: GatewayConfig): string[] {
       }
     }
   })
+  return errors
+}
+
+/** TLS files must be readable now: a worker must not be the first to find out. */
+function tlsFileErrors(config: GatewayConfig): string[] {
+  const files: [string, string | undefined][] = [
+    ['server.tls.certFile', config.server.tls?.certFile],
+    ['server.tls.keyFile', config.server.tls?.keyFile],
+    ['server.tls.caFile', config.server.tls?.caFile],
+    ...Object.entries(config.upstreams).map(([name, u]): [string, string | undefined] => [`upstreams.${name}.tls.caFile`, u.tls?.caFile]),
+  ]
+  const errors: string[] = []
+  for (const [field, path] of files) {
+    if (path === undefined) continue
+    try {
+      if (!readFileSync(path, 'utf8').includes('-----BEGIN')) errors.push(`${field}: ${path} is not PEM`)
+    } catch {
+      errors.push(`${field}: ${path} cannot be read`)
+    }
+  }
+  if (config.server.httpRedirectPort !== undefined && !config.server.tls) errors.push('server.httpRedirectPort: needs server.tls')
   return errors
 }
 

@@ -74,6 +74,19 @@ const serverSchema = z.strictObject({
    * unbounded queue. /health and the admin port are not counted.
    */
   maxInflightPerWorker: z.int().min(1).max(1_000_000).default(1000),
+  /** TLS termination on the public port; the files are read again by every new worker (SIGHUP renews a certificate). */
+  tls: z
+    .strictObject({
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+      /** CA bundle sent with the certificate (intermediates). */
+      caFile: z.string().min(1).optional(),
+      /** Oldest TLS version accepted. */
+      minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+    })
+    .optional(),
+  /** With `tls`: also listen for plain HTTP here and answer 308 to the https:// URL. */
+  httpRedirectPort: port.optional(),
   /** WebSocket proxying (docs/proxying.md, "WebSocket"). */
   websocket: z
     .strictObject({
@@ -240,6 +253,19 @@ const upstreamSchema = z.strictObject({
   bufferResponseBytes: z.int().min(0).max(16 * 1024 * 1024).default(65536),
   /** Send the client's Host upstream instead of the target's. */
   preserveHost: z.boolean().default(false),
+  /** How https:// targets are verified (fetch's TLS); verification is on unless insecureSkipVerify. */
+  tls: z
+    .strictObject({
+      /** CA certificates (PEM) trusted for the targets, instead of the system's. */
+      caFile: z.string().min(1).optional(),
+      /** The name the certificate must carry, when it is not the target's host (SNI too). */
+      serverName: z.string().min(1).optional(),
+      /** Accept any certificate. Only for tests: it makes TLS worthless against an active attacker. */
+      insecureSkipVerify: z.boolean().default(false),
+    })
+    .optional(),
+  /** HTTP/2 to https:// targets (fetch's experimental client); a target without h2 falls back to HTTP/1.1. */
+  http2: z.boolean().default(false),
 })
 
 const routeCacheSchema = z.strictObject({

@@ -49,6 +49,17 @@ export function classifyFetchError(err: unknown, context: FailureContext): Upstr
       return new UpstreamError('dns', { cause: err })
     case 'ETIMEDOUT':
       return new UpstreamError(context.inBody ? 'body_timeout' : 'connect_timeout', { cause: err })
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+    case 'CERT_UNTRUSTED':
+    case 'CERT_REJECTED':
+      return new UpstreamError('tls', { cause: err })
     case 'ECONNRESET':
     case 'ConnectionClosed':
     case 'EPIPE':

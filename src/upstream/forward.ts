@@ -34,6 +34,8 @@ export interface ForwarderOptions {
   requestHeaders?: HeaderRules
   /** The worker's WebSocket registry, when the route proxies upgrades. */
   websockets?: WebSockets
+  /** How clients reach the gateway (https with server.tls). */
+  scheme?: 'http' | 'https'
   deadlines: DeadlineWheel
 }
 
@@ -88,7 +90,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const { identityFields } = options
   const rules = options.requestHeaders
   const hashKeyOf = upstream.config.balancing === 'hash' ? hashKeyFunction(upstream.config.hashOn) : undefined
-  const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields, rules)
+  const scheme = options.scheme
+  const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields, rules, scheme)
 
   async function send(exchange: Exchange, sendOptions?: SendOptions): Promise<UpstreamExchange> {
     const raw = exchange.raw
@@ -173,7 +176,8 @@ class ExchangeContext implements ForwardingContext {
     readonly preserveHost: boolean,
     readonly dropUnderscores: boolean,
     readonly identityFields: ReadonlySet<string>,
-    readonly rules: HeaderRules | undefined
+    readonly rules: HeaderRules | undefined,
+    readonly scheme: 'http' | 'https' | undefined
   ) {}
   get identity() {
     return this.exchange.identity

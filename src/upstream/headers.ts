@@ -96,6 +96,8 @@ export interface ForwardingContext {
   dropUnderscores: boolean
   /** Consumer header names of every route: never copied from a client, only set by auth. */
   identityFields: ReadonlySet<string>
+  /** How the client reached the gateway: https when it terminates TLS (server.tls). */
+  scheme?: 'http' | 'https'
   /** The route's `requestHeaders` rules, applied last. */
   rules?: HeaderRules
   /** The authenticated caller, once the route's auth stage ran. */
@@ -144,11 +146,11 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
   if (peerTrusted) {
     const prior = out.get('x-forwarded-for')
     if (peerAddress) out.set('x-forwarded-for', prior ? `${prior}, ${peerAddress}` : peerAddress)
-    if (!out.has('x-forwarded-proto')) out.set('x-forwarded-proto', 'http')
+    if (!out.has('x-forwarded-proto')) out.set('x-forwarded-proto', context.scheme ?? 'http')
     if (!out.has('x-forwarded-host') && host) out.set('x-forwarded-host', host)
   } else {
     if (peerAddress) out.set('x-forwarded-for', peerAddress)
-    out.set('x-forwarded-proto', 'http')
+    out.set('x-forwarded-proto', context.scheme ?? 'http')
     if (host) out.set('x-forwarded-host', host)
   }
   out.set('x-request-id', context.requestId)
@@ -184,7 +186,7 @@ function baseSentValue(incoming: Headers, name: string, context: ForwardingConte
       return copied ? `${copied}, ${peerAddress}` : peerAddress
     }
     case 'x-forwarded-proto':
-      return copied ?? 'http'
+      return copied ?? context.scheme ?? 'http'
     case 'x-forwarded-host':
       return copied ?? incoming.get('host')
     default:

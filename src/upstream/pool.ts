@@ -3,7 +3,9 @@
  * base client and its wrappers, outermost first: observe (metrics) → head checks → circuit
  * breaker → retries → balance (active and passive health) → base.
  */
+import { readFileSync } from 'node:fs'
 import type { UpstreamConfig } from '../config/schema.ts'
+import type { Logger } from '../log.ts'
 import { createFetchClient } from './client.ts'
 import { createNativeClient } from './native/client.ts'
 import { createOutlierDetector } from './outlier.ts'
@@ -42,12 +44,22 @@ export interface UpstreamOptions {
   /** The base client (tests, or another implementation); from `config.client` by default. */
   base?: UpstreamClient
   observer?: UpstreamObserver
+  /** For what a request cannot tell the operator itself (a certificate that does not verify). */
+  log?: Pick<Logger, 'warn'>
 }
 
 /** The native client for plain-HTTP upstreams (the default); fetch when configured, and for https:// targets. */
-function createBaseClient(config: UpstreamConfig): UpstreamClient {
+function createBaseClient(name: string, config: UpstreamConfig, log?: Pick<Logger, 'warn'>): UpstreamClient {
   const plain = config.targets.every((t) => t.url.toLowerCase().startsWith('http://'))
-  if (config.client === 'fetch' || !plain) return createFetchClient(config.keepAlive)
+  if (config.client === 'fetch' || !plain) {
+    const { tls } = config
+    return createFetchClient({
+      ...config.keepAlive,
+      tls: tls && { ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined, serverName: tls.serverName, rejectUnauthorized: !tls.insecureSkipVerify },
+      http2: config.http2,
+      onTlsError: log && tlsErrorLog(name, log),
+    })
+  }
   const { keepAlive } = config
   return createNativeClient({
     maxConnections: keepAlive.maxConnections,
@@ -58,6 +70,18 @@ function createBaseClient(config: UpstreamConfig): UpstreamClient {
     maxResponseHeaderBytes: config.maxResponseHeaderBytes,
     bufferResponseBytes: config.bufferResponseBytes,
   })
+}
+
+/** One warning line per upstream, target and reason every 10 s at most: never one per request. */
+function tlsErrorLog(upstream: string, log: Pick<Logger, 'warn'>): (target: string, reason: string) => void {
+  const last = new Map<string, number>()
+  return (target, reason) => {
+    const key = `${target} ${reason}`
+    const now = performance.now()
+    if ((last.get(key) ?? -Infinity) > now - 10_000) return
+    last.set(key, now)
+    log.warn('upstream_tls_error', { upstream, target, reason })
+  }
 }
 
 function selectionPolicy(config: UpstreamConfig, targets: readonly Target[]): SelectionPolicy {
@@ -76,7 +100,7 @@ function selectionPolicy(config: UpstreamConfig, targets: readonly Target[]): Se
 /** Builds an upstream from its config. */
 export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions = {}): Upstream {
   const targets = config.targets.map((t) => createTarget(t.url, t.weight))
-  const base = options.base ?? createBaseClient(config)
+  const base = options.base ?? createBaseClient(name, config, options.log)
   const observer = options.observer
   const outliers = createOutlierDetector(targets, config.outlierDetection, observer?.ejected && ((t) => observer.ejected!(t.base)))
   const breaker: Breaker | undefined = config.circuitBreaker && createBreaker(config.circuitBreaker, observer?.breaker)

@@ -1,5 +1,6 @@
 /** Every configured upstream by name, built once at boot. */
 import type { GatewayConfig } from '../config/schema.ts'
+import type { Logger } from '../log.ts'
 import { createUpstream, type Upstream } from './pool.ts'
 import type { UpstreamObserver } from './wrappers/observer.ts'
 
@@ -11,11 +12,12 @@ export interface UpstreamRegistry {
 
 export function createUpstreamRegistry(
   upstreams: GatewayConfig['upstreams'],
-  observerFor?: (upstream: string) => UpstreamObserver
+  observerFor?: (upstream: string) => UpstreamObserver,
+  log?: Pick<Logger, 'warn'>
 ): UpstreamRegistry {
   const byName = new Map<string, Upstream>()
   for (const [name, config] of Object.entries(upstreams)) {
-    byName.set(name, createUpstream(name, config, { observer: observerFor?.(name) }))
+    byName.set(name, createUpstream(name, config, { observer: observerFor?.(name), log }))
   }
   return {
     get: (name) => byName.get(name),

@@ -21,7 +21,7 @@ export function cacheStage(responses: ResponseCache, options: RouteCacheConfig, 
     // Connection (or an untrusted X-Forwarded-Proto) must not select what is served.
     const sent = (name: string) => sentHeaderValue(headers, name, context)
     // From an untrusted peer the gateway sends X-Forwarded-Proto: http itself.
-    const scheme = exchange.trusted ? sent('x-forwarded-proto')!.toLowerCase() : 'http'
+    const scheme = exchange.trusted ? sent('x-forwarded-proto')!.toLowerCase() : (context.scheme ?? 'http')
     return { exchange, forwarder, options, scheme, sent, host: headers.get('host') ?? '' }
   }
   return function cache(exchange, next) {

@@ -1,0 +1,164 @@
+/**
+ * TLS with certificates the test makes with openssl: termination on the public port (curl
+ * and fetch over https, X-Forwarded-Proto https, the plain-HTTP redirect, a certificate
+ * renewed by SIGHUP), HTTPS upstreams verified against a CA file (a wrong CA is a 502 and
+ * one log line with the reason), and HTTP/2 to a node:http2 upstream with the fallback to
+ * HTTP/1.1 for one without h2.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import http2 from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { events, expectCleanOutput, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
+import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'gw-tls-'))
+const file = (name: string) => join(dir, name)
+
+/** A self-signed certificate for localhost and 127.0.0.1. */
+function makeCert(name: string, cn = 'localhost') {
+  const result = Bun.spawnSync([
+    'openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+    '-keyout', file(`${name}-key.pem`), '-out', file(`${name}.pem`),
+    '-subj', `/CN=${cn}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  ])
+  if (result.exitCode !== 0) throw new Error(`openssl failed: ${result.stderr.toString()}`)
+  return { cert: readFileSync(file(`${name}.pem`), 'utf8'), key: readFileSync(file(`${name}-key.pem`), 'utf8') }
+}
+
+function freePort(): number {
+  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
+  const port = server.port!
+  server.stop(true)
+  return port
+}
+
+let upstream: RecordingUpstream
+let gw: GatewayProcess
+let first: { cert: string; key: string }
+let redirectPort: number
+
+beforeAll(async () => {
+  first = makeCert('server')
+  makeCert('other', 'other')
+  // The files the gateway reads: renewed in place by the SIGHUP test.
+  writeFileSync(file('live.pem'), first.cert)
+  writeFileSync(file('live-key.pem'), first.key)
+  upstream = startRecordingUpstream()
+  redirectPort = freePort()
+  gw = await startGateway({
+    server: { tls: { certFile: file('live.pem'), keyFile: file('live-key.pem') }, httpRedirectPort: redirectPort },
+    upstreams: { app: { targets: [upstream.origin] } },
+    routes: [{ path: '/', upstream: 'app' }],
+  })
+}, 20_000)
+
+afterAll(async () => {
+  expect(await gw.stop()).toBe(0)
+  expectCleanOutput(gw.output())
+  upstream.stop()
+})
+
+const https = (path: string) => `https://127.0.0.1:${gw.port}${path}`
+
+describe('TLS termination', () => {
+  test('fetch and curl get 200 over https; the upstream is told X-Forwarded-Proto: https', async () => {
+    const res = await fetch(https('/tls'), { tls: { ca: first.cert } })
+    expect(res.status).toBe(200)
+    expect(upstream.requests.at(-1)!.headers['x-forwarded-proto']).toBe('https')
+    // Not spawnSync: the upstream runs in this process and must keep answering.
+    const curl = Bun.spawn(['curl', '-s', '-m', '5', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', file('server.pem'), https('/curl')], { stdout: 'pipe' })
+    expect(await new Response(curl.stdout).text()).toBe('200')
+    // Without the CA the certificate does not verify: it is TLS, not plain text.
+    expect(await Bun.spawn(['curl', '-s', '-m', '5', '-o', '/dev/null', https('/curl')]).exited).not.toBe(0)
+  })
+
+  test('plain HTTP on httpRedirectPort gets a 308 to the https URL', async () => {
+    const res = await fetch(`http://127.0.0.1:${redirectPort}/a/b?c=1`, { redirect: 'manual' })
+    expect(res.status).toBe(308)
+    expect(res.headers.get('location')).toBe(`https://127.0.0.1:${gw.port}/a/b?c=1`)
+  })
+
+  test('SIGHUP serves a certificate renewed in place, without a restart', async () => {
+    const renewed = makeCert('renewed')
+    const withRenewed = () => fetch(https('/renewed'), { tls: { ca: renewed.cert } }).then((r) => r.status, () => 0)
+    expect(await withRenewed()).toBe(0)
+    writeFileSync(file('live.pem'), renewed.cert)
+    writeFileSync(file('live-key.pem'), renewed.key)
+    gw.proc.kill('SIGHUP')
+    await waitFor(async () => (await withRenewed()) === 200, 10_000, 'the renewed certificate')
+  }, 20_000)
+})
+
+describe('HTTPS and HTTP/2 upstreams', () => {
+  let h2: http2.Http2SecureServer
+  let h2Port: number
+  let h1: Bun.Server<undefined>
+  const versions: string[] = []
+
+  beforeAll(async () => {
+    const server = readFileSync(file('server.pem'))
+    const key = readFileSync(file('server-key.pem'))
+    h2 = http2.createSecureServer({ key, cert: server, allowHTTP1: true }, (req, res) => {
+      versions.push(req.httpVersion)
+      res.end(`http ${req.httpVersion}`)
+    })
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve))
+    h2Port = (h2.address() as AddressInfo).port
+    h1 = Bun.serve({ hostname: '127.0.0.1', port: 0, tls: { cert: server.toString(), key: key.toString() }, fetch: () => new Response('bun http/1.1') })
+  })
+
+  afterAll(() => {
+    h2.close()
+    h1.stop(true)
+  })
+
+  test('verified against caFile; HTTP/2 when asked, HTTP/1.1 otherwise; a target without h2 falls back', async () => {
+    const proxy = await startGateway({
+      upstreams: {
+        plain: { targets: [`https://127.0.0.1:${h2Port}`], tls: { caFile: file('server.pem') } },
+        h2: { targets: [`https://127.0.0.1:${h2Port}`], tls: { caFile: file('server.pem') }, http2: true },
+        h1only: { targets: [`https://127.0.0.1:${h1.port}`], tls: { caFile: file('server.pem') }, http2: true },
+        named: { targets: [`https://127.0.0.1:${h1.port}`], tls: { caFile: file('server.pem'), serverName: 'localhost' } },
+      },
+      routes: [
+        { path: '/plain', upstream: 'plain', stripPrefix: true },
+        { path: '/h2', upstream: 'h2', stripPrefix: true },
+        { path: '/h1only', upstream: 'h1only', stripPrefix: true },
+        { path: '/named', upstream: 'named', stripPrefix: true },
+      ],
+    })
+    try {
+      const body = async (path: string) => {
+        const res = await fetch(proxy.url(path))
+        return `${res.status} ${await res.text()}`
+      }
+      expect(await body('/plain/x')).toBe('200 http 1.1')
+      expect(await body('/h2/x')).toBe('200 http 2.0')
+      expect(versions).toContain('2.0')
+      expect(await body('/h1only/x')).toBe('200 bun http/1.1')
+      expect(await body('/h1only/y')).toBe('200 bun http/1.1')
+      expect(await body('/named/x')).toBe('200 bun http/1.1')
+    } finally {
+      expect(await proxy.stop()).toBe(0)
+      expectCleanOutput(proxy.output())
+    }
+  }, 20_000)
+
+  test('a wrong CA gives 502 and one log line naming the reason, not a silent pass', async () => {
+    const proxy = await startGateway({
+      upstreams: { app: { targets: [`https://127.0.0.1:${h2Port}`], tls: { caFile: file('other.pem') } } },
+      routes: [{ path: '/', upstream: 'app' }],
+    })
+    try {
+      for (let i = 0; i < 3; i++) expect((await fetch(proxy.url('/x'))).status).toBe(502)
+      const logged = events(proxy.output(), 'upstream_tls_error')
+      expect(logged).toHaveLength(1)
+      expect(logged[0]!.reason).toBe('DEPTH_ZERO_SELF_SIGNED_CERT')
+    } finally {
+      expect(await proxy.stop()).toBe(0)
+    }
+  }, 20_000)
+})

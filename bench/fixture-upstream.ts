@@ -4,6 +4,7 @@
  *   /large        256 KiB                        /gzip   a gzip-encoded JSON body
  *   /cached/...   the small body, cacheable (Cache-Control: public, max-age=600)
  *   POST /echo    reads the body, answers with its size
+ *   /ws           a WebSocket that echoes every message
  * Every other path answers like /small.
  */
 const SMALL = JSON.stringify({ id: 42, name: 'bench', tags: ['a', 'b'] })
@@ -16,8 +17,14 @@ const server = Bun.serve({
   hostname: '127.0.0.1',
   port: Number(Bun.argv[2] ?? 0),
   development: false,
-  async fetch(req) {
+  websocket: {
+    message(ws, message) {
+      ws.send(message)
+    },
+  },
+  async fetch(req, server) {
     const path = req.url.slice(req.url.indexOf('/', 8), req.url.indexOf('?') === -1 ? undefined : req.url.indexOf('?'))
+    if (path === '/ws' && server.upgrade(req, { data: undefined })) return undefined
     if (path.startsWith('/cached/')) return new Response(SMALL, { headers: CACHEABLE })
     switch (path) {
       case '/slow':

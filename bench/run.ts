@@ -83,6 +83,27 @@ async function startListening(args: string[]) {
   }
 }
 
+/** The bench gateway again, terminating TLS with a self-signed certificate made by openssl. */
+async function startTlsGateway(upstreamPort: number) {
+  const dir = join(ROOT, '.tmp', 'bench-tls')
+  mkdirSync(dir, { recursive: true })
+  const made = Bun.spawnSync(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=localhost'])
+  if (made.exitCode !== 0) fail('the tls scenario needs openssl (apt-get install openssl)')
+  const config = gatewayConfig(upstreamPort, values.workers!, values.client) as { server: Record<string, unknown> }
+  config.server.tls = { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') }
+  const path = join(ROOT, '.tmp', 'bench-gateway-tls.json')
+  await Bun.write(path, JSON.stringify(config))
+  return startListening(['src/main.ts', '--config', path])
+}
+
+/** The websocket scenario's load tool (bench/ws-load.ts), with the same result shape. */
+async function runWebSocketLoad(o: LoadOptions): Promise<LoadResult> {
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, 'ws-load.ts'), o.url, String(o.durationSeconds), String(o.connections)], { stdout: 'pipe', stderr: 'pipe' })
+  const text = await new Response(proc.stdout).text()
+  if ((await proc.exited) !== 0) throw new Error(`ws-load failed: ${await new Response(proc.stderr).text()}`)
+  return JSON.parse(text.trim().split('\n').at(-1)!) as LoadResult
+}
+
 /** A free loopback port (bound, then released). */
 function freePort(): number {
   const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
@@ -117,6 +138,8 @@ async function main(): Promise<void> {
   await Bun.write(configPath, JSON.stringify(gatewayConfig(upstream.port, values.workers!, values.client)))
   const gateway = await startListening(['src/main.ts', '--config', configPath])
   const workers = workerPids(gateway.output()).length
+  // The tls scenario: a second gateway, the same config, terminating TLS with a throwaway certificate.
+  const tlsGateway = scenarios.some((s) => s.protocol === 'https') ? await startTlsGateway(upstream.port) : undefined
   if (values.compare === 'nginx') {
     nginx = await startNginx(upstream.port, Math.max(1, workers), freePort())
     if (!nginx) fail('--compare nginx: nginx is not installed (apt-get install nginx-light)')
@@ -124,8 +147,9 @@ async function main(): Promise<void> {
 
   /** One load run against `port`, with the CPU the processes under `pid` spent on it. */
   const load = async (port: number, pid: number, s: Scenario, seconds: number): Promise<LoadResult> => {
+    const scheme = s.protocol === 'https' ? 'https' : s.protocol === 'websocket' ? 'ws' : 'http'
     const options: LoadOptions = {
-      url: `http://127.0.0.1:${port}${s.path}`,
+      url: `${scheme}://127.0.0.1:${port}${s.path}`,
       durationSeconds: seconds,
       connections: s.connections ?? connections,
       threads: 2,
@@ -135,15 +159,15 @@ async function main(): Promise<void> {
       headers: s.headers,
     }
     const cpu = measureCpu(pid)
-    const result = await runLoad(tool, options)
+    const result = s.protocol === 'websocket' ? await runWebSocketLoad(options) : await runLoad(tool, options)
     const cpuMs = cpu.stop()
     return { ...result, cpuMs, cpuUsPerRequest: result.requests > 0 ? (cpuMs * 1000) / result.requests : undefined }
   }
 
   // Warm every proxy once (JIT, pools, the cache entry the cache-hit scenario reads).
-  for (const server of [gateway, nginx].filter((p) => p !== undefined)) {
-    for (const s of scenarios.filter((x) => !x.direct)) await load(server.port, server.pid, s, 1)
-  }
+  for (const s of scenarios.filter((x) => !x.direct && x.protocol !== 'https')) await load(gateway.port, gateway.pid, s, 1)
+  if (nginx) for (const s of scenarios.filter((x) => !x.direct && !x.protocol)) await load(nginx.port, nginx.pid, s, 1)
+  for (const s of scenarios.filter((x) => x.protocol === 'https')) await load(tlsGateway!.port, tlsGateway!.pid, s, 1)
 
   const results: ScenarioResult[] = []
   const rounds = nginx && !quick ? 2 : 1
@@ -162,11 +186,13 @@ async function main(): Promise<void> {
       const order: ('gateway' | 'nginx')[] = round % 2 === 0 ? ['gateway', 'nginx'] : ['nginx', 'gateway']
       for (const target of order) {
         if (target === 'nginx') {
-          if (nginx) theirs.push(await load(nginx.port, nginx.pid, s, seconds))
+          // nginx is set up for plain HTTP only: no TLS, no WebSocket location.
+          if (nginx && !s.protocol) theirs.push(await load(nginx.port, nginx.pid, s, seconds))
           continue
         }
-        const sampler = sampleRss(() => workerPids(gateway.output()))
-        ours.push(await load(gateway.port, gateway.pid, s, seconds))
+        const server = s.protocol === 'https' ? tlsGateway! : gateway
+        const sampler = sampleRss(() => workerPids(server.output()))
+        ours.push(await load(server.port, server.pid, s, seconds))
         rss = sampler.stop()
       }
     }
@@ -174,9 +200,10 @@ async function main(): Promise<void> {
   }
   progress('')
 
-  const direct = results.find((r) => r.name === 'direct')
   for (const r of results) {
-    if (direct && r !== direct) {
+    const baseline = scenarios.find((s) => s.name === r.name)?.baseline ?? 'direct'
+    const direct = results.find((x) => x.name === baseline)
+    if (direct && r !== direct && !scenarios.find((s) => s.name === r.name)?.direct) {
       r.ratioVsDirect = r.gateway.requestsPerSec / direct.gateway.requestsPerSec
       r.cpuRatioVsDirect = ratio(r.gateway.cpuUsPerRequest, direct.gateway.cpuUsPerRequest)
     }

@@ -17,6 +17,10 @@ export interface Scenario {
   warm?: boolean
   /** Request headers (the credential of the authenticated scenarios). */
   headers?: Record<string, string>
+  /** https: against a second gateway terminating TLS; websocket: echoed messages (bench/ws-load.ts). */
+  protocol?: 'https' | 'websocket'
+  /** The scenario this one's "vs direct" ratios are taken against; default `direct`. */
+  baseline?: string
   describe: string
 }
 
@@ -37,6 +41,9 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'jwt', path: '/jwt/small', headers: { authorization: `Bearer ${BENCH_JWT}` }, describe: 'small GET proxied behind an HS256 JWT' },
   { name: 'post-4k', path: '/api/echo', method: 'POST', bodyBytes: 4096, describe: 'POST with a 4 KiB body' },
   { name: 'large', path: '/api/large', describe: '256 KiB GET proxied (streamed)' },
+  { name: 'tls', path: '/api/small', protocol: 'https', describe: 'small GET proxied, TLS terminated by the gateway' },
+  { name: 'websocket-direct', direct: true, path: '/ws', protocol: 'websocket', describe: 'WebSocket echo on the upstream directly (messages/s)' },
+  { name: 'websocket', path: '/api/ws', protocol: 'websocket', baseline: 'websocket-direct', describe: 'WebSocket echo through the gateway (messages/s)' },
   { name: 'burst', path: '/api/small', connections: 256, durationShare: 0.5, describe: 'small GET, 256 connections, short' },
 ]
 
@@ -46,8 +53,9 @@ export function selectScenarios(names: string | undefined): Scenario[] {
   const wanted = names.split(',').map((n) => n.trim()).filter(Boolean)
   const unknown = wanted.filter((n) => !SCENARIOS.some((s) => s.name === n))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
-  // The baseline is always measured: ratios need it.
-  return SCENARIOS.filter((s) => s.direct || wanted.includes(s.name))
+  // The baselines the chosen ones compare with are always measured: ratios need them.
+  const baselines = new Set(['direct', ...SCENARIOS.filter((s) => wanted.includes(s.name) && s.baseline).map((s) => s.baseline!)])
+  return SCENARIOS.filter((s) => baselines.has(s.name) || wanted.includes(s.name))
 }
 
 /** The gateway config the bench runs (through the real start path). */

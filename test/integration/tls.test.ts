@@ -81,6 +81,21 @@ describe('TLS termination', () => {
     expect(res.headers.get('location')).toBe(`https://127.0.0.1:${gw.port}/a/b?c=1`)
   })
 
+  test('minVersion TLSv1.3 refuses a TLS 1.2 client', async () => {
+    const strict = await startGateway({
+      server: { tls: { certFile: file('server.pem'), keyFile: file('server-key.pem'), minVersion: 'TLSv1.3' } },
+      upstreams: { app: { targets: [upstream.origin] } },
+      routes: [{ path: '/', upstream: 'app' }],
+    })
+    try {
+      const curl = (...flags: string[]) => Bun.spawn(['curl', '-s', '-m', '5', '-o', '/dev/null', '--cacert', file('server.pem'), ...flags, `https://127.0.0.1:${strict.port}/v`]).exited
+      expect(await curl('--tls-max', '1.2')).not.toBe(0)
+      expect(await curl('--tlsv1.3')).toBe(0)
+    } finally {
+      expect(await strict.stop()).toBe(0)
+    }
+  }, 20_000)
+
   test('SIGHUP serves a certificate renewed in place, without a restart', async () => {
     const renewed = makeCert('renewed')
     const withRenewed = () => fetch(https('/renewed'), { tls: { ca: renewed.cert } }).then((r) => r.status, () => 0)

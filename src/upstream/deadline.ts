@@ -32,17 +32,18 @@ export interface DeadlineWheel {
   close(): void
 }
 
-class Watch implements Deadline {
+/**
+ * Something that aborts once: it tells one direct listener, and makes an AbortSignal only
+ * for a client that reads `signal` (fetch does). The wheel's watches and the retries'
+ * per-try deadlines are both one.
+ */
+export class AbortPoint {
   timedOut = false
   aborted = false
   reason: unknown = undefined
   private controller: AbortController | undefined
   private listener: ((reason: unknown) => void) | undefined
-  constructor(
-    readonly expiresAt: number,
-    readonly client: AbortSignal,
-    private readonly pending: Set<Watch>
-  ) {}
+
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController()
@@ -50,19 +51,32 @@ class Watch implements Deadline {
     }
     return this.controller.signal
   }
+
   onAbort(listener: ((reason: unknown) => void) | undefined): void {
     this.listener = listener
   }
-  abort(reason: unknown): void {
+
+  abort(reason: unknown, timedOut = this.timedOut): void {
     if (this.aborted) return
     this.aborted = true
+    this.timedOut = timedOut
     this.reason = reason
     this.controller?.abort(reason)
     this.listener?.(reason)
   }
+}
+
+class Watch extends AbortPoint implements Deadline {
+  constructor(
+    readonly expiresAt: number,
+    readonly client: AbortSignal,
+    private readonly pending: Set<Watch>
+  ) {
+    super()
+  }
   clear(): void {
     this.pending.delete(this)
-    this.listener = undefined
+    this.onAbort(undefined)
   }
 }
 
@@ -79,8 +93,7 @@ export function createDeadlineWheel(options: { tickMs?: number; now?: () => numb
         watch.abort(watch.client.reason)
       } else if (at >= watch.expiresAt) {
         pending.delete(watch)
-        watch.timedOut = true
-        watch.abort(new DOMException('upstream deadline passed', 'TimeoutError'))
+        watch.abort(new DOMException('upstream deadline passed', 'TimeoutError'), true)
       }
     }
   }

@@ -10,6 +10,7 @@ import type { HeaderRules } from '../config/schema.ts'
 import type { Exchange } from '../pipeline/exchange.ts'
 import { upstreamPath } from '../pipeline/route.ts'
 import { limitBody, relayBody, type RelayHooks } from './body.ts'
+import { concatBytes } from './bytes.ts'
 import type { Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
 import { upstreamRequestHeaders, type ForwardingContext } from './headers.ts'
@@ -270,7 +271,7 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
         const { done, value } = await reader.read()
         if (done) {
           this.deadline.clear()
-          return concat(chunks, size)
+          return concatBytes(chunks, size)
         }
         chunks.push(value)
         size += value.byteLength
@@ -295,17 +296,6 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     if (cause instanceof UpstreamError) this.upstream.observer?.error(cause.code)
     return mapped
   }
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const chunk of chunks) {
-    out.set(chunk, at)
-    at += chunk.byteLength
-  }
-  return out
 }
 
 /** A stream of `prefix` followed by what `reader` still has. */

@@ -7,6 +7,7 @@
  * Transfer-Encoding, and any Transfer-Encoding but `chunked` alone. Interim 1xx heads are
  * skipped. A chunked body's trailers are read and dropped.
  */
+import { concatBytes } from '../bytes.ts'
 import { UpstreamError } from '../errors.ts'
 
 export interface ResponseHead {
@@ -98,7 +99,7 @@ export class ResponseParser {
   /** Feeds received bytes; throws an UpstreamError on a malformed response. */
   feed(chunk: Uint8Array): void {
     if (chunk.byteLength > 0) this.started = true
-    let data = this.pending.byteLength ? concat(this.pending, chunk) : chunk
+    let data = this.pending.byteLength ? concatBytes([this.pending, chunk]) : chunk
     this.pending = EMPTY
     while (data.byteLength > 0) {
       switch (this.state) {
@@ -346,11 +347,4 @@ function indexOfCrlf(data: Uint8Array): number {
   }
   if (data.byteLength > 0 && data[data.byteLength - 1] === LF) throw malformed()
   return -1
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength)
-  out.set(a, 0)
-  out.set(b, a.byteLength)
-  return out
 }

@@ -5,6 +5,7 @@
  * come between fragments), and refuses a message over `maxPayloadBytes` (close 1009) or a
  * malformed frame (close 1002).
  */
+import { concatBytes } from '../bytes.ts'
 
 export const OPCODE = { continuation: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 } as const
 
@@ -72,7 +73,7 @@ export class FrameDecoder {
 
   /** Feeds received bytes; throws a FrameError when the stream must close. */
   feed(chunk: Uint8Array): void {
-    let data = this.pending.byteLength ? concat(this.pending, chunk) : chunk
+    let data = this.pending.byteLength ? concatBytes([this.pending, chunk]) : chunk
     this.pending = EMPTY
     for (;;) {
       if (data.byteLength < 2) break
@@ -130,21 +131,9 @@ export class FrameDecoder {
     if (this.fragmentBytes > this.maxPayloadBytes) throw new FrameError(1009)
     this.fragments.push(payload)
     if (!fin) return
-    const message = concat(...this.fragments)
+    const message = concatBytes(this.fragments)
     this.fragments = []
     this.fragmentBytes = 0
     this.events.message(message, this.fragmentBinary)
   }
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let size = 0
-  for (const part of parts) size += part.byteLength
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.byteLength
-  }
-  return out
 }

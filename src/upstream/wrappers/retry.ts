@@ -6,7 +6,7 @@
  * The native client's own stale-connection retry is below this and not counted here.
  */
 import type { RETRY_ON } from '../../config/schema.ts'
-import type { Deadline } from '../deadline.ts'
+import { AbortPoint } from '../deadline.ts'
 import { UpstreamError, type UpstreamErrorCode } from '../errors.ts'
 import type { RetryBudget } from '../retry-budget.ts'
 import type { ClientWrapper, UpstreamRequest, UpstreamResponse } from '../types.ts'
@@ -111,46 +111,18 @@ function withDeadline(request: UpstreamRequest, deadline: TryDeadline): Upstream
  * One try's deadline: the request's own, plus perTryTimeoutMs until the head arrives.
  * The request's deadline keeps one listener, this try's; what it hears is passed on.
  */
-class TryDeadline implements Pick<Deadline, 'timedOut' | 'aborted' | 'reason' | 'onAbort' | 'signal'> {
-  timedOut = false
-  aborted = false
-  reason: unknown = undefined
-  private listener: ((reason: unknown) => void) | undefined
-  private controller: AbortController | undefined
+class TryDeadline extends AbortPoint {
   private readonly timer: ReturnType<typeof setTimeout>
 
-  constructor(
-    private readonly outer: NonNullable<UpstreamRequest['deadline']> & { readonly signal?: AbortSignal },
-    ms: number
-  ) {
+  constructor(outer: NonNullable<UpstreamRequest['deadline']>, ms: number) {
+    super()
     outer.onAbort((reason) => this.abort(reason, outer.timedOut))
     if (outer.aborted) this.abort(outer.reason, outer.timedOut)
     this.timer = setTimeout(() => this.abort(new DOMException('per-try deadline passed', 'TimeoutError'), true), ms)
   }
 
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController()
-      if (this.aborted) this.controller.abort(this.reason)
-    }
-    return this.controller.signal
-  }
-
-  onAbort(listener: ((reason: unknown) => void) | undefined): void {
-    this.listener = listener
-  }
-
   /** The head arrived (or the try failed): only the request's own deadline goes on. */
   end(): void {
     clearTimeout(this.timer)
-  }
-
-  private abort(reason: unknown, timedOut: boolean): void {
-    if (this.aborted) return
-    this.aborted = true
-    this.timedOut = timedOut
-    this.reason = reason
-    this.controller?.abort(reason)
-    this.listener?.(reason)
   }
 }

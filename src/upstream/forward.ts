@@ -124,7 +124,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     const target = upstream.pick(hashKeyOf?.(exchange))
     const headers = upstreamRequestHeaders(exchange.raw.headers, context(exchange), false)
     const path = upstreamPath(options, exchange.path) + exchange.query
-    return proxyWebSocket(exchange, websockets!, { base: target.base, path, headers, timeoutMs, maxHeaderBytes: upstream.config.maxResponseHeaderBytes })
+    return proxyWebSocket(exchange, websockets!, { base: target.base, path, headers, timeoutMs, maxHeaderBytes: upstream.config.maxResponseHeaderBytes, tls: upstream.tls })
   }
 
   return {

@@ -30,6 +30,8 @@ export interface Upstream {
   readonly client: UpstreamClient
   /** Reports body failures the forwarder sees (head failures are reported by the client). */
   readonly observer: UpstreamObserver | undefined
+  /** How https:// targets are verified, resolved from `config.tls` (also for WebSockets). */
+  readonly tls: UpstreamTls | undefined
   /** The breaker's state ('closed' without one). */
   readonly breakerState: string
   /** A target for a connection that bypasses the client (a WebSocket), by the same policy and health. */
@@ -48,14 +50,25 @@ export interface UpstreamOptions {
   log?: Pick<Logger, 'warn'>
 }
 
+/** TLS settings for https:// targets, with the CA file read (once, at boot). */
+export interface UpstreamTls {
+  ca?: string
+  serverName?: string
+  rejectUnauthorized: boolean
+}
+
+function resolveTls(config: UpstreamConfig): UpstreamTls | undefined {
+  const { tls } = config
+  return tls && { ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined, serverName: tls.serverName, rejectUnauthorized: !tls.insecureSkipVerify }
+}
+
 /** The native client for plain-HTTP upstreams (the default); fetch when configured, and for https:// targets. */
-function createBaseClient(name: string, config: UpstreamConfig, log?: Pick<Logger, 'warn'>): UpstreamClient {
+function createBaseClient(name: string, config: UpstreamConfig, tls: UpstreamTls | undefined, log?: Pick<Logger, 'warn'>): UpstreamClient {
   const plain = config.targets.every((t) => t.url.toLowerCase().startsWith('http://'))
   if (config.client === 'fetch' || !plain) {
-    const { tls } = config
     return createFetchClient({
       ...config.keepAlive,
-      tls: tls && { ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined, serverName: tls.serverName, rejectUnauthorized: !tls.insecureSkipVerify },
+      tls,
       http2: config.http2,
       onTlsError: log && tlsErrorLog(name, log),
     })
@@ -100,7 +113,8 @@ function selectionPolicy(config: UpstreamConfig, targets: readonly Target[]): Se
 /** Builds an upstream from its config. */
 export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions = {}): Upstream {
   const targets = config.targets.map((t) => createTarget(t.url, t.weight))
-  const base = options.base ?? createBaseClient(name, config, options.log)
+  const tls = resolveTls(config)
+  const base = options.base ?? createBaseClient(name, config, tls, options.log)
   const observer = options.observer
   const outliers = createOutlierDetector(targets, config.outlierDetection, observer?.ejected && ((t) => observer.ejected!(t.base)))
   const breaker: Breaker | undefined = config.circuitBreaker && createBreaker(config.circuitBreaker, observer?.breaker)
@@ -121,6 +135,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     targets,
     client,
     observer,
+    tls,
     get breakerState() {
       return breaker?.state ?? 'closed'
     },

@@ -162,6 +162,41 @@ describe('HTTPS and HTTP/2 upstreams', () => {
     }
   }, 20_000)
 
+  test('a WebSocket to an https:// target is verified against caFile too: echo with the right CA, 502 with a wrong one', async () => {
+    const wss = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      tls: { cert: readFileSync(file('server.pem'), 'utf8'), key: readFileSync(file('server-key.pem'), 'utf8') },
+      fetch: (req, server) => (server.upgrade(req, { data: undefined }) ? undefined : new Response('no', { status: 400 })),
+      websocket: { message: (ws, message) => void ws.send(message) },
+    })
+    const proxy = await startGateway({
+      upstreams: {
+        good: { targets: [`https://127.0.0.1:${wss.port}`], tls: { caFile: file('server.pem') } },
+        bad: { targets: [`https://127.0.0.1:${wss.port}`], tls: { caFile: file('other.pem') } },
+      },
+      routes: [
+        { path: '/good', upstream: 'good', stripPrefix: true },
+        { path: '/bad', upstream: 'bad', stripPrefix: true },
+      ],
+    })
+    try {
+      const ws = new WebSocket(proxy.url('/good/ws').replace('http://', 'ws://'))
+      await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)))
+      const reply = new Promise<string>((resolve) => (ws.onmessage = (e) => resolve(String(e.data))))
+      ws.send('over wss')
+      expect(await reply).toBe('over wss')
+      ws.close()
+      const refused = await fetch(proxy.url('/bad/ws'), {
+        headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+      })
+      expect(refused.status).toBe(502)
+    } finally {
+      expect(await proxy.stop()).toBe(0)
+      wss.stop(true)
+    }
+  }, 20_000)
+
   test('a wrong CA gives 502 and one log line naming the reason, not a silent pass', async () => {
     const proxy = await startGateway({
       upstreams: { app: { targets: [`https://127.0.0.1:${h2Port}`], tls: { caFile: file('other.pem') } } },

@@ -24,6 +24,8 @@ export interface UpstreamHandshake {
   headers: Headers
   protocols: string[]
   timeoutMs: number
+  /** For wss (an https:// target): the upstream's CA, name and whether to verify (verified by default). */
+  tls?: { ca?: string; serverName?: string; rejectUnauthorized: boolean }
   maxPayloadBytes: number
   maxHeaderBytes: number
   observer?: BridgeObserver
@@ -129,7 +131,10 @@ export function connectUpstream(options: UpstreamHandshake): Promise<HandshakeRe
     Bun.connect<Pending | WebSocketBridge>({
       hostname: url.hostname.replace(/^\[|\]$/g, ''),
       port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-      tls: url.protocol === 'https:' ? { serverName: url.hostname } : undefined,
+      tls:
+        url.protocol === 'https:'
+          ? { serverName: options.tls?.serverName ?? url.hostname, ca: options.tls?.ca, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true }
+          : undefined,
       data: pending,
       socket: {
         binaryType: 'buffer',

@@ -30,6 +30,7 @@ export interface UpgradeOptions {
   headers: Headers
   timeoutMs: number
   maxHeaderBytes: number
+  tls?: { ca?: string; serverName?: string; rejectUnauthorized: boolean }
 }
 
 const OVERLOADED = () => new GatewayError('overloaded', { headers: { 'retry-after': '1' } })

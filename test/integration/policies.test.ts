@@ -105,6 +105,14 @@ describe('API keys', () => {
 
   test('a key in the query authenticates and is taken out of the forwarded query', async () => {
     expect((await fetch(gw.url('/query/r?a=1'))).status).toBe(401)
+    // The parameter's name alone is no key: counted as missing, not as a wrong key.
+    const missing = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`)).text()
+      return Number(/gateway_auth_failures_total\{route="\/query",reason="missing"\} (\d+)/.exec(text)?.[1] ?? 0)
+    }
+    const before = await missing()
+    expect((await fetch(gw.url('/query/r?api_key'))).status).toBe(401)
+    expect(await missing()).toBe(before + 1)
     const res = await fetch(gw.url(`/query/r?a=1&api_key=${encodeURIComponent(KEYS.alice)}&b=2`))
     expect(res.status).toBe(200)
     expect(last().query).toBe('?a=1&b=2')

@@ -54,8 +54,10 @@ export function apiKeyAuth(
 function queryValue(query: string, name: string): string | null {
   if (query.length < 2) return null
   for (const part of query.slice(1).split('&')) {
+    if (paramName(part) !== name) continue
     const eq = part.indexOf('=')
-    if ((eq === -1 ? part : part.slice(0, eq)) !== name) continue
+    // `?api_key` without a value carries no key.
+    if (eq === -1) return null
     try {
       return decodeURIComponent(part.slice(eq + 1).replace(/\+/g, ' '))
     } catch {
@@ -70,9 +72,12 @@ function withoutParam(query: string, name: string): string {
   const kept = query
     .slice(1)
     .split('&')
-    .filter((part) => {
-      const eq = part.indexOf('=')
-      return (eq === -1 ? part : part.slice(0, eq)) !== name
-    })
+    .filter((part) => paramName(part) !== name)
   return kept.length === 0 ? '' : `?${kept.join('&')}`
+}
+
+/** The name of one `name=value` part of a query. */
+function paramName(part: string): string {
+  const eq = part.indexOf('=')
+  return eq === -1 ? part : part.slice(0, eq)
 }

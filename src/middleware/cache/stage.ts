@@ -8,6 +8,7 @@ import type { RouteCacheConfig } from '../../config/schema.ts'
 import type { Exchange, Middleware } from '../../pipeline/exchange.ts'
 import type { RouteForwarder } from '../../upstream/forward.ts'
 import { sentHeaderValue } from '../../upstream/headers.ts'
+import { isWebSocketUpgrade } from '../../upstream/websocket/index.ts'
 import type { CachedRequest, ResponseCache } from './index.ts'
 
 /** Methods that may change what a URL answers (RFC 9111 §4.4). */
@@ -26,8 +27,9 @@ export function cacheStage(responses: ResponseCache, options: RouteCacheConfig, 
   }
   return function cache(exchange, next) {
     const method = exchange.raw.method
-    // A WebSocket upgrade is a GET, but nothing of it is cacheable.
-    if ((method === 'GET' || method === 'HEAD') && !exchange.raw.headers.has('upgrade')) return responses.handle(cachedRequest(exchange))
+    // A WebSocket upgrade the route proxies is a GET, but nothing of it is cacheable.
+    const upgrade = exchange.route.config?.websocket === true && isWebSocketUpgrade(exchange.raw)
+    if ((method === 'GET' || method === 'HEAD') && !upgrade) return responses.handle(cachedRequest(exchange))
     const answer = next(exchange)
     if (!UNSAFE.has(method)) return answer
     return Promise.resolve(answer).then((response) => {

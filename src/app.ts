@@ -7,7 +7,7 @@
  * end of each pipeline (pipeline/serve.ts).
  */
 import { Hono } from 'hono'
-import type { GatewayConfig } from './config/schema.ts'
+import { consumerHeaderNames, type GatewayConfig } from './config/schema.ts'
 import { GatewayError, errorResponse } from './errors.ts'
 import type { Logger } from './log.ts'
 import { UNMATCHED_ROUTE } from './metrics/names.ts'
@@ -68,7 +68,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     authFailed: metrics && ((route, reason) => metrics.authFailed(route, reason)),
   }
   // A client may not claim an identity on any route: every consumer header name is the gateway's.
-  const identityFields = new Set(['x-consumer', ...config.routes.flatMap((r) => (r.auth ? [r.auth.consumerHeader] : []))])
+  const identityFields = consumerHeaderNames(config.routes)
   // Requests in flight on the configured routes of this worker (server.maxInflightPerWorker).
   const load = { inflight: 0, max: config.server.maxInflightPerWorker }
   const serveDeps: ServeDeps = {

@@ -80,6 +80,9 @@ export class GatewayError extends Error {
   }
 }
 
+/** Too much in flight (a full worker, upstream queue or socket cap): refused at once, with Retry-After. */
+export const overloaded = (): GatewayError => new GatewayError('overloaded', { headers: { 'retry-after': '1' } })
+
 /**
  * Renders the JSON body for a gateway-made response. Hand-built rather than JSON.stringify'd:
  * the code is from the catalogue and the request id is validated or generated, so neither

@@ -4,7 +4,7 @@
  * reaches a listener, and every bad field is named by its path.
  */
 import type { z } from 'zod'
-import { configSchema, type GatewayConfig } from './schema.ts'
+import { configSchema, consumerHeaderNames, type GatewayConfig } from './schema.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
 import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -199,7 +199,7 @@ const RULE_FORBIDDEN: ReadonlySet<string> = new Set(['connection', 'content-leng
 /** Header rules may not touch framing or hop-by-hop fields, nor (on requests) who the caller is. */
 function headerRuleErrors(config: GatewayConfig): string[] {
   const errors: string[] = []
-  const identity = new Set(['x-consumer', ...config.routes.flatMap((r) => (r.auth ? [r.auth.consumerHeader] : []))])
+  const identity = consumerHeaderNames(config.routes)
   config.routes.forEach((route, i) => {
     for (const side of ['requestHeaders', 'responseHeaders'] as const) {
       const rules = route[side]

@@ -370,6 +370,11 @@ const routeAuthSchema = z.strictObject({
   consumerHeader: fieldName.default('x-consumer'),
 }).refine((a) => !(a.apiKey && a.jwt), { error: 'give apiKey or jwt, not both' })
 
+/** Every header that carries a consumer upstream: the default and each route's; only auth sets them. */
+export function consumerHeaderNames(routes: readonly { auth?: { consumerHeader: string } | undefined }[]): Set<string> {
+  return new Set(['x-consumer', ...routes.flatMap((r) => (r.auth ? [r.auth.consumerHeader] : []))])
+}
+
 const consumerSchema = z.strictObject({
   /** Who the consumer is: sent upstream in the consumer header, so a plain token. */
   name: z.string().regex(/^[A-Za-z0-9._@-]{1,100}$/, { error: 'must be 1-100 letters, digits, ".", "_", "@" or "-"' }),

@@ -11,7 +11,7 @@ import type { Admit } from '../middleware/edge/index.ts'
 import { hostForRouting } from '../middleware/edge/target.ts'
 import type { RequestRecorder } from '../metrics/http.ts'
 import type { GatewayEnv } from '../types.ts'
-import { GatewayError } from '../errors.ts'
+import { overloaded } from '../errors.ts'
 import type { Exchange, Handler } from './exchange.ts'
 import type { Route } from './route.ts'
 
@@ -43,9 +43,6 @@ export interface Load {
   readonly max: number
 }
 
-/** Past the in-flight limit: refused at once, so the worker sheds load instead of queueing without bound. */
-const OVERLOADED = () => new GatewayError('overloaded', { headers: { 'retry-after': '1' } })
-
 export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, load?: Load): HonoHandler<GatewayEnv> {
   const { admit, renderError } = deps
   const observers: Observers = { recorder: deps.recorderFor?.(route.name), accessLog: deps.accessLog }
@@ -55,7 +52,7 @@ export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, loa
     const started = performance.now()
     const exchange = admit(c, route)
     if (load && load.inflight >= load.max) {
-      const refused = renderError(OVERLOADED(), exchange)
+      const refused = renderError(overloaded(), exchange)
       observe(observers, exchange, refused, started)
       return refused
     }

@@ -7,6 +7,7 @@
  * every worker over IPC).
  */
 import type { GatewayConfig } from '../config/schema.ts'
+import type { Logger } from '../log.ts'
 import { createTarget } from '../upstream/target.ts'
 
 export interface TargetHealth {
@@ -33,7 +34,7 @@ interface Checked {
   failures: number
 }
 
-export function createHealthChecker(upstreams: GatewayConfig['upstreams'], onChange: (state: TargetHealth) => void): HealthChecker {
+export function createHealthChecker(upstreams: GatewayConfig['upstreams'], log: Pick<Logger, 'info'>, onChange: (state: TargetHealth) => void): HealthChecker {
   const timers: ReturnType<typeof setInterval>[] = []
   const checked: Checked[] = []
   const first: Promise<void>[] = []
@@ -65,7 +66,9 @@ export function createHealthChecker(upstreams: GatewayConfig['upstreams'], onCha
         if (before === undefined) state.healthy = ok
         else if (before && state.failures >= check.unhealthyThreshold) state.healthy = false
         else if (!before && state.passes >= check.healthyThreshold) state.healthy = true
-        if (state.healthy !== before) onChange({ upstream: name, target: base, healthy: state.healthy! })
+        if (state.healthy === before) return
+        log.info('target_health', { upstream: name, target: base, healthy: state.healthy })
+        onChange({ upstream: name, target: base, healthy: state.healthy! })
       }
       first.push(probe())
       const timer = setInterval(probe, check.intervalSeconds * 1000)

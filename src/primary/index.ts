@@ -57,11 +57,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length)
   // One health checker for the node; its verdicts reach every worker, new ones at their start.
   const onHealth = (state: TargetHealth) => {
-    log.info('target_health', { upstream: state.upstream, target: state.target, healthy: state.healthy })
     primaryMetrics.targetHealth(state)
     supervisor.broadcast({ type: 'health', state })
   }
-  let checker = createHealthChecker(config.upstreams, onHealth)
+  let checker = createHealthChecker(config.upstreams, log, onHealth)
   const supervisor = createSupervisor({
     buckets: createTokenBuckets(),
     health: () => checker.states(),
@@ -126,7 +125,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       const workers = workerCount(result.config)
       // The new generation starts with the new checker's first verdicts.
       const previous = checker
-      checker = createHealthChecker(result.config.upstreams, onHealth)
+      checker = createHealthChecker(result.config.upstreams, log, onHealth)
       await firstVerdicts(checker, result.config)
       const ok = await supervisor.reload(result.config, workers)
       if (ok) previous.stop()

@@ -20,10 +20,7 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
   try {
     worker = startWorker(config, log)
     // The health checker applies its verdicts to this one worker directly.
-    createHealthChecker(config.upstreams, (state) => {
-      log.info('target_health', { upstream: state.upstream, target: state.target, healthy: state.healthy })
-      worker.setHealth(state)
-    })
+    createHealthChecker(config.upstreams, log, (state) => worker.setHealth(state))
     admin = startAdmin(config.admin, {
       upstreams: async () => mergeSnapshots([worker.upstreams()]),
       isReady: () => !stopping,

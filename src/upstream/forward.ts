@@ -88,10 +88,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const idleSeconds = Math.ceil(timeoutMs / 1000) + 2
   const extendIdleTo = timeoutMs + 1000 > options.idleTimeoutSeconds * 1000 ? (idleSeconds > 255 ? 0 : idleSeconds) : undefined
 
-  const { identityFields } = options
-  const rules = options.requestHeaders
   const hashKeyOf = upstream.config.balancing === 'hash' ? hashKeyFunction(upstream.config.hashOn) : undefined
-  const scheme = options.scheme
+  const { identityFields, requestHeaders: rules, scheme } = options
   const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields, rules, scheme)
 
   async function send(exchange: Exchange, sendOptions?: SendOptions): Promise<UpstreamExchange> {

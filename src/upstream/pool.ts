@@ -16,7 +16,7 @@ import { weightedRandom } from './selection/random.ts'
 import { roundRobin } from './selection/round-robin.ts'
 import { createTarget } from './target.ts'
 import { composeClient, type ClientWrapper, type SelectionPolicy, type Target, type UpstreamClient } from './types.ts'
-import { withBalancer } from './wrappers/balancer.ts'
+import { chooseTarget, withBalancer } from './wrappers/balancer.ts'
 import { createBreaker, type Breaker } from './wrappers/breaker.ts'
 import { withHeadChecks } from './wrappers/head-checks.ts'
 import { withObserver, type UpstreamObserver } from './wrappers/observer.ts'
@@ -116,6 +116,8 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
   const tls = resolveTls(config)
   const base = options.base ?? createBaseClient(name, config, tls, options.log)
   const observer = options.observer
+  // One policy for requests and sockets alike (a hash ring is built once).
+  const policy = options.policy ?? selectionPolicy(config, targets)
   const outliers = createOutlierDetector(targets, config.outlierDetection, observer?.ejected && ((t) => observer.ejected!(t.base)))
   const breaker: Breaker | undefined = config.circuitBreaker && createBreaker(config.circuitBreaker, observer?.breaker)
   const wrappers: ClientWrapper[] = [
@@ -125,10 +127,9 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     ...(config.retries.attempts > 1 && targets.length > 1
       ? [withRetries(config.retries, targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
       : []),
-    withBalancer(targets, options.policy ?? selectionPolicy(config, targets), outliers),
+    withBalancer(targets, policy, outliers),
   ]
   const client = composeClient(base, ...wrappers)
-  const socketPolicy = options.policy ?? selectionPolicy(config, targets)
   return {
     name,
     config,
@@ -139,11 +140,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     get breakerState() {
       return breaker?.state ?? 'closed'
     },
-    pick(hashKey) {
-      const at = performance.now()
-      const usable = targets.filter((t) => outliers.usable(t, at))
-      return socketPolicy.pick(usable.length ? usable : targets, { hashKey } as Parameters<SelectionPolicy['pick']>[1])
-    },
+    pick: (hashKey) => chooseTarget(targets, policy, outliers, { hashKey }),
     setHealth(targetBase, healthy) {
       for (const target of targets) if (target.base === targetBase) target.healthy = healthy
     },

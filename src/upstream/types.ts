@@ -26,7 +26,7 @@ export interface Target {
 
 /** Chooses the target for the next request among `targets` (the available ones). Implementations live in `selection/`, one per file. */
 export interface SelectionPolicy {
-  pick(targets: readonly Target[], request: UpstreamRequest): Target
+  pick(targets: readonly Target[], request: Pick<UpstreamRequest, 'hashKey'>): Target
 }
 
 /** The request a client sends; bodies stream, nothing is buffered. */

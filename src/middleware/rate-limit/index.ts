@@ -27,13 +27,14 @@ interface Lease {
 
 /** What a request is counted by: its consumer (or, without one, its client address), its address, or a header. */
 function keyFunction(key: RateLimitConfig['key']): (exchange: Exchange) => string {
-  if (key === 'ip') return (exchange) => `ip:${exchange.clientAddress ?? ''}`
-  if (key === 'consumer') return (exchange) => (exchange.identity ? `consumer:${exchange.identity.consumer}` : `ip:${exchange.clientAddress ?? ''}`)
+  const byAddress = (exchange: Exchange) => `ip:${exchange.clientAddress ?? ''}`
+  if (key === 'ip') return byAddress
+  if (key === 'consumer') return (exchange) => (exchange.identity ? `consumer:${exchange.identity.consumer}` : byAddress(exchange))
   const name = key.slice('header:'.length).toLowerCase()
   // No header: counted by address, so leaving it out does not share one bucket with everybody.
   return (exchange) => {
     const value = exchange.raw.headers.get(name)
-    return value === null ? `ip:${exchange.clientAddress ?? ''}` : `header:${value}`
+    return value === null ? byAddress(exchange) : `header:${value}`
   }
 }
 

@@ -5,7 +5,7 @@
  * the upstream's own `Keep-Alive: timeout=` when it sent one.
  */
 import type { Socket } from 'bun'
-import { GatewayError } from '../../errors.ts'
+import { overloaded } from '../../errors.ts'
 import { classifyFetchError } from '../errors.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 
@@ -27,8 +27,6 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout>
 }
 
-/** Refused at once, so the gateway sheds load instead of queueing without bound. */
-const overloaded = () => new GatewayError('overloaded', { headers: { 'retry-after': '1' } })
 
 export class TargetPool implements ConnectionOwner {
   private readonly idle: Connection[] = []

@@ -8,6 +8,7 @@
  */
 import type { Socket } from 'bun'
 import { classifyFetchError, UpstreamError } from '../errors.ts'
+import { clientResponseHeaders } from '../headers.ts'
 import { ResponseParser, type ResponseHead } from '../native/parser.ts'
 import { WebSocketBridge, type BridgeObserver } from './bridge.ts'
 
@@ -114,7 +115,9 @@ export function connectUpstream(options: UpstreamHandshake): Promise<HandshakeRe
           end: () => {
             socket.end()
             const h = refusal!.head!
-            const headers = new Headers(h.fields.filter(([name]) => !['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade'].includes(name)))
+            // The same hop-by-hop rules as any relayed answer (headers.ts).
+            const headers = clientResponseHeaders(h.status, new Headers(h.fields), options.maxHeaderBytes)
+            if (typeof headers === 'string') return finish(() => reject(new UpstreamError('malformed_head')))
             finish(() => resolve({ open: false, response: new Response(h.bodyless ? null : Buffer.concat(body), { status: h.status, headers }) }))
           },
         },

@@ -5,7 +5,7 @@
  * the upstream chose (Bun's server would otherwise echo the first one offered,
  * oven-sh/bun#18243). A refusal is relayed as the upstream's own response.
  */
-import { GatewayError } from '../../errors.ts'
+import { GatewayError, overloaded } from '../../errors.ts'
 import type { Exchange } from '../../pipeline/exchange.ts'
 import { toGatewayError } from '../errors.ts'
 import type { BridgeObserver, WebSocketBridge } from './bridge.ts'
@@ -33,13 +33,11 @@ export interface UpgradeOptions {
   tls?: { ca?: string; serverName?: string; rejectUnauthorized: boolean }
 }
 
-const OVERLOADED = () => new GatewayError('overloaded', { headers: { 'retry-after': '1' } })
-
 /** Upgrades `exchange` through the upstream; resolves with the placeholder 101 or the upstream's refusal. */
 export async function proxyWebSocket(exchange: Exchange, sockets: WebSockets, options: UpgradeOptions): Promise<Response> {
   const upgrade = exchange.server?.upgrade
   if (!upgrade) throw new GatewayError('bad_request')
-  if (sockets.open.size >= sockets.maxConnections) throw OVERLOADED()
+  if (sockets.open.size >= sockets.maxConnections) throw overloaded()
   const offered = exchange.raw.headers.get('sec-websocket-protocol')
   const protocols = offered ? offered.split(',').map((p) => p.trim()).filter(Boolean) : []
   let result: Awaited<ReturnType<typeof connectUpstream>>

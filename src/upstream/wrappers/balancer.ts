@@ -8,21 +8,23 @@ import { UpstreamError } from '../errors.ts'
 import type { OutlierDetector } from '../outlier.ts'
 import type { ClientWrapper, SelectionPolicy, Target, UpstreamRequest } from '../types.ts'
 
+/** The target for `request` by `policy`, among the usable ones not yet tried (also for WebSockets, which bypass the client). */
+export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, request: Pick<UpstreamRequest, 'tried' | 'hashKey'>): Target {
+  if (targets.length === 1) return targets[0]!
+  const at = performance.now()
+  const tried = request.tried
+  // The common case, every target usable and none tried: no array made.
+  if (!tried && targets.every((t) => outliers.usable(t, at))) return policy.pick(targets, request)
+  let pool = targets.filter((t) => outliers.usable(t, at) && !tried?.includes(t))
+  if (pool.length === 0 && tried) pool = targets.filter((t) => !tried.includes(t))
+  if (pool.length === 0) return policy.pick(targets, request)
+  return pool.length === 1 ? pool[0]! : policy.pick(pool, request)
+}
+
 export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector): ClientWrapper {
-  const only = targets.length === 1 ? targets[0] : undefined
-  const choose = (request: UpstreamRequest): Target => {
-    const at = performance.now()
-    const tried = request.tried
-    // The common case, every target usable and none tried: no array made.
-    if (!tried && targets.every((t) => outliers.usable(t, at))) return policy.pick(targets, request)
-    let pool = targets.filter((t) => outliers.usable(t, at) && !tried?.includes(t))
-    if (pool.length === 0 && tried) pool = targets.filter((t) => !tried.includes(t))
-    if (pool.length === 0) return policy.pick(targets, request)
-    return pool.length === 1 ? pool[0]! : policy.pick(pool, request)
-  }
   return (next) => ({
     async send(request) {
-      const target = only ?? choose(request)
+      const target = chooseTarget(targets, policy, outliers, request)
       request.target = target
       target.inflight++
       try {

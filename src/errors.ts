@@ -24,6 +24,8 @@ export const ERRORS = {
   overloaded: 503,
   /** The upstream's circuit breaker is open: answered without touching the network (with Retry-After). */
   upstream_unavailable: 503,
+  /** A global rate limit with onStoreFailure: deny, while Redis cannot be reached (with Retry-After). */
+  rate_limit_unavailable: 503,
   gateway_timeout: 504,
   /** Cache-Control: only-if-cached, and nothing usable is stored (RFC 9111 §5.2.1.7). */
   not_cached: 504,

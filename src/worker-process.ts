@@ -23,14 +23,14 @@ export function runWorkerProcess(log: Logger): void {
   let takeSeq = 0
   const grants = new Map<number, (grant: Grant) => void>()
   const rateLimits: RateLimitStore = {
-    take(key, want, rate, burst) {
+    take(key, want, rate, burst, global) {
       const id = ++takeSeq
       return new Promise<Grant>((resolve) => {
         grants.set(id, (grant) => {
           grants.delete(id)
           resolve(grant)
         })
-        send({ type: 'take', id, key, want, rate, burst })
+        send({ type: 'take', id, key, want, rate, burst, global })
       })
     },
   }

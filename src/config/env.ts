@@ -8,6 +8,7 @@ export const ENV_OVERRIDES = {
   PORT: 'server.port',
   GATEWAY_WORKERS: 'server.workers',
   GATEWAY_ADMIN_PORT: 'admin.port',
+  REDIS_URL: 'redis.url',
 } as const
 
 export type EnvName = keyof typeof ENV_OVERRIDES

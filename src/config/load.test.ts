@@ -120,6 +120,16 @@ describe('env overrides', () => {
     expect(result.ok && result.config.server).toMatchObject({ port: 8081, workers: 'auto' })
   })
 
+  test('REDIS_URL configures redis, with the defaults; a global limit without it is named', () => {
+    const raw = applyEnvOverrides(minimal(), { REDIS_URL: 'redis://10.0.0.9:6379/2' })
+    const result = validateConfig(raw)
+    expect(result.ok && result.config.redis).toEqual({ url: 'redis://10.0.0.9:6379/2', keyPrefix: 'gateway:', connectTimeoutMs: 1000, commandTimeoutMs: 100 })
+    const global = { ...minimal(), routes: [{ path: '/users', upstream: 'users', rateLimit: { requestsPerSecond: 5, scope: 'global' } }] }
+    expect(errorsOf(global)).toEqual(['routes[0].rateLimit.scope: global needs redis.url (or REDIS_URL)'])
+    expect(validateConfig({ ...global, redis: { url: 'redis://r:6379' } }).ok).toBe(true)
+    expect(errorsOf({ ...minimal(), redis: { url: 'http://r:6379' } })).toEqual(['redis.url: must be a redis:// or rediss:// URL'])
+  })
+
   test('a bad override names the variable', () => {
     const overrides = { GATEWAY_WORKERS: 'lots' }
     const errors = errorsOf(applyEnvOverrides(minimal(), overrides), overrides)

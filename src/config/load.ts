@@ -53,7 +53,7 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
   const parsed = configSchema.safeParse(raw)
   const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
   errors.push(...crossFieldErrors(raw))
-  if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data), ...headerRuleErrors(parsed.data), ...tlsFileErrors(parsed.data))
+  if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data), ...headerRuleErrors(parsed.data), ...tlsFileErrors(parsed.data), ...globalLimitErrors(parsed.data))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
@@ -152,6 +152,14 @@ function resolveConsumerKeys(config: GatewayConfig): string[] {
     if (route.auth?.apiKey && owner.size === 0) errors.push(`routes[${i}].auth.apiKey: no consumer has an API key`)
   })
   return errors
+}
+
+/** A global limit keeps its buckets in Redis, so it needs one configured. */
+function globalLimitErrors(config: GatewayConfig): string[] {
+  if (config.redis) return []
+  return config.routes.flatMap((route, i) =>
+    route.rateLimit?.scope === 'global' ? [`routes[${i}].rateLimit.scope: global needs redis.url (or REDIS_URL)`] : []
+  )
 }
 
 /** Which node:crypto key types each JWS algorithm family verifies with. */

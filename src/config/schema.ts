@@ -391,6 +391,10 @@ const rateLimitSchema = z.strictObject({
   key: z
     .union([z.enum(['consumer', 'ip']), z.string().regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be consumer, ip or header:<name>' })])
     .default('consumer'),
+  /** `node`: buckets in this node's primary. `global`: buckets in Redis, shared by every replica (needs `redis`). */
+  scope: z.enum(['node', 'global']).default('node'),
+  /** A global limit while Redis cannot be reached: `allow` falls back to the node limit, `deny` answers 503. */
+  onStoreFailure: z.enum(['allow', 'deny']).default('allow'),
 })
 
 /** Header rules of one direction: names are matched case-insensitively. */
@@ -458,8 +462,21 @@ const routeSchema = z.strictObject({
   responseHeaders: headerRulesSchema.optional(),
 })
 
+/** The Redis that replicas share: global rate limits, cache purge and invalidation fan-out. */
+const redisSchema = z.strictObject({
+  /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS; REDIS_URL sets it too. */
+  url: z.string().regex(/^rediss?:\/\/[^\s]+$/, { error: 'must be a redis:// or rediss:// URL' }),
+  /** Prefixed to every key and channel, so gateways of several environments can share one Redis. */
+  keyPrefix: z.string().max(100).default('gateway:'),
+  /** How long a connection attempt may take before it counts as a failure. */
+  connectTimeoutMs: positiveInt.max(60_000).default(1000),
+  /** How long one command may take; past it the rate limit falls back (`onStoreFailure`). */
+  commandTimeoutMs: positiveInt.max(10_000).default(100),
+})
+
 export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
+  redis: redisSchema.optional(),
   admin: adminSchema.prefault({}),
   /** The response store shared by every cache-enabled route of a worker. */
   cache: cacheStoreSchema.prefault({}),
@@ -472,6 +489,7 @@ export const configSchema = z.strictObject({
 })
 
 export type GatewayConfig = z.output<typeof configSchema>
+export type RedisConfig = NonNullable<GatewayConfig['redis']>
 export type ServerConfig = GatewayConfig['server']
 export type UpstreamConfig = GatewayConfig['upstreams'][string]
 export type RouteConfig = GatewayConfig['routes'][number]

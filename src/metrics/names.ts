@@ -33,6 +33,12 @@ export const METRICS = {
   websocketCloses: { name: `${PREFIX}websocket_closes_total`, labels: ['code'] },
   workerRestarts: { name: `${PREFIX}worker_restarts_total`, labels: ['reason'] },
   workers: `${PREFIX}workers`,
+  /** 1 while the primary's Redis command connection is up (only with `redis` configured). */
+  redisConnected: `${PREFIX}redis_connected`,
+  /** Global rate-limit takes Redis did not answer, so onStoreFailure decided. */
+  rateLimitStoreFailures: `${PREFIX}rate_limit_store_failures_total`,
+  /** Cache purges and invalidations exchanged with other replicas. */
+  replicaMessages: { name: `${PREFIX}replica_messages_total`, labels: ['direction', 'kind'] },
   buildInfo: { name: `${PREFIX}build_info`, labels: ['version', 'bun'] },
 } as const
 

@@ -1,8 +1,11 @@
-/** The primary's own metrics: live workers and restarts by reason (crash, recycle, reload). */
+/**
+ * The primary's own metrics: live workers, restarts by reason (crash, recycle, reload),
+ * active health, and with Redis its connection, store failures and replica messages.
+ */
 import { Counter, Gauge, Registry } from 'prom-client'
 import { METRICS } from './names.ts'
 
-export function createPrimaryMetrics(liveWorkers: () => number) {
+export function createPrimaryMetrics(liveWorkers: () => number, redisConnected?: () => boolean) {
   const registry = new Registry()
   const restarts = new Counter({
     name: METRICS.workerRestarts.name,
@@ -24,8 +27,31 @@ export function createPrimaryMetrics(liveWorkers: () => number) {
     labelNames: METRICS.targetHealthy.labels,
     registers: [registry],
   })
+  if (redisConnected) {
+    new Gauge({
+      name: METRICS.redisConnected,
+      help: 'Whether the Redis command connection is up: 1 yes, 0 no',
+      registers: [registry],
+      collect() {
+        this.set(redisConnected() ? 1 : 0)
+      },
+    })
+  }
+  const storeFailures = new Counter({
+    name: METRICS.rateLimitStoreFailures,
+    help: 'Global rate-limit takes Redis did not answer (onStoreFailure decided)',
+    registers: redisConnected ? [registry] : [],
+  })
+  const replicaMessages = new Counter({
+    name: METRICS.replicaMessages.name,
+    help: 'Cache purges and invalidations sent to and received from other replicas',
+    labelNames: METRICS.replicaMessages.labels,
+    registers: redisConnected ? [registry] : [],
+  })
   return {
     registry,
+    storeFailure: () => storeFailures.inc(),
+    replicaMessage: (direction: 'sent' | 'received', kind: 'purge' | 'invalidate') => replicaMessages.inc({ direction, kind }),
     restart: (reason: string) => restarts.inc({ reason }),
     targetHealth: (state: { upstream: string; target: string; healthy: boolean }) =>
       targetHealthy.set({ upstream: state.upstream, target: state.target }, state.healthy ? 1 : 0),

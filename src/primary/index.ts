@@ -3,7 +3,10 @@
  * and turns signals into lifecycle: SIGTERM/SIGINT drain and exit (0, or 1 when requests
  * had to be cut), SIGHUP reloads the config without dropping a request.
  */
-import { createTokenBuckets } from '../middleware/rate-limit/buckets.ts'
+import { createTokenBuckets, nodeStore } from '../middleware/rate-limit/buckets.ts'
+import type { PurgeSelector } from '../middleware/cache/purge.ts'
+import { connectReplicas, type Replicas } from '../replicas/index.ts'
+import type { ReplicaMessage } from '../replicas/bus.ts'
 import type { ConfigSource } from '../config/source.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { childEnv } from '../config/env.ts'
@@ -54,7 +57,25 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   let reloading = false
 
   const aggregator = createMetricsAggregator()
-  const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length)
+  // With Redis: global limits, and purges and invalidations shared with the other replicas.
+  let replicas: Replicas | undefined
+  const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length, config.redis && (() => replicas?.connected() ?? false))
+  const fromReplica = (message: ReplicaMessage) => {
+    primaryMetrics.replicaMessage('received', 'purge' in message ? 'purge' : 'invalidate')
+    if ('purge' in message) void supervisor.purge(message.purge)
+    else supervisor.invalidate(message.invalidate)
+  }
+  const toReplicas = (message: ReplicaMessage) => {
+    if (!replicas) return Promise.resolve(false)
+    primaryMetrics.replicaMessage('sent', 'purge' in message ? 'purge' : 'invalidate')
+    return replicas.bus.publish(message)
+  }
+  if (config.redis) replicas = connectReplicas(config.redis, { log, onMessage: fromReplica, onStoreFailure: primaryMetrics.storeFailure })
+  /** An admin purge: this node's workers, then the other replicas (`replicas: false` when Redis did not take it). */
+  const purge = async (selector: PurgeSelector) => {
+    const result = await supervisor.purge(selector)
+    return replicas ? { ...result, replicas: await toReplicas({ purge: selector }) } : result
+  }
   // One health checker for the node; its verdicts reach every worker, new ones at their start.
   const onHealth = (state: TargetHealth) => {
     primaryMetrics.targetHealth(state)
@@ -62,7 +83,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   }
   let checker = createHealthChecker(config.upstreams, log, onHealth)
   const supervisor = createSupervisor({
-    buckets: createTokenBuckets(),
+    rateLimits: nodeStore(createTokenBuckets(), replicas?.buckets),
+    onInvalidate: (keys) => void toReplicas({ invalidate: keys }),
     health: () => checker.states(),
     config,
     workers: workerCount(config),
@@ -83,7 +105,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   try {
     admin = startAdmin(config.admin, {
       isReady: supervisor.ready,
-      purge: supervisor.purge,
+      purge,
       // Read per request, so a reload applies the token, the allowed hosts and metrics on/off.
       settings: () => config.admin,
       metrics: () => (config.metrics.enabled ? renderMetrics() : undefined),
@@ -102,6 +124,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     // Workers cut their own requests at the deadline; SIGKILL is the backstop.
     const cut = await supervisor.shutdown(config.server.shutdownTimeoutSeconds * 1000 + KILL_GRACE_MS)
     admin.stop(true)
+    replicas?.close()
     options.onStopped?.()
     const status = failure || cut > 0 ? 1 : 0
     log[status === 0 ? 'info' : 'error']('shutdown_complete', { signal, cutWorkers: cut, exitStatus: status })
@@ -157,5 +180,6 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     workers: supervisor.pids().length,
     config: source.description,
     routes: config.routes.length,
+    replica: replicas?.id,
   })
 }

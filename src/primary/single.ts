@@ -12,19 +12,34 @@ import { mergeSnapshots } from '../upstream/snapshot.ts'
 import { startWorker } from '../worker.ts'
 import { createHealthChecker } from './health-checker.ts'
 import { AggregatorRegistry } from 'prom-client'
+import { createTokenBuckets, nodeStore } from '../middleware/rate-limit/buckets.ts'
+import { connectReplicas, type Replicas } from '../replicas/index.ts'
 
 export function runSingleProcess(config: GatewayConfig, source: ConfigSource, log: Logger, onStopped?: () => void): void {
   let stopping = false
   let worker: ReturnType<typeof startWorker>
   let admin: ReturnType<typeof startAdmin>
+  // With Redis, this process is the replica: it shares limits, purges and invalidations itself.
+  const replicas: Replicas | undefined =
+    config.redis &&
+    connectReplicas(config.redis, {
+      log,
+      onMessage: (message) => ('purge' in message ? worker.purge(message.purge) : worker.invalidate(message.invalidate)),
+    })
   try {
-    worker = startWorker(config, log)
+    worker = startWorker(config, log, {
+      rateLimits: nodeStore(createTokenBuckets(), replicas?.buckets),
+      onInvalidate: replicas && ((keys) => void replicas.bus.publish({ invalidate: keys })),
+    })
     // The health checker applies its verdicts to this one worker directly.
     createHealthChecker(config.upstreams, log, (state) => worker.setHealth(state))
     admin = startAdmin(config.admin, {
       upstreams: async () => mergeSnapshots([worker.upstreams()]),
       isReady: () => !stopping,
-      purge: async (selector) => ({ purged: worker.purge(selector), workers: 1 }),
+      purge: async (selector) => {
+        const result = { purged: worker.purge(selector), workers: 1 }
+        return replicas ? { ...result, replicas: await replicas.bus.publish({ purge: selector }) } : result
+      },
       settings: () => config.admin,
       metrics: () => (config.metrics.enabled ? worker.metrics().then((json) => AggregatorRegistry.aggregate([json]).metrics()) : undefined),
     })
@@ -53,6 +68,7 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
     }, config.server.shutdownTimeoutSeconds * 1000)
     await worker.stop()
     admin.stop(true)
+    replicas?.close()
     onStopped?.()
     clearTimeout(timer)
     log.info('shutdown_complete', { signal, exitStatus: 0 })

@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts'
 import type { DrainReason, PrimaryMessage, WorkerMessage } from '../runtime/ipc.ts'
 import type { PurgeSelector } from '../middleware/cache/purge.ts'
 import type { createMetricsAggregator } from '../metrics/aggregate.ts'
-import type { TokenBuckets } from '../middleware/rate-limit/buckets.ts'
+import type { RateLimitStore } from '../middleware/rate-limit/buckets.ts'
 import type { UpstreamSnapshot } from '../upstream/snapshot.ts'
 import type { TargetHealth } from './health-checker.ts'
 import { createCrashPolicy } from './crash-policy.ts'
@@ -31,8 +31,10 @@ export interface SupervisorOptions {
   metrics?: ReturnType<typeof createMetricsAggregator>
   /** Called for every spawn after the first generation (crash, recycle, reload). */
   onRestart?: (reason: SpawnReason) => void
-  /** The node's rate-limit buckets: they outlive workers and reloads. */
-  buckets: TokenBuckets
+  /** The node's rate-limit buckets (and the replicas' shared ones): they outlive workers and reloads. */
+  rateLimits: RateLimitStore
+  /** A worker's unsafe method invalidated these keys (after the other workers were told). */
+  onInvalidate?: (keys: string[]) => void
   /** The health checker's verdicts so far, given to each worker before it serves. */
   health: () => TargetHealth[]
 }
@@ -125,6 +127,7 @@ export function createSupervisor(options: SupervisorOptions) {
         for (const other of workers.values()) {
           if (other !== handle) other.proc.send({ type: 'invalidate', keys: message.keys } satisfies PrimaryMessage)
         }
+        options.onInvalidate?.(message.keys)
         break
       case 'purged':
         purgeReplies.get(message.id)?.(message.removed)
@@ -132,11 +135,12 @@ export function createSupervisor(options: SupervisorOptions) {
       case 'upstreams':
         upstreamReplies.get(message.id)?.(message.data)
         break
-      case 'take': {
-        const grant = options.buckets.take(message.key, message.want, message.rate, message.burst)
-        proc.send({ type: 'granted', id: message.id, ...grant } satisfies PrimaryMessage)
+      case 'take':
+        void options.rateLimits.take(message.key, message.want, message.rate, message.burst, message.global).then((grant) => {
+          // A worker that exited while Redis answered needs no reply.
+          if (workers.has(proc.pid)) proc.send({ type: 'granted', id: message.id, ...grant } satisfies PrimaryMessage)
+        })
         break
-      }
       case 'metrics':
         options.metrics?.report(proc.pid, message.data)
         metricsReplies.get(message.id)?.()
@@ -313,6 +317,11 @@ export function createSupervisor(options: SupervisorOptions) {
         )
       )
       return { purged: counts.reduce((a, b) => a + b, 0), workers: live.length }
+    },
+
+    /** Drops these cache keys in every live worker (another replica invalidated them). */
+    invalidate(keys: string[]): void {
+      for (const w of workers.values()) w.proc.send({ type: 'invalidate', keys } satisfies PrimaryMessage)
     },
 
     /** Asks every live worker for its metrics; resolves when all answered or after 1 s. */

@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../config/schema.ts'
 import type { PurgeSelector } from '../middleware/cache/purge.ts'
 import type { MetricsSnapshot } from '../metrics/aggregate.ts'
 
+import type { StoreFailurePolicy } from '../middleware/rate-limit/buckets.ts'
 import type { TargetHealth } from '../primary/health-checker.ts'
 import type { UpstreamSnapshot } from '../upstream/snapshot.ts'
 
@@ -23,7 +24,7 @@ export type PrimaryMessage =
   /** A scrape: answer with `metrics` and the same id. */
   | { type: 'metrics?'; id: number }
   /** Tokens from the node's rate-limit bucket, for a `take` with the same id. */
-  | { type: 'granted'; id: number; granted: number; retryAfterMs: number }
+  | { type: 'granted'; id: number; granted: number; retryAfterMs: number; unavailable?: true }
 
 /** Worker → primary. */
 export type WorkerMessage =
@@ -38,8 +39,11 @@ export type WorkerMessage =
   | { type: 'invalidate'; keys: string[] }
   | { type: 'purged'; id: number; removed: number }
   | { type: 'upstreams'; id: number; data: UpstreamSnapshot[] }
-  /** Tokens wanted from the node's bucket `key`, which refills at `rate` a second up to `burst`. */
-  | { type: 'take'; id: number; key: string; want: number; rate: number; burst: number }
+  /**
+   * Tokens wanted from the node's bucket `key`, which refills at `rate` a second up to `burst`;
+   * with `global`, from the replicas' shared bucket, and what to do when it is unreachable.
+   */
+  | { type: 'take'; id: number; key: string; want: number; rate: number; burst: number; global?: StoreFailurePolicy }
   /** A scrape answer, or (id 0) the final report a worker sends before it exits. */
   | { type: 'metrics'; id: number; data: MetricsSnapshot }
 

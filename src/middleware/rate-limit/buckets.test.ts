@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { createTokenBuckets } from './buckets.ts'
+import { createTokenBuckets, nodeStore, type GlobalBuckets } from './buckets.ts'
 
 describe('createTokenBuckets', () => {
   test('a full bucket grants its burst, then refills at the rate', () => {
@@ -26,5 +26,23 @@ describe('createTokenBuckets', () => {
     const buckets = createTokenBuckets({ maxKeys: 10_000, now: () => 0 })
     for (let i = 0; i < 1_000_000; i++) buckets.take(`ip:${i}`, 1, 1, 1)
     expect(buckets.size).toBe(10_000)
+  })
+})
+
+describe('nodeStore', () => {
+  const down: GlobalBuckets = { take: () => Promise.resolve(undefined) }
+  const up: GlobalBuckets = { take: (_key, want) => Promise.resolve({ granted: want, retryAfterMs: 0 }) }
+
+  test('node limits never touch the shared buckets; global ones do while they answer', async () => {
+    const store = nodeStore(createTokenBuckets({ now: () => 0 }), up)
+    expect((await store.take('k', 3, 1, 2)).granted).toBe(2)
+    expect((await store.take('k', 50, 1, 2, 'deny')).granted).toBe(50)
+  })
+
+  test('shared buckets unreachable: allow falls back to the node bucket, deny refuses as unavailable', async () => {
+    const store = nodeStore(createTokenBuckets({ now: () => 0 }), down)
+    expect(await store.take('k', 3, 1, 2, 'allow')).toEqual({ granted: 2, retryAfterMs: 0 })
+    expect((await store.take('k', 1, 1, 2, 'allow')).granted).toBe(0)
+    expect(await store.take('j', 1, 1, 2, 'deny')).toEqual({ granted: 0, retryAfterMs: 1000, unavailable: true })
   })
 })

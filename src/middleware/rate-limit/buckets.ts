@@ -12,6 +12,8 @@ export interface Grant {
   granted: number
   /** ms until one token is back, when none was granted. */
   retryAfterMs: number
+  /** Set when a global limit's store could not be reached and the route denies then (503). */
+  unavailable?: true
 }
 
 export interface TokenBuckets {
@@ -44,12 +46,43 @@ export function createTokenBuckets(options: { maxKeys?: number; now?: () => numb
   }
 }
 
-/** Where a worker takes tokens from: the primary's buckets over IPC, or its own. */
+/** What a global limit does while its shared store cannot be reached (`rateLimit.onStoreFailure`). */
+export type StoreFailurePolicy = 'allow' | 'deny'
+
+/**
+ * Where a worker takes tokens from: the primary's buckets over IPC, or its own. With
+ * `global`, the bucket is the one every replica shares (Redis), and `global` says what to do
+ * when that store is down.
+ */
 export interface RateLimitStore {
-  take(key: string, want: number, rate: number, burst: number): Promise<Grant>
+  take(key: string, want: number, rate: number, burst: number, global?: StoreFailurePolicy): Promise<Grant>
 }
 
-/** A store over buckets in this process (single-process mode, tests). */
+/** The replicas' shared buckets (src/replicas/global-buckets.ts). */
+export interface GlobalBuckets {
+  /** Resolves undefined when the store could not answer. */
+  take(key: string, want: number, rate: number, burst: number): Promise<Grant | undefined>
+}
+
+const UNAVAILABLE: Grant = { granted: 0, retryAfterMs: 1000, unavailable: true }
+
+/**
+ * The node's store: its own buckets, and for global limits the shared ones. While those
+ * cannot answer, `allow` falls back to this node's bucket for the key (each replica then
+ * holds the limit on its own) and `deny` refuses.
+ */
+export function nodeStore(buckets: TokenBuckets, global?: GlobalBuckets): RateLimitStore {
+  return {
+    async take(key, want, rate, burst, policy) {
+      if (policy === undefined || global === undefined) return buckets.take(key, want, rate, burst)
+      const grant = await global.take(key, want, rate, burst)
+      if (grant) return grant
+      return policy === 'allow' ? buckets.take(key, want, rate, burst) : UNAVAILABLE
+    },
+  }
+}
+
+/** A store over buckets in this process (tests). */
 export function localStore(buckets: TokenBuckets = createTokenBuckets()): RateLimitStore {
-  return { take: (key, want, rate, burst) => Promise.resolve(buckets.take(key, want, rate, burst)) }
+  return nodeStore(buckets)
 }

@@ -6,6 +6,11 @@
  * what the node admits never exceeds what the bucket granted (an expired lease is lost, not
  * returned: the limit errs on the strict side). Past the limit: 429 with Retry-After and the
  * RateLimit-Policy / RateLimit fields of draft-ietf-httpapi-ratelimit-headers.
+ *
+ * A global limit (`scope: global`) draws on the bucket every replica shares in Redis, through
+ * the primary. There a lease of two tokens or more is topped up in the background when half
+ * spent, so a busy key never waits for the round trip; a one-token lease (a low rate) is not,
+ * because tokens held idle by every worker of every replica would be a large part of it.
  */
 import { LRUCache } from 'lru-cache'
 import type { RouteConfig } from '../../config/schema.ts'
@@ -23,6 +28,8 @@ const LEASED_KEYS = 10_000
 interface Lease {
   tokens: number
   expiresAt: number
+  /** A background top-up is under way. */
+  refilling: boolean
 }
 
 /** What a request is counted by: its consumer (or, without one, its client address), its address, or a header. */
@@ -42,6 +49,8 @@ export function rateLimit(route: string, config: RateLimitConfig, store: RateLim
   const rate = config.requestsPerSecond
   const burst = config.burst ?? Math.max(1, Math.ceil(rate))
   const lease = Math.max(1, Math.min(burst, Math.floor(rate / 50)))
+  const global = config.scope === 'global' ? config.onStoreFailure : undefined
+  const refillBelow = global !== undefined && lease >= 2 ? Math.floor(lease / 2) : -1
   const keyOf = keyFunction(config.key)
   const leases = new LRUCache<string, Lease>({ max: LEASED_KEYS })
   const prefix = `${route}\u0000`
@@ -52,20 +61,32 @@ export function rateLimit(route: string, config: RateLimitConfig, store: RateLim
     const seconds = String(Math.max(1, Math.ceil(retryAfterMs / 1000)))
     return new GatewayError('rate_limited', { headers: { 'retry-after': seconds, 'ratelimit-policy': policy, ratelimit: `"route";r=0;t=${seconds}` } })
   }
+  const unavailable = new GatewayError('rate_limit_unavailable', { headers: { 'retry-after': '1' } })
+  const topUp = (key: string, held: Lease) => {
+    held.refilling = true
+    void store.take(prefix + key, lease, rate, burst, global).then((grant) => {
+      held.refilling = false
+      if (grant.granted === 0) return
+      held.tokens += grant.granted
+      held.expiresAt = performance.now() + LEASE_MS
+    })
+  }
   return (exchange, next) => {
     const key = keyOf(exchange)
     const at = performance.now()
     const held = leases.get(key)
     if (held && held.tokens > 0 && held.expiresAt > at) {
       held.tokens--
+      if (held.tokens <= refillBelow && !held.refilling) topUp(key, held)
       return next(exchange)
     }
-    return store.take(prefix + key, lease, rate, burst).then((grant) => {
+    return store.take(prefix + key, lease, rate, burst, global).then((grant) => {
+      if (grant.unavailable) throw unavailable
       if (grant.granted === 0) throw limited(grant.retryAfterMs)
       const current = leases.get(key)
       // Concurrent takes for one key add up instead of overwriting each other.
       if (current && current.expiresAt > at) current.tokens += grant.granted - 1
-      else leases.set(key, { tokens: grant.granted - 1, expiresAt: at + LEASE_MS })
+      else leases.set(key, { tokens: grant.granted - 1, expiresAt: at + LEASE_MS, refilling: false })
       return next(exchange)
     })
   }

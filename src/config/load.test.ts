@@ -38,6 +38,17 @@ describe('validateConfig', () => {
     expect(validateConfig({}).ok).toBe(true)
   })
 
+  test('admin.bearerToken may come from the environment (a Kubernetes Secret); it is checked once resolved', () => {
+    process.env.TEST_ADMIN_TOKEN = 't'.repeat(20)
+    const result = validateConfig({ ...minimal(), admin: { bearerToken: 'env:TEST_ADMIN_TOKEN' } })
+    expect(result.ok && result.config.admin.bearerToken).toBe('t'.repeat(20))
+    process.env.TEST_ADMIN_TOKEN = 'short'
+    expect(errorsOf({ ...minimal(), admin: { bearerToken: 'env:TEST_ADMIN_TOKEN' } })).toEqual(['admin.bearerToken: must be at least 16 characters'])
+    delete process.env.TEST_ADMIN_TOKEN
+    expect(errorsOf({ ...minimal(), admin: { bearerToken: 'env:TEST_ADMIN_TOKEN' } })).toEqual(['admin.bearerToken: environment variable TEST_ADMIN_TOKEN is not set'])
+    expect(errorsOf({ ...minimal(), admin: { bearerToken: 'too-short' } })).toEqual(['admin.bearerToken: must be at least 16 characters'])
+  })
+
   test('the result is deeply frozen', () => {
     const result = validateConfig(minimal())
     if (!result.ok) throw new Error('invalid')

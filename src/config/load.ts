@@ -54,6 +54,7 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
   const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
   errors.push(...crossFieldErrors(raw))
   if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data), ...headerRuleErrors(parsed.data), ...tlsFileErrors(parsed.data), ...globalLimitErrors(parsed.data))
+  if (parsed.success) errors.push(...resolveAdminToken(parsed.data))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
@@ -152,6 +153,17 @@ function resolveConsumerKeys(config: GatewayConfig): string[] {
     if (route.auth?.apiKey && owner.size === 0) errors.push(`routes[${i}].auth.apiKey: no consumer has an API key`)
   })
   return errors
+}
+
+/** The admin token itself, from an `env:` or `file:` reference when it is one. */
+function resolveAdminToken(config: GatewayConfig): string[] {
+  const reference = config.admin.bearerToken
+  if (reference === undefined) return []
+  const resolved = resolveSecret(reference)
+  if ('error' in resolved) return [`admin.bearerToken: ${resolved.error}`]
+  if (resolved.value.length < 16) return ['admin.bearerToken: must be at least 16 characters']
+  config.admin.bearerToken = resolved.value
+  return []
 }
 
 /** A global limit keeps its buckets in Redis, so it needs one configured. */

@@ -125,8 +125,11 @@ const adminSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   /** Admin port for /health and /ready (0 picks a free one). */
   port: port.default(9090),
-  /** When set, /metrics and POST /cache/purge want `Authorization: Bearer <token>`. */
-  bearerToken: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /**
+   * When set, /metrics and POST /cache/purge want `Authorization: Bearer <token>`: the token,
+   * or `env:NAME` / `file:/path` (a Kubernetes Secret); at least 16 characters once resolved.
+   */
+  bearerToken: z.string().min(1).optional(),
   /**
    * Host names (besides IP addresses, localhost and admin.host) the admin port answers to;
    * any other Host is refused with 403, so a web page cannot reach it by DNS rebinding.

@@ -9,6 +9,8 @@ COPY src ./src
 COPY gateway.example.yaml ./
 
 ENV NODE_ENV=production
+# The root filesystem may be read-only (deploy/kubernetes): no transpiler cache to write.
+ENV BUN_RUNTIME_TRANSPILER_CACHE_PATH=0
 USER bun
 
 # 8080: public port. 9090: admin port; it binds 127.0.0.1 by default, so set admin.host to
@@ -18,5 +20,8 @@ EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["bun", "-e", "fetch('http://127.0.0.1:8080/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# Exec form: `bun run` forwards SIGTERM to the gateway, which drains and exits 0.
+# Exec form, so `bun run` is PID 1: it forwards SIGTERM, SIGINT and SIGHUP to the gateway,
+# which drains and exits 0, and the gateway reaps its own workers. Nothing is orphaned while
+# PID 1 lives (workers die with their primary), so no init (tini) is needed; a shell-form CMD
+# would make sh PID 1, which ignores SIGTERM. test/integration/pid1.test.ts checks all this.
 CMD ["bun", "run", "start"]

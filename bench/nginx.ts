@@ -27,6 +27,8 @@ http {
     # No auth in nginx: the authenticated scenarios compare against plain proxying.
     location /keyed/ { proxy_pass http://fixture/; }
     location /jwt/ { proxy_pass http://fixture/; }
+    # nginx's limit_req is per node: the global-limit scenario compares against plain proxying.
+    location /limited/ { proxy_pass http://fixture/; }
   }
 }
 `

@@ -17,6 +17,7 @@ import { svgChart, table, type BenchReport, type ScenarioResult } from './report
 import { sampleRss } from './rss.ts'
 import { gatewayConfig, selectScenarios, type Scenario } from './scenarios.ts'
 import { evaluate, type Thresholds } from './thresholds.ts'
+import { hasBinary, startRedis, type RedisServer } from '../test/fixtures/services.ts'
 
 const ROOT = join(import.meta.dir, '..')
 
@@ -43,9 +44,11 @@ if (values.client !== undefined && values.client !== 'native' && values.client !
 
 const children: { kill(signal?: NodeJS.Signals): void }[] = []
 let nginx: RunningNginx | undefined
+let redis: RedisServer | undefined
 const stopAll = async () => {
   for (const child of children) child.kill('SIGTERM')
   await nginx?.stop()
+  await redis?.stop()
 }
 process.on('SIGINT', () => void stopAll().finally(() => process.exit(130)))
 
@@ -134,8 +137,12 @@ async function main(): Promise<void> {
   console.log(`load tool: ${tool}${tool === 'wrk' ? ' (oha is not installed; wrk with a Lua JSON reporter instead)' : ''}`)
 
   const upstream = await startListening(['bench/fixture-upstream.ts'])
+  if (scenarios.some((s) => s.redis)) {
+    if (!hasBinary('redis-server')) fail('the global-limit scenario needs redis-server (apt-get install redis-server)')
+    redis = await startRedis()
+  }
   const configPath = join(ROOT, '.tmp', 'bench-gateway.json')
-  await Bun.write(configPath, JSON.stringify(gatewayConfig(upstream.port, values.workers!, values.client)))
+  await Bun.write(configPath, JSON.stringify(gatewayConfig(upstream.port, values.workers!, values.client, redis?.url)))
   const gateway = await startListening(['src/main.ts', '--config', configPath])
   const workers = workerPids(gateway.output()).length
   // The tls scenario: a second gateway, the same config, terminating TLS with a throwaway certificate.

@@ -19,6 +19,8 @@ export interface Scenario {
   headers?: Record<string, string>
   /** https: against a second gateway terminating TLS; websocket: echoed messages (bench/ws-load.ts). */
   protocol?: 'https' | 'websocket'
+  /** Needs a Redis (bench/run.ts starts redis-server). */
+  redis?: boolean
   /** The scenario this one's "vs direct" ratios are taken against; default `direct`. */
   baseline?: string
   describe: string
@@ -39,6 +41,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'cache-miss', path: '/cached/miss', unique: true, describe: 'unique URLs through the cache (every request a miss)' },
   { name: 'authenticated', path: '/keyed/small', headers: { 'x-api-key': BENCH_API_KEY }, describe: 'small GET proxied behind an API key' },
   { name: 'jwt', path: '/jwt/small', headers: { authorization: `Bearer ${BENCH_JWT}` }, describe: 'small GET proxied behind an HS256 JWT' },
+  { name: 'global-limit', path: '/limited/small', redis: true, baseline: 'proxied', describe: 'small GET proxied under a global (Redis) rate limit it never reaches' },
   { name: 'post-4k', path: '/api/echo', method: 'POST', bodyBytes: 4096, describe: 'POST with a 4 KiB body' },
   { name: 'large', path: '/api/large', describe: '256 KiB GET proxied (streamed)' },
   { name: 'tls', path: '/api/small', protocol: 'https', describe: 'small GET proxied, TLS terminated by the gateway' },
@@ -58,9 +61,12 @@ export function selectScenarios(names: string | undefined): Scenario[] {
   return SCENARIOS.filter((s) => baselines.has(s.name) || wanted.includes(s.name))
 }
 
-/** The gateway config the bench runs (through the real start path). */
-export function gatewayConfig(upstreamPort: number, workers: string, client?: string): Record<string, unknown> {
+/** The gateway config the bench runs (through the real start path); with `redisUrl`, the /limited route too. */
+export function gatewayConfig(upstreamPort: number, workers: string, client?: string, redisUrl?: string): Record<string, unknown> {
+  // High enough never to refuse: the scenario measures what the limit costs, not what it refuses.
+  const limited = { name: 'limited', path: '/limited', upstream: 'fixture', stripPrefix: true, rateLimit: { requestsPerSecond: 1_000_000, burst: 10_000_000, key: 'ip', scope: 'global' } }
   return {
+    ...(redisUrl ? { redis: { url: redisUrl } } : {}),
     server: { host: '127.0.0.1', port: 0, workers: workers === 'auto' ? 'auto' : Number(workers) },
     admin: { port: 0 },
     upstreams: { fixture: { targets: [`http://127.0.0.1:${upstreamPort}`], ...(client ? { client } : {}) } },
@@ -69,6 +75,7 @@ export function gatewayConfig(upstreamPort: number, workers: string, client?: st
       { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
       { name: 'keyed', path: '/keyed', upstream: 'fixture', stripPrefix: true, auth: { apiKey: {} } },
       { name: 'jwt', path: '/jwt', upstream: 'fixture', stripPrefix: true, auth: { jwt: { algorithms: ['HS256'], secret: BENCH_JWT_SECRET } } },
+      ...(redisUrl ? [limited] : []),
     ],
     consumers: [{ name: 'bench', apiKeys: [BENCH_API_KEY] }],
   }

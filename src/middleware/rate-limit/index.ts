@@ -4,7 +4,8 @@
  * request: it takes a small lease of tokens (1/50 of a second's worth, at least one) and
  * spends it locally for at most LEASE_MS, so a hot key costs one round trip per lease, and
  * what the node admits never exceeds what the bucket granted (an expired lease is lost, not
- * returned: the limit errs on the strict side). Past the limit: 429 with Retry-After and the
+ * returned: the limit errs on the strict side). Requests that find the lease empty while a
+ * take is under way wait for that take instead of starting their own. Past the limit: 429 with Retry-After and the
  * RateLimit-Policy / RateLimit fields of draft-ietf-httpapi-ratelimit-headers.
  *
  * A global limit (`scope: global`) draws on the bucket every replica shares in Redis, through
@@ -15,8 +16,8 @@
 import { LRUCache } from 'lru-cache'
 import type { RouteConfig } from '../../config/schema.ts'
 import { GatewayError } from '../../errors.ts'
-import type { Exchange, Middleware } from '../../pipeline/exchange.ts'
-import type { RateLimitStore } from './buckets.ts'
+import type { Exchange, Handler, Middleware } from '../../pipeline/exchange.ts'
+import type { Grant, RateLimitStore } from './buckets.ts'
 
 type RateLimitConfig = NonNullable<RouteConfig['rateLimit']>
 
@@ -28,8 +29,12 @@ const LEASED_KEYS = 10_000
 interface Lease {
   tokens: number
   expiresAt: number
-  /** A background top-up is under way. */
-  refilling: boolean
+  /**
+   * The take under way for this key. Requests that find the lease empty wait for it rather
+   * than each taking a lease of their own, which under load would take several times what
+   * is spent and drain the bucket for nobody.
+   */
+  pending: Promise<Grant> | undefined
 }
 
 /** What a request is counted by: its consumer (or, without one, its client address), its address, or a header. */
@@ -62,32 +67,36 @@ export function rateLimit(route: string, config: RateLimitConfig, store: RateLim
     return new GatewayError('rate_limited', { headers: { 'retry-after': seconds, 'ratelimit-policy': policy, ratelimit: `"route";r=0;t=${seconds}` } })
   }
   const unavailable = new GatewayError('rate_limit_unavailable', { headers: { 'retry-after': '1' } })
-  const topUp = (key: string, held: Lease) => {
-    held.refilling = true
-    void store.take(prefix + key, lease, rate, burst, global).then((grant) => {
-      held.refilling = false
-      if (grant.granted === 0) return
-      held.tokens += grant.granted
-      held.expiresAt = performance.now() + LEASE_MS
+  const take = (key: string, held: Lease): Promise<Grant> => {
+    const pending = store.take(prefix + key, lease, rate, burst, global).then((grant) => {
+      held.pending = undefined
+      if (grant.granted > 0) {
+        held.tokens += grant.granted
+        held.expiresAt = performance.now() + LEASE_MS
+      }
+      return grant
+    })
+    held.pending = pending
+    return pending
+  }
+  const admit = (exchange: Exchange, next: Handler, key: string, held: Lease): Response | Promise<Response> => {
+    if (held.expiresAt <= performance.now()) held.tokens = 0
+    if (held.tokens > 0) {
+      held.tokens--
+      if (held.tokens <= refillBelow && !held.pending) void take(key, held)
+      return next(exchange)
+    }
+    return (held.pending ?? take(key, held)).then((grant) => {
+      if (grant.unavailable) throw unavailable
+      if (grant.granted === 0) throw limited(grant.retryAfterMs)
+      // Others waiting on the same take may have spent it: then take again.
+      return admit(exchange, next, key, held)
     })
   }
   return (exchange, next) => {
     const key = keyOf(exchange)
-    const at = performance.now()
-    const held = leases.get(key)
-    if (held && held.tokens > 0 && held.expiresAt > at) {
-      held.tokens--
-      if (held.tokens <= refillBelow && !held.refilling) topUp(key, held)
-      return next(exchange)
-    }
-    return store.take(prefix + key, lease, rate, burst, global).then((grant) => {
-      if (grant.unavailable) throw unavailable
-      if (grant.granted === 0) throw limited(grant.retryAfterMs)
-      const current = leases.get(key)
-      // Concurrent takes for one key add up instead of overwriting each other.
-      if (current && current.expiresAt > at) current.tokens += grant.granted - 1
-      else leases.set(key, { tokens: grant.granted - 1, expiresAt: at + LEASE_MS, refilling: false })
-      return next(exchange)
-    })
+    let held = leases.get(key)
+    if (!held) leases.set(key, (held = { tokens: 0, expiresAt: 0, pending: undefined }))
+    return admit(exchange, next, key, held)
   }
 }

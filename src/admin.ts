@@ -17,8 +17,11 @@ import { parsePurgeSelector, type PurgeSelector } from './middleware/cache/purge
 export interface AdminDeps {
   /** Ready to take traffic: all workers up and none draining. */
   isReady: () => boolean
-  /** Purges every worker's cache; `replicas` says whether the other replicas were told (with Redis). */
-  purge: (selector: PurgeSelector) => Promise<{ purged: number; workers: number; replicas?: boolean }>
+  /**
+   * Purges every worker's cache; `shared` counts the entries the node's shared tier dropped,
+   * `replicas` says whether the other replicas were told (with Redis).
+   */
+  purge: (selector: PurgeSelector) => Promise<{ purged: number; workers: number; shared?: number; replicas?: boolean }>
   /** The Prometheus exposition text, or undefined while metrics are off. */
   metrics: () => Promise<string> | undefined
   /** The admin settings in force (token, allowed hosts); read per request so a reload applies them. */

@@ -73,6 +73,7 @@ export function runWorkerProcess(log: Logger): void {
         onInvalidate: (keys) => send({ type: 'invalidate', keys }),
         rateLimits,
         health: message.health,
+        sharedCachePath: message.sharedCachePath,
       })
     } catch (err) {
       send({ type: 'listen_failed', code: (err as { code?: string }).code ?? 'unknown' })

@@ -13,6 +13,7 @@ import { createDeadlineWheel } from './upstream/deadline.ts'
 import { createUpstreamRegistry } from './upstream/registry.ts'
 import { createResponseCache } from './middleware/cache/index.ts'
 import { purge, type PurgeSelector } from './middleware/cache/purge.ts'
+import { openSharedStore, type SharedStore } from './middleware/cache/shared-store.ts'
 import { createCacheStore, type CacheStats } from './middleware/cache/store.ts'
 import { createLineWriter } from './log.ts'
 import { createWorkerMetrics } from './metrics/registry.ts'
@@ -32,9 +33,9 @@ export interface RunningWorker {
   startDraining(): void
   /** Stops accepting, waits for in-flight requests (all of them cut when `force`), closes pools. */
   stop(force?: boolean): Promise<void>
-  /** Drops cache entries another worker invalidated. */
+  /** Drops cache entries another worker invalidated (from the local store; the shared tier is done once elsewhere). */
   invalidate(primaryKeys: readonly string[]): void
-  /** Applies an admin purge to this worker's cache; returns how many entries went. */
+  /** Applies an admin purge to this worker's local cache; returns how many entries went. */
   purge(selector: PurgeSelector): number
   cacheStats(): CacheStats
   /** This worker's metrics as prom-client JSON, for the primary to merge; [] when metrics are off. */
@@ -54,6 +55,20 @@ export interface WorkerOptions {
   rateLimits?: RateLimitStore
   /** The health checker's verdicts so far, applied before the first request. */
   health?: readonly TargetHealth[]
+  /** The node's shared cache database, prepared by the primary; no shared tier when absent. */
+  sharedCachePath?: string
+}
+
+/** The shared tier at `path`, or none (logged) when it cannot be opened: the local cache still serves. */
+function sharedTier(config: GatewayConfig, path: string | undefined, log: Logger): SharedStore | undefined {
+  if (path === undefined) return undefined
+  const onError = (kind: string) => log.warn('shared_cache_error', { error: kind })
+  try {
+    return openSharedStore({ path, maxBytes: config.cache.shared.maxBytes, maxObjectBytes: config.cache.maxObjectBytes, onError })
+  } catch (err) {
+    log.warn('shared_cache_unavailable', { error: (err as { code?: string }).code ?? 'error' })
+    return undefined
+  }
 }
 
 /** Starts serving `config`; throws when the port cannot be bound. */
@@ -68,9 +83,12 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   const setHealth = (state: TargetHealth) => upstreams.get(state.upstream)?.setHealth(state.target, state.healthy)
   for (const state of options.health ?? []) setHealth(state)
   metrics?.watchCache(() => store.stats())
-  const cache = config.routes.some((r) => r.cache.enabled)
+  const cached = config.routes.some((r) => r.cache.enabled)
+  const shared = cached ? sharedTier(config, options.sharedCachePath, log) : undefined
+  const cache = cached
     ? createResponseCache({
         store,
+        shared,
         maxObjectBytes: config.cache.maxObjectBytes,
         implicitVary: config.server.trustedProxies.length > 0 ? ['x-forwarded-host'] : [],
         broadcastInvalidation: options.onInvalidate,
@@ -162,7 +180,9 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       await server.stop(force)
       deadlines.close()
       await upstreams.close()
+      shared?.close()
     },
+    // The local store only: the shared tier is purged once, by whoever invalidated or purged.
     invalidate(primaryKeys) {
       for (const key of primaryKeys) store.delete(key)
     },

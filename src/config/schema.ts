@@ -307,6 +307,17 @@ const cacheStoreSchema = z.strictObject({
   maxBytes: z.int().min(1024).default(256 * 1024 * 1024),
   /** Largest body stored; larger responses stream through uncached, never fully buffered. */
   maxObjectBytes: z.int().min(1).default(1024 * 1024),
+  /** The node's shared tier under each worker's store (SQLite in WAL mode; docs/caching.md). */
+  shared: z
+    .strictObject({
+      /** Default: on when the node runs more than one worker. */
+      enabled: z.boolean().optional(),
+      /** The database file; default a file under the OS temp dir named by the primary's pid, removed at shutdown. */
+      path: z.string().min(1).optional(),
+      /** Most bytes of stored responses in the shared tier (bodies, headers and bookkeeping). */
+      maxBytes: z.int().min(1024).default(256 * 1024 * 1024),
+    })
+    .prefault({}),
 })
 
 /** A lower-case field name (RFC 9110 §5.1 token). */

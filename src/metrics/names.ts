@@ -19,6 +19,9 @@ export const METRICS = {
   cacheBytes: `${PREFIX}cache_bytes`,
   cacheEntries: `${PREFIX}cache_entries`,
   cacheEvictions: `${PREFIX}cache_evictions_total`,
+  /** The node's shared tier, reported by the primary. */
+  sharedCacheBytes: `${PREFIX}cache_shared_bytes`,
+  sharedCacheEntries: `${PREFIX}cache_shared_entries`,
   inflight: `${PREFIX}inflight_requests`,
   rejected: { name: `${PREFIX}rejected_requests_total`, labels: ['reason'] },
   authFailures: { name: `${PREFIX}auth_failures_total`, labels: ['route', 'reason'] },

@@ -1,11 +1,12 @@
 /**
  * The primary's own metrics: live workers, restarts by reason (crash, recycle, reload),
- * active health, and with Redis its connection, store failures and replica messages.
+ * active health, the shared cache tier's size, and with Redis its connection, store failures
+ * and replica messages.
  */
 import { Counter, Gauge, Registry } from 'prom-client'
 import { METRICS } from './names.ts'
 
-export function createPrimaryMetrics(liveWorkers: () => number, redisConnected?: () => boolean) {
+export function createPrimaryMetrics(liveWorkers: () => number, redisConnected?: () => boolean, sharedCache?: () => { entries: number; bytes: number }) {
   const registry = new Registry()
   const restarts = new Counter({
     name: METRICS.workerRestarts.name,
@@ -34,6 +35,24 @@ export function createPrimaryMetrics(liveWorkers: () => number, redisConnected?:
       registers: [registry],
       collect() {
         this.set(redisConnected() ? 1 : 0)
+      },
+    })
+  }
+  if (sharedCache) {
+    new Gauge({
+      name: METRICS.sharedCacheBytes,
+      help: 'Bytes of responses in the node-wide shared cache tier',
+      registers: [registry],
+      collect() {
+        this.set(sharedCache().bytes)
+      },
+    })
+    new Gauge({
+      name: METRICS.sharedCacheEntries,
+      help: 'Responses in the node-wide shared cache tier',
+      registers: [registry],
+      collect() {
+        this.set(sharedCache().entries)
       },
     })
   }

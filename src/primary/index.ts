@@ -16,6 +16,7 @@ import { startAdmin } from '../admin.ts'
 import { availableCpus } from '../runtime/cpus.ts'
 import { mergeSnapshots } from '../upstream/snapshot.ts'
 import { createHealthChecker, type HealthChecker, type TargetHealth } from './health-checker.ts'
+import { sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
 import { createSupervisor } from './supervisor.ts'
 import { createMetricsAggregator } from '../metrics/aggregate.ts'
 import { createPrimaryMetrics } from '../metrics/primary.ts'
@@ -57,13 +58,20 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   let reloading = false
 
   const aggregator = createMetricsAggregator()
+  // Set up before any worker opens it; purged and invalidated here, once for the node.
+  const sharedCache = sharedCacheEnabled(config, workerCount(config)) ? startSharedCache(config, log) : undefined
   // With Redis: global limits, and purges and invalidations shared with the other replicas.
   let replicas: Replicas | undefined
-  const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length, config.redis && (() => replicas?.connected() ?? false))
+  const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length, config.redis && (() => replicas?.connected() ?? false), sharedCache && (() => sharedCache.stats()))
   const fromReplica = (message: ReplicaMessage) => {
     primaryMetrics.replicaMessage('received', 'purge' in message ? 'purge' : 'invalidate')
-    if ('purge' in message) void supervisor.purge(message.purge)
-    else supervisor.invalidate(message.invalidate)
+    if ('purge' in message) {
+      sharedCache?.purge(message.purge)
+      void supervisor.purge(message.purge)
+    } else {
+      sharedCache?.invalidate(message.invalidate)
+      supervisor.invalidate(message.invalidate)
+    }
   }
   const toReplicas = (message: ReplicaMessage) => {
     if (!replicas) return Promise.resolve(false)
@@ -73,7 +81,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   if (config.redis) replicas = connectReplicas(config.redis, { log, onMessage: fromReplica, onStoreFailure: primaryMetrics.storeFailure })
   /** An admin purge: this node's workers, then the other replicas (`replicas: false` when Redis did not take it). */
   const purge = async (selector: PurgeSelector) => {
-    const result = await supervisor.purge(selector)
+    const shared = sharedCache?.purge(selector)
+    const local = await supervisor.purge(selector)
+    const result = shared === undefined ? local : { ...local, shared }
     return replicas ? { ...result, replicas: await toReplicas({ purge: selector }) } : result
   }
   // One health checker for the node; its verdicts reach every worker, new ones at their start.
@@ -86,6 +96,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     rateLimits: nodeStore(createTokenBuckets(), replicas?.buckets),
     onInvalidate: (keys) => void toReplicas({ invalidate: keys }),
     health: () => checker.states(),
+    sharedCachePath: sharedCache?.path,
     config,
     workers: workerCount(config),
     // Derived from each generation's config, so a reload applies the limits Bun reads at start.
@@ -125,6 +136,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     const cut = await supervisor.shutdown(config.server.shutdownTimeoutSeconds * 1000 + KILL_GRACE_MS)
     admin.stop(true)
     replicas?.close()
+    sharedCache?.close()
     options.onStopped?.()
     const status = failure || cut > 0 ? 1 : 0
     log[status === 0 ? 'info' : 'error']('shutdown_complete', { signal, cutWorkers: cut, exitStatus: status })

@@ -14,6 +14,7 @@ import { createHealthChecker } from './health-checker.ts'
 import { AggregatorRegistry } from 'prom-client'
 import { createTokenBuckets, nodeStore } from '../middleware/rate-limit/buckets.ts'
 import { connectReplicas, type Replicas } from '../replicas/index.ts'
+import { sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
 
 export function runSingleProcess(config: GatewayConfig, source: ConfigSource, log: Logger, onStopped?: () => void): void {
   let stopping = false
@@ -24,10 +25,21 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
     config.redis &&
     connectReplicas(config.redis, {
       log,
-      onMessage: (message) => ('purge' in message ? worker.purge(message.purge) : worker.invalidate(message.invalidate)),
+      onMessage: (message) => {
+        if ('purge' in message) {
+          sharedCache?.purge(message.purge)
+          worker.purge(message.purge)
+        } else {
+          sharedCache?.invalidate(message.invalidate)
+          worker.invalidate(message.invalidate)
+        }
+      },
     })
+  // One process: the shared tier only when cache.shared.enabled asks for it.
+  const sharedCache = sharedCacheEnabled(config, 1) ? startSharedCache(config, log) : undefined
   try {
     worker = startWorker(config, log, {
+      sharedCachePath: sharedCache?.path,
       rateLimits: nodeStore(createTokenBuckets(), replicas?.buckets),
       onInvalidate: replicas && ((keys) => void replicas.bus.publish({ invalidate: keys })),
     })
@@ -37,7 +49,8 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
       upstreams: async () => mergeSnapshots([worker.upstreams()]),
       isReady: () => !stopping,
       purge: async (selector) => {
-        const result = { purged: worker.purge(selector), workers: 1 }
+        const shared = sharedCache?.purge(selector)
+        const result = { purged: worker.purge(selector), workers: 1, ...(shared === undefined ? {} : { shared }) }
         return replicas ? { ...result, replicas: await replicas.bus.publish({ purge: selector }) } : result
       },
       settings: () => config.admin,
@@ -69,6 +82,7 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
     await worker.stop()
     admin.stop(true)
     replicas?.close()
+    sharedCache?.close()
     onStopped?.()
     clearTimeout(timer)
     log.info('shutdown_complete', { signal, exitStatus: 0 })

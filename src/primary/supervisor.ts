@@ -37,6 +37,8 @@ export interface SupervisorOptions {
   onInvalidate?: (keys: string[]) => void
   /** The health checker's verdicts so far, given to each worker before it serves. */
   health: () => TargetHealth[]
+  /** The node's shared cache database, which every worker opens. */
+  sharedCachePath?: string
 }
 
 type ExitReason = 'crash' | DrainReason | 'shutdown' | 'failed_start'
@@ -111,7 +113,7 @@ export function createSupervisor(options: SupervisorOptions) {
   function onMessage(handle: WorkerHandle, message: WorkerMessage, proc: Subprocess, genConfig: GatewayConfig) {
     switch (message.type) {
       case 'hello':
-        proc.send({ type: 'start', config: genConfig, port, health: options.health() } satisfies PrimaryMessage)
+        proc.send({ type: 'start', config: genConfig, port, health: options.health(), sharedCachePath: options.sharedCachePath } satisfies PrimaryMessage)
         break
       case 'listening':
         if (port === 0) port = message.port

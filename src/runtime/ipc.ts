@@ -10,7 +10,7 @@ import type { UpstreamSnapshot } from '../upstream/snapshot.ts'
 /** Primary → worker. */
 export type PrimaryMessage =
   /** Serve `config` on `port` (the primary resolves port 0 once, so all workers share it). */
-  | { type: 'start'; config: GatewayConfig; port: number; health: TargetHealth[] }
+  | { type: 'start'; config: GatewayConfig; port: number; health: TargetHealth[]; sharedCachePath?: string }
   /** The primary's health checker changed its verdict on a target. */
   | { type: 'health'; state: TargetHealth }
   /** Admin GET /upstreams: answer with `upstreams` and the same id. */

@@ -13,6 +13,8 @@ beforeAll(async () => {
   origin = startCacheOrigin()
   gw = await startGateway({
     server: { workers: 2 },
+    // The fan-out between workers' local stores; the shared tier has its own tests (cache-shared).
+    cache: { shared: { enabled: false } },
     upstreams: { origin: { targets: [origin.origin] } },
     routes: [{ path: '/c', upstream: 'origin', cache: { enabled: true } }],
   })

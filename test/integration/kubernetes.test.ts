@@ -199,6 +199,13 @@ describe('deploy/kubernetes', () => {
     expect(container.resources.limits.cpu).toBeDefined()
   })
 
+  test('the shared cache tier fits the in-memory /tmp it lives in, with room for the WAL', () => {
+    const tmp = pod.volumes.find((v: any) => v.name === container.volumeMounts.find((m: any) => m.mountPath === '/tmp').name)
+    const mebibytes = Number(/^(\d+)Mi$/.exec(tmp.emptyDir.sizeLimit)![1])
+    expect(config.cache.shared.path).toBeUndefined() // the default: under the OS temp dir, /tmp
+    expect(config.cache.shared.maxBytes + 32 * 1024 * 1024).toBeLessThanOrEqual(mebibytes * 1024 * 1024)
+  })
+
   test("with-redis: REDIS_URL names the bundled Redis Service and is a valid redis.url", () => {
     const gateway = one(withRedis, 'Deployment', 'gateway').spec.template.spec.containers[0]
     const url = gateway.env.find((e: any) => e.name === 'REDIS_URL').value

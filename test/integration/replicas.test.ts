@@ -105,7 +105,7 @@ describe.skipIf(!ready)('replicas sharing Redis', () => {
   test("a purge sent to replica A's admin port empties replica B's cache too", async () => {
     await cachedAtBoth('/cached/p')
     const res = await fetch(`http://127.0.0.1:${a.adminPort}/cache/purge?url=${encodeURIComponent(`http://${HOST}/cached/p`)}`, { method: 'POST' })
-    expect(await res.json()).toEqual({ purged: 1, workers: 1, replicas: true })
+    expect(await res.json()).toMatchObject({ purged: 1, workers: 1, replicas: true })
     await missesAt(b, '/cached/p')
     expect(hits.get('/cached/p')).toBe(3)
   })

@@ -22,6 +22,7 @@ import {
   reuseDecision,
   unstorableReason,
 } from './policy.ts'
+import type { SharedStore } from './shared-store.ts'
 import { entrySize, type CacheEntry, type CacheStore } from './store.ts'
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS' | 'EXPIRED' | 'STALE' | 'REVALIDATED'
@@ -41,6 +42,8 @@ export interface CachedRequest {
 
 export interface ResponseCacheDeps {
   store: CacheStore
+  /** The node's shared tier under `store`: looked up on a local miss, written on every store. */
+  shared?: SharedStore
   maxObjectBytes: number
   /** Tells the other workers to drop these primary keys (unsafe-method invalidation). */
   broadcastInvalidation?: (primaryKeys: string[]) => void
@@ -58,6 +61,8 @@ export interface ResponseCacheDeps {
 const CONDITIONALS = ['if-none-match', 'if-modified-since'] as const
 /** Preconditions the cache does not evaluate itself: such requests go straight upstream. */
 const UNHANDLED_PRECONDITIONS = ['if-match', 'if-unmodified-since', 'if-range', 'range'] as const
+/** How often a worker waiting on another worker's fill looks for its entry. */
+const SHARED_FILL_POLL_MS = 5
 /** Fields a 304 must not change in a stored response (RFC 9111 §3.2). */
 const KEEP_ON_UPDATE: ReadonlySet<string> = new Set(['content-length', 'content-encoding', 'content-range'])
 
@@ -68,6 +73,27 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   const pending = new Map<string, Promise<CacheEntry | undefined>>()
   const report = deps.onResult ?? (() => {})
   const implicitVary = deps.implicitVary ?? []
+  const shared = deps.shared
+
+  /** The local entry, else the shared tier's, copied into the local store so the next hit stays local. */
+  function lookup(primary: string, request: CachedRequest): CacheEntry | undefined {
+    const local = store.lookup(primary, request.sent)
+    if (local !== undefined || shared === undefined) return local
+    const found = shared.lookup(primary, request.sent)
+    if (found) store.put(found)
+    return found
+  }
+
+  /** Stores in both tiers; true when either took it. */
+  function put(entry: CacheEntry): boolean {
+    const local = store.put(entry)
+    return (shared?.put(entry) ?? false) || local
+  }
+
+  function remove(primary: string): void {
+    store.delete(primary)
+    shared?.delete(primary)
+  }
 
   function mark(response: Response, status: CacheStatus, route: string): Response {
     response.headers.set('x-cache-status', status)
@@ -143,7 +169,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     const names = [
       ...new Set([
         ...varyNames(up.headers),
-        ...(store.namesOf(primary) ?? []),
+        ...(store.namesOf(primary) ?? shared?.namesOf(primary) ?? []),
         ...(options.cookies === 'key' ? ['cookie'] : []),
         // Authenticated answers are kept per consumer (Kong's proxy-cache keys on the consumer too).
         ...(request.exchange.identity ? [request.exchange.identity.header] : []),
@@ -211,13 +237,13 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   ): Promise<{ response: Response; entry?: CacheEntry }> {
     const candidate = toEntry(request, up, new Uint8Array(0), primary, { ...times, responseTime: now() })
     if (!candidate) {
-      if (status === 'EXPIRED') store.delete(primary) // §4.4-like: a now-unstorable answer replaces what was stored
+      if (status === 'EXPIRED') remove(primary) // §4.4-like: a now-unstorable answer replaces what was stored
       return { response: mark(await up.relay(), status, request.exchange.route.name) }
     }
     const collected = await up.collect(maxObjectBytes)
     if (collected instanceof Response) return { response: mark(collected, status, request.exchange.route.name) }
     const entry = withBody(candidate, collected)
-    const stored = entry !== undefined && store.put(entry)
+    const stored = entry !== undefined && put(entry)
     // The client that caused the fetch still gets the Set-Cookie the stored copy lacks.
     if (stored && !up.headers.has('set-cookie')) return { response: serve(entry, request, status), entry }
     return { response: mark(new Response(collected, { status: up.status, headers: up.headers }), status, request.exchange.route.name), entry }
@@ -255,14 +281,43 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     entry.key === variantKey(entry.primary, entry.varyNames, request.sent) &&
     (!request.exchange.raw.headers.has('authorization') || reusableWithAuthorization(entry.directives, request.options.mode))
 
+  /**
+   * Another worker of the node holds the fill of `primary`: waits, up to lockTimeoutMs, for
+   * its entry to reach the shared tier. Undefined when it did not store one this request
+   * may use fresh (then this worker goes upstream itself).
+   */
+  async function filledElsewhere(primary: string, request: CachedRequest): Promise<CacheEntry | undefined> {
+    const deadline = now() + request.options.lockTimeoutMs
+    while (now() < deadline) {
+      await Bun.sleep(SHARED_FILL_POLL_MS)
+      const entry = lookup(primary, request)
+      if (entry !== undefined) {
+        const fresh = reuseDecision({ lifetime: entry.lifetime, age: currentAge(entry.clock, now()), response: entry.directives, request: wantsOf(request) }) === 'fresh'
+        return fresh && usable(entry, request) ? entry : undefined
+      }
+      if (!shared!.locked(primary)) return undefined
+    }
+    return undefined
+  }
+
   function fill(request: CachedRequest, primary: string): Promise<Response> {
     return collapsed(
       `fill ${primary}`,
       request,
       async () => {
-        const requestTime = now()
-        const up = await send(request, () => {})
-        return storeAndAnswer(request, up, primary, { requestTime }, 'MISS')
+        // One fill per key for the whole node: the other workers wait for its entry.
+        const held = shared === undefined || shared.lock(primary, request.options.lockTimeoutMs)
+        if (!held) {
+          const entry = await filledElsewhere(primary, request)
+          if (entry) return { response: serve(entry, request, 'HIT'), entry }
+        }
+        try {
+          const requestTime = now()
+          const up = await send(request, () => {})
+          return await storeAndAnswer(request, up, primary, { requestTime }, 'MISS')
+        } finally {
+          if (held) shared?.unlock(primary)
+        }
       },
       // Followers served by the leader's answer never reached the upstream: a hit.
       async (entry) => (usable(entry, request) ? serve(entry, request, 'HIT') : mark(await forward(request), 'MISS', request.exchange.route.name))
@@ -295,7 +350,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         if (up.status === 304) {
           up.discard()
           const updated = refreshed(request, entry, up.headers, { requestTime, responseTime: now() })
-          if (updated && store.put(updated)) return { response: serve(updated, request, 'REVALIDATED'), entry: updated }
+          if (updated && put(updated)) return { response: serve(updated, request, 'REVALIDATED'), entry: updated }
           return { response: serve(entry, request, 'REVALIDATED') }
         }
         if (up.status >= 500 && staleOnError(entry)) {
@@ -318,7 +373,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       const raw = request.exchange.raw
       const headers = raw.headers
       const { options } = request
-      const wants = options.clientNoCache === 'ignore' ? ignoredDirectives(headers) : requestDirectives(headers)
+      const wants = wantsOf(request)
       if (
         wants.noStore || // §5.2.1.5
         hasAny(headers, UNHANDLED_PRECONDITIONS) ||
@@ -328,7 +383,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         return bypass(request)
       }
       const primary = primaryKey(request.scheme, request.host, request.exchange.path, request.exchange.query)
-      const entry = store.lookup(primary, request.sent)
+      const entry = lookup(primary, request)
       if (entry) {
         if (headers.has('authorization') && !reusableWithAuthorization(entry.directives, options.mode)) {
           return bypass(request) // §3.5
@@ -372,13 +427,20 @@ export function createResponseCache(deps: ResponseCacheDeps) {
           // Not a URL: nothing to invalidate.
         }
       }
-      for (const key of keys) store.delete(key)
+      // The shared tier once, here; the other workers drop their local copies.
+      for (const key of keys) remove(key)
       deps.broadcastInvalidation?.(keys)
     },
   }
 }
 
 export type ResponseCache = ReturnType<typeof createResponseCache>
+
+/** What the request asks of the cache, under the route's clientNoCache. */
+function wantsOf(request: CachedRequest): CacheDirectives {
+  const headers = request.exchange.raw.headers
+  return request.options.clientNoCache === 'ignore' ? ignoredDirectives(headers) : requestDirectives(headers)
+}
 
 function hasAny(headers: Headers, names: readonly string[]): boolean {
   for (const name of names) if (headers.has(name)) return true

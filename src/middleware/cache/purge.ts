@@ -26,7 +26,7 @@ export function parsePurgeSelector(params: URLSearchParams): PurgeSelector | und
 }
 
 /** Removes what `selector` names from `store`; returns how many entries went. */
-export function purge(store: CacheStore, selector: PurgeSelector): number {
+export function purge(store: Pick<CacheStore, 'delete' | 'purgeWhere'>, selector: PurgeSelector): number {
   if ('url' in selector) {
     const url = new URL(selector.url)
     return store.delete(primaryKey(url.protocol.slice(0, -1), url.host, url.pathname, url.search))

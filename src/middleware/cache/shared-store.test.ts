@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import { Database } from 'bun:sqlite'
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { NO_DIRECTIVES } from './directives.ts'
+import { primaryKey, variantKey } from './key.ts'
+import { purge } from './purge.ts'
+import { openSharedStore, prepareSharedCache, type SharedStore } from './shared-store.ts'
+import { entrySize, type CacheEntry } from './store.ts'
+
+const fields = (headers: Headers) => (name: string) => headers.get(name)
+
+function entry(path: string, bytes: number, names: string[] = [], request = new Headers()): CacheEntry {
+  const primary = primaryKey('http', 'a', path, '')
+  const headers = new Headers({ 'content-length': String(bytes), 'content-type': 'text/plain' })
+  const body = new Uint8Array(bytes).fill(7)
+  const key = variantKey(primary, names, fields(request))
+  return {
+    primary,
+    key,
+    status: 200,
+    headers,
+    body,
+    directives: { ...NO_DIRECTIVES, maxAge: 60 },
+    lifetime: 60,
+    clock: { requestTime: 1, responseTime: 2, dateValue: 2, ageValue: 0 },
+    varyNames: names,
+    size: entrySize(key, headers, body),
+  }
+}
+
+const open: SharedStore[] = []
+function storeAt(path: string, maxBytes = 1 << 20) {
+  const store = openSharedStore({ path, maxBytes, maxObjectBytes: 1 << 16 })
+  open.push(store)
+  return store
+}
+const freshPath = () => join(mkdtempSync(join(tmpdir(), 'gw-shared-')), 'cache.sqlite')
+afterEach(() => {
+  for (const store of open.splice(0)) store.close()
+})
+
+describe('the shared store', () => {
+  test('an entry put by one worker is found, whole, by another', () => {
+    const path = freshPath()
+    prepareSharedCache(path).db.close()
+    const gzip = new Headers({ 'accept-encoding': 'gzip' })
+    storeAt(path).put(entry('/x', 100, ['accept-encoding'], gzip))
+    const other = storeAt(path)
+    const found = other.lookup(primaryKey('http', 'a', '/x', ''), fields(gzip))!
+    expect(found.status).toBe(200)
+    expect(found.body).toEqual(new Uint8Array(100).fill(7))
+    expect(found.headers.get('content-type')).toBe('text/plain')
+    expect(found.directives.maxAge).toBe(60)
+    expect(found.clock).toEqual({ requestTime: 1, responseTime: 2, dateValue: 2, ageValue: 0 })
+    // Another variant is not served in its place.
+    expect(other.lookup(primaryKey('http', 'a', '/x', ''), fields(new Headers()))).toBeUndefined()
+  })
+
+  test('a 10x maxBytes fill never goes over it, evicting the least recently used', () => {
+    const path = freshPath()
+    const store = storeAt(path, 100_000)
+    for (let i = 0; i < 100; i++) {
+      expect(store.put(entry(`/e${i}`, 10_000))).toBe(true)
+      expect(store.stats().bytes).toBeLessThanOrEqual(100_000)
+    }
+    const check = new Database(path)
+    const { total } = check.query('SELECT sum(size) AS total FROM entries').get() as { total: number }
+    check.close()
+    expect(total).toBeLessThanOrEqual(100_000)
+    expect(store.lookup(primaryKey('http', 'a', '/e99', ''), fields(new Headers()))).toBeDefined()
+    expect(store.lookup(primaryKey('http', 'a', '/e0', ''), fields(new Headers()))).toBeUndefined()
+    // Freed pages are reused: the file stays near the bound.
+    expect(statSync(path).size).toBeLessThan(3 * 100_000 + 65_536)
+  })
+
+  test('a body that does not match its recorded length is a miss, never served short', () => {
+    const path = freshPath()
+    const store = storeAt(path)
+    store.put(entry('/t', 1000))
+    const damage = new Database(path)
+    damage.query('UPDATE entries SET body = ?').run(new Uint8Array(10))
+    damage.close()
+    expect(store.lookup(primaryKey('http', 'a', '/t', ''), fields(new Headers()))).toBeUndefined()
+  })
+
+  test('purge and delete remove every variant', () => {
+    const store = storeAt(freshPath())
+    store.put(entry('/api/1', 10, ['accept'], new Headers({ accept: 'a' })))
+    store.put(entry('/api/1', 10, ['accept'], new Headers({ accept: 'b' })))
+    store.put(entry('/other', 10))
+    expect(purge(store, { prefix: '/api' })).toBe(2)
+    expect(store.delete(primaryKey('http', 'a', '/other', ''))).toBe(1)
+    expect(store.stats()).toEqual({ entries: 0, bytes: 0 })
+  })
+
+  test('one worker holds the fill lock for a key until it unlocks or the lock expires', () => {
+    let now = 1000
+    const path = freshPath()
+    const a = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
+    const b = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
+    open.push(a, b)
+    expect(a.lock('k', 500)).toBe(true)
+    expect(b.lock('k', 500)).toBe(false)
+    expect(b.locked('k')).toBe(true)
+    a.unlock('k')
+    expect(b.locked('k')).toBe(false)
+    expect(b.lock('k', 500)).toBe(true)
+    now += 501
+    expect(a.lock('k', 500)).toBe(true)
+  })
+
+  test('a corrupt file is recreated, a missing one created, a good one kept', () => {
+    const path = freshPath()
+    const created = prepareSharedCache(path)
+    expect(created.outcome).toBe('created')
+    created.db.close()
+    storeAt(path).put(entry('/kept', 10))
+    const reopened = prepareSharedCache(path)
+    expect(reopened.outcome).toBe('opened')
+    reopened.db.close()
+    expect(storeAt(path).lookup(primaryKey('http', 'a', '/kept', ''), fields(new Headers()))).toBeDefined()
+    for (const store of open.splice(0)) store.close()
+    writeFileSync(path, 'this is not a database '.repeat(200))
+    const recreated = prepareSharedCache(path)
+    expect(recreated.outcome).toBe('recreated')
+    recreated.db.close()
+    expect(storeAt(path).lookup(primaryKey('http', 'a', '/kept', ''), fields(new Headers()))).toBeUndefined()
+  })
+})

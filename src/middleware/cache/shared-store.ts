@@ -1,0 +1,326 @@
+/**
+ * The node's shared cache tier: one SQLite database in WAL mode (bun:sqlite) that every
+ * worker of the node reads and writes, under each worker's own LRU (store.ts), which keeps
+ * the hottest entries. Readers never block in WAL mode; a write is one short transaction.
+ *
+ * - Bounded by maxBytes: a trigger keeps the running total of entry sizes, and a put evicts
+ *   the least recently used entries (by `used`, which shared hits update in a batch each
+ *   second) past it.
+ * - Entries are written whole in one transaction and checked against their recorded length
+ *   when read, so a body is never served short.
+ * - Cross-worker collapsing: a lock row per primary key, with an expiry, lets one worker of
+ *   the node fill a key while the others wait for the entry to appear.
+ * - Every failure (busy, full, corrupt) is a miss or a skipped store, never an error to the
+ *   client; it is reported once per kind through `onError`.
+ */
+import { Database } from 'bun:sqlite'
+import { rmSync } from 'node:fs'
+import type { CacheDirectives } from './directives.ts'
+import { splitPrimaryKey, variantKey, type FieldValue } from './key.ts'
+import { entrySize, type CacheEntry } from './store.ts'
+
+/** Bumped when the layout changes: an older database is emptied and rebuilt. */
+const SCHEMA_VERSION = 1
+/** A write waits this long for another worker's transaction; past it, the store is skipped. */
+const BUSY_TIMEOUT_MS = 50
+/** Hits are recorded for eviction order in one transaction this often, not one write per hit (~100 µs each). */
+const TOUCH_FLUSH_MS = 1000
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS variants (primary_key TEXT PRIMARY KEY, names TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+  key TEXT PRIMARY KEY, primary_key TEXT NOT NULL, head TEXT NOT NULL, body BLOB NOT NULL,
+  size INTEGER NOT NULL, used INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS entries_primary ON entries (primary_key);
+CREATE INDEX IF NOT EXISTS entries_used ON entries (used);
+CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO usage VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS entries_added AFTER INSERT ON entries BEGIN UPDATE usage SET bytes = bytes + NEW.size; END;
+CREATE TRIGGER IF NOT EXISTS entries_removed AFTER DELETE ON entries BEGIN UPDATE usage SET bytes = bytes - OLD.size; END;
+CREATE TABLE IF NOT EXISTS locks (primary_key TEXT PRIMARY KEY, expires INTEGER NOT NULL);
+`
+
+/** What is stored beside the body: everything a CacheEntry holds but its key and bytes. */
+interface Head {
+  status: number
+  headers: [string, string][]
+  directives: CacheDirectives
+  lifetime: number
+  clock: CacheEntry['clock']
+  varyNames: string[]
+  bodyBytes: number
+}
+
+export interface SharedStoreOptions {
+  path: string
+  maxBytes: number
+  maxObjectBytes: number
+  /** A failure kind (`busy`, `full`, `corrupt`, ...) the first time it happens. */
+  onError?: (kind: string) => void
+  now?: () => number
+}
+
+/** The sqlite error kind of `err`, for logs and metrics. */
+function errorKind(err: unknown): string {
+  const code = (err as { code?: string }).code ?? ''
+  return code.startsWith('SQLITE_') ? code.slice(7).toLowerCase() : 'error'
+}
+
+function open(path: string): Database {
+  const db = new Database(path, { create: true, strict: true })
+  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
+  db.exec('PRAGMA journal_mode = WAL')
+  // A cache: losing the last writes on a power cut is fine, a corrupt file is not (WAL + NORMAL is safe).
+  db.exec('PRAGMA synchronous = NORMAL')
+  db.exec('PRAGMA journal_size_limit = 8388608')
+  return db
+}
+
+function removeFiles(path: string): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
+}
+
+/**
+ * Opens the database at `path` for the node (the primary, once, before any worker): makes it
+ * when missing, and empties and remakes it when it is corrupt or of another layout. Returns
+ * what it did, for the log.
+ */
+export function prepareSharedCache(path: string): { db: Database; outcome: 'opened' | 'created' | 'recreated'; reason?: string } {
+  const existed = Bun.file(path).size > 0
+  try {
+    const db = open(path)
+    const check = db.query('PRAGMA quick_check').get() as { quick_check: string } | null
+    if (check?.quick_check !== 'ok') throw Object.assign(new Error('quick_check failed'), { code: 'SQLITE_CORRUPT' })
+    db.exec(SCHEMA)
+    const version = db.query("SELECT value FROM meta WHERE name = 'version'").get() as { value: string } | null
+    if (version === null || version.value !== String(SCHEMA_VERSION)) {
+      db.exec('DELETE FROM entries; DELETE FROM variants; DELETE FROM locks')
+      db.query("INSERT OR REPLACE INTO meta VALUES ('version', ?)").run(String(SCHEMA_VERSION))
+      if (version !== null) return { db, outcome: 'recreated', reason: 'layout' }
+    }
+    // Locks of a previous run are stale: nobody is filling them any more.
+    db.exec('DELETE FROM locks')
+    return { db, outcome: existed ? 'opened' : 'created' }
+  } catch (err) {
+    removeFiles(path)
+    const db = open(path)
+    db.exec(SCHEMA)
+    db.query("INSERT OR REPLACE INTO meta VALUES ('version', ?)").run(String(SCHEMA_VERSION))
+    return { db, outcome: 'recreated', reason: errorKind(err) }
+  }
+}
+
+/** Removes the database files (the primary's default path, at shutdown). */
+export const removeSharedCache = removeFiles
+
+export function openSharedStore(options: SharedStoreOptions) {
+  const now = options.now ?? Date.now
+  const db = open(options.path)
+  db.exec(SCHEMA)
+  const reported = new Set<string>()
+  const failed = (err: unknown) => {
+    const kind = errorKind(err)
+    if (!reported.has(kind)) {
+      reported.add(kind)
+      options.onError?.(kind)
+    }
+  }
+
+  const selectNames = db.query<{ names: string }, [string]>('SELECT names FROM variants WHERE primary_key = ?')
+  // With no Vary (the common case) the variant key is the primary key: one query finds both.
+  const selectByPrimary = db.query<{ names: string; head: string | null; body: Uint8Array | null }, [string]>(
+    'SELECT v.names, e.head, e.body FROM variants v LEFT JOIN entries e ON e.key = v.primary_key WHERE v.primary_key = ?'
+  )
+  const selectEntry = db.query<{ head: string; body: Uint8Array }, [string]>('SELECT head, body FROM entries WHERE key = ?')
+  const touch = db.query('UPDATE entries SET used = ? WHERE key = ?')
+  const upsertNames = db.query('INSERT INTO variants VALUES (?, ?) ON CONFLICT (primary_key) DO UPDATE SET names = excluded.names')
+  const deleteKey = db.query('DELETE FROM entries WHERE key = ?')
+  const insertEntry = db.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)')
+  const deleteEntries = db.query('DELETE FROM entries WHERE primary_key = ?')
+  const deleteNames = db.query('DELETE FROM variants WHERE primary_key = ?')
+  const selectBytes = db.query<{ bytes: number }, []>('SELECT bytes FROM usage WHERE id = 1')
+  // Least recently used first, then oldest written; never the entry being stored.
+  const selectOldest = db.query<{ key: string; primary_key: string }, [string]>('SELECT key, primary_key FROM entries WHERE key != ? ORDER BY used, rowid LIMIT 1')
+  const countVariants = db.query<{ n: number }, [string]>('SELECT count(*) AS n FROM entries WHERE primary_key = ?')
+  const takeLock = db.query('INSERT INTO locks VALUES (?, ?) ON CONFLICT (primary_key) DO UPDATE SET expires = excluded.expires WHERE locks.expires < ?')
+  const dropLock = db.query('DELETE FROM locks WHERE primary_key = ?')
+  const selectLock = db.query<{ expires: number }, [string]>('SELECT expires FROM locks WHERE primary_key = ?')
+  const selectPrimaries = db.query<{ primary_key: string }, []>('SELECT primary_key FROM variants')
+  const selectCount = db.query<{ n: number }, []>('SELECT count(*) AS n FROM entries')
+
+  /** Keys hit since the last flush, with when. */
+  const touched = new Map<string, number>()
+  const flushTouches = () => {
+    if (touched.size === 0) return
+    try {
+      db.transaction(() => {
+        for (const [key, at] of touched) touch.run(at, key)
+      }).immediate()
+    } catch (err) {
+      failed(err)
+    }
+    touched.clear()
+  }
+  const flusher = setInterval(flushTouches, TOUCH_FLUSH_MS)
+  flusher.unref()
+
+  const removePrimary = (primary: string): number => {
+    const { changes } = deleteEntries.run(primary)
+    deleteNames.run(primary)
+    return changes
+  }
+
+  const write = db.transaction((entry: CacheEntry, head: string) => {
+    const names = selectNames.get(entry.primary)
+    // A changed Vary makes the old variants unreachable (RFC 9111 §4.1).
+    if (names && names.names !== JSON.stringify(entry.varyNames)) removePrimary(entry.primary)
+    upsertNames.run(entry.primary, JSON.stringify(entry.varyNames))
+    deleteKey.run(entry.key)
+    insertEntry.run(entry.key, entry.primary, head, entry.body, entry.size, now())
+    while (selectBytes.get()!.bytes > options.maxBytes) {
+      const oldest = selectOldest.get(entry.key)
+      if (!oldest) break
+      deleteKey.run(oldest.key)
+      if (countVariants.get(oldest.primary_key)!.n === 0) deleteNames.run(oldest.primary_key)
+    }
+  })
+
+  return {
+    /** The stored variant of `primary` selected by the request's sent fields, if any (a new object each time). */
+    lookup(primary: string, valueOf: FieldValue): CacheEntry | undefined {
+      try {
+        const first = selectByPrimary.get(primary)
+        if (!first) return undefined
+        const varyNames = JSON.parse(first.names) as string[]
+        const key = variantKey(primary, varyNames, valueOf)
+        const row = key === primary ? (first.head === null ? null : (first as { head: string; body: Uint8Array })) : selectEntry.get(key)
+        if (!row) return undefined
+        const head = JSON.parse(row.head) as Head
+        // Written in one transaction, so this holds unless the file was damaged: then it is a miss.
+        if (row.body.byteLength !== head.bodyBytes) {
+          deleteKey.run(key)
+          return undefined
+        }
+        touched.set(key, now())
+        const headers = new Headers(head.headers)
+        return {
+          primary,
+          key,
+          status: head.status,
+          headers,
+          body: row.body,
+          directives: head.directives,
+          lifetime: head.lifetime,
+          clock: head.clock,
+          varyNames: head.varyNames,
+          size: entrySize(key, headers, row.body),
+        }
+      } catch (err) {
+        failed(err)
+        return undefined
+      }
+    },
+
+    /** The Vary names stored variants of `primary` are keyed by, if any are stored. */
+    namesOf(primary: string): readonly string[] | undefined {
+      try {
+        const names = selectNames.get(primary)
+        return names ? (JSON.parse(names.names) as string[]) : undefined
+      } catch (err) {
+        failed(err)
+        return undefined
+      }
+    },
+
+    /** Stores `entry`; false when it is too large or the write failed (another worker held the lock too long). */
+    put(entry: CacheEntry): boolean {
+      if (entry.body.byteLength > options.maxObjectBytes || entry.size > options.maxBytes) return false
+      const head: Head = {
+        status: entry.status,
+        headers: [...entry.headers],
+        directives: entry.directives,
+        lifetime: entry.lifetime,
+        clock: entry.clock,
+        varyNames: [...entry.varyNames],
+        bodyBytes: entry.body.byteLength,
+      }
+      try {
+        write.immediate(entry, JSON.stringify(head))
+        return true
+      } catch (err) {
+        failed(err)
+        return false
+      }
+    },
+
+    /** Removes every variant of `primary`; returns how many. */
+    delete(primary: string): number {
+      try {
+        return db.transaction(removePrimary).immediate(primary)
+      } catch (err) {
+        failed(err)
+        return 0
+      }
+    },
+
+    /** Removes every entry whose primary key matches; returns how many. */
+    purgeWhere(match: (parts: { scheme: string; host: string; target: string }) => boolean): number {
+      try {
+        const primaries = selectPrimaries.all().map((row) => row.primary_key).filter((primary) => match(splitPrimaryKey(primary)))
+        return db.transaction(() => primaries.reduce((sum, primary) => sum + removePrimary(primary), 0)).immediate()
+      } catch (err) {
+        failed(err)
+        return 0
+      }
+    },
+
+    /** Claims the fill of `primary` for this worker for `ttlMs`; false when another worker holds it. */
+    lock(primary: string, ttlMs: number): boolean {
+      try {
+        const at = now()
+        return takeLock.run(primary, at + ttlMs, at).changes === 1
+      } catch (err) {
+        failed(err)
+        // Without the database, fill alone, as if there were no other worker.
+        return true
+      }
+    },
+
+    /** Whether another worker is still filling `primary`. */
+    locked(primary: string): boolean {
+      try {
+        const lock = selectLock.get(primary)
+        return lock !== null && lock.expires > now()
+      } catch (err) {
+        failed(err)
+        return false
+      }
+    },
+
+    unlock(primary: string): void {
+      try {
+        dropLock.run(primary)
+      } catch (err) {
+        failed(err)
+      }
+    },
+
+    stats(): { entries: number; bytes: number } {
+      try {
+        return { entries: selectCount.get()!.n, bytes: selectBytes.get()!.bytes }
+      } catch (err) {
+        failed(err)
+        return { entries: 0, bytes: 0 }
+      }
+    },
+
+    close(): void {
+      clearInterval(flusher)
+      flushTouches()
+      db.close()
+    },
+  }
+}
+
+export type SharedStore = ReturnType<typeof openSharedStore>

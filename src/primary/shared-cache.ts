@@ -1,0 +1,55 @@
+/**
+ * The node's shared cache tier, as the primary holds it: it prepares the database before any
+ * worker starts (a missing or corrupt file is logged and made anew), applies admin purges and
+ * other replicas' invalidations to it once, reports its size, and removes a default-path file
+ * at shutdown. Workers read and write it themselves (middleware/cache/shared-store.ts).
+ */
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { GatewayConfig } from '../config/schema.ts'
+import type { Logger } from '../log.ts'
+import { purge, type PurgeSelector } from '../middleware/cache/purge.ts'
+import { openSharedStore, prepareSharedCache, removeSharedCache, type SharedStore } from '../middleware/cache/shared-store.ts'
+
+export interface SharedCache {
+  readonly path: string
+  purge(selector: PurgeSelector): number
+  invalidate(primaryKeys: readonly string[]): void
+  stats(): { entries: number; bytes: number }
+  close(): void
+}
+
+/** On when any route caches and `cache.shared.enabled` says so, or (unset) when there is more than one worker. */
+export function sharedCacheEnabled(config: GatewayConfig, workers: number): boolean {
+  return config.routes.some((r) => r.cache.enabled) && (config.cache.shared.enabled ?? workers > 1)
+}
+
+export function startSharedCache(config: GatewayConfig, log: Logger): SharedCache | undefined {
+  const configured = config.cache.shared.path
+  // Named by this process, so two gateways on one host never share a default file.
+  const path = configured ?? join(tmpdir(), `bun-gateway-${process.pid}-cache.sqlite`)
+  let store: SharedStore
+  try {
+    const prepared = prepareSharedCache(path)
+    prepared.db.close()
+    const fields = { path, reason: prepared.reason }
+    if (prepared.outcome === 'recreated') log.warn('shared_cache_recreated', fields)
+    else log.info(prepared.outcome === 'created' ? 'shared_cache_created' : 'shared_cache_opened', fields)
+    store = openSharedStore({ path, maxBytes: config.cache.shared.maxBytes, maxObjectBytes: config.cache.maxObjectBytes, onError: (kind) => log.warn('shared_cache_error', { error: kind }) })
+  } catch (err) {
+    log.warn('shared_cache_unavailable', { path, error: (err as { code?: string }).code ?? 'error' })
+    return undefined
+  }
+  return {
+    path,
+    purge: (selector) => purge(store, selector),
+    invalidate(primaryKeys) {
+      for (const key of primaryKeys) store.delete(key)
+    },
+    stats: () => store.stats(),
+    close() {
+      store.close()
+      if (configured === undefined) removeSharedCache(path)
+    },
+  }
+}

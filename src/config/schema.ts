@@ -298,6 +298,13 @@ const routeCacheSchema = z.strictObject({
   clientNoCache: z.enum(['honour', 'ignore']).default('honour'),
   /** Milliseconds concurrent misses for one URL wait for the first one's answer before going upstream themselves. */
   lockTimeoutMs: z.int().min(0).max(60_000).default(5000),
+  /**
+   * Seconds past freshness a stored response may still be served while the upstream cannot be
+   * reached (refused, reset, timed out, breaker open): RFC 9111 §4.2.4's "disconnected", like
+   * nginx's proxy_cache_use_stale error timeout. must-revalidate, proxy-revalidate, s-maxage
+   * and no-cache forbid it; 0 turns it off (stale-if-error still applies).
+   */
+  staleIfUnreachableSeconds: z.int().min(0).max(31_536_000).default(60),
 })
 
 const cacheStoreSchema = z.strictObject({

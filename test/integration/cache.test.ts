@@ -60,7 +60,8 @@ describe('storing and hits', () => {
     ['private', { cc: 'private, max-age=60' }],
     ['Vary: *', { cc: 'max-age=60', vary: '*' }],
     ['no freshness information', {}],
-    ['a status that is not cacheable', { cc: 'max-age=60', status: '500' }],
+    ['a 500 with only Last-Modified (no heuristic for it)', { status: '500', lm: String(Date.now() - 86_400_000) }],
+    ['a 599 with must-understand (an unknown status)', { cc: 'max-age=60, must-understand', status: '599' }],
     ['Set-Cookie', { cc: 'max-age=60', setcookie: '1' }],
   ])('%s is never stored', async (name, params) => {
     const path = `/c/never-${name.replace(/\W/g, '')}${q(params as Record<string, string>)}`
@@ -81,13 +82,15 @@ describe('storing and hits', () => {
     expect((await get(path)).cache).toBe('HIT')
   })
 
-  test('404 with explicit freshness is cached, without it not', async () => {
-    const cached = `/c/404-fresh${q({ cc: 'max-age=60', status: '404' })}`
-    await get(cached)
-    expect((await get(cached)).cache).toBe('HIT')
+  test('any final status with explicit freshness is cached; a 404 also heuristically (RFC 9110 §15.1 lists it)', async () => {
+    for (const status of ['404', '302', '500']) {
+      const cached = `/c/${status}-fresh${q({ cc: 'max-age=60', status })}`
+      await get(cached)
+      expect((await get(cached)).cache).toBe('HIT')
+    }
     const heuristic = `/c/404-lm${q({ status: '404', lm: String(Date.now() - 86_400_000) })}`
     await get(heuristic)
-    expect((await get(heuristic)).cache).toBe('MISS')
+    expect((await get(heuristic)).cache).toBe('HIT')
   })
 
   test('encoded and identity variants stay apart, even without Vary from the origin', async () => {

@@ -13,6 +13,8 @@ export interface CacheDirectives {
   mustRevalidate: boolean
   proxyRevalidate: boolean
   onlyIfCached: boolean
+  /** §5.2.2.3: store only if the status code's caching rules are understood (then no-store is ignored). */
+  mustUnderstand: boolean
   /** Seconds, or undefined when absent. */
   maxAge?: number
   sMaxage?: number
@@ -31,6 +33,7 @@ export const NO_DIRECTIVES: Readonly<CacheDirectives> = Object.freeze({
   mustRevalidate: false,
   proxyRevalidate: false,
   onlyIfCached: false,
+  mustUnderstand: false,
 })
 
 type SecondsKey = 'maxAge' | 'sMaxage' | 'staleWhileRevalidate' | 'staleIfError' | 'maxStale' | 'minFresh'
@@ -98,6 +101,9 @@ function parse(value: string): CacheDirectives {
         continue
       case 'only-if-cached':
         out.onlyIfCached = true
+        continue
+      case 'must-understand':
+        out.mustUnderstand = true
         continue
     }
     const key = SECONDS[name]

@@ -17,6 +17,7 @@ import {
   currentAge,
   dateValue,
   freshnessLifetime,
+  mayServeStaleDisconnected,
   mayServeStaleOnError,
   reusableWithAuthorization,
   reuseDecision,
@@ -344,7 +345,10 @@ export function createResponseCache(deps: ResponseCacheDeps) {
             background
           )
         } catch (err) {
-          if (staleOnError(entry)) return { response: serve(entry, request, 'STALE'), entry }
+          // The origin could not be reached: a stale entry may stand in (the client leaving is no such case).
+          if ((err as { code?: string }).code !== 'client_closed' && staleWhenUnreachable(entry, request)) {
+            return { response: serve(entry, request, 'STALE'), entry }
+          }
           throw err
         }
         if (up.status === 304) {
@@ -366,6 +370,8 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   const bypass = (request: CachedRequest) => forward(request).then((res) => mark(res, 'BYPASS', request.exchange.route.name))
 
   const staleOnError = (entry: CacheEntry) => mayServeStaleOnError(entry.lifetime, currentAge(entry.clock, now()), entry.directives)
+  const staleWhenUnreachable = (entry: CacheEntry, request: CachedRequest) =>
+    mayServeStaleDisconnected(entry.lifetime, currentAge(entry.clock, now()), entry.directives, request.options.staleIfUnreachableSeconds)
 
   return {
     /** Answers a GET or HEAD on a cache-enabled route; a fresh hit synchronously. */

@@ -1,8 +1,10 @@
 import { describe, expect, test } from 'bun:test'
 import { parseCacheControl } from './directives.ts'
 import {
+  ageValue,
   currentAge,
   freshnessLifetime,
+  mayServeStaleDisconnected,
   mayServeStaleOnError,
   reusableWithAuthorization,
   reuseDecision,
@@ -47,9 +49,16 @@ describe('storable? (RFC 9111 §3)', () => {
     ['§5.2.2.7: private in a shared cache', 200, { 'cache-control': 'private, max-age=60' }, {}, 'private'],
     ['§4.1: Vary: * never matches', 200, { 'cache-control': 'max-age=60', vary: 'Accept, *' }, {}, 'vary-star'],
     ['§3: status 206 is not stored (no Range support)', 206, { 'cache-control': 'max-age=60' }, {}, 'status'],
-    ['§3: 500 is not a cacheable status', 500, { 'cache-control': 'max-age=60' }, {}, 'status'],
+    ['§3: any final status with explicit freshness, a 500 too', 500, { 'cache-control': 'max-age=60' }, {}, 'storable'],
+    ['§3: an unknown status with explicit freshness', 599, { 'cache-control': 'max-age=60' }, {}, 'storable'],
+    ['§3: 304 is never stored as itself', 304, { 'cache-control': 'max-age=60' }, {}, 'status'],
+    ['§5.2.2.3: must-understand with an unknown status', 599, { 'cache-control': 'max-age=60, no-store, must-understand' }, {}, 'status'],
+    ['§5.2.2.3: must-understand with a known status ignores no-store', 200, { 'cache-control': 'max-age=60, no-store, must-understand' }, {}, 'storable'],
+    ['§5.2.2.5: no-store', 200, { 'cache-control': 'max-age=60, no-store' }, {}, 'no-store'],
     ['§3: 404 with explicit freshness', 404, { 'cache-control': 'max-age=60' }, {}, 'storable'],
-    ['§4.2.2: no heuristic for errors', 404, { 'last-modified': httpDate(T0 - 86_400_000) }, {}, 'no-freshness'],
+    ['§4.2.2: a heuristic for the statuses RFC 9110 §15.1 lists, 404 too', 404, { 'last-modified': httpDate(T0 - 86_400_000), date: httpDate(T0) }, {}, 'storable'],
+    ['§4.2.2: no heuristic for other statuses', 500, { 'last-modified': httpDate(T0 - 86_400_000), date: httpDate(T0) }, {}, 'no-freshness'],
+    ['§4.2.2: ... unless marked public', 599, { 'cache-control': 'public', 'last-modified': httpDate(T0 - 86_400_000), date: httpDate(T0) }, {}, 'storable'],
     ['§4.2.2: heuristic from Last-Modified', 200, { 'last-modified': httpDate(T0 - 86_400_000), date: httpDate(T0) }, {}, 'storable'],
     ['§3: no freshness at all', 200, {}, {}, 'no-freshness'],
     ['§5.2.2.4: no-cache with a validator is stored', 200, { 'cache-control': 'no-cache', etag: '"a"' }, {}, 'storable'],
@@ -85,6 +94,8 @@ describe('freshness lifetime (RFC 9111 §4.2.1)', () => {
     ['Expires minus Date', { expires: httpDate(T0 + 120_000), date: httpDate(T0) }, 120],
     ['Expires in the past', { expires: httpDate(T0 - 120_000), date: httpDate(T0) }, 0],
     ['§5.3: invalid Expires means expired', { expires: '0' }, 0],
+    ['§5.3: an Expires Date.parse would take (UTC for GMT) is invalid too', { expires: 'Thu, 18 Aug 2050 02:01:18 UTC', date: httpDate(T0) }, 0],
+    ['the obsolete RFC 850 form is still an HTTP-date', { expires: 'Thursday, 18-Aug-50 02:01:18 GMT', date: 'Thu, 18 Aug 2050 02:00:18 GMT' }, 60],
     ['§4.2.2: 10% of the time since Last-Modified', { 'last-modified': httpDate(T0 - 1_000_000), date: httpDate(T0) }, 100],
     ['§4.2.2: heuristic capped at ttlSeconds', { 'last-modified': httpDate(T0 - 86_400_000), date: httpDate(T0) }, 300],
     ['none', {}, undefined],
@@ -151,5 +162,30 @@ describe('reusable for this request? (RFC 9111 §4.2, §5.2; RFC 5861)', () => {
     ['public', 'override', false],
   ] as const)('§3.5: Authorization may reuse a %s response in %s mode: %p', (cc, mode, expected) => {
     expect(reusableWithAuthorization(d(cc), mode)).toBe(expected)
+  })
+})
+
+describe('Age (RFC 9111 §5.1)', () => {
+  test.each([
+    ['60', 60],
+    ['7200, 0', 7200],
+    ['0, 7200', 0],
+    ['abc', 0],
+    ['-5', 0],
+  ] as const)('Age: %s is %p seconds', (value, expected) => {
+    expect(ageValue(new Headers({ age: value }))).toBe(expected)
+  })
+})
+
+describe('stale while the origin is unreachable (RFC 9111 §4.2.4)', () => {
+  const d = (cc: string | null) => parseCacheControl(cc)
+  test('within the grace, unless a directive forbids serving stale', () => {
+    expect(mayServeStaleDisconnected(60, 100, d('max-age=60'), 60)).toBe(true)
+    expect(mayServeStaleDisconnected(60, 130, d('max-age=60'), 60)).toBe(false)
+    expect(mayServeStaleDisconnected(60, 130, d('max-age=60, stale-if-error=100'), 60)).toBe(true)
+    expect(mayServeStaleDisconnected(60, 100, d('max-age=60'), 0)).toBe(false)
+    for (const cc of ['max-age=60, must-revalidate', 'max-age=60, proxy-revalidate', 's-maxage=60', 'max-age=60, no-cache']) {
+      expect(mayServeStaleDisconnected(60, 61, d(cc), 60)).toBe(false)
+    }
   })
 })

@@ -4,16 +4,28 @@
  * long is it fresh, how old is it, and may it answer this request.
  */
 import type { CacheDirectives } from './directives.ts'
+import { parseHttpDate } from './http-date.ts'
 
 export type CacheMode = 'standard' | 'override'
 
-/** Statuses a shared cache may store given explicit freshness (RFC 9110 §15.1 and §3 of 9111, minus 206: no Range support). */
-const STORABLE_STATUS: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501])
 /**
- * Statuses that may get heuristic freshness. RFC 9110 §15.1 also lists 404, 405, 414 and 501;
- * they are left out so an error is only cached when the origin says so (CPDoS, hardening #47).
+ * Statuses that may get heuristic freshness (RFC 9110 §15.1), minus 206 (partial responses
+ * are not stored). Any other final status is stored only with explicit freshness or `public`.
  */
-const HEURISTIC_STATUS: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308])
+const HEURISTIC_STATUS: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501])
+/**
+ * Status codes whose caching rules this cache knows (RFC 9110 §15 and RFC 6585, 7725): a
+ * response with `must-understand` is stored only with one of these (RFC 9111 §5.2.2.3).
+ */
+const UNDERSTOOD_STATUS: ReadonlySet<number> = new Set([
+  200, 201, 202, 203, 204, 205, 300, 301, 302, 303, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411,
+  412, 413, 414, 415, 416, 417, 421, 422, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 511,
+])
+
+/** RFC 9111 §3: a final status; 206 and 304 are never stored as such here (no Range support; 304 updates). */
+function storableStatus(status: number): boolean {
+  return status >= 200 && status <= 599 && status !== 206 && status !== 304
+}
 
 export interface StorabilityInput {
   status: number
@@ -40,8 +52,11 @@ export type Unstorable =
 export function unstorableReason(input: StorabilityInput, lifetime: number | undefined): Unstorable | undefined {
   const d = input.responseDirectives
   const overridden = input.mode === 'override' && input.overrideStatuses.includes(input.status)
-  if (!overridden && !STORABLE_STATUS.has(input.status)) return 'status'
-  if (d.noStore) return 'no-store' // §5.2.2.5
+  if (!overridden && !storableStatus(input.status)) return 'status'
+  if (d.mustUnderstand) {
+    // §5.2.2.3: an unknown status is not stored; a known one ignores no-store.
+    if (!UNDERSTOOD_STATUS.has(input.status)) return 'status'
+  } else if (d.noStore) return 'no-store' // §5.2.2.5
   if (d.private) return 'private' // §5.2.2.7: a shared cache MUST NOT store
   if (varyHasStar(input.responseHeaders)) return 'vary-star' // §4.1: never matches
   if (input.requestHasAuthorization) {
@@ -84,14 +99,15 @@ export function freshnessLifetime(input: LifetimeInput): number | undefined {
   if (d.maxAge !== undefined) return d.maxAge
   const expires = headers.get('expires')
   if (expires !== null) {
-    const expiresAt = Date.parse(expires)
-    // §5.3: an invalid Expires (e.g. "0") means already expired.
+    const expiresAt = parseHttpDate(expires, input.responseTime)
+    // §5.3: an invalid Expires (e.g. "0", "UTC" for "GMT") means already expired.
     if (Number.isNaN(expiresAt)) return 0
     const date = dateValue(headers, input.responseTime)
     return Math.max(0, Math.floor((expiresAt - date) / 1000))
   }
   const lastModified = Date.parse(headers.get('last-modified') ?? '')
-  if (HEURISTIC_STATUS.has(input.status) && !Number.isNaN(lastModified)) {
+  // §4.2.2: for heuristically cacheable statuses, or any status marked public.
+  if ((HEURISTIC_STATUS.has(input.status) || d.public) && !Number.isNaN(lastModified)) {
     const since = (dateValue(headers, input.responseTime) - lastModified) / 1000
     if (since > 0) return Math.min(Math.floor(since / 10), input.ttlSeconds)
   }
@@ -126,10 +142,16 @@ export function currentAge(clock: AgeClock, now: number): number {
   return correctedInitialAge + residentTime
 }
 
-/** The Age header's value, 0 when absent or malformed. */
+/**
+ * The Age header's value, 0 when absent or malformed. Of several values (lines combined with
+ * commas) the first counts: `Age: 7200, 0` is 2 hours old.
+ */
 export function ageValue(headers: Headers): number {
   const age = headers.get('age')
-  return age !== null && /^\d+$/.test(age) ? Number(age) : 0
+  if (age === null) return 0
+  const comma = age.indexOf(',')
+  const first = (comma === -1 ? age : age.slice(0, comma)).trim()
+  return /^\d+$/.test(first) ? Number(first) : 0
 }
 
 export interface ReuseInput {
@@ -167,9 +189,21 @@ export function mayServeStaleOnError(lifetime: number, age: number, response: Ca
   return age - lifetime <= response.staleIfError
 }
 
-/** must-revalidate, proxy-revalidate and s-maxage forbid a shared cache to serve stale. */
+/**
+ * The origin cannot be reached (RFC 9111 §4.2.4 allows a stale response when "disconnected"):
+ * may a response stale for at most `graceSeconds` stand in? Not when a directive forbids it.
+ */
+export function mayServeStaleDisconnected(lifetime: number, age: number, response: CacheDirectives, graceSeconds: number): boolean {
+  if (mustNotServeStale(response)) return false
+  return age - lifetime <= Math.max(graceSeconds, response.staleIfError ?? 0)
+}
+
+/**
+ * must-revalidate, proxy-revalidate and s-maxage forbid a shared cache to serve stale; no-cache
+ * forbids any use without a successful validation (§5.2.2.4).
+ */
 function mustNotServeStale(d: CacheDirectives): boolean {
-  return d.mustRevalidate || d.proxyRevalidate || d.sMaxage !== undefined
+  return d.mustRevalidate || d.proxyRevalidate || d.sMaxage !== undefined || d.noCache
 }
 
 /** §3.5: may a request with Authorization be answered by this stored response? */

@@ -107,6 +107,8 @@ await Bun.write(
   JSON.stringify({
     server: { host: '127.0.0.1', port: 0, workers: Number(values.workers) },
     admin: { port: 0 },
+    // The suite tests a reverse proxy as a CDN: its CDN-Cache-Control tests are for us here.
+    cache: { targets: ['cdn'] },
     upstreams: { origin: { targets: [`http://127.0.0.1:${originPort}`] } },
     routes: [{ path: '/', upstream: 'origin', cache: { enabled: true } }],
   })

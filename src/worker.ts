@@ -89,6 +89,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     ? createResponseCache({
         store,
         shared,
+        targets: config.cache.targets,
         maxObjectBytes: config.cache.maxObjectBytes,
         implicitVary: config.server.trustedProxies.length > 0 ? ['x-forwarded-host'] : [],
         broadcastInvalidation: options.onInvalidate,

@@ -314,6 +314,12 @@ const cacheStoreSchema = z.strictObject({
   maxBytes: z.int().min(1024).default(256 * 1024 * 1024),
   /** Largest body stored; larger responses stream through uncached, never fully buffered. */
   maxObjectBytes: z.int().min(1).default(1024 * 1024),
+  /**
+   * Targets this cache belongs to, in order (RFC 9213): `cdn` honours CDN-Cache-Control,
+   * `gateway` Gateway-Cache-Control, `surrogate` Surrogate-Control. The first present one
+   * replaces Cache-Control and Expires here, and they are not passed downstream.
+   */
+  targets: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must be a lower-case target name (cdn, gateway, surrogate, ...)' })).default([]),
   /** The node's shared tier under each worker's store (SQLite in WAL mode; docs/caching.md). */
   shared: z
     .strictObject({

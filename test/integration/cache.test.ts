@@ -82,7 +82,7 @@ describe('storing and hits', () => {
     expect((await get(path)).cache).toBe('HIT')
   })
 
-  test('any final status with explicit freshness is cached; a 404 also heuristically (RFC 9110 §15.1 lists it)', async () => {
+  test('any final status with explicit freshness is cached; an error never heuristically, unless public', async () => {
     for (const status of ['404', '302', '500']) {
       const cached = `/c/${status}-fresh${q({ cc: 'max-age=60', status })}`
       await get(cached)
@@ -90,7 +90,10 @@ describe('storing and hits', () => {
     }
     const heuristic = `/c/404-lm${q({ status: '404', lm: String(Date.now() - 86_400_000) })}`
     await get(heuristic)
-    expect((await get(heuristic)).cache).toBe('HIT')
+    expect((await get(heuristic)).cache).toBe('MISS')
+    const marked = `/c/404-public${q({ status: '404', cc: 'public', lm: String(Date.now() - 86_400_000) })}`
+    await get(marked)
+    expect((await get(marked)).cache).toBe('HIT')
   })
 
   test('encoded and identity variants stay apart, even without Vary from the origin', async () => {
@@ -173,10 +176,26 @@ describe('requests', () => {
     expect((await get(path)).cache).toBe('HIT')
   })
 
-  test('Range requests bypass the cache', async () => {
+  test('a Range request is answered from a fresh complete entry: 206, or 416 past the end', async () => {
     const path = `/c/range${q({ cc: 'max-age=60' })}`
-    await get(path)
+    const full = (await get(path)).body
+    const part = await get(path, { range: 'bytes=5-9' })
+    expect(part).toMatchObject({ status: 206, cache: 'HIT', body: full.slice(5, 10) })
+    expect(part.headers.get('content-range')).toBe(`bytes 5-9/${full.length}`)
+    expect(part.headers.get('content-length')).toBe('5')
+    expect((await get(path, { range: 'bytes=-3' })).body).toBe(full.slice(-3))
+    const past = await get(path, { range: `bytes=${full.length}-` })
+    expect(past.status).toBe(416)
+    expect(past.headers.get('content-range')).toBe(`bytes */${full.length}`)
+    expect(origin.count('/c/range')).toBe(1)
+  })
+
+  test('a Range request with no entry, several ranges or If-Range goes upstream and stores nothing', async () => {
+    const path = `/c/range-miss${q({ cc: 'max-age=60' })}`
     expect((await get(path, { range: 'bytes=0-3' })).cache).toBe('BYPASS')
+    expect((await get(path)).cache).toBe('MISS')
+    expect((await get(path, { range: 'bytes=0-1,3-4' })).cache).toBe('BYPASS')
+    expect((await get(path, { range: 'bytes=0-3', 'if-range': '"x"' })).cache).toBe('BYPASS')
   })
 })
 

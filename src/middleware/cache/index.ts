@@ -23,7 +23,9 @@ import {
   reuseDecision,
   unstorableReason,
 } from './policy.ts'
+import { byteRange } from './range.ts'
 import type { SharedStore } from './shared-store.ts'
+import { consumedFields, targetedDirectives, targetedFields } from './targeted.ts'
 import { entrySize, type CacheEntry, type CacheStore } from './store.ts'
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS' | 'EXPIRED' | 'STALE' | 'REVALIDATED'
@@ -56,12 +58,14 @@ export interface ResponseCacheDeps {
   implicitVary?: readonly string[]
   /** Reports what each GET/HEAD did, for metrics. */
   onResult?: (route: string, status: CacheStatus) => void
+  /** `cache.targets` (RFC 9213): whose targeted Cache-Control fields this cache obeys and consumes. */
+  targets?: readonly string[]
   now?: () => number
 }
 
 const CONDITIONALS = ['if-none-match', 'if-modified-since'] as const
 /** Preconditions the cache does not evaluate itself: such requests go straight upstream. */
-const UNHANDLED_PRECONDITIONS = ['if-match', 'if-unmodified-since', 'if-range', 'range'] as const
+const UNHANDLED_PRECONDITIONS = ['if-match', 'if-unmodified-since', 'if-range'] as const
 /** How often a worker waiting on another worker's fill looks for its entry. */
 const SHARED_FILL_POLL_MS = 5
 /** Fields a 304 must not change in a stored response (RFC 9111 §3.2). */
@@ -75,6 +79,12 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   const report = deps.onResult ?? (() => {})
   const implicitVary = deps.implicitVary ?? []
   const shared = deps.shared
+  const targeted = targetedFields(deps.targets ?? [])
+  /** Fields for this gateway alone are not for caches downstream. */
+  const consumed = consumedFields(targeted)
+  const dropTargeted = (headers: Headers) => {
+    for (const field of consumed) headers.delete(field)
+  }
 
   /** The local entry, else the shared tier's, copied into the local store so the next hit stays local. */
   function lookup(primary: string, request: CachedRequest): CacheEntry | undefined {
@@ -98,6 +108,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
 
   function mark(response: Response, status: CacheStatus, route: string): Response {
     response.headers.set('x-cache-status', status)
+    if (consumed.length > 0) dropTargeted(response.headers)
     report(route, status)
     return response
   }
@@ -123,6 +134,32 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     const headers = response.headers
     headers.set('age', age)
     headers.set('x-cache-status', status)
+    if (consumed.length > 0) dropTargeted(headers)
+    return response
+  }
+
+  /**
+   * A Range request answered from a fresh complete entry: 206 with the bytes, or 416 when the
+   * range lies past the end. Undefined when this cache does not answer it (several ranges).
+   */
+  function servePartial(entry: CacheEntry, request: CachedRequest, range: string, ageSeconds: number): Response | undefined {
+    if (entry.status !== 200) return undefined
+    const length = entry.body.byteLength
+    const selected = byteRange(range, length)
+    if (selected === undefined) return undefined
+    report(request.exchange.route.name, 'HIT')
+    const age = String(Math.floor(ageSeconds))
+    if (selected === 'unsatisfiable') {
+      return new Response(null, { status: 416, headers: { 'content-range': `bytes */${length}`, age, 'x-cache-status': 'HIT' } })
+    }
+    const { start, end } = selected
+    const response = new Response(entry.body.subarray(start, end + 1), { status: 206, headers: entry.headers })
+    const headers = response.headers
+    headers.set('content-range', `bytes ${start}-${end}/${length}`)
+    headers.set('content-length', String(end - start + 1))
+    headers.set('age', age)
+    headers.set('x-cache-status', 'HIT')
+    if (consumed.length > 0) dropTargeted(headers)
     return response
   }
 
@@ -136,8 +173,11 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   ): CacheEntry | undefined {
     const { options } = request
     const raw = request.exchange.raw
-    const parsed = parseCacheControl(up.headers.get('cache-control'))
+    // RFC 9213 §2.1: our targeted field, when there is a valid one, replaces Cache-Control and Expires.
+    const fromTarget = targeted.length > 0 ? targetedDirectives(up.headers, targeted) : undefined
+    const parsed = fromTarget ?? parseCacheControl(up.headers.get('cache-control'))
     const lifetime = freshnessLifetime({
+      targeted: fromTarget !== undefined,
       status: up.status,
       directives: parsed,
       headers: up.headers,
@@ -390,12 +430,15 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       }
       const primary = primaryKey(request.scheme, request.host, request.exchange.path, request.exchange.query)
       const entry = lookup(primary, request)
+      // Range: answered from a fresh complete entry, else forwarded as is (and nothing stored).
+      const range = raw.method === 'GET' ? headers.get('range') : null
       if (entry) {
         if (headers.has('authorization') && !reusableWithAuthorization(entry.directives, options.mode)) {
           return bypass(request) // §3.5
         }
         const age = currentAge(entry.clock, now())
         const decision = reuseDecision({ lifetime: entry.lifetime, age, response: entry.directives, request: wants })
+        if (range !== null) return (decision === 'fresh' && servePartial(entry, request, range, age)) || bypass(request)
         if (decision === 'fresh') return serve(entry, request, 'HIT', age)
         if (decision === 'stale-while-revalidate' && raw.method === 'GET') {
           // Nobody reads the background answer: cancel its body so the upstream connection is freed.
@@ -408,6 +451,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         return revalidate(request, entry)
       }
       if (wants.onlyIfCached) throw new GatewayError('not_cached') // §5.2.1.7
+      if (range !== null) return bypass(request)
       // A HEAD miss goes upstream as HEAD and is not stored: an empty body is no GET entry.
       if (raw.method === 'HEAD') return forward(request).then((res) => mark(res, 'MISS', request.exchange.route.name))
       return fill(request, primary)

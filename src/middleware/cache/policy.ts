@@ -9,10 +9,11 @@ import { parseHttpDate } from './http-date.ts'
 export type CacheMode = 'standard' | 'override'
 
 /**
- * Statuses that may get heuristic freshness (RFC 9110 §15.1), minus 206 (partial responses
- * are not stored). Any other final status is stored only with explicit freshness or `public`.
+ * Statuses that get heuristic freshness unasked. RFC 9110 §15.1 also lists 404, 405, 410,
+ * 414 and 501 (and 206, never stored here); they get it only when marked `public`, so an
+ * error is cached only when the origin says so (CPDoS, hardening #47).
  */
-const HEURISTIC_STATUS: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501])
+const HEURISTIC_STATUS: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308])
 /**
  * Status codes whose caching rules this cache knows (RFC 9110 §15 and RFC 6585, 7725): a
  * response with `must-understand` is stored only with one of these (RFC 9111 §5.2.2.3).
@@ -84,6 +85,8 @@ export interface LifetimeInput {
   ttlSeconds: number
   /** Statuses override mode gives ttlSeconds; others get their standard lifetime. */
   overrideStatuses: readonly number[]
+  /** The directives came from a targeted field (RFC 9213 §2.1): Expires is ignored. */
+  targeted?: boolean
 }
 
 /**
@@ -97,7 +100,7 @@ export function freshnessLifetime(input: LifetimeInput): number | undefined {
   if (input.mode === 'override' && input.overrideStatuses.includes(input.status)) return input.ttlSeconds
   if (d.sMaxage !== undefined) return d.sMaxage
   if (d.maxAge !== undefined) return d.maxAge
-  const expires = headers.get('expires')
+  const expires = input.targeted ? null : headers.get('expires')
   if (expires !== null) {
     const expiresAt = parseHttpDate(expires, input.responseTime)
     // §5.3: an invalid Expires (e.g. "0", "UTC" for "GMT") means already expired.

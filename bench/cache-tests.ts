@@ -76,7 +76,11 @@ interface Score {
 /** Scores `results` with the suite's determineTestResult (dependencies honoured). */
 async function score(dir: string, results: Results): Promise<Score> {
   const suites = (await import(join(dir, 'tests', 'index.mjs'))).default as { tests: { id: string; kind?: string }[] }[]
-  const { determineTestResult, resultTypes } = await import(join(dir, 'test-engine', 'lib', 'results.mjs'))
+  // The npm package (0.4.x) has the same rules inside a browser module: take them from a checkout then.
+  let rules = engine(dir, 'lib/results.mjs')
+  if (!existsSync(rules)) rules = engine(join(ROOT, '.tmp', 'cache-tests'), 'lib/results.mjs')
+  if (!existsSync(rules)) throw new Error('scoring needs lib/results.mjs from a cache-tests checkout in .tmp/cache-tests')
+  const { determineTestResult, resultTypes } = await import(rules)
   const out: Score = { required: [0, 0], optimal: [0, 0], failedRequired: [], failedOptimal: [] }
   for (const suite of suites) {
     for (const test of suite.tests) {
@@ -93,9 +97,15 @@ async function score(dir: string, results: Results): Promise<Score> {
   return out
 }
 
+/** A file of the suite's engine: under test-engine/ in the repository, at the top in the npm package. */
+function engine(dir: string, file: string): string {
+  const inRepository = join(dir, 'test-engine', file)
+  return existsSync(inRepository) ? inRepository : join(dir, file)
+}
+
 const dir = suiteDir()
 const originPort = freePort()
-const origin = Bun.spawn(['node', 'test-engine/server/server.mjs'], {
+const origin = Bun.spawn(['node', engine(dir, 'server/server.mjs')], {
   cwd: dir,
   env: { ...process.env, npm_config_port: String(originPort), npm_config_protocol: 'http', npm_config_pidfile: join(ROOT, '.tmp', 'cache-tests-server.pid') },
   stdout: 'pipe',

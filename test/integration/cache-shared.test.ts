@@ -130,6 +130,31 @@ describe('the shared tier', () => {
   }, 20_000)
 })
 
+test('workers recycled at their request limit: the next request is a HIT', async () => {
+  const recycled = await startGateway({
+    ...config(join(dir, 'recycle.sqlite')),
+    server: { workers: 2, maxRequestsPerWorker: 10, maxRequestsJitter: 0, recycleDrainMs: 100 },
+  })
+  try {
+    const at = (target: string) => fetch(recycled.url(target), { headers: { connection: 'close' } })
+    expect((await at('/c/kept?cc=max-age%3D600')).headers.get('x-cache-status')).toBe('MISS')
+    const first = liveWorkerPids(recycled.output())
+    // Other requests until every first-generation worker has been replaced.
+    await waitFor(
+      async () => {
+        await (await at('/c/other?cc=max-age%3D600')).arrayBuffer()
+        return liveWorkerPids(recycled.output()).every((pid) => !first.includes(pid))
+      },
+      20_000,
+      'both workers recycled'
+    )
+    expect(events(recycled.output(), 'worker_recycle').length).toBeGreaterThanOrEqual(2)
+    expect((await at('/c/kept?cc=max-age%3D600')).headers.get('x-cache-status')).toBe('HIT')
+  } finally {
+    expect(await recycled.stop()).toBe(0)
+  }
+}, 30_000)
+
 test('a corrupt database file at start is logged, made anew, and the gateway serves', async () => {
   const corrupt = join(dir, 'corrupt.sqlite')
   writeFileSync(corrupt, 'not a database at all '.repeat(500))

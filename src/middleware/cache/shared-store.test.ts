@@ -10,6 +10,8 @@ import { openSharedStore, prepareSharedCache, type SharedStore } from './shared-
 import { entrySize, type CacheEntry } from './store.ts'
 
 const fields = (headers: Headers) => (name: string) => headers.get(name)
+/** Stores and lock releases are committed on the next turn of the event loop. */
+const committed = () => new Promise((resolve) => setImmediate(resolve))
 
 function entry(path: string, bytes: number, names: string[] = [], request = new Headers()): CacheEntry {
   const primary = primaryKey('http', 'a', path, '')
@@ -42,12 +44,14 @@ afterEach(() => {
 })
 
 describe('the shared store', () => {
-  test('an entry put by one worker is found, whole, by another', () => {
+  test('an entry put by one worker is found, whole, by another, once committed', async () => {
     const path = freshPath()
     prepareSharedCache(path).db.close()
     const gzip = new Headers({ 'accept-encoding': 'gzip' })
     storeAt(path).put(entry('/x', 100, ['accept-encoding'], gzip))
     const other = storeAt(path)
+    expect(other.lookup(primaryKey('http', 'a', '/x', ''), fields(gzip))).toBeUndefined()
+    await committed()
     const found = other.lookup(primaryKey('http', 'a', '/x', ''), fields(gzip))!
     expect(found.status).toBe(200)
     expect(found.body).toEqual(new Uint8Array(100).fill(7))
@@ -58,11 +62,12 @@ describe('the shared store', () => {
     expect(other.lookup(primaryKey('http', 'a', '/x', ''), fields(new Headers()))).toBeUndefined()
   })
 
-  test('a 10x maxBytes fill never goes over it, evicting the least recently used', () => {
+  test('a 10x maxBytes fill never goes over it, evicting the least recently used', async () => {
     const path = freshPath()
     const store = storeAt(path, 100_000)
     for (let i = 0; i < 100; i++) {
       expect(store.put(entry(`/e${i}`, 10_000))).toBe(true)
+      if (i % 7 === 0) await committed()
       expect(store.stats().bytes).toBeLessThanOrEqual(100_000)
     }
     const check = new Database(path)
@@ -75,10 +80,11 @@ describe('the shared store', () => {
     expect(statSync(path).size).toBeLessThan(3 * 100_000 + 65_536)
   })
 
-  test('a body that does not match its recorded length is a miss, never served short', () => {
+  test('a body that does not match its recorded length is a miss, never served short', async () => {
     const path = freshPath()
     const store = storeAt(path)
     store.put(entry('/t', 1000))
+    await committed()
     const damage = new Database(path)
     damage.query('UPDATE entries SET body = ?').run(new Uint8Array(10))
     damage.close()
@@ -95,7 +101,7 @@ describe('the shared store', () => {
     expect(store.stats()).toEqual({ entries: 0, bytes: 0 })
   })
 
-  test('one worker holds the fill lock for a key until it unlocks or the lock expires', () => {
+  test('one worker holds the fill lock for a key until it unlocks (with the next commit) or the lock expires', async () => {
     let now = 1000
     const path = freshPath()
     const a = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
@@ -105,18 +111,20 @@ describe('the shared store', () => {
     expect(b.lock('k', 500)).toBe(false)
     expect(b.locked('k')).toBe(true)
     a.unlock('k')
+    await committed()
     expect(b.locked('k')).toBe(false)
     expect(b.lock('k', 500)).toBe(true)
     now += 501
     expect(a.lock('k', 500)).toBe(true)
   })
 
-  test('a corrupt file is recreated, a missing one created, a good one kept', () => {
+  test('a corrupt file is recreated, a missing one created, a good one kept', async () => {
     const path = freshPath()
     const created = prepareSharedCache(path)
     expect(created.outcome).toBe('created')
     created.db.close()
     storeAt(path).put(entry('/kept', 10))
+    await committed()
     const reopened = prepareSharedCache(path)
     expect(reopened.outcome).toBe('opened')
     reopened.db.close()

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { freePort } from '../test/fixtures/services.ts'
+import { startAndWait, startListening } from './listening.ts'
 
 const ROOT = join(import.meta.dir, '..')
 const { values } = parseArgs({
@@ -48,22 +49,6 @@ function suiteDir(): string {
   return dir
 }
 
-async function waitForLine(proc: Bun.Subprocess<'ignore', 'pipe', 'inherit'>, match: (line: string) => boolean): Promise<string> {
-  const reader = proc.stdout.getReader()
-  let text = ''
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) throw new Error('exited before it was ready')
-    text += new TextDecoder().decode(value)
-    const line = text.split('\n').find(match)
-    if (line) {
-      void (async () => {
-        while (!(await reader.read()).done);
-      })()
-      return line
-    }
-  }
-}
 
 type Results = Record<string, unknown>
 interface Score {
@@ -105,11 +90,10 @@ function engine(dir: string, file: string): string {
 
 const dir = suiteDir()
 const originPort = freePort()
-const origin = Bun.spawn(['node', engine(dir, 'server/server.mjs')], {
+const origin = await startAndWait(['node', engine(dir, 'server/server.mjs')], {
   cwd: dir,
   env: { ...process.env, npm_config_port: String(originPort), npm_config_protocol: 'http', npm_config_pidfile: join(ROOT, '.tmp', 'cache-tests-server.pid') },
-  stdout: 'pipe',
-  stderr: 'inherit',
+  ready: (line) => line.startsWith('Listening on'),
 })
 const configPath = join(ROOT, '.tmp', 'cache-tests-gateway.json')
 await Bun.write(
@@ -123,10 +107,9 @@ await Bun.write(
     routes: [{ path: '/', upstream: 'origin', cache: { enabled: true } }],
   })
 )
-const gateway = Bun.spawn([process.execPath, join(ROOT, 'src', 'main.ts'), '--config', configPath], { cwd: ROOT, stdout: 'pipe', stderr: 'inherit', env: { ...process.env, NODE_ENV: 'production' } })
+const gateway = await startListening(['src/main.ts', '--config', configPath])
 try {
-  await waitForLine(origin, (line) => line.startsWith('Listening on'))
-  const listening = JSON.parse(await waitForLine(gateway, (line) => line.includes('"event":"listening"')))
+  const listening = gateway
   // Through npm, as the suite documents: its package.json config supplies the defaults (an empty id runs all).
   const cli = Bun.spawn(['npm', 'run', '--silent', 'cli', `--base=http://127.0.0.1:${listening.port}`, ...(values.id ? [`--id=${values.id}`] : [])], {
     cwd: dir,
@@ -152,7 +135,7 @@ try {
     }
   }
 } finally {
-  gateway.kill('SIGTERM')
-  origin.kill('SIGTERM')
-  await gateway.exited
+  gateway.proc.kill('SIGTERM')
+  origin.proc.kill('SIGTERM')
+  await gateway.proc.exited
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { measureCpu } from './cpu.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
+import { startListening } from './listening.ts'
 
 const ROOT = join(import.meta.dir, '..')
 const { values } = parseArgs({
@@ -25,23 +26,9 @@ const { values } = parseArgs({
 
 const children: { kill(): void }[] = []
 async function start(args: string[]): Promise<{ port: number; pid: number }> {
-  const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdout: 'pipe', stderr: 'inherit', env: { ...process.env, NODE_ENV: 'production' } })
-  children.push(proc)
-  const reader = proc.stdout.getReader()
-  let text = ''
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) throw new Error(`${args.join(' ')} exited before listening`)
-    text += new TextDecoder().decode(value)
-    const line = text.split('\n').find((l) => l.includes('"event":"listening"'))
-    if (line) {
-      // Keep draining: access-log lines must never block the gateway on a full pipe.
-      void (async () => {
-        while (!(await reader.read()).done) {}
-      })()
-      return { port: JSON.parse(line).port, pid: proc.pid }
-    }
-  }
+  const started = await startListening(args)
+  children.push(started.proc)
+  return started
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!

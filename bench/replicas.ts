@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pickTool, runLoad } from './load-tools/index.ts'
 import { hasBinary, startRedis } from '../test/fixtures/services.ts'
+import { startListening as listening } from './listening.ts'
 
 const ROOT = join(import.meta.dir, '..')
 const { values } = parseArgs({
@@ -26,23 +27,6 @@ const tool = pickTool()
 if (!tool) throw new Error('neither oha nor wrk is installed: apt-get install wrk')
 if (!hasBinary('redis-server')) throw new Error('needs redis-server (apt-get install redis-server)')
 
-async function listening(args: string[]) {
-  const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdout: 'pipe', stderr: 'inherit', env: { ...process.env, NODE_ENV: 'production' } })
-  const reader = proc.stdout.getReader()
-  let text = ''
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) throw new Error(`${args.join(' ')} exited before listening`)
-    text += new TextDecoder().decode(value)
-    const line = text.split('\n').find((l) => l.includes('"event":"listening"'))
-    if (line) {
-      void (async () => {
-        while (!(await reader.read()).done);
-      })()
-      return { proc, port: JSON.parse(line).port as number }
-    }
-  }
-}
 
 const redis = await startRedis()
 const upstream = await listening(['bench/fixture-upstream.ts'])

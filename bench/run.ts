@@ -17,6 +17,7 @@ import { svgChart, table, type BenchReport, type ScenarioResult } from './report
 import { sampleRss } from './rss.ts'
 import { gatewayConfig, selectScenarios, type Scenario } from './scenarios.ts'
 import { evaluate, type Thresholds } from './thresholds.ts'
+import { startListening as listening } from './listening.ts'
 import { hasBinary, startRedis, type RedisServer } from '../test/fixtures/services.ts'
 
 const ROOT = join(import.meta.dir, '..')
@@ -57,33 +58,11 @@ function fail(message: string): never {
   process.exit(2)
 }
 
-/** Spawns a bun script and waits for its JSON "listening" line; keeps draining its output. */
+/** A bun script started and listening, stopped with the others at the end. */
 async function startListening(args: string[]) {
-  const proc = Bun.spawn([process.execPath, ...args], {
-    cwd: ROOT,
-    stdout: 'pipe',
-    stderr: 'inherit',
-    env: { ...process.env, NODE_ENV: 'production' },
-  })
-  children.push(proc)
-  const decoder = new TextDecoder()
-  const reader = proc.stdout.getReader()
-  let text = ''
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) throw new Error(`${args.join(' ')} exited before listening`)
-    text += decoder.decode(value)
-    const line = text.split('\n').find((l) => l.includes('"event":"listening"'))
-    if (!line) continue
-    void (async () => {
-      for (;;) {
-        const next = await reader.read()
-        if (next.done) return
-        text += decoder.decode(next.value)
-      }
-    })()
-    return { port: JSON.parse(line).port as number, pid: proc.pid, output: () => text }
-  }
+  const started = await listening(args, true)
+  children.push(started.proc)
+  return started
 }
 
 /** The bench gateway again, terminating TLS with a self-signed certificate made by openssl. */

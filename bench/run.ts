@@ -18,7 +18,7 @@ import { sampleRss } from './rss.ts'
 import { gatewayConfig, selectScenarios, type Scenario } from './scenarios.ts'
 import { evaluate, type Thresholds } from './thresholds.ts'
 import { startListening as listening } from './listening.ts'
-import { hasBinary, startRedis, type RedisServer } from '../test/fixtures/services.ts'
+import { freePort, hasBinary, startRedis, type RedisServer } from '../test/fixtures/services.ts'
 
 const ROOT = join(import.meta.dir, '..')
 
@@ -86,13 +86,6 @@ async function runWebSocketLoad(o: LoadOptions): Promise<LoadResult> {
   return JSON.parse(text.trim().split('\n').at(-1)!) as LoadResult
 }
 
-/** A free loopback port (bound, then released). */
-function freePort(): number {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const port = listener.port
-  listener.stop(true)
-  return port
-}
 
 /** Live worker pids from the gateway's lifecycle log. */
 function workerPids(output: string): number[] {

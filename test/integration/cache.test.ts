@@ -200,6 +200,26 @@ describe('requests', () => {
 })
 
 describe('revalidation', () => {
+  test('a 200 to a HEAD with matching validators freshens the stored GET (RFC 9111 §4.3.5); a changed ETag does not', async () => {
+    // Age equal to max-age: stale the moment it is stored.
+    const path = `/c/head-freshen${q({ cc: 'max-age=5', age: '5', etag: '"h1"' })}`
+    expect((await get(path)).cache).toBe('MISS')
+    origin.set('/c/head-freshen', { cc: 'max-age=600', age: '0' })
+    const head = await get(path, {}, 'HEAD')
+    expect(head.cache).toBe('REVALIDATED')
+    expect(origin.requests.at(-1)!.method).toBe('HEAD')
+    const after = await get(path)
+    expect(after.cache).toBe('HIT')
+    expect(after.headers.get('cache-control')).toBe('max-age=600')
+    expect(origin.count('/c/head-freshen')).toBe(2)
+
+    const other = `/c/head-changed${q({ cc: 'max-age=5', age: '5', etag: '"c1"' })}`
+    await get(other)
+    origin.set('/c/head-changed', { cc: 'max-age=600', age: '0', etag: '"c2"' })
+    expect((await get(other, {}, 'HEAD')).cache).toBe('EXPIRED')
+    expect((await get(other)).cache).not.toBe('HIT')
+  })
+
   test('a stale entry is revalidated with its ETag and updated from the 304', async () => {
     // Age equal to max-age: stale the moment it is stored.
     const path = `/c/stale-etag${q({ cc: 'max-age=5', age: '5', etag: '"s1"' })}`

@@ -254,6 +254,24 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     return fresh && { ...fresh, clock: { ...fresh.clock, ageValue: ageValue(notModifiedHeaders) } }
   }
 
+  /**
+   * RFC 9111 §4.3.5: a 200 to a HEAD whose validators (and Content-Length) match the stored
+   * GET updates its headers and freshness as a 304 would; otherwise the entry stays stale.
+   */
+  async function freshenWithHead(request: CachedRequest, entry: CacheEntry): Promise<Response> {
+    const requestTime = now()
+    const res = await forward(request)
+    if (res.status === 200 && headMatches(entry, res.headers)) {
+      const updated = refreshed(request, entry, res.headers, { requestTime, responseTime: now() })
+      // The client gets the updated stored fields, as a revalidated hit would.
+      if (updated && put(updated)) {
+        await res.body?.cancel()
+        return serve(updated, request, 'REVALIDATED')
+      }
+    }
+    return mark(res, 'EXPIRED', request.exchange.route.name)
+  }
+
   /** Sends the request upstream without the client's validators, with `adjust` applied to its headers. */
   function send(request: CachedRequest, adjust: (headers: Headers) => void, background = false) {
     const adjustHeaders = (headers: Headers) => {
@@ -446,8 +464,8 @@ export function createResponseCache(deps: ResponseCacheDeps) {
           return serve(entry, request, 'STALE')
         }
         if (wants.onlyIfCached) throw new GatewayError('not_cached')
-        // A HEAD cannot refresh a stored GET (its answer has no body): ask upstream, keep the entry.
-        if (raw.method === 'HEAD') return forward(request).then((res) => mark(res, 'EXPIRED', request.exchange.route.name))
+        // A HEAD cannot replace a stored GET (its answer has no body), but its 200 can freshen it.
+        if (raw.method === 'HEAD') return freshenWithHead(request, entry)
         return revalidate(request, entry)
       }
       if (wants.onlyIfCached) throw new GatewayError('not_cached') // §5.2.1.7
@@ -485,6 +503,16 @@ export function createResponseCache(deps: ResponseCacheDeps) {
 }
 
 export type ResponseCache = ReturnType<typeof createResponseCache>
+
+/** Whether a HEAD response describes the stored GET: every validator it carries, and its length, agree. */
+function headMatches(entry: CacheEntry, head: Headers): boolean {
+  for (const name of ['etag', 'last-modified']) {
+    const value = head.get(name)
+    if (value !== null && value !== entry.headers.get(name)) return false
+  }
+  const length = head.get('content-length')
+  return length === null || Number(length) === entry.body.byteLength
+}
 
 /** What the request asks of the cache, under the route's clientNoCache. */
 function wantsOf(request: CachedRequest): CacheDirectives {

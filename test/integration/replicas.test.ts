@@ -53,10 +53,12 @@ describe.skipIf(!ready)('replicas sharing Redis', () => {
   }, 30_000)
 
   afterAll(async () => {
+    // Everything is stopped before anything is asserted, so a failure leaves no process behind.
     await lb?.stop()
-    for (const gw of [a, b]) if (gw && gw.proc.signalCode === null) expect(await gw.stop()).toBe(0)
+    const codes = await Promise.all([a, b].filter((gw) => gw && gw.proc.signalCode === null).map((gw) => gw.stop()))
     await redis?.stop()
     origin?.stop(true)
+    expect(codes.every((code) => code === 0)).toBe(true)
   })
 
   /** `count` requests through HAProxy, 10 at a time; statuses by count. */

@@ -109,9 +109,8 @@ await Bun.write(
 )
 const gateway = await startListening(['src/main.ts', '--config', configPath])
 try {
-  const listening = gateway
   // Through npm, as the suite documents: its package.json config supplies the defaults (an empty id runs all).
-  const cli = Bun.spawn(['npm', 'run', '--silent', 'cli', `--base=http://127.0.0.1:${listening.port}`, ...(values.id ? [`--id=${values.id}`] : [])], {
+  const cli = Bun.spawn(['npm', 'run', '--silent', 'cli', `--base=http://127.0.0.1:${gateway.port}`, ...(values.id ? [`--id=${values.id}`] : [])], {
     cwd: dir,
     env: process.env,
     stdout: 'pipe',

@@ -13,7 +13,7 @@ import { createDeadlineWheel } from './upstream/deadline.ts'
 import { createUpstreamRegistry } from './upstream/registry.ts'
 import { createResponseCache } from './middleware/cache/index.ts'
 import { purge, type PurgeSelector } from './middleware/cache/purge.ts'
-import { openSharedStore, type SharedStore } from './middleware/cache/shared-store.ts'
+import { openSharedTier } from './middleware/cache/shared-store.ts'
 import { createCacheStore, type CacheStats } from './middleware/cache/store.ts'
 import { createLineWriter } from './log.ts'
 import { createWorkerMetrics } from './metrics/registry.ts'
@@ -59,17 +59,6 @@ export interface WorkerOptions {
   sharedCachePath?: string
 }
 
-/** The shared tier at `path`, or none (logged) when it cannot be opened: the local cache still serves. */
-function sharedTier(config: GatewayConfig, path: string | undefined, log: Logger): SharedStore | undefined {
-  if (path === undefined) return undefined
-  const onError = (kind: string) => log.warn('shared_cache_error', { error: kind })
-  try {
-    return openSharedStore({ path, maxBytes: config.cache.shared.maxBytes, maxObjectBytes: config.cache.maxObjectBytes, onError })
-  } catch (err) {
-    log.warn('shared_cache_unavailable', { error: (err as { code?: string }).code ?? 'error' })
-    return undefined
-  }
-}
 
 /** Starts serving `config`; throws when the port cannot be bound. */
 export function startWorker(config: GatewayConfig, log: Logger, options: WorkerOptions = {}): RunningWorker {
@@ -84,7 +73,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   for (const state of options.health ?? []) setHealth(state)
   metrics?.watchCache(() => store.stats())
   const cached = config.routes.some((r) => r.cache.enabled)
-  const shared = cached ? sharedTier(config, options.sharedCachePath, log) : undefined
+  const shared = cached && options.sharedCachePath !== undefined ? openSharedTier(options.sharedCachePath, config.cache, log) : undefined
   const cache = cached
     ? createResponseCache({
         store,

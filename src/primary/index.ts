@@ -4,7 +4,6 @@
  * had to be cut), SIGHUP reloads the config without dropping a request.
  */
 import { createTokenBuckets, nodeStore } from '../middleware/rate-limit/buckets.ts'
-import type { PurgeSelector } from '../middleware/cache/purge.ts'
 import { connectReplicas, type Replicas } from '../replicas/index.ts'
 import type { ReplicaMessage } from '../replicas/bus.ts'
 import type { ConfigSource } from '../config/source.ts'
@@ -16,7 +15,7 @@ import { startAdmin } from '../admin.ts'
 import { availableCpus } from '../runtime/cpus.ts'
 import { mergeSnapshots } from '../upstream/snapshot.ts'
 import { createHealthChecker, type HealthChecker, type TargetHealth } from './health-checker.ts'
-import { sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
+import { nodeCaches, sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
 import { createSupervisor } from './supervisor.ts'
 import { createMetricsAggregator } from '../metrics/aggregate.ts'
 import { createPrimaryMetrics } from '../metrics/primary.ts'
@@ -63,29 +62,17 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   // With Redis: global limits, and purges and invalidations shared with the other replicas.
   let replicas: Replicas | undefined
   const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length, config.redis && (() => replicas?.connected() ?? false), sharedCache && (() => sharedCache.stats()))
-  const fromReplica = (message: ReplicaMessage) => {
-    primaryMetrics.replicaMessage('received', 'purge' in message ? 'purge' : 'invalidate')
-    if ('purge' in message) {
-      sharedCache?.purge(message.purge)
-      void supervisor.purge(message.purge)
-    } else {
-      sharedCache?.invalidate(message.invalidate)
-      supervisor.invalidate(message.invalidate)
-    }
-  }
   const toReplicas = (message: ReplicaMessage) => {
     if (!replicas) return Promise.resolve(false)
     primaryMetrics.replicaMessage('sent', 'purge' in message ? 'purge' : 'invalidate')
     return replicas.bus.publish(message)
   }
-  if (config.redis) replicas = connectReplicas(config.redis, { log, onMessage: fromReplica, onStoreFailure: primaryMetrics.storeFailure })
-  /** An admin purge: this node's workers, then the other replicas (`replicas: false` when Redis did not take it). */
-  const purge = async (selector: PurgeSelector) => {
-    const shared = sharedCache?.purge(selector)
-    const local = await supervisor.purge(selector)
-    const result = shared === undefined ? local : { ...local, shared }
-    return replicas ? { ...result, replicas: await toReplicas({ purge: selector }) } : result
+  const caches = nodeCaches(sharedCache, { purge: (selector) => supervisor.purge(selector), invalidate: (keys) => supervisor.invalidate(keys) }, config.redis && toReplicas)
+  const fromReplica = (message: ReplicaMessage) => {
+    primaryMetrics.replicaMessage('received', 'purge' in message ? 'purge' : 'invalidate')
+    caches.apply(message)
   }
+  if (config.redis) replicas = connectReplicas(config.redis, { log, onMessage: fromReplica, onStoreFailure: primaryMetrics.storeFailure })
   // One health checker for the node; its verdicts reach every worker, new ones at their start.
   const onHealth = (state: TargetHealth) => {
     primaryMetrics.targetHealth(state)
@@ -116,7 +103,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   try {
     admin = startAdmin(config.admin, {
       isReady: supervisor.ready,
-      purge,
+      purge: caches.purge,
       // Read per request, so a reload applies the token, the allowed hosts and metrics on/off.
       settings: () => config.admin,
       metrics: () => (config.metrics.enabled ? renderMetrics() : undefined),

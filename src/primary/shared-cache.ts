@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
 import { purge, type PurgeSelector } from '../middleware/cache/purge.ts'
-import { openSharedStore, prepareSharedCache, removeSharedCache, type SharedStore } from '../middleware/cache/shared-store.ts'
+import { openSharedTier, prepareSharedCache, removeSharedCache } from '../middleware/cache/shared-store.ts'
+import type { ReplicaMessage } from '../replicas/bus.ts'
 
 export interface SharedCache {
   readonly path: string
@@ -28,18 +29,18 @@ export function startSharedCache(config: GatewayConfig, log: Logger): SharedCach
   const configured = config.cache.shared.path
   // Named by this process, so two gateways on one host never share a default file.
   const path = configured ?? join(tmpdir(), `bun-gateway-${process.pid}-cache.sqlite`)
-  let store: SharedStore
   try {
     const prepared = prepareSharedCache(path)
     prepared.db.close()
     const fields = { path, reason: prepared.reason }
     if (prepared.outcome === 'recreated') log.warn('shared_cache_recreated', fields)
     else log.info(prepared.outcome === 'created' ? 'shared_cache_created' : 'shared_cache_opened', fields)
-    store = openSharedStore({ path, maxBytes: config.cache.shared.maxBytes, maxObjectBytes: config.cache.maxObjectBytes, onError: (kind) => log.warn('shared_cache_error', { error: kind }) })
   } catch (err) {
     log.warn('shared_cache_unavailable', { path, error: (err as { code?: string }).code ?? 'error' })
     return undefined
   }
+  const store = openSharedTier(path, config.cache, log)
+  if (!store) return undefined
   return {
     path,
     purge: (selector) => purge(store, selector),
@@ -50,6 +51,39 @@ export function startSharedCache(config: GatewayConfig, log: Logger): SharedCach
     close() {
       store.close()
       if (configured === undefined) removeSharedCache(path)
+    },
+  }
+}
+
+/** The node's workers as the cache coordination sees them: the supervisor's, or single-process mode's one. */
+export interface NodeWorkers {
+  purge(selector: PurgeSelector): Promise<{ purged: number; workers: number }>
+  invalidate(primaryKeys: string[]): void
+}
+
+/**
+ * Purges and invalidations for the whole node: the shared tier once, then every worker's
+ * local store, and for admin purges the other replicas too (`publish`, with Redis).
+ */
+export function nodeCaches(shared: SharedCache | undefined, workers: NodeWorkers, publish?: (message: ReplicaMessage) => Promise<boolean>) {
+  return {
+    /** Another replica's purge or invalidation. */
+    apply(message: ReplicaMessage): void {
+      if ('purge' in message) {
+        shared?.purge(message.purge)
+        void workers.purge(message.purge)
+      } else {
+        shared?.invalidate(message.invalidate)
+        workers.invalidate(message.invalidate)
+      }
+    },
+
+    /** An admin purge; `shared` counts the shared tier's entries, `replicas` whether Redis took the message. */
+    async purge(selector: PurgeSelector): Promise<{ purged: number; workers: number; shared?: number; replicas?: boolean }> {
+      const sharedCount = shared?.purge(selector)
+      const local = await workers.purge(selector)
+      const result = sharedCount === undefined ? local : { ...local, shared: sharedCount }
+      return publish ? { ...result, replicas: await publish({ purge: selector }) } : result
     },
   }
 }

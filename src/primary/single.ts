@@ -14,7 +14,8 @@ import { createHealthChecker } from './health-checker.ts'
 import { AggregatorRegistry } from 'prom-client'
 import { createTokenBuckets, nodeStore } from '../middleware/rate-limit/buckets.ts'
 import { connectReplicas, type Replicas } from '../replicas/index.ts'
-import { sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
+import { nodeCaches, sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
+import type { PurgeSelector } from '../middleware/cache/purge.ts'
 
 export function runSingleProcess(config: GatewayConfig, source: ConfigSource, log: Logger, onStopped?: () => void): void {
   let stopping = false
@@ -23,20 +24,11 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
   // With Redis, this process is the replica: it shares limits, purges and invalidations itself.
   const replicas: Replicas | undefined =
     config.redis &&
-    connectReplicas(config.redis, {
-      log,
-      onMessage: (message) => {
-        if ('purge' in message) {
-          sharedCache?.purge(message.purge)
-          worker.purge(message.purge)
-        } else {
-          sharedCache?.invalidate(message.invalidate)
-          worker.invalidate(message.invalidate)
-        }
-      },
-    })
+    connectReplicas(config.redis, { log, onMessage: (message) => caches.apply(message) })
   // One process: the shared tier only when cache.shared.enabled asks for it.
   const sharedCache = sharedCacheEnabled(config, 1) ? startSharedCache(config, log) : undefined
+  const workers = { purge: async (selector: PurgeSelector) => ({ purged: worker.purge(selector), workers: 1 }), invalidate: (keys: string[]) => worker.invalidate(keys) }
+  const caches = nodeCaches(sharedCache, workers, replicas && ((message) => replicas.bus.publish(message)))
   try {
     worker = startWorker(config, log, {
       sharedCachePath: sharedCache?.path,
@@ -48,11 +40,7 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
     admin = startAdmin(config.admin, {
       upstreams: async () => mergeSnapshots([worker.upstreams()]),
       isReady: () => !stopping,
-      purge: async (selector) => {
-        const shared = sharedCache?.purge(selector)
-        const result = { purged: worker.purge(selector), workers: 1, ...(shared === undefined ? {} : { shared }) }
-        return replicas ? { ...result, replicas: await replicas.bus.publish({ purge: selector }) } : result
-      },
+      purge: caches.purge,
       settings: () => config.admin,
       metrics: () => (config.metrics.enabled ? worker.metrics().then((json) => AggregatorRegistry.aggregate([json]).metrics()) : undefined),
     })

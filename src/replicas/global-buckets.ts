@@ -42,8 +42,6 @@ export interface GlobalBucketsOptions {
   log: Logger
   /** Called for every take Redis could not answer. */
   onFailure?: () => void
-  /** Called with true/false when the store comes back or goes away. */
-  onState?: (up: boolean) => void
 }
 
 /** A short reason for the log: never the message, which may name the server. */
@@ -61,7 +59,6 @@ export function createGlobalBuckets(options: GlobalBucketsOptions): GlobalBucket
   const setDown = (next: boolean, error?: string) => {
     if (next === down) return
     down = next
-    options.onState?.(!next)
     if (next) log.warn('rate_limit_store_down', { error, fallback: 'onStoreFailure: allow uses the node limit, deny answers 503' })
     else log.info('rate_limit_store_up')
   }

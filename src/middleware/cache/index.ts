@@ -82,7 +82,10 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   const targeted = targetedFields(deps.targets ?? [])
   /** Fields for this gateway alone are not for caches downstream. */
   const consumed = consumedFields(targeted)
-  const dropTargeted = (headers: Headers) => {
+  /** The fields every answer of the cache gets: its Age and status, and none of our targeted ones. */
+  const stamp = (headers: Headers, age: string, status: CacheStatus) => {
+    headers.set('age', age)
+    headers.set('x-cache-status', status)
     for (const field of consumed) headers.delete(field)
   }
 
@@ -108,7 +111,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
 
   function mark(response: Response, status: CacheStatus, route: string): Response {
     response.headers.set('x-cache-status', status)
-    if (consumed.length > 0) dropTargeted(response.headers)
+    for (const field of consumed) response.headers.delete(field)
     report(route, status)
     return response
   }
@@ -131,10 +134,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       return new Response(null, { status: 304, headers })
     }
     const response = new Response(raw.method === 'HEAD' ? null : entry.body, { status: entry.status, headers: entry.headers })
-    const headers = response.headers
-    headers.set('age', age)
-    headers.set('x-cache-status', status)
-    if (consumed.length > 0) dropTargeted(headers)
+    stamp(response.headers, age, status)
     return response
   }
 
@@ -154,12 +154,9 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     }
     const { start, end } = selected
     const response = new Response(entry.body.subarray(start, end + 1), { status: 206, headers: entry.headers })
-    const headers = response.headers
-    headers.set('content-range', `bytes ${start}-${end}/${length}`)
-    headers.set('content-length', String(end - start + 1))
-    headers.set('age', age)
-    headers.set('x-cache-status', 'HIT')
-    if (consumed.length > 0) dropTargeted(headers)
+    response.headers.set('content-range', `bytes ${start}-${end}/${length}`)
+    response.headers.set('content-length', String(end - start + 1))
+    stamp(response.headers, age, 'HIT')
     return response
   }
 

@@ -19,6 +19,8 @@
  */
 import { Database } from 'bun:sqlite'
 import { rmSync } from 'node:fs'
+import type { GatewayConfig } from '../../config/schema.ts'
+import type { Logger } from '../../log.ts'
 import type { CacheDirectives } from './directives.ts'
 import { splitPrimaryKey, variantKey, type FieldValue } from './key.ts'
 import { entrySize, type CacheEntry } from './store.ts'
@@ -44,14 +46,13 @@ CREATE TRIGGER IF NOT EXISTS entries_removed AFTER DELETE ON entries BEGIN UPDAT
 CREATE TABLE IF NOT EXISTS locks (primary_key TEXT PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID;
 `
 
-/** What is stored beside the body: everything a CacheEntry holds but its key and bytes. */
+/** What is stored beside the body: what a CacheEntry holds but its key, bytes and Vary names (in `variants`). */
 interface Head {
   status: number
   headers: [string, string][]
   directives: CacheDirectives
   lifetime: number
   clock: CacheEntry['clock']
-  varyNames: string[]
   bodyBytes: number
 }
 
@@ -81,6 +82,12 @@ function open(path: string): Database {
   return db
 }
 
+/** The tables, and the layout version they are. */
+function initialise(db: Database): void {
+  db.exec(SCHEMA)
+  db.query("INSERT OR REPLACE INTO meta VALUES ('version', ?)").run(String(SCHEMA_VERSION))
+}
+
 function removeFiles(path: string): void {
   for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
 }
@@ -100,7 +107,7 @@ export function prepareSharedCache(path: string): { db: Database; outcome: 'open
     const version = db.query("SELECT value FROM meta WHERE name = 'version'").get() as { value: string } | null
     if (version === null || version.value !== String(SCHEMA_VERSION)) {
       db.exec('DELETE FROM entries; DELETE FROM variants; DELETE FROM locks')
-      db.query("INSERT OR REPLACE INTO meta VALUES ('version', ?)").run(String(SCHEMA_VERSION))
+      initialise(db)
       if (version !== null) return { db, outcome: 'recreated', reason: 'layout' }
     }
     // Locks of a previous run are stale: nobody is filling them any more.
@@ -109,8 +116,7 @@ export function prepareSharedCache(path: string): { db: Database; outcome: 'open
   } catch (err) {
     removeFiles(path)
     const db = open(path)
-    db.exec(SCHEMA)
-    db.query("INSERT OR REPLACE INTO meta VALUES ('version', ?)").run(String(SCHEMA_VERSION))
+    initialise(db)
     return { db, outcome: 'recreated', reason: errorKind(err) }
   }
 }
@@ -180,9 +186,10 @@ export function openSharedStore(options: SharedStoreOptions) {
 
   const writeOne = (entry: CacheEntry, head: string) => {
     const names = selectNames.get(entry.primary)
+    const varyNames = JSON.stringify(entry.varyNames)
     // A changed Vary makes the old variants unreachable (RFC 9111 §4.1).
-    if (names && names.names !== JSON.stringify(entry.varyNames)) removePrimary(entry.primary)
-    upsertNames.run(entry.primary, JSON.stringify(entry.varyNames))
+    if (names && names.names !== varyNames) removePrimary(entry.primary)
+    upsertNames.run(entry.primary, varyNames)
     deleteKey.run(entry.key)
     insertEntry.run(entry.key, entry.primary, head, entry.body, entry.size, now())
     while (selectBytes.get()!.bytes > options.maxBytes) {
@@ -245,7 +252,7 @@ export function openSharedStore(options: SharedStoreOptions) {
           directives: head.directives,
           lifetime: head.lifetime,
           clock: head.clock,
-          varyNames: head.varyNames,
+          varyNames,
           size: entrySize(key, headers, row.body),
         }
       } catch (err) {
@@ -274,7 +281,6 @@ export function openSharedStore(options: SharedStoreOptions) {
         directives: entry.directives,
         lifetime: entry.lifetime,
         clock: entry.clock,
-        varyNames: [...entry.varyNames],
         bodyBytes: entry.body.byteLength,
       }
       queued.push({ entry, head: JSON.stringify(head) })
@@ -354,3 +360,21 @@ export function openSharedStore(options: SharedStoreOptions) {
 }
 
 export type SharedStore = ReturnType<typeof openSharedStore>
+
+/**
+ * The shared tier at `path` with the config's bounds, its errors logged once per kind; none
+ * (logged) when it cannot be opened, and the local stores serve alone.
+ */
+export function openSharedTier(path: string, cache: GatewayConfig['cache'], log: Logger): SharedStore | undefined {
+  try {
+    return openSharedStore({
+      path,
+      maxBytes: cache.shared.maxBytes,
+      maxObjectBytes: cache.maxObjectBytes,
+      onError: (kind) => log.warn('shared_cache_error', { error: kind }),
+    })
+  } catch (err) {
+    log.warn('shared_cache_unavailable', { path, error: (err as { code?: string }).code ?? 'error' })
+    return undefined
+  }
+}

@@ -9,6 +9,7 @@ import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
 import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { resolveKey, resolveSecret } from './secrets.ts'
+import { privatePathProblems, SQLITE_COMPANIONS } from '../files/private.ts'
 
 export type ValidationResult =
   | { ok: true; config: GatewayConfig }
@@ -55,6 +56,7 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
   errors.push(...crossFieldErrors(raw))
   if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data), ...headerRuleErrors(parsed.data), ...tlsFileErrors(parsed.data), ...globalLimitErrors(parsed.data))
   if (parsed.success) errors.push(...resolveAdminToken(parsed.data))
+  if (parsed.success) errors.push(...sharedCachePathErrors(parsed.data))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
@@ -254,6 +256,15 @@ function tlsFileErrors(config: GatewayConfig): string[] {
   }
   if (config.server.httpRedirectPort !== undefined && !config.server.tls) errors.push('server.httpRedirectPort: needs server.tls')
   return errors
+}
+
+/**
+ * A configured shared-cache file must be private: in a directory no other user can write to
+ * (else they could plant or swap the database), and ours where it exists (docs/caching.md).
+ */
+function sharedCachePathErrors(config: GatewayConfig): string[] {
+  const path = config.cache.shared.path
+  return path === undefined ? [] : privatePathProblems(path, SQLITE_COMPANIONS).map((problem) => `cache.shared.path: ${problem}`)
 }
 
 /** `/users/` and `/users` are the same prefix. */

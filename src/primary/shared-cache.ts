@@ -4,12 +4,14 @@
  * other replicas' invalidations to it once, reports its size, and removes a default-path file
  * at shutdown. Workers read and write it themselves (middleware/cache/shared-store.ts).
  */
+import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { GatewayConfig } from '../config/schema.ts'
+import { createExclusive, makePrivateDir, preparePrivateFile, SQLITE_COMPANIONS, sweepLeftovers } from '../files/private.ts'
 import type { Logger } from '../log.ts'
 import { purge, type PurgeSelector } from '../middleware/cache/purge.ts'
-import { openSharedTier, prepareSharedCache, removeSharedCache } from '../middleware/cache/shared-store.ts'
+import { openSharedTier, prepareSharedCache } from '../middleware/cache/shared-store.ts'
 import type { ReplicaMessage } from '../replicas/bus.ts'
 
 export interface SharedCache {
@@ -25,22 +27,52 @@ export function sharedCacheEnabled(config: GatewayConfig, workers: number): bool
   return config.routes.some((r) => r.cache.enabled) && (config.cache.shared.enabled ?? workers > 1)
 }
 
+/** Default locations are `<TMPDIR>/bun-gateway-<primary pid>-<random>/cache.sqlite`. */
+const DEFAULT_PREFIX = 'bun-gateway-'
+
+/**
+ * The database file, made private before anything opens it: the configured path checked
+ * again (load checked it) and narrowed to 0600, or by default a new mkdtemp directory (0700)
+ * holding a file created exclusively (0600). A predictable name in a world-writable directory
+ * would let a local user plant a database the gateway then serves from.
+ */
+function privateDatabase(configured: string | undefined, log: Logger): string {
+  if (configured !== undefined) {
+    preparePrivateFile(configured, SQLITE_COMPANIONS)
+    return configured
+  }
+  const removed = sweepLeftovers(tmpdir(), DEFAULT_PREFIX)
+  if (removed.length > 0) log.info('shared_cache_swept', { removed: removed.length })
+  const path = join(makePrivateDir(tmpdir(), `${DEFAULT_PREFIX}${process.pid}-`), 'cache.sqlite')
+  createExclusive(path)
+  return path
+}
+
 export function startSharedCache(config: GatewayConfig, log: Logger): SharedCache | undefined {
   const configured = config.cache.shared.path
-  // Named by this process, so two gateways on one host never share a default file.
-  const path = configured ?? join(tmpdir(), `bun-gateway-${process.pid}-cache.sqlite`)
+  // The default directory is ours alone: removed whole (database, -wal and -shm) when done.
+  const removeDefault = (path: string | undefined) => {
+    if (configured === undefined && path !== undefined) rmSync(dirname(path), { recursive: true, force: true })
+  }
+  let path: string | undefined
   try {
+    path = privateDatabase(configured, log)
     const prepared = prepareSharedCache(path)
     prepared.db.close()
     const fields = { path, reason: prepared.reason }
     if (prepared.outcome === 'recreated') log.warn('shared_cache_recreated', fields)
     else log.info(prepared.outcome === 'created' ? 'shared_cache_created' : 'shared_cache_opened', fields)
   } catch (err) {
-    log.warn('shared_cache_unavailable', { path, error: (err as { code?: string }).code ?? 'error' })
+    const { code, message } = err as { code?: string; message?: string }
+    log.warn('shared_cache_unavailable', { path: path ?? configured, error: code ?? 'error', ...(code === 'EUNSAFE' ? { reason: message } : {}) })
+    removeDefault(path)
     return undefined
   }
   const store = openSharedTier(path, config.cache, log)
-  if (!store) return undefined
+  if (!store) {
+    removeDefault(path)
+    return undefined
+  }
   return {
     path,
     purge: (selector) => purge(store, selector),
@@ -50,7 +82,7 @@ export function startSharedCache(config: GatewayConfig, log: Logger): SharedCach
     stats: () => store.stats(),
     close() {
       store.close()
-      if (configured === undefined) removeSharedCache(path)
+      removeDefault(path)
     },
   }
 }

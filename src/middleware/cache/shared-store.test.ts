@@ -3,6 +3,7 @@ import { Database } from 'bun:sqlite'
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createExclusive } from '../../files/private.ts'
 import { NO_DIRECTIVES } from './directives.ts'
 import { primaryKey, variantKey } from './key.ts'
 import { purge } from './purge.ts'
@@ -38,7 +39,12 @@ function storeAt(path: string, maxBytes = 1 << 20) {
   open.push(store)
   return store
 }
-const freshPath = () => join(mkdtempSync(join(tmpdir(), 'gw-shared-')), 'cache.sqlite')
+/** A new private database file, as the primary makes it before opening (files/private.ts). */
+function freshPath(): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'gw-shared-')), 'cache.sqlite')
+  createExclusive(path)
+  return path
+}
 afterEach(() => {
   for (const store of open.splice(0)) store.close()
 })

@@ -20,6 +20,7 @@
 import { Database } from 'bun:sqlite'
 import { rmSync } from 'node:fs'
 import type { GatewayConfig } from '../../config/schema.ts'
+import { createExclusive, SQLITE_COMPANIONS } from '../../files/private.ts'
 import type { Logger } from '../../log.ts'
 import type { CacheDirectives } from './directives.ts'
 import { splitPrimaryKey, variantKey, type FieldValue } from './key.ts'
@@ -71,8 +72,13 @@ function errorKind(err: unknown): string {
   return code.startsWith('SQLITE_') ? code.slice(7).toLowerCase() : 'error'
 }
 
+/**
+ * Opens an existing database file: the primary makes it private (0600, files/private.ts)
+ * before any worker opens it, and SQLite gives its -wal and -shm the database file's mode.
+ * Never created here, so a file removed under a running gateway is not remade world-readable.
+ */
 function open(path: string): Database {
-  const db = new Database(path, { create: true, strict: true })
+  const db = new Database(path, { readwrite: true, create: false, strict: true })
   db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
   db.exec('PRAGMA journal_mode = WAL')
   // A cache: no fsync (NORMAL cost 3x per write on a disk). An OS crash may damage the file;
@@ -89,13 +95,13 @@ function initialise(db: Database): void {
 }
 
 function removeFiles(path: string): void {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
+  for (const suffix of ['', ...SQLITE_COMPANIONS]) rmSync(path + suffix, { force: true })
 }
 
 /**
- * Opens the database at `path` for the node (the primary, once, before any worker): makes it
- * when missing, and empties and remakes it when it is corrupt or of another layout. Returns
- * what it did, for the log.
+ * Opens the database at `path` for the node (the primary, once, before any worker), a private
+ * file already there (files/private.ts): empty when just made, emptied and remade when corrupt
+ * or of another layout. Returns what it did, for the log.
  */
 export function prepareSharedCache(path: string): { db: Database; outcome: 'opened' | 'created' | 'recreated'; reason?: string } {
   const existed = Bun.file(path).size > 0
@@ -115,14 +121,12 @@ export function prepareSharedCache(path: string): { db: Database; outcome: 'open
     return { db, outcome: existed ? 'opened' : 'created' }
   } catch (err) {
     removeFiles(path)
+    createExclusive(path)
     const db = open(path)
     initialise(db)
     return { db, outcome: 'recreated', reason: errorKind(err) }
   }
 }
-
-/** Removes the database files (the primary's default path, at shutdown). */
-export const removeSharedCache = removeFiles
 
 export function openSharedStore(options: SharedStoreOptions) {
   const now = options.now ?? Date.now

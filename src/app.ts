@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   // Requests in flight on the configured routes of this worker (server.maxInflightPerWorker).
   const load = { inflight: 0, max: config.server.maxInflightPerWorker }
   const serveDeps: ServeDeps = {
-    admit: createEdge({ isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0 }),
+    admit: createEdge({ isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0, scheme: config.server.tls ? 'https' : 'http' }),
     renderError: (err, exchange) => renderError(err, exchange, log, metrics),
     recorderFor: metrics && ((route) => metrics.http.forRoute(route)),
     accessLog: logging ? accessLog({ sampleRate: config.log.sampleRate, write: deps.accessLogWriter! }) : undefined,

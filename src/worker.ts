@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { createApp } from './app.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import { errorResponse } from './errors.ts'
+import { createHttpsRedirect } from './middleware/edge/https-redirect.ts'
 import type { Logger } from './log.ts'
 import { createDeadlineWheel } from './upstream/deadline.ts'
 import { createUpstreamRegistry } from './upstream/registry.ts'
@@ -153,7 +154,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       close: (ws, code, reason) => ws.data.clientClosed(code, reason),
     },
   }) as Server<WebSocketBridge> as unknown as Server<undefined>
-  const redirect = tls && config.server.httpRedirectPort !== undefined ? startRedirect(config.server.host, config.server.httpRedirectPort, server.port ?? config.server.port) : undefined
+  const redirect = tls && config.server.httpRedirectPort !== undefined ? startRedirect(config.server.host, config.server.httpRedirectPort, server.port ?? config.server.port, config.routes.map((r) => r.host)) : undefined
   return {
     port: server.port ?? config.server.port,
     get served() {
@@ -188,16 +189,14 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
 const NO_TLS_BELOW_1_3 = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1 | constants.SSL_OP_NO_TLSv1_2
 
 /** Plain HTTP on `port` that sends every request to the https:// URL (308 keeps the method and body). */
-function startRedirect(host: string, port: number, httpsPort: number): Server<undefined> {
-  const suffix = httpsPort === 443 ? '' : `:${httpsPort}`
+function startRedirect(host: string, port: number, httpsPort: number, routeHosts: (string | undefined)[]): Server<undefined> {
   return Bun.serve({
     hostname: host,
     port,
     reusePort: true,
     development: false,
-    fetch(req) {
-      const url = new URL(req.url)
-      return new Response(null, { status: 308, headers: { location: `https://${url.hostname}${suffix}${url.pathname}${url.search}` } })
-    },
+    fetch: createHttpsRedirect(httpsPort, routeHosts),
+    // Never Bun's error page or a stack trace on stderr.
+    error: () => errorResponse('internal_error', crypto.randomUUID()),
   })
 }

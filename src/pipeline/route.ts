@@ -6,6 +6,7 @@
  */
 import { ROUTE_METHODS, type RouteConfig } from '../config/schema.ts'
 import { normalisePrefix } from '../config/load.ts'
+import { hostForRouting } from '../middleware/edge/target.ts'
 
 export interface Route {
   /** Name for logs and metrics: the configured name, or the path. */
@@ -52,7 +53,7 @@ function toRoute(config: RouteConfig): Route {
   return {
     name: config.name ?? config.path,
     prefix: normalisePrefix(config.path),
-    host: config.host?.toLowerCase(),
+    host: config.host === undefined ? undefined : hostForRouting(config.host),
     methods,
     allow: ROUTE_METHODS.filter((m) => methods.has(m)).join(', '),
     config,

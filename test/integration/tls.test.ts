@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { events, expectCleanOutput, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
 import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
+import { bodyOf, rawRequest, statusOf } from '../fixtures/raw.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'gw-tls-'))
 const file = (name: string) => join(dir, name)
@@ -79,6 +80,20 @@ describe('TLS termination', () => {
     const res = await fetch(`http://127.0.0.1:${redirectPort}/a/b?c=1`, { redirect: 'manual' })
     expect(res.status).toBe(308)
     expect(res.headers.get('location')).toBe(`https://127.0.0.1:${gw.port}/a/b?c=1`)
+  })
+
+  test('the redirect normalises Host and answers one it cannot parse with a 400, never a 500 or a stack trace', async () => {
+    const normal = await rawRequest(redirectPort, 'GET /x?y=1 HTTP/1.1\r\nHost: Example.COM.:80\r\nConnection: close\r\n\r\n')
+    expect(statusOf(normal)).toBe(308)
+    expect(normal.toLowerCase()).toContain(`location: https://example.com:${gw.port}/x?y=1\r\n`)
+    for (const host of ['a@evil.example', 'evil.example/x', 'a..b']) {
+      const reply = await rawRequest(redirectPort, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+      expect(statusOf(reply)).toBe(400)
+      expect(JSON.parse(bodyOf(reply))).toMatchObject({ error: 'bad_request', status: 400, requestId: expect.any(String) })
+      expect(reply).not.toContain('evil')
+    }
+    // expectCleanOutput in afterAll: no stack trace was printed.
+    expect(gw.output()).not.toContain('Something went wrong')
   })
 
   test('minVersion TLSv1.3 refuses a TLS 1.2 client', async () => {

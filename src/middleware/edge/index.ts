@@ -9,10 +9,12 @@ import { Exchange, peerOf, type TrustPolicy } from '../../pipeline/exchange.ts'
 import type { Route } from '../../pipeline/route.ts'
 import type { GatewayEnv } from '../../types.ts'
 import { requestIdFor } from './request-id.ts'
-import { queryOf } from './target.ts'
+import { normaliseHost, queryOf } from './target.ts'
 
 export interface EdgeOptions extends TrustPolicy {
   generateId?: () => string
+  /** The listener's scheme: its default port is dropped from Host. */
+  scheme?: 'http' | 'https'
 }
 
 /** Makes the Exchange of a request `route` matched. */
@@ -22,8 +24,15 @@ export type Admit = (c: Context<GatewayEnv>, route: Route) => Exchange
 export function createEdge(options: EdgeOptions): Admit {
   const trust: TrustPolicy = { isTrusted: options.isTrusted, trustsProxies: options.trustsProxies }
   const generateId = options.generateId ?? (() => crypto.randomUUID())
+  const defaultPort = options.scheme === 'https' ? '443' : '80'
   return function admit(c, route) {
     const raw = c.req.raw
+    // One Host from here on: the cache key, the upstream's Host and X-Forwarded-Host read it.
+    const host = raw.headers.get('host')
+    if (host !== null) {
+      const normal = normaliseHost(host, defaultPort)
+      if (normal !== host) raw.headers.set('host', normal)
+    }
     const server = c.env
     const url = raw.url
     // Only a trusted proxy's id is believed: look the peer up only when one could be.

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { INVALID_PATH } from './path.ts'
-import { hostForRouting, queryOf, routingPath, targetLength } from './target.ts'
+import { hostForRouting, normaliseHost, queryOf, requestTarget, routingPath, targetLength } from './target.ts'
 
 describe('queryOf and targetLength', () => {
   test.each([
@@ -36,8 +36,38 @@ describe('hostForRouting', () => {
     ['api.example.com', 'api.example.com'],
     ['[::1]:8080', '[::1]'],
     ['[::1]', '[::1]'],
+    ['api.example.', 'api.example'],
+    ['API.example.:80', 'api.example'],
+    ['api.example..', 'api.example..'],
     [null, undefined],
   ])('%p → %p', (host, expected) => {
     expect(hostForRouting(host)).toBe(expected as string)
   })
+})
+
+describe('normaliseHost', () => {
+  test.each([
+    ['api.example', '80', 'api.example'],
+    ['API.Example.', '80', 'api.example'],
+    ['api.example.:80', '80', 'api.example'],
+    ['api.example:443', '443', 'api.example'],
+    ['api.example:443', '80', 'api.example:443'],
+    ['api.example.:8080', '80', 'api.example:8080'],
+    ['[::1]:80', '80', '[::1]'],
+    ['[::1]:8080', '80', '[::1]:8080'],
+    ['127.0.0.1:80', '80', '127.0.0.1'],
+  ] as const)('%p (default port %p) → %p', (host, port, expected) => {
+    expect(normaliseHost(host, port)).toBe(expected)
+  })
+
+  test('returns the same string when nothing changes (no copy on the hot path)', () => {
+    const host = 'api.example:8080'
+    expect(normaliseHost(host, '80')).toBe(host)
+  })
+})
+
+test('requestTarget is the path and query as sent, without the fragment', () => {
+  expect(requestTarget('http://h/a/b?c=1#f')).toBe('/a/b?c=1')
+  expect(requestTarget('http://h')).toBe('/')
+  expect(requestTarget('/x?y')).toBe('/x?y')
 })

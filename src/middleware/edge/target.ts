@@ -23,6 +23,14 @@ export function queryOf(url: string): string {
   return hash === -1 ? url.slice(q) : url.slice(q, hash)
 }
 
+/** Path and query as received, without the fragment ("/" when there is none). */
+export function requestTarget(url: string): string {
+  const start = pathStart(url)
+  if (start === -1) return '/'
+  const hash = url.indexOf('#', start)
+  return url.slice(start, hash === -1 ? url.length : hash)
+}
+
 /** Bytes of path and query as received, without the fragment (the 414 limit). */
 export function targetLength(url: string): number {
   const start = pathStart(url)
@@ -45,9 +53,37 @@ export function routingPath(url: string, escapedSlashes: EscapedSlashes): string
   return normalisePath(raw, escapedSlashes) ?? INVALID_PATH
 }
 
-/** Host header value → lower-case host without port, as routes match it. */
+/** The name part of a Host value without one trailing dot: `api.example.` is `api.example` (a fully qualified name; nginx strips it too). */
+function withoutRootDot(name: string): string {
+  return name.length > 1 && name.charCodeAt(name.length - 1) === 46 /* "." */ && name.charCodeAt(name.length - 2) !== 46 ? name.slice(0, -1) : name
+}
+
+/** Where the port's ":" is in a Host value, or -1: after "]" for an IP literal, else the last ":". */
+function portColon(host: string): number {
+  if (host.charCodeAt(0) === 91 /* "[" */) {
+    const end = host.indexOf(']') + 1
+    return end > 0 && host.charCodeAt(end) === 58 /* ":" */ ? end : -1
+  }
+  return host.lastIndexOf(':')
+}
+
+/** Host header value → lower-case host without port or trailing dot, as routes match it. */
 export function hostForRouting(host: string | null): string | undefined {
   if (!host) return undefined
-  const end = host.charCodeAt(0) === 91 /* "[" */ ? host.indexOf(']') + 1 : host.lastIndexOf(':')
-  return (end > 0 ? host.slice(0, end) : host).toLowerCase()
+  const colon = portColon(host)
+  return withoutRootDot(colon === -1 ? host : host.slice(0, colon)).toLowerCase()
+}
+
+/**
+ * The one Host the gateway routes, caches and forwards by (RFC 9110 §7.2, RFC 3986 §6.2.3):
+ * lower case, no trailing dot, no port when it is the scheme's default. `API.example.:80` is
+ * `api.example`, so a route for `api.example` (and its auth) cannot be skipped by spelling the
+ * host another way. Returns `host` itself, not a copy, when it is already so.
+ */
+export function normaliseHost(host: string, defaultPort: '80' | '443'): string {
+  const colon = portColon(host)
+  const name = colon === -1 ? host : host.slice(0, colon)
+  const port = colon === -1 ? '' : host.slice(colon + 1)
+  const normal = withoutRootDot(name).toLowerCase() + (port === '' || port === defaultPort ? '' : `:${port}`)
+  return normal === host ? host : normal
 }

@@ -17,9 +17,13 @@ export interface GuardLimits {
 
 /**
  * RFC 9110 §7.2 / RFC 3986 §3.2.2: one host (reg-name or IP literal) and an optional port.
- * Rejects lists (a duplicated Host arrives merged as "a, b"), spaces, "@" and empty values.
+ * Rejects lists (a duplicated Host arrives merged as "a, b"), spaces, "@", empty values and
+ * empty labels ("a..b", as nginx does).
  */
-const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::\d{1,5})?$/
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|(?![^:]*\.\.)[A-Za-z0-9._~-]+)(?::\d{1,5})?$/
+
+/** Whether a Host header value is one host and an optional port (VALID_HOST). */
+export const isValidHost = (host: string): boolean => VALID_HOST.test(host)
 
 type GuardCode = 'bad_request' | 'uri_too_long' | 'header_fields_too_large' | 'payload_too_large'
 const reject = (code: GuardCode) => new GatewayError(code, { closeConnection: true })

@@ -38,6 +38,10 @@ export const METRICS = {
   workers: `${PREFIX}workers`,
   /** 1 while the primary's Redis command connection is up (only with `redis` configured). */
   redisConnected: `${PREFIX}redis_connected`,
+  /** The node's rate-limit buckets in the primary: keys, the bytes they are charged, and the bound. */
+  rateLimitBuckets: `${PREFIX}rate_limit_buckets`,
+  rateLimitBucketBytes: `${PREFIX}rate_limit_bucket_bytes`,
+  rateLimitBucketBytesMax: `${PREFIX}rate_limit_bucket_bytes_max`,
   /** Global rate-limit takes Redis did not answer, so onStoreFailure decided. */
   rateLimitStoreFailures: `${PREFIX}rate_limit_store_failures_total`,
   /** Cache purges and invalidations exchanged with other replicas. */

@@ -6,8 +6,36 @@
 import { Counter, Gauge, Registry } from 'prom-client'
 import { METRICS } from './names.ts'
 
-export function createPrimaryMetrics(liveWorkers: () => number, redisConnected?: () => boolean, sharedCache?: () => { entries: number; bytes: number }) {
+interface BucketStats {
+  keys: number
+  bytes: number
+  maxBytes: number
+}
+
+export function createPrimaryMetrics(
+  liveWorkers: () => number,
+  redisConnected?: () => boolean,
+  sharedCache?: () => { entries: number; bytes: number },
+  rateLimitBuckets?: () => BucketStats
+) {
   const registry = new Registry()
+  if (rateLimitBuckets) {
+    const gauges: [string, string, (s: BucketStats) => number][] = [
+      [METRICS.rateLimitBuckets, "Rate-limit buckets the node's primary holds (least recently used forgotten past the bounds)", (s) => s.keys],
+      [METRICS.rateLimitBucketBytes, 'Bytes the rate-limit buckets are charged (keys and bookkeeping)', (s) => s.bytes],
+      [METRICS.rateLimitBucketBytesMax, 'The bound on gateway_rate_limit_bucket_bytes', (s) => s.maxBytes],
+    ]
+    for (const [name, help, value] of gauges) {
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(value(rateLimitBuckets()))
+        },
+      })
+    }
+  }
   const restarts = new Counter({
     name: METRICS.workerRestarts.name,
     help: 'Worker processes started after the first generation, by reason',

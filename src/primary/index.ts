@@ -61,7 +61,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const sharedCache = sharedCacheEnabled(config, workerCount(config)) ? startSharedCache(config, log) : undefined
   // With Redis: global limits, and purges and invalidations shared with the other replicas.
   let replicas: Replicas | undefined
-  const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length, config.redis && (() => replicas?.connected() ?? false), sharedCache && (() => sharedCache.stats()))
+  const buckets = createTokenBuckets()
+  const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length, config.redis && (() => replicas?.connected() ?? false), sharedCache && (() => sharedCache.stats()), () => buckets.stats())
   const toReplicas = (message: ReplicaMessage) => {
     if (!replicas) return Promise.resolve(false)
     primaryMetrics.replicaMessage('sent', 'purge' in message ? 'purge' : 'invalidate')
@@ -80,7 +81,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   }
   let checker = createHealthChecker(config.upstreams, log, onHealth)
   const supervisor = createSupervisor({
-    rateLimits: nodeStore(createTokenBuckets(), replicas?.buckets),
+    rateLimits: nodeStore(buckets, replicas?.buckets),
     onInvalidate: (keys) => void toReplicas({ invalidate: keys }),
     health: () => checker.states(),
     sharedCachePath: sharedCache?.path,

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { expectCleanOutput, startGateway, type GatewayProcess } from '../fixtures/gateway.ts'
 import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
+import { scrape, sumOf } from '../fixtures/metrics.ts'
 
 const RATE = 40
 const BURST = 20
@@ -22,6 +23,7 @@ beforeAll(async () => {
     routes: [
       { path: '/ip', upstream: 'app', rateLimit: { requestsPerSecond: RATE, burst: BURST, key: 'ip' } },
       { path: '/keyed', upstream: 'app', auth: { apiKey: {} }, rateLimit: { requestsPerSecond: 1, burst: 5 } },
+      { path: '/tenant', upstream: 'app', rateLimit: { requestsPerSecond: 1000, key: 'header:x-tenant' } },
     ],
     consumers: [
       { name: 'a', apiKeys: ['key-of-consumer-a'] },
@@ -89,4 +91,26 @@ test('consumers have their own buckets', async () => {
   expect(a).toBeLessThanOrEqual(6)
   expect(b).toBeGreaterThanOrEqual(5)
   expect(b).toBeLessThanOrEqual(6)
+})
+
+test('header keys are held as fixed-size digests: 12 KB values cost the primary what short ones do, and /metrics says so', async () => {
+  const bytes = async () => sumOf(await scrape(gw.adminPort), 'gateway_rate_limit_bucket_bytes')
+  const before = await bytes()
+  const keys = async (length: number, tag: string) => {
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(gw.url('/tenant/t'), { headers: { 'x-tenant': `${tag}${i}-`.padEnd(length, 'v') } })
+      expect(res.status).toBe(200)
+      await res.arrayBuffer()
+    }
+  }
+  await keys(8, 'short')
+  const afterShort = await bytes()
+  await keys(12_000, 'long')
+  const afterLong = await bytes()
+  expect(afterShort).toBeGreaterThan(before)
+  // Raw values would add 20 × 24 KB here; digests add what 20 short keys did.
+  expect(afterLong - afterShort).toBe(afterShort - before)
+  const text = await scrape(gw.adminPort)
+  expect(sumOf(text, 'gateway_rate_limit_bucket_bytes_max')).toBe(64 * 1024 * 1024)
+  expect(sumOf(text, 'gateway_rate_limit_buckets')).toBeGreaterThanOrEqual(40)
 })

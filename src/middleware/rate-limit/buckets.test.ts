@@ -27,6 +27,16 @@ describe('createTokenBuckets', () => {
     for (let i = 0; i < 1_000_000; i++) buckets.take(`ip:${i}`, 1, 1, 1)
     expect(buckets.size).toBe(10_000)
   })
+
+  test('the bytes its keys are charged stay within maxBytes, however long the keys', () => {
+    const buckets = createTokenBuckets({ maxBytes: 1 << 20, now: () => 0 })
+    for (let i = 0; i < 1000; i++) buckets.take(`header:${i}:${'x'.repeat(16_000)}`, 1, 1, 1)
+    const stats = buckets.stats()
+    expect(stats.bytes).toBeLessThanOrEqual(1 << 20)
+    expect(stats.maxBytes).toBe(1 << 20)
+    expect(stats.keys).toBe(buckets.size)
+    expect(stats.keys).toBeLessThan(1000)
+  })
 })
 
 describe('nodeStore', () => {

@@ -2,8 +2,9 @@
  * Token buckets by key, the node's one source of truth for rate limits: the primary holds
  * them (so every worker draws on the same buckets, whatever the kernel's connection spread),
  * and single-process mode holds its own. A bucket refills at `rate` tokens a second up to
- * `burst`. Memory is bounded: past `maxKeys` the least recently used bucket is forgotten,
- * which at worst lets that key start again from a full bucket.
+ * `burst`. Memory is bounded by count and by bytes (keys are route, kind and a fixed-size
+ * value: index.ts hashes header values): past either the least recently used bucket is
+ * forgotten, which at worst lets that key start again from a full bucket.
  */
 import { LRUCache } from 'lru-cache'
 
@@ -19,6 +20,8 @@ export interface Grant {
 export interface TokenBuckets {
   take(key: string, want: number, rate: number, burst: number): Grant
   readonly size: number
+  /** Keys held, the bytes they are charged, and the bound on those bytes (for /metrics). */
+  stats(): { keys: number; bytes: number; maxBytes: number }
 }
 
 interface Bucket {
@@ -26,9 +29,17 @@ interface Bucket {
   at: number
 }
 
-export function createTokenBuckets(options: { maxKeys?: number; now?: () => number } = {}): TokenBuckets {
+/** What one bucket costs besides its key (UTF-16, 2 bytes a unit): the object, two numbers, LRU links. */
+const BUCKET_OVERHEAD = 160
+
+export function createTokenBuckets(options: { maxKeys?: number; maxBytes?: number; now?: () => number } = {}): TokenBuckets {
   const now = options.now ?? performance.now.bind(performance)
-  const buckets = new LRUCache<string, Bucket>({ max: options.maxKeys ?? 100_000 })
+  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024
+  const buckets = new LRUCache<string, Bucket>({
+    max: options.maxKeys ?? 100_000,
+    maxSize: maxBytes,
+    sizeCalculation: (_bucket, key) => BUCKET_OVERHEAD + 2 * key.length,
+  })
   return {
     take(key, want, rate, burst) {
       const at = now()
@@ -43,6 +54,7 @@ export function createTokenBuckets(options: { maxKeys?: number; now?: () => numb
     get size() {
       return buckets.size
     },
+    stats: () => ({ keys: buckets.size, bytes: buckets.calculatedSize, maxBytes }),
   }
 }
 

@@ -51,3 +51,19 @@ describe('rateLimit leases', () => {
     expect(await down).toBe('rate_limit_unavailable')
   })
 })
+
+describe('rateLimit keys', () => {
+  test('a header value is counted by a fixed-size digest, never held as sent', async () => {
+    const keys: string[] = []
+    const store: RateLimitStore = { take: (key, want) => (keys.push(key), Promise.resolve({ granted: want, retryAfterMs: 0 })) }
+    const limit = rateLimit('r', { requestsPerSecond: 1, key: 'header:x-tenant', scope: 'node', onStoreFailure: 'allow' }, store)
+    const withTenant = (value: string) => ({ clientAddress: '192.0.2.1', raw: { headers: new Headers({ 'x-tenant': value }) } }) as unknown as Exchange
+    const long = 'x'.repeat(16_000)
+    for (const value of [long, `${long}y`, 'a', long]) await limit(withTenant(value), ok)
+    // One-token leases: each request takes.
+    expect(keys).toHaveLength(4)
+    for (const key of keys) expect(key.length).toBe('r\u0000header:'.length + 22)
+    expect(new Set(keys).size).toBe(3)
+    expect(keys[3]).toBe(keys[0]!)
+  })
+})

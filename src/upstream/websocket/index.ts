@@ -8,13 +8,14 @@
 import { GatewayError, overloaded } from '../../errors.ts'
 import type { Exchange } from '../../pipeline/exchange.ts'
 import { toGatewayError } from '../errors.ts'
-import type { BridgeObserver, WebSocketBridge } from './bridge.ts'
+import type { BridgeObserver } from './bridge.ts'
 import { connectUpstream } from './connect.ts'
+import type { WebSocketSlots } from './slots.ts'
 
-/** The worker's open sockets and limits, shared by every route. */
+/** The worker's sockets, limits and observer, shared by every route. */
 export interface WebSockets {
-  readonly open: Set<WebSocketBridge>
-  readonly maxConnections: number
+  /** Open sockets and handshakes under way, within maxConnectionsPerWorker. */
+  readonly slots: WebSocketSlots
   readonly maxPayloadBytes: number
   readonly observer?: BridgeObserver
 }
@@ -37,24 +38,32 @@ export interface UpgradeOptions {
 export async function proxyWebSocket(exchange: Exchange, sockets: WebSockets, options: UpgradeOptions): Promise<Response> {
   const upgrade = exchange.server?.upgrade
   if (!upgrade) throw new GatewayError('bad_request')
-  if (sockets.open.size >= sockets.maxConnections) throw overloaded()
+  const { slots } = sockets
+  if (!slots.reserve()) throw overloaded()
   const offered = exchange.raw.headers.get('sec-websocket-protocol')
   const protocols = offered ? offered.split(',').map((p) => p.trim()).filter(Boolean) : []
   let result: Awaited<ReturnType<typeof connectUpstream>>
   try {
     result = await connectUpstream({ ...options, protocols, maxPayloadBytes: sockets.maxPayloadBytes, observer: sockets.observer })
   } catch (err) {
+    slots.cancel()
     throw toGatewayError(err, { timedOut: false, clientGone: exchange.raw.signal.aborted })
   }
-  if (!result.open) return result.response
-  const { bridge, protocol } = result
-  const upgraded = upgrade.call(exchange.server, exchange.raw, { data: bridge, headers: protocol ? { 'sec-websocket-protocol': protocol } : {} })
-  if (!upgraded) {
-    bridge.goAway()
-    throw new GatewayError('bad_request')
+  if (!result.open) {
+    slots.cancel()
+    return result.response
   }
-  sockets.open.add(bridge)
-  bridge.onGone = () => sockets.open.delete(bridge)
+  const { bridge, protocol } = result
+  // Registered first: an upstream that already closed makes Bun run open and close inside upgrade().
+  slots.register(bridge)
+  let upgraded = false
+  try {
+    upgraded = upgrade.call(exchange.server, exchange.raw, { data: bridge, headers: protocol ? { 'sec-websocket-protocol': protocol } : {} })
+  } finally {
+    // Not upgraded: the client left while the upstream answered.
+    if (!upgraded) bridge.abandon()
+  }
+  if (!upgraded) throw new GatewayError(exchange.raw.signal.aborted ? 'client_closed' : 'bad_request')
   // Bun ignores what the handler returns once upgraded; this one is for metrics and the access log.
   return new Response(null, { status: 101 })
 }

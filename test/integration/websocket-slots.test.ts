@@ -3,7 +3,8 @@
  * moment it is admitted until its client socket is gone, whatever order Bun's open and close
  * handlers run in (an upstream that closes at once makes Bun run both inside upgrade()), or
  * until its upgrade fails; upstream handshakes under way count against the cap; the gauges
- * read what the cap counts.
+ * read what the cap counts; and an upgrade without a valid Sec-WebSocket-Key or Version is
+ * refused before the upstream is contacted.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import net from 'node:net'
@@ -162,5 +163,25 @@ describe('WebSocket slots', () => {
     expect(await gauges()).toEqual({ open: 0, handshakes: 0 })
     const codes = await Promise.all(Array.from({ length: CAP }, () => openAndClose('/ws/reject')))
     expect(codes).toEqual(Array(CAP).fill(1008))
+  })
+
+  const cases: [string, Record<string, string>][] = [
+    ['no Sec-WebSocket-Key', { 'sec-websocket-version': '13' }],
+    ['a key that is not base64 of 16 bytes', { 'sec-websocket-key': 'abc', 'sec-websocket-version': '13' }],
+    ['a key of 15 bytes', { 'sec-websocket-key': 'AAAAAAAAAAAAAAAAAAAA', 'sec-websocket-version': '13' }],
+    ['a key of 24 characters not ending in ==', { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQAA', 'sec-websocket-version': '13' }],
+    ['no Sec-WebSocket-Version', { 'sec-websocket-key': KEY }],
+    ['Sec-WebSocket-Version: 8', { 'sec-websocket-key': KEY, 'sec-websocket-version': '8' }],
+  ]
+  test.each(cases)('%s: 400 before the upstream is contacted', async (_, fields) => {
+    const before = seenTotal()
+    const res = await fetch(gw.url('/ws/echo'), { headers: { upgrade: 'websocket', connection: 'Upgrade', ...fields } })
+    expect(seenTotal()).toBe(before)
+    expect(res.status).toBe(400)
+    const body = (await res.json()) as { error: string; status: number; requestId: string }
+    expect(body).toEqual({ error: 'bad_request', status: 400, requestId: res.headers.get('x-request-id')! })
+    // RFC 6455 §4.4: a version the server does not speak is answered with the one it does.
+    expect(res.headers.get('sec-websocket-version')).toBe('13')
+    expect(await gauges()).toEqual({ open: 0, handshakes: 0 })
   })
 })

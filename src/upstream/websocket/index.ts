@@ -3,7 +3,8 @@
  * first, with the forwarded headers (X-Forwarded-*, the request id, the route's auth and
  * header rules, Cookie); only then is the client upgraded, answering with the subprotocol
  * the upstream chose (Bun's server would otherwise echo the first one offered,
- * oven-sh/bun#18243). A refusal is relayed as the upstream's own response.
+ * oven-sh/bun#18243). A refusal is relayed as the upstream's own response. A handshake the
+ * gateway could not complete itself (no valid key or version) is refused before any of that.
  */
 import { GatewayError, overloaded } from '../../errors.ts'
 import type { Exchange } from '../../pipeline/exchange.ts'
@@ -25,6 +26,17 @@ export function isWebSocketUpgrade(raw: Request): boolean {
   return raw.method === 'GET' && raw.headers.get('upgrade')?.toLowerCase() === 'websocket'
 }
 
+/** RFC 6455 §4.1: the key is 16 random bytes in base64, so 22 characters and "==" (the ws package's check). */
+const KEY_SHAPE = /^[A-Za-z0-9+/]{22}==$/
+/** RFC 6455 §4.4: a refused version is answered with the one the server speaks. */
+const VERSION_SPOKEN = { 'sec-websocket-version': '13' }
+
+/** The client's half of the handshake is one the gateway can answer (RFC 6455 §4.2.1, items 5 and 6). */
+function isValidHandshake(headers: Headers): boolean {
+  const key = headers.get('sec-websocket-key')
+  return key !== null && KEY_SHAPE.test(key) && headers.get('sec-websocket-version') === '13'
+}
+
 export interface UpgradeOptions {
   base: string
   path: string
@@ -38,6 +50,8 @@ export interface UpgradeOptions {
 export async function proxyWebSocket(exchange: Exchange, sockets: WebSockets, options: UpgradeOptions): Promise<Response> {
   const upgrade = exchange.server?.upgrade
   if (!upgrade) throw new GatewayError('bad_request')
+  // Checked here, not by Bun's upgrade(): that one runs only after the upstream handshake.
+  if (!isValidHandshake(exchange.raw.headers)) throw new GatewayError('bad_request', { headers: VERSION_SPOKEN })
   const { slots } = sockets
   if (!slots.reserve()) throw overloaded()
   const offered = exchange.raw.headers.get('sec-websocket-protocol')
@@ -60,7 +74,7 @@ export async function proxyWebSocket(exchange: Exchange, sockets: WebSockets, op
   try {
     upgraded = upgrade.call(exchange.server, exchange.raw, { data: bridge, headers: protocol ? { 'sec-websocket-protocol': protocol } : {} })
   } finally {
-    // Not upgraded: the client left while the upstream answered.
+    // Not upgraded: the client left while the upstream answered (its fields were checked above).
     if (!upgraded) bridge.abandon()
   }
   if (!upgraded) throw new GatewayError(exchange.raw.signal.aborted ? 'client_closed' : 'bad_request')

@@ -23,6 +23,7 @@ import type { TargetHealth } from './primary/health-checker.ts'
 import { snapshotOf, type UpstreamSnapshot } from './upstream/snapshot.ts'
 import type { WebSocketBridge } from './upstream/websocket/bridge.ts'
 import type { WebSockets } from './upstream/websocket/index.ts'
+import { createWebSocketSlots } from './upstream/websocket/slots.ts'
 import { VERSION } from './version.ts'
 import type { MetricObjectWithValues, MetricValue } from 'prom-client'
 
@@ -89,11 +90,11 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   const accessLogWriter = config.log.access ? createLineWriter() : undefined
   const rateLimits = options.rateLimits ?? localStore()
   const websockets: WebSockets = {
-    open: new Set(),
-    maxConnections: config.server.websocket.maxConnectionsPerWorker,
+    slots: createWebSocketSlots(config.server.websocket.maxConnectionsPerWorker),
     maxPayloadBytes: config.server.websocket.maxPayloadBytes,
     observer: metrics?.websocket,
   }
+  metrics?.watchWebSockets(websockets.slots)
   const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines, rateLimits, websockets })
   const finished = (res: Response): Response => {
     if (metrics) metrics.inflight--
@@ -166,7 +167,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     async stop(force = false) {
       draining = true
       // Open WebSockets are told 1001 Going Away once the drain period is over.
-      for (const bridge of websockets.open) bridge.goAway()
+      for (const bridge of websockets.slots.open) bridge.goAway()
       redirect?.stop(true)
       await server.stop(force)
       deadlines.close()

@@ -94,7 +94,7 @@ const serverSchema = z.strictObject({
       maxPayloadBytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
       /** Seconds a socket may carry no message before it is closed. */
       idleTimeoutSeconds: z.int().min(8).max(960).default(120),
-      /** Open sockets a worker carries at most; more upgrades get 503 overloaded. */
+      /** Open sockets plus upstream handshakes under way, per worker; more upgrades get 503 overloaded. */
       maxConnectionsPerWorker: positiveInt.max(1_000_000).default(10_000),
     })
     .prefault({}),

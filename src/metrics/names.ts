@@ -31,6 +31,8 @@ export const METRICS = {
   retries: { name: `${PREFIX}upstream_retries_total`, labels: ['upstream', 'outcome'] },
   breakerOpen: { name: `${PREFIX}upstream_breaker_open`, labels: ['upstream'] },
   websocketConnections: `${PREFIX}websocket_connections`,
+  /** Upstream WebSocket handshakes under way: with the connections, what maxConnectionsPerWorker counts. */
+  websocketHandshakes: `${PREFIX}websocket_handshakes`,
   websocketMessages: { name: `${PREFIX}websocket_messages_total`, labels: ['direction'] },
   websocketBytes: { name: `${PREFIX}websocket_bytes_total`, labels: ['direction'] },
   websocketCloses: { name: `${PREFIX}websocket_closes_total`, labels: ['code'] },

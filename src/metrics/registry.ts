@@ -10,6 +10,7 @@ import type { UpstreamErrorCode } from '../upstream/errors.ts'
 import type { UpstreamObserver } from '../upstream/wrappers/observer.ts'
 import { createCounterFamily, createHistogramFamily, type CounterChild, type HistogramChild } from './family.ts'
 import type { BridgeObserver } from '../upstream/websocket/bridge.ts'
+import type { WebSocketSlots } from '../upstream/websocket/slots.ts'
 import { createHttpMetrics, type HttpMetrics } from './http.ts'
 import { LATENCY_BUCKETS, METRICS } from './names.ts'
 
@@ -28,10 +29,12 @@ export interface WorkerMetrics {
   rateLimited(route: string): void
   /** Requests being handled, read at every scrape. */
   inflight: number
-  /** Proxied WebSockets: messages and bytes each way, closes by code, open sockets. */
+  /** Proxied WebSockets: messages and bytes each way, closes by code. */
   readonly websocket: BridgeObserver
   /** Reads the cache store's numbers at every scrape. */
   watchCache(stats: () => CacheStats): void
+  /** Reads the open sockets and pending handshakes at every scrape: the very numbers the cap counts. */
+  watchWebSockets(slots: Pick<WebSocketSlots, 'open' | 'handshakes'>): void
 }
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
@@ -131,23 +134,29 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
   const wsMessages = createCounterFamily(registry, { name: METRICS.websocketMessages.name, help: 'WebSocket messages relayed, by direction', labelNames: METRICS.websocketMessages.labels })
   const wsBytes = createCounterFamily(registry, { name: METRICS.websocketBytes.name, help: 'WebSocket payload bytes relayed, by direction', labelNames: METRICS.websocketBytes.labels })
   const wsCloses = createCounterFamily(registry, { name: METRICS.websocketCloses.name, help: 'WebSocket closes seen from clients, by code (3xxx and 4xxx grouped)', labelNames: METRICS.websocketCloses.labels })
-  let wsOpen = 0
+  let wsSlots: Pick<WebSocketSlots, 'open' | 'handshakes'> | undefined
   new Gauge({
     name: METRICS.websocketConnections,
     help: 'Proxied WebSockets open',
     registers,
     collect() {
-      this.set(wsOpen)
+      this.set(wsSlots?.open.size ?? 0)
+    },
+  })
+  new Gauge({
+    name: METRICS.websocketHandshakes,
+    help: 'Upstream WebSocket handshakes under way (they count against maxConnectionsPerWorker)',
+    registers,
+    collect() {
+      this.set(wsSlots?.handshakes ?? 0)
     },
   })
   const websocket: BridgeObserver = {
-    opened: () => void wsOpen++,
     message(direction, bytes) {
       wsMessages.child(direction).inc()
       wsBytes.child(direction).inc(bytes)
     },
     closed(code) {
-      wsOpen--
       wsCloses.child(code >= 4000 ? '4xxx' : code >= 3000 ? '3xxx' : String(code)).inc()
     },
   }
@@ -186,6 +195,9 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     websocket,
     watchCache(stats) {
       cacheStats = stats
+    },
+    watchWebSockets(slots) {
+      wsSlots = slots
     },
   }
   new Gauge({

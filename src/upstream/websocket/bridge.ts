@@ -11,7 +11,6 @@ import type { ServerWebSocket, Socket } from 'bun'
 import { closePayload, encodeFrame, FrameDecoder, FrameError, OPCODE, type DecodedEvents } from './frames.ts'
 
 export interface BridgeObserver {
-  opened(): void
   message(direction: 'to_upstream' | 'to_client', bytes: number): void
   closed(code: number): void
 }
@@ -22,7 +21,7 @@ const decoder = new TextDecoder()
 const encoder = new TextEncoder()
 
 export class WebSocketBridge implements DecodedEvents {
-  /** Called once when the client's socket has closed (the worker's registry forgets it). */
+  /** Called once, when the client's socket has closed or its upgrade failed: its slot is free (slots.ts). */
   onGone: (() => void) | undefined = undefined
   private client: ServerWebSocket<WebSocketBridge> | undefined
   private readonly early: { data: Uint8Array; binary: boolean }[] = []
@@ -45,7 +44,6 @@ export class WebSocketBridge implements DecodedEvents {
 
   attach(client: ServerWebSocket<WebSocketBridge>): void {
     this.client = client
-    this.observer?.opened()
     for (const { data, binary } of this.early.splice(0)) this.message(data, binary)
     if (this.endedWith) this.finishClient(this.endedWith.code, this.endedWith.reason)
   }
@@ -63,7 +61,7 @@ export class WebSocketBridge implements DecodedEvents {
 
   clientClosed(code: number, reason: string): void {
     this.observer?.closed(code)
-    this.onGone?.()
+    this.gone()
     if (this.closing || this.upstreamClosed) return
     this.closing = true
     // 1005 (no code) and 1006 (no close frame) exist only as local reports (RFC 6455 §7.4.1).
@@ -80,6 +78,12 @@ export class WebSocketBridge implements DecodedEvents {
     this.finishClient(1001, 'going away')
     this.write(encodeFrame(OPCODE.close, closePayload(1001, 'going away')))
     this.socket.end()
+  }
+
+  /** The client's upgrade failed (its connection left while the upstream answered): end the upstream, free the slot. */
+  abandon(): void {
+    this.goAway()
+    this.gone()
   }
 
   // The upstream's side, from the socket and the frame decoder.
@@ -141,6 +145,12 @@ export class WebSocketBridge implements DecodedEvents {
     this.upstreamClosed = true
     this.socket.end()
     this.finishClient(code === undefined || code === 1005 || code === 1006 ? 1000 : code, reason)
+  }
+
+  private gone(): void {
+    const onGone = this.onGone
+    this.onGone = undefined
+    onGone?.()
   }
 
   private finishClient(code: number, reason: string): void {

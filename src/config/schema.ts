@@ -377,6 +377,10 @@ const jwtAuthSchema = z
     clockSkewSeconds: z.int().min(0).max(600).default(30),
     /** Longest token accepted; longer ones are refused before any parsing. */
     maxTokenBytes: z.int().min(256).max(65_536).default(8192),
+    /** Seconds a verified token is reused without a new signature check (never past its exp); 0 = check every request. */
+    cacheSeconds: z.int().min(0).max(3600).default(60),
+    /** Refuse tokens without `exp` (RFC 7519 §4.1.4 makes it optional; without it a token never expires). */
+    requireExp: z.boolean().default(true),
     /** Send the Authorization header upstream too; by default it is removed. */
     forwardCredential: z.boolean().default(false),
   })

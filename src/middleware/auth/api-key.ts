@@ -23,6 +23,11 @@ export function consumerIndex(consumers: readonly ConsumerConfig[]): ReadonlyMap
   return index
 }
 
+/** The query parameters any route reads an API key from: the access log redacts them on every status. */
+export function credentialQueryNames(routes: readonly { auth?: { apiKey?: { query?: string | undefined } | undefined } | undefined }[]): Set<string> {
+  return new Set(routes.flatMap((route) => (route.auth?.apiKey?.query !== undefined ? [route.auth.apiKey.query] : [])))
+}
+
 export function apiKeyAuth(
   options: ApiKeyConfig,
   consumerHeader: string,

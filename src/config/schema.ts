@@ -399,6 +399,11 @@ const routeAuthSchema = z.strictObject({
   jwt: jwtAuthSchema.optional(),
   /** The header that tells the upstream who the consumer is; a client-sent copy is always removed. */
   consumerHeader: fieldName.default('x-consumer'),
+  /**
+   * Failed authentications (a wrong key or token, not a missing one) a client address may make
+   * per minute, per worker; past it 429 with Retry-After before any credential is checked. 0 = off.
+   */
+  failureLimit: z.int().min(0).max(1_000_000).default(30),
 }).refine((a) => !(a.apiKey && a.jwt), { error: 'give apiKey or jwt, not both' })
 
 /** Every header that carries a consumer upstream: the default and each route's; only auth sets them. */

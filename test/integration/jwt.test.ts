@@ -50,7 +50,8 @@ beforeAll(async () => {
         { path: '/rs', upstream: 'app', auth: { jwt: { algorithms: ['RS256'], publicKeyFile: pemFile, issuer: ISSUER, audience: 'api', clockSkewSeconds: 5 } } },
         { path: '/hs', upstream: 'app', auth: { jwt: { algorithms: ['HS256'], secret: 'env:GW_TEST_JWT_SECRET' } } },
         { path: '/hs-lax', upstream: 'app', auth: { jwt: { algorithms: ['HS256'], secret: 'env:GW_TEST_JWT_SECRET', requireExp: false } } },
-        { path: '/jwks', upstream: 'app', auth: { jwt: { algorithms: ['ES256'], jwksUrl: `http://127.0.0.1:${jwksServer.port}/jwks.json`, jwksRefreshSeconds: 1 } } },
+        // failureLimit 0: the rotation test polls with tokens it expects refused until a refresh.
+        { path: '/jwks', upstream: 'app', auth: { failureLimit: 0, jwt: { algorithms: ['ES256'], jwksUrl: `http://127.0.0.1:${jwksServer.port}/jwks.json`, jwksRefreshSeconds: 1 } } },
       ],
     },
     { GW_TEST_JWT_SECRET: SECRET }

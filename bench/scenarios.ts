@@ -26,11 +26,15 @@ export interface Scenario {
   describe: string
 }
 
-/** The bench's credentials: a consumer's API key, and an HS256 token (no exp) for BENCH_JWT_SECRET. */
+/**
+ * The bench's credentials: a consumer's API key, and an HS256 token for BENCH_JWT_SECRET.
+ * The token's exp is far off (2100) rather than absent: the gateway refuses tokens without
+ * exp (jwt.requireExp).
+ */
 export const BENCH_API_KEY = 'bench-api-key-0123456789abcdef'
 export const BENCH_JWT_SECRET = 'bench-jwt-secret-0123456789abcdef0123'
 const base64url = (text: string) => Buffer.from(text).toString('base64url')
-const JWT_SIGNED = `${base64url('{"alg":"HS256","typ":"JWT"}')}.${base64url('{"sub":"bench"}')}`
+const JWT_SIGNED = `${base64url('{"alg":"HS256","typ":"JWT"}')}.${base64url('{"sub":"bench","exp":4102444800}')}`
 const BENCH_JWT = `${JWT_SIGNED}.${new Bun.CryptoHasher('sha256', BENCH_JWT_SECRET).update(JWT_SIGNED).digest('base64url')}`
 
 export const SCENARIOS: readonly Scenario[] = [

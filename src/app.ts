@@ -13,7 +13,7 @@ import type { Logger } from './log.ts'
 import { UNMATCHED_ROUTE } from './metrics/names.ts'
 import type { WorkerMetrics } from './metrics/registry.ts'
 import { accessLog } from './middleware/access-log/index.ts'
-import { consumerIndex } from './middleware/auth/api-key.ts'
+import { consumerIndex, credentialQueryNames } from './middleware/auth/api-key.ts'
 import { localStore, type RateLimitStore } from './middleware/rate-limit/buckets.ts'
 import type { ResponseCache } from './middleware/cache/index.ts'
 import { createEdge } from './middleware/edge/index.ts'
@@ -75,7 +75,9 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     admit: createEdge({ isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0, scheme: config.server.tls ? 'https' : 'http' }),
     renderError: (err, exchange) => renderError(err, exchange, log, metrics),
     recorderFor: metrics && ((route) => metrics.http.forRoute(route)),
-    accessLog: logging ? accessLog({ sampleRate: config.log.sampleRate, write: deps.accessLogWriter! }) : undefined,
+    accessLog: logging
+      ? accessLog({ sampleRate: config.log.sampleRate, write: deps.accessLogWriter!, secretQueryNames: credentialQueryNames(config.routes) })
+      : undefined,
   }
 
   const health = builtinRoute('health', healthPath, ['GET', 'HEAD'])

@@ -12,6 +12,8 @@ export const ERRORS = {
   method_not_allowed: 405,
   /** A route's rate limit (with Retry-After and the RateLimit fields). */
   rate_limited: 429,
+  /** Too many failed authentications from one client address on a route (with Retry-After; docs/policies.md). */
+  auth_throttled: 429,
   payload_too_large: 413,
   uri_too_long: 414,
   header_fields_too_large: 431,

@@ -1,4 +1,7 @@
 import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { applyEnvOverrides, formatPath, parseConfigText, validateConfig } from './load.ts'
 import { readEnv } from './env.ts'
 
@@ -165,18 +168,18 @@ describe('consumers and their keys', () => {
   const base = { upstreams: { a: { targets: ['http://127.0.0.1:1'] } }, routes: [{ path: '/', upstream: 'a', auth: { apiKey: {} } }] }
 
   test('each key form resolves to a digest; nothing is kept in clear', () => {
-    const result = validateConfig({ ...base, consumers: [{ name: 'x', apiKeys: ['plain-key', `sha256:${'AB'.repeat(32)}`] }] })
+    const result = validateConfig({ ...base, consumers: [{ name: 'x', apiKeys: ['plain-key-0123456', `sha256:${'AB'.repeat(32)}`] }] })
     if (!result.ok) throw new Error(result.errors.join('; '))
-    expect(result.config.consumers[0]!.apiKeys).toEqual([Bun.SHA256.hash('plain-key', 'hex'), 'ab'.repeat(32)])
+    expect(result.config.consumers[0]!.apiKeys).toEqual([Bun.SHA256.hash('plain-key-0123456', 'hex'), 'ab'.repeat(32)])
   })
 
   test('every bad key is named: unset env, unreadable file, short digest, a key two consumers share, a route with no keys', () => {
     const result = validateConfig({
       ...base,
       consumers: [
-        { name: 'x', apiKeys: ['env:GW_SURELY_UNSET_VARIABLE', 'file:/nonexistent/key', 'sha256:abc', 'shared'] },
-        { name: 'y', apiKeys: ['shared'] },
-        { name: 'y', apiKeys: ['other'] },
+        { name: 'x', apiKeys: ['env:GW_SURELY_UNSET_VARIABLE', 'file:/nonexistent/key', 'sha256:abc', 'shared-key-0123456'] },
+        { name: 'y', apiKeys: ['shared-key-0123456'] },
+        { name: 'y', apiKeys: ['other-key-0123456'] },
       ],
     })
     expect(result.ok ? [] : result.errors).toEqual([
@@ -190,5 +193,26 @@ describe('consumers and their keys', () => {
     expect(none.ok ? [] : none.errors).toEqual(['routes[0].auth.apiKey: no consumer has an API key'])
     const both = validateConfig({ ...base, routes: [{ path: '/', upstream: 'a', auth: { apiKey: { header: 'x-k', query: 'k' } } }] })
     expect(both.ok ? [] : both.errors).toEqual(['routes[0].auth.apiKey: give header or query, not both'])
+  })
+
+  test('a key under 16 bytes is refused once resolved (literal, env:, file:); a sha256: digest is exempt', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-keys-'))
+    writeFileSync(join(dir, 'short.key'), 'fifteen-bytes!!\n')
+    process.env.GW_TEST_SHORT_KEY = 'short'
+    try {
+      const result = validateConfig({
+        ...base,
+        // 15 bytes, then 16 (accepted); "é" is two bytes, so 8 of them are 16 bytes.
+        consumers: [{ name: 'x', apiKeys: ['7', 'env:GW_TEST_SHORT_KEY', `file:${join(dir, 'short.key')}`, 'fifteen-bytes!!', 'sixteen-bytes!!!', 'éééééééé', `sha256:${'ab'.repeat(32)}`] }],
+      })
+      expect(result.ok ? [] : result.errors).toEqual([
+        'consumers[0].apiKeys[0]: must be at least 16 bytes',
+        'consumers[0].apiKeys[1]: must be at least 16 bytes',
+        'consumers[0].apiKeys[2]: must be at least 16 bytes',
+        'consumers[0].apiKeys[3]: must be at least 16 bytes',
+      ])
+    } finally {
+      delete process.env.GW_TEST_SHORT_KEY
+    }
   })
 })

@@ -377,6 +377,10 @@ const jwtAuthSchema = z
     clockSkewSeconds: z.int().min(0).max(600).default(30),
     /** Longest token accepted; longer ones are refused before any parsing. */
     maxTokenBytes: z.int().min(256).max(65_536).default(8192),
+    /** Seconds a verified token is reused without a new signature check (never past its exp); 0 = check every request. */
+    cacheSeconds: z.int().min(0).max(3600).default(60),
+    /** Refuse tokens without `exp` (RFC 7519 §4.1.4 makes it optional; without it a token never expires). */
+    requireExp: z.boolean().default(true),
     /** Send the Authorization header upstream too; by default it is removed. */
     forwardCredential: z.boolean().default(false),
   })
@@ -395,6 +399,11 @@ const routeAuthSchema = z.strictObject({
   jwt: jwtAuthSchema.optional(),
   /** The header that tells the upstream who the consumer is; a client-sent copy is always removed. */
   consumerHeader: fieldName.default('x-consumer'),
+  /**
+   * Failed authentications (a wrong key or token, not a missing one) a client address may make
+   * per minute, per worker; past it 429 with Retry-After before any credential is checked. 0 = off.
+   */
+  failureLimit: z.int().min(0).max(1_000_000).default(30),
 }).refine((a) => !(a.apiKey && a.jwt), { error: 'give apiKey or jwt, not both' })
 
 /** Every header that carries a consumer upstream: the default and each route's; only auth sets them. */

@@ -34,11 +34,21 @@ export function resolveSecret(reference: string): { value: string } | { error: s
   return { value: reference }
 }
 
+/**
+ * Shortest API key accepted, in bytes once resolved: 16 random bytes (128 bits) put online
+ * guessing out of reach whatever the throttling. A `sha256:` digest is exempt: its key's
+ * length cannot be known.
+ */
+export const MIN_KEY_BYTES = 16
+
 /** Resolves one key reference to its digest, or a message saying why it cannot be. */
 export function resolveKey(reference: string): { digest: string } | { error: string } {
   const digest = DIGEST.exec(reference)
   if (digest) return { digest: digest[1]!.toLowerCase() }
   if (reference.startsWith('sha256:')) return { error: 'sha256: needs 64 hex digits' }
   const secret = resolveSecret(reference)
-  return 'error' in secret ? secret : { digest: keyDigest(secret.value) }
+  if ('error' in secret) return secret
+  // Checked after env:/file: resolution: what counts is the key a client will send.
+  if (Buffer.byteLength(secret.value) < MIN_KEY_BYTES) return { error: `must be at least ${MIN_KEY_BYTES} bytes` }
+  return { digest: keyDigest(secret.value) }
 }

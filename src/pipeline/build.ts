@@ -12,6 +12,7 @@
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
 import { apiKeyAuth } from '../middleware/auth/api-key.ts'
+import { failureLimit } from '../middleware/auth/failure-limit.ts'
 import { jwtAuth } from '../middleware/auth/jwt.ts'
 import { cors } from '../middleware/cors/index.ts'
 import { responseHeaderRules } from '../middleware/headers/index.ts'
@@ -21,7 +22,7 @@ import { rateLimit } from '../middleware/rate-limit/index.ts'
 import { cacheStage } from '../middleware/cache/stage.ts'
 import type { ResponseCache } from '../middleware/cache/index.ts'
 import type { RouteForwarder } from '../upstream/forward.ts'
-import type { Handler, Middleware } from './exchange.ts'
+import type { Exchange, Handler, Middleware } from './exchange.ts'
 import type { Route } from './route.ts'
 
 /** What stages are built from. */
@@ -66,11 +67,22 @@ export const SLOTS: readonly Slot[] = [
     name: 'auth',
     build(route, deps) {
       const auth = route.config?.auth
-      const failed = deps.authFailed
-      const onFailure = failed && ((reason: string) => failed(route.name, reason))
-      if (auth?.apiKey) return apiKeyAuth(auth.apiKey, auth.consumerHeader, deps.consumers, onFailure)
-      if (auth?.jwt) return jwtAuth(auth.jwt, auth.consumerHeader, { onFailure, log: deps.log && ((event, fields) => deps.log!.warn(event, { route: route.name, ...fields })) })
-      return undefined
+      if (!auth) return undefined
+      const counted = deps.authFailed
+      // Throttled by client address before the key is looked at (middleware/auth/failure-limit.ts).
+      const limit = auth.failureLimit > 0 ? failureLimit(auth.failureLimit) : undefined
+      const onFailure = (reason: string, exchange: Exchange) => {
+        counted?.(route.name, reason)
+        // No credential is no guess.
+        if (reason !== 'missing') limit?.failed(exchange)
+      }
+      const log = deps.log && ((event: string, fields: Record<string, unknown>) => deps.log!.warn(event, { route: route.name, ...fields }))
+      const stage = auth.apiKey
+        ? apiKeyAuth(auth.apiKey, auth.consumerHeader, deps.consumers, onFailure)
+        : auth.jwt
+          ? jwtAuth(auth.jwt, auth.consumerHeader, { onFailure, log })
+          : undefined
+      return stage && limit ? limit.guard(stage) : stage
     },
   },
   {

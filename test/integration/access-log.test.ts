@@ -4,6 +4,7 @@ import { rawRequest, statusOf } from '../fixtures/raw.ts'
 import { scrape } from '../fixtures/metrics.ts'
 import { startCacheOrigin, type CacheOrigin } from '../fixtures/cache-origin.ts'
 
+const QUERY_KEY = 'CANARY-QUERY-KEY-0123456789'
 let origin: CacheOrigin
 let gw: GatewayProcess
 
@@ -15,7 +16,10 @@ beforeAll(async () => {
     routes: [
       { name: 'cached', path: '/c', upstream: 'origin', cache: { enabled: true } },
       { name: 'api', path: '/api', upstream: 'origin' },
+      // A key parameter whose name matches no built-in secret pattern.
+      { name: 'keyed', path: '/keyed', upstream: 'origin', methods: ['GET', 'POST'], maxBodyBytes: 16, auth: { apiKey: { query: 'k' } } },
     ],
+    consumers: [{ name: 'partner', apiKeys: [QUERY_KEY] }],
   })
 })
 
@@ -84,4 +88,21 @@ test('rejected requests are logged too, and control characters cannot split a li
   const lines = accessLines().slice(before)
   expect(lines.map((l) => l.status).sort()).toEqual([200, 400])
   for (const line of gw.output().split('\n')) expect(line.startsWith('injected')).toBe(false)
+})
+
+test("a route's own key parameter is redacted on every status, also when refused before auth (405, 413)", async () => {
+  const url = gw.url(`/keyed/x?k=${QUERY_KEY}&page=2`)
+  const answers = [
+    await fetch(url, { method: 'DELETE' }),
+    await fetch(url, { method: 'POST', body: 'x'.repeat(100) }),
+    await fetch(url),
+  ]
+  expect(answers.map((r) => r.status)).toEqual([405, 413, 200])
+  const ids = answers.map((r) => r.headers.get('x-request-id'))
+  await Promise.all(answers.map((r) => r.text()))
+  await waitFor(() => ids.every((id) => accessLines().some((l) => l.requestId === id)), 3000, 'three lines')
+  expect(gw.output()).not.toContain(QUERY_KEY)
+  const paths = ids.map((id) => accessLines().find((l) => l.requestId === id)!.path)
+  // Refused before auth, the key is still in the query: redacted. Accepted, it was taken out.
+  expect(paths).toEqual(['/keyed/x?k=REDACTED&page=2', '/keyed/x?k=REDACTED&page=2', '/keyed/x?page=2'])
 })

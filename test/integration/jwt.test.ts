@@ -1,7 +1,7 @@
 /**
  * Bearer JWT routes against a real gateway: RS256 from a PEM file, HS256 from an env secret,
- * ES256 from a JWKS URL that rotates. Every refusal is the same small 401; nothing refused
- * reaches the upstream.
+ * ES256 from a JWKS URL that rotates (a removed key revokes the tokens already verified with
+ * it). Every refusal is the same small 401; nothing refused reaches the upstream.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -49,7 +49,9 @@ beforeAll(async () => {
       routes: [
         { path: '/rs', upstream: 'app', auth: { jwt: { algorithms: ['RS256'], publicKeyFile: pemFile, issuer: ISSUER, audience: 'api', clockSkewSeconds: 5 } } },
         { path: '/hs', upstream: 'app', auth: { jwt: { algorithms: ['HS256'], secret: 'env:GW_TEST_JWT_SECRET' } } },
-        { path: '/jwks', upstream: 'app', auth: { jwt: { algorithms: ['ES256'], jwksUrl: `http://127.0.0.1:${jwksServer.port}/jwks.json`, jwksRefreshSeconds: 1 } } },
+        { path: '/hs-lax', upstream: 'app', auth: { jwt: { algorithms: ['HS256'], secret: 'env:GW_TEST_JWT_SECRET', requireExp: false } } },
+        // failureLimit 0: the rotation test polls with tokens it expects refused until a refresh.
+        { path: '/jwks', upstream: 'app', auth: { failureLimit: 0, jwt: { algorithms: ['ES256'], jwksUrl: `http://127.0.0.1:${jwksServer.port}/jwks.json`, jwksRefreshSeconds: 1 } } },
       ],
     },
     { GW_TEST_JWT_SECRET: SECRET }
@@ -114,8 +116,18 @@ describe('JWT', () => {
     const token = await new SignJWT({ sub: 'svc-batch' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(SECRET))
     expect((await call('/hs/y', token)).status).toBe(200)
     expect(last().headers['x-consumer']).toBe('svc-batch')
-    const other = await new SignJWT({ sub: 'svc-batch' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(`${SECRET}x`))
+    const other = await new SignJWT({ sub: 'svc-batch' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(`${SECRET}x`))
     expect((await call('/hs/y', other)).status).toBe(401)
+  })
+
+  test('a token without exp is refused by default (the same 401), and accepted with requireExp: false', async () => {
+    const forever = await new SignJWT({ sub: 'svc-forever' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET))
+    const refused = await call('/hs/y', forever)
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="gateway", error="invalid_token"')
+    expect(((await refused.json()) as { error: string }).error).toBe('unauthorized')
+    expect((await call('/hs-lax/y', forever)).status).toBe(200)
+    expect(last().headers['x-consumer']).toBe('svc-forever')
   })
 
   test('JWKS rotation: a new key is picked up in the background, a removed one stops working', async () => {
@@ -123,10 +135,14 @@ describe('JWT', () => {
     const one = await sign('k1')
     await waitFor(async () => (await call('/jwks/a', one)).status === 200, 5000, 'the first JWKS fetch')
     expect(last().headers['x-consumer']).toBe('user-k1')
+    // Seen and verified: from here on the worker answers it from memory.
+    expect((await call('/jwks/a', one)).status).toBe(200)
     const two = await sign('k2')
     expect((await call('/jwks/a', two)).status).toBe(401)
     jwks = { keys: [ec.k2!.jwk] }
     await waitFor(async () => (await call('/jwks/a', two)).status === 200, 5000, 'the rotated key')
+    // The token verified before the refresh is refused too: its key left the set (not cached until exp).
+    await waitFor(async () => (await call('/jwks/a', one)).status === 401, 5000, 'the removed key to revoke its token')
     // A token never verified before, signed with the removed key, is refused.
     const oneAgain = await new SignJWT({ sub: 'user-k1b' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setExpirationTime('5m').sign(ec.k1!.privateKey)
     expect((await call('/jwks/a', oneAgain)).status).toBe(401)

@@ -7,13 +7,15 @@
  * (see redact.ts).
  */
 import type { Exchange } from '../../pipeline/exchange.ts'
-import { redactQuery } from './redact.ts'
+import { queryRedactor } from './redact.ts'
 
 export interface AccessLogOptions {
   /** Fraction of requests logged, 0-1. */
   sampleRate: number
   /** Receives one complete line (with its newline). */
   write: (line: string) => void
+  /** Query parameters the config uses for credentials (every route's `auth.apiKey.query`), redacted too. */
+  secretQueryNames?: Iterable<string>
   random?: () => number
 }
 
@@ -25,6 +27,7 @@ export function accessLog(options: AccessLogOptions): AccessLog {
   const { sampleRate, write } = options
   const random = options.random ?? Math.random
   const time = createClock()
+  const redactQuery = queryRedactor(options.secretQueryNames)
   return function accessLog(exchange, response, durationMs) {
     if (sampleRate < 1 && random() >= sampleRate) return
     const headers = response.headers

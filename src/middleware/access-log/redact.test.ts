@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { redactQuery } from './redact.ts'
+import { queryRedactor, redactQuery } from './redact.ts'
 
 describe('redactQuery', () => {
   test.each([
@@ -16,5 +16,18 @@ describe('redactQuery', () => {
     ['?zipcode=12345', '?zipcode=12345'],
   ])('%p → %p', (query, expected) => {
     expect(redactQuery(query)).toBe(expected)
+  })
+})
+
+describe('queryRedactor', () => {
+  const redact = queryRedactor(['k', 'Partner'])
+  test.each([
+    ['?k=s3cret&page=2', '?k=REDACTED&page=2'],
+    ['?K=s3cret', '?K=REDACTED'],
+    ['?%6B=s3cret', '?%6B=REDACTED'],
+    ['?partner=s3cret&token=t', '?partner=REDACTED&token=REDACTED'],
+    ['?kk=1&k', '?kk=1&k'],
+  ])('configured names too: %p → %p', (query, expected) => {
+    expect(redact(query)).toBe(expected)
   })
 })

@@ -10,7 +10,7 @@
 import type { ConsumerConfig, RouteAuthConfig } from '../../config/schema.ts'
 import { keyDigest } from '../../config/secrets.ts'
 import { GatewayError } from '../../errors.ts'
-import type { Middleware } from '../../pipeline/exchange.ts'
+import type { Exchange, Middleware } from '../../pipeline/exchange.ts'
 
 export type AuthFailure = 'missing' | 'unknown'
 
@@ -23,27 +23,32 @@ export function consumerIndex(consumers: readonly ConsumerConfig[]): ReadonlyMap
   return index
 }
 
+/** The query parameters any route reads an API key from: the access log redacts them on every status. */
+export function credentialQueryNames(routes: readonly { auth?: { apiKey?: { query?: string | undefined } | undefined } | undefined }[]): Set<string> {
+  return new Set(routes.flatMap((route) => (route.auth?.apiKey?.query !== undefined ? [route.auth.apiKey.query] : [])))
+}
+
 export function apiKeyAuth(
   options: ApiKeyConfig,
   consumerHeader: string,
   consumers: ReadonlyMap<string, string>,
-  onFailure?: (reason: AuthFailure) => void
+  onFailure?: (reason: AuthFailure, exchange: Exchange) => void
 ): Middleware {
   const query = options.query
   const header = query === undefined ? (options.header ?? 'x-api-key') : undefined
   // RFC 9110 §11.6.1 asks a 401 to carry a challenge; API keys have no registered scheme, so
   // this names the field or parameter, as Kong's key-auth does with its realm.
   const challenge = { 'www-authenticate': `ApiKey realm="gateway", ${header ? `header="${header}"` : `query="${query}"`}` }
-  const refuse = (reason: AuthFailure) => {
-    onFailure?.(reason)
+  const refuse = (reason: AuthFailure, exchange: Exchange) => {
+    onFailure?.(reason, exchange)
     return new GatewayError('unauthorized', { headers: challenge })
   }
   const strip = !options.forwardCredential
-  return (exchange, next) => {
+  return function apiKeyAuth(exchange, next) {
     const key = header ? exchange.raw.headers.get(header) : queryValue(exchange.query, query!)
-    if (!key) throw refuse('missing')
+    if (!key) throw refuse('missing', exchange)
     const consumer = consumers.get(keyDigest(key))
-    if (consumer === undefined) throw refuse('unknown')
+    if (consumer === undefined) throw refuse('unknown', exchange)
     exchange.identity = { consumer, header: consumerHeader, credentialField: strip ? header : undefined }
     if (strip && query !== undefined) exchange.query = withoutParam(exchange.query, query)
     return next(exchange)

@@ -54,6 +54,14 @@ const status = async (target: string, headers?: Record<string, string>) => {
   return res.headers.get('x-cache-status')
 }
 
+/** Keys in the shared tier's database containing `part` (LIKE stops at the keys' NUL separators). */
+function storedKeys(part: string): string[] {
+  const db = new Database(path)
+  const keys = (db.query('SELECT key FROM entries').all() as { key: string }[]).map((row) => row.key)
+  db.close()
+  return keys.filter((key) => key.includes(part))
+}
+
 describe('the shared tier', () => {
   test('a missing database file at start is logged and created', () => {
     expect(events(gw.output(), 'shared_cache_created')[0]).toMatchObject({ path })
@@ -97,6 +105,8 @@ describe('the shared tier', () => {
 
   test('an admin purge and an unsafe method reach the shared tier', async () => {
     expect(await status('/c/purged?cc=max-age%3D600')).toBe('MISS')
+    // Shared writes are committed behind the answer, on the worker's next turn.
+    await waitFor(() => storedKeys('/c/purged').length === 1, 5000, 'the entry in the shared tier')
     const purge = await fetch(`http://127.0.0.1:${gw.adminPort}/cache/purge?url=${encodeURIComponent(`http://127.0.0.1:${gw.port}/c/purged?cc=max-age%3D600`)}`, { method: 'POST' })
     expect(await purge.json()).toMatchObject({ workers: 2, shared: 1 })
     expect(await status('/c/purged?cc=max-age%3D600')).toBe('MISS')
@@ -110,9 +120,8 @@ describe('the shared tier', () => {
   test('never a truncated body: a short upstream body is a 502 and is not stored', async () => {
     for (let i = 0; i < 3; i++) expect((await get('/c/short?truncate=1')).status).toBe(502)
     expect(origin.count('/c/short')).toBe(3)
-    const db = new Database(path)
-    expect(db.query("SELECT count(*) AS n FROM entries WHERE primary_key LIKE '%/c/short%'").get()).toEqual({ n: 0 })
-    db.close()
+    expect(storedKeys('/c/short')).toEqual([])
+    expect(storedKeys('/c/').length).toBeGreaterThan(0)
   })
 
   test("never another consumer's answer, and no answer to an Authorization request unless it may be shared", async () => {

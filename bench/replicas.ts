@@ -31,7 +31,8 @@ if (!hasBinary('redis-server')) throw new Error('needs redis-server (apt-get ins
 const redis = await startRedis()
 const upstream = await listening(['bench/fixture-upstream.ts'])
 const config = {
-  redis: { url: redis.url },
+  // Two replicas on one bus need the shared secret; without it the second refuses to start.
+  redis: { url: redis.url, busSecret: crypto.randomUUID() + crypto.randomUUID() },
   server: { host: '127.0.0.1', port: 0, workers: 1 },
   admin: { port: 0 },
   upstreams: { fixture: { targets: [`http://127.0.0.1:${upstream.port}`] } },

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     if (!result.ok) fail(result.errors)
   }
 
-  if (args.singleProcess) runSingleProcess(result.config, source, log, stopDemo)
+  if (args.singleProcess) await runSingleProcess(result.config, source, log, stopDemo)
   else await runPrimary({ config: result.config, source, entry: Bun.main, log, onStopped: stopDemo })
 }
 

@@ -9,6 +9,7 @@ export const ENV_OVERRIDES = {
   GATEWAY_WORKERS: 'server.workers',
   GATEWAY_ADMIN_PORT: 'admin.port',
   REDIS_URL: 'redis.url',
+  REDIS_BUS_SECRET: 'redis.busSecret',
 } as const
 
 export type EnvName = keyof typeof ENV_OVERRIDES

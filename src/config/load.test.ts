@@ -144,6 +144,34 @@ describe('env overrides', () => {
     expect(errorsOf({ ...minimal(), redis: { url: 'http://r:6379' } })).toEqual(['redis.url: must be a redis:// or rediss:// URL'])
   })
 
+  test('redis credentials and busSecret resolve from env: and file: at load; each bad one is named, never shown', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-load-'))
+    writeFileSync(join(dir, 'password'), 's3cret-password\n')
+    writeFileSync(join(dir, 'ca.pem'), 'not a certificate')
+    process.env.TEST_LOAD_REDIS_USER = 'gateway'
+    process.env.TEST_LOAD_BUS_SECRET = 'b'.repeat(32)
+    try {
+      const redis = { url: 'rediss://r:6380', username: 'env:TEST_LOAD_REDIS_USER', password: `file:${join(dir, 'password')}`, busSecret: 'env:TEST_LOAD_BUS_SECRET', tls: { serverName: 'redis.internal' } }
+      const result = validateConfig({ ...minimal(), redis })
+      expect(result.ok && result.config.redis).toMatchObject({ username: 'gateway', password: 's3cret-password', busSecret: 'b'.repeat(32), tls: { serverName: 'redis.internal', insecureSkipVerify: false } })
+      const bad = { url: 'redis://:inline@r:6379', password: 'env:TEST_LOAD_UNSET', busSecret: 'short', tls: { caFile: join(dir, 'ca.pem') } }
+      expect(errorsOf({ ...minimal(), redis: bad }).sort()).toEqual([
+        'redis.busSecret: must be at least 32 bytes',
+        'redis.password: environment variable TEST_LOAD_UNSET is not set',
+        'redis.password: the url carries credentials too; keep them in redis.username/redis.password only',
+        `redis.tls.caFile: ${join(dir, 'ca.pem')} is not PEM`,
+        'redis.tls: needs a rediss:// url',
+      ])
+      // REDIS_BUS_SECRET stays a string, even all digits.
+      const digits = '1'.repeat(40)
+      const fromEnv = validateConfig(applyEnvOverrides(minimal(), { REDIS_URL: 'redis://r:6379', REDIS_BUS_SECRET: digits }))
+      expect(fromEnv.ok && fromEnv.config.redis?.busSecret).toBe(digits)
+    } finally {
+      delete process.env.TEST_LOAD_REDIS_USER
+      delete process.env.TEST_LOAD_BUS_SECRET
+    }
+  })
+
   test('a bad override names the variable', () => {
     const overrides = { GATEWAY_WORKERS: 'lots' }
     const errors = errorsOf(applyEnvOverrides(minimal(), overrides), overrides)

@@ -39,7 +39,8 @@ export function applyEnvOverrides(raw: unknown, overrides: EnvSettings['override
   for (const [name, value] of Object.entries(overrides)) {
     const [section, key] = ENV_OVERRIDES[name as keyof typeof ENV_OVERRIDES].split('.') as [string, string]
     const existing = root[section]
-    root[section] = { ...(isRecord(existing) ? existing : {}), [key]: coerceEnvValue(value) }
+    // A secret stays a string, even when it is all digits.
+    root[section] = { ...(isRecord(existing) ? existing : {}), [key]: name === 'REDIS_BUS_SECRET' ? value : coerceEnvValue(value) }
   }
   return root
 }
@@ -55,7 +56,7 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
   const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
   errors.push(...crossFieldErrors(raw))
   if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data), ...headerRuleErrors(parsed.data), ...tlsFileErrors(parsed.data), ...globalLimitErrors(parsed.data))
-  if (parsed.success) errors.push(...resolveAdminToken(parsed.data))
+  if (parsed.success) errors.push(...resolveAdminToken(parsed.data), ...resolveRedisSecrets(parsed.data))
   if (parsed.success) errors.push(...sharedCachePathErrors(parsed.data))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
@@ -168,6 +169,32 @@ function resolveAdminToken(config: GatewayConfig): string[] {
   return []
 }
 
+/**
+ * Redis credentials and the bus secret, resolved from env:/file: now (never logged), and
+ * TLS settings that only a rediss:// URL uses.
+ */
+function resolveRedisSecrets(config: GatewayConfig): string[] {
+  const redis = config.redis
+  if (!redis) return []
+  const errors: string[] = []
+  for (const field of ['username', 'password', 'busSecret'] as const) {
+    const reference = redis[field]
+    if (reference === undefined) continue
+    const resolved = resolveSecret(reference)
+    if ('error' in resolved) errors.push(`redis.${field}: ${resolved.error}`)
+    else redis[field] = resolved.value
+  }
+  // HMAC keys shorter than the hash output weaken it (RFC 2104 §3).
+  if (redis.busSecret !== undefined && Buffer.byteLength(redis.busSecret) < 32) errors.push('redis.busSecret: must be at least 32 bytes')
+  // ioredis lets the URL's credentials win; one place only, so the config says what is used.
+  const url = URL.parse(redis.url)
+  if ((url?.username || url?.password) && (redis.username !== undefined || redis.password !== undefined)) {
+    errors.push('redis.password: the url carries credentials too; keep them in redis.username/redis.password only')
+  }
+  if (redis.tls && !redis.url.startsWith('rediss://')) errors.push('redis.tls: needs a rediss:// url')
+  return errors
+}
+
 /** A global limit keeps its buckets in Redis, so it needs one configured. */
 function globalLimitErrors(config: GatewayConfig): string[] {
   if (config.redis) return []
@@ -244,6 +271,7 @@ function tlsFileErrors(config: GatewayConfig): string[] {
     ['server.tls.keyFile', config.server.tls?.keyFile],
     ['server.tls.caFile', config.server.tls?.caFile],
     ...Object.entries(config.upstreams).map(([name, u]): [string, string | undefined] => [`upstreams.${name}.tls.caFile`, u.tls?.caFile]),
+    ['redis.tls.caFile', config.redis?.tls?.caFile],
   ]
   const errors: string[] = []
   for (const [field, path] of files) {

@@ -502,6 +502,26 @@ const routeSchema = z.strictObject({
 const redisSchema = z.strictObject({
   /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS; REDIS_URL sets it too. */
   url: z.string().regex(/^rediss?:\/\/[^\s]+$/, { error: 'must be a redis:// or rediss:// URL' }),
+  /** ACL user name (AUTH user password): `env:NAME`, `file:/path` or the name itself. */
+  username: z.string().min(1).optional(),
+  /** Password for AUTH: `env:NAME`, `file:/path` (or, avoid it, the literal); resolved at load, never logged. */
+  password: z.string().min(1).optional(),
+  /** How a rediss:// server's certificate is verified; the system CAs by default. */
+  tls: z
+    .strictObject({
+      /** CA certificates (PEM) trusted for the Redis server, instead of the system's. */
+      caFile: z.string().min(1).optional(),
+      /** The name the certificate must carry, when it is not the URL's host (SNI too). */
+      serverName: z.string().min(1).optional(),
+      /** Accept any certificate. Only for tests: it makes TLS worthless against an active attacker. */
+      insecureSkipVerify: z.boolean().default(false),
+    })
+    .optional(),
+  /**
+   * Shared by every replica (at least 32 bytes; `env:NAME`, `file:/path` or literal): signs
+   * purge and invalidation messages (HMAC-SHA256). Without it the bus is off.
+   */
+  busSecret: z.string().min(1).optional(),
   /** Prefixed to every key and channel, so gateways of several environments can share one Redis. */
   keyPrefix: z.string().max(100).default('gateway:'),
   /** How long a connection attempt may take before it counts as a failure. */

@@ -48,6 +48,8 @@ export const METRICS = {
   rateLimitStoreFailures: `${PREFIX}rate_limit_store_failures_total`,
   /** Cache purges and invalidations exchanged with other replicas. */
   replicaMessages: { name: `${PREFIX}replica_messages_total`, labels: ['direction', 'kind'] },
+  /** Incoming replica bus messages dropped: unsigned, bad_signature, stale, malformed, or bus_off (no busSecret). */
+  replicaMessagesRejected: { name: `${PREFIX}replica_messages_rejected_total`, labels: ['reason'] },
   buildInfo: { name: `${PREFIX}build_info`, labels: ['version', 'bun'] },
 } as const
 

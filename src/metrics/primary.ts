@@ -1,10 +1,11 @@
 /**
  * The primary's own metrics: live workers, restarts by reason (crash, recycle, reload),
  * active health, the shared cache tier's size, and with Redis its connection, store failures
- * and replica messages.
+ * and replica messages (sent, received, rejected).
  */
 import { Counter, Gauge, Registry } from 'prom-client'
 import { METRICS } from './names.ts'
+import { REJECT_REASONS, type RejectReason } from '../replicas/bus.ts'
 
 interface BucketStats {
   keys: number
@@ -95,9 +96,18 @@ export function createPrimaryMetrics(
     labelNames: METRICS.replicaMessages.labels,
     registers: redisConnected ? [registry] : [],
   })
+  const replicaRejected = new Counter({
+    name: METRICS.replicaMessagesRejected.name,
+    help: 'Replica bus messages dropped, by reason: unsigned, bad_signature, stale, malformed, bus_off',
+    labelNames: METRICS.replicaMessagesRejected.labels,
+    registers: redisConnected ? [registry] : [],
+  })
+  // Every reason shows from the start, at 0, so an alert on it needs no absent() guard.
+  if (redisConnected) for (const reason of REJECT_REASONS) replicaRejected.inc({ reason }, 0)
   return {
     registry,
     storeFailure: () => storeFailures.inc(),
+    replicaRejected: (reason: RejectReason) => replicaRejected.inc({ reason }),
     replicaMessage: (direction: 'sent' | 'received', kind: 'purge' | 'invalidate') => replicaMessages.inc({ direction, kind }),
     restart: (reason: string) => restarts.inc({ reason }),
     targetHealth: (state: { upstream: string; target: string; healthy: boolean }) =>

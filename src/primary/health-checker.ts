@@ -4,10 +4,11 @@
  * A target's first answer sets its state at once (so a target down at start is out before
  * any request reaches it); after that, unhealthyThreshold failures in a row take it out and
  * healthyThreshold passes bring it back. Each change is reported once (a log line, and to
- * every worker over IPC).
+ * every worker over IPC). https:// targets are verified with the upstream's `tls` settings.
  */
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
+import { resolveTls } from '../upstream/pool.ts'
 import { createTarget } from '../upstream/target.ts'
 
 export interface TargetHealth {
@@ -42,6 +43,9 @@ export function createHealthChecker(upstreams: GatewayConfig['upstreams'], log: 
     const check = config.healthCheck
     if (!check) continue
     const expect = new Set(check.expectStatus)
+    // The upstream's own CA and server name, as the forwarder verifies it: a private-CA
+    // target must not be judged against the system CAs.
+    const tls = resolveTls(config)
     for (const { url } of config.targets) {
       const base = createTarget(url).base
       const state: Checked = { upstream: name, base, url: base + check.path, healthy: undefined, passes: 0, failures: 0 }
@@ -49,7 +53,7 @@ export function createHealthChecker(upstreams: GatewayConfig['upstreams'], log: 
       const probe = async () => {
         let ok = false
         try {
-          const res = await fetch(state.url, { redirect: 'manual', signal: AbortSignal.timeout(check.timeoutMs), headers: { 'user-agent': 'bun-gateway-health-check' } })
+          const res = await fetch(state.url, { redirect: 'manual', signal: AbortSignal.timeout(check.timeoutMs), headers: { 'user-agent': 'bun-gateway-health-check' }, ...(tls ? { tls } : {}) })
           ok = expect.has(res.status)
           await res.body?.cancel()
         } catch {

@@ -64,16 +64,25 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const buckets = createTokenBuckets()
   const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length, config.redis && (() => replicas?.connected() ?? false), sharedCache && (() => sharedCache.stats()), () => buckets.stats())
   const toReplicas = (message: ReplicaMessage) => {
-    if (!replicas) return Promise.resolve(false)
+    if (!replicas?.bus.enabled) return Promise.resolve(false)
     primaryMetrics.replicaMessage('sent', 'purge' in message ? 'purge' : 'invalidate')
     return replicas.bus.publish(message)
   }
-  const caches = nodeCaches(sharedCache, { purge: (selector) => supervisor.purge(selector), invalidate: (keys) => supervisor.invalidate(keys) }, config.redis && toReplicas)
+  // Without redis.busSecret the bus is off: purges stay on this node (no `replicas` in the answer).
+  const caches = nodeCaches(sharedCache, { purge: (selector) => supervisor.purge(selector), invalidate: (keys) => supervisor.invalidate(keys) }, config.redis?.busSecret !== undefined ? toReplicas : undefined)
   const fromReplica = (message: ReplicaMessage) => {
     primaryMetrics.replicaMessage('received', 'purge' in message ? 'purge' : 'invalidate')
     caches.apply(message)
   }
-  if (config.redis) replicas = connectReplicas(config.redis, { log, onMessage: fromReplica, onStoreFailure: primaryMetrics.storeFailure })
+  if (config.redis) {
+    replicas = connectReplicas(config.redis, { log, onMessage: fromReplica, onStoreFailure: primaryMetrics.storeFailure, onRejected: primaryMetrics.replicaRejected })
+    // Refused like a bad config (exit 2), before any worker or listener starts.
+    if (!(await replicas.startCheck())) {
+      replicas.close()
+      sharedCache?.close()
+      process.exit(2)
+    }
+  }
   // One health checker for the node; its verdicts reach every worker, new ones at their start.
   const onHealth = (state: TargetHealth) => {
     primaryMetrics.targetHealth(state)

@@ -17,7 +17,7 @@ import { connectReplicas, type Replicas } from '../replicas/index.ts'
 import { nodeCaches, sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
 import type { PurgeSelector } from '../middleware/cache/purge.ts'
 
-export function runSingleProcess(config: GatewayConfig, source: ConfigSource, log: Logger, onStopped?: () => void): void {
+export async function runSingleProcess(config: GatewayConfig, source: ConfigSource, log: Logger, onStopped?: () => void): Promise<void> {
   let stopping = false
   let worker: ReturnType<typeof startWorker>
   let admin: ReturnType<typeof startAdmin>
@@ -25,15 +25,21 @@ export function runSingleProcess(config: GatewayConfig, source: ConfigSource, lo
   const replicas: Replicas | undefined =
     config.redis &&
     connectReplicas(config.redis, { log, onMessage: (message) => caches.apply(message) })
+  // Without redis.busSecret and with other replicas on the bus: refused, as in runPrimary.
+  if (replicas && !(await replicas.startCheck())) {
+    replicas.close()
+    process.exit(2)
+  }
+  const bus = replicas?.bus.enabled ? replicas.bus : undefined
   // One process: the shared tier only when cache.shared.enabled asks for it.
   const sharedCache = sharedCacheEnabled(config, 1) ? startSharedCache(config, log) : undefined
   const workers = { purge: async (selector: PurgeSelector) => ({ purged: worker.purge(selector), workers: 1 }), invalidate: (keys: string[]) => worker.invalidate(keys) }
-  const caches = nodeCaches(sharedCache, workers, replicas && ((message) => replicas.bus.publish(message)))
+  const caches = nodeCaches(sharedCache, workers, bus && ((message) => bus.publish(message)))
   try {
     worker = startWorker(config, log, {
       sharedCachePath: sharedCache?.path,
       rateLimits: nodeStore(createTokenBuckets(), replicas?.buckets),
-      onInvalidate: replicas && ((keys) => void replicas.bus.publish({ invalidate: keys })),
+      onInvalidate: bus && ((keys) => void bus.publish({ invalidate: keys })),
     })
     // The health checker applies its verdicts to this one worker directly.
     createHealthChecker(config.upstreams, log, (state) => worker.setHealth(state))

@@ -57,7 +57,8 @@ export interface UpstreamTls {
   rejectUnauthorized: boolean
 }
 
-function resolveTls(config: UpstreamConfig): UpstreamTls | undefined {
+/** The fetch `tls` option of an upstream's `tls` settings; the forwarder and the active health checks share it. */
+export function resolveTls(config: UpstreamConfig): UpstreamTls | undefined {
   const { tls } = config
   return tls && { ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined, serverName: tls.serverName, rejectUnauthorized: !tls.insecureSkipVerify }
 }

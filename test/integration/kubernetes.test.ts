@@ -130,8 +130,18 @@ const one = (resources: Resource[], kind: string, name?: string) => {
 describe('deploy/kubernetes', () => {
   test('the base has the ConfigMap, Deployment, Service, HPA, PDB and NetworkPolicy; the overlay adds Redis', () => {
     expect(base.map((r) => r.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Service'])
-    expect(withRedis.length).toBe(base.length + 2)
+    expect(withRedis.length).toBe(base.length + 3)
     expect(one(withRedis, 'Deployment', 'gateway-redis')).toBeDefined()
+  })
+
+  test('with-redis: only the gateway pods reach Redis, on its port', () => {
+    const redisPod = one(withRedis, 'Deployment', 'gateway-redis').spec.template
+    const policy = one(withRedis, 'NetworkPolicy', 'gateway-redis')
+    expect(policy.spec.podSelector.matchLabels).toEqual(redisPod.metadata.labels)
+    expect(policy.spec.ingress).toHaveLength(1)
+    const [rule] = policy.spec.ingress
+    expect(rule.from).toEqual([{ podSelector: { matchLabels: one(withRedis, 'Deployment', 'gateway').spec.template.metadata.labels } }])
+    expect(rule.ports.map((p: any) => p.port)).toEqual([redisPod.spec.containers[0].ports[0].name])
   })
 
   test('every manifest validates against the Kubernetes schemas, with no unknown field', () => {
@@ -206,14 +216,17 @@ describe('deploy/kubernetes', () => {
     expect(config.cache.shared.maxBytes + 32 * 1024 * 1024).toBeLessThanOrEqual(mebibytes * 1024 * 1024)
   })
 
-  test("with-redis: REDIS_URL names the bundled Redis Service and is a valid redis.url", () => {
+  test("with-redis: REDIS_URL names the bundled Redis Service, REDIS_BUS_SECRET comes from a Secret, and both make a valid redis config", () => {
     const gateway = one(withRedis, 'Deployment', 'gateway').spec.template.spec.containers[0]
     const url = gateway.env.find((e: any) => e.name === 'REDIS_URL').value
     const service = one(withRedis, 'Service', 'gateway-redis')
     expect(url).toBe(`redis://${service.metadata.name}:${service.spec.ports[0].port}`)
-    expect(gateway.env.length).toBe(container.env.length + 1)
-    const parsed = validateConfig(applyEnvOverrides(Bun.YAML.parse(configMap.data['gateway.yaml']), { REDIS_URL: url }))
-    expect(parsed.ok && parsed.config.redis?.url).toBe(url)
+    // Several replicas share the bus: without the secret all but the first would refuse to start.
+    expect(gateway.env.find((e: any) => e.name === 'REDIS_BUS_SECRET').valueFrom.secretKeyRef).toEqual({ name: 'gateway-redis', key: 'busSecret' })
+    expect(gateway.env.length).toBe(container.env.length + 2)
+    const secret = 'k'.repeat(32)
+    const parsed = validateConfig(applyEnvOverrides(Bun.YAML.parse(configMap.data['gateway.yaml']), { REDIS_URL: url, REDIS_BUS_SECRET: secret }))
+    expect(parsed.ok && parsed.config.redis).toMatchObject({ url, busSecret: secret })
   })
 
   test.skipIf(Bun.which('kubectl') === null)('kubectl kustomize, where installed, builds the same resources', () => {

@@ -18,12 +18,12 @@ import { bodyOf, rawRequest, statusOf } from '../fixtures/raw.ts'
 const dir = mkdtempSync(join(tmpdir(), 'gw-tls-'))
 const file = (name: string) => join(dir, name)
 
-/** A self-signed certificate for localhost and 127.0.0.1. */
-function makeCert(name: string, cn = 'localhost') {
+/** A self-signed certificate, for localhost and 127.0.0.1 unless `san` says otherwise. */
+function makeCert(name: string, cn = 'localhost', san = 'DNS:localhost,IP:127.0.0.1') {
   const result = Bun.spawnSync([
     'openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
     '-keyout', file(`${name}-key.pem`), '-out', file(`${name}.pem`),
-    '-subj', `/CN=${cn}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${san}`,
   ])
   if (result.exitCode !== 0) throw new Error(`openssl failed: ${result.stderr.toString()}`)
   return { cert: readFileSync(file(`${name}.pem`), 'utf8'), key: readFileSync(file(`${name}-key.pem`), 'utf8') }
@@ -209,6 +209,30 @@ describe('HTTPS and HTTP/2 upstreams', () => {
     } finally {
       expect(await proxy.stop()).toBe(0)
       wss.stop(true)
+    }
+  }, 20_000)
+
+  test("active health checks verify a private-CA target with the upstream's caFile and serverName: healthy with both, unhealthy with a wrong CA or without the name", async () => {
+    // A certificate that names only upstream.internal: the target's address 127.0.0.1 does not match it.
+    const internal = makeCert('internal', 'upstream.internal', 'DNS:upstream.internal')
+    const target = Bun.serve({ hostname: '127.0.0.1', port: 0, tls: internal, fetch: () => new Response('ok') })
+    const checked = (tls: Record<string, string>) => ({ targets: [`https://127.0.0.1:${target.port}`], tls, healthCheck: { path: '/health', intervalSeconds: 60 } })
+    const proxy = await startGateway({
+      upstreams: {
+        private: checked({ caFile: file('internal.pem'), serverName: 'upstream.internal' }),
+        wrongCa: checked({ caFile: file('other.pem'), serverName: 'upstream.internal' }),
+        noName: checked({ caFile: file('internal.pem') }),
+      },
+      routes: [{ path: '/', upstream: 'private' }],
+    })
+    try {
+      // The first round's verdicts are in before the gateway listens.
+      const verdicts = Object.fromEntries(events(proxy.output(), 'target_health').map((e) => [e.upstream, e.healthy]))
+      expect(verdicts).toEqual({ private: true, wrongCa: false, noName: false })
+      expect((await fetch(proxy.url('/x'))).status).toBe(200)
+    } finally {
+      expect(await proxy.stop()).toBe(0)
+      target.stop(true)
     }
   }, 20_000)
 

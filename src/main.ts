@@ -9,8 +9,8 @@ import { defaultSource, fileSource, type ConfigSource } from './config/source.ts
 import { startDemoUpstream } from './demo/upstream.ts'
 import { createLogger } from './log.ts'
 import { runPrimary } from './primary/index.ts'
-import { runSingleProcess } from './primary/single.ts'
-import { runWorkerProcess } from './worker-process.ts'
+import { runSingleProcess } from './single-process.ts'
+import { runWorkerProcess } from './worker/process.ts'
 
 const USAGE = 'usage: bun run start [-- --config FILE] [--single-process]   (or GATEWAY_CONFIG=FILE)'
 const EXIT_BAD_CONFIG = 2

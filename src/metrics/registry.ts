@@ -5,7 +5,7 @@
  * and prom-client reads them at scrape time.
  */
 import { Counter, Gauge, Registry } from 'prom-client'
-import type { CacheStats } from '../middleware/cache/store.ts'
+import type { CacheStats } from '../policies/cache/store.ts'
 import type { UpstreamErrorCode } from '../upstream/errors.ts'
 import type { UpstreamObserver } from '../upstream/wrappers/observer.ts'
 import { createCounterFamily, createHistogramFamily, type CounterChild, type HistogramChild } from './family.ts'

@@ -6,7 +6,7 @@
  */
 import { ROUTE_METHODS, type RouteConfig } from '../config/schema.ts'
 import { normalisePrefix } from '../config/load.ts'
-import { hostForRouting } from '../middleware/edge/target.ts'
+import { hostForRouting } from '../edge/target.ts'
 
 export interface Route {
   /** Name for logs and metrics: the configured name, or the path. */

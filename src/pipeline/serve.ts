@@ -6,13 +6,13 @@
  * for another host to the next matching route (Hono tries them in registration order).
  */
 import type { Handler as HonoHandler } from 'hono'
-import type { AccessLog } from '../middleware/access-log/index.ts'
-import type { Admit } from '../middleware/edge/index.ts'
-import { hostForRouting } from '../middleware/edge/target.ts'
+import type { AccessLog } from '../access-log/index.ts'
+import type { Admit } from '../edge/index.ts'
+import { hostForRouting } from '../edge/target.ts'
 import type { RequestRecorder } from '../metrics/http.ts'
-import type { GatewayEnv } from '../types.ts'
-import { overloaded } from '../errors.ts'
-import type { Exchange, Handler } from './exchange.ts'
+import type { GatewayEnv } from '../kernel/types.ts'
+import { overloaded } from '../kernel/errors.ts'
+import type { Exchange, Handler } from '../kernel/exchange.ts'
 import type { Route } from './route.ts'
 
 export interface ServeDeps {

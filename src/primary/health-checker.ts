@@ -8,7 +8,7 @@
  */
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
-import { resolveTls } from '../upstream/pool.ts'
+import { resolveTls } from '../upstream/upstream.ts'
 import { createTarget } from '../upstream/target.ts'
 
 export interface TargetHealth {

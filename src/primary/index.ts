@@ -3,7 +3,7 @@
  * and turns signals into lifecycle: SIGTERM/SIGINT drain and exit (0, or 1 when requests
  * had to be cut), SIGHUP reloads the config without dropping a request.
  */
-import { createTokenBuckets, nodeStore } from '../middleware/rate-limit/buckets.ts'
+import { createTokenBuckets, nodeStore } from '../policies/rate-limit/buckets.ts'
 import { connectReplicas, type Replicas } from '../replicas/index.ts'
 import type { ReplicaMessage } from '../replicas/bus.ts'
 import type { ConfigSource } from '../config/source.ts'

@@ -2,7 +2,7 @@
  * The node's shared cache tier, as the primary holds it: it prepares the database before any
  * worker starts (a missing or corrupt file is logged and made anew), applies admin purges and
  * other replicas' invalidations to it once, reports its size, and removes a default-path file
- * at shutdown. Workers read and write it themselves (middleware/cache/shared-store.ts).
+ * at shutdown. Workers read and write it themselves (policies/cache/shared-store.ts).
  */
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,8 +10,8 @@ import { dirname, join } from 'node:path'
 import type { GatewayConfig } from '../config/schema.ts'
 import { createExclusive, makePrivateDir, preparePrivateFile, SQLITE_COMPANIONS, sweepLeftovers } from '../files/private.ts'
 import type { Logger } from '../log.ts'
-import { purge, type PurgeSelector } from '../middleware/cache/purge.ts'
-import { openSharedTier, prepareSharedCache } from '../middleware/cache/shared-store.ts'
+import { purge, type PurgeSelector } from '../policies/cache/purge.ts'
+import { openSharedTier, prepareSharedCache } from '../policies/cache/shared-store.ts'
 import type { ReplicaMessage } from '../replicas/bus.ts'
 
 export interface SharedCache {

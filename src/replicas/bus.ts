@@ -11,7 +11,7 @@
  */
 import type { Redis } from 'ioredis'
 import type { Logger } from '../log.ts'
-import type { PurgeSelector } from '../middleware/cache/purge.ts'
+import type { PurgeSelector } from '../policies/cache/purge.ts'
 import { createMessageSigner, REJECTIONS, type Rejection } from './signing.ts'
 
 export type ReplicaMessage = { purge: PurgeSelector } | { invalidate: string[] }

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Logger } from '../log.ts'
-import type { GlobalBuckets, Grant } from '../middleware/rate-limit/buckets.ts'
+import type { GlobalBuckets, Grant } from '../policies/rate-limit/buckets.ts'
 
 // KEYS[1] bucket; ARGV want, rate (tokens/s), burst. Returns {granted, retryAfterMs}.
 const TAKE = `

@@ -1,9 +1,9 @@
 /** Messages between the primary and its workers over Bun's IPC channel (JSON). */
 import type { GatewayConfig } from '../config/schema.ts'
-import type { PurgeSelector } from '../middleware/cache/purge.ts'
+import type { PurgeSelector } from '../policies/cache/purge.ts'
 import type { MetricsSnapshot } from '../metrics/aggregate.ts'
 
-import type { StoreFailurePolicy } from '../middleware/rate-limit/buckets.ts'
+import type { StoreFailurePolicy } from '../policies/rate-limit/buckets.ts'
 import type { TargetHealth } from '../primary/health-checker.ts'
 import type { UpstreamSnapshot } from '../upstream/snapshot.ts'
 

@@ -4,7 +4,7 @@
  * statusError): a timeout → 504, anything else → 502. The base client (fetch, or the
  * native one) throws UpstreamErrors; the original error is kept as `cause`, never shown.
  */
-import { GatewayError, type UpstreamErrorCode } from '../errors.ts'
+import { GatewayError, type UpstreamErrorCode } from '../kernel/errors.ts'
 import { BodyTooLargeError } from './body.ts'
 
 export type { UpstreamErrorCode }

@@ -7,14 +7,14 @@
  * complete) after it; body failures are counted like head failures.
  */
 import type { HeaderRules } from '../config/schema.ts'
-import type { Exchange } from '../pipeline/exchange.ts'
+import type { Exchange } from '../kernel/exchange.ts'
 import { upstreamPath } from '../pipeline/route.ts'
 import { limitBody, relayBody, type RelayHooks } from './body.ts'
 import { concatBytes } from './bytes.ts'
 import type { Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
 import { upstreamRequestHeaders, type ForwardingContext } from './headers.ts'
-import type { Upstream } from './pool.ts'
+import type { Upstream } from './upstream.ts'
 import type { Target, UpstreamRequest, UpstreamResponse } from './types.ts'
 import { isWebSocketUpgrade, proxyWebSocket, type WebSockets } from './websocket/index.ts'
 

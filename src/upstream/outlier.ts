@@ -5,7 +5,7 @@
  * targets are out at once, and never the last healthy one. Per worker: each worker sees its
  * own failures; active health (the primary's checker) is shared.
  */
-import type { UpstreamErrorCode } from '../errors.ts'
+import type { UpstreamErrorCode } from '../kernel/errors.ts'
 import type { Target } from './types.ts'
 
 export interface OutlierOptions {

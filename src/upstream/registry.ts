@@ -1,7 +1,7 @@
 /** Every configured upstream by name, built once at boot. */
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
-import { createUpstream, type Upstream } from './pool.ts'
+import { createUpstream, type Upstream } from './upstream.ts'
 import type { UpstreamObserver } from './wrappers/observer.ts'
 
 export interface UpstreamRegistry {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { GatewayError } from '../errors.ts'
+import { GatewayError } from '../kernel/errors.ts'
 import { UpstreamError } from './errors.ts'
 import { createOutlierDetector } from './outlier.ts'
 import { createRetryBudget } from './retry-budget.ts'

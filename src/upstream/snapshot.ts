@@ -1,5 +1,5 @@
 /** What admin GET /upstreams shows of one worker's upstreams: targets, their health, the breaker. */
-import type { Upstream } from './pool.ts'
+import type { Upstream } from './upstream.ts'
 
 export interface TargetSnapshot {
   url: string

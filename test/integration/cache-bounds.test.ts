@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { validateConfig } from '../../src/config/load.ts'
 import { silentLogger } from '../../src/log.ts'
-import { startWorker, type RunningWorker } from '../../src/worker.ts'
+import { startWorker, type RunningWorker } from '../../src/worker/server.ts'
 import { startCacheOrigin, type CacheOrigin } from '../fixtures/cache-origin.ts'
 
 const MAX_BYTES = 256 * 1024

@@ -5,7 +5,7 @@
  * the upstream's own `Keep-Alive: timeout=` when it sent one.
  */
 import type { Socket } from 'bun'
-import { overloaded } from '../../errors.ts'
+import { overloaded } from '../../kernel/errors.ts'
 import { classifyFetchError } from '../errors.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 

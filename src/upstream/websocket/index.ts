@@ -6,8 +6,8 @@
  * oven-sh/bun#18243). A refusal is relayed as the upstream's own response. A handshake the
  * gateway could not complete itself (no valid key or version) is refused before any of that.
  */
-import { GatewayError, overloaded } from '../../errors.ts'
-import type { Exchange } from '../../pipeline/exchange.ts'
+import { GatewayError, overloaded } from '../../kernel/errors.ts'
+import type { Exchange } from '../../kernel/exchange.ts'
 import { toGatewayError } from '../errors.ts'
 import type { BridgeObserver } from './bridge.ts'
 import { connectUpstream } from './connect.ts'

@@ -5,7 +5,7 @@
  * network. Then it is half-open: `halfOpenRequests` probes go through; a success closes it,
  * a failure opens it again.
  */
-import { GatewayError } from '../../errors.ts'
+import { GatewayError } from '../../kernel/errors.ts'
 import { UpstreamError } from '../errors.ts'
 import type { ClientWrapper } from '../types.ts'
 

@@ -1,0 +1,43 @@
+/**
+ * The edge of every request: the one place an Exchange is made. It takes the normalised
+ * path Hono's router matched (the app's `getPath` is `routingPath`), the query, and the
+ * request id: a trusted proxy's (which needs the peer, looked up only then), else a new one.
+ * The checks that can refuse a request are the pipeline's first stage (policies/limits).
+ */
+import type { Context } from 'hono'
+import { Exchange, peerOf, type TrustPolicy } from '../kernel/exchange.ts'
+import type { Route } from '../pipeline/route.ts'
+import type { GatewayEnv } from '../kernel/types.ts'
+import { requestIdFor } from './request-id.ts'
+import { normaliseHost, queryOf } from './target.ts'
+
+export interface EdgeOptions extends TrustPolicy {
+  generateId?: () => string
+  /** The listener's scheme: its default port is dropped from Host. */
+  scheme?: 'http' | 'https'
+}
+
+/** Makes the Exchange of a request `route` matched. */
+export type Admit = (c: Context<GatewayEnv>, route: Route) => Exchange
+
+/** @example const admit = createEdge({ isTrusted: createIpMatcher([]), trustsProxies: false }) */
+export function createEdge(options: EdgeOptions): Admit {
+  const trust: TrustPolicy = { isTrusted: options.isTrusted, trustsProxies: options.trustsProxies }
+  const generateId = options.generateId ?? (() => crypto.randomUUID())
+  const defaultPort = options.scheme === 'https' ? '443' : '80'
+  return function admit(c, route) {
+    const raw = c.req.raw
+    // One Host from here on: the cache key, the upstream's Host and X-Forwarded-Host read it.
+    const host = raw.headers.get('host')
+    if (host !== null) {
+      const normal = normaliseHost(host, defaultPort)
+      if (normal !== host) raw.headers.set('host', normal)
+    }
+    const server = c.env
+    const url = raw.url
+    // Only a trusted proxy's id is believed: look the peer up only when one could be.
+    const peer = trust.trustsProxies ? peerOf(server, raw, trust) : undefined
+    const id = requestIdFor(raw.headers, peer?.trusted ?? false, generateId)
+    return new Exchange(raw, url, server, route, c.req.path, queryOf(url), id, trust, peer)
+  }
+}

@@ -1,0 +1,18 @@
+/** Liveness on the public port, for load-balancer checks; answered by the gateway itself. */
+import type { Handler } from '../kernel/exchange.ts'
+
+/** Readiness as seen by this process; false while draining so balancers stop sending. */
+export type IsHealthy = () => boolean
+
+const BODY_OK = '{"status":"ok"}'
+const BODY_DRAINING = '{"status":"draining"}'
+
+/** The terminal of the health route; its limits stage allows GET and HEAD only. */
+export function healthHandler(isHealthy: IsHealthy): Handler {
+  // Built once: Bun copies a Headers object faster than it parses an init literal.
+  const headers = new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store' })
+  return function health() {
+    const ok = isHealthy()
+    return new Response(ok ? BODY_OK : BODY_DRAINING, { status: ok ? 200 : 503, headers })
+  }
+}

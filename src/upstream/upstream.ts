@@ -1,0 +1,152 @@
+/**
+ * An upstream: its targets and the client that reaches them, composed at boot from the
+ * base client and its wrappers, outermost first: observe (metrics) → head checks → circuit
+ * breaker → retries → balance (active and passive health) → base.
+ */
+import { readFileSync } from 'node:fs'
+import type { UpstreamConfig } from '../config/schema.ts'
+import type { Logger } from '../log.ts'
+import { createFetchClient } from './fetch-client.ts'
+import { createNativeClient } from './native/client.ts'
+import { createOutlierDetector } from './outlier.ts'
+import { createRetryBudget } from './retry-budget.ts'
+import { consistentHash } from './selection/hash.ts'
+import { leastInflight } from './selection/least-inflight.ts'
+import { weightedRandom } from './selection/random.ts'
+import { roundRobin } from './selection/round-robin.ts'
+import { createTarget } from './target.ts'
+import { composeClient, type ClientWrapper, type SelectionPolicy, type Target, type UpstreamClient } from './types.ts'
+import { chooseTarget, withBalancer } from './wrappers/balancer.ts'
+import { createBreaker, type Breaker } from './wrappers/breaker.ts'
+import { withHeadChecks } from './wrappers/head-checks.ts'
+import { withObserver, type UpstreamObserver } from './wrappers/observer.ts'
+import { withRetries } from './wrappers/retry.ts'
+
+export interface Upstream {
+  readonly name: string
+  readonly config: UpstreamConfig
+  readonly targets: readonly Target[]
+  /** The composed client: every request of every route to this upstream goes through it. */
+  readonly client: UpstreamClient
+  /** Reports body failures the forwarder sees (head failures are reported by the client). */
+  readonly observer: UpstreamObserver | undefined
+  /** How https:// targets are verified, resolved from `config.tls` (also for WebSockets). */
+  readonly tls: UpstreamTls | undefined
+  /** The breaker's state ('closed' without one). */
+  readonly breakerState: string
+  /** A target for a connection that bypasses the client (a WebSocket), by the same policy and health. */
+  pick(hashKey?: string): Target
+  /** Applies the primary's active health verdict for the target with this base URL. */
+  setHealth(base: string, healthy: boolean): void
+  close(): Promise<void>
+}
+
+export interface UpstreamOptions {
+  policy?: SelectionPolicy
+  /** The base client (tests, or another implementation); from `config.client` by default. */
+  base?: UpstreamClient
+  observer?: UpstreamObserver
+  /** For what a request cannot tell the operator itself (a certificate that does not verify). */
+  log?: Pick<Logger, 'warn'>
+}
+
+/** TLS settings for https:// targets, with the CA file read (once, at boot). */
+export interface UpstreamTls {
+  ca?: string
+  serverName?: string
+  rejectUnauthorized: boolean
+}
+
+/** The fetch `tls` option of an upstream's `tls` settings; the forwarder and the active health checks share it. */
+export function resolveTls(config: UpstreamConfig): UpstreamTls | undefined {
+  const { tls } = config
+  return tls && { ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined, serverName: tls.serverName, rejectUnauthorized: !tls.insecureSkipVerify }
+}
+
+/** The native client for plain-HTTP upstreams (the default); fetch when configured, and for https:// targets. */
+function createBaseClient(name: string, config: UpstreamConfig, tls: UpstreamTls | undefined, log?: Pick<Logger, 'warn'>): UpstreamClient {
+  const plain = config.targets.every((t) => t.url.toLowerCase().startsWith('http://'))
+  if (config.client === 'fetch' || !plain) {
+    return createFetchClient({
+      ...config.keepAlive,
+      tls,
+      http2: config.http2,
+      onTlsError: log && tlsErrorLog(name, log),
+    })
+  }
+  const { keepAlive } = config
+  return createNativeClient({
+    maxConnections: keepAlive.maxConnections,
+    maxIdle: keepAlive.maxIdleSockets,
+    idleTimeoutSeconds: keepAlive.idleTimeoutSeconds,
+    queueSize: keepAlive.queueSize,
+    queueTimeoutMs: keepAlive.queueTimeoutMs,
+    maxResponseHeaderBytes: config.maxResponseHeaderBytes,
+    bufferResponseBytes: config.bufferResponseBytes,
+  })
+}
+
+/** One warning line per upstream, target and reason every 10 s at most: never one per request. */
+function tlsErrorLog(upstream: string, log: Pick<Logger, 'warn'>): (target: string, reason: string) => void {
+  const last = new Map<string, number>()
+  return (target, reason) => {
+    const key = `${target} ${reason}`
+    const now = performance.now()
+    if ((last.get(key) ?? -Infinity) > now - 10_000) return
+    last.set(key, now)
+    log.warn('upstream_tls_error', { upstream, target, reason })
+  }
+}
+
+function selectionPolicy(config: UpstreamConfig, targets: readonly Target[]): SelectionPolicy {
+  switch (config.balancing) {
+    case 'least-inflight':
+      return leastInflight()
+    case 'random':
+      return weightedRandom()
+    case 'hash':
+      return consistentHash(targets)
+    default:
+      return roundRobin()
+  }
+}
+
+/** Builds an upstream from its config. */
+export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions = {}): Upstream {
+  const targets = config.targets.map((t) => createTarget(t.url, t.weight))
+  const tls = resolveTls(config)
+  const base = options.base ?? createBaseClient(name, config, tls, options.log)
+  const observer = options.observer
+  // One policy for requests and sockets alike (a hash ring is built once).
+  const policy = options.policy ?? selectionPolicy(config, targets)
+  const outliers = createOutlierDetector(targets, config.outlierDetection, observer?.ejected && ((t) => observer.ejected!(t.base)))
+  const breaker: Breaker | undefined = config.circuitBreaker && createBreaker(config.circuitBreaker, observer?.breaker)
+  const wrappers: ClientWrapper[] = [
+    ...(observer ? [withObserver(observer)] : []),
+    withHeadChecks(config),
+    ...(breaker ? [breaker.wrap] : []),
+    ...(config.retries.attempts > 1 && targets.length > 1
+      ? [withRetries(config.retries, targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
+      : []),
+    withBalancer(targets, policy, outliers),
+  ]
+  const client = composeClient(base, ...wrappers)
+  return {
+    name,
+    config,
+    targets,
+    client,
+    observer,
+    tls,
+    get breakerState() {
+      return breaker?.state ?? 'closed'
+    },
+    pick: (hashKey) => chooseTarget(targets, policy, outliers, { hashKey }),
+    setHealth(targetBase, healthy) {
+      for (const target of targets) if (target.base === targetBase) target.healthy = healthy
+    },
+    async close() {
+      client.closeIdle()
+    },
+  }
+}

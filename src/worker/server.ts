@@ -1,0 +1,203 @@
+/**
+ * A serving process: the app on Bun.serve with reusePort, so several of them share one
+ * port. Owns the shutdown order: stop accepting, drain in-flight requests, close pools.
+ */
+import type { Server } from 'bun'
+import { constants } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { createApp } from '../app.ts'
+import type { GatewayConfig } from '../config/schema.ts'
+import { errorResponse } from '../kernel/errors.ts'
+import { createHttpsRedirect } from '../edge/https-redirect.ts'
+import type { Logger } from '../log.ts'
+import { createDeadlineWheel } from '../upstream/deadline.ts'
+import { createUpstreamRegistry } from '../upstream/registry.ts'
+import { createResponseCache } from '../policies/cache/index.ts'
+import { purge, type PurgeSelector } from '../policies/cache/purge.ts'
+import { openSharedTier } from '../policies/cache/shared-store.ts'
+import { createCacheStore, type CacheStats } from '../policies/cache/store.ts'
+import { createLineWriter } from '../log.ts'
+import { createWorkerMetrics } from '../metrics/registry.ts'
+import { localStore, type RateLimitStore } from '../policies/rate-limit/buckets.ts'
+import type { TargetHealth } from '../primary/health-checker.ts'
+import { snapshotOf, type UpstreamSnapshot } from '../upstream/snapshot.ts'
+import type { WebSocketBridge } from '../upstream/websocket/bridge.ts'
+import type { WebSockets } from '../upstream/websocket/index.ts'
+import { createWebSocketSlots } from '../upstream/websocket/slots.ts'
+import { VERSION } from '../version.ts'
+import type { MetricObjectWithValues, MetricValue } from 'prom-client'
+
+export interface RunningWorker {
+  readonly port: number
+  /** Requests answered so far. */
+  readonly served: number
+  /** Answer every response with Connection: close and /health with 503, so clients move on. */
+  startDraining(): void
+  /** Stops accepting, waits for in-flight requests (all of them cut when `force`), closes pools. */
+  stop(force?: boolean): Promise<void>
+  /** Drops cache entries another worker invalidated (from the local store; the shared tier is done once elsewhere). */
+  invalidate(primaryKeys: readonly string[]): void
+  /** Applies an admin purge to this worker's local cache; returns how many entries went. */
+  purge(selector: PurgeSelector): number
+  cacheStats(): CacheStats
+  /** This worker's metrics as prom-client JSON, for the primary to merge; [] when metrics are off. */
+  metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[]>
+  /** Applies a health checker verdict. */
+  setHealth(state: TargetHealth): void
+  /** This worker's upstreams, for admin GET /upstreams. */
+  upstreams(): UpstreamSnapshot[]
+}
+
+export interface WorkerOptions {
+  /** Called after each response is produced, with the running count (for recycling). */
+  onRequest?: (served: number) => void
+  /** Called when an unsafe method invalidated cache entries, to tell the other workers. */
+  onInvalidate?: (primaryKeys: string[]) => void
+  /** The node's rate-limit buckets (the primary's, over IPC); this process's own when absent. */
+  rateLimits?: RateLimitStore
+  /** The health checker's verdicts so far, applied before the first request. */
+  health?: readonly TargetHealth[]
+  /** The node's shared cache database, prepared by the primary; no shared tier when absent. */
+  sharedCachePath?: string
+}
+
+
+/** Starts serving `config`; throws when the port cannot be bound. */
+export function startWorker(config: GatewayConfig, log: Logger, options: WorkerOptions = {}): RunningWorker {
+  let draining = false
+  let served = 0
+  const onRequest = options.onRequest
+  const store = createCacheStore(config.cache)
+  const metrics = config.metrics.enabled ? createWorkerMetrics({ version: VERSION, bun: Bun.version }) : undefined
+  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log)
+  const deadlines = createDeadlineWheel()
+  const setHealth = (state: TargetHealth) => upstreams.get(state.upstream)?.setHealth(state.target, state.healthy)
+  for (const state of options.health ?? []) setHealth(state)
+  metrics?.watchCache(() => store.stats())
+  const cached = config.routes.some((r) => r.cache.enabled)
+  const shared = cached && options.sharedCachePath !== undefined ? openSharedTier(options.sharedCachePath, config.cache, log) : undefined
+  const cache = cached
+    ? createResponseCache({
+        store,
+        shared,
+        targets: config.cache.targets,
+        maxObjectBytes: config.cache.maxObjectBytes,
+        implicitVary: config.server.trustedProxies.length > 0 ? ['x-forwarded-host'] : [],
+        broadcastInvalidation: options.onInvalidate,
+        onResult: metrics ? (route, status) => metrics.cacheResult(route, status.toLowerCase()) : undefined,
+      })
+    : undefined
+  const accessLogWriter = config.log.access ? createLineWriter() : undefined
+  const rateLimits = options.rateLimits ?? localStore()
+  const websockets: WebSockets = {
+    slots: createWebSocketSlots(config.server.websocket.maxConnectionsPerWorker),
+    maxPayloadBytes: config.server.websocket.maxPayloadBytes,
+    observer: metrics?.websocket,
+  }
+  metrics?.watchWebSockets(websockets.slots)
+  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines, rateLimits, websockets })
+  const finished = (res: Response): Response => {
+    if (metrics) metrics.inflight--
+    // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.
+    if (draining) res.headers.set('connection', 'close')
+    served++
+    onRequest?.(served)
+    return res
+  }
+  const failed = (err: unknown): never => {
+    if (metrics) metrics.inflight--
+    throw err
+  }
+  const tls = config.server.tls
+  const server: Server<undefined> = Bun.serve({
+    hostname: config.server.host,
+    port: config.server.port,
+    reusePort: true,
+    // Read from disk by each new worker: a reload (SIGHUP) picks a renewed certificate up.
+    tls: tls && {
+      cert: readFileSync(tls.certFile, 'utf8'),
+      key: readFileSync(tls.keyFile, 'utf8'),
+      ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined,
+      secureOptions: tls.minVersion === 'TLSv1.3' ? NO_TLS_BELOW_1_3 : undefined,
+    },
+    development: false,
+    idleTimeout: config.server.idleTimeoutSeconds,
+    // The guard answers 413 itself with a JSON body; Bun's own limit would answer first, bodiless.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    // Not async: a synchronous answer (health, a cache hit) goes back to Bun as a Response,
+    // not as a promise it must wait for; the finishing functions are made once, here.
+    fetch(req, srv) {
+      if (metrics) metrics.inflight++
+      let answer: Response | Promise<Response>
+      try {
+        answer = app.fetch(req, srv)
+      } catch (err) {
+        return failed(err)
+      }
+      return answer instanceof Promise ? answer.then(finished, failed) : finished(answer)
+    },
+    error() {
+      // Reached only if the app itself fails outside its onError; never show Bun's error page.
+      return errorResponse('internal_error', crypto.randomUUID())
+    },
+    // Proxied WebSockets: each socket's data is its bridge to the upstream (upstream/websocket/).
+    websocket: {
+      maxPayloadLength: config.server.websocket.maxPayloadBytes,
+      idleTimeout: config.server.websocket.idleTimeoutSeconds,
+      // Past this much queued for a slow client, send() reports backpressure and the upstream is paused.
+      backpressureLimit: config.server.websocket.maxPayloadBytes,
+      closeOnBackpressureLimit: false,
+      // Idle means no message either way: a client answering pings is still idle (nginx's proxy_read_timeout).
+      sendPings: false,
+      open: (ws) => ws.data.attach(ws),
+      message: (ws, message) => ws.data.fromClient(message),
+      drain: (ws) => ws.data.clientDrained(),
+      close: (ws, code, reason) => ws.data.clientClosed(code, reason),
+    },
+  }) as Server<WebSocketBridge> as unknown as Server<undefined>
+  const redirect = tls && config.server.httpRedirectPort !== undefined ? startRedirect(config.server.host, config.server.httpRedirectPort, server.port ?? config.server.port, config.routes.map((r) => r.host)) : undefined
+  return {
+    port: server.port ?? config.server.port,
+    get served() {
+      return served
+    },
+    startDraining() {
+      draining = true
+    },
+    async stop(force = false) {
+      draining = true
+      // Open WebSockets are told 1001 Going Away once the drain period is over.
+      for (const bridge of websockets.slots.open) bridge.goAway()
+      redirect?.stop(true)
+      await server.stop(force)
+      deadlines.close()
+      await upstreams.close()
+      shared?.close()
+    },
+    // The local store only: the shared tier is purged once, by whoever invalidated or purged.
+    invalidate(primaryKeys) {
+      for (const key of primaryKeys) store.delete(key)
+    },
+    purge: (selector) => purge(store, selector),
+    cacheStats: () => store.stats(),
+    metrics: async () => (metrics ? metrics.registry.getMetricsAsJSON() : []),
+    setHealth,
+    upstreams: () => upstreams.all().map((u) => snapshotOf(u)),
+  }
+}
+
+/** OpenSSL's SSL_OP_NO_TLSv1 | _TLSv1_1 | _TLSv1_2: Bun.serve takes the minimum version as these. */
+const NO_TLS_BELOW_1_3 = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1 | constants.SSL_OP_NO_TLSv1_2
+
+/** Plain HTTP on `port` that sends every request to the https:// URL (308 keeps the method and body). */
+function startRedirect(host: string, port: number, httpsPort: number, routeHosts: (string | undefined)[]): Server<undefined> {
+  return Bun.serve({
+    hostname: host,
+    port,
+    reusePort: true,
+    development: false,
+    fetch: createHttpsRedirect(httpsPort, routeHosts),
+    // Never Bun's error page or a stack trace on stderr.
+    error: () => errorResponse('internal_error', crypto.randomUUID()),
+  })
+}

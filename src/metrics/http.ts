@@ -26,12 +26,12 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT'
 export function createHttpMetrics(registry: Registry): HttpMetrics {
   const requests = createCounterFamily(registry, {
     name: METRICS.httpRequests,
-    help: 'Counter for total requests received',
+    help: 'Requests answered, by method (OTHER for an unknown one), status, ok ("true" for a 2xx status, else "false") and route',
     labelNames: LABELS,
   })
   const duration = createHistogramFamily(registry, {
     name: METRICS.httpDuration,
-    help: 'Duration of HTTP requests in seconds',
+    help: 'Time to the response head in seconds, by method, status, ok ("true" for a 2xx status, else "false") and route',
     labelNames: LABELS,
     buckets: LATENCY_BUCKETS,
   })

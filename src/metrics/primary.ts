@@ -39,7 +39,7 @@ export function createPrimaryMetrics(
   }
   const restarts = new Counter({
     name: METRICS.workerRestarts.name,
-    help: 'Worker processes started after the first generation, by reason',
+    help: 'Worker processes started after the first generation, by reason: crash, recycle, reload',
     labelNames: METRICS.workerRestarts.labels,
     registers: [registry],
   })
@@ -92,7 +92,7 @@ export function createPrimaryMetrics(
   })
   const replicaMessages = new Counter({
     name: METRICS.replicaMessages.name,
-    help: 'Cache purges and invalidations sent to and received from other replicas',
+    help: 'Cache purges and invalidations exchanged with other replicas, by direction (sent, received) and kind (purge, invalidate)',
     labelNames: METRICS.replicaMessages.labels,
     registers: redisConnected ? [registry] : [],
   })

@@ -50,17 +50,17 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
   })
   const upstreamErrors = createCounterFamily(registry, {
     name: METRICS.upstreamErrors.name,
-    help: 'Upstream exchanges that failed, by reason',
+    help: 'Upstream exchanges that failed, by reason: connect_refused, dns, connect_timeout, headers_timeout, body_timeout, reset, malformed_head, length_mismatch, tls',
     labelNames: METRICS.upstreamErrors.labels,
   })
   const cacheRequests = createCounterFamily(registry, {
     name: METRICS.cacheRequests.name,
-    help: 'GET and HEAD requests on cache-enabled routes, by what the cache did',
+    help: 'GET and HEAD requests on cache-enabled routes, by what the cache did: hit, miss, bypass, expired, stale, revalidated',
     labelNames: METRICS.cacheRequests.labels,
   })
   const rejected = createCounterFamily(registry, {
     name: METRICS.rejected.name,
-    help: 'Requests the gateway answered itself with a 4xx, by error code',
+    help: 'Requests the gateway refused itself, by error code: bad_request, unauthorized, not_found, method_not_allowed, payload_too_large, uri_too_long, header_fields_too_large, rate_limited, auth_throttled (4xx) and overloaded (503); docs/proxying.md says when',
     labelNames: METRICS.rejected.labels,
   })
   const ejections = createCounterFamily(registry, {
@@ -86,7 +86,7 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
   })
   const authFailures = createCounterFamily(registry, {
     name: METRICS.authFailures.name,
-    help: 'Requests refused by a route\'s authentication, by reason (missing, unknown)',
+    help: 'Requests refused by a route\'s authentication, by reason: missing, unknown (API key), invalid or expired (JWT)',
     labelNames: METRICS.authFailures.labels,
   })
   const rateLimited = createCounterFamily(registry, {
@@ -131,8 +131,8 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     },
   })
 
-  const wsMessages = createCounterFamily(registry, { name: METRICS.websocketMessages.name, help: 'WebSocket messages relayed, by direction', labelNames: METRICS.websocketMessages.labels })
-  const wsBytes = createCounterFamily(registry, { name: METRICS.websocketBytes.name, help: 'WebSocket payload bytes relayed, by direction', labelNames: METRICS.websocketBytes.labels })
+  const wsMessages = createCounterFamily(registry, { name: METRICS.websocketMessages.name, help: 'WebSocket messages relayed, by direction: to_upstream, to_client', labelNames: METRICS.websocketMessages.labels })
+  const wsBytes = createCounterFamily(registry, { name: METRICS.websocketBytes.name, help: 'WebSocket payload bytes relayed, by direction: to_upstream, to_client', labelNames: METRICS.websocketBytes.labels })
   const wsCloses = createCounterFamily(registry, { name: METRICS.websocketCloses.name, help: 'WebSocket closes seen from clients, by code (3xxx and 4xxx grouped)', labelNames: METRICS.websocketCloses.labels })
   let wsSlots: Pick<WebSocketSlots, 'open' | 'handshakes'> | undefined
   new Gauge({

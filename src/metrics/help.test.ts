@@ -4,10 +4,10 @@
  * so a new value fails typecheck here until the HELP and this list name it.
  */
 import { expect, test } from 'bun:test'
-import { ERRORS, UPSTREAM_ERROR_CODES, type ErrorCode } from '../errors.ts'
-import type { AuthFailure } from '../middleware/auth/api-key.ts'
-import type { JwtFailure } from '../middleware/auth/jwt.ts'
-import type { CacheStatus } from '../middleware/cache/index.ts'
+import { ERRORS, UPSTREAM_ERROR_CODES, type ErrorCode } from '../kernel/errors.ts'
+import type { AuthFailure } from '../policies/auth/api-key.ts'
+import type { JwtFailure } from '../policies/auth/jwt.ts'
+import type { CacheStatus } from '../policies/cache/index.ts'
 import type { SpawnReason } from '../primary/supervisor.ts'
 import { REJECT_REASONS } from '../replicas/bus.ts'
 import type { BridgeObserver } from '../upstream/websocket/bridge.ts'

@@ -3,7 +3,7 @@ import { expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { ERRORS } from './errors.ts'
 
-const PROXYING = join(import.meta.dir, '..', 'docs', 'proxying.md')
+const PROXYING = join(import.meta.dir, '..', '..', 'docs', 'proxying.md')
 
 /** `code → status` of the rows of the table under "## Errors": `| 503 | \`overloaded\` | when |`. */
 async function documentedErrors(): Promise<Map<string, number>> {

@@ -11,7 +11,7 @@ import { isIP } from 'node:net'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { GatewayConfig } from './config/schema.ts'
 import { errorResponse } from './kernel/errors.ts'
-import { hostForRouting } from './edge/target.ts'
+import { hostForRouting } from './kernel/target.ts'
 import { parsePurgeSelector, type PurgeSelector } from './policies/cache/purge.ts'
 
 export interface AdminDeps {

@@ -1,32 +1,35 @@
 /**
  * createApp(deps): the request side, and only wiring. Hono's router is the one router, on
  * the one normalised path (`getPath`). Registered in precedence order: the health route,
- * then every configured route (most specific first), each as one handler running the
- * pipeline built for it at boot (pipeline/build.ts); unmatched requests run a pipeline of
- * their own that answers 404. Nothing wraps them: metrics and the access log observe the
- * end of each pipeline (pipeline/serve.ts).
+ * then every configured route (most specific first), each as one handler running the chain
+ * built for it at boot (pipeline/build.ts: the built-in policies and the route's plugins
+ * around the forwarder); unmatched requests run a chain of their own that answers 404.
+ * Nothing wraps them: metrics and the access log observe the end of each chain
+ * (pipeline/serve.ts).
  */
 import { Hono } from 'hono'
-import { consumerHeaderNames, type GatewayConfig } from './config/schema.ts'
-import { GatewayError, errorResponse } from './kernel/errors.ts'
+import { accessLog } from './access-log/index.ts'
+import { builtinRoute, compileRoutes, routePatterns } from './config/routes.ts'
+import type { GatewayConfig } from './config/schema.ts'
+import { createEdge } from './edge/index.ts'
+import { errorResponse, GatewayError, refusal } from './kernel/errors.ts'
+import type { Exchange } from './kernel/exchange.ts'
+import { routingPath } from './kernel/target.ts'
+import type { GatewayEnv } from './kernel/types.ts'
 import type { Logger } from './log.ts'
 import { UNMATCHED_ROUTE } from './metrics/names.ts'
 import type { WorkerMetrics } from './metrics/registry.ts'
-import { accessLog } from './access-log/index.ts'
-import { consumerIndex, credentialQueryNames } from './policies/auth/api-key.ts'
-import { localStore, type RateLimitStore } from './policies/rate-limit/buckets.ts'
-import type { ResponseCache } from './policies/cache/index.ts'
-import { createEdge } from './edge/index.ts'
-import { routingPath } from './edge/target.ts'
 import { createIpMatcher } from './net/ip-matcher.ts'
-import { buildPipeline, type PipelineDeps } from './pipeline/build.ts'
-import type { Exchange } from './kernel/exchange.ts'
-import { builtinRoute, compileRoutes, routePatterns, type Route } from './pipeline/route.ts'
-import { serveRoute, type ServeDeps } from './pipeline/serve.ts'
+import { buildChain, createClosers, type ChainDeps } from './pipeline/build.ts'
 import { healthHandler, type IsHealthy } from './pipeline/health.ts'
-import type { GatewayEnv } from './kernel/types.ts'
+import { serveRoute, type ServeDeps } from './pipeline/serve.ts'
+import { credentialQueryNames } from './policies/auth/api-key.ts'
+import { consumerHeaderNames } from './policies/auth/schema.ts'
+import type { ResponseCache } from './policies/cache/response-cache.ts'
+import type { LoadedPlugin } from './policies/plugins/load.ts'
+import { localStore, type RateLimitStore } from './policies/rate-limit/buckets.ts'
 import { createDeadlineWheel, type DeadlineWheel } from './upstream/deadline.ts'
-import { createForwarder, type RouteForwarder } from './upstream/forward.ts'
+import { createForwarder } from './upstream/forward.ts'
 import type { UpstreamRegistry } from './upstream/registry.ts'
 import type { WebSockets } from './upstream/websocket/index.ts'
 
@@ -47,6 +50,10 @@ export interface AppDeps {
   rateLimits?: RateLimitStore
   /** The worker's WebSocket registry; without it upgrades are forwarded as plain requests. */
   websockets?: WebSockets
+  /** The config's plugins, loaded (policies/plugins/load.ts). */
+  plugins?: ReadonlyMap<string, LoadedPlugin>
+  /** Collects what the chains started (JWKS refreshes), to stop it with the worker. */
+  closers?: ReturnType<typeof createClosers>
 }
 
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
@@ -56,16 +63,13 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const logging = config.log.access && deps.accessLogWriter !== undefined
 
   const deadlines = deps.deadlines ?? createDeadlineWheel()
-  const forwarders = new Map<Route, RouteForwarder>()
-  const pipelineDeps: PipelineDeps = {
-    config,
-    cache: deps.cache,
-    forwarderOf: (route) => forwarders.get(route),
-    consumers: consumerIndex(config.consumers),
+  const closers = deps.closers ?? createClosers()
+  const chainDeps: ChainDeps = {
+    settings: config,
     log,
-    rateLimits: deps.rateLimits ?? localStore(),
-    rateLimited: metrics && ((route) => metrics.rateLimited(route)),
-    authFailed: metrics && ((route, reason) => metrics.authFailed(route, reason)),
+    stores: { rateLimits: deps.rateLimits ?? localStore(), responseCache: deps.cache },
+    metricsFor: metrics && ((route) => metrics.forPolicies(route)),
+    plugins: deps.plugins ?? new Map(),
   }
   // A client may not claim an identity on any route: every consumer header name is the gateway's.
   const identityFields = consumerHeaderNames(config.routes)
@@ -73,15 +77,16 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const load = { inflight: 0, max: config.server.maxInflightPerWorker }
   const serveDeps: ServeDeps = {
     admit: createEdge({ isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0, scheme: config.server.tls ? 'https' : 'http' }),
-    renderError: (err, exchange) => renderError(err, exchange, log, metrics),
+    renderError: (err, exchange) => renderError(err, exchange, log),
     recorderFor: metrics && ((route) => metrics.http.forRoute(route)),
+    rejected: metrics && ((code) => metrics.rejected(code)),
     accessLog: logging
       ? accessLog({ sampleRate: config.log.sampleRate, write: deps.accessLogWriter!, secretQueryNames: credentialQueryNames(config.routes) })
       : undefined,
   }
 
   const health = builtinRoute('health', healthPath, ['GET', 'HEAD'])
-  app.all(healthPath, serveRoute(health, buildPipeline(health, healthHandler(deps.isHealthy ?? (() => true)), pipelineDeps), serveDeps))
+  app.all(healthPath, serveRoute(health, buildChain(health, healthHandler(deps.isHealthy ?? (() => true)), chainDeps, closers), serveDeps))
 
   for (const route of compileRoutes(config.routes)) {
     const routeConfig = route.config!
@@ -99,13 +104,12 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       scheme: config.server.tls ? 'https' : 'http',
       deadlines,
     })
-    forwarders.set(route, forwarder)
-    const handler = serveRoute(route, buildPipeline(route, forwarder.forward, pipelineDeps), serveDeps, load)
+    const handler = serveRoute(route, buildChain(route, forwarder.forward, chainDeps, closers, forwarder.context), serveDeps, load)
     for (const pattern of routePatterns(route.prefix)) app.all(pattern, handler)
   }
 
   const unmatched = builtinRoute(UNMATCHED_ROUTE, '')
-  const notFound = serveRoute(unmatched, buildPipeline(unmatched, noRoute, pipelineDeps), serveDeps)
+  const notFound = serveRoute(unmatched, buildChain(unmatched, noRoute, chainDeps, closers), serveDeps)
   app.notFound((c) => notFound(c, async () => {}) as Response | Promise<Response>)
   // Only a bug outside the pipelines (Hono itself) gets here.
   app.onError((err) => {
@@ -115,18 +119,12 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   return app
 }
 
-function noRoute(): never {
-  throw new GatewayError('not_found')
-}
+const NOT_FOUND = new GatewayError('not_found')
+const noRoute = (exchange: Exchange) => refusal(exchange.requestId, NOT_FOUND)
 
-/** The one error renderer: catalogue errors as small JSON, anything else as a logged 500. */
-function renderError(err: unknown, exchange: Exchange, log: Logger, metrics?: WorkerMetrics): Response {
+/** An exception that escaped a chain is a bug, not bad input: a logged 500 naming the error class only (messages can carry addresses or paths). */
+function renderError(err: unknown, exchange: Exchange, log: Logger): Response {
   const id = exchange.requestId
-  if (err instanceof GatewayError) {
-    if ((err.status < 500 && err.code !== 'client_closed') || err.code === 'overloaded') metrics?.rejected(err.code)
-    return errorResponse(err.code, id, err.headers, err.closeConnection)
-  }
-  // A bug, not bad input: name the error class only; messages can carry addresses or paths.
   log.error('internal_error', { requestId: id, error: err instanceof Error ? err.name : typeof err })
   return errorResponse('internal_error', id)
 }

@@ -10,6 +10,7 @@ import type { GatewayConfig } from './config/schema.ts'
 import type { Logger } from './log.ts'
 import { mergeSnapshots } from './upstream/snapshot.ts'
 import { startWorker } from './worker/server.ts'
+import { loadPlugins } from './policies/plugins/load.ts'
 import { createHealthChecker } from './primary/health-checker.ts'
 import { AggregatorRegistry } from 'prom-client'
 import { createTokenBuckets, nodeStore } from './policies/rate-limit/buckets.ts'
@@ -35,8 +36,10 @@ export async function runSingleProcess(config: GatewayConfig, source: ConfigSour
   const sharedCache = sharedCacheEnabled(config, 1) ? startSharedCache(config, log) : undefined
   const workers = { purge: async (selector: PurgeSelector) => ({ purged: worker.purge(selector), workers: 1 }), invalidate: (keys: string[]) => worker.invalidate(keys) }
   const caches = nodeCaches(sharedCache, workers, bus && ((message) => bus.publish(message)))
+  const { plugins } = await loadPlugins(config.plugins, { settings: config })
   try {
     worker = startWorker(config, log, {
+      plugins,
       sharedCachePath: sharedCache?.path,
       rateLimits: nodeStore(createTokenBuckets(), replicas?.buckets),
       onInvalidate: bus && ((keys) => void bus.publish({ invalidate: keys })),

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'bun:test'
 import { Exchange } from '../kernel/exchange.ts'
-import { compileRoutes } from '../pipeline/route.ts'
+import { testRoute } from '../../test/fixtures/exchange.ts'
 import { accessLog } from './index.ts'
 
-const route = compileRoutes([{ name: 'api "v1"', path: '/api', upstream: 'app', stripPrefix: false, websocket: true, cache: {} as never }])[0]!
+const route = testRoute({ name: 'api "v1"', path: '/api' })
 const exchange = (path: string, query = '') =>
   new Exchange(new Request(`http://gw.example${path}${query}`), `http://gw.example${path}${query}`, undefined, route, path, query, 'rid-1', {
     isTrusted: () => false,

@@ -40,8 +40,3 @@ export function childEnv(extra: Record<string, string>): Record<string, string |
   return { ...process.env, NODE_ENV: 'production', ...extra }
 }
 
-/** An `env:NAME` secret of the config (consumers' API keys); undefined when unset or empty. */
-export function secretFromEnv(name: string): string | undefined {
-  const value = process.env[name]
-  return value === undefined || value === '' ? undefined : value
-}

@@ -4,11 +4,16 @@
  * reaches a listener, and every bad field is named by its path.
  */
 import type { z } from 'zod'
-import { configSchema, consumerHeaderNames, type GatewayConfig } from './schema.ts'
+import { compileRoutes } from './routes.ts'
+import { configSchema, type GatewayConfig } from './schema.ts'
+import { consumerHeaderNames } from '../policies/auth/schema.ts'
+import { headerRuleProblems } from '../policies/fields.ts'
+import { BUILTIN_POLICIES } from '../policies/index.ts'
+import type { BuiltinPolicy } from '../policies/builtin.ts'
+import { loadPlugins, resolvePluginModules, trialBuild } from '../policies/plugins/load.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
-import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { resolveKey, resolveSecret } from './secrets.ts'
+import { resolveSecret } from '../files/secrets.ts'
 import { privatePathProblems, SQLITE_COMPANIONS } from '../files/private.ts'
 
 export type ValidationResult =
@@ -50,18 +55,65 @@ function coerceEnvValue(value: string): string | number {
   return /^\d+$/.test(value) ? Number(value) : value
 }
 
-/** Validates `raw` and returns the frozen config, or one message per bad field. */
-export function validateConfig(raw: unknown, overrides: EnvSettings['overrides'] = {}): ValidationResult {
+/**
+ * Validates `raw` and returns the frozen config, or one message per bad field. Plugin module
+ * paths are resolved against `baseDir` (the config file's folder); the plugins themselves are
+ * loaded and checked by `loadConfig`.
+ */
+export function validateConfig(raw: unknown, overrides: EnvSettings['overrides'] = {}, baseDir = process.cwd()): ValidationResult {
   const parsed = configSchema.safeParse(raw)
   const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
   errors.push(...crossFieldErrors(raw))
-  if (parsed.success) errors.push(...resolveConsumerKeys(parsed.data), ...resolveJwtKeys(parsed.data), ...headerRuleErrors(parsed.data), ...tlsFileErrors(parsed.data), ...globalLimitErrors(parsed.data))
+  if (parsed.success) errors.push(...policyErrors(parsed.data), ...requestHeaderErrors(parsed.data), ...tlsFileErrors(parsed.data))
   if (parsed.success) errors.push(...resolveAdminToken(parsed.data), ...resolveRedisSecrets(parsed.data))
-  if (parsed.success) errors.push(...sharedCachePathErrors(parsed.data))
+  if (parsed.success) errors.push(...sharedCachePathErrors(parsed.data), ...pluginErrors(parsed.data, baseDir))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
   return { ok: true, config: deepFreeze(parsed.data) }
+}
+
+/**
+ * `validateConfig`, then the plugins: imported (afresh with `fresh`, on a reload), their
+ * configs checked by their own schemas, and built once for each route that uses them.
+ */
+export async function loadConfig(raw: unknown, overrides: EnvSettings['overrides'], options: { baseDir?: string; fresh?: string } = {}): Promise<ValidationResult> {
+  const validated = validateConfig(raw, overrides, options.baseDir)
+  if (!validated.ok || Object.keys(validated.config.plugins).length === 0) return validated
+  const config = validated.config
+  const { plugins, errors } = await loadPlugins(config.plugins, { fresh: options.fresh, settings: config })
+  if (errors.length === 0) {
+    const routes = compileRoutes(config.routes)
+    errors.push(...(await trialBuild(plugins, routes, (route) => [...globalPlugins(config), ...(route.config?.plugins ?? [])])))
+  }
+  return errors.length > 0 ? { ok: false, errors } : validated
+}
+
+const globalPlugins = (config: GatewayConfig) => Object.entries(config.plugins).flatMap(([name, plugin]) => (plugin.global ? [name] : []))
+
+/** Each built-in policy's checks: its top-level settings once, then its key on every route (`routes[i].<key>.<field>: problem`). */
+function policyErrors(config: GatewayConfig): string[] {
+  const errors: string[] = []
+  for (const policy of BUILTIN_POLICIES as readonly BuiltinPolicy[]) errors.push(...(policy.checkSettings?.(config) ?? []))
+  config.routes.forEach((route, i) => {
+    for (const policy of BUILTIN_POLICIES as readonly BuiltinPolicy[]) {
+      if (!policy.check || policy.schema === undefined) continue
+      const value = (route as Record<string, unknown>)[policy.name]
+      errors.push(...policy.check(value as never, { settings: config, route }).map((problem) => `routes[${i}].${policy.name}${problem.startsWith('[') ? '' : '.'}${problem}`))
+    }
+  })
+  return errors
+}
+
+/** Routes name declared plugins; plugin modules are found (and their paths made absolute). */
+function pluginErrors(config: GatewayConfig, baseDir: string): string[] {
+  const errors = resolvePluginModules(config.plugins, baseDir)
+  config.routes.forEach((route, i) => {
+    route.plugins.forEach((name, j) => {
+      if (!Object.hasOwn(config.plugins, name)) errors.push(`routes[${i}].plugins[${j}]: no plugin named "${name}" under plugins`)
+    })
+  })
+  return errors
 }
 
 function formatIssue(issue: z.core.$ZodIssue): string[] {
@@ -127,37 +179,6 @@ function crossFieldErrors(raw: unknown): string[] {
   return errors
 }
 
-/**
- * Replaces every consumer key reference by its SHA-256 digest (config/secrets.ts), and names
- * the ones that cannot be resolved, a key two consumers share, and an API-key route with no
- * key to accept.
- */
-function resolveConsumerKeys(config: GatewayConfig): string[] {
-  const errors: string[] = []
-  const owner = new Map<string, number>()
-  const names = new Map<string, number>()
-  config.consumers.forEach((consumer, i) => {
-    const first = names.get(consumer.name)
-    if (first !== undefined) errors.push(`consumers[${i}].name: "${consumer.name}" is already used by consumers[${first}]`)
-    else names.set(consumer.name, i)
-    consumer.apiKeys = consumer.apiKeys.map((reference, j) => {
-      const resolved = resolveKey(reference)
-      if ('error' in resolved) {
-        errors.push(`consumers[${i}].apiKeys[${j}]: ${resolved.error}`)
-        return ''
-      }
-      const other = owner.get(resolved.digest)
-      if (other !== undefined && other !== i) errors.push(`consumers[${i}].apiKeys[${j}]: the same key as one of consumers[${other}]`)
-      owner.set(resolved.digest, i)
-      return resolved.digest
-    })
-  })
-  config.routes.forEach((route, i) => {
-    if (route.auth?.apiKey && owner.size === 0) errors.push(`routes[${i}].auth.apiKey: no consumer has an API key`)
-  })
-  return errors
-}
-
 /** The admin token itself, from an `env:` or `file:` reference when it is one. */
 function resolveAdminToken(config: GatewayConfig): string[] {
   const reference = config.admin.bearerToken
@@ -195,73 +216,10 @@ function resolveRedisSecrets(config: GatewayConfig): string[] {
   return errors
 }
 
-/** A global limit keeps its buckets in Redis, so it needs one configured. */
-function globalLimitErrors(config: GatewayConfig): string[] {
-  if (config.redis) return []
-  return config.routes.flatMap((route, i) =>
-    route.rateLimit?.scope === 'global' ? [`routes[${i}].rateLimit.scope: global needs redis.url (or REDIS_URL)`] : []
-  )
-}
-
-/** Which node:crypto key types each JWS algorithm family verifies with. */
-const KEY_TYPES: Record<string, readonly string[]> = { RS: ['rsa'], PS: ['rsa', 'rsa-pss'], ES: ['ec'], Ed: ['ed25519', 'ed448'] }
-
-/**
- * Resolves each JWT route's secret (env:/file:/literal, at least 32 bytes: RFC 7518 §3.2) and
- * checks its key files now, so a bad one exits 2 instead of failing in a worker.
- */
-function resolveJwtKeys(config: GatewayConfig): string[] {
-  const errors: string[] = []
-  config.routes.forEach((route, i) => {
-    const jwt = route.auth?.jwt
-    if (!jwt) return
-    const at = `routes[${i}].auth.jwt`
-    if (jwt.secret !== undefined) {
-      const secret = resolveSecret(jwt.secret)
-      if ('error' in secret) errors.push(`${at}.secret: ${secret.error}`)
-      else if (Buffer.byteLength(secret.value) < 32) errors.push(`${at}.secret: must be at least 32 bytes`)
-      else jwt.secret = secret.value
-    }
-    if (jwt.publicKeyFile !== undefined) {
-      try {
-        const type = createPublicKey(readFileSync(jwt.publicKeyFile, 'utf8')).asymmetricKeyType ?? ''
-        const wrong = jwt.algorithms.find((alg) => !KEY_TYPES[alg.slice(0, 2)]?.includes(type))
-        if (wrong) errors.push(`${at}.publicKeyFile: a ${type} key cannot verify ${wrong}`)
-      } catch {
-        errors.push(`${at}.publicKeyFile: ${jwt.publicKeyFile} is not a readable PEM public key`)
-      }
-    }
-    if (jwt.jwksFile !== undefined) {
-      try {
-        if (!Array.isArray(JSON.parse(readFileSync(jwt.jwksFile, 'utf8')).keys)) throw new Error('no keys')
-      } catch {
-        errors.push(`${at}.jwksFile: ${jwt.jwksFile} is not a readable JWKS (JSON with "keys")`)
-      }
-    }
-  })
-  return errors
-}
-
-/** Fields a header rule may not touch: framing and hop-by-hop fields (RFC 9110 §7.6.1). */
-const RULE_FORBIDDEN: ReadonlySet<string> = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-connection'])
-
-/** Header rules may not touch framing or hop-by-hop fields, nor (on requests) who the caller is. */
-function headerRuleErrors(config: GatewayConfig): string[] {
-  const errors: string[] = []
+/** Request header rules may not touch framing or hop-by-hop fields, nor who the caller is. */
+function requestHeaderErrors(config: GatewayConfig): string[] {
   const identity = consumerHeaderNames(config.routes)
-  config.routes.forEach((route, i) => {
-    for (const side of ['requestHeaders', 'responseHeaders'] as const) {
-      const rules = route[side]
-      if (!rules) continue
-      const named = [...Object.keys(rules.add).map((n) => ['add', n]), ...Object.keys(rules.set).map((n) => ['set', n]), ...rules.remove.map((n) => ['remove', n])]
-      for (const [op, name] of named) {
-        if (RULE_FORBIDDEN.has(name!) || (side === 'requestHeaders' && identity.has(name!))) {
-          errors.push(`routes[${i}].${side}.${op}: ${name} is the gateway's to set`)
-        }
-      }
-    }
-  })
-  return errors
+  return config.routes.flatMap((route, i) => (route.requestHeaders ? headerRuleProblems(route.requestHeaders, identity).map((problem) => `routes[${i}].requestHeaders.${problem}`) : []))
 }
 
 /** TLS files must be readable now: a worker must not be the first to find out. */

@@ -5,9 +5,13 @@
  */
 import { z } from 'zod'
 import { isIpOrCidr } from '../net/ip-matcher.ts'
+import { consumerSchema } from '../policies/auth/schema.ts'
+import { cacheStoreSchema } from '../policies/cache/schema.ts'
+import { headerRulesSchema, ROUTE_METHODS } from '../policies/fields.ts'
+import { routePolicyShape } from '../policies/index.ts'
+import { pluginName, pluginsSchema } from '../policies/plugins/schema.ts'
 
-/** Methods a route may list. TRACE and CONNECT are never proxied (RFC 9110 §9.3.8: TRACE echoes credentials). */
-export const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+export { ROUTE_METHODS }
 
 const port = z.int().min(0).max(65535)
 const positiveInt = z.int().min(1)
@@ -271,196 +275,7 @@ const upstreamSchema = z.strictObject({
   http2: z.boolean().default(false),
 })
 
-const routeCacheSchema = z.strictObject({
-  /** Cache GET and HEAD responses of this route (RFC 9111; see docs/caching.md). */
-  enabled: z.boolean().default(false),
-  /**
-   * "standard": follow the upstream's Cache-Control/Expires (RFC 9111). "override": cache
-   * every storable status for ttlSeconds whatever the upstream says (Kong's cache_control:
-   * false), but never private, no-store, Set-Cookie or Authorization responses.
-   */
-  mode: z.enum(['standard', 'override']).default('standard'),
-  /** Seconds: the cap on heuristic freshness (Last-Modified), and the lifetime in override mode. */
-  ttlSeconds: z.int().min(1).max(31_536_000).default(300),
-  /** Requests carrying Cookie: "bypass" the cache, "ignore" the cookies, or make them part of the "key". */
-  cookies: z.enum(['bypass', 'ignore', 'key']).default('bypass'),
-  /** Responses with Set-Cookie: "bypass" (not stored), or "strip" (stored without Set-Cookie). */
-  setCookie: z.enum(['bypass', 'strip']).default('bypass'),
-  /**
-   * Statuses override mode stores for ttlSeconds (nginx's proxy_cache_valid). Any other
-   * status is stored only as the upstream's own Cache-Control/Expires allow.
-   */
-  statuses: z.array(z.int().min(200).max(599)).min(1).default([200, 203, 301, 308]),
-  /**
-   * Request Cache-Control/Pragma that would force an upstream fetch (no-cache, max-age=0,
-   * no-store): "honour" them (RFC 9111), or "ignore" them (nginx's default) to shield the upstream.
-   */
-  clientNoCache: z.enum(['honour', 'ignore']).default('honour'),
-  /** Milliseconds concurrent misses for one URL wait for the first one's answer before going upstream themselves. */
-  lockTimeoutMs: z.int().min(0).max(60_000).default(5000),
-  /**
-   * Seconds past freshness a stored response may still be served while the upstream cannot be
-   * reached (refused, reset, timed out, breaker open): RFC 9111 §4.2.4's "disconnected", like
-   * nginx's proxy_cache_use_stale error timeout. must-revalidate, proxy-revalidate, s-maxage
-   * and no-cache forbid it; 0 turns it off (stale-if-error still applies).
-   */
-  staleIfUnreachableSeconds: z.int().min(0).max(31_536_000).default(60),
-})
-
-const cacheStoreSchema = z.strictObject({
-  /** Most stored responses per worker. */
-  maxEntries: z.int().min(1).max(10_000_000).default(10_000),
-  /** Most bytes of stored responses per worker (bodies, headers and bookkeeping). */
-  maxBytes: z.int().min(1024).default(256 * 1024 * 1024),
-  /** Largest body stored; larger responses stream through uncached, never fully buffered. */
-  maxObjectBytes: z.int().min(1).default(1024 * 1024),
-  /**
-   * Targets this cache belongs to, in order (RFC 9213): `cdn` honours CDN-Cache-Control,
-   * `gateway` Gateway-Cache-Control, `surrogate` Surrogate-Control. The first present one
-   * replaces Cache-Control and Expires here, and they are not passed downstream.
-   */
-  targets: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must be a lower-case target name (cdn, gateway, surrogate, ...)' })).default([]),
-  /** The node's shared tier under each worker's store (SQLite in WAL mode; docs/caching.md). */
-  shared: z
-    .strictObject({
-      /** Default: on when the node runs more than one worker. */
-      enabled: z.boolean().optional(),
-      /** The database file; default a file under the OS temp dir named by the primary's pid, removed at shutdown. */
-      path: z.string().min(1).optional(),
-      /** Most bytes of stored responses in the shared tier (bodies, headers and bookkeeping). */
-      maxBytes: z.int().min(1024).default(256 * 1024 * 1024),
-    })
-    .prefault({}),
-})
-
-/** A lower-case field name (RFC 9110 §5.1 token). */
-const fieldName = z
-  .string()
-  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a header field name' })
-  .transform((name) => name.toLowerCase())
-
-const apiKeyAuthSchema = z
-  .strictObject({
-    /** The request header carrying the key; `x-api-key` unless `query` is given. */
-    header: fieldName.optional(),
-    /** Or the query parameter carrying it (keys in URLs end up in logs: prefer a header). */
-    query: z.string().regex(/^[A-Za-z0-9._~-]+$/, { error: 'must be a plain parameter name' }).optional(),
-    /** Send the credential upstream too; by default it is removed before forwarding. */
-    forwardCredential: z.boolean().default(false),
-  })
-  .refine((a) => !(a.header !== undefined && a.query !== undefined), { error: 'give header or query, not both' })
-
-/** JWS algorithms a route may accept; `none` is not one of them (RFC 8725 §3.1). */
-export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
-
-const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-
-const jwtAuthSchema = z
-  .strictObject({
-    /** The allowlist; HS* need `secret`, the others a public key or a JWKS (no HS/RS confusion). */
-    algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1),
-    /** HMAC secret: `env:NAME`, `file:/path`, or the secret itself (at least 32 bytes). */
-    secret: z.string().min(1).optional(),
-    /** A PEM public key (SPKI). */
-    publicKeyFile: z.string().min(1).optional(),
-    /** A JWKS document on disk, read at load. */
-    jwksFile: z.string().min(1).optional(),
-    /** A JWKS URL, fetched at start and refreshed in the background, never on a request. */
-    jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
-    /** Seconds between JWKS refreshes. */
-    jwksRefreshSeconds: z.int().min(1).max(86_400).default(300),
-    /** Required `iss` (one, or any of a list). */
-    issuer: stringOrList.optional(),
-    /** Required `aud` (one, or any of a list). */
-    audience: stringOrList.optional(),
-    /** Leeway for exp and nbf. */
-    clockSkewSeconds: z.int().min(0).max(600).default(30),
-    /** Longest token accepted; longer ones are refused before any parsing. */
-    maxTokenBytes: z.int().min(256).max(65_536).default(8192),
-    /** Seconds a verified token is reused without a new signature check (never past its exp); 0 = check every request. */
-    cacheSeconds: z.int().min(0).max(3600).default(60),
-    /** Refuse tokens without `exp` (RFC 7519 §4.1.4 makes it optional; without it a token never expires). */
-    requireExp: z.boolean().default(true),
-    /** Send the Authorization header upstream too; by default it is removed. */
-    forwardCredential: z.boolean().default(false),
-  })
-  .refine((j) => [j.secret, j.publicKeyFile, j.jwksFile, j.jwksUrl].filter((v) => v !== undefined).length === 1, {
-    error: 'give exactly one of secret, publicKeyFile, jwksFile, jwksUrl',
-  })
-  .refine((j) => j.algorithms.every((a) => a.startsWith('HS')) === (j.secret !== undefined) && j.algorithms.every((a) => a.startsWith('HS') === j.algorithms[0]!.startsWith('HS')), {
-    error: 'HS* algorithms go with secret, and only with it; do not mix them with public-key algorithms',
-    path: ['algorithms'],
-  })
-
-const routeAuthSchema = z.strictObject({
-  /** API keys of the top-level `consumers` (docs/policies.md). */
-  apiKey: apiKeyAuthSchema.optional(),
-  /** A Bearer JWT; its `sub` becomes the consumer (docs/policies.md). */
-  jwt: jwtAuthSchema.optional(),
-  /** The header that tells the upstream who the consumer is; a client-sent copy is always removed. */
-  consumerHeader: fieldName.default('x-consumer'),
-  /**
-   * Failed authentications (a wrong key or token, not a missing one) a client address may make
-   * per minute, per worker; past it 429 with Retry-After before any credential is checked. 0 = off.
-   */
-  failureLimit: z.int().min(0).max(1_000_000).default(30),
-}).refine((a) => !(a.apiKey && a.jwt), { error: 'give apiKey or jwt, not both' })
-
-/** Every header that carries a consumer upstream: the default and each route's; only auth sets them. */
-export function consumerHeaderNames(routes: readonly { auth?: { consumerHeader: string } | undefined }[]): Set<string> {
-  return new Set(['x-consumer', ...routes.flatMap((r) => (r.auth ? [r.auth.consumerHeader] : []))])
-}
-
-const consumerSchema = z.strictObject({
-  /** Who the consumer is: sent upstream in the consumer header, so a plain token. */
-  name: z.string().regex(/^[A-Za-z0-9._@-]{1,100}$/, { error: 'must be 1-100 letters, digits, ".", "_", "@" or "-"' }),
-  /** Its keys: `sha256:<hex>`, `env:NAME`, `file:/path`, or the key itself (config/secrets.ts). */
-  apiKeys: z.array(z.string().min(1)).min(1),
-})
-
-const rateLimitSchema = z.strictObject({
-  /** The sustained rate, for the whole node (every worker draws on the same buckets). */
-  requestsPerSecond: z.number().positive().max(1_000_000),
-  /** Requests allowed at once after a quiet spell; default: one second's worth. */
-  burst: z.int().min(1).max(10_000_000).optional(),
-  /** What is counted: the consumer (else the client address), the client address, or `header:<name>`. */
-  key: z
-    .union([z.enum(['consumer', 'ip']), z.string().regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be consumer, ip or header:<name>' })])
-    .default('consumer'),
-  /** `node`: buckets in this node's primary. `global`: buckets in Redis, shared by every replica (needs `redis`). */
-  scope: z.enum(['node', 'global']).default('node'),
-  /** A global limit while Redis cannot be reached: `allow` falls back to the node limit, `deny` answers 503. */
-  onStoreFailure: z.enum(['allow', 'deny']).default('allow'),
-})
-
-/** Header rules of one direction: names are matched case-insensitively. */
-const headerRulesSchema = z.strictObject({
-  /** Appended (after any value already there). */
-  add: z.record(fieldName, z.string()).default({}),
-  /** Replacing any value already there. */
-  set: z.record(fieldName, z.string()).default({}),
-  /** Removed. */
-  remove: z.array(fieldName).default([]),
-})
-
-const corsSchema = z
-  .strictObject({
-    /** Origins allowed to read answers (`https://app.example`), or ["*"] for any (never with credentials). */
-    origin: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, { error: 'must be "*" or a scheme://host[:port] origin' })).min(1),
-    /** Methods a preflight allows; default: the route's methods. */
-    allowMethods: z.array(z.enum(ROUTE_METHODS)).min(1).optional(),
-    /** Request headers a preflight allows; default: those the preflight asks for. */
-    allowHeaders: z.array(fieldName).optional(),
-    /** Response headers scripts may read beyond the safelisted ones. */
-    exposeHeaders: z.array(fieldName).default([]),
-    /** Let browsers send cookies and read answers to credentialed requests. */
-    credentials: z.boolean().default(false),
-    /** Seconds a browser may cache a preflight answer. */
-    maxAge: z.int().min(0).max(86_400).default(600),
-  })
-  .refine((c) => !(c.credentials && c.origin.includes('*')), { error: 'credentials cannot go with origin "*" (Fetch standard)' })
-
-const routeSchema = z.strictObject({
+export const routeSchema = z.strictObject({
   /** Name used in logs and metrics; defaults to the path. */
   name: z.string().min(1).max(100).optional(),
   /** Path prefix, matched on whole segments of the normalised path; the longest prefix wins. */
@@ -481,21 +296,19 @@ const routeSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name without port' })
     .optional(),
-  cache: routeCacheSchema.prefault({}),
-  /** Who may call the route (docs/policies.md); none by default. */
-  auth: routeAuthSchema.optional(),
-  /** A token bucket per key, exact across the node's workers (docs/policies.md). */
-  rateLimit: rateLimitSchema.optional(),
-  /** Cross-origin access for browsers; preflights are answered by the gateway. */
-  cors: corsSchema.optional(),
   /** Proxy WebSocket upgrades on this route. */
   websocket: z.boolean().default(true),
   /** Largest request body on this route; default server.maxBodyBytes. */
   maxBodyBytes: z.int().min(0).optional(),
   /** Rules for the headers sent upstream (after the forwarding rules). */
   requestHeaders: headerRulesSchema.optional(),
-  /** Rules for the headers sent to the client. */
-  responseHeaders: headerRulesSchema.optional(),
+  /** Plugins (top-level `plugins`) this route runs, each at its phase, in this order (docs/plugins.md). */
+  plugins: z.array(pluginName).default([]),
+  /**
+   * The built-in policies' keys, each with its policy's schema (policies/index.ts):
+   * responseHeaders, cors, auth, rateLimit, cache (docs/policies.md, docs/caching.md).
+   */
+  ...routePolicyShape,
 })
 
 /** The Redis that replicas share: global rate limits, cache purge and invalidation fan-out. */
@@ -542,6 +355,8 @@ export const configSchema = z.strictObject({
   routes: z.array(routeSchema).default([]),
   /** The callers routes can authenticate (`routes[].auth`). */
   consumers: z.array(consumerSchema).default([]),
+  /** Policies of your own: TypeScript modules or Hono middleware, by name (docs/plugins.md). */
+  plugins: pluginsSchema,
 })
 
 export type GatewayConfig = z.output<typeof configSchema>
@@ -549,9 +364,10 @@ export type RedisConfig = NonNullable<GatewayConfig['redis']>
 export type ServerConfig = GatewayConfig['server']
 export type UpstreamConfig = GatewayConfig['upstreams'][string]
 export type RouteConfig = GatewayConfig['routes'][number]
-export type RouteCacheConfig = RouteConfig['cache']
-export type RouteAuthConfig = NonNullable<RouteConfig['auth']>
-export type ConsumerConfig = GatewayConfig['consumers'][number]
 export type HeaderRules = NonNullable<RouteConfig['requestHeaders']>
-export type CorsConfig = NonNullable<RouteConfig['cors']>
-export type RouteMethod = (typeof ROUTE_METHODS)[number]
+
+// The kernel's Settings are this config: policies see it typed, and import nothing above them.
+declare module '../kernel/policy.ts' {
+  interface Settings extends GatewayConfig {}
+  interface RouteSettings extends RouteConfig {}
+}

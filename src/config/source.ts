@@ -2,9 +2,10 @@
  * Where the config comes from, as something that can be loaded again (SIGHUP): a file
  * (YAML or JSON) or the embedded default, with the env overrides applied either way.
  */
+import { dirname, resolve } from 'node:path'
 import { defaultConfig } from './default.ts'
 import type { EnvSettings } from './env.ts'
-import { applyEnvOverrides, readConfigFile, validateConfig, type ValidationResult } from './load.ts'
+import { applyEnvOverrides, loadConfig, readConfigFile, type ValidationResult } from './load.ts'
 
 export interface ConfigSource {
   /** For logs: the file path, or "embedded default (...)". */
@@ -13,12 +14,17 @@ export interface ConfigSource {
 }
 
 export function fileSource(path: string, overrides: EnvSettings['overrides']): ConfigSource {
+  // Plugin modules are named relative to the config file.
+  const baseDir = dirname(resolve(path))
+  let loads = 0
   return {
     description: path,
     async load() {
       const file = await readConfigFile(path)
       if (file.error !== undefined) return { ok: false, errors: [file.error] }
-      return validateConfig(applyEnvOverrides(file.raw, overrides), overrides)
+      // Every load after the first imports plugin modules afresh (SIGHUP runs the edited plugin).
+      const fresh = loads++ === 0 ? undefined : String(loads)
+      return loadConfig(applyEnvOverrides(file.raw, overrides), overrides, { baseDir, fresh })
     },
   }
 }
@@ -28,7 +34,7 @@ export function defaultSource(demoOrigin: string, overrides: EnvSettings['overri
   return {
     description: `embedded default (demo upstream on ${new URL(demoOrigin).host})`,
     async load() {
-      return validateConfig(applyEnvOverrides(defaultConfig(demoOrigin), overrides), overrides)
+      return loadConfig(applyEnvOverrides(defaultConfig(demoOrigin), overrides), overrides)
     },
   }
 }

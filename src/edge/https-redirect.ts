@@ -7,7 +7,7 @@
  */
 import { errorResponse } from '../kernel/errors.ts'
 import { isValidHost } from '../policies/limits/guard.ts'
-import { hostForRouting, requestTarget } from './target.ts'
+import { hostForRouting, requestTarget } from '../kernel/target.ts'
 
 export function createHttpsRedirect(httpsPort: number, routeHosts: readonly (string | undefined)[]): (req: Request) => Response {
   const suffix = httpsPort === 443 ? '' : `:${httpsPort}`

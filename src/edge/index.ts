@@ -6,10 +6,10 @@
  */
 import type { Context } from 'hono'
 import { Exchange, peerOf, type TrustPolicy } from '../kernel/exchange.ts'
-import type { Route } from '../pipeline/route.ts'
+import type { Route } from '../config/routes.ts'
 import type { GatewayEnv } from '../kernel/types.ts'
 import { requestIdFor } from './request-id.ts'
-import { normaliseHost, queryOf } from './target.ts'
+import { normaliseHost, queryOf } from '../kernel/target.ts'
 
 export interface EdgeOptions extends TrustPolicy {
   generateId?: () => string

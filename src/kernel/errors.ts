@@ -20,8 +20,9 @@ export const ERRORS = {
   /** nginx's "client closed request": nobody reads it, but logs and metrics can. */
   client_closed: 499,
   internal_error: 500,
+  /** A plugin threw, or answered with something other than a Response (logged once per 10 s per plugin). */
+  plugin_error: 500,
   bad_gateway: 502,
-  service_unavailable: 503,
   /** Too much work in flight: an upstream's connections and wait queue are full (with Retry-After). */
   overloaded: 503,
   /** The upstream's circuit breaker is open: answered without touching the network (with Retry-After). */
@@ -106,4 +107,32 @@ export function errorResponse(
   if (closeConnection) headers.set('connection', 'close')
   const body = `{"error":"${code}","status":${status},"requestId":"${requestId}"}`
   return new Response(body, { status, headers })
+}
+
+/** The code of each answer the gateway made itself, for metrics and for a stage that must tell a refusal from an upstream's answer. */
+const refusals = new WeakMap<Response, GatewayError>()
+
+/**
+ * The answer for a refusal where it happens: the catalogue's JSON with the request id, as a
+ * Response, so every stage outside sees it (CORS, response header rules) like any other.
+ */
+export function refusal(requestId: string, error: GatewayError): Response {
+  const response = errorResponse(error.code, requestId, error.headers, error.closeConnection)
+  refusals.set(response, error)
+  return response
+}
+
+/** `refusal` for a code of the catalogue. */
+export function refuse(requestId: string, code: ErrorCode, options?: ConstructorParameters<typeof GatewayError>[1]): Response {
+  return refusal(requestId, new GatewayError(code, options))
+}
+
+/** The refusal `response` is, if the gateway made it (undefined for an upstream's or the cache's answer). */
+export function refusalOf(response: Response): GatewayError | undefined {
+  return refusals.get(response)
+}
+
+/** Another error than a GatewayError is a bug: it becomes a 500 (by the caller, which logs its class). */
+export function asGatewayError(err: unknown): GatewayError | undefined {
+  return err instanceof GatewayError ? err : undefined
 }

@@ -1,13 +1,16 @@
 /**
- * The state of one request as it goes through its route's pipeline: made once at the edge,
- * read by every stage, so nothing is passed down and back up. What few fields a stage
- * fills in (the upstream latency for the access log) live here too. Costly facts are
- * looked up on first use: the peer address (Bun's requestIP measured 1.4 µs) is needed to
- * forward, not to answer /health or a cache hit.
+ * The state of one request as it goes through its route's chain, and only that: made once
+ * at the edge, read by every stage, so nothing is passed down and back up. What few fields
+ * a stage fills in (the identity, the upstream latency for the access log, the cache's
+ * validators for the upstream) live here too. Costly facts are looked up on first use: the
+ * peer address (Bun's requestIP measured 1.4 µs) is needed to forward, not to answer
+ * /health or a cache hit.
  */
-import type { IpMatcher } from '../net/ip-matcher.ts'
+import type { RouteView } from './policy.ts'
 import type { Peer, ServerBindings } from './types.ts'
-import type { Route } from '../pipeline/route.ts'
+
+/** Whether an address is a trusted proxy (net/ip-matcher.ts makes one from CIDRs). */
+export type IpMatcher = (address: string | undefined) => boolean
 
 /** Who is trusted, fixed at boot. */
 export interface TrustPolicy {
@@ -36,7 +39,12 @@ export class Exchange {
   upstreamMs: number | undefined = undefined
   /** Set by the route's auth stage. */
   identity: Identity | undefined = undefined
+  /** A last say over the upstream request's headers, set by a stage for the request it sends on (the cache's validators). */
+  adjustUpstreamHeaders: ((headers: Headers) => void) | undefined = undefined
+  /** The upstream request outlives the client (a background revalidation): the client leaving does not abort it. */
+  background = false
   #peer: Peer | undefined
+  #state: Map<unknown, unknown> | undefined
 
   constructor(
     /** The client's request, as Bun.serve gave it. */
@@ -44,16 +52,35 @@ export class Exchange {
     /** `raw.url`, read once (each read makes a new string). */
     readonly url: string,
     readonly server: ServerBindings | undefined,
-    readonly route: Route,
-    /** The normalised path the router matched: also the one forwarded and cached by. */
-    readonly path: string,
-    /** The query with its "?", as received (no fragment), or ""; an auth stage may take its credential out. */
+    readonly route: RouteView,
+    /** The normalised path the router matched: the one forwarded and cached by (a stage may rewrite it). */
+    public path: string,
+    /** The query with its "?", as received (no fragment), or ""; a stage may change it (auth takes its credential out). */
     public query: string,
     readonly requestId: string,
     private readonly trust: TrustPolicy,
     peer?: Peer
   ) {
     this.#peer = peer
+  }
+
+  /** The client's request (a Fetch Request; its headers are what goes upstream, by the forwarding rules). */
+  get request(): Request {
+    return this.raw
+  }
+
+  /** Per-request state for stages and plugins, made on first use; key it by something of yours (a Symbol). */
+  get state(): Map<unknown, unknown> {
+    this.#state ??= new Map()
+    return this.#state
+  }
+
+  /** A copy for a request of its own sent on the same client request (a background revalidation). */
+  fork(): Exchange {
+    const copy = new Exchange(this.raw, this.url, this.server, this.route, this.path, this.query, this.requestId, this.trust, this.#peer)
+    copy.identity = this.identity
+    copy.#state = this.#state
+    return copy
   }
 
   /** The TCP peer, looked up on first use. */
@@ -85,9 +112,3 @@ export class Exchange {
     return hops[0]?.trim() || peer
   }
 }
-
-/** A stage's view of what comes after it. */
-export type Handler = (exchange: Exchange) => Response | Promise<Response>
-
-/** One stage of a route's pipeline: answers itself, or hands the exchange to `next`. */
-export type Middleware = (exchange: Exchange, next: Handler) => Response | Promise<Response>

@@ -12,7 +12,8 @@ import { createCounterFamily, createHistogramFamily, type CounterChild, type His
 import type { BridgeObserver } from '../upstream/websocket/bridge.ts'
 import type { WebSocketSlots } from '../upstream/websocket/slots.ts'
 import { createHttpMetrics, type HttpMetrics } from './http.ts'
-import { LATENCY_BUCKETS, METRICS } from './names.ts'
+import { LATENCY_BUCKETS, METRICS, PREFIX } from './names.ts'
+import type { BuiltinMetrics, PolicyMetrics } from '../kernel/policy.ts'
 
 export interface WorkerMetrics {
   readonly registry: Registry
@@ -27,6 +28,8 @@ export interface WorkerMetrics {
   authFailed(route: string, reason: string): void
   /** A route's rate limit refused a request. */
   rateLimited(route: string): void
+  /** The hooks a route's stages count with: the built-ins' families, and plugins' own counters (`gateway_plugin_<name>_total`). */
+  forPolicies(route: string): PolicyMetrics & BuiltinMetrics
   /** Requests being handled, read at every scrape. */
   inflight: number
   /** Proxied WebSockets: messages and bytes each way, closes by code. */
@@ -39,9 +42,20 @@ export interface WorkerMetrics {
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
+/** A plugin's counter name: snake_case, so `gateway_plugin_<name>_total` is a valid metric name. */
+const PLUGIN_COUNTER = /^[a-z][a-z0-9_]{0,62}$/
+
 export function createWorkerMetrics(info: { version: string; bun: string }): WorkerMetrics {
   const registry = new Registry()
   const registers = [registry]
+  /** Plugins' counters by name: routes of one plugin share its families. */
+  const pluginCounters = new Map<string, Counter>()
+  const pluginCounter = (name: string, help: string, labels: readonly string[]) => {
+    if (!PLUGIN_COUNTER.test(name)) throw new Error(`counter name "${name}" must be lower-case snake_case`)
+    let counter = pluginCounters.get(name)
+    if (!counter) pluginCounters.set(name, (counter = new Counter({ name: `${PREFIX}plugin_${name}_total`, help, labelNames: ['route', ...labels], registers })))
+    return counter
+  }
   const upstreamDuration = createHistogramFamily(registry, {
     name: METRICS.upstreamDuration.name,
     help: 'Time from sending a request upstream to its response head, in seconds',
@@ -191,6 +205,14 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     rejected: (reason) => rejected.child(reason).inc(),
     authFailed: (route, reason) => authFailures.child(route, reason).inc(),
     rateLimited: (route) => rateLimited.child(route).inc(),
+    forPolicies: (route) => ({
+      authFailure: (reason) => authFailures.child(route, reason).inc(),
+      rateLimited: () => rateLimited.child(route).inc(),
+      counter(name, help, labels = []) {
+        const counter = pluginCounter(name, help, labels)
+        return (values) => counter.inc({ ...values, route })
+      },
+    }),
     inflight: 0,
     websocket,
     watchCache(stats) {

@@ -1,112 +1,119 @@
 /**
- * Where a route's chain is built. At boot each route becomes one function: its stages,
- * taken from SLOTS in a fixed order (request limits → CORS → response header rules → auth
- * → rate limit → cache), composed
- * around its terminal (forward, or the gateway's own answer). A slot whose config does
- * not apply to the route builds nothing and costs nothing per request. A request pays one
- * plain call per stage: no async frame per layer, no closure made per request.
- *
- * To add a middleware: write `src/middleware/<name>/` (its factory, its schema, its tests),
- * then give it its slot here (docs/pipeline.md).
+ * Where a route's chain is built, at boot: the built-in policies' stages in their order
+ * (policies/index.ts), the route's plugins each at its phase (plugins first that are
+ * `global`, then the route's own list), composed around the terminal (the forwarder, or
+ * the gateway's own answer). A policy the route does not use builds nothing and costs
+ * nothing per request; a request pays one plain call per stage (kernel/stage.ts).
  */
 import type { GatewayConfig } from '../config/schema.ts'
+import type { Exchange } from '../kernel/exchange.ts'
+import type { ForwardingContext } from '../kernel/forwarding.ts'
+import { PHASES, type BuildContext, type BuiltinMetrics, type Phase, type PolicyMetrics, type Stores } from '../kernel/policy.ts'
+import { compose, type Handler, type Stage } from '../kernel/stage.ts'
 import type { Logger } from '../log.ts'
-import { apiKeyAuth } from '../policies/auth/api-key.ts'
-import { failureLimit } from '../policies/auth/failure-limit.ts'
-import { jwtAuth } from '../policies/auth/jwt.ts'
-import { cors } from '../policies/cors/index.ts'
-import { responseHeaderRules } from '../policies/response-headers/index.ts'
-import { limits } from '../policies/limits/index.ts'
-import type { RateLimitStore } from '../policies/rate-limit/buckets.ts'
-import { rateLimit } from '../policies/rate-limit/index.ts'
-import { cacheStage } from '../policies/cache/stage.ts'
-import type { ResponseCache } from '../policies/cache/index.ts'
-import type { RouteForwarder } from '../upstream/forward.ts'
-import type { Exchange, Handler, Middleware } from '../kernel/exchange.ts'
-import type { Route } from './route.ts'
+import { BUILTIN_POLICIES } from '../policies/index.ts'
+import type { BuiltinPolicy } from '../policies/builtin.ts'
+import type { LoadedPlugin } from '../policies/plugins/load.ts'
+import { guardPlugin } from '../policies/plugins/guard.ts'
+import type { Route } from '../config/routes.ts'
 
-/** What stages are built from. */
-export interface PipelineDeps {
-  config: GatewayConfig
-  /** The response cache, when some route enables it. */
-  cache?: ResponseCache
-  /** The forwarder of a proxied route (one per route, shared by the cache and the terminal). */
-  forwarderOf(route: Route): RouteForwarder | undefined
-  /** Consumers by API-key digest (middleware/auth). */
-  consumers: ReadonlyMap<string, string>
-  /** Counts a refused credential (metrics): missing, unknown, invalid, expired. */
-  authFailed?(route: string, reason: string): void
-  /** For what happens outside requests (a failed JWKS refresh). */
-  log?: Logger
-  /** The node's token buckets. */
-  rateLimits: RateLimitStore
-  /** Counts a request refused by a route's rate limit (metrics). */
-  rateLimited?(route: string): void
+/** What every route's chain is built from, once per worker (and per reload). */
+export interface ChainDeps {
+  settings: GatewayConfig
+  log: Logger
+  stores: Stores
+  /** The metric hooks of a route's stages; none when metrics are off. */
+  metricsFor?(route: string): PolicyMetrics & BuiltinMetrics
+  /** The plugins the config declares, loaded (policies/plugins/load.ts). */
+  plugins: ReadonlyMap<string, LoadedPlugin>
 }
 
-/** One place in the chain, keyed by the config field that fills it. */
-export interface Slot {
-  readonly name: string
-  /** The stage for `route`, or undefined when the route does not use this slot. */
-  build(route: Route, deps: PipelineDeps): Middleware | undefined
+/** A chain and what to do when it is discarded. */
+export interface Chain {
+  readonly handler: Handler
 }
 
-/** The slots, in the order a request meets them. */
-export const SLOTS: readonly Slot[] = [
-  { name: 'limits', build: (route, deps) => limits(route, deps.config.server) },
-  // Outside auth: a preflight carries no credential, and a refusal must stay readable.
-  {
-    name: 'cors',
-    build: (route) => (route.config?.cors ? cors(route.config.cors, route.allow) : undefined),
-  },
-  {
-    name: 'responseHeaders',
-    build: (route) => (route.config?.responseHeaders ? responseHeaderRules(route.config.responseHeaders) : undefined),
-  },
-  {
-    name: 'auth',
-    build(route, deps) {
-      const auth = route.config?.auth
-      if (!auth) return undefined
-      const counted = deps.authFailed
-      // Throttled by client address before the key is looked at (middleware/auth/failure-limit.ts).
-      const limit = auth.failureLimit > 0 ? failureLimit(auth.failureLimit) : undefined
-      const onFailure = (reason: string, exchange: Exchange) => {
-        counted?.(route.name, reason)
-        // No credential is no guess.
-        if (reason !== 'missing') limit?.failed(exchange)
+const NO_METRICS: PolicyMetrics & BuiltinMetrics = { counter: () => () => {} }
+
+/** A route that forwards nothing (health, unmatched) still has forwarding rules to answer with. */
+const NO_FORWARDING = (): ForwardingContext => {
+  throw new Error('this route does not forward')
+}
+
+/** Collects the close callbacks of every chain built with it (the JWKS refreshes...). */
+export function createClosers() {
+  const closers: (() => void | Promise<void>)[] = []
+  return {
+    add: (fn: () => void | Promise<void>) => void closers.push(fn),
+    async closeAll() {
+      for (const close of closers.splice(0)) {
+        try {
+          await close()
+        } catch {
+          // A failing cleanup must not stop the others.
+        }
       }
-      const log = deps.log && ((event: string, fields: Record<string, unknown>) => deps.log!.warn(event, { route: route.name, ...fields }))
-      const stage = auth.apiKey
-        ? apiKeyAuth(auth.apiKey, auth.consumerHeader, deps.consumers, onFailure)
-        : auth.jwt
-          ? jwtAuth(auth.jwt, auth.consumerHeader, { onFailure, log })
-          : undefined
-      return stage && limit ? limit.guard(stage) : stage
     },
-  },
-  {
-    name: 'rateLimit',
-    build(route, deps) {
-      const config = route.config?.rateLimit
-      if (!config) return undefined
-      const limited = deps.rateLimited
-      return rateLimit(route.name, config, deps.rateLimits, limited && (() => limited(route.name)))
-    },
-  },
-  {
-    name: 'cache',
-    build(route, deps) {
-      const options = route.config?.cache
-      const forwarder = deps.forwarderOf(route)
-      if (!deps.cache || !options?.enabled || !forwarder) return undefined
-      return cacheStage(deps.cache, options, forwarder)
-    },
-  },
-]
+  }
+}
 
-/** The route's pipeline: every slot's stage, outermost first, around `terminal`. */
-export function buildPipeline(route: Route, terminal: Handler, deps: PipelineDeps): Handler {
-  const stages = SLOTS.map((slot) => slot.build(route, deps)).filter((s): s is Middleware => s !== undefined)
-  return stages.reduceRight<Handler>((next, stage) => (exchange) => stage(exchange, next), terminal)
+/** The route's chain: its stages, outermost first, around `terminal`. */
+export function buildChain(
+  route: Route,
+  terminal: Handler,
+  deps: ChainDeps,
+  closers: ReturnType<typeof createClosers>,
+  forwarding: (exchange: Exchange) => ForwardingContext = NO_FORWARDING
+): Handler {
+  const context: BuildContext = {
+    route,
+    settings: deps.settings,
+    log: {
+      info: (event, fields) => deps.log.info(event, { route: route.name, ...fields }),
+      warn: (event, fields) => deps.log.warn(event, { route: route.name, ...fields }),
+      error: (event, fields) => deps.log.error(event, { route: route.name, ...fields }),
+    },
+    metrics: deps.metricsFor?.(route.name) ?? NO_METRICS,
+    stores: deps.stores,
+    forwarding,
+    onClose: closers.add,
+  }
+  const plugins = pluginsOf(route, deps)
+  const stages: Stage[] = []
+  let builtin = 0
+  for (const phase of PHASES) {
+    for (; builtin < BUILTIN_POLICIES.length && BUILTIN_POLICIES[builtin]!.phase === phase; builtin++) {
+      const policy = BUILTIN_POLICIES[builtin] as BuiltinPolicy
+      const config = policy.schema === undefined ? undefined : (route.config as Record<string, unknown> | undefined)?.[policy.name]
+      const stage = policy.build(config as never, context)
+      if (stage) stages.push(stage)
+    }
+    for (const plugin of plugins) {
+      if (plugin.phase !== phase) continue
+      const pluginContext: BuildContext = {
+        ...context,
+        log: {
+          info: (event, fields) => deps.log.info(event, { route: route.name, plugin: plugin.name, ...fields }),
+          warn: (event, fields) => deps.log.warn(event, { route: route.name, plugin: plugin.name, ...fields }),
+          error: (event, fields) => deps.log.error(event, { route: route.name, plugin: plugin.name, ...fields }),
+        },
+      }
+      const stage = plugin.policy.build(plugin.config, pluginContext)
+      if (stage) stages.push(guardPlugin(plugin.name, stage, deps.log))
+    }
+  }
+  return compose(stages, terminal)
+}
+
+/** The plugins of `route`: the global ones, then its own list, each once. */
+function pluginsOf(route: Route, deps: ChainDeps): { name: string; phase: Phase; policy: LoadedPlugin['policy']; config: unknown }[] {
+  if (route.config === undefined) return []
+  const names = new Set<string>()
+  for (const [name, plugin] of deps.plugins) if (plugin.global) names.add(name)
+  for (const name of route.config.plugins) names.add(name)
+  return [...names].map((name) => {
+    // The config loader guarantees every name is declared.
+    const plugin = deps.plugins.get(name)!
+    return { name, phase: plugin.phase, policy: plugin.policy, config: plugin.config }
+  })
 }

@@ -1,5 +1,5 @@
 /** Liveness on the public port, for load-balancer checks; answered by the gateway itself. */
-import type { Handler } from '../kernel/exchange.ts'
+import type { Handler } from '../kernel/stage.ts'
 
 /** Readiness as seen by this process; false while draining so balancers stop sending. */
 export type IsHealthy = () => boolean

@@ -1,31 +1,36 @@
 /**
- * Turns a route's pipeline into the Hono handler registered for it: the edge makes the
- * Exchange, the pipeline answers, a failure is rendered into the one JSON error, the answer
- * gets its X-Request-Id (made once, by the edge; set here only), and the request is recorded
- * in the route's own metric slot and, when on, the access log. Host-specific routes hand a request
- * for another host to the next matching route (Hono tries them in registration order).
+ * Turns a route's chain into the Hono handler registered for it: the edge makes the
+ * Exchange, the chain answers (refusals too are answers), the answer gets its X-Request-Id
+ * (made once, by the edge; set here only), and the request is recorded in the route's own
+ * metric slot, the refusals counted, and, when on, the access log written. Only a bug gets
+ * here as an exception: it is rendered as the one 500 (app.ts). Host-specific routes hand a
+ * request for another host to the next matching route (Hono tries them in registration order).
  */
 import type { Handler as HonoHandler } from 'hono'
 import type { AccessLog } from '../access-log/index.ts'
+import type { Route } from '../config/routes.ts'
 import type { Admit } from '../edge/index.ts'
-import { hostForRouting } from '../edge/target.ts'
-import type { RequestRecorder } from '../metrics/http.ts'
+import { overloaded, refusal, refusalOf } from '../kernel/errors.ts'
+import type { Exchange } from '../kernel/exchange.ts'
+import type { Handler } from '../kernel/stage.ts'
+import { hostForRouting } from '../kernel/target.ts'
 import type { GatewayEnv } from '../kernel/types.ts'
-import { overloaded } from '../kernel/errors.ts'
-import type { Exchange, Handler } from '../kernel/exchange.ts'
-import type { Route } from './route.ts'
+import type { RequestRecorder } from '../metrics/http.ts'
 
 export interface ServeDeps {
   admit: Admit
-  /** The one error renderer (app.ts). */
+  /** The answer to an exception that escaped a chain: a bug (app.ts logs it, answers 500). */
   renderError(err: unknown, exchange: Exchange): Response
   recorderFor?(route: string): RequestRecorder
+  /** Counts a refusal the gateway answered (its code). */
+  rejected?(code: string): void
   accessLog?: AccessLog
 }
 
 /** What sees every answered request of a route. */
 interface Observers {
   recorder: RequestRecorder | undefined
+  rejected: ((code: string) => void) | undefined
   accessLog: AccessLog | undefined
 }
 
@@ -34,8 +39,15 @@ function observe(observers: Observers, exchange: Exchange, response: Response, s
   response.headers.set('x-request-id', exchange.requestId)
   const ms = performance.now() - started
   observers.recorder?.record(exchange.raw.method, response.status, ms / 1000)
+  if (observers.rejected) {
+    const refused = refusalOf(response)
+    // The client's refusals and the overload's; an upstream's failure is counted as such.
+    if (refused && ((refused.status < 500 && refused.code !== 'client_closed') || refused.code === 'overloaded')) observers.rejected(refused.code)
+  }
   observers.accessLog?.(exchange, response, ms)
 }
+
+const OVERLOADED = overloaded()
 
 /** Requests in flight on the routes that share it, and how many may be (server.maxInflightPerWorker). */
 export interface Load {
@@ -45,14 +57,14 @@ export interface Load {
 
 export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, load?: Load): HonoHandler<GatewayEnv> {
   const { admit, renderError } = deps
-  const observers: Observers = { recorder: deps.recorderFor?.(route.name), accessLog: deps.accessLog }
+  const observers: Observers = { recorder: deps.recorderFor?.(route.name), rejected: deps.rejected, accessLog: deps.accessLog }
   const host = route.host
   return function handleRoute(c, next) {
     if (host !== undefined && hostForRouting(c.req.raw.headers.get('host')) !== host) return next()
     const started = performance.now()
     const exchange = admit(c, route)
     if (load && load.inflight >= load.max) {
-      const refused = renderError(overloaded(), exchange)
+      const refused = refusal(exchange.requestId, OVERLOADED)
       observe(observers, exchange, refused, started)
       return refused
     }

@@ -1,22 +1,24 @@
 /**
- * Forwards one request to an upstream and relays the answer: the pipeline's last stage.
+ * Forwards one request to an upstream and relays the answer: the chain's terminal.
  * Request bodies stream; response bodies stream too, except small ones of known length,
  * which are read whole first (see `bufferResponseBytes`). Headers follow the hop-by-hop and
- * forwarding rules. Every failure becomes a GatewayError (502/504/413/499) before the
- * response head is sent, or an aborted client connection (never a short body presented as
- * complete) after it; body failures are counted like head failures.
+ * forwarding rules (kernel/forwarding.ts), then what a stage asked for
+ * (`exchange.adjustUpstreamHeaders`: the cache's validators). Every failure becomes the
+ * gateway's answer (502/504/413/499, kernel/errors.ts) before the response head is sent, or
+ * an aborted client connection (never a short body presented as complete) after it; body
+ * failures are counted like head failures.
  */
-import type { HeaderRules } from '../config/schema.ts'
+import type { HeaderRules } from '../kernel/header-rules.ts'
+import { asGatewayError, refusal } from '../kernel/errors.ts'
 import type { Exchange } from '../kernel/exchange.ts'
-import { upstreamPath } from '../pipeline/route.ts'
 import { limitBody, relayBody, type RelayHooks } from './body.ts'
-import { concatBytes } from './bytes.ts'
 import type { Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
-import { upstreamRequestHeaders, type ForwardingContext } from './headers.ts'
+import { upstreamRequestHeaders, type ForwardingContext } from '../kernel/forwarding.ts'
 import type { Upstream } from './upstream.ts'
 import type { Target, UpstreamRequest, UpstreamResponse } from './types.ts'
-import { isWebSocketUpgrade, proxyWebSocket, type WebSockets } from './websocket/index.ts'
+import { proxyWebSocket, type WebSockets } from './websocket/index.ts'
+import { isWebSocketUpgrade } from '../kernel/forwarding.ts'
 
 /** What a route's forwarder is built from, once, at boot. */
 export interface ForwarderOptions {
@@ -40,13 +42,6 @@ export interface ForwarderOptions {
   deadlines: DeadlineWheel
 }
 
-/** How the cache sends a request: its own validators, or in the background (no client to follow). */
-export interface SendOptions {
-  adjustHeaders?: (headers: Headers) => void
-  /** Revalidation that outlives its client: not aborted when the client leaves. */
-  background?: boolean
-}
-
 /** An upstream answer whose head passed the checks; its body is still to be consumed. */
 export interface UpstreamExchange {
   readonly status: number
@@ -56,12 +51,6 @@ export interface UpstreamExchange {
   bytes(): Promise<Uint8Array>
   /** The client response: small bodies buffered, others streamed (see `bufferResponseBytes`). */
   relay(): Promise<Response>
-  /**
-   * Reads the body if it is at most `limit` bytes (the cache's maxObjectBytes), without ever
-   * holding more than that: resolves with the bytes, or, once the body proves larger, with a
-   * client response that streams what was read and then the rest.
-   */
-  collect(limit: number): Promise<Uint8Array | Response>
   /** Drops the body and ends the deadline. */
   discard(): void
 }
@@ -69,10 +58,10 @@ export interface UpstreamExchange {
 export interface RouteForwarder {
   /** The header rules for `exchange`: what the cache keys variants on, too. */
   context(exchange: Exchange): ForwardingContext
-  /** Forwards `exchange`; resolves with the client response or rejects with a GatewayError. */
+  /** Forwards `exchange`: the upstream's answer, or the gateway's refusal when it failed. */
   forward(exchange: Exchange): Promise<Response>
-  /** Sends `exchange` upstream and resolves once a valid response head arrived. */
-  send(exchange: Exchange, options?: SendOptions): Promise<UpstreamExchange>
+  /** Sends `exchange` upstream and resolves once a valid response head arrived; rejects with a GatewayError. */
+  send(exchange: Exchange): Promise<UpstreamExchange>
 }
 
 const NO_BODY_STATUS: ReadonlySet<number> = new Set([204, 304])
@@ -92,16 +81,17 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const { identityFields, requestHeaders: rules, scheme } = options
   const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields, rules, scheme)
 
-  async function send(exchange: Exchange, sendOptions?: SendOptions): Promise<UpstreamExchange> {
+  async function send(exchange: Exchange): Promise<UpstreamExchange> {
     const raw = exchange.raw
     const method = raw.method
     let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : raw.body
     if (body && !raw.headers.has('content-length')) body = limitBody(body, maxBodyBytes)
     const headers = upstreamRequestHeaders(raw.headers, context(exchange), body !== null)
-    sendOptions?.adjustHeaders?.(headers)
-    if (extendIdleTo !== undefined && !sendOptions?.background) exchange.server?.timeout?.(raw, extendIdleTo)
+    exchange.adjustUpstreamHeaders?.(headers)
+    const background = exchange.background
+    if (extendIdleTo !== undefined && !background) exchange.server?.timeout?.(raw, extendIdleTo)
 
-    const clientSignal = sendOptions?.background ? NEVER_ABORTED : raw.signal
+    const clientSignal = background ? NEVER_ABORTED : raw.signal
     const deadline = deadlines.start(timeoutMs, clientSignal)
     const sentAt = performance.now()
     let response: UpstreamResponse
@@ -129,8 +119,14 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     context,
     send,
     async forward(exchange) {
-      if (websockets && isWebSocketUpgrade(exchange.raw)) return upgrade(exchange)
-      return (await send(exchange)).relay()
+      try {
+        if (websockets && isWebSocketUpgrade(exchange.raw)) return await upgrade(exchange)
+        return await (await send(exchange)).relay()
+      } catch (err) {
+        const refused = asGatewayError(err)
+        if (!refused) throw err
+        return refusal(exchange.requestId, refused)
+      }
     },
   }
 }
@@ -256,31 +252,6 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     return new Response(relayBody(this.response.body!, this), { status, headers })
   }
 
-  async collect(limit: number): Promise<Uint8Array | Response> {
-    const { status, headers } = this
-    const declared = headers.get('content-length')
-    if (!this.hasBody || (declared !== null && Number(declared) <= limit)) return this.bytes()
-    if (declared !== null) return new Response(relayBody(this.response.body!, this), { status, headers })
-    const reader = this.response.body!.getReader()
-    const chunks: Uint8Array[] = []
-    let size = 0
-    try {
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) {
-          this.deadline.clear()
-          return concatBytes(chunks, size)
-        }
-        chunks.push(value)
-        size += value.byteLength
-        if (size > limit) break
-      }
-    } catch (err) {
-      throw this.failure(err)
-    }
-    return new Response(relayBody(replay(chunks, reader), this), { status, headers })
-  }
-
   /** Maps a body failure to the client's answer, and counts it (gateway_upstream_errors_total). */
   private failure(err: unknown) {
     this.deadline.clear()
@@ -296,23 +267,11 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
   }
 }
 
-/** A stream of `prefix` followed by what `reader` still has. */
-interface ChunkReader {
-  read(): Promise<{ done: true; value?: Uint8Array } | { done: false; value: Uint8Array }>
-  cancel(reason?: unknown): Promise<void>
-}
-
-function replay(prefix: Uint8Array[], reader: ChunkReader): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = prefix.shift()
-      if (next) return controller.enqueue(next)
-      const { done, value } = await reader.read()
-      if (done) controller.close()
-      else controller.enqueue(value)
-    },
-    cancel(reason) {
-      return reader.cancel(reason)
-    },
-  })
+/** The path sent upstream: the route prefix removed when `stripPrefix`, always starting with "/". */
+export function upstreamPath(route: { prefix: string; stripPrefix: boolean }, path: string): string {
+  if (!route.stripPrefix || route.prefix === '/') return path
+  // A stage may have rewritten the path (a plugin): only a path still under the prefix loses it.
+  if (!path.startsWith(route.prefix) || (path.length > route.prefix.length && path.charCodeAt(route.prefix.length) !== 47)) return path
+  const rest = path.slice(route.prefix.length)
+  return rest === '' ? '/' : rest
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts'
 import type { PrimaryMessage, WorkerMessage } from '../runtime/ipc.ts'
 import type { Grant, RateLimitStore } from '../policies/rate-limit/buckets.ts'
 import { startWorker, type RunningWorker } from './server.ts'
+import { loadPlugins } from '../policies/plugins/load.ts'
 
 const RSS_CHECK_MS = 5000
 const MiB = 1024 * 1024
@@ -62,13 +63,17 @@ export function runWorkerProcess(log: Logger): void {
     process.send!({ type: 'metrics', id: 0, data } satisfies WorkerMessage, undefined, undefined, () => process.exit(cut ? 1 : 0))
   }
 
-  const start = (message: Extract<PrimaryMessage, { type: 'start' }>) => {
+  const start = async (message: Extract<PrimaryMessage, { type: 'start' }>) => {
     config = { ...message.config, server: { ...message.config.server, port: message.port } }
     const { maxRequestsPerWorker, maxRequestsJitter, maxWorkerRssMb } = config.server
     // gunicorn's max_requests + randint(0, jitter), so workers do not all recycle at once.
     const limit = maxRequestsPerWorker > 0 ? maxRequestsPerWorker + Math.floor(Math.random() * (maxRequestsJitter + 1)) : 0
     try {
+      // The primary checked these modules; a worker that cannot load them cannot serve.
+      const { plugins, errors } = await loadPlugins(config.plugins, { settings: config })
+      if (errors.length > 0) throw Object.assign(new Error('plugins'), { code: 'plugin_load_failed' })
       worker = startWorker(config, log, {
+        plugins,
         onRequest: limit > 0 ? (served) => served >= limit && askRecycle('max_requests') : undefined,
         onInvalidate: (keys) => send({ type: 'invalidate', keys }),
         rateLimits,
@@ -89,7 +94,7 @@ export function runWorkerProcess(log: Logger): void {
     if (message.type === 'granted') grants.get(message.id)?.(message)
     else if (message.type === 'health') worker?.setHealth(message.state)
     else if (message.type === 'upstreams?') send({ type: 'upstreams', id: message.id, data: worker?.upstreams() ?? [] })
-    else if (message.type === 'start' && !worker) start(message)
+    else if (message.type === 'start' && !worker) void start(message)
     else if (message.type === 'drain') void exit(config?.server.recycleDrainMs ?? 1000)
     else if (message.type === 'invalidate') worker?.invalidate(message.keys)
     else if (message.type === 'purge') send({ type: 'purged', id: message.id, removed: worker?.purge(message.selector) ?? 0 })

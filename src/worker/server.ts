@@ -6,13 +6,15 @@ import type { Server } from 'bun'
 import { constants } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createApp } from '../app.ts'
+import { createClosers } from '../pipeline/build.ts'
+import type { LoadedPlugin } from '../policies/plugins/load.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { errorResponse } from '../kernel/errors.ts'
 import { createHttpsRedirect } from '../edge/https-redirect.ts'
 import type { Logger } from '../log.ts'
 import { createDeadlineWheel } from '../upstream/deadline.ts'
 import { createUpstreamRegistry } from '../upstream/registry.ts'
-import { createResponseCache } from '../policies/cache/index.ts'
+import { createResponseCache } from '../policies/cache/response-cache.ts'
 import { purge, type PurgeSelector } from '../policies/cache/purge.ts'
 import { openSharedTier } from '../policies/cache/shared-store.ts'
 import { createCacheStore, type CacheStats } from '../policies/cache/store.ts'
@@ -59,6 +61,8 @@ export interface WorkerOptions {
   health?: readonly TargetHealth[]
   /** The node's shared cache database, prepared by the primary; no shared tier when absent. */
   sharedCachePath?: string
+  /** The config's plugins, loaded by the caller (loadPlugins is asynchronous). */
+  plugins?: ReadonlyMap<string, LoadedPlugin>
 }
 
 
@@ -95,7 +99,9 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     observer: metrics?.websocket,
   }
   metrics?.watchWebSockets(websockets.slots)
-  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines, rateLimits, websockets })
+  const closers = createClosers()
+  const plugins = options.plugins
+  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines, rateLimits, websockets, plugins, closers })
   const finished = (res: Response): Response => {
     if (metrics) metrics.inflight--
     // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.
@@ -173,6 +179,9 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       deadlines.close()
       await upstreams.close()
       shared?.close()
+      // What the chains started (JWKS refreshes), then each plugin's own close.
+      await closers.closeAll()
+      for (const plugin of plugins?.values() ?? []) await Promise.resolve().then(() => plugin.policy.close?.()).catch(() => {})
     },
     // The local store only: the shared tier is purged once, by whoever invalidated or purged.
     invalidate(primaryKeys) {

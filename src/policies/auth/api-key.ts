@@ -7,14 +7,13 @@
  * out of the request before forwarding unless `forwardCredential`; the consumer's name goes
  * upstream in the route's consumer header.
  */
-import type { ConsumerConfig, RouteAuthConfig } from '../../config/schema.ts'
-import { keyDigest } from '../../config/secrets.ts'
-import { GatewayError } from '../../kernel/errors.ts'
-import type { Exchange, Middleware } from '../../kernel/exchange.ts'
+import { keyDigest } from '../../files/secrets.ts'
+import { GatewayError, refusal } from '../../kernel/errors.ts'
+import type { Exchange } from '../../kernel/exchange.ts'
+import type { Stage } from '../../kernel/stage.ts'
+import type { ApiKeyConfig, ConsumerConfig } from './schema.ts'
 
 export type AuthFailure = 'missing' | 'unknown'
-
-type ApiKeyConfig = NonNullable<RouteAuthConfig['apiKey']>
 
 /** Digest → consumer name, for every key of every consumer (digests are resolved by the config loader). */
 export function consumerIndex(consumers: readonly ConsumerConfig[]): ReadonlyMap<string, string> {
@@ -33,22 +32,23 @@ export function apiKeyAuth(
   consumerHeader: string,
   consumers: ReadonlyMap<string, string>,
   onFailure?: (reason: AuthFailure, exchange: Exchange) => void
-): Middleware {
+): Stage {
   const query = options.query
   const header = query === undefined ? (options.header ?? 'x-api-key') : undefined
   // RFC 9110 §11.6.1 asks a 401 to carry a challenge; API keys have no registered scheme, so
   // this names the field or parameter, as Kong's key-auth does with its realm.
   const challenge = { 'www-authenticate': `ApiKey realm="gateway", ${header ? `header="${header}"` : `query="${query}"`}` }
+  const unauthorized = new GatewayError('unauthorized', { headers: challenge })
   const refuse = (reason: AuthFailure, exchange: Exchange) => {
     onFailure?.(reason, exchange)
-    return new GatewayError('unauthorized', { headers: challenge })
+    return refusal(exchange.requestId, unauthorized)
   }
   const strip = !options.forwardCredential
   return function apiKeyAuth(exchange, next) {
     const key = header ? exchange.raw.headers.get(header) : queryValue(exchange.query, query!)
-    if (!key) throw refuse('missing', exchange)
+    if (!key) return refuse('missing', exchange)
     const consumer = consumers.get(keyDigest(key))
-    if (consumer === undefined) throw refuse('unknown', exchange)
+    if (consumer === undefined) return refuse('unknown', exchange)
     exchange.identity = { consumer, header: consumerHeader, credentialField: strip ? header : undefined }
     if (strip && query !== undefined) exchange.query = withoutParam(exchange.query, query)
     return next(exchange)

@@ -1,13 +1,8 @@
 import { describe, expect, test } from 'bun:test'
-import { GatewayError } from '../../kernel/errors.ts'
-import { Exchange } from '../../kernel/exchange.ts'
-import { compileRoutes } from '../../pipeline/route.ts'
+import { testExchange } from '../../../test/fixtures/exchange.ts'
 import { failureLimit } from './failure-limit.ts'
 
-const route = compileRoutes([{ name: 'api', path: '/api', upstream: 'app', stripPrefix: false, websocket: true, cache: {} as never }])[0]!
-const trust = { isTrusted: () => false, trustsProxies: false }
-const from = (address: string) =>
-  new Exchange(new Request('http://gw.example/api'), 'http://gw.example/api', undefined, route, '/api', '', 'rid', trust, { address, trusted: false })
+const from = (address: string) => testExchange('/api', { route: { name: 'api', path: '/api' }, peer: address })
 
 /** A limiter on a fake clock, guarding a stage that answers 200. */
 function setup(limit: number, maxAddresses?: number) {
@@ -16,12 +11,8 @@ function setup(limit: number, maxAddresses?: number) {
   const guarded = limiter.guard((exchange, next) => next(exchange))
   /** The status `address` gets: 200, or the refusal's with its Retry-After. */
   const attempt = (address: string): [number, string | undefined] => {
-    try {
-      return [(guarded(from(address), () => new Response('ok')) as Response).status, undefined]
-    } catch (err) {
-      if (!(err instanceof GatewayError)) throw err
-      return [err.status, err.headers?.['retry-after']]
-    }
+    const answer = guarded(from(address), () => new Response('ok')) as Response
+    return [answer.status, answer.headers.get('retry-after') ?? undefined]
   }
   const fail = (address: string, times = 1) => {
     for (let i = 0; i < times; i++) limiter.failed(from(address))

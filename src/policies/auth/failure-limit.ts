@@ -14,8 +14,9 @@
  * costs nothing again (not even the peer lookup).
  */
 import { LRUCache } from 'lru-cache'
-import { GatewayError } from '../../kernel/errors.ts'
-import type { Exchange, Middleware } from '../../kernel/exchange.ts'
+import { refuse } from '../../kernel/errors.ts'
+import type { Exchange } from '../../kernel/exchange.ts'
+import type { Stage } from '../../kernel/stage.ts'
 
 /** Addresses a route remembers failures of, per worker; beyond it the least recently failing are forgotten. */
 export const FAILING_ADDRESSES = 10_000
@@ -31,7 +32,7 @@ interface Bucket {
 
 export interface FailureLimit {
   /** `stage`, preceded by the refusal of an address that failed too often. */
-  guard(stage: Middleware): Middleware
+  guard(stage: Stage): Stage
   /** Counts one failed authentication of `exchange`'s client. */
   failed(exchange: Exchange): void
 }
@@ -63,7 +64,7 @@ export function failureLimit(limit: number, options: { now?: () => number; maxAd
         if (bucket) {
           refill(bucket, at)
           // RFC 6585 §4: 429 may say when to come back.
-          if (bucket.tokens < 1) throw throttled(Math.ceil((1 - bucket.tokens) / perMs))
+          if (bucket.tokens < 1) return throttled(exchange.requestId, Math.ceil((1 - bucket.tokens) / perMs))
         }
         return stage(exchange, next)
       }
@@ -80,6 +81,6 @@ export function failureLimit(limit: number, options: { now?: () => number; maxAd
   }
 }
 
-function throttled(retryAfterMs: number): GatewayError {
-  return new GatewayError('auth_throttled', { headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } })
+function throttled(requestId: string, retryAfterMs: number): Response {
+  return refuse(requestId, 'auth_throttled', { headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } })
 }

@@ -1,13 +1,13 @@
 import { describe, expect, test } from 'bun:test'
 import { errors as joseErrors, SignJWT } from 'jose'
-import type { RouteAuthConfig } from '../../config/schema.ts'
+import type { RouteAuthConfig } from './schema.ts'
 import { GatewayError } from '../../kernel/errors.ts'
 import { Exchange } from '../../kernel/exchange.ts'
-import { compileRoutes } from '../../pipeline/route.ts'
+import { testRoute } from '../../../test/fixtures/exchange.ts'
 import { jwtAuth, type KeySource } from './jwt.ts'
 
 const SECRET = new TextEncoder().encode('a-unit-test-secret-of-32-bytes-or-more')
-const route = compileRoutes([{ name: 'api', path: '/api', upstream: 'app', stripPrefix: false, websocket: true, cache: {} as never }])[0]!
+const route = testRoute({ name: 'api', path: '/api' })
 const config = (over: Partial<NonNullable<RouteAuthConfig['jwt']>> = {}): NonNullable<RouteAuthConfig['jwt']> => ({
   algorithms: ['HS256'],
   secret: 'unused: the tests pass their own keys',

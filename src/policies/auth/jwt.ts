@@ -12,11 +12,10 @@
 import { readFileSync } from 'node:fs'
 import { createLocalJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTVerifyGetKey, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
-import type { RouteAuthConfig } from '../../config/schema.ts'
-import { GatewayError } from '../../kernel/errors.ts'
-import type { Exchange, Middleware } from '../../kernel/exchange.ts'
-
-type JwtConfig = NonNullable<RouteAuthConfig['jwt']>
+import { GatewayError, refusal } from '../../kernel/errors.ts'
+import type { Exchange } from '../../kernel/exchange.ts'
+import type { Handler, Stage } from '../../kernel/stage.ts'
+import type { JwtConfig } from './schema.ts'
 
 export type JwtFailure = 'missing' | 'invalid' | 'expired'
 
@@ -44,7 +43,7 @@ export interface KeySource {
 
 type Log = (event: string, fields: Record<string, unknown>) => void
 
-function keySource(config: JwtConfig, log?: Log): KeySource {
+function keySource(config: JwtConfig, log?: Log, onClose?: (fn: () => void) => void): KeySource {
   if (config.secret !== undefined) return { key: new TextEncoder().encode(config.secret), generation: 0 }
   if (config.publicKeyFile !== undefined) {
     const pem = readFileSync(config.publicKeyFile, 'utf8')
@@ -52,13 +51,13 @@ function keySource(config: JwtConfig, log?: Log): KeySource {
     return { key: async (header) => imported.get(header.alg as JwtConfig['algorithms'][number])!, generation: 0 }
   }
   if (config.jwksFile !== undefined) return { key: createLocalJWKSet(JSON.parse(readFileSync(config.jwksFile, 'utf8'))), generation: 0 }
-  return remoteKeySource(config.jwksUrl!, config.jwksRefreshSeconds, log)
+  return remoteKeySource(config.jwksUrl!, config.jwksRefreshSeconds, log, onClose)
 }
 
 type Jwks = Parameters<typeof createLocalJWKSet>[0]
 
 /** A JWKS URL: the current set, replaced whole by each successful refresh. */
-function remoteKeySource(url: string, refreshSeconds: number, log?: Log): KeySource {
+function remoteKeySource(url: string, refreshSeconds: number, log?: Log, onClose?: (fn: () => void) => void): KeySource {
   let current: JWTVerifyGetKey | undefined
   let keys = new Set<string>()
   const source = {
@@ -90,8 +89,10 @@ function remoteKeySource(url: string, refreshSeconds: number, log?: Log): KeySou
     }
   }
   void refresh()
-  // Never keeps a worker alive on its own.
-  setInterval(refresh, refreshSeconds * 1000).unref?.()
+  // Never keeps a worker alive on its own; stopped when the chain is discarded (a reload).
+  const timer = setInterval(refresh, refreshSeconds * 1000)
+  timer.unref?.()
+  onClose?.(() => clearInterval(timer))
   return source
 }
 
@@ -104,6 +105,8 @@ export interface JwtAuthOptions {
   /** Told of each refusal (metrics, failure counting). */
   onFailure?: (reason: JwtFailure, exchange: Exchange) => void
   log?: Log
+  /** Where the JWKS refresh timer is stopped. */
+  onClose?: (fn: () => void) => void
   /** The keys; by default those the config names. */
   keys?: KeySource
   /** ms since the epoch (tests). */
@@ -111,8 +114,8 @@ export interface JwtAuthOptions {
 }
 
 /** @example jwtAuth(route.auth.jwt, 'x-consumer', { onFailure: (reason) => count(reason) }) */
-export function jwtAuth(config: JwtConfig, consumerHeader: string, options: JwtAuthOptions = {}): Middleware {
-  const source = options.keys ?? keySource(config, options.log)
+export function jwtAuth(config: JwtConfig, consumerHeader: string, options: JwtAuthOptions = {}): Stage {
+  const source = options.keys ?? keySource(config, options.log, options.onClose)
   const now = options.now ?? Date.now
   const skewMs = config.clockSkewSeconds * 1000
   const cacheMs = config.cacheSeconds * 1000
@@ -130,23 +133,24 @@ export function jwtAuth(config: JwtConfig, consumerHeader: string, options: JwtA
   const key = source.key
   const verify = (token: string) => (typeof key === 'function' ? jwtVerify(token, key, verifyOptions) : jwtVerify(token, key, verifyOptions))
   const credentialField = config.forwardCredential ? undefined : 'authorization'
+  // RFC 6750 §3: no error code when no credential came, invalid_token otherwise.
+  const noCredential = new GatewayError('unauthorized', { headers: { 'www-authenticate': 'Bearer realm="gateway"' } })
+  const badCredential = new GatewayError('unauthorized', { headers: { 'www-authenticate': 'Bearer realm="gateway", error="invalid_token"' } })
   const refuse = (reason: JwtFailure, exchange: Exchange) => {
     options.onFailure?.(reason, exchange)
-    // RFC 6750 §3: no error code when no credential came, invalid_token otherwise.
-    const challenge = reason === 'missing' ? 'Bearer realm="gateway"' : 'Bearer realm="gateway", error="invalid_token"'
-    return new GatewayError('unauthorized', { headers: { 'www-authenticate': challenge } })
+    return refusal(exchange.requestId, reason === 'missing' ? noCredential : badCredential)
   }
-  const admit = (exchange: Exchange, next: Parameters<Middleware>[1], verified: Verified) => {
+  const admit = (exchange: Exchange, next: Handler, verified: Verified) => {
     exchange.identity = { consumer: verified.consumer, header: consumerHeader, credentialField }
     return next(exchange)
   }
 
   return function jwtAuth(exchange, next) {
     const header = exchange.raw.headers.get('authorization')
-    if (!header) throw refuse('missing', exchange)
-    if (header.length > config.maxTokenBytes + 7) throw refuse('invalid', exchange)
+    if (!header) return refuse('missing', exchange)
+    if (header.length > config.maxTokenBytes + 7) return refuse('invalid', exchange)
     const token = BEARER.exec(header)?.[1]
-    if (!token) throw refuse('invalid', exchange)
+    if (!token) return refuse('invalid', exchange)
     const at = now()
     if (source.generation !== generation) {
       // A key left the set: nothing verified before may be reused.
@@ -157,7 +161,7 @@ export function jwtAuth(config: JwtConfig, consumerHeader: string, options: JwtA
     if (known) {
       if (at > known.expiresAt + skewMs) {
         remembered.delete(token)
-        throw refuse('expired', exchange)
+        return refuse('expired', exchange)
       }
       if (at > known.reuseUntil) remembered.delete(token)
       else if (at + skewMs >= known.notBefore) return admit(exchange, next, known)
@@ -166,15 +170,12 @@ export function jwtAuth(config: JwtConfig, consumerHeader: string, options: JwtA
     return verify(token).then(
       ({ payload }) => {
         const verified = toVerified(payload, at + cacheMs)
-        if (!verified) throw refuse('invalid', exchange)
+        if (!verified) return refuse('invalid', exchange)
         // Not when the set changed during the check: the key it used may have just left.
         if (cacheMs > 0 && source.generation === startedUnder) remembered.set(token, verified)
         return admit(exchange, next, verified)
       },
-      (err) => {
-        if (err instanceof GatewayError) throw err
-        throw refuse(err instanceof joseErrors.JWTExpired ? 'expired' : 'invalid', exchange)
-      }
+      (err) => refuse(err instanceof joseErrors.JWTExpired ? 'expired' : 'invalid', exchange)
     )
   }
 }

@@ -4,8 +4,8 @@
  * connection's framing in doubt, so they also close it.
  */
 import { GatewayError } from '../../kernel/errors.ts'
-import { DIGITS, connectionNamesFramingField, headerBlockBytes } from '../../upstream/headers.ts'
-import { INVALID_PATH } from '../../edge/path.ts'
+import { DIGITS, connectionNamesFramingField, headerBlockBytes } from '../../kernel/forwarding.ts'
+import { INVALID_PATH } from '../../kernel/path.ts'
 
 export interface GuardLimits {
   maxUrlBytes: number
@@ -28,34 +28,42 @@ export const isValidHost = (host: string): boolean => VALID_HOST.test(host)
 type GuardCode = 'bad_request' | 'uri_too_long' | 'header_fields_too_large' | 'payload_too_large'
 const reject = (code: GuardCode) => new GatewayError(code, { closeConnection: true })
 
+/** The refusals, made once: a refused request costs no allocation but its answer. */
+const REFUSALS = {
+  bad_request: reject('bad_request'),
+  uri_too_long: reject('uri_too_long'),
+  header_fields_too_large: reject('header_fields_too_large'),
+  payload_too_large: reject('payload_too_large'),
+}
+
 /**
- * Throws a GatewayError for a request that must not be forwarded. `path` is the normalised
- * path (INVALID_PATH for a malformed escape, "%00" or a refused escaped slash);
+ * The refusal of a request that must not be forwarded, or undefined. `path` is the
+ * normalised path (INVALID_PATH for a malformed escape, "%00" or a refused escaped slash);
  * `targetLength` is the received path + query.
  */
-export function guardRequest(raw: Request, path: string, targetLength: number, limits: GuardLimits): void {
+export function guardRequest(raw: Request, path: string, targetLength: number, limits: GuardLimits): GatewayError | undefined {
   const headers = raw.headers
   const host = headers.get('host')
-  if (host !== null && !VALID_HOST.test(host)) throw reject('bad_request')
+  if (host !== null && !VALID_HOST.test(host)) return REFUSALS.bad_request
   // Dropping a framing header as hop-by-hop would reframe the body upstream (Varnish f00010).
-  if (connectionNamesFramingField(headers.get('connection'))) throw reject('bad_request')
-  if (targetLength > limits.maxUrlBytes) throw reject('uri_too_long')
+  if (connectionNamesFramingField(headers.get('connection'))) return REFUSALS.bad_request
+  if (targetLength > limits.maxUrlBytes) return REFUSALS.uri_too_long
   const block = headerBlockBytes(headers)
-  if (block.bytes > limits.maxHeaderBytes) throw reject('header_fields_too_large')
-  if (block.underscore && limits.underscoresInHeaders === 'reject') throw reject('bad_request')
-  if (path === INVALID_PATH) throw reject('bad_request')
+  if (block.bytes > limits.maxHeaderBytes) return REFUSALS.header_fields_too_large
+  if (block.underscore && limits.underscoresInHeaders === 'reject') return REFUSALS.bad_request
+  if (path === INVALID_PATH) return REFUSALS.bad_request
 
   const contentLength = headers.get('content-length')
   // Bun accepts identical duplicates as "1, 1"; forwarding that would be ambiguous (RFC 9112 §6.3).
-  if (contentLength !== null && !DIGITS.test(contentLength)) throw reject('bad_request')
+  if (contentLength !== null && !DIGITS.test(contentLength)) return REFUSALS.bad_request
   const method = raw.method
   if (method === 'GET' || method === 'HEAD') {
     // Bun drops GET/HEAD bodies; forwarding the request without its body would lose data
     // silently, and forwarding the length without the bytes would desync the upstream.
     if ((contentLength !== null && contentLength !== '0') || headers.has('transfer-encoding')) {
-      throw reject('bad_request')
+      return REFUSALS.bad_request
     }
   } else if (contentLength !== null && Number(contentLength) > limits.maxBodyBytes) {
-    throw reject('payload_too_large')
+    return REFUSALS.payload_too_large
   }
 }

@@ -1,37 +1,49 @@
 /**
- * The first stage of every pipeline: the request limits. The hardening checks of
- * guard.ts (sizes, framing, Host, the path), then the route's methods: 405 with Allow
- * (a CORS route lets its preflights on to the cors stage).
- * TRACE and CONNECT are never in a route's methods, so they always get 405.
+ * The request limits, on every route (the gateway's own too): the hardening checks of
+ * guard.ts (sizes, framing, Host, the path), then the route's methods: 405 with Allow (a CORS
+ * route lets its preflights on to the cors stage, outside this one). TRACE and CONNECT are
+ * never in a route's methods, so they always get 405. No config of its own: it reads
+ * `server.*` limits and the route's `methods` and `maxBodyBytes`.
  */
-import type { ServerConfig } from '../../config/schema.ts'
-import { GatewayError } from '../../kernel/errors.ts'
-import type { Middleware } from '../../kernel/exchange.ts'
-import type { Route } from '../../pipeline/route.ts'
-import { targetLength } from '../../edge/target.ts'
+import { GatewayError, refusal } from '../../kernel/errors.ts'
+import { targetLength } from '../../kernel/target.ts'
+import { defineBuiltin } from '../builtin.ts'
 import { guardRequest, type GuardLimits } from './guard.ts'
 
-export type LimitsConfig = Pick<ServerConfig, keyof GuardLimits>
+/** The server limits the guard reads (`server.*`). */
+export type ServerLimits = Omit<GuardLimits, 'maxBodyBytes'> & { maxBodyBytes: number }
 
-/** @example limits(route, config.server) */
-export function limits(route: Route, server: LimitsConfig): Middleware {
-  const { methods, allow } = route
-  const guardLimits: GuardLimits = {
-    maxUrlBytes: server.maxUrlBytes,
-    maxHeaderBytes: server.maxHeaderBytes,
-    maxBodyBytes: route.config?.maxBodyBytes ?? server.maxBodyBytes,
-    underscoresInHeaders: server.underscoresInHeaders,
-  }
-  const notAllowed = { headers: { allow } }
-  // A CORS route answers preflights itself (policies/cors), whatever its methods.
-  const preflights = route.config?.cors !== undefined
-  return function limits(exchange, next) {
-    const raw = exchange.raw
-    guardRequest(raw, exchange.path, targetLength(exchange.url), guardLimits)
-    if (methods !== undefined && !methods.has(raw.method) && !(preflights && isPreflight(raw))) throw new GatewayError('method_not_allowed', notAllowed)
-    return next(exchange)
-  }
+/** What limits reads of a route's config. */
+interface RouteLimits {
+  maxBodyBytes?: number | undefined
+  cors?: unknown
 }
+
+export const limitsPolicy = defineBuiltin({
+  name: 'limits',
+  phase: 'edge',
+  build(_config, context) {
+    const { methods, allow } = context.route
+    const route = context.route.config as RouteLimits | undefined
+    const server = (context.settings as { server: ServerLimits }).server
+    const guardLimits: GuardLimits = {
+      maxUrlBytes: server.maxUrlBytes,
+      maxHeaderBytes: server.maxHeaderBytes,
+      maxBodyBytes: route?.maxBodyBytes ?? server.maxBodyBytes,
+      underscoresInHeaders: server.underscoresInHeaders,
+    }
+    const notAllowed = new GatewayError('method_not_allowed', { headers: { allow } })
+    // A CORS route answers preflights itself, whatever its methods.
+    const preflights = route?.cors !== undefined
+    return function limits(exchange, next) {
+      const raw = exchange.raw
+      const refused = guardRequest(raw, exchange.path, targetLength(exchange.url), guardLimits)
+      if (refused) return refusal(exchange.requestId, refused)
+      if (methods !== undefined && !methods.has(raw.method) && !(preflights && isPreflight(raw))) return refusal(exchange.requestId, notAllowed)
+      return next(exchange)
+    }
+  },
+})
 
 /** A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method (Fetch standard). */
 function isPreflight(raw: Request): boolean {

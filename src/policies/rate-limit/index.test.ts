@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import type { Exchange } from '../../kernel/exchange.ts'
+import { refusalOf } from '../../kernel/errors.ts'
+import { testExchange } from '../../../test/fixtures/exchange.ts'
 import type { Grant, RateLimitStore } from './buckets.ts'
 import { rateLimit } from './index.ts'
 
@@ -12,7 +13,7 @@ function deferredStore() {
   return { store, takes }
 }
 
-const exchange = { clientAddress: '192.0.2.1', raw: { headers: new Headers() } } as unknown as Exchange
+const exchange = testExchange('/', { peer: '192.0.2.1' })
 const ok = () => new Response('ok')
 
 describe('rateLimit leases', () => {
@@ -43,10 +44,10 @@ describe('rateLimit leases', () => {
   test('an empty bucket refuses every waiter with 429; an unreachable store with deny, 503', async () => {
     const { store, takes } = deferredStore()
     const limit = rateLimit('r', { requestsPerSecond: 5000, key: 'ip', scope: 'global', onStoreFailure: 'deny' }, store)
-    const refused = Array.from({ length: 3 }, () => Promise.resolve(limit(exchange, ok)).catch((err) => err.code))
+    const refused = Array.from({ length: 3 }, () => Promise.resolve(limit(exchange, ok)).then((res) => refusalOf(res)?.code))
     takes[0]!.resolve({ granted: 0, retryAfterMs: 200 })
     expect(await Promise.all(refused)).toEqual(['rate_limited', 'rate_limited', 'rate_limited'])
-    const down = Promise.resolve(limit(exchange, ok)).catch((err) => err.code)
+    const down = Promise.resolve(limit(exchange, ok)).then((res) => refusalOf(res)?.code)
     takes[1]!.resolve({ granted: 0, retryAfterMs: 1000, unavailable: true })
     expect(await down).toBe('rate_limit_unavailable')
   })
@@ -57,7 +58,7 @@ describe('rateLimit keys', () => {
     const keys: string[] = []
     const store: RateLimitStore = { take: (key, want) => (keys.push(key), Promise.resolve({ granted: want, retryAfterMs: 0 })) }
     const limit = rateLimit('r', { requestsPerSecond: 1, key: 'header:x-tenant', scope: 'node', onStoreFailure: 'allow' }, store)
-    const withTenant = (value: string) => ({ clientAddress: '192.0.2.1', raw: { headers: new Headers({ 'x-tenant': value }) } }) as unknown as Exchange
+    const withTenant = (value: string) => testExchange('/', { peer: '192.0.2.1', headers: { 'x-tenant': value } })
     const long = 'x'.repeat(16_000)
     for (const value of [long, `${long}y`, 'a', long]) await limit(withTenant(value), ok)
     // One-token leases: each request takes.

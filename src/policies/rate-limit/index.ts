@@ -14,12 +14,40 @@
  * because tokens held idle by every worker of every replica would be a large part of it.
  */
 import { LRUCache } from 'lru-cache'
-import type { RouteConfig } from '../../config/schema.ts'
-import { GatewayError } from '../../kernel/errors.ts'
-import type { Exchange, Handler, Middleware } from '../../kernel/exchange.ts'
+import { GatewayError, refusal, refuse } from '../../kernel/errors.ts'
+import type { Exchange } from '../../kernel/exchange.ts'
+import type { Handler, Stage } from '../../kernel/stage.ts'
+import { defineBuiltin } from '../builtin.ts'
 import type { Grant, RateLimitStore } from './buckets.ts'
+import { rateLimitSchema, type RateLimitConfig } from './schema.ts'
 
-type RateLimitConfig = NonNullable<RouteConfig['rateLimit']>
+declare module '../../kernel/policy.ts' {
+  interface Stores {
+    /** Where rate limits take tokens: the primary's buckets over IPC, or the process's own. */
+    rateLimits?: RateLimitStore
+  }
+  interface BuiltinMetrics {
+    /** A request the route's rate limit refused (429). */
+    rateLimited?(): void
+  }
+}
+
+export const rateLimitPolicy = defineBuiltin({
+  name: 'rateLimit',
+  phase: 'rateLimit',
+  schema: rateLimitSchema.optional(),
+  check(config, context) {
+    // A global limit keeps its buckets in Redis.
+    if (config?.scope === 'global' && (context.settings as { redis?: unknown }).redis === undefined) return ['scope: global needs redis.url (or REDIS_URL)']
+    return []
+  },
+  build(config, context) {
+    if (!config) return undefined
+    const store = context.stores.rateLimits
+    if (!store) throw new Error('rateLimit needs stores.rateLimits')
+    return rateLimit(context.route.name, config, store, context.metrics.rateLimited)
+  },
+})
 
 /** How long a worker may spend a lease: short, so an idle key's unspent tokens are not held long. */
 const LEASE_MS = 500
@@ -59,7 +87,7 @@ function valueDigest(value: string): string {
   return (Bun.SHA256.hash(value, 'base64url') as string).slice(0, 22)
 }
 
-export function rateLimit(route: string, config: RateLimitConfig, store: RateLimitStore, onLimited?: () => void): Middleware {
+export function rateLimit(route: string, config: RateLimitConfig, store: RateLimitStore, onLimited?: () => void): Stage {
   const rate = config.requestsPerSecond
   const burst = config.burst ?? Math.max(1, Math.ceil(rate))
   const lease = Math.max(1, Math.min(burst, Math.floor(rate / 50)))
@@ -70,10 +98,10 @@ export function rateLimit(route: string, config: RateLimitConfig, store: RateLim
   const prefix = `${route}\u0000`
   // The quota policy: `burst` requests per the seconds a full bucket takes to refill.
   const policy = `"route";q=${burst};w=${Math.max(1, Math.ceil(burst / rate))}`
-  const limited = (retryAfterMs: number) => {
+  const limited = (exchange: Exchange, retryAfterMs: number) => {
     onLimited?.()
     const seconds = String(Math.max(1, Math.ceil(retryAfterMs / 1000)))
-    return new GatewayError('rate_limited', { headers: { 'retry-after': seconds, 'ratelimit-policy': policy, ratelimit: `"route";r=0;t=${seconds}` } })
+    return refuse(exchange.requestId, 'rate_limited', { headers: { 'retry-after': seconds, 'ratelimit-policy': policy, ratelimit: `"route";r=0;t=${seconds}` } })
   }
   const unavailable = new GatewayError('rate_limit_unavailable', { headers: { 'retry-after': '1' } })
   const take = (key: string, held: Lease): Promise<Grant> => {
@@ -96,13 +124,13 @@ export function rateLimit(route: string, config: RateLimitConfig, store: RateLim
       return next(exchange)
     }
     return (held.pending ?? take(key, held)).then((grant) => {
-      if (grant.unavailable) throw unavailable
-      if (grant.granted === 0) throw limited(grant.retryAfterMs)
+      if (grant.unavailable) return refusal(exchange.requestId, unavailable)
+      if (grant.granted === 0) return limited(exchange, grant.retryAfterMs)
       // Others waiting on the same take may have spent it: then take again.
       return admit(exchange, next, key, held)
     })
   }
-  return (exchange, next) => {
+  return function rateLimit(exchange, next) {
     const key = keyOf(exchange)
     let held = leases.get(key)
     if (!held) leases.set(key, (held = { tokens: 0, expiresAt: 0, pending: undefined }))

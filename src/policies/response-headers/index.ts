@@ -1,19 +1,27 @@
 /**
- * A route's `responseHeaders` rules (upstream/header-rules.ts), on every answer of its
- * pipeline: from the upstream or the cache.
+ * `routes[].responseHeaders`: the route's response header rules (kernel/header-rules.ts) on
+ * every answer of its chain: the upstream's, the cache's, and the gateway's own refusals
+ * (401, 405, 429...), so a route's Strict-Transport-Security is on all of them. The
+ * outermost stage for that reason.
  */
-import type { HeaderRules } from '../../config/schema.ts'
-import type { Middleware } from '../../kernel/exchange.ts'
-import { applyHeaderRules } from '../../upstream/header-rules.ts'
+import { applyHeaderRules } from '../../kernel/header-rules.ts'
+import { defineBuiltin } from '../builtin.ts'
+import { headerRuleProblems, headerRulesSchema } from '../fields.ts'
 
-/** The stage of `responseHeaders`: applied to whatever the rest of the pipeline answers. */
-export function responseHeaderRules(rules: HeaderRules): Middleware {
-  const apply = (response: Response) => {
-    applyHeaderRules(response.headers, rules)
-    return response
-  }
-  return (exchange, next) => {
-    const answer = next(exchange)
-    return answer instanceof Promise ? answer.then(apply) : apply(answer)
-  }
-}
+export const responseHeadersPolicy = defineBuiltin({
+  name: 'responseHeaders',
+  phase: 'edge',
+  schema: headerRulesSchema.optional(),
+  check: (rules) => (rules ? headerRuleProblems(rules) : []),
+  build(rules) {
+    if (!rules) return undefined
+    const apply = (response: Response) => {
+      applyHeaderRules(response.headers, rules)
+      return response
+    }
+    return function responseHeaders(exchange, next) {
+      const answer = next(exchange)
+      return answer instanceof Promise ? answer.then(apply) : apply(answer)
+    }
+  },
+})

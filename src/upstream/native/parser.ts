@@ -7,7 +7,7 @@
  * Transfer-Encoding, and any Transfer-Encoding but `chunked` alone. Interim 1xx heads are
  * skipped. A chunked body's trailers are read and dropped.
  */
-import { concatBytes } from '../bytes.ts'
+import { concatBytes } from '../../kernel/bytes.ts'
 import { UpstreamError } from '../errors.ts'
 
 export interface ResponseHead {

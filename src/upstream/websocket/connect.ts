@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'bun'
 import { classifyFetchError, UpstreamError } from '../errors.ts'
-import { clientResponseHeaders } from '../headers.ts'
+import { clientResponseHeaders } from '../../kernel/forwarding.ts'
 import { ResponseParser, type ResponseHead } from '../native/parser.ts'
 import { WebSocketBridge, type BridgeObserver } from './bridge.ts'
 

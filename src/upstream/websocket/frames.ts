@@ -5,7 +5,7 @@
  * come between fragments), and refuses a message over `maxPayloadBytes` (close 1009) or a
  * malformed frame (close 1002).
  */
-import { concatBytes } from '../bytes.ts'
+import { concatBytes } from '../../kernel/bytes.ts'
 
 export const OPCODE = { continuation: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 } as const
 

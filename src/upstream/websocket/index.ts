@@ -21,11 +21,6 @@ export interface WebSockets {
   readonly observer?: BridgeObserver
 }
 
-/** A request asking for a WebSocket (RFC 6455 §4.2.1). */
-export function isWebSocketUpgrade(raw: Request): boolean {
-  return raw.method === 'GET' && raw.headers.get('upgrade')?.toLowerCase() === 'websocket'
-}
-
 /** RFC 6455 §4.1: the key is 16 random bytes in base64, so 22 characters and "==" (the ws package's check). */
 const KEY_SHAPE = /^[A-Za-z0-9+/]{22}==$/
 /** RFC 6455 §4.4: a refused version is answered with the one the server speaks. */

@@ -3,7 +3,7 @@
  * it (upstream/headers.ts). Bun's fetch accepts heads a proxy must refuse (status 999,
  * Content-Length with Transfer-Encoding, a 300 KB header block): RFC 9112 §6.3.
  */
-import { clientResponseHeaders } from '../headers.ts'
+import { clientResponseHeaders } from '../../kernel/forwarding.ts'
 import { UpstreamError } from '../errors.ts'
 import type { ClientWrapper } from '../types.ts'
 

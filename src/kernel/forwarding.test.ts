@@ -6,7 +6,7 @@ import {
   sentHeaderValue,
   upstreamRequestHeaders,
   type ForwardingContext,
-} from './headers.ts'
+} from './forwarding.ts'
 
 const base: ForwardingContext = {
   peerAddress: '192.0.2.1',

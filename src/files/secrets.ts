@@ -4,7 +4,6 @@
  * at load, to its SHA-256 digest: the running gateway never holds a key in clear.
  */
 import { readFileSync } from 'node:fs'
-import { secretFromEnv } from './env.ts'
 
 const DIGEST = /^sha256:([0-9a-fA-F]{64})$/
 
@@ -51,4 +50,10 @@ export function resolveKey(reference: string): { digest: string } | { error: str
   // Checked after env:/file: resolution: what counts is the key a client will send.
   if (Buffer.byteLength(secret.value) < MIN_KEY_BYTES) return { error: `must be at least ${MIN_KEY_BYTES} bytes` }
   return { digest: keyDigest(secret.value) }
+}
+
+/** An `env:NAME` secret of the config; undefined when unset or empty. */
+export function secretFromEnv(name: string): string | undefined {
+  const value = process.env[name]
+  return value === undefined || value === '' ? undefined : value
 }

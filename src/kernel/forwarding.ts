@@ -3,8 +3,7 @@
  * forwarding headers set by the gateway (RFC 7239 §5.2 trust rules), and the sanity checks
  * an upstream response must pass before any byte reaches the client.
  */
-import type { HeaderRules } from '../config/schema.ts'
-import { applyHeaderRules, ruledValue } from './header-rules.ts'
+import { applyHeaderRules, ruledValue, type HeaderRules } from './header-rules.ts'
 
 /**
  * Connection-specific fields never forwarded in either direction (RFC 9110 §7.6.1), plus
@@ -236,4 +235,9 @@ export function headerBlockBytes(headers: Headers): { bytes: number; underscore:
     if (!underscore && name.includes('_')) underscore = true
   }
   return { bytes, underscore }
+}
+
+/** A request asking for a WebSocket (RFC 6455 §4.2.1). */
+export function isWebSocketUpgrade(raw: Request): boolean {
+  return raw.method === 'GET' && raw.headers.get('upgrade')?.toLowerCase() === 'websocket'
 }

@@ -1,9 +1,14 @@
 /**
  * A route's header rules (`requestHeaders`, `responseHeaders`): remove, then set, then add;
  * names are lower-cased by the config. Request rules run last when the upstream request is
- * built (headers.ts), so they see the forwarding headers.
+ * built (forwarding.ts), so they see the forwarding headers.
  */
-import type { HeaderRules } from '../config/schema.ts'
+/** Header rules of one direction (the config's `requestHeaders` / `responseHeaders`). */
+export interface HeaderRules {
+  readonly add: Readonly<Record<string, string>>
+  readonly set: Readonly<Record<string, string>>
+  readonly remove: readonly string[]
+}
 
 export function applyHeaderRules(headers: Headers, rules: HeaderRules): void {
   for (const name of rules.remove) headers.delete(name)

@@ -4,9 +4,9 @@
  * with Hono in this order, and Hono's router (the one router) tries matching routes in
  * registration order: a route whose host does not match hands the request to the next one.
  */
-import { ROUTE_METHODS, type RouteConfig } from '../config/schema.ts'
-import { normalisePrefix } from '../config/load.ts'
-import { hostForRouting } from '../edge/target.ts'
+import { ROUTE_METHODS, type RouteConfig } from './schema.ts'
+import { normalisePrefix } from './load.ts'
+import { hostForRouting } from '../kernel/target.ts'
 
 export interface Route {
   /** Name for logs and metrics: the configured name, or the path. */
@@ -33,13 +33,6 @@ export function compileRoutes(configs: readonly RouteConfig[]): Route[] {
 /** Hono patterns matching `prefix` on whole segments: `/users` matches `/users`, `/users/` and `/users/42`, not `/users2`. */
 export function routePatterns(prefix: string): string[] {
   return prefix === '/' ? ['*'] : [prefix, `${prefix}/*`]
-}
-
-/** The path sent upstream: the route prefix removed when `stripPrefix`, always starting with "/". */
-export function upstreamPath(route: Pick<Route, 'prefix'> & { stripPrefix: boolean }, path: string): string {
-  if (!route.stripPrefix || route.prefix === '/') return path
-  const rest = path.slice(route.prefix.length)
-  return rest === '' ? '/' : rest
 }
 
 /** A route the gateway answers itself (health, unmatched requests): no config. */

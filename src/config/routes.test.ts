@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import type { RouteConfig } from '../config/schema.ts'
-import { compileRoutes, routePatterns, upstreamPath } from './route.ts'
+import type { RouteConfig } from './schema.ts'
+import { upstreamPath } from '../upstream/forward.ts'
+import { compileRoutes, routePatterns } from './routes.ts'
 
 const route = (path: string, extra: Partial<RouteConfig> = {}): RouteConfig => ({
   path,
@@ -8,6 +9,7 @@ const route = (path: string, extra: Partial<RouteConfig> = {}): RouteConfig => (
   stripPrefix: false,
   websocket: true,
   cache: { enabled: false } as RouteConfig['cache'],
+  plugins: [],
   ...extra,
 })
 

@@ -1,0 +1,35 @@
+/**
+ * Config fields several policies (and the route's base keys) share: method lists, header
+ * names, header rules. Policies' own schemas live in their folders; config/ assembles them.
+ */
+import { z } from 'zod'
+
+/** Methods a route may list. TRACE and CONNECT are never proxied (RFC 9110 §9.3.8: TRACE echoes credentials). */
+export const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+/** A lower-case field name (RFC 9110 §5.1 token). */
+export const fieldName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a header field name' })
+  .transform((name) => name.toLowerCase())
+
+/** Header rules of one direction: names are matched case-insensitively. */
+export const headerRulesSchema = z.strictObject({
+  /** Appended (after any value already there). */
+  add: z.record(fieldName, z.string()).default({}),
+  /** Replacing any value already there. */
+  set: z.record(fieldName, z.string()).default({}),
+  /** Removed. */
+  remove: z.array(fieldName).default([]),
+})
+
+export type RouteMethod = (typeof ROUTE_METHODS)[number]
+
+/** Fields a header rule may not touch: framing and hop-by-hop fields (RFC 9110 §7.6.1). */
+const RULE_FORBIDDEN: ReadonlySet<string> = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-connection'])
+
+/** The rules' fields that are the gateway's to set (`identity`: the consumer headers, for request rules), as `op: problem` lines. */
+export function headerRuleProblems(rules: z.output<typeof headerRulesSchema>, identity: ReadonlySet<string> = new Set()): string[] {
+  const named = [...Object.keys(rules.add).map((n) => ['add', n]), ...Object.keys(rules.set).map((n) => ['set', n]), ...rules.remove.map((n) => ['remove', n])]
+  return named.filter(([, name]) => RULE_FORBIDDEN.has(name!) || identity.has(name!)).map(([op, name]) => `${op}: ${name} is the gateway's to set`)
+}

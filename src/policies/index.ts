@@ -1,0 +1,35 @@
+/**
+ * The built-in policies, once, in the order a request meets them (their phases ascend):
+ * the route keys config/ accepts and the chain pipeline/ builds both come from this list.
+ * Adding a built-in policy is a folder under policies/ and one line here.
+ */
+import type { z } from 'zod'
+import { PHASES } from '../kernel/policy.ts'
+import { authPolicy } from './auth/index.ts'
+import type { BuiltinPolicy } from './builtin.ts'
+import { cachePolicy } from './cache/index.ts'
+import { corsPolicy } from './cors/index.ts'
+import { limitsPolicy } from './limits/index.ts'
+import { rateLimitPolicy } from './rate-limit/index.ts'
+import { responseHeadersPolicy } from './response-headers/index.ts'
+
+export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, cachePolicy] as const
+
+type Builtins = (typeof BUILTIN_POLICIES)[number]
+
+/** Each built-in's route key and schema (policies without config add none). */
+export type RoutePolicyShape = {
+  [P in Builtins as P['schema'] extends z.ZodType ? P['name'] : never]: P['schema'] extends z.ZodType ? P['schema'] : never
+}
+
+/** The route keys of the built-ins, for config/schema.ts. */
+export const routePolicyShape = Object.fromEntries(
+  BUILTIN_POLICIES.flatMap((policy: BuiltinPolicy) => (policy.schema ? [[policy.name, policy.schema]] : []))
+) as RoutePolicyShape
+
+// The list is in phase order: a policy out of place would run where its phase says it does not.
+for (let i = 1; i < BUILTIN_POLICIES.length; i++) {
+  if (PHASES.indexOf(BUILTIN_POLICIES[i]!.phase) < PHASES.indexOf(BUILTIN_POLICIES[i - 1]!.phase)) {
+    throw new Error(`policies/index.ts: ${BUILTIN_POLICIES[i]!.name} is listed after a later phase`)
+  }
+}

@@ -3,8 +3,9 @@
  * about an unsafe method and a purge. Fresh connections spread requests over workers.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { expectCleanOutput, startGateway, type GatewayProcess } from '../fixtures/gateway.ts'
+import { expectCleanOutput, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
 import { startCacheOrigin, type CacheOrigin } from '../fixtures/cache-origin.ts'
+import { scrape, sumOf } from '../fixtures/metrics.ts'
 
 let origin: CacheOrigin
 let gw: GatewayProcess
@@ -40,20 +41,35 @@ async function fillBothWorkers(path: string) {
   expect(origin.count(base)).toBe(2)
 }
 
+/** Responses held by both workers' local stores together (gateway_cache_entries sums them). */
+const cacheEntries = async () => sumOf(await scrape(gw.adminPort), 'gateway_cache_entries')
+
 /**
- * After an invalidation, GETs on fresh connections until the origin was asked again `times`
- * times (once per worker). Without invalidation every one of them is a HIT and the count
- * never moves; purging instead would make the test pass on its own, so it only reads.
+ * Waits until both workers have dropped `dropped` entries: the sender at once, the other when
+ * the primary's message reaches it. Without the fan-out the other worker's copy stays.
+ */
+async function waitForBothWorkersToDrop(entriesBefore: number, dropped: number) {
+  await waitFor(async () => (await cacheEntries()) === entriesBefore - dropped, 5000, `both workers to drop ${dropped} entries`)
+}
+
+/**
+ * After an invalidation, GETs on fresh connections until the origin was asked again twice
+ * (once per worker). Without invalidation every one of them is a HIT and the count never
+ * moves; purging instead would make the test pass on its own, so it only reads.
  */
 async function expectRefetchedByBothWorkers(path: string, countBefore: number) {
   const base = path.split('?')[0]!
   const statuses: (string | null)[] = []
-  for (let i = 0; i < 200 && origin.count(base) < countBefore + 2; i++) {
-    statuses.push(await get(path))
-    if (origin.count(base) < countBefore + 2) await Bun.sleep(5)
-  }
+  await waitFor(
+    async () => {
+      statuses.push(await get(path))
+      return origin.count(base) >= countBefore + 2
+    },
+    5000,
+    `both workers to refetch ${base}`
+  )
   expect(origin.count(base)).toBe(countBefore + 2)
-  // No worker served the old entry once both had refetched.
+  // Both had dropped it before the first GET: one MISS each, then HITs of the new copy.
   expect(statuses.filter((s) => s === 'MISS').length).toBe(2)
 }
 
@@ -90,22 +106,24 @@ test('a 2xx to POST invalidates the URL in every worker; a 4xx does not', async 
   expect((await purge('prefix=/c/doc')).body.purged).toBe(2)
 
   await fillBothWorkers('/c/doc2?cc=max-age%3D600')
+  const entries = await cacheEntries()
   const ok = await fetch(gw.url('/c/doc2?cc=max-age%3D600'), { method: 'POST', keepalive: false })
   await ok.text()
   expect(ok.status).toBe(200)
   // Invalidation travels through the primary to the other worker: both must refetch.
-  await Bun.sleep(50)
+  await waitForBothWorkersToDrop(entries, 2)
   await expectRefetchedByBothWorkers('/c/doc2?cc=max-age%3D600', origin.count('/c/doc2'))
-})
+}, 15_000)
 
 test('Location and Content-Location on the same host are invalidated too', async () => {
   await fillBothWorkers('/c/item?cc=max-age%3D600')
+  const entries = await cacheEntries()
   // The origin answers this DELETE with a Location pointing at /c/item (set below).
   origin.set('/c/collection', {})
   const res = await fetch(gw.url('/c/collection'), { method: 'DELETE', keepalive: false, headers: { 'x-location': '/c/item' } })
   await res.text()
   expect(res.status).toBe(200)
   expect(res.headers.get('content-location')).toBe('/c/item?cc=max-age%3D600')
-  await Bun.sleep(50)
+  await waitForBothWorkersToDrop(entries, 2)
   await expectRefetchedByBothWorkers('/c/item?cc=max-age%3D600', origin.count('/c/item'))
-})
+}, 15_000)

@@ -14,7 +14,8 @@ function listening(port: number): Promise<boolean> {
 async function run(args: string[], env: Record<string, string> = {}) {
   const { proc, output } = spawnMain(args, env)
   const code = await proc.exited
-  await Bun.sleep(20)
+  // The exit can be seen before the last lines are read from the pipes.
+  await output.ended
   return { code, text: output() }
 }
 

@@ -9,14 +9,9 @@
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
 import { resolveTls } from '../upstream/upstream.ts'
-import { createTarget } from '../upstream/target.ts'
+import { createTarget, type TargetHealth } from '../upstream/target.ts'
 
-export interface TargetHealth {
-  upstream: string
-  /** The target's base URL, as the workers' Target.base. */
-  target: string
-  healthy: boolean
-}
+export type { TargetHealth }
 
 export interface HealthChecker {
   /** Every checked target's current state (known ones only). */

@@ -4,7 +4,7 @@ import type { PurgeSelector } from '../policies/cache/purge.ts'
 import type { MetricsSnapshot } from '../metrics/aggregate.ts'
 
 import type { StoreFailurePolicy } from '../policies/rate-limit/buckets.ts'
-import type { TargetHealth } from '../primary/health-checker.ts'
+import type { TargetHealth } from '../upstream/target.ts'
 import type { UpstreamSnapshot } from '../upstream/snapshot.ts'
 
 /** Primary → worker. */

@@ -7,3 +7,11 @@ export function createTarget(url: string, weight = 1): Target {
   const path = parsed.pathname === '/' ? '' : parsed.pathname.replace(/\/+$/, '')
   return { base: `${parsed.origin}${path}`, weight, inflight: 0, healthy: true, ejectedUntil: 0, ejections: 0, failures: 0 }
 }
+
+/** An active health verdict for one target, from the primary's checker to every worker. */
+export interface TargetHealth {
+  upstream: string
+  /** The target's base URL, as the workers' Target.base. */
+  target: string
+  healthy: boolean
+}

@@ -19,7 +19,7 @@
  */
 import { Database } from 'bun:sqlite'
 import { rmSync } from 'node:fs'
-import type { GatewayConfig } from '../../config/schema.ts'
+import type { CacheStoreConfig } from './schema.ts'
 import { createExclusive, SQLITE_COMPANIONS } from '../../files/private.ts'
 import type { Logger } from '../../log.ts'
 import type { CacheDirectives } from './directives.ts'
@@ -369,7 +369,7 @@ export type SharedStore = ReturnType<typeof openSharedStore>
  * The shared tier at `path` with the config's bounds, its errors logged once per kind; none
  * (logged) when it cannot be opened, and the local stores serve alone.
  */
-export function openSharedTier(path: string, cache: GatewayConfig['cache'], log: Logger): SharedStore | undefined {
+export function openSharedTier(path: string, cache: CacheStoreConfig, log: Logger): SharedStore | undefined {
   try {
     return openSharedStore({
       path,

@@ -16,7 +16,8 @@ export function honoPlugin(name: string, exported: unknown, declaration: { optio
   let middleware: unknown = exported
   if ('options' in declaration && declaration.options !== undefined) {
     try {
-      middleware = declaration.options === null ? exported() : exported(declaration.options)
+      // A copy: the config is frozen, and factories may fill in defaults on what they are given.
+      middleware = declaration.options === null ? exported() : exported(structuredClone(declaration.options))
     } catch (err) {
       return { error: `options: the factory refused them (${err instanceof Error ? err.message.split('\n')[0] : String(err)})` }
     }

@@ -6,6 +6,7 @@
  * it, so a plugin that cannot start stops the start (exit 2) or rejects the reload. Every
  * worker then loads the same modules, by the absolute paths the check resolved.
  */
+import { existsSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { DEFAULT_PLUGIN_PHASE, PLUGIN_PHASES, type BuildContext, type Phase, type Policy, type RouteView } from '../../kernel/policy.ts'
 import { formatIssues, type StandardSchemaV1 } from '../../kernel/standard-schema.ts'
@@ -23,8 +24,10 @@ export interface LoadedPlugin {
 
 /** Where a plugin's module is: a file path made absolute against the config's folder, or a package resolved from there (else from the gateway). */
 export function resolveModule(specifier: string, baseDir: string): string | undefined {
-  if (specifier.startsWith('./') || specifier.startsWith('../')) return resolve(baseDir, specifier)
-  if (isAbsolute(specifier)) return specifier
+  if (specifier.startsWith('./') || specifier.startsWith('../') || isAbsolute(specifier)) {
+    const path = resolve(baseDir, specifier)
+    return existsSync(path) ? path : undefined
+  }
   for (const from of [baseDir, import.meta.dir]) {
     try {
       return Bun.resolveSync(specifier, from)
@@ -65,7 +68,8 @@ export async function loadPlugins(
       continue
     }
     const { policy } = loaded
-    let config: unknown = declaration.config
+    // A copy: the config is frozen, and a plugin may keep and change what it is given.
+    let config: unknown = declaration.config === undefined ? undefined : structuredClone(declaration.config)
     if (policy.schema !== undefined) {
       const result = await policy.schema['~standard'].validate(declaration.config ?? {})
       if (result.issues) {

@@ -29,6 +29,9 @@ http {
     location /jwt/ { proxy_pass http://fixture/; }
     # nginx's limit_req is per node: the global-limit scenario compares against plain proxying.
     location /limited/ { proxy_pass http://fixture/; }
+    # No plugins in nginx: the plugin scenarios compare against plain proxying.
+    location /plugin/ { proxy_pass http://fixture/; }
+    location /hono/ { proxy_pass http://fixture/; }
   }
 }
 `

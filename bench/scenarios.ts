@@ -1,4 +1,5 @@
 /** What `bun run bench` measures: one entry per scenario, each against the gateway (and nginx). */
+import { join } from 'node:path'
 
 export interface Scenario {
   name: string
@@ -45,6 +46,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'cache-miss', path: '/cached/miss', unique: true, describe: 'unique URLs through the cache (every request a miss)' },
   { name: 'authenticated', path: '/keyed/small', headers: { 'x-api-key': BENCH_API_KEY }, describe: 'small GET proxied behind an API key' },
   { name: 'jwt', path: '/jwt/small', headers: { authorization: `Bearer ${BENCH_JWT}` }, describe: 'small GET proxied behind an HS256 JWT' },
+  { name: 'plugin', path: '/plugin/small', baseline: 'proxied', describe: 'small GET proxied through a no-op plugin (bench/plugins/noop.ts)' },
+  { name: 'hono-plugin', path: '/hono/small', baseline: 'proxied', describe: 'small GET proxied through a no-op Hono middleware (a Hono Context per request)' },
   { name: 'global-limit', path: '/limited/small', redis: true, baseline: 'proxied', describe: 'small GET proxied under a global (Redis) rate limit it never reaches' },
   { name: 'post-4k', path: '/api/echo', method: 'POST', bodyBytes: 4096, describe: 'POST with a 4 KiB body' },
   { name: 'large', path: '/api/large', describe: '256 KiB GET proxied (streamed)' },
@@ -79,8 +82,14 @@ export function gatewayConfig(upstreamPort: number, workers: string, client?: st
       { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
       { name: 'keyed', path: '/keyed', upstream: 'fixture', stripPrefix: true, auth: { apiKey: {} } },
       { name: 'jwt', path: '/jwt', upstream: 'fixture', stripPrefix: true, auth: { jwt: { algorithms: ['HS256'], secret: BENCH_JWT_SECRET } } },
+      { name: 'plugin', path: '/plugin', upstream: 'fixture', stripPrefix: true, plugins: ['noop'] },
+      { name: 'hono', path: '/hono', upstream: 'fixture', stripPrefix: true, plugins: ['hono-noop'] },
       ...(redisUrl ? [limited] : []),
     ],
     consumers: [{ name: 'bench', apiKeys: [BENCH_API_KEY] }],
+    plugins: {
+      noop: { module: join(import.meta.dir, 'plugins', 'noop.ts') },
+      'hono-noop': { hono: { module: join(import.meta.dir, 'plugins', 'hono-noop.ts') } },
+    },
   }
 }

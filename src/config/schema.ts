@@ -155,6 +155,16 @@ const logSchema = z.strictObject({
   sampleRate: z.number().min(0).max(1).default(1),
 })
 
+/** How the gateway verifies a server it connects to (an https:// upstream, a rediss:// Redis). */
+const clientTlsSchema = z.strictObject({
+  /** CA certificates (PEM) trusted for the server, instead of the system's. */
+  caFile: z.string().min(1).optional(),
+  /** The name the certificate must carry, when it is not the URL's host (SNI too). */
+  serverName: z.string().min(1).optional(),
+  /** Accept any certificate. Only for tests: it makes TLS worthless against an active attacker. */
+  insecureSkipVerify: z.boolean().default(false),
+})
+
 const weightedTarget = z.strictObject({ url: targetUrl, weight: z.int().min(1).max(1000).default(1) })
 
 /**
@@ -261,16 +271,7 @@ const upstreamSchema = z.strictObject({
   /** Send the client's Host upstream instead of the target's. */
   preserveHost: z.boolean().default(false),
   /** How https:// targets are verified (fetch's TLS); verification is on unless insecureSkipVerify. */
-  tls: z
-    .strictObject({
-      /** CA certificates (PEM) trusted for the targets, instead of the system's. */
-      caFile: z.string().min(1).optional(),
-      /** The name the certificate must carry, when it is not the target's host (SNI too). */
-      serverName: z.string().min(1).optional(),
-      /** Accept any certificate. Only for tests: it makes TLS worthless against an active attacker. */
-      insecureSkipVerify: z.boolean().default(false),
-    })
-    .optional(),
+  tls: clientTlsSchema.optional(),
   /** HTTP/2 to https:// targets (fetch's experimental client); a target without h2 falls back to HTTP/1.1. */
   http2: z.boolean().default(false),
 })
@@ -320,16 +321,7 @@ const redisSchema = z.strictObject({
   /** Password for AUTH: `env:NAME`, `file:/path` (or, avoid it, the literal); resolved at load, never logged. */
   password: z.string().min(1).optional(),
   /** How a rediss:// server's certificate is verified; the system CAs by default. */
-  tls: z
-    .strictObject({
-      /** CA certificates (PEM) trusted for the Redis server, instead of the system's. */
-      caFile: z.string().min(1).optional(),
-      /** The name the certificate must carry, when it is not the URL's host (SNI too). */
-      serverName: z.string().min(1).optional(),
-      /** Accept any certificate. Only for tests: it makes TLS worthless against an active attacker. */
-      insecureSkipVerify: z.boolean().default(false),
-    })
-    .optional(),
+  tls: clientTlsSchema.optional(),
   /**
    * Shared by every replica (at least 32 bytes; `env:NAME`, `file:/path` or literal): signs
    * purge and invalidation messages (HMAC-SHA256). Without it the bus is off.

@@ -5,9 +5,9 @@
  * fast instead of queueing while the connection is down, so a Redis outage costs a request
  * nothing but the fallback; reconnection goes on in the background with capped backoff.
  */
-import { readFileSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import type { RedisConfig } from '../config/schema.ts'
+import { readClientTls } from '../files/tls.ts'
 
 /** Longest pause between reconnection attempts. */
 const MAX_BACKOFF_MS = 2000
@@ -21,8 +21,8 @@ export interface RedisTls {
 
 /** The TLS options of `redis.tls`, with the CA file read once; undefined leaves ioredis's default (system CAs). */
 export function redisTls(config: RedisConfig): RedisTls | undefined {
-  const { tls } = config
-  return tls && { ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined, servername: tls.serverName, rejectUnauthorized: !tls.insecureSkipVerify }
+  const tls = readClientTls(config.tls)
+  return tls && { ca: tls.ca, servername: tls.serverName, rejectUnauthorized: tls.rejectUnauthorized }
 }
 
 /**

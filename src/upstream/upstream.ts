@@ -3,8 +3,8 @@
  * base client and its wrappers, outermost first: observe (metrics) → head checks → circuit
  * breaker → retries → balance (active and passive health) → base.
  */
-import { readFileSync } from 'node:fs'
 import type { UpstreamConfig } from '../config/schema.ts'
+import { readClientTls, type ClientTls } from '../files/tls.ts'
 import type { Logger } from '../log.ts'
 import { createFetchClient } from './fetch-client.ts'
 import { createNativeClient } from './native/client.ts'
@@ -51,17 +51,10 @@ export interface UpstreamOptions {
 }
 
 /** TLS settings for https:// targets, with the CA file read (once, at boot). */
-export interface UpstreamTls {
-  ca?: string
-  serverName?: string
-  rejectUnauthorized: boolean
-}
+export type UpstreamTls = ClientTls
 
 /** The fetch `tls` option of an upstream's `tls` settings; the forwarder and the active health checks share it. */
-export function resolveTls(config: UpstreamConfig): UpstreamTls | undefined {
-  const { tls } = config
-  return tls && { ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined, serverName: tls.serverName, rejectUnauthorized: !tls.insecureSkipVerify }
-}
+export const resolveTls = (config: UpstreamConfig): UpstreamTls | undefined => readClientTls(config.tls)
 
 /** The native client for plain-HTTP upstreams (the default); fetch when configured, and for https:// targets. */
 function createBaseClient(name: string, config: UpstreamConfig, tls: UpstreamTls | undefined, log?: Pick<Logger, 'warn'>): UpstreamClient {

@@ -4,13 +4,13 @@
  * reaches a listener, and every bad field is named by its path.
  */
 import type { z } from 'zod'
-import { compileRoutes } from './routes.ts'
 import { configSchema, type GatewayConfig } from './schema.ts'
 import { consumerHeaderNames } from '../policies/auth/schema.ts'
 import { headerRuleProblems } from '../policies/fields.ts'
 import { BUILTIN_POLICIES } from '../policies/index.ts'
 import type { BuiltinPolicy } from '../policies/builtin.ts'
-import { loadPlugins, resolvePluginModules, trialBuild } from '../policies/plugins/load.ts'
+import { resolvePluginModules } from '../policies/plugins/load.ts'
+import { checkPluginsInChild } from './check-plugins.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
 import { readFileSync } from 'node:fs'
 import { resolveSecret } from '../files/secrets.ts'
@@ -74,22 +74,16 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
 }
 
 /**
- * `validateConfig`, then the plugins: imported (afresh with `fresh`, on a reload), their
- * configs checked by their own schemas, and built once for each route that uses them.
+ * `validateConfig`, then the plugins, in a process of their own (check-plugins.ts): imported
+ * as they are on disk now, their configs checked by their own schemas, and built once for
+ * each route that uses them.
  */
-export async function loadConfig(raw: unknown, overrides: EnvSettings['overrides'], options: { baseDir?: string; fresh?: string } = {}): Promise<ValidationResult> {
+export async function loadConfig(raw: unknown, overrides: EnvSettings['overrides'], options: { baseDir?: string } = {}): Promise<ValidationResult> {
   const validated = validateConfig(raw, overrides, options.baseDir)
   if (!validated.ok || Object.keys(validated.config.plugins).length === 0) return validated
-  const config = validated.config
-  const { plugins, errors } = await loadPlugins(config.plugins, { fresh: options.fresh, settings: config })
-  if (errors.length === 0) {
-    const routes = compileRoutes(config.routes)
-    errors.push(...(await trialBuild(plugins, routes, (route) => [...globalPlugins(config), ...(route.config?.plugins ?? [])])))
-  }
+  const errors = await checkPluginsInChild(validated.config)
   return errors.length > 0 ? { ok: false, errors } : validated
 }
-
-const globalPlugins = (config: GatewayConfig) => Object.entries(config.plugins).flatMap(([name, plugin]) => (plugin.global ? [name] : []))
 
 /** Each built-in policy's checks: its top-level settings once, then its key on every route (`routes[i].<key>.<field>: problem`). */
 function policyErrors(config: GatewayConfig): string[] {

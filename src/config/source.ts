@@ -16,15 +16,12 @@ export interface ConfigSource {
 export function fileSource(path: string, overrides: EnvSettings['overrides']): ConfigSource {
   // Plugin modules are named relative to the config file.
   const baseDir = dirname(resolve(path))
-  let loads = 0
   return {
     description: path,
     async load() {
       const file = await readConfigFile(path)
       if (file.error !== undefined) return { ok: false, errors: [file.error] }
-      // Every load after the first imports plugin modules afresh (SIGHUP runs the edited plugin).
-      const fresh = loads++ === 0 ? undefined : String(loads)
-      return loadConfig(applyEnvOverrides(file.raw, overrides), overrides, { baseDir, fresh })
+      return loadConfig(applyEnvOverrides(file.raw, overrides), overrides, { baseDir })
     },
   }
 }

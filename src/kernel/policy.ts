@@ -67,6 +67,29 @@ export interface PolicyMetrics {
   counter(name: string, help: string, labels?: readonly string[]): (values?: Record<string, string>) => void
 }
 
+/** A plugin counter's name: `gateway_plugin_<name>_total` must be a valid metric name. */
+export const COUNTER_NAME = /^[a-z][a-z0-9_]{0,62}$/
+
+/**
+ * The rules of `PolicyMetrics.counter`, one place for the workers' registry and the load-time
+ * check alike: a snake_case name; the route label is the gateway's; one name, one label set
+ * (two plugins may share a counter only as the same counter). `make` makes a new one.
+ */
+export function counterCatalog<T>(make: (name: string, help: string, labels: readonly string[]) => T) {
+  const made = new Map<string, { labels: string; counter: T }>()
+  return (name: string, help: string, labels: readonly string[] = []): T => {
+    if (!COUNTER_NAME.test(name)) throw new Error(`counter name "${name}" must be lower-case a-z, 0-9 and _, starting with a letter`)
+    if (labels.includes('route')) throw new Error(`counter "${name}": the route label is added by the gateway`)
+    const key = labels.join(',')
+    const known = made.get(name)
+    if (known && known.labels !== key) throw new Error(`counter "${name}" is already defined with labels [${known.labels}]`)
+    if (known) return known.counter
+    const counter = make(name, help, labels)
+    made.set(name, { labels: key, counter })
+    return counter
+  }
+}
+
 export interface BuildContext {
   readonly route: RouteView
   readonly settings: Settings

@@ -13,7 +13,7 @@ import type { BridgeObserver } from '../upstream/websocket/bridge.ts'
 import type { WebSocketSlots } from '../upstream/websocket/slots.ts'
 import { createHttpMetrics, type HttpMetrics } from './http.ts'
 import { LATENCY_BUCKETS, METRICS, PREFIX } from './names.ts'
-import type { BuiltinMetrics, PolicyMetrics } from '../kernel/policy.ts'
+import { counterCatalog, type BuiltinMetrics, type PolicyMetrics } from '../kernel/policy.ts'
 
 export interface WorkerMetrics {
   readonly registry: Registry
@@ -42,20 +42,11 @@ export interface WorkerMetrics {
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
-/** A plugin's counter name: snake_case, so `gateway_plugin_<name>_total` is a valid metric name. */
-const PLUGIN_COUNTER = /^[a-z][a-z0-9_]{0,62}$/
-
 export function createWorkerMetrics(info: { version: string; bun: string }): WorkerMetrics {
   const registry = new Registry()
   const registers = [registry]
   /** Plugins' counters by name: routes of one plugin share its families. */
-  const pluginCounters = new Map<string, Counter>()
-  const pluginCounter = (name: string, help: string, labels: readonly string[]) => {
-    if (!PLUGIN_COUNTER.test(name)) throw new Error(`counter name "${name}" must be lower-case snake_case`)
-    let counter = pluginCounters.get(name)
-    if (!counter) pluginCounters.set(name, (counter = new Counter({ name: `${PREFIX}plugin_${name}_total`, help, labelNames: ['route', ...labels], registers })))
-    return counter
-  }
+  const pluginCounter = counterCatalog((name, help, labels) => new Counter({ name: `${PREFIX}plugin_${name}_total`, help, labelNames: ['route', ...labels], registers }))
   const upstreamDuration = createHistogramFamily(registry, {
     name: METRICS.upstreamDuration.name,
     help: 'Time from sending a request upstream to its response head, in seconds',

@@ -98,8 +98,14 @@ export function buildChain(
           error: (event, fields) => deps.log.error(event, { route: route.name, plugin: plugin.name, ...fields }),
         },
       }
-      const stage = plugin.policy.build(plugin.config, pluginContext)
-      if (stage) stages.push(guardPlugin(plugin.name, stage, deps.log))
+      let stage: Stage | undefined
+      try {
+        stage = plugin.policy.build(plugin.config, pluginContext)
+      } catch (err) {
+        // The load-time check built it too; here it failed anyway (its code reads the worker's world).
+        throw Object.assign(new Error(`plugins.${plugin.name}: build failed for route ${route.name} (${err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err)})`), { code: 'plugin_build_failed' })
+      }
+      if (stage) stages.push(guardPlugin(plugin.name, route.name, stage, deps.log))
     }
   }
   return compose(stages, terminal)

@@ -71,7 +71,7 @@ export function runWorkerProcess(log: Logger): void {
     try {
       // The primary checked these modules; a worker that cannot load them cannot serve.
       const { plugins, errors } = await loadPlugins(config.plugins, { settings: config })
-      if (errors.length > 0) throw Object.assign(new Error('plugins'), { code: 'plugin_load_failed' })
+      if (errors.length > 0) throw Object.assign(new Error(errors.join('; ')), { code: 'plugin_load_failed' })
       worker = startWorker(config, log, {
         plugins,
         onRequest: limit > 0 ? (served) => served >= limit && askRecycle('max_requests') : undefined,
@@ -81,7 +81,10 @@ export function runWorkerProcess(log: Logger): void {
         sharedCachePath: message.sharedCachePath,
       })
     } catch (err) {
-      send({ type: 'listen_failed', code: (err as { code?: string }).code ?? 'unknown' })
+      const code = (err as { code?: string }).code ?? 'start_failed'
+      // Say why: a port in use, or a plugin that loads or builds in the check but not here.
+      log.error('worker_start_failed', { error: code, reason: err instanceof Error ? err.message.split('\n')[0] : String(err) })
+      send({ type: 'listen_failed', code })
       process.exit(1)
     }
     if (maxWorkerRssMb > 0) {

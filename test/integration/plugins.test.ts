@@ -29,7 +29,12 @@ const MODULES = {
   }`,
   'not-a-response.ts': `export default { build: () => () => 'hello' }`,
   'build-fails.ts': `export default { build() { throw new Error('cannot start') } }`,
-  'versioned.ts': `export default { build: () => async (exchange, next) => { const res = await next(exchange); res.headers.set('x-plugin-version', '1'); return res } }`,
+  // The version comes from a module the plugin imports: a reload must see an edit there too.
+  'versioned.ts': `import { VERSION } from './version-value.ts'
+  export default { build: () => async (exchange, next) => { const res = await next(exchange); res.headers.set('x-plugin-version', VERSION); return res } }`,
+  'version-value.ts': `export const VERSION = '1'`,
+  'worker-only-fail.ts': `export default { build: (config, context) => { if (context.stores.rateLimits) throw new Error('fails only in a worker'); return (e, n) => n(e) } }`,
+  'bad-counter.ts': `export default { build: (config, context) => { context.metrics.counter('Bad-Name', 'x'); return (e, n) => n(e) } }`,
 }
 
 let origin: CacheOrigin
@@ -161,7 +166,7 @@ describe('plugins on a running gateway', () => {
       return res.headers.get('x-plugin-version')
     }
     expect(await version()).toBe('1')
-    writeFileSync(join(dir, 'versioned.ts'), MODULES['versioned.ts'].replace("'1'", "'2'"))
+    writeFileSync(join(dir, 'version-value.ts'), `export const VERSION = '2'`)
     gw.proc.kill('SIGHUP')
     await waitFor(async () => (await version()) === '2', 15_000, 'the edited plugin')
     writeFileSync(join(dir, 'versioned.ts'), `export default { build() { throw new Error('broken edit') } }`)
@@ -207,6 +212,22 @@ describe('a plugin that cannot start stops the start', () => {
     expect(text).toContain('plugins.stamp.config: Unrecognized key: "extra"')
     expect(text).toContain('plugins.office.config.allow[0]: must be an IP address or a CIDR range')
   })
+
+  test('a counter name the metrics would refuse, and a Hono factory named without options, exit 2', async () => {
+    const counter = await start({ plugins: { bad: { module: './bad-counter.ts' } }, routes: [{ path: '/', upstream: 'origin', plugins: ['bad'] }] })
+    expect(counter.code).toBe(2)
+    expect(counter.text).toContain('plugins.bad: build failed for route / (Error: counter name "Bad-Name" must be lower-case')
+    const factory = await start({ plugins: { login: { hono: { module: 'hono/basic-auth', export: 'basicAuth' } } }, routes: [{ path: '/', upstream: 'origin', plugins: ['login'] }] })
+    expect(factory.code).toBe(2)
+    expect(factory.text).toContain('plugins.login.hono.export: takes 1 argument(s)')
+  })
+
+  test('a build that fails only in a worker: the worker says which plugin, and the start gives up', async () => {
+    const { code, text } = await start({ server: { workers: 1, port: 0 }, admin: { port: 0 }, plugins: { picky: { module: './worker-only-fail.ts' } }, routes: [{ path: '/', upstream: 'origin', plugins: ['picky'] }] })
+    expect(code).toBe(1)
+    expect(events(text, 'worker_start_failed')[0]).toMatchObject({ error: 'plugin_build_failed', reason: 'plugins.picky: build failed for route / (Error: fails only in a worker)' })
+    expect(text).not.toContain('"event":"listening"')
+  }, 30_000)
 
   test('a module that is not there, and a build that throws, exit 2', async () => {
     const missing = await start({ plugins: { gone: { module: './nope.ts' } }, routes: [{ path: '/', upstream: 'origin', plugins: ['gone'] }] })

@@ -1,7 +1,8 @@
 /**
  * A plugin's stage, guarded: one that throws, rejects, or answers with something other than
  * a Response gives the client a 500 `plugin_error` JSON with the request id (never its
- * message or stack), and the log one line per plugin per 10 s, with the error's class.
+ * message or stack), and the log one line per plugin and route per 10 s, with the error's
+ * class (a plugin that wants its messages logged catches and logs them with context.log).
  */
 import { refuse } from '../../kernel/errors.ts'
 import type { Exchange } from '../../kernel/exchange.ts'
@@ -14,13 +15,13 @@ interface Log {
   error(event: string, fields?: Record<string, unknown>): void
 }
 
-export function guardPlugin(name: string, stage: Stage, log: Log, now: () => number = Date.now): Stage {
+export function guardPlugin(name: string, route: string, stage: Stage, log: Log, now: () => number = Date.now): Stage {
   let loggedAt = -Infinity
   let unlogged = 0
   const failed = (exchange: Exchange, err: unknown): Response => {
     const at = now()
     if (at - loggedAt >= LOG_EVERY_MS) {
-      log.error('plugin_error', { plugin: name, requestId: exchange.requestId, error: err instanceof Error ? err.name : typeof err, suppressed: unlogged })
+      log.error('plugin_error', { plugin: name, route, requestId: exchange.requestId, error: err instanceof Error ? err.name : typeof err, suppressed: unlogged })
       loggedAt = at
       unlogged = 0
     } else unlogged++

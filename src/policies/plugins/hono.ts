@@ -14,7 +14,10 @@ import type { Stage } from '../../kernel/stage.ts'
 export function honoPlugin(name: string, exported: unknown, declaration: { options?: unknown }, phase: PluginPhase | undefined): Policy | { error: string } {
   if (typeof exported !== 'function') return { error: 'export: is not a function (a Hono middleware, or a factory of one with options)' }
   let middleware: unknown = exported
-  if ('options' in declaration && declaration.options !== undefined) {
+  const isFactory = 'options' in declaration && declaration.options !== undefined
+  // A middleware takes (c, next); a factory named without options would answer every request with plugin_error.
+  if (!isFactory && exported.length !== 2) return { error: `export: takes ${exported.length} argument(s), not a middleware's (c, next): a factory? give hono.options (null to call it with none)` }
+  if (isFactory) {
     try {
       // A copy: the config is frozen, and factories may fill in defaults on what they are given.
       middleware = declaration.options === null ? exported() : exported(structuredClone(declaration.options))

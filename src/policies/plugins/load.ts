@@ -1,14 +1,14 @@
 /**
  * Plugins from the config: each a module's export that is a plugin (the Policy interface,
- * `definePlugin`), or a Hono middleware (hono.ts). The primary loads them at start and at
- * every SIGHUP (modules imported afresh) to check them: the config by the plugin's own
+ * `definePlugin`), or a Hono middleware (hono.ts). At start and at every SIGHUP a short-lived
+ * process (config/check-plugins.ts) loads them to check them: the config by the plugin's own
  * schema (any Standard Schema), its `check`, and a trial `build` for each route that uses
  * it, so a plugin that cannot start stops the start (exit 2) or rejects the reload. Every
  * worker then loads the same modules, by the absolute paths the check resolved.
  */
 import { existsSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
-import { DEFAULT_PLUGIN_PHASE, PLUGIN_PHASES, type BuildContext, type Phase, type Policy, type RouteView } from '../../kernel/policy.ts'
+import { counterCatalog, DEFAULT_PLUGIN_PHASE, PLUGIN_PHASES, type BuildContext, type Phase, type Policy, type RouteView } from '../../kernel/policy.ts'
 import { formatIssues, type StandardSchemaV1 } from '../../kernel/standard-schema.ts'
 import { honoPlugin } from './hono.ts'
 import type { PluginDeclaration } from './schema.ts'
@@ -51,18 +51,19 @@ export function resolvePluginModules(plugins: Record<string, PluginDeclaration>,
 }
 
 /**
- * Imports and checks every plugin. `fresh` imports modules anew (a reload: an edited plugin
- * is what runs). Errors are `plugins.<name>.<field>: problem` lines, every one at once.
+ * Imports and checks every plugin (in a process of its own at load: check-plugins.ts, so each
+ * load sees the modules as they are now). Errors are `plugins.<name>.<field>: problem` lines,
+ * every one at once.
  */
 export async function loadPlugins(
   declared: Readonly<Record<string, PluginDeclaration>>,
-  options: { fresh?: string; settings?: object } = {}
+  options: { settings?: object } = {}
 ): Promise<{ plugins: Map<string, LoadedPlugin>; errors: string[] }> {
   const plugins = new Map<string, LoadedPlugin>()
   const errors: string[] = []
   for (const [name, declaration] of Object.entries(declared)) {
     const at = `plugins.${name}`
-    const loaded = await loadOne(name, declaration, options.fresh)
+    const loaded = await loadOne(name, declaration)
     if ('error' in loaded) {
       errors.push(`${at}.${loaded.error}`)
       continue
@@ -91,14 +92,12 @@ export async function loadPlugins(
   return { plugins, errors }
 }
 
-async function loadOne(name: string, declaration: PluginDeclaration, fresh: string | undefined): Promise<{ policy: Policy } | { error: string }> {
+async function loadOne(name: string, declaration: PluginDeclaration): Promise<{ policy: Policy } | { error: string }> {
   const target = declaration.hono ?? declaration
   const field = declaration.hono ? 'hono.module' : 'module'
   let module: Record<string, unknown>
   try {
-    // A query makes Bun import the file again instead of its cached module (a reload).
-    const specifier = fresh !== undefined && isAbsolute(target.module!) ? `${target.module}?reload=${fresh}` : target.module!
-    module = await import(specifier)
+    module = await import(target.module!)
   } catch (err) {
     return { error: `${field}: ${target.module} cannot be imported (${errorName(err)})` }
   }
@@ -129,19 +128,26 @@ function pluginProblem(value: unknown): string | undefined {
  * then closes what it started: a plugin whose build throws is refused at load, not found
  * broken in every worker.
  */
-export async function trialBuild(plugins: ReadonlyMap<string, LoadedPlugin>, routes: readonly RouteView[], routePlugins: (route: RouteView) => readonly string[]): Promise<string[]> {
+export async function trialBuild(
+  plugins: ReadonlyMap<string, LoadedPlugin>,
+  routes: readonly RouteView[],
+  routePlugins: (route: RouteView) => readonly string[],
+  settings: object
+): Promise<string[]> {
   const errors: string[] = []
   const closers: (() => void | Promise<void>)[] = []
   const quiet = { info() {}, warn() {}, error() {} }
+  // The workers' rules for counters: a name or label set they would refuse is refused here.
+  const counter = counterCatalog(() => () => {})
   for (const route of routes) {
     for (const name of routePlugins(route)) {
       const plugin = plugins.get(name)
       if (!plugin) continue
       const context: BuildContext = {
         route,
-        settings: {} as never,
+        settings: settings as never,
         log: quiet,
-        metrics: { counter: () => () => {} },
+        metrics: { counter },
         stores: {},
         forwarding: () => {
           throw new Error('no request at load')

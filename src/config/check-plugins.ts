@@ -1,0 +1,42 @@
+/**
+ * The plugin check, run in a process of its own for each load (start and every SIGHUP):
+ * reads the validated config as JSON on stdin, loads every plugin, checks its config and
+ * builds it once for each route that uses it, and writes `{"errors": [...]}` on stdout. A
+ * fresh process imports every module as it is on disk now (an edited helper a plugin imports
+ * too), and the primary never runs a plugin's code itself.
+ */
+import { join } from 'node:path'
+import { loadPlugins, trialBuild } from '../policies/plugins/load.ts'
+import { compileRoutes } from './routes.ts'
+import type { GatewayConfig } from './schema.ts'
+
+/** The plugins' problems, every one: loading, their configs, then their builds. */
+export async function checkPlugins(config: GatewayConfig): Promise<string[]> {
+  const { plugins, errors } = await loadPlugins(config.plugins, { settings: config })
+  if (errors.length > 0) return errors
+  const global = Object.entries(config.plugins).flatMap(([name, plugin]) => (plugin.global ? [name] : []))
+  return trialBuild(plugins, compileRoutes(config.routes), (route) => [...global, ...(route.config?.plugins ?? [])], config)
+}
+
+/** Runs the check in a child process; a check that dies is an error too, never a pass. */
+export async function checkPluginsInChild(config: GatewayConfig): Promise<string[]> {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, 'check-plugins.ts')], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+  child.stdin.write(JSON.stringify(config))
+  await child.stdin.end()
+  const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited])
+  try {
+    const { errors } = JSON.parse(out) as { errors: string[] }
+    if (code === 0 && Array.isArray(errors)) return errors
+  } catch {
+    // Not the answer: a plugin that killed the process at import.
+  }
+  return [`plugins: the plugin check exited ${code} without an answer (a plugin module that exits or crashes at import?)`]
+}
+
+if (import.meta.main) {
+  const config = JSON.parse(await new Response(Bun.stdin.stream()).text()) as GatewayConfig
+  const errors = await checkPlugins(config)
+  process.stdout.write(JSON.stringify({ errors }))
+  // Timers or sockets a plugin left open must not keep the check alive.
+  process.exit(0)
+}

@@ -1,15 +1,16 @@
 /**
- * createApp(deps): the request side, and only wiring. Hono's router is the one router, on
- * the one normalised path (`getPath`). Registered in precedence order: the health route,
- * then every configured route (most specific first), each as one handler running the chain
- * built for it at boot (pipeline/build.ts: the built-in policies and the route's plugins
- * around the forwarder); unmatched requests run a chain of their own that answers 404.
+ * createApp(deps): the request side, and only wiring. Hono carries the request on the one
+ * normalised path (`getPath`) to one handler: the health path, else the route table
+ * (pipeline/route-table.ts: longest prefix, host before host-less, flat in the number of
+ * routes), each route's handler running the chain built for it at boot (pipeline/build.ts:
+ * the built-in policies and the route's plugins around the forwarder); unmatched requests
+ * run a chain of their own that answers 404.
  * Nothing wraps them: metrics and the access log observe the end of each chain
  * (pipeline/serve.ts).
  */
-import { Hono } from 'hono'
+import { Hono, type Handler as HonoHandler } from 'hono'
 import { accessLog } from './access-log/index.ts'
-import { builtinRoute, compileRoutes, routePatterns } from './config/routes.ts'
+import { builtinRoute, compileRoutes } from './config/routes.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import { createEdge } from './edge/index.ts'
 import { errorResponse, GatewayError, refusal } from './kernel/errors.ts'
@@ -21,6 +22,7 @@ import { UNMATCHED_ROUTE } from './metrics/names.ts'
 import type { WorkerMetrics } from './metrics/registry.ts'
 import { createIpMatcher } from './net/ip-matcher.ts'
 import { buildChain, createClosers, type ChainDeps } from './pipeline/build.ts'
+import { createRouteTable } from './pipeline/route-table.ts'
 import { healthHandler, type IsHealthy } from './pipeline/health.ts'
 import { serveRoute, type ServeDeps } from './pipeline/serve.ts'
 import { credentialQueryNames } from './policies/auth/api-key.ts'
@@ -86,8 +88,9 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   }
 
   const health = builtinRoute('health', healthPath, ['GET', 'HEAD'])
-  app.all(healthPath, serveRoute(health, buildChain(health, healthHandler(deps.isHealthy ?? (() => true)), chainDeps, closers), serveDeps))
+  const serveHealth = serveRoute(health, buildChain(health, healthHandler(deps.isHealthy ?? (() => true)), chainDeps, closers), serveDeps)
 
+  const entries: { prefix: string; host: string | undefined; value: HonoHandler<GatewayEnv> }[] = []
   for (const route of compileRoutes(config.routes)) {
     const routeConfig = route.config!
     const forwarder = createForwarder({
@@ -104,12 +107,18 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       scheme: config.server.tls ? 'https' : 'http',
       deadlines,
     })
-    const handler = serveRoute(route, buildChain(route, forwarder.forward, chainDeps, closers, forwarder.context), serveDeps, load)
-    for (const pattern of routePatterns(route.prefix)) app.all(pattern, handler)
+    entries.push({ prefix: route.prefix, host: route.host, value: serveRoute(route, buildChain(route, forwarder.forward, chainDeps, closers, forwarder.context), serveDeps, load) })
   }
+  const table = createRouteTable(entries)
 
   const unmatched = builtinRoute(UNMATCHED_ROUTE, '')
   const notFound = serveRoute(unmatched, buildChain(unmatched, noRoute, chainDeps, closers), serveDeps)
+  // One Hono handler: the health path, else the route table (pipeline/route-table.ts), else 404.
+  app.all('*', (c, next) => {
+    const path = c.req.path
+    const handler = path === healthPath ? serveHealth : (table.match(path, c.req.raw.headers.get('host')) ?? notFound)
+    return handler(c, next)
+  })
   app.notFound((c) => notFound(c, async () => {}) as Response | Promise<Response>)
   // Only a bug outside the pipelines (Hono itself) gets here.
   app.onError((err) => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import type { RouteConfig } from './schema.ts'
 import { upstreamPath } from '../upstream/forward.ts'
-import { compileRoutes, routePatterns } from './routes.ts'
+import { compileRoutes } from './routes.ts'
 
 const route = (path: string, extra: Partial<RouteConfig> = {}): RouteConfig => ({
   path,
@@ -32,11 +32,6 @@ describe('compileRoutes', () => {
     expect([...ro.methods!]).toEqual(['GET', 'HEAD'])
     expect(ro.allow).toBe('GET, HEAD')
     expect(routes.at(-1)!.allow).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS')
-  })
-
-  test('Hono patterns match whole segments', () => {
-    expect(routePatterns('/api')).toEqual(['/api', '/api/*'])
-    expect(routePatterns('/')).toEqual(['*'])
   })
 })
 

@@ -1,8 +1,7 @@
 /**
  * Routes compiled at boot from the config, in precedence order: the longest prefix first,
- * and at equal length a host-specific route before a host-less one. They are registered
- * with Hono in this order, and Hono's router (the one router) tries matching routes in
- * registration order: a route whose host does not match hands the request to the next one.
+ * and at equal length a host-specific route before a host-less one. The route table
+ * (pipeline/route-table.ts) finds a request's route by the same rules.
  */
 import { ROUTE_METHODS, type RouteConfig } from './schema.ts'
 import { normalisePrefix } from './load.ts'
@@ -28,11 +27,6 @@ export function compileRoutes(configs: readonly RouteConfig[]): Route[] {
   return configs
     .map(toRoute)
     .sort((a, b) => b.prefix.length - a.prefix.length || Number(b.host !== undefined) - Number(a.host !== undefined))
-}
-
-/** Hono patterns matching `prefix` on whole segments: `/users` matches `/users`, `/users/` and `/users/42`, not `/users2`. */
-export function routePatterns(prefix: string): string[] {
-  return prefix === '/' ? ['*'] : [prefix, `${prefix}/*`]
 }
 
 /** A route the gateway answers itself (health, unmatched requests): no config. */

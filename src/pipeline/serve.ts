@@ -3,8 +3,8 @@
  * Exchange, the chain answers (refusals too are answers), the answer gets its X-Request-Id
  * (made once, by the edge; set here only), and the request is recorded in the route's own
  * metric slot, the refusals counted, and, when on, the access log written. Only a bug gets
- * here as an exception: it is rendered as the one 500 (app.ts). Host-specific routes hand a
- * request for another host to the next matching route (Hono tries them in registration order).
+ * here as an exception: it is rendered as the one 500 (app.ts). The route table chose the
+ * route (host routes included), so a handler serves whatever it is given.
  */
 import type { Handler as HonoHandler } from 'hono'
 import type { AccessLog } from '../access-log/index.ts'
@@ -13,7 +13,6 @@ import type { Admit } from '../edge/index.ts'
 import { overloaded, refusal, refusalOf } from '../kernel/errors.ts'
 import type { Exchange } from '../kernel/exchange.ts'
 import type { Handler } from '../kernel/stage.ts'
-import { hostForRouting } from '../kernel/target.ts'
 import type { GatewayEnv } from '../kernel/types.ts'
 import type { RequestRecorder } from '../metrics/http.ts'
 
@@ -58,9 +57,7 @@ export interface Load {
 export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, load?: Load): HonoHandler<GatewayEnv> {
   const { admit, renderError } = deps
   const observers: Observers = { recorder: deps.recorderFor?.(route.name), rejected: deps.rejected, accessLog: deps.accessLog }
-  const host = route.host
-  return function handleRoute(c, next) {
-    if (host !== undefined && hostForRouting(c.req.raw.headers.get('host')) !== host) return next()
+  return function handleRoute(c) {
     const started = performance.now()
     const exchange = admit(c, route)
     if (load && load.inflight >= load.max) {

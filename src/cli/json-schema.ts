@@ -34,7 +34,7 @@ export function gatewayJsonSchema(): Record<string, unknown> {
   return { $schema, title: 'bun-gateway config', description: 'A bun-gateway config file (gateway.example.yaml documents every key).', ...rest }
 }
 
-const TARGET_URL = { type: 'string', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://' }
+const TARGET_URL = { type: 'string' as const, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://' }
 
 function weightedTargetSchema(): Record<string, unknown> {
   const { $schema: _, ...schema } = z.toJSONSchema(weightedTarget, {

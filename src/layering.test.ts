@@ -29,6 +29,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['primary'],
   ['single-process', 'demo'],
   ['main'],
+  // The bun-gateway command: start is main's, validate and schema read the config.
+  ['cli'],
 ]
 
 const layerOf = new Map(LAYERS.flatMap((parts, layer) => parts.map((part) => [part, layer] as const)))

@@ -5,7 +5,7 @@
  * built-in demo upstream.
  */
 import { readEnv } from './config/env.ts'
-import { defaultSource, fileSource, type ConfigSource } from './config/source.ts'
+import { defaultSource, fileSource, invalidConfigLines, type ConfigSource } from './config/source.ts'
 import { startDemoUpstream } from './demo/upstream.ts'
 import { createLogger } from './log.ts'
 import { runPrimary } from './primary/index.ts'
@@ -26,7 +26,7 @@ function fail(lines: string[]): never {
   process.exit(EXIT_BAD_CONFIG)
 }
 
-function parseArgs(argv: string[]): Args {
+function parseArgs(argv: string[], usage: string): Args {
   const args: Args = { worker: false, singleProcess: false }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -35,15 +35,19 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--worker') args.worker = true
     else if (arg === '--single-process') args.singleProcess = true
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`${USAGE}\n`)
+      process.stdout.write(`${usage}\n`)
       process.exit(0)
-    } else fail([`unknown argument: ${arg}`, USAGE])
+    } else fail([`unknown argument: ${arg}`, usage])
   }
   return args
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(Bun.argv.slice(2))
+/**
+ * Starts the gateway with `argv` (the arguments after the script). `bun-gateway start`
+ * (cli.ts) calls it too; the workers then run `Bun.main --worker`, whichever of the two that is.
+ */
+export async function main(argv: string[], usage = USAGE): Promise<void> {
+  const args = parseArgs(argv, usage)
   if (args.worker) {
     runWorkerProcess(createLogger({ pid: process.pid, role: 'worker' }))
     return
@@ -56,7 +60,7 @@ async function main(): Promise<void> {
     : // A placeholder origin first, so a bad env override exits before the demo listens.
       defaultSource('http://127.0.0.1:1', env.overrides)
   let result = await source.load()
-  if (!result.ok) fail([`invalid config (${source.description}):`, ...result.errors.map((e) => `  ${e}`)])
+  if (!result.ok) fail(invalidConfigLines(source, result.errors))
 
   let stopDemo: (() => void) | undefined
   if (!configPath) {
@@ -71,4 +75,4 @@ async function main(): Promise<void> {
   else await runPrimary({ config: result.config, source, entry: Bun.main, log, onStopped: stopDemo })
 }
 
-await main()
+if (import.meta.main) await main(Bun.argv.slice(2))

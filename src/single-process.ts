@@ -10,6 +10,7 @@ import type { GatewayConfig } from './config/schema.ts'
 import type { Logger } from './log.ts'
 import { mergeSnapshots } from './upstream/snapshot.ts'
 import { startWorker } from './worker/server.ts'
+import { VERSION } from './version.ts'
 import { loadPlugins } from './policies/plugins/load.ts'
 import { createHealthChecker } from './primary/health-checker.ts'
 import { AggregatorRegistry } from 'prom-client'
@@ -66,6 +67,7 @@ export async function runSingleProcess(config: GatewayConfig, source: ConfigSour
     mode: 'single-process',
     config: source.description,
     routes: config.routes.length,
+    version: VERSION,
   })
 
   const shutdown = async (signal: string) => {

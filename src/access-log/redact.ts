@@ -8,7 +8,7 @@
  */
 
 /** Parameter names that carry secrets: tokens, keys, passwords, signatures, sessions, auth codes. */
-const SECRET_NAME = /token|key|secret|pass(?:word|wd)?|pwd|sig(?:nature)?|auth|session|jwt|credential|^code$/i
+export const SECRET_NAME = /token|key|secret|pass(?:word|wd)?|pwd|sig(?:nature)?|auth|session|jwt|credential|^code$/i
 
 export const REDACTED = 'REDACTED'
 

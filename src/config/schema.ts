@@ -165,13 +165,13 @@ const clientTlsSchema = z.strictObject({
   insecureSkipVerify: z.boolean().default(false),
 })
 
-const weightedTarget = z.strictObject({ url: targetUrl, weight: z.int().min(1).max(1000).default(1) })
+export const weightedTarget = z.strictObject({ url: targetUrl, weight: z.int().min(1).max(1000).default(1) })
 
 /**
  * A target: a base URL, or `{ url, weight }`; always `{ url, weight }` once parsed. Written
  * as one transform rather than a union, so a bad URL keeps its own message.
  */
-const targetSchema = z.unknown().transform((value, ctx) => {
+export const targetSchema = z.unknown().transform((value, ctx) => {
   const parsed = weightedTarget.safeParse(typeof value === 'string' ? { url: value } : value)
   if (parsed.success) return parsed.data
   for (const issue of parsed.error.issues) {

@@ -26,6 +26,11 @@ export function fileSource(path: string, overrides: EnvSettings['overrides']): C
   }
 }
 
+/** What the start (and `bun-gateway validate`) prints for a config that does not load. */
+export function invalidConfigLines(source: ConfigSource, errors: readonly string[]): string[] {
+  return [`invalid config (${source.description}):`, ...errors.map((e) => `  ${e}`)]
+}
+
 /** The embedded default, its demo upstream at `demoOrigin`. */
 export function defaultSource(demoOrigin: string, overrides: EnvSettings['overrides']): ConfigSource {
   return {

@@ -18,6 +18,7 @@ import { createHealthChecker, type HealthChecker, type TargetHealth } from './he
 import { nodeCaches, sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
 import { createSupervisor } from './supervisor.ts'
 import { createMetricsAggregator } from '../metrics/aggregate.ts'
+import { VERSION } from '../version.ts'
 import { createPrimaryMetrics } from '../metrics/primary.ts'
 
 /** How long after the shutdown deadline a worker that has not exited gets SIGKILL. */
@@ -190,5 +191,6 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     config: source.description,
     routes: config.routes.length,
     replica: replicas?.id,
+    version: VERSION,
   })
 }

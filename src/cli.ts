@@ -1,0 +1,38 @@
+#!/usr/bin/env bun
+/**
+ * The `bun-gateway` command (package.json `bin`): start, validate, schema, --version, --help.
+ * `start` runs main.ts's start in this process, so Bun.main is this file and the workers it
+ * spawns (`Bun.main --worker`) come back here as the hidden `--worker` command.
+ */
+import { parseCommand, START_USAGE, USAGE } from './cli/args.ts'
+import { jsonSchemaText } from './cli/json-schema.ts'
+import { EXIT_BAD_CONFIG, validate } from './cli/validate.ts'
+import { readEnv } from './config/env.ts'
+import { main } from './main.ts'
+import { VERSION } from './version.ts'
+
+const env = readEnv()
+const command = parseCommand(Bun.argv.slice(2), env.configPath)
+const out = (text: string) => void process.stdout.write(text)
+const err = (text: string) => void process.stderr.write(text)
+
+switch (command.name) {
+  case 'start':
+    await main(command.argv, START_USAGE)
+    break
+  case 'validate':
+    process.exitCode = await validate({ files: command.files, print: command.print, overrides: env.overrides, out, err })
+    break
+  case 'schema':
+    out(jsonSchemaText())
+    break
+  case 'version':
+    out(`bun-gateway ${VERSION} (bun ${Bun.version})\n`)
+    break
+  case 'help':
+    out(`${USAGE}\n`)
+    break
+  case 'usage':
+    err(`${command.problem}\n${USAGE}\n`)
+    process.exitCode = EXIT_BAD_CONFIG
+}

@@ -1,11 +1,12 @@
 /**
  * `bun run bench`: starts the fixture upstream and the gateway (through its real start path)
  * on loopback, runs every scenario with oha (or wrk), optionally against nginx too, prints a
- * table, writes bench/results/<time>.json, latest.json and latest.svg, and exits 1 when a
+ * table, writes .tmp/bench/<time>.json, latest.json and latest.svg (ignored by git; with
+ * --save-reference also the committed bench/results/reference.json and .svg), and exits 1 when a
  * threshold in bench/thresholds.json is missed.
  *
  *   bun run bench [-- --duration 10 --connections 64 --workers auto --scenario proxied,cache-hit
- *                     --quick --compare nginx --client native|fetch --results DIR]
+ *                     --quick --compare nginx --client native|fetch --results DIR --save-reference]
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -33,7 +34,10 @@ const { values } = parseArgs({
     compare: { type: 'string' },
     /** The gateway's upstream client (the config default when absent). */
     client: { type: 'string' },
-    results: { type: 'string', default: join(import.meta.dir, 'results') },
+    /** Where each run's report goes: an ignored folder, so a run never rewrites a tracked file. */
+    results: { type: 'string', default: join(import.meta.dir, '..', '.tmp', 'bench') },
+    /** Also write bench/results/reference.json and .svg, the committed reference (on purpose only). */
+    'save-reference': { type: 'boolean', default: false },
   },
 })
 const RESULTS = values.results!
@@ -207,6 +211,12 @@ async function main(): Promise<void> {
   await Bun.write(join(RESULTS, 'latest.json'), json)
   await Bun.write(join(RESULTS, 'latest.svg'), svgChart(report))
   console.log(`results: ${join(RESULTS, 'latest.json')}, ${join(RESULTS, 'latest.svg')}`)
+  if (values['save-reference']) {
+    const reference = join(import.meta.dir, 'results')
+    await Bun.write(join(reference, 'reference.json'), json)
+    await Bun.write(join(reference, 'reference.svg'), svgChart(report))
+    console.log(`reference saved: ${join(reference, 'reference.json')}`)
+  }
   if (report.failures.length) {
     console.error(`thresholds missed (bench/thresholds.json):\n  ${report.failures.join('\n  ')}`)
     process.exitCode = 1

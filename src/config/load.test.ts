@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { applyEnvOverrides, formatPath, parseConfigText, validateConfig } from './load.ts'
+import { applyEnvOverrides, configSyntaxError, formatPath, parseConfigText, validateConfig } from './load.ts'
 import { readEnv } from './env.ts'
 
 const minimal = () => ({
@@ -242,5 +242,39 @@ describe('consumers and their keys', () => {
     } finally {
       delete process.env.GW_TEST_SHORT_KEY
     }
+  })
+})
+
+/** The message for a file that does not parse, as the start path prints it. */
+function syntaxErrorOf(text: string, fileName: string): string {
+  try {
+    parseConfigText(text, fileName)
+  } catch (err) {
+    return configSyntaxError(fileName, text, err)
+  }
+  throw new Error('expected a syntax error')
+}
+
+describe('syntax errors say FILE:LINE:COL and show the line', () => {
+  test('a line indented one space too far', () => {
+    expect(syntaxErrorOf('server:\n  port: 80\n   host: x\n', 'gateway.yaml')).toBe(
+      ['gateway.yaml:3:8: not valid YAML: unexpected token', '    3 |    host: x', '      |        ^'].join('\n')
+    )
+  })
+
+  test('an unclosed bracket: the line and column where it opens', () => {
+    expect(syntaxErrorOf('server: [unclosed', 'g.yaml')).toBe(['g.yaml:1:9: not valid YAML: unexpected token', '    1 | server: [unclosed', '      |         ^'].join('\n'))
+    const open = 'upstreams:\n  users:\n    targets: [\n      "http://a",\n      "http://b"\n    timeoutMs: 5\n'
+    expect(syntaxErrorOf(open, 'g.yaml')).toStartWith('g.yaml:3:14: not valid YAML: unexpected token\n    3 |     targets: [\n')
+  })
+
+  test('an unterminated quote, and a tab used as indentation (the caret keeps the tab)', () => {
+    expect(syntaxErrorOf('a: 1\nb: "unterminated\nc: 2\n', 'g.yaml')).toStartWith('g.yaml:2:4: not valid YAML: unexpected character\n')
+    expect(syntaxErrorOf('a: 1\n\tb: 2\n', 'g.yaml')).toBe(['g.yaml:2:2: not valid YAML: tab characters cannot be used as indentation', '    2 | \tb: 2', '      | \t^'].join('\n'))
+  })
+
+  test('JSON: the offset where the text stops being JSON', () => {
+    expect(syntaxErrorOf('{"server": {"port": 80,}}', 'g.json')).toBe(['g.json:1:24: not valid JSON: property name must be a string literal', '    1 | {"server": {"port": 80,}}', '      |                        ^'].join('\n'))
+    expect(syntaxErrorOf('{\n  "a": 1\n  "b": 2\n}', 'g.json')).toStartWith("g.json:3:3: not valid JSON: expected '}'\n    3 |   \"b\": 2\n")
   })
 })

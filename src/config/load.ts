@@ -15,6 +15,7 @@ import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
 import { readFileSync } from 'node:fs'
 import { resolveSecret } from '../files/secrets.ts'
 import { privatePathProblems, SQLITE_COMPANIONS } from '../files/private.ts'
+import { jsonErrorOffset, parseErrorReason, positionOf, syntaxErrorMessage, yamlErrorPosition } from './syntax-error.ts'
 
 export type ValidationResult =
   | { ok: true; config: GatewayConfig }
@@ -26,16 +27,27 @@ export function parseConfigText(text: string, fileName: string): unknown {
   return Bun.YAML.parse(text) ?? {}
 }
 
-/** Reads and parses `path`; errors name the file, never a stack. */
+/**
+ * Reads and parses `path`; errors name the file, never a stack. A syntax error says
+ * `FILE:LINE:COL:` and shows the line (syntax-error.ts).
+ */
 export async function readConfigFile(path: string): Promise<{ raw?: unknown; error?: string }> {
   const file = Bun.file(path)
   if (!(await file.exists())) return { error: `${path}: file not found` }
+  const text = await file.text()
   try {
-    return { raw: parseConfigText(await file.text(), path) }
+    return { raw: parseConfigText(text, path) }
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : 'unreadable'
-    return { error: `${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${reason}` }
+    return { error: configSyntaxError(path, text, err) }
   }
+}
+
+/** The message for a file that does not parse: where, why, and the line itself. */
+export function configSyntaxError(path: string, text: string, err: unknown): string {
+  const json = path.endsWith('.json')
+  const offset = json ? jsonErrorOffset(text) : undefined
+  const at = json ? (offset === undefined ? undefined : positionOf(text, offset)) : yamlErrorPosition(text, (t) => parseConfigText(t, path))
+  return syntaxErrorMessage(path, text, json ? 'JSON' : 'YAML', parseErrorReason(err), at)
 }
 
 /** Returns a copy of `raw` with the env overrides written in at their key paths. */

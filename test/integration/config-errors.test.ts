@@ -55,11 +55,19 @@ describe('a bad config exits 2 before anything listens', () => {
     expect(await listening(PORT)).toBe(false)
   })
 
-  test('a YAML syntax error names the file', async () => {
-    const path = writeConfig('server: [unclosed', 'broken.yaml')
+  test('a YAML syntax error names the file, the line and the column, and shows the line', async () => {
+    const path = writeConfig(['server:', `  port: ${PORT}`, '   host: 127.0.0.1'].join('\n'), 'broken.yaml')
     const { code, text } = await run(['--config', path])
     expect(code).toBe(2)
-    expect(text).toContain(`${path}: not valid YAML`)
+    expect(text).toContain([`${path}:3:8: not valid YAML: unexpected token`, '    3 |    host: 127.0.0.1', '      |        ^'].join('\n'))
+    expect(await listening(PORT)).toBe(false)
+  })
+
+  test('a JSON syntax error too', async () => {
+    const path = writeConfig(`{\n  "server": { "port": ${PORT}, }\n}\n`, 'broken.json')
+    const { code, text } = await run(['--config', path])
+    expect(code).toBe(2)
+    expect(text).toContain(`${path}:2:${`  "server": { "port": ${PORT}, `.length + 1}: not valid JSON: property name must be a string literal`)
   })
 
   test('a missing file is reported, via GATEWAY_CONFIG too', async () => {

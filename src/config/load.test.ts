@@ -62,10 +62,10 @@ describe('validateConfig', () => {
   test.each([
     [{ server: { prot: 1 } }, 'server.prot: unknown key'],
     [{ nonsense: true }, 'nonsense: unknown key'],
-    [{ server: { port: '80' } }, 'server.port: Invalid input: expected number, received string'],
-    [{ server: { port: 70000 } }, 'server.port: Too big'],
+    [{ server: { port: '80' } }, 'server.port: expected a whole number from 0 to 65535, got "80" (a string)'],
+    [{ server: { port: 70000 } }, 'server.port: expected a whole number from 0 to 65535, got 70000'],
     [{ server: { workers: 'many' } }, 'server.workers: must be "auto" or a whole number from 1 to 256'],
-    [{ server: { idleTimeoutSeconds: 300 } }, 'server.idleTimeoutSeconds: Too big'],
+    [{ server: { idleTimeoutSeconds: 300 } }, 'server.idleTimeoutSeconds: expected a whole number from 1 to 255, got 300'],
     [{ server: { trustedProxies: ['10.0.0.0/33'] } }, 'server.trustedProxies[0]: must be an IP address or CIDR range'],
     [{ server: { trustedProxies: ['lb.internal'] } }, 'server.trustedProxies[0]: must be an IP address or CIDR range'],
     [{ server: { port: 9000 }, admin: { port: 9000 } }, 'admin.port: must differ from server.port (9000)'],
@@ -81,9 +81,9 @@ describe('validateConfig', () => {
     [{ routes: [{ path: '/files/*', upstream: 'u' }] }, 'routes[0].path: must not contain'],
     [{ routes: [{ path: '/a', upstream: 'missing' }] }, 'routes[0].upstream: no upstream named "missing"'],
     [{ routes: [{ path: '/a', upstream: 'constructor' }] }, 'routes[0].upstream: no upstream named "constructor"'],
-    [{ routes: [{ path: '/a', upstream: 'u', methods: ['TRACE'] }] }, 'routes[0].methods[0]: Invalid option'],
+    [{ routes: [{ path: '/a', upstream: 'u', methods: ['TRACE'] }] }, 'routes[0].methods[0]: expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", got "TRACE"'],
     [{ routes: [{ path: '/a', upstream: 'u', host: 'a.example:80' }] }, 'routes[0].host: must be a host name without port'],
-    [{ routes: [{ path: '/a', upstream: 'u', cache: { enabled: 'yes' } }] }, 'routes[0].cache.enabled: Invalid input'],
+    [{ routes: [{ path: '/a', upstream: 'u', cache: { enabled: 'yes' } }] }, 'routes[0].cache.enabled: expected true or false, got "yes" (a string)'],
   ])('%j → %s', (raw, message) => {
     const errors = errorsOf({ upstreams: { u: { targets: ['http://h'] } }, ...raw })
     expect(errors.some((e) => e.startsWith(message))).toBe(true)
@@ -141,7 +141,7 @@ describe('env overrides', () => {
     const global = { ...minimal(), routes: [{ path: '/users', upstream: 'users', rateLimit: { requestsPerSecond: 5, scope: 'global' } }] }
     expect(errorsOf(global)).toEqual(['routes[0].rateLimit.scope: global needs redis.url (or REDIS_URL)'])
     expect(validateConfig({ ...global, redis: { url: 'redis://r:6379' } }).ok).toBe(true)
-    expect(errorsOf({ ...minimal(), redis: { url: 'http://r:6379' } })).toEqual(['redis.url: must be a redis:// or rediss:// URL'])
+    expect(errorsOf({ ...minimal(), redis: { url: 'http://r:6379' } })).toEqual(['redis.url: must be a redis:// or rediss:// URL, got "http://r:6379"'])
   })
 
   test('redis credentials and busSecret resolve from env: and file: at load; each bad one is named, never shown', () => {
@@ -276,5 +276,60 @@ describe('syntax errors say FILE:LINE:COL and show the line', () => {
   test('JSON: the offset where the text stops being JSON', () => {
     expect(syntaxErrorOf('{"server": {"port": 80,}}', 'g.json')).toBe(['g.json:1:24: not valid JSON: property name must be a string literal', '    1 | {"server": {"port": 80,}}', '      |                        ^'].join('\n'))
     expect(syntaxErrorOf('{\n  "a": 1\n  "b": 2\n}', 'g.json')).toStartWith("g.json:3:3: not valid JSON: expected '}'\n    3 |   \"b\": 2\n")
+  })
+})
+
+describe('unknown keys name the key they probably are', () => {
+  const base = { upstreams: { users: { targets: ['http://h'] } } }
+
+  test.each([
+    [{ ...base, routes: [{ path: '/a', upsteam: 'users' }] }, 'routes[0].upsteam: unknown key "upsteam" — did you mean "upstream"?'],
+    [{ server: { prot: 1 } }, 'server.prot: unknown key "prot" — did you mean "port"?'],
+    [{ upstreams: { users: { targets: ['http://h'], timeout: 5 } } }, 'upstreams.users.timeout: unknown key "timeout" — did you mean "timeoutMs"?'],
+    [{ nonsense: true }, 'nonsense: unknown key "nonsense" — expected one of server, redis, admin, cache, metrics, log, upstreams, routes, consumers, plugins'],
+  ])('%j', (raw, message) => {
+    expect(errorsOf(raw)).toContain(message)
+  })
+
+  test('a key dedented to the top level says where it belongs, and which entry it probably left', () => {
+    const raw = Bun.YAML.parse('upstreams:\n  users:\n    targets: ["http://h"]\ntimeoutMs: 5000\n')
+    expect(errorsOf(raw)).toEqual(['timeoutMs: unknown key "timeoutMs" — not a top-level key; it belongs under upstreams.<name> or upstreams.<name>.healthCheck (indent it under upstreams.users?)'])
+    expect(errorsOf({ port: 8080 })).toEqual(['port: unknown key "port" — not a top-level key; it belongs under server or admin'])
+  })
+
+  test('a key at the wrong level below the top says so too', () => {
+    const raw = Bun.YAML.parse('upstreams:\n  users:\n    targets: ["http://h"]\n    healthCheck:\n      path: /ping\n    intervalSeconds: 5\n')
+    expect(errorsOf(raw)).toEqual(['upstreams.users.intervalSeconds: unknown key "intervalSeconds" — not a key of upstreams.<name>; it belongs under upstreams.<name>.healthCheck (indent it under upstreams.users.healthCheck?)'])
+    expect(errorsOf({ ...base, routes: [{ path: '/a', upstream: 'users', timeoutMs: 5 }] })).toEqual([
+      'routes[0].timeoutMs: unknown key "timeoutMs" — not a key of routes[]; it belongs under upstreams.<name> or upstreams.<name>.healthCheck',
+    ])
+  })
+
+  test('a misspelled key at the wrong level: the near key where it lives', () => {
+    expect(errorsOf({ timoutMs: 5 })).toEqual(['timoutMs: unknown key "timoutMs" — did you mean upstreams.<name>.timeoutMs?'])
+  })
+})
+
+describe('type errors show the value received and what is expected', () => {
+  test.each([
+    [{ server: { port: 'eighty' } }, 'server.port: expected a whole number from 0 to 65535, got "eighty" (a string)'],
+    [{ server: { port: null } }, 'server.port: expected a whole number from 0 to 65535, got nothing (an empty value)'],
+    [{ server: { maxBodyBytes: -1 } }, 'server.maxBodyBytes: expected a whole number of at least 0, got -1'],
+    [{ log: { sampleRate: 2 } }, 'log.sampleRate: expected a number from 0 to 1, got 2'],
+    [{ log: { access: 'yes' } }, 'log.access: expected true or false, got "yes" (a string)'],
+    [{ server: { escapedSlashes: 'rejct' } }, 'server.escapedSlashes: expected one of "reject", "decode", "keep", got "rejct" — did you mean "reject"?'],
+    [{ server: { host: 80 } }, 'server.host: expected a non-empty string, got 80 (a number); write it in quotes'],
+    [{ server: { trustedProxies: '10.0.0.1' } }, 'server.trustedProxies: expected a list, each a string, got "10.0.0.1" (a string)'],
+    [{ server: { workers: 'many' } }, 'server.workers: must be "auto" or a whole number from 1 to 256, got "many"'],
+    [{ upstreams: { u: { targets: ['ftp://x'] } } }, 'upstreams.u.targets[0]: must start with http:// or https://, got "ftp://x"'],
+    [{ upstreams: { u: { targets: [{ url: 'http://h', weight: 'x' }] } } }, 'upstreams.u.targets[0].weight: expected a number, got "x" (a string)'],
+    [{ upstreams: { u: { targets: ['http://h'] } }, routes: [{ path: '/a' }] }, 'routes[0].upstream: required (expected a non-empty string)'],
+  ])('%j', (raw, message) => {
+    expect(errorsOf(raw)).toEqual([message])
+  })
+
+  test('a secret is never repeated: a token, a password, the credentials in a URL', () => {
+    expect(errorsOf({ admin: { bearerToken: 1234567890123456 } })).toEqual(['admin.bearerToken: expected a non-empty string, got a number; write it in quotes'])
+    expect(errorsOf({ redis: { url: 'http://:hunter2@r:6379' } })).toEqual(['redis.url: must be a redis:// or rediss:// URL, got "http://***@r:6379"'])
   })
 })

@@ -3,7 +3,6 @@
  * cross-field rules → deep-freeze. Validation happens once, at start: a bad config never
  * reaches a listener, and every bad field is named by its path.
  */
-import type { z } from 'zod'
 import { configSchema, type GatewayConfig } from './schema.ts'
 import { consumerHeaderNames } from '../policies/auth/schema.ts'
 import { headerRuleProblems } from '../policies/fields.ts'
@@ -11,6 +10,7 @@ import { BUILTIN_POLICIES } from '../policies/index.ts'
 import type { BuiltinPolicy } from '../policies/builtin.ts'
 import { resolvePluginModules } from '../policies/plugins/load.ts'
 import { checkPluginsInChild } from './check-plugins.ts'
+import { defaultMessages, formatIssue, formatPath, indexSchema, type SchemaIndex } from './issues.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
 import { readFileSync } from 'node:fs'
 import { resolveSecret } from '../files/secrets.ts'
@@ -73,8 +73,8 @@ function coerceEnvValue(value: string): string | number {
  * loaded and checked by `loadConfig`.
  */
 export function validateConfig(raw: unknown, overrides: EnvSettings['overrides'] = {}, baseDir = process.cwd()): ValidationResult {
-  const parsed = configSchema.safeParse(raw)
-  const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
+  const parsed = configSchema.safeParse(raw, { reportInput: true, error: defaultMessages })
+  const errors = parsed.success ? [] : parsed.error.issues.flatMap((issue) => formatIssue(schemaIndex(), issue))
   errors.push(...crossFieldErrors(raw))
   if (parsed.success) errors.push(...policyErrors(parsed.data), ...requestHeaderErrors(parsed.data), ...tlsFileErrors(parsed.data))
   if (parsed.success) errors.push(...resolveAdminToken(parsed.data), ...resolveRedisSecrets(parsed.data))
@@ -84,6 +84,10 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
   return { ok: true, config: deepFreeze(parsed.data) }
 }
+
+let index: SchemaIndex | undefined
+/** The schema's tree of keys, read once, on the first config with a problem. */
+const schemaIndex = () => (index ??= indexSchema(configSchema))
 
 /**
  * `validateConfig`, then the plugins, in a process of their own (check-plugins.ts): imported
@@ -122,27 +126,7 @@ function pluginErrors(config: GatewayConfig, baseDir: string): string[] {
   return errors
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string[] {
-  const path = formatPath(issue.path)
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => `${joinPath(path, key)}: unknown key`)
-  }
-  return [`${path || '(root)'}: ${issue.message}`]
-}
-
-/** `["routes", 0, "upstream"]` → `routes[0].upstream`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = ''
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`
-    else out = joinPath(out, String(part))
-  }
-  return out
-}
-
-function joinPath(base: string, key: string): string {
-  return base ? `${base}.${key}` : key
-}
+export { formatPath }
 
 /** Rules that span fields: route → upstream references, duplicates, port clashes. */
 function crossFieldErrors(raw: unknown): string[] {

@@ -29,6 +29,8 @@ describe('a bad config exits 2 before anything listens', () => {
         `  port: ${PORT}`,
         '  prot: 1',
         '  workers: many',
+        'admin:',
+        '  bearerToken: short',
         'upstreams:',
         '  users:',
         '    targets: ["ftp://10.0.0.5"]',
@@ -36,23 +38,33 @@ describe('a bad config exits 2 before anything listens', () => {
         'routes:',
         '  - path: /users',
         '    upstream: missing',
+        '    rateLimit: { requestsPerSecond: 5, scope: global }',
         '  - path: /users/',
-        '    upstream: users',
+        '    upsteam: users',
         '    methods: [GET, TRACE]',
       ].join('\n'),
       'gateway.yaml'
     )
     const { code, text } = await run(['--config', path])
     expect(code).toBe(2)
-    expect(text).toContain('server.prot: unknown key')
-    expect(text).toContain('server.workers:')
-    expect(text).toContain('upstreams.users.targets[0]: must start with http:// or https://')
-    expect(text).toContain('upstreams.users.timeoutMs:')
+    expect(text).toContain('server.prot: unknown key "prot" — did you mean "port"?')
+    expect(text).toContain('server.workers: must be "auto" or a whole number from 1 to 256, got "many"')
+    expect(text).toContain('upstreams.users.targets[0]: must start with http:// or https://, got "ftp://10.0.0.5"')
+    expect(text).toContain('upstreams.users.timeoutMs: expected a whole number from 1 to 3600000, got "fast" (a string)')
     expect(text).toContain('routes[0].upstream: no upstream named "missing"')
     expect(text).toContain('routes[1].path: duplicate of routes[0]')
-    expect(text).toContain('routes[1].methods[1]:')
+    expect(text).toContain('routes[1].upsteam: unknown key "upsteam" — did you mean "upstream"?')
+    expect(text).toContain('routes[1].methods[1]: expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", got "TRACE"')
+    expect(text).toContain('routes[1].upstream: required (expected a non-empty string)')
     expect(text).not.toMatch(/^\s+at /m)
     expect(await listening(PORT)).toBe(false)
+  })
+
+  test('a key dedented to the top level says where it belongs', async () => {
+    const path = writeConfig(['upstreams:', '  users:', '    targets: ["http://10.0.0.5"]', 'timeoutMs: 5000'].join('\n'), 'gateway.yaml')
+    const { code, text } = await run(['--config', path])
+    expect(code).toBe(2)
+    expect(text).toContain('timeoutMs: unknown key "timeoutMs" — not a top-level key; it belongs under upstreams.<name> or upstreams.<name>.healthCheck (indent it under upstreams.users?)')
   })
 
   test('a YAML syntax error names the file, the line and the column, and shows the line', async () => {

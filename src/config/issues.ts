@@ -1,0 +1,326 @@
+/**
+ * Schema problems as operators need them: the path, what was expected with an example (a
+ * range, the allowed values, `true or false`), the value received (never a secret's), and for
+ * an unknown key the key it probably is ("did you mean") or where it belongs when it sits at
+ * the wrong level (a dedented line). The schema is read once into a tree of keys for that.
+ */
+import type { z } from 'zod'
+
+type Schema = z.core.$ZodType
+type Issue = z.core.$ZodIssue
+
+// zod's internals, read only here: each schema's `def` and its `bag` of checks.
+interface Def {
+  type: string
+  innerType?: Schema
+  in?: Schema
+  shape?: Record<string, Schema>
+  element?: Schema
+  valueType?: Schema
+  options?: Schema[]
+  values?: unknown[]
+  entries?: Record<string, unknown>
+  checks?: { _zod: { def: { format?: string; prefix?: string; pattern?: RegExp } } }[]
+}
+interface Bag {
+  minimum?: number
+  maximum?: number
+  format?: string
+}
+const defOf = (schema: Schema) => schema._zod.def as unknown as Def
+const bagOf = (schema: Schema) => schema._zod.bag as Bag
+
+/** Stands for "zod's own message": `formatIssue` writes those itself, with the schema at hand. */
+export const DEFAULT_MESSAGE = '\u0000default'
+const OWN_CODES = new Set(['invalid_type', 'too_big', 'too_small', 'invalid_value', 'invalid_format', 'invalid_union'])
+
+/** The per-parse error map: schema-level messages (`error: '...'`) still win over it. */
+export function defaultMessages(issue: { code: string }): string | undefined {
+  return OWN_CODES.has(issue.code) ? DEFAULT_MESSAGE : undefined
+}
+
+/** The schema without optional/default/prefault/nullable wrappers, and a transform's input. */
+function unwrap(schema: Schema): Schema {
+  for (;;) {
+    const def = defOf(schema)
+    if (def.innerType) schema = def.innerType
+    else if (def.type === 'pipe' && def.in) schema = def.in
+    else return schema
+  }
+}
+
+interface KeyNode {
+  schema: Schema
+  /** An object's keys (a union of objects: all of them). */
+  keys?: Map<string, KeyNode>
+  /** An array's items, or a record's values. */
+  element?: KeyNode
+  record?: boolean
+}
+
+function nodeOf(schema: Schema): KeyNode {
+  const inner = unwrap(schema)
+  const def = defOf(inner)
+  const node: KeyNode = { schema }
+  if (def.type === 'object' && def.shape) node.keys = new Map(Object.entries(def.shape).map(([key, child]) => [key, nodeOf(child)]))
+  else if (def.type === 'array' && def.element) node.element = nodeOf(def.element)
+  else if (def.type === 'record' && def.valueType) Object.assign(node, { element: nodeOf(def.valueType), record: true })
+  else if (def.type === 'union') {
+    for (const option of (def.options ?? []).map(nodeOf)) {
+      if (option.keys) node.keys = new Map([...(node.keys ?? []), ...option.keys])
+      if (option.element) node.element ??= option.element
+    }
+  }
+  return node
+}
+
+export interface SchemaIndex {
+  root: KeyNode
+  /** Key name → the patterns of the objects that have it (`upstreams.<name>`, `routes[]`). */
+  homes: Map<string, string[]>
+}
+
+/** Reads `schema` into a tree of keys and an index of where each key name lives. */
+export function indexSchema(schema: Schema): SchemaIndex {
+  const root = nodeOf(schema)
+  const homes = new Map<string, string[]>()
+  const visit = (node: KeyNode, pattern: string) => {
+    for (const [key, child] of node.keys ?? []) {
+      homes.set(key, [...(homes.get(key) ?? []), pattern])
+      visit(child, childPattern(pattern, key))
+    }
+    if (node.element) visit(node.element, node.record ? childPattern(pattern, '<name>') : `${pattern}[]`)
+  }
+  visit(root, '')
+  // The shallowest home first: `upstreams.<name>` before `upstreams.<name>.healthCheck`.
+  const depth = (pattern: string) => pattern.split(/\.|\[\]/).length
+  for (const [key, patterns] of homes) homes.set(key, patterns.sort((a, b) => depth(a) - depth(b)))
+  return { root, homes }
+}
+
+const childPattern = (pattern: string, key: string) => (pattern ? `${pattern}.${key}` : key)
+
+/** The node at `path` and its pattern (`routes[].auth`); the node is undefined past the known tree. */
+function locate(index: SchemaIndex, path: readonly PropertyKey[]): { node?: KeyNode; pattern: string } {
+  let node: KeyNode | undefined = index.root
+  let pattern = ''
+  for (const part of path) {
+    if (typeof part === 'number') {
+      node = node?.element
+      pattern += '[]'
+    } else if (node?.keys?.has(String(part))) {
+      node = node.keys.get(String(part))
+      pattern = childPattern(pattern, String(part))
+    } else if (node?.record) {
+      node = node.element
+      pattern = childPattern(pattern, '<name>')
+    } else {
+      node = undefined
+      pattern = childPattern(pattern, String(part))
+    }
+  }
+  return { node, pattern }
+}
+
+/** `["routes", 0, "upstream"]` → `routes[0].upstream`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = ''
+  for (const part of path) out = typeof part === 'number' ? `${out}[${part}]` : childPattern(out, String(part))
+  return out
+}
+
+/** One message per problem (an issue with several unknown keys gives one each). */
+export function formatIssue(index: SchemaIndex, issue: Issue): string[] {
+  const at = formatPath(issue.path)
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => unknownKey(index, issue.path, key, issue.input))
+  const input = (issue as { input?: unknown }).input
+  if (issue.message === DEFAULT_MESSAGE) return [`${at || '(root)'}: ${describeIssue(index, issue, input)}`]
+  // A schema's own message: add the value when it is a plain one and not already quoted.
+  const got = isScalar(input) ? received(input, issue.path, false) : undefined
+  const withValue = got !== undefined && !issue.message.includes(got) ? `${issue.message}, got ${got}` : issue.message
+  return [`${at || '(root)'}: ${withValue}`]
+}
+
+function describeIssue(index: SchemaIndex, issue: Issue, input: unknown): string {
+  const schema = locate(index, issue.path).node?.schema
+  switch (issue.code) {
+    case 'invalid_type': {
+      const expected = schema ? expectedOf(schema) : article(issue.expected)
+      if (input === undefined) return `required (expected ${expected})`
+      const quote = schema && defOf(unwrap(schema)).type === 'string' && (typeof input === 'number' || typeof input === 'boolean') ? '; write it in quotes' : ''
+      return `expected ${expected}, got ${received(input, issue.path, true)}${quote}`
+    }
+    case 'too_big':
+    case 'too_small': {
+      const bound = issue.code === 'too_big' ? `at most ${issue.maximum}` : `at least ${issue.minimum}`
+      if (issue.origin === 'number') return `expected ${schema ? expectedOf(schema) : `a number ${bound}`}, got ${received(input, issue.path, false)}`
+      if (issue.origin === 'string') {
+        if (issue.code === 'too_small' && Number(issue.minimum) === 1) return 'must not be empty'
+        return `expected ${bound} characters, got ${String(input).length}`
+      }
+      const limit = Number(issue.code === 'too_big' ? issue.maximum : issue.minimum)
+      if (issue.origin === 'array') return `expected ${bound} item${limit === 1 ? '' : 's'}, got ${Array.isArray(input) ? input.length : 0}`
+      return `expected ${bound}`
+    }
+    case 'invalid_value': {
+      const words = issue.values.filter((v): v is string => typeof v === 'string')
+      const near = typeof input === 'string' ? closest(input, words) : undefined
+      return `expected ${oneOf(issue.values)}, got ${received(input, issue.path, false)}${near ? ` — did you mean ${JSON.stringify(near)}?` : ''}`
+    }
+    case 'invalid_format': {
+      const what = issue.format === 'starts_with' ? `a string starting with ${JSON.stringify((issue as { prefix?: string }).prefix)}` : issue.format === 'regex' ? `a string matching ${(issue as { pattern?: string }).pattern}` : `a ${issue.format}`
+      return `expected ${what}, got ${received(input, issue.path, false)}`
+    }
+    default:
+      return `expected ${schema ? expectedOf(schema) : 'another value'}, got ${received(input, issue.path, true)}`
+  }
+}
+
+/** What a schema accepts, in words, with an example where one helps. */
+function expectedOf(schema: Schema): string {
+  const inner = unwrap(schema)
+  const def = defOf(inner)
+  switch (def.type) {
+    case 'number': {
+      const bag = bagOf(inner)
+      const word = bag.format?.includes('int') ? 'a whole number' : 'a number'
+      const min = Math.abs(bag.minimum ?? Infinity) < Number.MAX_SAFE_INTEGER ? bag.minimum : undefined
+      const max = Math.abs(bag.maximum ?? Infinity) < Number.MAX_SAFE_INTEGER ? bag.maximum : undefined
+      if (min !== undefined && max !== undefined) return `${word} from ${min} to ${max}`
+      if (min !== undefined) return `${word} of at least ${min}`
+      return max !== undefined ? `${word} of at most ${max}` : word
+    }
+    case 'boolean':
+      return 'true or false'
+    case 'string': {
+      const formats = (def.checks ?? []).map((check) => check._zod.def)
+      const prefix = formats.find((f) => f.format === 'starts_with')?.prefix
+      if (prefix !== undefined) return `a string starting with ${JSON.stringify(prefix)}`
+      return (bagOf(inner).minimum ?? 0) > 0 ? 'a non-empty string' : 'a string'
+    }
+    case 'enum':
+      return oneOf(Object.values(def.entries ?? {}))
+    case 'literal':
+      return oneOf(def.values ?? [])
+    case 'array':
+      return def.element ? `a list, each ${expectedOf(def.element)}` : 'a list'
+    case 'object':
+      return 'a mapping (key: value lines)'
+    case 'record':
+      return 'a mapping of names'
+    case 'union':
+      return (def.options ?? []).map(expectedOf).join(' or ')
+    default:
+      return 'another value'
+  }
+}
+
+function oneOf(values: readonly unknown[]): string {
+  const quoted = values.map((v) => JSON.stringify(v))
+  return quoted.length === 1 ? quoted[0]! : `one of ${quoted.join(', ')}`
+}
+
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? `an ${word}` : `a ${word}`
+}
+
+const isScalar = (value: unknown) => typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+
+/** Keys whose values are never repeated in a message (tokens, passwords, API keys). */
+const SECRET = /token|password|secret|apikey/i
+
+/** The value received, as it should be printed: quoted and cut short, its kind, or only its kind for a secret. */
+function received(value: unknown, path: readonly PropertyKey[], withKind: boolean): string {
+  const kind = value === null ? 'nothing' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : article(typeof value)
+  if (path.some((part) => typeof part === 'string' && SECRET.test(part))) return value === null ? 'nothing (an empty value)' : kind
+  if (value === null) return 'nothing (an empty value)'
+  if (!isScalar(value)) return kind
+  // A URL's credentials (redis://:password@host) are not repeated either.
+  const shown = typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1***@') : value
+  const text = typeof shown === 'string' ? JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown) : String(shown)
+  return withKind ? `${text} (${kind})` : text
+}
+
+/**
+ * An unknown key: the known key it is probably a typo of; else where a key of that name
+ * belongs (the section above it first: a dedented line lands in its parent); else a near
+ * key elsewhere; else the keys this level has.
+ */
+function unknownKey(index: SchemaIndex, path: readonly PropertyKey[], key: string, input: unknown): string {
+  const here = `${formatPath([...path, key])}: unknown key ${JSON.stringify(key)}`
+  const { node, pattern } = locate(index, path)
+  const known = [...(node?.keys?.keys() ?? [])]
+  const typo = closest(key, known)
+  if (typo) return `${here} — did you mean ${JSON.stringify(typo)}?`
+  const homes = (index.homes.get(key) ?? []).filter((home) => home !== pattern)
+  if (homes.length > 0) {
+    const level = path.length === 0 ? 'a top-level key' : `a key of ${pattern}`
+    const { ordered, near } = probableHome(homes, path, pattern, key, input, node)
+    const where = ordered.slice(0, 3).map((home) => home || 'the top level').join(' or ')
+    return `${here} — not ${level}; it belongs under ${where}${near ? ` (indent it under ${near}?)` : ''}`
+  }
+  for (const [other, places] of index.homes) {
+    if (key.length >= 5 && distance(key.toLowerCase(), other.toLowerCase()) <= 1) return `${here} — did you mean ${childPattern(places[0]!, other)}?`
+  }
+  return known.length > 0 ? `${here} — expected one of ${known.join(', ')}` : here
+}
+
+/**
+ * Orders a key's homes: those under the key written just above it first (YAML keeps the
+ * order, and a line dedented by mistake follows its section), and names that section's last
+ * entry when it is one (`upstreams.users`).
+ */
+function probableHome(homes: string[], path: readonly PropertyKey[], pattern: string, key: string, input: unknown, node: KeyNode | undefined) {
+  const siblings = isRecord(input) ? Object.keys(input) : []
+  const above = siblings[siblings.indexOf(key) - 1]
+  if (above === undefined || !node?.keys?.has(above)) return { ordered: homes, near: undefined }
+  const abovePattern = childPattern(pattern, above)
+  const under = (home: string) => home === abovePattern || home.startsWith(`${abovePattern}.`) || home.startsWith(`${abovePattern}[`)
+  const ordered = [...homes.filter(under), ...homes.filter((home) => !under(home))]
+  if (!under(ordered[0]!)) return { ordered, near: undefined }
+  // The concrete entry: the last list item or mapping entry of the section above.
+  const section = (input as Record<string, unknown>)[above]
+  const base = formatPath([...path, above])
+  let rest = ordered[0]!.slice(abovePattern.length)
+  if (rest.startsWith('[]') && Array.isArray(section) && section.length > 0) rest = `[${section.length - 1}]${rest.slice(2)}`
+  else if (rest.startsWith('.<name>') && isRecord(section) && Object.keys(section).length > 0) rest = `.${Object.keys(section).at(-1)}${rest.slice(7)}`
+  const near = base + rest
+  return { ordered, near: near.includes('<name>') || near.includes('[]') ? undefined : near }
+}
+
+/**
+ * The candidate `word` is most likely a slip of: the same ignoring case, within a small edit
+ * distance (transpositions count once), or a prefix either way (`timeout` → `timeoutMs`).
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const lower = word.toLowerCase()
+  const limit = Math.min(2, Math.floor(word.length / 3))
+  let best: string | undefined
+  let bestScore = Infinity
+  for (const candidate of candidates) {
+    const other = candidate.toLowerCase()
+    let score = distance(lower, other)
+    if (score > limit) score = word.length >= 4 && (other.startsWith(lower) || lower.startsWith(other)) ? limit + 1 : Infinity
+    if (score < bestScore) [best, bestScore] = [candidate, score]
+  }
+  return best
+}
+
+/** Optimal string alignment distance: Levenshtein with adjacent transpositions. */
+export function distance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1)
+      rows[i]![j] = d
+    }
+  }
+  return rows[a.length]![b.length]!
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}

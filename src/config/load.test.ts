@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { applyEnvOverrides, configSyntaxError, formatPath, parseConfigText, validateConfig } from './load.ts'
 import { readEnv } from './env.ts'
+import { makeCertificate, makeExpiredCertificate } from '../../test/fixtures/certs.ts'
 
 const minimal = () => ({
   upstreams: { users: { targets: ['http://10.0.0.5:3000'] } },
@@ -159,7 +160,7 @@ describe('env overrides', () => {
         'redis.busSecret: must be at least 32 bytes',
         'redis.password: environment variable TEST_LOAD_UNSET is not set',
         'redis.password: the url carries credentials too; keep them in redis.username/redis.password only',
-        `redis.tls.caFile: ${join(dir, 'ca.pem')} is not PEM`,
+        `redis.tls.caFile: ${join(dir, 'ca.pem')} holds no PEM certificate`,
         'redis.tls: needs a rediss:// url',
       ])
       // REDIS_BUS_SECRET stays a string, even all digits.
@@ -332,4 +333,34 @@ describe('type errors show the value received and what is expected', () => {
     expect(errorsOf({ admin: { bearerToken: 1234567890123456 } })).toEqual(['admin.bearerToken: expected a non-empty string, got a number; write it in quotes'])
     expect(errorsOf({ redis: { url: 'http://:hunter2@r:6379' } })).toEqual(['redis.url: must be a redis:// or rediss:// URL, got "http://***@r:6379"'])
   })
+})
+
+describe('TLS material is parsed at load', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-load-tls-'))
+  const good = makeCertificate(dir, 'good')
+  const other = makeCertificate(dir, 'other', 'other.test')
+  const expired = makeExpiredCertificate(dir, 'expired')
+  const garbage = join(dir, 'garbage.pem')
+  writeFileSync(garbage, 'not PEM at all\n')
+  const withTls = (tls: Record<string, string>) => ({ server: { tls } })
+
+  test('a good pair (and a CA bundle of certificates) passes', () => {
+    expect(validateConfig(withTls({ certFile: good.cert, keyFile: good.key, caFile: other.cert })).ok).toBe(true)
+  })
+
+  test('a swapped pair names both files', () => {
+    expect(errorsOf(withTls({ certFile: good.key, keyFile: good.cert }))).toEqual([
+      `server.tls.certFile: ${good.key} holds a private key, not a certificate (certFile and keyFile swapped?)`,
+      `server.tls.keyFile: ${good.cert} holds a certificate, not a private key (certFile and keyFile swapped?)`,
+    ])
+  })
+
+  test("a key of another certificate, an expired certificate, a file that is not PEM, a CA file that holds a key", () => {
+    expect(errorsOf(withTls({ certFile: good.cert, keyFile: other.key }))).toEqual([`server.tls.keyFile: ${other.key} is not the key of the certificate in ${good.cert}`])
+    expect(errorsOf(withTls({ certFile: expired.cert, keyFile: expired.key }))).toEqual([`server.tls.certFile: ${expired.cert} expired on 2020-02-01T00:00:00.000Z (CN=expired.test)`])
+    expect(errorsOf(withTls({ certFile: garbage, keyFile: garbage }))).toEqual([`server.tls.certFile: ${garbage} holds no PEM certificate`, `server.tls.keyFile: ${garbage} holds no PEM private key`])
+    expect(errorsOf(withTls({ certFile: good.cert, keyFile: good.key, caFile: good.key }))).toEqual([`server.tls.caFile: ${good.key} holds a private key, not a certificate`])
+    expect(errorsOf(withTls({ certFile: join(dir, 'missing.pem'), keyFile: good.key }))).toEqual([`server.tls.certFile: ${join(dir, 'missing.pem')} cannot be read (ENOENT)`])
+  })
+
 })

@@ -10,9 +10,9 @@ import { BUILTIN_POLICIES } from '../policies/index.ts'
 import type { BuiltinPolicy } from '../policies/builtin.ts'
 import { resolvePluginModules } from '../policies/plugins/load.ts'
 import { checkPluginsInChild } from './check-plugins.ts'
+import { caFileProblem, serverTlsProblems } from './tls-files.ts'
 import { defaultMessages, formatIssue, formatPath, indexSchema, type SchemaIndex } from './issues.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
-import { readFileSync } from 'node:fs'
 import { resolveSecret } from '../files/secrets.ts'
 import { privatePathProblems, SQLITE_COMPANIONS } from '../files/private.ts'
 import { jsonErrorOffset, parseErrorReason, positionOf, syntaxErrorMessage, yamlErrorPosition } from './syntax-error.ts'
@@ -212,23 +212,19 @@ function requestHeaderErrors(config: GatewayConfig): string[] {
   return config.routes.flatMap((route, i) => (route.requestHeaders ? headerRuleProblems(route.requestHeaders, identity).map((problem) => `routes[${i}].requestHeaders.${problem}`) : []))
 }
 
-/** TLS files must be readable now: a worker must not be the first to find out. */
+/**
+ * TLS files are parsed now (tls-files.ts): a worker must not be the first to find a missing,
+ * swapped, mismatched or expired one.
+ */
 function tlsFileErrors(config: GatewayConfig): string[] {
-  const files: [string, string | undefined][] = [
-    ['server.tls.certFile', config.server.tls?.certFile],
-    ['server.tls.keyFile', config.server.tls?.keyFile],
-    ['server.tls.caFile', config.server.tls?.caFile],
+  const errors = config.server.tls ? serverTlsProblems(config.server.tls) : []
+  const caFiles: [string, string | undefined][] = [
     ...Object.entries(config.upstreams).map(([name, u]): [string, string | undefined] => [`upstreams.${name}.tls.caFile`, u.tls?.caFile]),
     ['redis.tls.caFile', config.redis?.tls?.caFile],
   ]
-  const errors: string[] = []
-  for (const [field, path] of files) {
-    if (path === undefined) continue
-    try {
-      if (!readFileSync(path, 'utf8').includes('-----BEGIN')) errors.push(`${field}: ${path} is not PEM`)
-    } catch {
-      errors.push(`${field}: ${path} cannot be read`)
-    }
+  for (const [field, path] of caFiles) {
+    const problem = path === undefined ? undefined : caFileProblem(path)
+    if (problem) errors.push(`${field}: ${problem}`)
   }
   if (config.server.httpRedirectPort !== undefined && !config.server.tls) errors.push('server.httpRedirectPort: needs server.tls')
   return errors

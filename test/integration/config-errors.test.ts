@@ -1,5 +1,9 @@
 import { describe, expect, test } from 'bun:test'
+import { mkdtempSync } from 'node:fs'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { makeCertificate, makeExpiredCertificate } from '../fixtures/certs.ts'
 import { spawnMain, writeConfig } from '../fixtures/gateway.ts'
 
 /** True when something accepts connections on 127.0.0.1:`port`. */
@@ -80,6 +84,30 @@ describe('a bad config exits 2 before anything listens', () => {
     const { code, text } = await run(['--config', path])
     expect(code).toBe(2)
     expect(text).toContain(`${path}:2:${`  "server": { "port": ${PORT}, `.length + 1}: not valid JSON: property name must be a string literal`)
+  })
+
+  test('a swapped TLS certificate and key exit 2 naming both files, before any worker starts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-tls-swap-'))
+    const { cert, key } = makeCertificate(dir, 'site')
+    const path = writeConfig({ server: { port: PORT, workers: 1, tls: { certFile: key, keyFile: cert } } }, 'gateway.json', dir)
+    const { code, text } = await run(['--config', path])
+    expect(code).toBe(2)
+    expect(text).toContain(`server.tls.certFile: ${key} holds a private key, not a certificate (certFile and keyFile swapped?)`)
+    expect(text).toContain(`server.tls.keyFile: ${cert} holds a certificate, not a private key (certFile and keyFile swapped?)`)
+    expect(text).not.toContain('ERR_OSSL')
+    expect(text).not.toContain('worker_spawn')
+    expect(await listening(PORT)).toBe(false)
+  })
+
+  test('an expired certificate and a key of another certificate exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-tls-bad-'))
+    const expired = makeExpiredCertificate(dir, 'old')
+    const other = makeCertificate(dir, 'other')
+    const path = writeConfig({ server: { port: PORT, tls: { certFile: expired.cert, keyFile: other.key } } }, 'gateway.json', dir)
+    const { code, text } = await run(['--config', path])
+    expect(code).toBe(2)
+    expect(text).toContain(`server.tls.certFile: ${expired.cert} expired on 2020-02-01T00:00:00.000Z (CN=expired.test)`)
+    expect(text).toContain(`server.tls.keyFile: ${other.key} is not the key of the certificate in ${expired.cert}`)
   })
 
   test('a missing file is reported, via GATEWAY_CONFIG too', async () => {

@@ -335,6 +335,36 @@ describe('type errors show the value received and what is expected', () => {
   })
 })
 
+describe('one pass names every problem, schema and semantic together', () => {
+  test('a type error, a wrong reference, bad header rules, a policy check and an unset key, in four sections', () => {
+    const errors = errorsOf({
+      server: { port: 'eighty' },
+      admin: { bearerToken: 'short' },
+      upstreams: { users: { targets: ['http://h'] } },
+      routes: [
+        { path: '/a', upstream: 'users', methods: ['TRACE'], rateLimit: { requestsPerSecond: 1, scope: 'global' } },
+        { path: '/b', upstream: 'nope', requestHeaders: { set: { 'content-length': '1' } } },
+      ],
+      consumers: [{ name: 'x', apiKeys: ['env:GW_SURELY_UNSET_VARIABLE'] }],
+    })
+    expect(errors.sort()).toEqual([
+      'admin.bearerToken: must be at least 16 characters',
+      'consumers[0].apiKeys[0]: environment variable GW_SURELY_UNSET_VARIABLE is not set',
+      'routes[0].methods[0]: expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", got "TRACE"',
+      'routes[0].rateLimit.scope: global needs redis.url (or REDIS_URL)',
+      'routes[1].requestHeaders.set: content-length is the gateway\'s to set',
+      'routes[1].upstream: no upstream named "nope"',
+      'server.port: expected a whole number from 0 to 65535, got "eighty" (a string)',
+    ])
+  })
+
+  test('a check that reads a section with a schema error skips rather than report a follow-on', () => {
+    // redis is there but broken: "global needs redis.url" would be wrong.
+    const errors = errorsOf({ redis: { url: 'http://r' }, upstreams: { u: { targets: ['http://h'] } }, routes: [{ path: '/a', upstream: 'u', rateLimit: { requestsPerSecond: 1, scope: 'global' } }] })
+    expect(errors).toEqual(['redis.url: must be a redis:// or rediss:// URL, got "http://r"'])
+  })
+})
+
 describe('TLS material is parsed at load', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-load-tls-'))
   const good = makeCertificate(dir, 'good')
@@ -363,4 +393,7 @@ describe('TLS material is parsed at load', () => {
     expect(errorsOf(withTls({ certFile: join(dir, 'missing.pem'), keyFile: good.key }))).toEqual([`server.tls.certFile: ${join(dir, 'missing.pem')} cannot be read (ENOENT)`])
   })
 
+  test('checked even when another section has a schema error', () => {
+    expect(errorsOf({ server: { port: 'eighty', tls: { certFile: good.key, keyFile: good.cert } } })).toHaveLength(3)
+  })
 })

@@ -10,8 +10,9 @@ import { BUILTIN_POLICIES } from '../policies/index.ts'
 import type { BuiltinPolicy } from '../policies/builtin.ts'
 import { resolvePluginModules } from '../policies/plugins/load.ts'
 import { checkPluginsInChild } from './check-plugins.ts'
-import { caFileProblem, serverTlsProblems } from './tls-files.ts'
 import { defaultMessages, formatIssue, formatPath, indexSchema, type SchemaIndex } from './issues.ts'
+import { partialConfig, wholeConfig, type PartialConfig } from './partial.ts'
+import { caFileProblem, serverTlsProblems } from './tls-files.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
 import { resolveSecret } from '../files/secrets.ts'
 import { privatePathProblems, SQLITE_COMPANIONS } from '../files/private.ts'
@@ -68,17 +69,18 @@ function coerceEnvValue(value: string): string | number {
 }
 
 /**
- * Validates `raw` and returns the frozen config, or one message per bad field. Plugin module
- * paths are resolved against `baseDir` (the config file's folder); the plugins themselves are
- * loaded and checked by `loadConfig`.
+ * Validates `raw` and returns the frozen config, or one message per bad field. The semantic
+ * checks run even when the schema refuses something: on every part that parses (partial.ts),
+ * so all of a file's problems are named in one pass. Plugin module paths are resolved against
+ * `baseDir` (the config file's folder); the plugins themselves are loaded and checked by
+ * `loadConfig`.
  */
 export function validateConfig(raw: unknown, overrides: EnvSettings['overrides'] = {}, baseDir = process.cwd()): ValidationResult {
   const parsed = configSchema.safeParse(raw, { reportInput: true, error: defaultMessages })
   const errors = parsed.success ? [] : parsed.error.issues.flatMap((issue) => formatIssue(schemaIndex(), issue))
   errors.push(...crossFieldErrors(raw))
-  if (parsed.success) errors.push(...policyErrors(parsed.data), ...requestHeaderErrors(parsed.data), ...tlsFileErrors(parsed.data))
-  if (parsed.success) errors.push(...resolveAdminToken(parsed.data), ...resolveRedisSecrets(parsed.data))
-  if (parsed.success) errors.push(...sharedCachePathErrors(parsed.data), ...pluginErrors(parsed.data, baseDir))
+  const parts = parsed.success ? wholeConfig(parsed.data) : partialConfig(raw)
+  if (parts) errors.push(...semanticErrors(parts, baseDir))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
@@ -88,6 +90,24 @@ export function validateConfig(raw: unknown, overrides: EnvSettings['overrides']
 let index: SchemaIndex | undefined
 /** The schema's tree of keys, read once, on the first config with a problem. */
 const schemaIndex = () => (index ??= indexSchema(configSchema))
+
+/**
+ * The checks the schema cannot make, each on the parts it reads: a check that looks across
+ * sections skips when one of them lost a part to a schema error (it would report a follow-on).
+ */
+function semanticErrors(parts: PartialConfig, baseDir: string): string[] {
+  const { config, failed, damaged } = parts
+  const errors: string[] = []
+  // Policies read the route, the consumers (auth) and whether redis is there (global limits).
+  if (!damaged.has('consumers')) errors.push(...policySettingsErrors(config))
+  if (!damaged.has('consumers') && !failed.has('redis')) errors.push(...policyRouteErrors(config, parts.routes))
+  errors.push(...requestHeaderErrors(parts.routes), ...tlsFileErrors(config))
+  if (!failed.has('admin')) errors.push(...resolveAdminToken(config))
+  errors.push(...resolveRedisSecrets(config))
+  if (!failed.has('cache')) errors.push(...sharedCachePathErrors(config))
+  if (!damaged.has('plugins')) errors.push(...pluginErrors(config, parts.routes, baseDir))
+  return errors
+}
 
 /**
  * `validateConfig`, then the plugins, in a process of their own (check-plugins.ts): imported
@@ -101,28 +121,32 @@ export async function loadConfig(raw: unknown, overrides: EnvSettings['overrides
   return errors.length > 0 ? { ok: false, errors } : validated
 }
 
-/** Each built-in policy's checks: its top-level settings once, then its key on every route (`routes[i].<key>.<field>: problem`). */
-function policyErrors(config: GatewayConfig): string[] {
+/** Each built-in policy's checks of its top-level settings (`consumers`), once. */
+function policySettingsErrors(config: GatewayConfig): string[] {
+  return (BUILTIN_POLICIES as readonly BuiltinPolicy[]).flatMap((policy) => policy.checkSettings?.(config) ?? [])
+}
+
+/** Each built-in policy's checks of its key on every route (`routes[i].<key>.<field>: problem`). */
+function policyRouteErrors(config: GatewayConfig, routes: PartialConfig['routes']): string[] {
   const errors: string[] = []
-  for (const policy of BUILTIN_POLICIES as readonly BuiltinPolicy[]) errors.push(...(policy.checkSettings?.(config) ?? []))
-  config.routes.forEach((route, i) => {
+  for (const [i, route] of routes) {
     for (const policy of BUILTIN_POLICIES as readonly BuiltinPolicy[]) {
       if (!policy.check || policy.schema === undefined) continue
       const value = (route as Record<string, unknown>)[policy.name]
       errors.push(...policy.check(value as never, { settings: config, route }).map((problem) => `routes[${i}].${policy.name}${problem.startsWith('[') ? '' : '.'}${problem}`))
     }
-  })
+  }
   return errors
 }
 
 /** Routes name declared plugins; plugin modules are found (and their paths made absolute). */
-function pluginErrors(config: GatewayConfig, baseDir: string): string[] {
+function pluginErrors(config: GatewayConfig, routes: PartialConfig['routes'], baseDir: string): string[] {
   const errors = resolvePluginModules(config.plugins, baseDir)
-  config.routes.forEach((route, i) => {
+  for (const [i, route] of routes) {
     route.plugins.forEach((name, j) => {
       if (!Object.hasOwn(config.plugins, name)) errors.push(`routes[${i}].plugins[${j}]: no plugin named "${name}" under plugins`)
     })
-  })
+  }
   return errors
 }
 
@@ -162,6 +186,7 @@ function crossFieldErrors(raw: unknown): string[] {
   if (typeof adminPort === 'number' && adminPort !== 0 && adminPort === serverPort) {
     errors.push(`admin.port: must differ from server.port (${adminPort})`)
   }
+  if (server.httpRedirectPort !== undefined && server.tls === undefined) errors.push('server.httpRedirectPort: needs server.tls')
   const metrics = isRecord(raw.metrics) ? raw.metrics : {}
   if (typeof admin.bearerToken === 'string' && typeof metrics.bearerToken === 'string' && admin.bearerToken !== metrics.bearerToken) {
     errors.push('metrics.bearerToken: differs from admin.bearerToken; set only admin.bearerToken')
@@ -207,9 +232,9 @@ function resolveRedisSecrets(config: GatewayConfig): string[] {
 }
 
 /** Request header rules may not touch framing or hop-by-hop fields, nor who the caller is. */
-function requestHeaderErrors(config: GatewayConfig): string[] {
-  const identity = consumerHeaderNames(config.routes)
-  return config.routes.flatMap((route, i) => (route.requestHeaders ? headerRuleProblems(route.requestHeaders, identity).map((problem) => `routes[${i}].requestHeaders.${problem}`) : []))
+function requestHeaderErrors(routes: PartialConfig['routes']): string[] {
+  const identity = consumerHeaderNames(routes.map(([, route]) => route))
+  return routes.flatMap(([i, route]) => (route.requestHeaders ? headerRuleProblems(route.requestHeaders, identity).map((problem) => `routes[${i}].requestHeaders.${problem}`) : []))
 }
 
 /**
@@ -226,7 +251,6 @@ function tlsFileErrors(config: GatewayConfig): string[] {
     const problem = path === undefined ? undefined : caFileProblem(path)
     if (problem) errors.push(`${field}: ${problem}`)
   }
-  if (config.server.httpRedirectPort !== undefined && !config.server.tls) errors.push('server.httpRedirectPort: needs server.tls')
   return errors
 }
 

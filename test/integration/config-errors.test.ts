@@ -26,7 +26,7 @@ async function run(args: string[], env: Record<string, string> = {}) {
 const PORT = 18000 + Math.floor(Math.random() * 1000)
 
 describe('a bad config exits 2 before anything listens', () => {
-  test('every bad field is named by its path', async () => {
+  test('every bad field is named by its path, schema and semantic problems in one run', async () => {
     const path = writeConfig(
       [
         'server:',
@@ -53,12 +53,14 @@ describe('a bad config exits 2 before anything listens', () => {
     expect(code).toBe(2)
     expect(text).toContain('server.prot: unknown key "prot" — did you mean "port"?')
     expect(text).toContain('server.workers: must be "auto" or a whole number from 1 to 256, got "many"')
+    expect(text).toContain('admin.bearerToken: must be at least 16 characters')
     expect(text).toContain('upstreams.users.targets[0]: must start with http:// or https://, got "ftp://10.0.0.5"')
     expect(text).toContain('upstreams.users.timeoutMs: expected a whole number from 1 to 3600000, got "fast" (a string)')
     expect(text).toContain('routes[0].upstream: no upstream named "missing"')
     expect(text).toContain('routes[1].path: duplicate of routes[0]')
     expect(text).toContain('routes[1].upsteam: unknown key "upsteam" — did you mean "upstream"?')
     expect(text).toContain('routes[1].methods[1]: expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", got "TRACE"')
+    expect(text).toContain('routes[0].rateLimit.scope: global needs redis.url (or REDIS_URL)')
     expect(text).toContain('routes[1].upstream: required (expected a non-empty string)')
     expect(text).not.toMatch(/^\s+at /m)
     expect(await listening(PORT)).toBe(false)

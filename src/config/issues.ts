@@ -135,8 +135,8 @@ export function formatIssue(index: SchemaIndex, issue: Issue): string[] {
   if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => unknownKey(index, issue.path, key, issue.input))
   const input = (issue as { input?: unknown }).input
   if (issue.message === DEFAULT_MESSAGE) return [`${at || '(root)'}: ${describeIssue(index, issue, input)}`]
-  // A schema's own message: add the value when it is a plain one and not already quoted.
-  const got = isScalar(input) ? received(input, issue.path, false) : undefined
+  // A schema's own message: add the value when it is a plain one, not a secret and not already quoted.
+  const got = isScalar(input) && !isSecret(issue.path) ? received(input, issue.path, false) : undefined
   const withValue = got !== undefined && !issue.message.includes(got) ? `${issue.message}, got ${got}` : issue.message
   return [`${at || '(root)'}: ${withValue}`]
 }
@@ -229,10 +229,12 @@ const isScalar = (value: unknown) => typeof value === 'string' || typeof value =
 /** Keys whose values are never repeated in a message (tokens, passwords, API keys). */
 const SECRET = /token|password|secret|apikey/i
 
+const isSecret = (path: readonly PropertyKey[]) => path.some((part) => typeof part === 'string' && SECRET.test(part))
+
 /** The value received, as it should be printed: quoted and cut short, its kind, or only its kind for a secret. */
 function received(value: unknown, path: readonly PropertyKey[], withKind: boolean): string {
   const kind = value === null ? 'nothing' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : article(typeof value)
-  if (path.some((part) => typeof part === 'string' && SECRET.test(part))) return value === null ? 'nothing (an empty value)' : kind
+  if (isSecret(path)) return value === null ? 'nothing (an empty value)' : kind
   if (value === null) return 'nothing (an empty value)'
   if (!isScalar(value)) return kind
   // A URL's credentials (redis://:password@host) are not repeated either.

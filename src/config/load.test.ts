@@ -82,6 +82,7 @@ describe('validateConfig', () => {
     [{ routes: [{ path: '/files/*', upstream: 'u' }] }, 'routes[0].path: must not contain'],
     [{ routes: [{ path: '/a', upstream: 'missing' }] }, 'routes[0].upstream: no upstream named "missing"'],
     [{ routes: [{ path: '/a', upstream: 'constructor' }] }, 'routes[0].upstream: no upstream named "constructor"'],
+    [{ upstreams: { users: { targets: ['http://h'] } }, routes: [{ path: '/a', upstream: 'user' }] }, 'routes[0].upstream: no upstream named "user" — did you mean "users"?'],
     [{ routes: [{ path: '/a', upstream: 'u', methods: ['TRACE'] }] }, 'routes[0].methods[0]: expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", got "TRACE"'],
     [{ routes: [{ path: '/a', upstream: 'u', host: 'a.example:80' }] }, 'routes[0].host: must be a host name without port'],
     [{ routes: [{ path: '/a', upstream: 'u', cache: { enabled: 'yes' } }] }, 'routes[0].cache.enabled: expected true or false, got "yes" (a string)'],
@@ -332,6 +333,7 @@ describe('type errors show the value received and what is expected', () => {
   test('a secret is never repeated: a token, a password, the credentials in a URL', () => {
     expect(errorsOf({ admin: { bearerToken: 1234567890123456 } })).toEqual(['admin.bearerToken: expected a non-empty string, got a number; write it in quotes'])
     expect(errorsOf({ redis: { url: 'http://:hunter2@r:6379' } })).toEqual(['redis.url: must be a redis:// or rediss:// URL, got "http://***@r:6379"'])
+    expect(errorsOf({ metrics: { bearerToken: 'short-token' } })).toEqual(['metrics.bearerToken: must be at least 16 characters'])
   })
 })
 

@@ -10,7 +10,7 @@ import { BUILTIN_POLICIES } from '../policies/index.ts'
 import type { BuiltinPolicy } from '../policies/builtin.ts'
 import { resolvePluginModules } from '../policies/plugins/load.ts'
 import { checkPluginsInChild } from './check-plugins.ts'
-import { defaultMessages, formatIssue, formatPath, indexSchema, type SchemaIndex } from './issues.ts'
+import { closest, defaultMessages, formatIssue, formatPath, indexSchema, type SchemaIndex } from './issues.ts'
 import { partialConfig, wholeConfig, type PartialConfig } from './partial.ts'
 import { caFileProblem, serverTlsProblems } from './tls-files.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
@@ -163,7 +163,8 @@ function crossFieldErrors(raw: unknown): string[] {
   routes.forEach((route: unknown, i) => {
     if (!isRecord(route)) return
     if (typeof route.upstream === 'string' && !Object.hasOwn(upstreams, route.upstream)) {
-      errors.push(`routes[${i}].upstream: no upstream named "${route.upstream}"`)
+      const near = closest(route.upstream, Object.keys(upstreams))
+      errors.push(`routes[${i}].upstream: no upstream named "${route.upstream}"${near ? ` — did you mean "${near}"?` : ''}`)
     }
     if (typeof route.path === 'string') {
       const host = typeof route.host === 'string' ? route.host.toLowerCase() : '*'

@@ -32,7 +32,7 @@ const bagOf = (schema: Schema) => schema._zod.bag as Bag
 
 /** Stands for "zod's own message": `formatIssue` writes those itself, with the schema at hand. */
 export const DEFAULT_MESSAGE = '\u0000default'
-const OWN_CODES = new Set(['invalid_type', 'too_big', 'too_small', 'invalid_value', 'invalid_format', 'invalid_union'])
+const OWN_CODES = new Set(['invalid_type', 'too_big', 'too_small', 'invalid_value', 'invalid_format', 'invalid_union', 'invalid_key'])
 
 /** The per-parse error map: schema-level messages (`error: '...'`) still win over it. */
 export function defaultMessages(issue: { code: string }): string | undefined {
@@ -167,6 +167,11 @@ function describeIssue(index: SchemaIndex, issue: Issue, input: unknown): string
       const near = typeof input === 'string' ? closest(input, words) : undefined
       return `expected ${oneOf(issue.values)}, got ${received(input, issue.path, false)}${near ? ` — did you mean ${JSON.stringify(near)}?` : ''}`
     }
+    case 'invalid_key': {
+      // A record's key: the first thing its own schema refused.
+      const inner = issue.issues[0] as { format?: string; pattern?: string } | undefined
+      return `not a valid name${inner?.format === 'regex' ? `: expected one matching ${inner.pattern}` : ''}`
+    }
     case 'invalid_format': {
       const what = issue.format === 'starts_with' ? `a string starting with ${JSON.stringify((issue as { prefix?: string }).prefix)}` : issue.format === 'regex' ? `a string matching ${(issue as { pattern?: string }).pattern}` : `a ${issue.format}`
       return `expected ${what}, got ${received(input, issue.path, false)}`
@@ -196,7 +201,8 @@ function expectedOf(schema: Schema): string {
       const formats = (def.checks ?? []).map((check) => check._zod.def)
       const prefix = formats.find((f) => f.format === 'starts_with')?.prefix
       if (prefix !== undefined) return `a string starting with ${JSON.stringify(prefix)}`
-      return (bagOf(inner).minimum ?? 0) > 0 ? 'a non-empty string' : 'a string'
+      const example = defaultOf(schema)
+      return `${(bagOf(inner).minimum ?? 0) > 0 ? 'a non-empty string' : 'a string'}${typeof example === 'string' && example !== '' ? ` such as ${JSON.stringify(example)}` : ''}`
     }
     case 'enum':
       return oneOf(Object.values(def.entries ?? {}))
@@ -212,6 +218,14 @@ function expectedOf(schema: Schema): string {
       return (def.options ?? []).map(expectedOf).join(' or ')
     default:
       return 'another value'
+  }
+}
+
+/** The default a wrapped schema fills in, as an example of a good value. */
+function defaultOf(schema: Schema): unknown {
+  for (let def = defOf(schema); ; def = defOf(def.innerType ?? def.in!)) {
+    if (def.type === 'default') return (def as { defaultValue?: unknown }).defaultValue
+    if (!def.innerType && !(def.type === 'pipe' && def.in)) return undefined
   }
 }
 

@@ -2,33 +2,16 @@
  * Schema problems as operators need them: the path, what was expected with an example (a
  * range, the allowed values, `true or false`), the value received (never a secret's), and for
  * an unknown key the key it probably is ("did you mean") or where it belongs when it sits at
- * the wrong level (a dedented line). The schema is read once into a tree of keys for that.
+ * the wrong level (a dedented line). The schema is read once into a tree of keys for that
+ * (key-tree.ts).
  */
 import type { z } from 'zod'
+import { bagOf, childPattern, defOf, formatPath, locate, unwrap, type KeyNode, type Schema, type SchemaIndex } from './key-tree.ts'
+import { closest, distance } from './closest.ts'
 
-type Schema = z.core.$ZodType
+export { formatPath, indexSchema, type SchemaIndex } from './key-tree.ts'
+
 type Issue = z.core.$ZodIssue
-
-// zod's internals, read only here: each schema's `def` and its `bag` of checks.
-interface Def {
-  type: string
-  innerType?: Schema
-  in?: Schema
-  shape?: Record<string, Schema>
-  element?: Schema
-  valueType?: Schema
-  options?: Schema[]
-  values?: unknown[]
-  entries?: Record<string, unknown>
-  checks?: { _zod: { def: { format?: string; prefix?: string; pattern?: RegExp } } }[]
-}
-interface Bag {
-  minimum?: number
-  maximum?: number
-  format?: string
-}
-const defOf = (schema: Schema) => schema._zod.def as unknown as Def
-const bagOf = (schema: Schema) => schema._zod.bag as Bag
 
 /** Stands for "zod's own message": `formatIssue` writes those itself, with the schema at hand. */
 export const DEFAULT_MESSAGE = '\u0000default'
@@ -37,96 +20,6 @@ const OWN_CODES = new Set(['invalid_type', 'too_big', 'too_small', 'invalid_valu
 /** The per-parse error map: schema-level messages (`error: '...'`) still win over it. */
 export function defaultMessages(issue: { code: string }): string | undefined {
   return OWN_CODES.has(issue.code) ? DEFAULT_MESSAGE : undefined
-}
-
-/** The schema without optional/default/prefault/nullable wrappers, and a transform's input. */
-function unwrap(schema: Schema): Schema {
-  for (;;) {
-    const def = defOf(schema)
-    if (def.innerType) schema = def.innerType
-    else if (def.type === 'pipe' && def.in) schema = def.in
-    else return schema
-  }
-}
-
-interface KeyNode {
-  schema: Schema
-  /** An object's keys (a union of objects: all of them). */
-  keys?: Map<string, KeyNode>
-  /** An array's items, or a record's values. */
-  element?: KeyNode
-  record?: boolean
-}
-
-function nodeOf(schema: Schema): KeyNode {
-  const inner = unwrap(schema)
-  const def = defOf(inner)
-  const node: KeyNode = { schema }
-  if (def.type === 'object' && def.shape) node.keys = new Map(Object.entries(def.shape).map(([key, child]) => [key, nodeOf(child)]))
-  else if (def.type === 'array' && def.element) node.element = nodeOf(def.element)
-  else if (def.type === 'record' && def.valueType) Object.assign(node, { element: nodeOf(def.valueType), record: true })
-  else if (def.type === 'union') {
-    for (const option of (def.options ?? []).map(nodeOf)) {
-      if (option.keys) node.keys = new Map([...(node.keys ?? []), ...option.keys])
-      if (option.element) node.element ??= option.element
-    }
-  }
-  return node
-}
-
-export interface SchemaIndex {
-  root: KeyNode
-  /** Key name → the patterns of the objects that have it (`upstreams.<name>`, `routes[]`). */
-  homes: Map<string, string[]>
-}
-
-/** Reads `schema` into a tree of keys and an index of where each key name lives. */
-export function indexSchema(schema: Schema): SchemaIndex {
-  const root = nodeOf(schema)
-  const homes = new Map<string, string[]>()
-  const visit = (node: KeyNode, pattern: string) => {
-    for (const [key, child] of node.keys ?? []) {
-      homes.set(key, [...(homes.get(key) ?? []), pattern])
-      visit(child, childPattern(pattern, key))
-    }
-    if (node.element) visit(node.element, node.record ? childPattern(pattern, '<name>') : `${pattern}[]`)
-  }
-  visit(root, '')
-  // The shallowest home first: `upstreams.<name>` before `upstreams.<name>.healthCheck`.
-  const depth = (pattern: string) => pattern.split(/\.|\[\]/).length
-  for (const [key, patterns] of homes) homes.set(key, patterns.sort((a, b) => depth(a) - depth(b)))
-  return { root, homes }
-}
-
-const childPattern = (pattern: string, key: string) => (pattern ? `${pattern}.${key}` : key)
-
-/** The node at `path` and its pattern (`routes[].auth`); the node is undefined past the known tree. */
-function locate(index: SchemaIndex, path: readonly PropertyKey[]): { node?: KeyNode; pattern: string } {
-  let node: KeyNode | undefined = index.root
-  let pattern = ''
-  for (const part of path) {
-    if (typeof part === 'number') {
-      node = node?.element
-      pattern += '[]'
-    } else if (node?.keys?.has(String(part))) {
-      node = node.keys.get(String(part))
-      pattern = childPattern(pattern, String(part))
-    } else if (node?.record) {
-      node = node.element
-      pattern = childPattern(pattern, '<name>')
-    } else {
-      node = undefined
-      pattern = childPattern(pattern, String(part))
-    }
-  }
-  return { node, pattern }
-}
-
-/** `["routes", 0, "upstream"]` → `routes[0].upstream`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = ''
-  for (const part of path) out = typeof part === 'number' ? `${out}[${part}]` : childPattern(out, String(part))
-  return out
 }
 
 /** One message per problem (an issue with several unknown keys gives one each). */
@@ -302,39 +195,6 @@ function probableHome(homes: string[], path: readonly PropertyKey[], pattern: st
   else if (rest.startsWith('.<name>') && isRecord(section) && Object.keys(section).length > 0) rest = `.${Object.keys(section).at(-1)}${rest.slice(7)}`
   const near = base + rest
   return { ordered, near: near.includes('<name>') || near.includes('[]') ? undefined : near }
-}
-
-/**
- * The candidate `word` is most likely a slip of: the same ignoring case, within a small edit
- * distance (transpositions count once), or a prefix either way (`timeout` → `timeoutMs`).
- */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  const lower = word.toLowerCase()
-  const limit = Math.min(2, Math.floor(word.length / 3))
-  let best: string | undefined
-  let bestScore = Infinity
-  for (const candidate of candidates) {
-    const other = candidate.toLowerCase()
-    let score = distance(lower, other)
-    if (score > limit) score = word.length >= 4 && (other.startsWith(lower) || lower.startsWith(other)) ? limit + 1 : Infinity
-    if (score < bestScore) [best, bestScore] = [candidate, score]
-  }
-  return best
-}
-
-/** Optimal string alignment distance: Levenshtein with adjacent transpositions. */
-export function distance(a: string, b: string): number {
-  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)])
-  for (let j = 1; j <= b.length; j++) rows[0]![j] = j
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1)
-      rows[i]![j] = d
-    }
-  }
-  return rows[a.length]![b.length]!
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -2,8 +2,9 @@ import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { applyEnvOverrides, formatPath, parseConfigText, validateConfig } from './load.ts'
+import { applyEnvOverrides, configSyntaxError, formatPath, parseConfigText, validateConfig } from './load.ts'
 import { readEnv } from './env.ts'
+import { makeCertificate, makeExpiredCertificate } from '../../test/fixtures/certs.ts'
 
 const minimal = () => ({
   upstreams: { users: { targets: ['http://10.0.0.5:3000'] } },
@@ -62,10 +63,10 @@ describe('validateConfig', () => {
   test.each([
     [{ server: { prot: 1 } }, 'server.prot: unknown key'],
     [{ nonsense: true }, 'nonsense: unknown key'],
-    [{ server: { port: '80' } }, 'server.port: Invalid input: expected number, received string'],
-    [{ server: { port: 70000 } }, 'server.port: Too big'],
+    [{ server: { port: '80' } }, 'server.port: expected a whole number from 0 to 65535, got "80" (a string)'],
+    [{ server: { port: 70000 } }, 'server.port: expected a whole number from 0 to 65535, got 70000'],
     [{ server: { workers: 'many' } }, 'server.workers: must be "auto" or a whole number from 1 to 256'],
-    [{ server: { idleTimeoutSeconds: 300 } }, 'server.idleTimeoutSeconds: Too big'],
+    [{ server: { idleTimeoutSeconds: 300 } }, 'server.idleTimeoutSeconds: expected a whole number from 1 to 255, got 300'],
     [{ server: { trustedProxies: ['10.0.0.0/33'] } }, 'server.trustedProxies[0]: must be an IP address or CIDR range'],
     [{ server: { trustedProxies: ['lb.internal'] } }, 'server.trustedProxies[0]: must be an IP address or CIDR range'],
     [{ server: { port: 9000 }, admin: { port: 9000 } }, 'admin.port: must differ from server.port (9000)'],
@@ -81,9 +82,10 @@ describe('validateConfig', () => {
     [{ routes: [{ path: '/files/*', upstream: 'u' }] }, 'routes[0].path: must not contain'],
     [{ routes: [{ path: '/a', upstream: 'missing' }] }, 'routes[0].upstream: no upstream named "missing"'],
     [{ routes: [{ path: '/a', upstream: 'constructor' }] }, 'routes[0].upstream: no upstream named "constructor"'],
-    [{ routes: [{ path: '/a', upstream: 'u', methods: ['TRACE'] }] }, 'routes[0].methods[0]: Invalid option'],
+    [{ upstreams: { users: { targets: ['http://h'] } }, routes: [{ path: '/a', upstream: 'user' }] }, 'routes[0].upstream: no upstream named "user" — did you mean "users"?'],
+    [{ routes: [{ path: '/a', upstream: 'u', methods: ['TRACE'] }] }, 'routes[0].methods[0]: expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", got "TRACE"'],
     [{ routes: [{ path: '/a', upstream: 'u', host: 'a.example:80' }] }, 'routes[0].host: must be a host name without port'],
-    [{ routes: [{ path: '/a', upstream: 'u', cache: { enabled: 'yes' } }] }, 'routes[0].cache.enabled: Invalid input'],
+    [{ routes: [{ path: '/a', upstream: 'u', cache: { enabled: 'yes' } }] }, 'routes[0].cache.enabled: expected true or false, got "yes" (a string)'],
   ])('%j → %s', (raw, message) => {
     const errors = errorsOf({ upstreams: { u: { targets: ['http://h'] } }, ...raw })
     expect(errors.some((e) => e.startsWith(message))).toBe(true)
@@ -141,7 +143,7 @@ describe('env overrides', () => {
     const global = { ...minimal(), routes: [{ path: '/users', upstream: 'users', rateLimit: { requestsPerSecond: 5, scope: 'global' } }] }
     expect(errorsOf(global)).toEqual(['routes[0].rateLimit.scope: global needs redis.url (or REDIS_URL)'])
     expect(validateConfig({ ...global, redis: { url: 'redis://r:6379' } }).ok).toBe(true)
-    expect(errorsOf({ ...minimal(), redis: { url: 'http://r:6379' } })).toEqual(['redis.url: must be a redis:// or rediss:// URL'])
+    expect(errorsOf({ ...minimal(), redis: { url: 'http://r:6379' } })).toEqual(['redis.url: must be a redis:// or rediss:// URL, got "http://r:6379"'])
   })
 
   test('redis credentials and busSecret resolve from env: and file: at load; each bad one is named, never shown', () => {
@@ -159,7 +161,7 @@ describe('env overrides', () => {
         'redis.busSecret: must be at least 32 bytes',
         'redis.password: environment variable TEST_LOAD_UNSET is not set',
         'redis.password: the url carries credentials too; keep them in redis.username/redis.password only',
-        `redis.tls.caFile: ${join(dir, 'ca.pem')} is not PEM`,
+        `redis.tls.caFile: ${join(dir, 'ca.pem')} holds no PEM certificate`,
         'redis.tls: needs a rediss:// url',
       ])
       // REDIS_BUS_SECRET stays a string, even all digits.
@@ -242,5 +244,159 @@ describe('consumers and their keys', () => {
     } finally {
       delete process.env.GW_TEST_SHORT_KEY
     }
+  })
+})
+
+/** The message for a file that does not parse, as the start path prints it. */
+function syntaxErrorOf(text: string, fileName: string): string {
+  try {
+    parseConfigText(text, fileName)
+  } catch (err) {
+    return configSyntaxError(fileName, text, err)
+  }
+  throw new Error('expected a syntax error')
+}
+
+describe('syntax errors say FILE:LINE:COL and show the line', () => {
+  test('a line indented one space too far', () => {
+    expect(syntaxErrorOf('server:\n  port: 80\n   host: x\n', 'gateway.yaml')).toBe(
+      ['gateway.yaml:3:8: not valid YAML: unexpected token', '    3 |    host: x', '      |        ^'].join('\n')
+    )
+  })
+
+  test('an unclosed bracket: the line and column where it opens', () => {
+    expect(syntaxErrorOf('server: [unclosed', 'g.yaml')).toBe(['g.yaml:1:9: not valid YAML: unexpected token', '    1 | server: [unclosed', '      |         ^'].join('\n'))
+    const open = 'upstreams:\n  users:\n    targets: [\n      "http://a",\n      "http://b"\n    timeoutMs: 5\n'
+    expect(syntaxErrorOf(open, 'g.yaml')).toStartWith('g.yaml:3:14: not valid YAML: unexpected token\n    3 |     targets: [\n')
+  })
+
+  test('an unterminated quote, and a tab used as indentation (the caret keeps the tab)', () => {
+    expect(syntaxErrorOf('a: 1\nb: "unterminated\nc: 2\n', 'g.yaml')).toStartWith('g.yaml:2:4: not valid YAML: unexpected character\n')
+    expect(syntaxErrorOf('a: 1\n\tb: 2\n', 'g.yaml')).toBe(['g.yaml:2:2: not valid YAML: tab characters cannot be used as indentation', '    2 | \tb: 2', '      | \t^'].join('\n'))
+  })
+
+  test('JSON: the offset where the text stops being JSON', () => {
+    expect(syntaxErrorOf('{"server": {"port": 80,}}', 'g.json')).toBe(['g.json:1:24: not valid JSON: property name must be a string literal', '    1 | {"server": {"port": 80,}}', '      |                        ^'].join('\n'))
+    expect(syntaxErrorOf('{\n  "a": 1\n  "b": 2\n}', 'g.json')).toStartWith("g.json:3:3: not valid JSON: expected '}'\n    3 |   \"b\": 2\n")
+  })
+})
+
+describe('unknown keys name the key they probably are', () => {
+  const base = { upstreams: { users: { targets: ['http://h'] } } }
+
+  test.each([
+    [{ ...base, routes: [{ path: '/a', upsteam: 'users' }] }, 'routes[0].upsteam: unknown key "upsteam" — did you mean "upstream"?'],
+    [{ server: { prot: 1 } }, 'server.prot: unknown key "prot" — did you mean "port"?'],
+    [{ upstreams: { users: { targets: ['http://h'], timeout: 5 } } }, 'upstreams.users.timeout: unknown key "timeout" — did you mean "timeoutMs"?'],
+    [{ nonsense: true }, 'nonsense: unknown key "nonsense" — expected one of server, redis, admin, cache, metrics, log, upstreams, routes, consumers, plugins'],
+  ])('%j', (raw, message) => {
+    expect(errorsOf(raw)).toContain(message)
+  })
+
+  test('a key dedented to the top level says where it belongs, and which entry it probably left', () => {
+    const raw = Bun.YAML.parse('upstreams:\n  users:\n    targets: ["http://h"]\ntimeoutMs: 5000\n')
+    expect(errorsOf(raw)).toEqual(['timeoutMs: unknown key "timeoutMs" — not a top-level key; it belongs under upstreams.<name> or upstreams.<name>.healthCheck (indent it under upstreams.users?)'])
+    expect(errorsOf({ port: 8080 })).toEqual(['port: unknown key "port" — not a top-level key; it belongs under server or admin'])
+  })
+
+  test('a key at the wrong level below the top says so too', () => {
+    const raw = Bun.YAML.parse('upstreams:\n  users:\n    targets: ["http://h"]\n    healthCheck:\n      path: /ping\n    intervalSeconds: 5\n')
+    expect(errorsOf(raw)).toEqual(['upstreams.users.intervalSeconds: unknown key "intervalSeconds" — not a key of upstreams.<name>; it belongs under upstreams.<name>.healthCheck (indent it under upstreams.users.healthCheck?)'])
+    expect(errorsOf({ ...base, routes: [{ path: '/a', upstream: 'users', timeoutMs: 5 }] })).toEqual([
+      'routes[0].timeoutMs: unknown key "timeoutMs" — not a key of routes[]; it belongs under upstreams.<name> or upstreams.<name>.healthCheck',
+    ])
+  })
+
+  test('a misspelled key at the wrong level: the near key where it lives', () => {
+    expect(errorsOf({ timoutMs: 5 })).toEqual(['timoutMs: unknown key "timoutMs" — did you mean upstreams.<name>.timeoutMs?'])
+  })
+})
+
+describe('type errors show the value received and what is expected', () => {
+  test.each([
+    [{ server: { port: 'eighty' } }, 'server.port: expected a whole number from 0 to 65535, got "eighty" (a string)'],
+    [{ server: { port: null } }, 'server.port: expected a whole number from 0 to 65535, got nothing (an empty value)'],
+    [{ server: { maxBodyBytes: -1 } }, 'server.maxBodyBytes: expected a whole number of at least 0, got -1'],
+    [{ log: { sampleRate: 2 } }, 'log.sampleRate: expected a number from 0 to 1, got 2'],
+    [{ log: { access: 'yes' } }, 'log.access: expected true or false, got "yes" (a string)'],
+    [{ server: { escapedSlashes: 'rejct' } }, 'server.escapedSlashes: expected one of "reject", "decode", "keep", got "rejct" — did you mean "reject"?'],
+    [{ server: { host: 80 } }, 'server.host: expected a non-empty string such as "0.0.0.0", got 80 (a number); write it in quotes'],
+    [{ upstreams: { 'user service': { targets: ['http://h'] } } }, 'upstreams.user service: not a valid name: expected one matching /^[A-Za-z0-9_-]+$/'],
+    [{ server: { trustedProxies: '10.0.0.1' } }, 'server.trustedProxies: expected a list, each a string, got "10.0.0.1" (a string)'],
+    [{ server: { workers: 'many' } }, 'server.workers: must be "auto" or a whole number from 1 to 256, got "many"'],
+    [{ upstreams: { u: { targets: ['ftp://x'] } } }, 'upstreams.u.targets[0]: must start with http:// or https://, got "ftp://x"'],
+    [{ upstreams: { u: { targets: [{ url: 'http://h', weight: 'x' }] } } }, 'upstreams.u.targets[0].weight: expected a number, got "x" (a string)'],
+    [{ upstreams: { u: { targets: ['http://h'] } }, routes: [{ path: '/a' }] }, 'routes[0].upstream: required (expected a non-empty string)'],
+  ])('%j', (raw, message) => {
+    expect(errorsOf(raw)).toEqual([message])
+  })
+
+  test('a secret is never repeated: a token, a password, the credentials in a URL', () => {
+    expect(errorsOf({ admin: { bearerToken: 1234567890123456 } })).toEqual(['admin.bearerToken: expected a non-empty string, got a number; write it in quotes'])
+    expect(errorsOf({ redis: { url: 'http://:hunter2@r:6379' } })).toEqual(['redis.url: must be a redis:// or rediss:// URL, got "http://***@r:6379"'])
+    expect(errorsOf({ metrics: { bearerToken: 'short-token' } })).toEqual(['metrics.bearerToken: must be at least 16 characters'])
+  })
+})
+
+describe('one pass names every problem, schema and semantic together', () => {
+  test('a type error, a wrong reference, bad header rules, a policy check and an unset key, in four sections', () => {
+    const errors = errorsOf({
+      server: { port: 'eighty' },
+      admin: { bearerToken: 'short' },
+      upstreams: { users: { targets: ['http://h'] } },
+      routes: [
+        { path: '/a', upstream: 'users', methods: ['TRACE'], rateLimit: { requestsPerSecond: 1, scope: 'global' } },
+        { path: '/b', upstream: 'nope', requestHeaders: { set: { 'content-length': '1' } } },
+      ],
+      consumers: [{ name: 'x', apiKeys: ['env:GW_SURELY_UNSET_VARIABLE'] }],
+    })
+    expect(errors.sort()).toEqual([
+      'admin.bearerToken: must be at least 16 characters',
+      'consumers[0].apiKeys[0]: environment variable GW_SURELY_UNSET_VARIABLE is not set',
+      'routes[0].methods[0]: expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", got "TRACE"',
+      'routes[0].rateLimit.scope: global needs redis.url (or REDIS_URL)',
+      'routes[1].requestHeaders.set: content-length is the gateway\'s to set',
+      'routes[1].upstream: no upstream named "nope"',
+      'server.port: expected a whole number from 0 to 65535, got "eighty" (a string)',
+    ])
+  })
+
+  test('a check that reads a section with a schema error skips rather than report a follow-on', () => {
+    // redis is there but broken: "global needs redis.url" would be wrong.
+    const errors = errorsOf({ redis: { url: 'http://r' }, upstreams: { u: { targets: ['http://h'] } }, routes: [{ path: '/a', upstream: 'u', rateLimit: { requestsPerSecond: 1, scope: 'global' } }] })
+    expect(errors).toEqual(['redis.url: must be a redis:// or rediss:// URL, got "http://r"'])
+  })
+})
+
+describe('TLS material is parsed at load', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-load-tls-'))
+  const good = makeCertificate(dir, 'good')
+  const other = makeCertificate(dir, 'other', 'other.test')
+  const expired = makeExpiredCertificate(dir, 'expired')
+  const garbage = join(dir, 'garbage.pem')
+  writeFileSync(garbage, 'not PEM at all\n')
+  const withTls = (tls: Record<string, string>) => ({ server: { tls } })
+
+  test('a good pair (and a CA bundle of certificates) passes', () => {
+    expect(validateConfig(withTls({ certFile: good.cert, keyFile: good.key, caFile: other.cert })).ok).toBe(true)
+  })
+
+  test('a swapped pair names both files', () => {
+    expect(errorsOf(withTls({ certFile: good.key, keyFile: good.cert }))).toEqual([
+      `server.tls.certFile: ${good.key} holds a private key, not a certificate (certFile and keyFile swapped?)`,
+      `server.tls.keyFile: ${good.cert} holds a certificate, not a private key (certFile and keyFile swapped?)`,
+    ])
+  })
+
+  test("a key of another certificate, an expired certificate, a file that is not PEM, a CA file that holds a key", () => {
+    expect(errorsOf(withTls({ certFile: good.cert, keyFile: other.key }))).toEqual([`server.tls.keyFile: ${other.key} is not the key of the certificate in ${good.cert}`])
+    expect(errorsOf(withTls({ certFile: expired.cert, keyFile: expired.key }))).toEqual([`server.tls.certFile: ${expired.cert} expired on 2020-02-01T00:00:00.000Z (CN=expired.test)`])
+    expect(errorsOf(withTls({ certFile: garbage, keyFile: garbage }))).toEqual([`server.tls.certFile: ${garbage} holds no PEM certificate`, `server.tls.keyFile: ${garbage} holds no PEM private key`])
+    expect(errorsOf(withTls({ certFile: good.cert, keyFile: good.key, caFile: good.key }))).toEqual([`server.tls.caFile: ${good.key} holds a private key, not a certificate`])
+    expect(errorsOf(withTls({ certFile: join(dir, 'missing.pem'), keyFile: good.key }))).toEqual([`server.tls.certFile: ${join(dir, 'missing.pem')} cannot be read (ENOENT)`])
+  })
+
+  test('checked even when another section has a schema error', () => {
+    expect(errorsOf({ server: { port: 'eighty', tls: { certFile: good.key, keyFile: good.cert } } })).toHaveLength(3)
   })
 })

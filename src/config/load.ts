@@ -3,7 +3,6 @@
  * cross-field rules → deep-freeze. Validation happens once, at start: a bad config never
  * reaches a listener, and every bad field is named by its path.
  */
-import type { z } from 'zod'
 import { configSchema, type GatewayConfig } from './schema.ts'
 import { consumerHeaderNames } from '../policies/auth/schema.ts'
 import { headerRuleProblems } from '../policies/fields.ts'
@@ -11,10 +10,14 @@ import { BUILTIN_POLICIES } from '../policies/index.ts'
 import type { BuiltinPolicy } from '../policies/builtin.ts'
 import { resolvePluginModules } from '../policies/plugins/load.ts'
 import { checkPluginsInChild } from './check-plugins.ts'
+import { closest } from './closest.ts'
+import { defaultMessages, formatIssue, formatPath, indexSchema, type SchemaIndex } from './issues.ts'
+import { partialConfig, wholeConfig, type PartialConfig } from './partial.ts'
+import { caFileProblem, serverTlsProblems } from './tls-files.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
-import { readFileSync } from 'node:fs'
 import { resolveSecret } from '../files/secrets.ts'
 import { privatePathProblems, SQLITE_COMPANIONS } from '../files/private.ts'
+import { jsonErrorOffset, parseErrorReason, positionOf, syntaxErrorMessage, yamlErrorPosition } from './syntax-error.ts'
 
 export type ValidationResult =
   | { ok: true; config: GatewayConfig }
@@ -26,16 +29,27 @@ export function parseConfigText(text: string, fileName: string): unknown {
   return Bun.YAML.parse(text) ?? {}
 }
 
-/** Reads and parses `path`; errors name the file, never a stack. */
+/**
+ * Reads and parses `path`; errors name the file, never a stack. A syntax error says
+ * `FILE:LINE:COL:` and shows the line (syntax-error.ts).
+ */
 export async function readConfigFile(path: string): Promise<{ raw?: unknown; error?: string }> {
   const file = Bun.file(path)
   if (!(await file.exists())) return { error: `${path}: file not found` }
+  const text = await file.text()
   try {
-    return { raw: parseConfigText(await file.text(), path) }
+    return { raw: parseConfigText(text, path) }
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : 'unreadable'
-    return { error: `${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${reason}` }
+    return { error: configSyntaxError(path, text, err) }
   }
+}
+
+/** The message for a file that does not parse: where, why, and the line itself. */
+export function configSyntaxError(path: string, text: string, err: unknown): string {
+  const json = path.endsWith('.json')
+  const offset = json ? jsonErrorOffset(text) : undefined
+  const at = json ? (offset === undefined ? undefined : positionOf(text, offset)) : yamlErrorPosition(text, (t) => parseConfigText(t, path))
+  return syntaxErrorMessage(path, text, json ? 'JSON' : 'YAML', parseErrorReason(err), at)
 }
 
 /** Returns a copy of `raw` with the env overrides written in at their key paths. */
@@ -56,21 +70,44 @@ function coerceEnvValue(value: string): string | number {
 }
 
 /**
- * Validates `raw` and returns the frozen config, or one message per bad field. Plugin module
- * paths are resolved against `baseDir` (the config file's folder); the plugins themselves are
- * loaded and checked by `loadConfig`.
+ * Validates `raw` and returns the frozen config, or one message per bad field. The semantic
+ * checks run even when the schema refuses something: on every part that parses (partial.ts),
+ * so all of a file's problems are named in one pass. Plugin module paths are resolved against
+ * `baseDir` (the config file's folder); the plugins themselves are loaded and checked by
+ * `loadConfig`.
  */
 export function validateConfig(raw: unknown, overrides: EnvSettings['overrides'] = {}, baseDir = process.cwd()): ValidationResult {
-  const parsed = configSchema.safeParse(raw)
-  const errors = parsed.success ? [] : parsed.error.issues.flatMap(formatIssue)
+  const parsed = configSchema.safeParse(raw, { reportInput: true, error: defaultMessages })
+  const errors = parsed.success ? [] : parsed.error.issues.flatMap((issue) => formatIssue(schemaIndex(), issue))
   errors.push(...crossFieldErrors(raw))
-  if (parsed.success) errors.push(...policyErrors(parsed.data), ...requestHeaderErrors(parsed.data), ...tlsFileErrors(parsed.data))
-  if (parsed.success) errors.push(...resolveAdminToken(parsed.data), ...resolveRedisSecrets(parsed.data))
-  if (parsed.success) errors.push(...sharedCachePathErrors(parsed.data), ...pluginErrors(parsed.data, baseDir))
+  const parts = parsed.success ? wholeConfig(parsed.data) : partialConfig(raw)
+  if (parts) errors.push(...semanticErrors(parts, baseDir))
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: annotateEnv(errors, overrides) }
   // metrics.bearerToken is the old spelling of admin.bearerToken: the code reads only the new one.
   parsed.data.admin.bearerToken ??= parsed.data.metrics.bearerToken
   return { ok: true, config: deepFreeze(parsed.data) }
+}
+
+let index: SchemaIndex | undefined
+/** The schema's tree of keys, read once, on the first config with a problem. */
+const schemaIndex = () => (index ??= indexSchema(configSchema))
+
+/**
+ * The checks the schema cannot make, each on the parts it reads: a check that looks across
+ * sections skips when one of them lost a part to a schema error (it would report a follow-on).
+ */
+function semanticErrors(parts: PartialConfig, baseDir: string): string[] {
+  const { config, failed, damaged } = parts
+  const errors: string[] = []
+  // Policies read the route, the consumers (auth) and whether redis is there (global limits).
+  if (!damaged.has('consumers')) errors.push(...policySettingsErrors(config))
+  if (!damaged.has('consumers') && !failed.has('redis')) errors.push(...policyRouteErrors(config, parts.routes))
+  errors.push(...requestHeaderErrors(parts.routes), ...tlsFileErrors(config))
+  if (!failed.has('admin')) errors.push(...resolveAdminToken(config))
+  errors.push(...resolveRedisSecrets(config))
+  if (!failed.has('cache')) errors.push(...sharedCachePathErrors(config))
+  if (!damaged.has('plugins')) errors.push(...pluginErrors(config, parts.routes, baseDir))
+  return errors
 }
 
 /**
@@ -85,52 +122,36 @@ export async function loadConfig(raw: unknown, overrides: EnvSettings['overrides
   return errors.length > 0 ? { ok: false, errors } : validated
 }
 
-/** Each built-in policy's checks: its top-level settings once, then its key on every route (`routes[i].<key>.<field>: problem`). */
-function policyErrors(config: GatewayConfig): string[] {
+/** Each built-in policy's checks of its top-level settings (`consumers`), once. */
+function policySettingsErrors(config: GatewayConfig): string[] {
+  return (BUILTIN_POLICIES as readonly BuiltinPolicy[]).flatMap((policy) => policy.checkSettings?.(config) ?? [])
+}
+
+/** Each built-in policy's checks of its key on every route (`routes[i].<key>.<field>: problem`). */
+function policyRouteErrors(config: GatewayConfig, routes: PartialConfig['routes']): string[] {
   const errors: string[] = []
-  for (const policy of BUILTIN_POLICIES as readonly BuiltinPolicy[]) errors.push(...(policy.checkSettings?.(config) ?? []))
-  config.routes.forEach((route, i) => {
+  for (const [i, route] of routes) {
     for (const policy of BUILTIN_POLICIES as readonly BuiltinPolicy[]) {
       if (!policy.check || policy.schema === undefined) continue
       const value = (route as Record<string, unknown>)[policy.name]
       errors.push(...policy.check(value as never, { settings: config, route }).map((problem) => `routes[${i}].${policy.name}${problem.startsWith('[') ? '' : '.'}${problem}`))
     }
-  })
+  }
   return errors
 }
 
 /** Routes name declared plugins; plugin modules are found (and their paths made absolute). */
-function pluginErrors(config: GatewayConfig, baseDir: string): string[] {
+function pluginErrors(config: GatewayConfig, routes: PartialConfig['routes'], baseDir: string): string[] {
   const errors = resolvePluginModules(config.plugins, baseDir)
-  config.routes.forEach((route, i) => {
+  for (const [i, route] of routes) {
     route.plugins.forEach((name, j) => {
       if (!Object.hasOwn(config.plugins, name)) errors.push(`routes[${i}].plugins[${j}]: no plugin named "${name}" under plugins`)
     })
-  })
+  }
   return errors
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string[] {
-  const path = formatPath(issue.path)
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => `${joinPath(path, key)}: unknown key`)
-  }
-  return [`${path || '(root)'}: ${issue.message}`]
-}
-
-/** `["routes", 0, "upstream"]` → `routes[0].upstream`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = ''
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`
-    else out = joinPath(out, String(part))
-  }
-  return out
-}
-
-function joinPath(base: string, key: string): string {
-  return base ? `${base}.${key}` : key
-}
+export { formatPath }
 
 /** Rules that span fields: route → upstream references, duplicates, port clashes. */
 function crossFieldErrors(raw: unknown): string[] {
@@ -143,7 +164,8 @@ function crossFieldErrors(raw: unknown): string[] {
   routes.forEach((route: unknown, i) => {
     if (!isRecord(route)) return
     if (typeof route.upstream === 'string' && !Object.hasOwn(upstreams, route.upstream)) {
-      errors.push(`routes[${i}].upstream: no upstream named "${route.upstream}"`)
+      const near = closest(route.upstream, Object.keys(upstreams))
+      errors.push(`routes[${i}].upstream: no upstream named "${route.upstream}"${near ? ` — did you mean "${near}"?` : ''}`)
     }
     if (typeof route.path === 'string') {
       const host = typeof route.host === 'string' ? route.host.toLowerCase() : '*'
@@ -166,6 +188,7 @@ function crossFieldErrors(raw: unknown): string[] {
   if (typeof adminPort === 'number' && adminPort !== 0 && adminPort === serverPort) {
     errors.push(`admin.port: must differ from server.port (${adminPort})`)
   }
+  if (server.httpRedirectPort !== undefined && server.tls === undefined) errors.push('server.httpRedirectPort: needs server.tls')
   const metrics = isRecord(raw.metrics) ? raw.metrics : {}
   if (typeof admin.bearerToken === 'string' && typeof metrics.bearerToken === 'string' && admin.bearerToken !== metrics.bearerToken) {
     errors.push('metrics.bearerToken: differs from admin.bearerToken; set only admin.bearerToken')
@@ -211,30 +234,25 @@ function resolveRedisSecrets(config: GatewayConfig): string[] {
 }
 
 /** Request header rules may not touch framing or hop-by-hop fields, nor who the caller is. */
-function requestHeaderErrors(config: GatewayConfig): string[] {
-  const identity = consumerHeaderNames(config.routes)
-  return config.routes.flatMap((route, i) => (route.requestHeaders ? headerRuleProblems(route.requestHeaders, identity).map((problem) => `routes[${i}].requestHeaders.${problem}`) : []))
+function requestHeaderErrors(routes: PartialConfig['routes']): string[] {
+  const identity = consumerHeaderNames(routes.map(([, route]) => route))
+  return routes.flatMap(([i, route]) => (route.requestHeaders ? headerRuleProblems(route.requestHeaders, identity).map((problem) => `routes[${i}].requestHeaders.${problem}`) : []))
 }
 
-/** TLS files must be readable now: a worker must not be the first to find out. */
+/**
+ * TLS files are parsed now (tls-files.ts): a worker must not be the first to find a missing,
+ * swapped, mismatched or expired one.
+ */
 function tlsFileErrors(config: GatewayConfig): string[] {
-  const files: [string, string | undefined][] = [
-    ['server.tls.certFile', config.server.tls?.certFile],
-    ['server.tls.keyFile', config.server.tls?.keyFile],
-    ['server.tls.caFile', config.server.tls?.caFile],
+  const errors = config.server.tls ? serverTlsProblems(config.server.tls) : []
+  const caFiles: [string, string | undefined][] = [
     ...Object.entries(config.upstreams).map(([name, u]): [string, string | undefined] => [`upstreams.${name}.tls.caFile`, u.tls?.caFile]),
     ['redis.tls.caFile', config.redis?.tls?.caFile],
   ]
-  const errors: string[] = []
-  for (const [field, path] of files) {
-    if (path === undefined) continue
-    try {
-      if (!readFileSync(path, 'utf8').includes('-----BEGIN')) errors.push(`${field}: ${path} is not PEM`)
-    } catch {
-      errors.push(`${field}: ${path} cannot be read`)
-    }
+  for (const [field, path] of caFiles) {
+    const problem = path === undefined ? undefined : caFileProblem(path)
+    if (problem) errors.push(`${field}: ${problem}`)
   }
-  if (config.server.httpRedirectPort !== undefined && !config.server.tls) errors.push('server.httpRedirectPort: needs server.tls')
   return errors
 }
 

@@ -172,11 +172,13 @@ export const weightedTarget = z.strictObject({ url: targetUrl, weight: z.int().m
  * as one transform rather than a union, so a bad URL keeps its own message.
  */
 export const targetSchema = z.unknown().transform((value, ctx) => {
-  const parsed = weightedTarget.safeParse(typeof value === 'string' ? { url: value } : value)
+  const parsed = weightedTarget.safeParse(typeof value === 'string' ? { url: value } : value, { reportInput: true })
   if (parsed.success) return parsed.data
   for (const issue of parsed.error.issues) {
     const path = typeof value === 'string' ? issue.path.slice(1) : issue.path
-    ctx.issues.push({ ...issue, path, input: value } as (typeof ctx.issues)[number])
+    // zod's own messages are written again by the outer parse's error map (config/issues.ts).
+    const message = issue.code === 'custom' ? issue.message : undefined
+    ctx.issues.push({ ...issue, path, message, input: issue.input ?? value } as (typeof ctx.issues)[number])
   }
   return z.NEVER
 })

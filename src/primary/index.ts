@@ -160,14 +160,18 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       const previous = checker
       checker = createHealthChecker(result.config.upstreams, log, onHealth)
       await firstVerdicts(checker, result.config)
-      const ok = await supervisor.reload(result.config, workers)
-      if (ok) previous.stop()
-      else {
+      const swapped = await supervisor.reload(result.config, workers)
+      const fields = { config: source.description, workers, routes: result.config.routes.length }
+      if (swapped.ok) {
+        previous.stop()
+        config = result.config
+        log.info('reload_complete', fields)
+      } else {
         checker.stop()
         checker = previous
+        // Why the new generation did not listen; the old one keeps serving.
+        log.warn('reload_failed', { ...fields, reason: swapped.reason })
       }
-      if (ok) config = result.config
-      log[ok ? 'info' : 'warn'](ok ? 'reload_complete' : 'reload_failed', { config: source.description, workers, routes: result.config.routes.length })
     } finally {
       reloading = false
     }

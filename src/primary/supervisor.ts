@@ -53,6 +53,8 @@ interface WorkerHandle {
   /** A replacement is already running or starting (recycle), so do not respawn on exit. */
   replaced: boolean
   listenFailure?: string
+  /** The worker's own words for why it could not start (its error message). */
+  startFailure?: string
   onListening?: (ok: boolean) => void
   exitCode?: number | null
   /** Resolves once its exit has been handled (logged, respawn decided). */
@@ -123,6 +125,7 @@ export function createSupervisor(options: SupervisorOptions) {
         break
       case 'listen_failed':
         handle.listenFailure = message.code
+        handle.startFailure = message.reason
         break
       case 'invalidate':
         // Every other worker drops the same URLs; the sender already has.
@@ -232,6 +235,17 @@ export function createSupervisor(options: SupervisorOptions) {
     handle.proc.send({ type: 'drain', reason } satisfies PrimaryMessage)
   }
 
+  /** Why a generation's workers did not all listen, from the first that did not: its own error, its exit, or the timeout. */
+  function startFailure(started: WorkerHandle[]): string {
+    const failed = started.find((w) => w.state !== 'listening')
+    if (!failed) return 'no worker started'
+    const where = `${config.server.host}:${port}`
+    if (failed.listenFailure?.startsWith('E')) return `workers cannot listen on ${where} (${failed.listenFailure}${failed.startFailure ? `: ${failed.startFailure}` : ''})`
+    if (failed.listenFailure) return `a worker could not start (${failed.listenFailure}${failed.startFailure ? `: ${failed.startFailure}` : ''})`
+    if (!workers.has(failed.proc.pid)) return `a worker exited with ${failed.proc.signalCode ? `signal ${failed.proc.signalCode}` : `code ${failed.exitCode}`} before it listened`
+    return `a worker did not listen within ${START_TIMEOUT_MS / 1000} s`
+  }
+
   /** Spawns a full generation: the first worker alone (it resolves port 0), then the rest. */
   async function spawnGeneration(reason: SpawnReason): Promise<WorkerHandle[]> {
     const first = spawnWorker(reason)
@@ -257,8 +271,8 @@ export function createSupervisor(options: SupervisorOptions) {
       return started.every((w) => w.state === 'listening')
     },
 
-    /** Starts a generation on `next`, then drains the old one. False (old one kept) when it fails. */
-    async reload(next: GatewayConfig, workerCount: number): Promise<boolean> {
+    /** Starts a generation on `next`, then drains the old one. On failure the old one is kept, and the reason said. */
+    async reload(next: GatewayConfig, workerCount: number): Promise<{ ok: true } | { ok: false; reason: string }> {
       const old = [...workers.values()]
       const previous = { generation, config, desired }
       generation++
@@ -266,16 +280,17 @@ export function createSupervisor(options: SupervisorOptions) {
       desired = workerCount
       const started = await spawnGeneration('reload')
       if (!started.every((w) => w.state === 'listening')) {
+        const reason = startFailure(started)
         for (const w of started) {
           w.exitReason = 'failed_start'
           w.proc.kill('SIGTERM')
         }
         ;({ generation, config, desired } = previous)
-        return false
+        return { ok: false, reason }
       }
       if (next.server.crashLoop !== previous.config.server.crashLoop) crashPolicy = createCrashPolicy(next.server.crashLoop)
       for (const w of old) drain(w, 'reload')
-      return true
+      return { ok: true }
     },
 
     /**

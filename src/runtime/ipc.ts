@@ -31,8 +31,8 @@ export type WorkerMessage =
   /** Ready to receive `start`. */
   | { type: 'hello' }
   | { type: 'listening'; port: number }
-  /** Could not listen (port taken, bad address); the worker exits 1 next. */
-  | { type: 'listen_failed'; code: string }
+  /** Could not start or listen (port taken, bad address, a plugin); the worker exits 1 next. */
+  | { type: 'listen_failed'; code: string; reason?: string }
   /** The worker wants to be recycled; the primary starts a replacement, then sends `drain`. */
   | { type: 'recycle'; reason: 'max_requests' | 'max_rss'; served: number; rssMb: number }
   /** An unsafe method changed these URLs: the primary tells every other worker. */

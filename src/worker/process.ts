@@ -82,10 +82,13 @@ export function runWorkerProcess(log: Logger): void {
       })
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'start_failed'
+      const reason = err instanceof Error ? err.message.split('\n')[0] : String(err)
       // Say why: a port in use, or a plugin that loads or builds in the check but not here.
-      log.error('worker_start_failed', { error: code, reason: err instanceof Error ? err.message.split('\n')[0] : String(err) })
-      send({ type: 'listen_failed', code })
-      process.exit(1)
+      log.error('worker_start_failed', { error: code, reason })
+      // Exit once the message is written, so the primary's reload_failed line can say why.
+      if (!process.connected) process.exit(1)
+      process.send!({ type: 'listen_failed', code, reason } satisfies WorkerMessage, undefined, undefined, () => process.exit(1))
+      return
     }
     if (maxWorkerRssMb > 0) {
       setInterval(() => process.memoryUsage.rss() > maxWorkerRssMb * MiB && askRecycle('max_rss'), RSS_CHECK_MS).unref()

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import net from 'node:net'
 import { events, expectCleanOutput, liveWorkerPids, spawnMain, waitFor, writeConfig } from '../fixtures/gateway.ts'
 import { listenerPids } from '../fixtures/listeners.ts'
@@ -95,7 +96,7 @@ test('SIGHUP with an invalid file: errors are logged and the old config keeps se
   gw.proc.kill('SIGHUP')
   await waitFor(() => events(gw.output(), 'reload_rejected').length === 1, 5000, 'the rejection')
   const rejected = events(gw.output(), 'reload_rejected')[0]!
-  expect(rejected.errors).toContain('bogus: unknown key')
+  expect(rejected.errors).toContain('bogus: unknown key "bogus" — expected one of server, redis, admin, cache, metrics, log, upstreams, routes, consumers, plugins')
   expect(rejected.errors).toContain('routes[1].upstream: no upstream named "missing"')
   expect(liveWorkerPids(gw.output())).toEqual(workers)
   await (await fetch(`http://127.0.0.1:${port}/new/y`)).text()
@@ -131,3 +132,19 @@ test('SIGHUP that moves the admin listener is rejected, naming the restart-only 
   expect(events(gw.output(), 'reload_rejected').at(-1)!.errors).toEqual(['admin.port: changes only on restart'])
   expect(liveWorkerPids(gw.output())).toEqual(workers)
 }, 10_000)
+
+test('SIGHUP whose new workers cannot start: reload_failed says why, and the old workers keep serving', async () => {
+  const workers = liveWorkerPids(gw.output())
+  // A plugin that builds in the load-time check but throws in a worker: the config is valid,
+  // the new generation is not.
+  writeFileSync(join(dirname(configPath), 'worker-only-fail.ts'), `export default { build: (config, context) => { if (context.stores.rateLimits) throw new Error('fails only in a worker'); return (e, n) => n(e) } }`)
+  writeFileSync(configPath, JSON.stringify({ ...configWith([{ path: '/', upstream: 'a', plugins: ['picky'] }]), plugins: { picky: { module: './worker-only-fail.ts' } } }))
+  gw.proc.kill('SIGHUP')
+  await waitFor(() => events(gw.output(), 'reload_failed').length === 1, 20_000, 'the failed reload')
+  expect(events(gw.output(), 'reload_failed')[0]).toMatchObject({
+    config: configPath,
+    reason: 'a worker could not start (plugin_build_failed: plugins.picky: build failed for route / (Error: fails only in a worker))',
+  })
+  expect(liveWorkerPids(gw.output())).toEqual(workers)
+  expect((await fetch(`http://127.0.0.1:${port}/new/z`)).status).toBe(200)
+}, 30_000)

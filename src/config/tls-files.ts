@@ -1,0 +1,76 @@
+/**
+ * TLS material read and parsed at load, so a wrong file is named before a worker starts
+ * (where Bun.serve would fail with ERR_OSSL_PEM_NO_START_LINE and every worker exit 1): the
+ * server's certificate and key each parsed (node:crypto), a swapped pair and a key of another
+ * certificate named, an expired certificate refused (every client that verifies would fail
+ * the handshake), and a CA bundle's certificates parsed.
+ */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+
+const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g
+const HAS_CERTIFICATE = /-----BEGIN CERTIFICATE-----/
+const PRIVATE_KEY = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/
+
+type Read = { text: string } | { error: string }
+
+function read(path: string): Read {
+  try {
+    return { text: readFileSync(path, 'utf8') }
+  } catch (err) {
+    return { error: `${path} cannot be read (${(err as { code?: string }).code ?? 'error'})` }
+  }
+}
+
+/** The certificates in a PEM text, or the problem with it. */
+function certificates(path: string, text: string): X509Certificate[] | string {
+  const blocks = text.match(CERTIFICATE) ?? []
+  if (blocks.length === 0) return PRIVATE_KEY.test(text) ? `${path} holds a private key, not a certificate` : `${path} holds no PEM certificate`
+  try {
+    return blocks.map((block) => new X509Certificate(block))
+  } catch {
+    return `${path} holds a certificate that cannot be parsed`
+  }
+}
+
+/** The private key in a PEM text, or the problem with it. */
+function privateKey(path: string, text: string): KeyObject | string {
+  try {
+    return createPrivateKey(text)
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_MISSING_PASSPHRASE') return `${path} is encrypted; give the key without a passphrase`
+    return HAS_CERTIFICATE.test(text) ? `${path} holds a certificate, not a private key` : `${path} holds no PEM private key`
+  }
+}
+
+/** `server.tls`: `field: problem` lines. `now` is for tests. */
+export function serverTlsProblems(tls: { certFile: string; keyFile: string; caFile?: string | undefined }, now = new Date()): string[] {
+  const errors: string[] = []
+  const certText = read(tls.certFile)
+  const keyText = read(tls.keyFile)
+  const certs = 'text' in certText ? certificates(tls.certFile, certText.text) : certText.error
+  const key = 'text' in keyText ? privateKey(tls.keyFile, keyText.text) : keyText.error
+  const swapped = typeof certs === 'string' && typeof key === 'string' && certs.includes('holds a private key') && key.includes('holds a certificate')
+  const hint = swapped ? ' (certFile and keyFile swapped?)' : ''
+  if (typeof certs === 'string') errors.push(`server.tls.certFile: ${certs}${hint}`)
+  if (typeof key === 'string') errors.push(`server.tls.keyFile: ${key}${hint}`)
+  if (typeof certs !== 'string') {
+    const leaf = certs[0]!
+    // A certificate past its notAfter fails every verifying client's handshake (RFC 5280 §4.1.2.5).
+    if (leaf.validToDate.getTime() < now.getTime()) errors.push(`server.tls.certFile: ${tls.certFile} expired on ${leaf.validToDate.toISOString()} (${leaf.subject.replaceAll('\n', ', ')})`)
+    if (typeof key !== 'string' && !leaf.checkPrivateKey(key)) errors.push(`server.tls.keyFile: ${tls.keyFile} is not the key of the certificate in ${tls.certFile}`)
+  }
+  if (tls.caFile !== undefined) {
+    const problem = caFileProblem(tls.caFile)
+    if (problem) errors.push(`server.tls.caFile: ${problem}`)
+  }
+  return errors
+}
+
+/** A CA bundle: readable, and every certificate in it parses. */
+export function caFileProblem(path: string): string | undefined {
+  const text = read(path)
+  if ('error' in text) return text.error
+  const certs = certificates(path, text.text)
+  return typeof certs === 'string' ? certs : undefined
+}

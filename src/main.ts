@@ -4,6 +4,7 @@
  * primary starts those. Without a config file the embedded default proxies /demo to a
  * built-in demo upstream.
  */
+import { runPluginCheck } from './config/check-plugins.ts'
 import { readEnv } from './config/env.ts'
 import { defaultSource, fileSource, type ConfigSource } from './config/source.ts'
 import { startDemoUpstream } from './demo/upstream.ts'
@@ -43,6 +44,9 @@ function parseArgs(argv: string[]): Args {
 }
 
 async function main(): Promise<void> {
+  // Internal: the plugin check the primary runs in a child (config/check-plugins.ts), which
+  // the compiled binary cannot name as a script, so it runs its own main with this flag.
+  if (Bun.argv[2] === '--check-plugins') await runPluginCheck()
   const args = parseArgs(Bun.argv.slice(2))
   if (args.worker) {
     runWorkerProcess(createLogger({ pid: process.pid, role: 'worker' }))

@@ -27,7 +27,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['runtime'],
   ['worker'],
   ['primary'],
-  ['single-process', 'demo'],
+  ['single-process', 'demo', 'healthcheck'],
   ['main'],
 ]
 

@@ -8,6 +8,7 @@ import { runPluginCheck } from './config/check-plugins.ts'
 import { readEnv } from './config/env.ts'
 import { defaultSource, fileSource, type ConfigSource } from './config/source.ts'
 import { startDemoUpstream } from './demo/upstream.ts'
+import { runHealthcheck } from './healthcheck.ts'
 import { createLogger } from './log.ts'
 import { runPrimary } from './primary/index.ts'
 import { runSingleProcess } from './single-process.ts'
@@ -47,6 +48,8 @@ async function main(): Promise<void> {
   // Internal: the plugin check the primary runs in a child (config/check-plugins.ts), which
   // the compiled binary cannot name as a script, so it runs its own main with this flag.
   if (Bun.argv[2] === '--check-plugins') await runPluginCheck()
+  // The image's HEALTHCHECK (no shell, no curl in it): the admin listener's /ready.
+  if (Bun.argv[2] === '--healthcheck') await runHealthcheck(Bun.argv[3], readEnv())
   const args = parseArgs(Bun.argv.slice(2))
   if (args.worker) {
     runWorkerProcess(createLogger({ pid: process.pid, role: 'worker' }))

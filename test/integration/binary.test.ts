@@ -62,11 +62,21 @@ function runBinary(args: string[], env: Record<string, string> = {}) {
   return { proc, output, listening }
 }
 
+/** `bun-gateway --healthcheck`, finding the admin port in the config file GATEWAY_CONFIG names, as in the image. */
+function healthcheck(adminPort: number) {
+  const config = writeConfig({ admin: { host: '0.0.0.0', port: adminPort } }, 'probe.yaml', dir)
+  const probe = Bun.spawnSync([BINARY, '--healthcheck'], { env: { ...process.env, GATEWAY_ADMIN_PORT: '', GATEWAY_CONFIG: config } })
+  return { exitCode: probe.exitCode, stdout: probe.stdout.toString() }
+}
+
 describe('the compiled binary', () => {
   test('with no config it serves the demo, from workers that are the binary itself', async () => {
     const gw = runBinary([])
+    let adminPort = 0
     try {
-      const { port, adminPort } = await gw.listening()
+      const listening = await gw.listening()
+      const port = listening.port
+      adminPort = listening.adminPort
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200)
       const demo = await fetch(`http://127.0.0.1:${port}/demo/hello`)
       expect(demo.status).toBe(200)
@@ -75,10 +85,13 @@ describe('the compiled binary', () => {
       for (const { pid } of events(gw.output(), 'worker_spawn')) {
         expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual([BINARY, '--worker'])
       }
+      // The image's HEALTHCHECK: the admin port's /ready.
+      expect(healthcheck(adminPort)).toEqual({ exitCode: 0, stdout: `GET http://127.0.0.1:${adminPort}/ready: 200\n` })
     } finally {
       gw.proc.kill('SIGTERM')
       expect(await gw.proc.exited).toBe(0)
     }
+    expect(healthcheck(adminPort)).toEqual({ exitCode: 1, stdout: `GET http://127.0.0.1:${adminPort}/ready: ECONNREFUSED\n` })
     expectCleanOutput(gw.output())
   }, 20_000)
 

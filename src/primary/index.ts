@@ -17,6 +17,7 @@ import { mergeSnapshots } from '../upstream/snapshot.ts'
 import { createHealthChecker, type HealthChecker, type TargetHealth } from './health-checker.ts'
 import { nodeCaches, sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
 import { createSupervisor } from './supervisor.ts'
+import { refuseTakenPort } from './ports.ts'
 import { selfCommand } from '../self.ts'
 import { createMetricsAggregator } from '../metrics/aggregate.ts'
 import { createPrimaryMetrics } from '../metrics/primary.ts'
@@ -59,6 +60,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   let config = options.config
   let stopping = false
   let reloading = false
+  refuseTakenPort(config, log)
 
   const aggregator = createMetricsAggregator()
   // Set up before any worker opens it; purged and invalidated here, once for the node.

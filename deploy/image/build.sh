@@ -40,6 +40,8 @@ printf 'hosts: files dns\n' >"$CONTEXT/rootfs/etc/nsswitch.conf"
 chmod 1777 "$CONTEXT/rootfs/tmp"
 cp deploy/image/Dockerfile "$CONTEXT/Dockerfile"
 
-# Docker format: the OCI image format has no HEALTHCHECK.
+# Docker format: the OCI image format has no HEALTHCHECK. The previous image of this tag is
+# removed first, so rebuilds leave no untagged images behind (one in use by a container stays).
+buildah rmi "$TAG" >/dev/null 2>&1 || true
 buildah bud --quiet --format docker --arch "$ARCH" --tag "$TAG" "$CONTEXT"
 echo "built $TAG ($ARCH)"

@@ -1,5 +1,7 @@
-# The gateway in a container: official Bun image (pinned), production dependencies only,
-# non-root. Not built on the development machine (it runs no Docker engine).
+# The gateway from source in a container: official Bun image (pinned), production
+# dependencies only, non-root. It needs the image registry; deploy/image/Dockerfile builds
+# the compiled binary onto a base made from Debian's packages instead, and .ci/image builds
+# and runs that one.
 FROM oven/bun:1.4.4-slim
 
 WORKDIR /app
@@ -17,8 +19,10 @@ USER bun
 # 0.0.0.0 in your config if probes or scrapers must reach it from outside the container.
 EXPOSE 8080 9090
 
+# The admin port's /ready (plain HTTP): right whatever PORT or server.tls say. It reads
+# admin.host and admin.port from the file GATEWAY_CONFIG names (and GATEWAY_ADMIN_PORT).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["bun", "-e", "fetch('http://127.0.0.1:8080/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["bun", "src/main.ts", "--healthcheck"]
 
 # Exec form, so `bun run` is PID 1: it forwards SIGTERM, SIGINT and SIGHUP to the gateway,
 # which drains and exits 0, and the gateway reaps its own workers. Nothing is orphaned while

@@ -12,7 +12,7 @@ const SRC = import.meta.dir
 /** Lowest first. A part may import its own files and any part of a lower layer, nothing else. */
 export const LAYERS: readonly (readonly string[])[] = [
   // What everything builds on: the Exchange, stages, errors, forwarding rules; small leaves.
-  ['kernel', 'net', 'files', 'log', 'version'],
+  ['kernel', 'net', 'files', 'log', 'version', 'self'],
   // Each built-in policy, and the plugin API (plugin.ts) users import.
   ['policies', 'plugin'],
   // The config: its schema assembles the policies' keys.
@@ -27,7 +27,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['runtime'],
   ['worker'],
   ['primary'],
-  ['single-process', 'demo'],
+  ['single-process', 'demo', 'healthcheck'],
   ['main'],
   // The bun-gateway command: start is main's, validate and schema read the config.
   ['cli'],

@@ -4,9 +4,11 @@
  * primary starts those. Without a config file the embedded default proxies /demo to a
  * built-in demo upstream.
  */
+import { runPluginCheck } from './config/check-plugins.ts'
 import { readEnv } from './config/env.ts'
 import { defaultSource, fileSource, invalidConfigLines, type ConfigSource } from './config/source.ts'
 import { startDemoUpstream } from './demo/upstream.ts'
+import { runHealthcheck } from './healthcheck.ts'
 import { createLogger } from './log.ts'
 import { runPrimary } from './primary/index.ts'
 import { runSingleProcess } from './single-process.ts'
@@ -47,6 +49,11 @@ function parseArgs(argv: string[], usage: string): Args {
  * (cli.ts) calls it too; the workers then run `Bun.main --worker`, whichever of the two that is.
  */
 export async function main(argv: string[], usage = USAGE): Promise<void> {
+  // Internal: the plugin check the primary runs in a child (config/check-plugins.ts), which
+  // the compiled binary cannot name as a script, so it runs its own main with this flag.
+  if (argv[0] === '--check-plugins') await runPluginCheck()
+  // The image's HEALTHCHECK (no shell, no curl in it): the admin listener's /ready.
+  if (argv[0] === '--healthcheck') await runHealthcheck(argv[1], readEnv())
   const args = parseArgs(argv, usage)
   if (args.worker) {
     runWorkerProcess(createLogger({ pid: process.pid, role: 'worker' }))

@@ -13,6 +13,7 @@ import { startWorker } from './worker/server.ts'
 import { VERSION } from './version.ts'
 import { loadPlugins } from './policies/plugins/load.ts'
 import { createHealthChecker } from './primary/health-checker.ts'
+import { refuseTakenPort } from './primary/ports.ts'
 import { AggregatorRegistry } from 'prom-client'
 import { createTokenBuckets, nodeStore } from './policies/rate-limit/buckets.ts'
 import { connectReplicas, type Replicas } from './replicas/index.ts'
@@ -20,6 +21,7 @@ import { nodeCaches, sharedCacheEnabled, startSharedCache } from './primary/shar
 import type { PurgeSelector } from './policies/cache/purge.ts'
 
 export async function runSingleProcess(config: GatewayConfig, source: ConfigSource, log: Logger, onStopped?: () => void): Promise<void> {
+  refuseTakenPort(config, log)
   let stopping = false
   let worker: ReturnType<typeof startWorker>
   let admin: ReturnType<typeof startAdmin>

@@ -8,6 +8,7 @@
 import { join } from 'node:path'
 import { loadPlugins, trialBuild } from '../policies/plugins/load.ts'
 import { compileRoutes } from './routes.ts'
+import { selfCommand } from '../self.ts'
 import type { GatewayConfig } from './schema.ts'
 
 /** The plugins' problems, every one: loading, their configs, then their builds. */
@@ -20,7 +21,8 @@ export async function checkPlugins(config: GatewayConfig): Promise<string[]> {
 
 /** Runs the check in a child process; a check that dies is an error too, never a pass. */
 export async function checkPluginsInChild(config: GatewayConfig): Promise<string[]> {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, 'check-plugins.ts')], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+  // From source this file; in the binary its main with --check-plugins (main.ts), which runs runPluginCheck.
+  const child = Bun.spawn(selfCommand(join(import.meta.dir, 'check-plugins.ts'), '--check-plugins'), { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
   child.stdin.write(JSON.stringify(config))
   await child.stdin.end()
   const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited])
@@ -33,10 +35,13 @@ export async function checkPluginsInChild(config: GatewayConfig): Promise<string
   return [`plugins: the plugin check exited ${code} without an answer (a plugin module that exits or crashes at import?)`]
 }
 
-if (import.meta.main) {
+/** The check process: the config as JSON on stdin, `{"errors": [...]}` on stdout, exit 0. */
+export async function runPluginCheck(): Promise<never> {
   const config = JSON.parse(await new Response(Bun.stdin.stream()).text()) as GatewayConfig
   const errors = await checkPlugins(config)
   process.stdout.write(JSON.stringify({ errors }))
   // Timers or sockets a plugin left open must not keep the check alive.
   process.exit(0)
 }
+
+if (import.meta.main) await runPluginCheck()

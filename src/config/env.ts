@@ -35,8 +35,12 @@ export function readEnv(env: Record<string, string | undefined> = process.env): 
 /**
  * The environment for a child process (worker or demo upstream): the parent's own plus `extra`.
  * Bun reads BUN_CONFIG_* limits only at start, so they must be set here rather than at run time.
+ * `bunFlags` (Bun's runtime flags) go in BUN_OPTIONS, after any the parent was given: Bun reads
+ * it from source and in a compiled binary alike, whose command line takes no runtime flags.
  */
-export function childEnv(extra: Record<string, string>): Record<string, string | undefined> {
-  return { ...process.env, NODE_ENV: 'production', ...extra }
+export function childEnv(extra: Record<string, string>, bunFlags: readonly string[] = []): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env, NODE_ENV: 'production', ...extra }
+  if (bunFlags.length > 0) env.BUN_OPTIONS = [process.env.BUN_OPTIONS, ...bunFlags].filter(Boolean).join(' ')
+  return env
 }
 

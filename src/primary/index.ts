@@ -17,6 +17,8 @@ import { mergeSnapshots } from '../upstream/snapshot.ts'
 import { createHealthChecker, type HealthChecker, type TargetHealth } from './health-checker.ts'
 import { nodeCaches, sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
 import { createSupervisor } from './supervisor.ts'
+import { refuseTakenPort } from './ports.ts'
+import { selfCommand } from '../self.ts'
 import { createMetricsAggregator } from '../metrics/aggregate.ts'
 import { VERSION } from '../version.ts'
 import { createPrimaryMetrics } from '../metrics/primary.ts'
@@ -27,7 +29,7 @@ const KILL_GRACE_MS = 2000
 export interface PrimaryOptions {
   config: GatewayConfig
   source: ConfigSource
-  /** Path of the entry script the workers run with `--worker`. */
+  /** Path of the entry script the workers run with `--worker` (unused in the compiled binary: it runs itself). */
   entry: string
   log: Logger
   /** Stopped last on shutdown (the demo upstream). */
@@ -39,10 +41,13 @@ export function workerCount(config: GatewayConfig): number {
   return config.server.workers === 'auto' ? availableCpus() : config.server.workers
 }
 
-/** The worker command: Bun's header limit above the gateway's own, so the gateway answers 431 itself. */
-function workerCommand(config: GatewayConfig, entry: string): string[] {
+/**
+ * Bun's flags for a worker (in BUN_OPTIONS: the binary takes none on its command line): its
+ * header limit above the gateway's own, so the gateway answers 431 itself, and no orphans.
+ */
+function workerBunFlags(config: GatewayConfig): string[] {
   const headerLimit = config.server.maxHeaderBytes + config.server.maxUrlBytes + 1024
-  return [process.execPath, '--no-orphans', `--max-http-header-size=${headerLimit}`, entry, '--worker']
+  return ['--no-orphans', `--max-http-header-size=${headerLimit}`]
 }
 
 /** Waits for the checker's first round, at most the longest check timeout: a target down at start is out before it serves. */
@@ -56,6 +61,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   let config = options.config
   let stopping = false
   let reloading = false
+  refuseTakenPort(config, log)
 
   const aggregator = createMetricsAggregator()
   // Set up before any worker opens it; purged and invalidated here, once for the node.
@@ -98,8 +104,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     config,
     workers: workerCount(config),
     // Derived from each generation's config, so a reload applies the limits Bun reads at start.
-    command: (generation) => workerCommand(generation, options.entry),
-    env: (generation) => childEnv({ BUN_CONFIG_MAX_HTTP_REQUESTS: String(generation.server.maxUpstreamRequests) }),
+    command: () => selfCommand(options.entry, '--worker'),
+    env: (generation) => childEnv({ BUN_CONFIG_MAX_HTTP_REQUESTS: String(generation.server.maxUpstreamRequests) }, workerBunFlags(generation)),
     log,
     onGiveUp: (reason) => void shutdown('crash_loop', reason),
     metrics: aggregator,

@@ -1,7 +1,7 @@
 /**
  * A worker process under the primary: receives its config over IPC, serves it, asks to be
  * recycled at its request or memory limit, drains when told to, and never outlives the
- * primary (IPC disconnect, plus `--no-orphans` on its command line).
+ * primary (IPC disconnect, plus `--no-orphans` in its BUN_OPTIONS).
  */
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'

@@ -1,5 +1,4 @@
 import { expect, test } from 'bun:test'
-import net from 'node:net'
 import { events, liveWorkerPids, startGateway, spawnMain, waitFor, writeConfig } from '../fixtures/gateway.ts'
 import { listenerPids } from '../fixtures/listeners.ts'
 import { configFor, startRecordingUpstream } from '../fixtures/upstream.ts'
@@ -24,16 +23,11 @@ test('workers that keep crashing make the primary give up with a clear message a
   }
 })
 
-test('a port that cannot be bound stops the gateway at once, naming the port', async () => {
-  const blocker = net.createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => blocker.once('listening', r))
-  const port = (blocker.address() as net.AddressInfo).port
-  try {
-    const path = writeConfig({ server: { host: '127.0.0.1', port, workers: 2 }, admin: { port: 0 } })
-    const { proc, output } = spawnMain(['--config', path])
-    expect(await proc.exited).toBe(1)
-    expect(events(output(), 'giving_up')[0]!.reason).toBe(`workers cannot listen on 127.0.0.1:${port} (EADDRINUSE)`)
-  } finally {
-    blocker.close()
-  }
+test('an address that cannot be bound stops the gateway at once, naming it', async () => {
+  // 192.0.2.1 (TEST-NET-1, RFC 5737) is on no interface: the workers' bind fails. A port
+  // another process holds is refused before any worker starts (port-owned.test.ts).
+  const path = writeConfig({ server: { host: '192.0.2.1', port: 18080, workers: 2 }, admin: { port: 0 } })
+  const { proc, output } = spawnMain(['--config', path])
+  expect(await proc.exited).toBe(1)
+  expect(events(output(), 'giving_up')[0]!.reason).toBe('workers cannot listen on 192.0.2.1:18080 (EADDRNOTAVAIL)')
 })

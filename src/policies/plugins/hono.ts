@@ -6,7 +6,6 @@
  * or replace; an HTTPException it throws is its answer (basic-auth's 401).
  */
 import { Context, type MiddlewareHandler } from 'hono'
-import { HTTPException } from 'hono/http-exception'
 import { DEFAULT_PLUGIN_PHASE, type PluginPhase, type Policy } from '../../kernel/policy.ts'
 import type { Stage } from '../../kernel/stage.ts'
 
@@ -42,10 +41,19 @@ export function honoStage(middleware: MiddlewareHandler): Stage {
       if (answer instanceof Response) return answer
       if (c.finalized) return c.res
     } catch (err) {
-      if (err instanceof HTTPException) return err.getResponse()
+      if (isHttpException(err)) return err.getResponse()
       throw err
     }
     // Neither answered nor went on: Hono would answer 404; a gateway route has no such default.
     throw new TypeError(nextCalled ? 'middleware left no response' : 'middleware neither answered nor called next()')
   }
+}
+
+/**
+ * Hono's own test (its errorHandler checks for getResponse), not `instanceof`: the middleware
+ * may throw another copy's HTTPException (one installed in the config's folder, or the
+ * gateway's own when the binary bundles a copy of its own).
+ */
+function isHttpException(err: unknown): err is Error & { getResponse(): Response } {
+  return err instanceof Error && typeof (err as { getResponse?: unknown }).getResponse === 'function'
 }

@@ -2,7 +2,7 @@
 # dependencies only, non-root. It needs the image registry; deploy/image/Dockerfile builds
 # the compiled binary onto a base made from Debian's packages instead, and .ci/image builds
 # and runs that one.
-FROM oven/bun:1.4.4-slim
+FROM oven/bun:1.4.5-slim
 
 WORKDIR /app
 COPY package.json bun.lock bunfig.toml ./

@@ -13,6 +13,14 @@ export interface ScenarioResult {
   cpuRatioVsDirect?: number
   /** CPU per request against nginx's. */
   cpuRatioVsNginx?: number
+  /** p99 latency against nginx's. */
+  p99RatioVsNginx?: number
+  /** req/s against the scenario's floor (the leanest Bun server doing the same, bench/floor/). */
+  ratioVsFloor?: number
+  /** CPU per request against the floor's. */
+  cpuRatioVsFloor?: number
+  /** A routes scenario's gateway: spawn to its `listening` line, ms. */
+  bootMs?: number
   /** Highest RSS per gateway worker pid during the scenario, MiB. */
   rssMbByWorker?: Record<string, number>
 }
@@ -30,43 +38,35 @@ const ms = (seconds: number) => (seconds * 1000).toFixed(2)
 const us = (value: number | undefined) => (value === undefined ? '' : value.toFixed(1))
 const x = (value: number | undefined) => (value === undefined ? '' : value.toFixed(2))
 
+/** The table's columns; one empty in every row (no nginx, no routes scenario) is left out. */
+const COLUMNS: [string, (r: ScenarioResult) => string][] = [
+  ['scenario', (r) => r.name],
+  ['req/s', (r) => r.gateway.requestsPerSec.toFixed(0)],
+  ['p50 ms', (r) => ms(r.gateway.p50)],
+  ['p99 ms', (r) => ms(r.gateway.p99)],
+  ['errors', (r) => String(r.gateway.socketErrors)],
+  ['non-2xx', (r) => String(r.gateway.non2xx)],
+  ['CPU µs/req', (r) => us(r.gateway.cpuUsPerRequest)],
+  ['vs direct', (r) => x(r.ratioVsDirect)],
+  ['CPU vs direct', (r) => x(r.cpuRatioVsDirect)],
+  ['CPU vs floor', (r) => x(r.cpuRatioVsFloor)],
+  ['nginx req/s', (r) => (r.nginx ? r.nginx.requestsPerSec.toFixed(0) : '')],
+  ['nginx p50', (r) => (r.nginx ? ms(r.nginx.p50) : '')],
+  ['nginx p99', (r) => (r.nginx ? ms(r.nginx.p99) : '')],
+  ['nginx err', (r) => (r.nginx ? String(r.nginx.socketErrors + r.nginx.non2xx) : '')],
+  ['nginx CPU µs/req', (r) => us(r.nginx?.cpuUsPerRequest)],
+  ['vs nginx', (r) => x(r.ratioVsNginx)],
+  ['CPU vs nginx', (r) => x(r.cpuRatioVsNginx)],
+  ['p99 vs nginx', (r) => x(r.p99RatioVsNginx)],
+  ['boot s', (r) => (r.bootMs === undefined ? '' : (r.bootMs / 1000).toFixed(2))],
+  ['max RSS MiB', (r) => (r.rssMbByWorker && Object.keys(r.rssMbByWorker).length ? String(Math.max(...Object.values(r.rssMbByWorker))) : '')],
+]
+
 export function table(report: BenchReport): string {
-  const head = [
-    'scenario',
-    'req/s',
-    'p50 ms',
-    'p99 ms',
-    'errors',
-    'non-2xx',
-    'CPU µs/req',
-    'vs direct',
-    'CPU vs direct',
-    'nginx req/s',
-    'nginx p99',
-    'nginx err',
-    'nginx CPU µs/req',
-    'vs nginx',
-    'CPU vs nginx',
-    'max RSS MiB',
-  ]
-  const rows = report.scenarios.map((r) => [
-    r.name,
-    r.gateway.requestsPerSec.toFixed(0),
-    ms(r.gateway.p50),
-    ms(r.gateway.p99),
-    String(r.gateway.socketErrors),
-    String(r.gateway.non2xx),
-    us(r.gateway.cpuUsPerRequest),
-    x(r.ratioVsDirect),
-    x(r.cpuRatioVsDirect),
-    r.nginx ? r.nginx.requestsPerSec.toFixed(0) : '',
-    r.nginx ? ms(r.nginx.p99) : '',
-    r.nginx ? String(r.nginx.socketErrors + r.nginx.non2xx) : '',
-    us(r.nginx?.cpuUsPerRequest),
-    x(r.ratioVsNginx),
-    x(r.cpuRatioVsNginx),
-    r.rssMbByWorker ? String(Math.max(...Object.values(r.rssMbByWorker))) : '',
-  ])
+  const all = COLUMNS.map(([name, cell]) => [name, ...report.scenarios.map(cell)])
+  const shown = all.filter((column) => column.slice(1).some((c) => c !== ''))
+  const head = shown.map((column) => column[0]!)
+  const rows = report.scenarios.map((_, i) => shown.map((column) => column[i + 1]!))
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
   return [line(head), ...rows.map(line)].join('\n')
@@ -90,7 +90,7 @@ export function svgChart(report: BenchReport): string {
   rows.forEach((r, i) => {
     const y = 40 + i * rowH
     parts.push(`<text x="10" y="${y + barH - 3}">${r.name}</text>`)
-    parts.push(`<rect x="${left}" y="${y}" width="${scale(r.gateway.requestsPerSec).toFixed(1)}" height="${barH}" fill="${r.name === 'direct' ? '#999' : '#f4a21c'}"/>`)
+    parts.push(`<rect x="${left}" y="${y}" width="${scale(r.gateway.requestsPerSec).toFixed(1)}" height="${barH}" fill="${r.name === 'direct' || r.name.startsWith('floor-') ? '#999' : '#f4a21c'}"/>`)
     parts.push(`<text x="${left + scale(r.gateway.requestsPerSec) + 4}" y="${y + barH - 3}">${r.gateway.requestsPerSec.toFixed(0)}</text>`)
     if (r.nginx) {
       const y2 = y + barH + 2

@@ -16,9 +16,10 @@ import { measureCpu } from './cpu.ts'
 import { startNginx, type RunningNginx } from './nginx.ts'
 import { svgChart, table, type BenchReport, type ScenarioResult } from './report.ts'
 import { sampleRss } from './rss.ts'
-import { gatewayConfig, selectScenarios, type Scenario } from './scenarios.ts'
+import { gatewayConfig, routesTable, selectScenarios, type Scenario } from './scenarios.ts'
 import { evaluate, type Thresholds } from './thresholds.ts'
 import { startListening as listening } from './listening.ts'
+import { readFileSync } from 'node:fs'
 import { freePort, hasBinary, startRedis, type RedisServer } from '../test/fixtures/services.ts'
 
 const ROOT = join(import.meta.dir, '..')
@@ -62,11 +63,36 @@ function fail(message: string): never {
   process.exit(2)
 }
 
+type Server = Awaited<ReturnType<typeof listening>>
+
 /** A bun script started and listening, stopped with the others at the end. */
-async function startListening(args: string[]) {
+async function startListening(args: string[]): Promise<Server> {
   const started = await listening(args, true)
   children.push(started.proc)
   return started
+}
+
+/** A gateway with a routes scenario's table, and how long it took from spawn to its `listening` line. */
+async function startRoutesGateway(upstreamPort: number, routes: { count: number; host?: boolean }): Promise<{ server: Server; bootMs: number }> {
+  const config = { ...gatewayConfig(upstreamPort, values.workers!, values.client), routes: routesTable(routes.count, routes.host) }
+  const path = join(ROOT, '.tmp', 'bench-gateway-routes.json')
+  await Bun.write(path, JSON.stringify(config))
+  const start = performance.now()
+  const server = await startListening(['src/main.ts', '--config', path])
+  return { server, bootMs: performance.now() - start }
+}
+
+async function stop(server: Server): Promise<void> {
+  server.proc.kill('SIGTERM')
+  await server.proc.exited
+  children.splice(children.indexOf(server.proc), 1)
+}
+
+/** This process's open-file limit (the load tool, the gateway and nginx inherit it; Bun raises its soft limit to the hard one). */
+function openFileLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
+  const soft = line?.split(/\s{2,}/)[1]
+  return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft)
 }
 
 /** The bench gateway again, terminating TLS with a self-signed certificate made by openssl. */
@@ -110,6 +136,9 @@ async function main(): Promise<void> {
   const tool: ToolName | undefined = pickTool()
   if (!tool) fail('neither oha nor wrk is installed: apt-get install wrk (or cargo install oha)')
   const scenarios = selectScenarios(values.scenario)
+  // Each connection is a descriptor in the load tool and one or two in the server (nginx: client and upstream).
+  const most = Math.max(...scenarios.map((s) => s.connections ?? connections))
+  if (openFileLimit() < 2 * most + 256) fail(`${most} connections need more open files than ulimit -n allows (${openFileLimit()}); raise it to ${2 * most + 256} or more`)
   console.log(`load tool: ${tool}${tool === 'wrk' ? ' (oha is not installed; wrk with a Lua JSON reporter instead)' : ''}`)
 
   const upstream = await startListening(['bench/fixture-upstream.ts'])
@@ -123,6 +152,12 @@ async function main(): Promise<void> {
   const workers = workerPids(gateway.output()).length
   // The tls scenario: a second gateway, the same config, terminating TLS with a throwaway certificate.
   const tlsGateway = scenarios.some((s) => s.protocol === 'https') ? await startTlsGateway(upstream.port) : undefined
+  // The floors: as many processes as the gateway has workers.
+  const floorArgs = ['--upstream', `http://127.0.0.1:${upstream.port}`, '--workers', String(Math.max(1, workers))]
+  const floors = {
+    proxy: scenarios.some((s) => s.floorServer === 'proxy') ? await startListening(['bench/floor/proxy.ts', ...floorArgs]) : undefined,
+    hit: scenarios.some((s) => s.floorServer === 'hit') ? await startListening(['bench/floor/hit.ts', ...floorArgs]) : undefined,
+  }
   if (values.compare === 'nginx') {
     nginx = await startNginx(upstream.port, Math.max(1, workers), freePort())
     if (!nginx) fail('--compare nginx: nginx is not installed (apt-get install nginx-light)')
@@ -147,20 +182,58 @@ async function main(): Promise<void> {
     return { ...result, cpuMs, cpuUsPerRequest: result.requests > 0 ? (cpuMs * 1000) / result.requests : undefined }
   }
 
-  // Warm every proxy once (JIT, pools, the cache entry the cache-hit scenario reads).
-  for (const s of scenarios.filter((x) => !x.direct && x.protocol !== 'https')) await load(gateway.port, gateway.pid, s, 1)
-  if (nginx) for (const s of scenarios.filter((x) => !x.direct && !x.protocol)) await load(nginx.port, nginx.pid, s, 1)
-  for (const s of scenarios.filter((x) => x.protocol === 'https')) await load(tlsGateway!.port, tlsGateway!.pid, s, 1)
+  /**
+   * The routes scenarios, together: a gateway each, booted one at a time (each boot timed
+   * alone), then loaded in two rounds, the second in reverse order, so drift on a shared
+   * machine weighs on each alike (they are compared with routes-1, not with nginx).
+   */
+  const measureRoutes = async (group: Scenario[], first: number): Promise<ScenarioResult[]> => {
+    const step = (j: number, text: string) => progress(`[${first + j + 1}/${scenarios.length}] ${group[j]!.name}: ${text}`)
+    const started: { server: Server; bootMs: number }[] = []
+    for (const [j, s] of group.entries()) {
+      step(j, `starting a gateway with ${s.routes!.count} routes`)
+      started.push(await startRoutesGateway(upstream.port, s.routes!))
+    }
+    for (const [j, s] of group.entries()) await load(started[j]!.server.port, started[j]!.server.pid, s, 1)
+    const seconds = durationSeconds
+    const runs = group.map(() => ({ loads: [] as LoadResult[], rss: {} as Record<string, number> }))
+    for (const order of [[...group.keys()], [...group.keys()].reverse()]) {
+      for (const j of order) {
+        const { server } = started[j]!
+        step(j, `${group[j]!.describe} (${seconds}s ×2, alternating with the other route tables)`)
+        const sampler = sampleRss(() => workerPids(server.output()))
+        runs[j]!.loads.push(await load(server.port, server.pid, group[j]!, seconds))
+        for (const [pid, mb] of Object.entries(sampler.stop())) runs[j]!.rss[pid] = Math.max(runs[j]!.rss[pid] ?? 0, mb)
+      }
+    }
+    for (const { server } of started) await stop(server)
+    return group.map((s, j) => ({ name: s.name, describe: s.describe, gateway: merge(runs[j]!.loads), rssMbByWorker: runs[j]!.rss, bootMs: started[j]!.bootMs }))
+  }
+
+  /** The server a scenario loads (the routes scenarios' are their own, see measureRoutes). */
+  const serverOf = (s: Scenario): Server => (s.direct ? upstream : s.floorServer ? floors[s.floorServer]! : s.protocol === 'https' ? tlsGateway! : gateway)
+  /** nginx is set up for plain HTTP at the bench gateway's routes only: no TLS, no WebSocket location, no routes tables. */
+  const withNginx = (s: Scenario) => nginx !== undefined && !s.direct && !s.floorServer && !s.protocol && !s.routes
+
+  // Warm every proxy once (JIT, pools, the cache entry the cache-hit scenarios read).
+  for (const s of scenarios.filter((x) => !x.direct && !x.routes)) await load(serverOf(s).port, serverOf(s).pid, s, 1)
+  if (nginx) for (const s of scenarios.filter(withNginx)) await load(nginx.port, nginx.pid, s, 1)
 
   const results: ScenarioResult[] = []
-  const rounds = nginx && !quick ? 2 : 1
+  const routed = scenarios.filter((s) => s.routes)
   for (const [i, s] of scenarios.entries()) {
-    const seconds = Math.max(1, Math.round(durationSeconds * (s.durationShare ?? 1)))
-    progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${nginx && !s.direct ? ' ×2, alternating with nginx' : ''})`)
-    if (s.direct) {
-      results.push({ name: s.name, describe: s.describe, gateway: await load(upstream.port, upstream.pid, s, seconds) })
+    if (s.routes) {
+      if (s === routed[0]) results.push(...(await measureRoutes(routed, i)))
       continue
     }
+    const seconds = Math.max(1, Math.round(durationSeconds * (s.durationShare ?? 1)))
+    const rounds = withNginx(s) && !quick ? 2 : 1
+    progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${withNginx(s) ? `${rounds > 1 ? ' ×2' : ''}, alternating with nginx` : ''})`)
+    if (s.direct || s.floorServer) {
+      results.push({ name: s.name, describe: s.describe, gateway: await load(serverOf(s).port, serverOf(s).pid, s, seconds) })
+      continue
+    }
+    const server = serverOf(s)
     const ours: LoadResult[] = []
     const theirs: LoadResult[] = []
     let rss: Record<string, number> = {}
@@ -169,11 +242,9 @@ async function main(): Promise<void> {
       const order: ('gateway' | 'nginx')[] = round % 2 === 0 ? ['gateway', 'nginx'] : ['nginx', 'gateway']
       for (const target of order) {
         if (target === 'nginx') {
-          // nginx is set up for plain HTTP only: no TLS, no WebSocket location.
-          if (nginx && !s.protocol) theirs.push(await load(nginx.port, nginx.pid, s, seconds))
+          if (withNginx(s)) theirs.push(await load(nginx!.port, nginx!.pid, s, seconds))
           continue
         }
-        const server = s.protocol === 'https' ? tlsGateway! : gateway
         const sampler = sampleRss(() => workerPids(server.output()))
         ours.push(await load(server.port, server.pid, s, seconds))
         rss = sampler.stop()
@@ -190,9 +261,15 @@ async function main(): Promise<void> {
       r.ratioVsDirect = r.gateway.requestsPerSec / direct.gateway.requestsPerSec
       r.cpuRatioVsDirect = ratio(r.gateway.cpuUsPerRequest, direct.gateway.cpuUsPerRequest)
     }
+    const floor = results.find((x) => x.name === scenarios.find((s) => s.name === r.name)?.floor)
+    if (floor) {
+      r.ratioVsFloor = r.gateway.requestsPerSec / floor.gateway.requestsPerSec
+      r.cpuRatioVsFloor = ratio(r.gateway.cpuUsPerRequest, floor.gateway.cpuUsPerRequest)
+    }
     if (r.nginx) {
       r.ratioVsNginx = r.gateway.requestsPerSec / r.nginx.requestsPerSec
       r.cpuRatioVsNginx = ratio(r.gateway.cpuUsPerRequest, r.nginx.cpuUsPerRequest)
+      r.p99RatioVsNginx = ratio(r.gateway.p99, r.nginx.p99)
     }
   }
   const thresholds = (await Bun.file(join(import.meta.dir, 'thresholds.json')).json()) as Thresholds

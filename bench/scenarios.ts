@@ -24,8 +24,20 @@ export interface Scenario {
   redis?: boolean
   /** The scenario this one's "vs direct" ratios are taken against; default `direct`. */
   baseline?: string
+  /** Against the bench's own leanest Bun server (bench/floor/) instead of the gateway: a baseline, like direct. */
+  floorServer?: 'proxy' | 'hit'
+  /** The floor scenario this one's "vs floor" ratios are taken against. */
+  floor?: 'floor-proxy' | 'floor-hit'
+  /** Against a gateway of its own, started for it with `count` routes (one per host when `host`), its boot timed. */
+  routes?: { count: number; host?: boolean }
+  /** Run only when asked for, by its name or its group's (`--scenario routes`): not in a default or --quick run. */
+  group?: 'routes' | 'concurrency'
   describe: string
 }
+
+/** The route the routes scenarios request: the middle of the table. */
+const middle = (count: number) => Math.floor(count / 2)
+const ROUTES_HOST = (i: number) => `svc${i}.bench.test`
 
 /**
  * The bench's credentials: a consumer's API key, and an HS256 token for BENCH_JWT_SECRET.
@@ -38,11 +50,15 @@ const base64url = (text: string) => Buffer.from(text).toString('base64url')
 const JWT_SIGNED = `${base64url('{"alg":"HS256","typ":"JWT"}')}.${base64url('{"sub":"bench","exp":4102444800}')}`
 const BENCH_JWT = `${JWT_SIGNED}.${new Bun.CryptoHasher('sha256', BENCH_JWT_SECRET).update(JWT_SIGNED).digest('base64url')}`
 
+// A floor is listed just before the scenario it is the floor of: measured side by side in time,
+// the two see the same neighbours on a shared machine.
 export const SCENARIOS: readonly Scenario[] = [
   { name: 'direct', direct: true, path: '/small', describe: 'small GET on the upstream directly (baseline)' },
   { name: 'health', path: '/health', describe: "the gateway's own /health" },
-  { name: 'proxied', path: '/api/small', describe: 'small GET proxied' },
-  { name: 'cache-hit', path: '/cached/small', warm: true, describe: 'small GET answered from the cache' },
+  { name: 'floor-proxy', floorServer: 'proxy', path: '/small', describe: 'small GET through the leanest Bun proxy (bench/floor/proxy.ts): the floor for proxied' },
+  { name: 'proxied', path: '/api/small', floor: 'floor-proxy', describe: 'small GET proxied' },
+  { name: 'floor-hit', floorServer: 'hit', path: '/cached/small', describe: 'small GET from the leanest Bun cache hit (bench/floor/hit.ts): the floor for cache-hit' },
+  { name: 'cache-hit', path: '/cached/small', warm: true, floor: 'floor-hit', describe: 'small GET answered from the cache' },
   { name: 'cache-miss', path: '/cached/miss', unique: true, describe: 'unique URLs through the cache (every request a miss)' },
   { name: 'authenticated', path: '/keyed/small', headers: { 'x-api-key': BENCH_API_KEY }, describe: 'small GET proxied behind an API key' },
   { name: 'jwt', path: '/jwt/small', headers: { authorization: `Bearer ${BENCH_JWT}` }, describe: 'small GET proxied behind an HS256 JWT' },
@@ -55,17 +71,61 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'websocket-direct', direct: true, path: '/ws', protocol: 'websocket', describe: 'WebSocket echo on the upstream directly (messages/s)' },
   { name: 'websocket', path: '/api/ws', protocol: 'websocket', baseline: 'websocket-direct', describe: 'WebSocket echo through the gateway (messages/s)' },
   { name: 'burst', path: '/api/small', connections: 256, durationShare: 0.5, describe: 'small GET, 256 connections, short' },
+  ...[1, 1_000, 10_000].map(
+    (count): Scenario => ({
+      name: `routes-${count}`,
+      group: 'routes',
+      routes: { count },
+      path: `/svc${middle(count)}/small`,
+      ...(count > 1 ? { baseline: 'routes-1' } : {}),
+      describe: `small GET to the middle one of ${count.toLocaleString('en')} prefix routes (a gateway of its own)`,
+    })
+  ),
+  {
+    name: 'routes-1000-host',
+    group: 'routes',
+    routes: { count: 1_000, host: true },
+    path: '/api/small',
+    // "Host", capitalised: wrk replaces its own Host header only when the name is spelt so.
+    headers: { Host: ROUTES_HOST(middle(1_000)) },
+    baseline: 'routes-1',
+    describe: 'small GET to the middle one of 1,000 routes, one per host, all at /api',
+  },
+  ...[64, 256, 1_024].map(
+    (connections): Scenario => ({
+      name: `proxied-c${connections}`,
+      group: 'concurrency',
+      path: '/api/small',
+      connections,
+      ...(connections > 64 ? { baseline: 'proxied-c64' } : {}),
+      describe: `small GET proxied, ${connections} connections`,
+    })
+  ),
 ]
 
-/** Scenarios named in `--scenario a,b` (all when empty); throws on an unknown name. */
+/**
+ * Scenarios named in `--scenario a,b` (or a group: `routes`, `concurrency`), with the
+ * baselines and floors they compare with; every ungrouped one when empty. Throws on an
+ * unknown name.
+ */
 export function selectScenarios(names: string | undefined): Scenario[] {
-  if (!names) return [...SCENARIOS]
-  const wanted = names.split(',').map((n) => n.trim()).filter(Boolean)
-  const unknown = wanted.filter((n) => !SCENARIOS.some((s) => s.name === n))
-  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
-  // The baselines the chosen ones compare with are always measured: ratios need them.
-  const baselines = new Set(['direct', ...SCENARIOS.filter((s) => wanted.includes(s.name) && s.baseline).map((s) => s.baseline!)])
-  return SCENARIOS.filter((s) => baselines.has(s.name) || wanted.includes(s.name))
+  const wanted = names ? names.split(',').map((n) => n.trim()).filter(Boolean) : SCENARIOS.filter((s) => !s.group).map((s) => s.name)
+  const known = [...SCENARIOS.map((s) => s.name), 'routes', 'concurrency']
+  const unknown = wanted.filter((n) => !known.includes(n))
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}`)
+  const chosen = SCENARIOS.filter((s) => wanted.includes(s.name) || (s.group !== undefined && wanted.includes(s.group)))
+  // The baselines and floors the chosen ones compare with are always measured: ratios need them.
+  const baselines = new Set(['direct', ...chosen.flatMap((s) => [s.baseline, s.floor].filter((b) => b !== undefined))])
+  return SCENARIOS.filter((s) => baselines.has(s.name) || chosen.includes(s))
+}
+
+/** The route table of a routes scenario: `count` prefix routes /svcN, or `count` hosts svcN.bench.test at /api. */
+export function routesTable(count: number, host = false): Record<string, unknown>[] {
+  return Array.from({ length: count }, (_, i) =>
+    host
+      ? { name: `svc${i}`, host: ROUTES_HOST(i), path: '/api', upstream: 'fixture', stripPrefix: true }
+      : { name: `svc${i}`, path: `/svc${i}`, upstream: 'fixture', stripPrefix: true }
+  )
 }
 
 /** The gateway config the bench runs (through the real start path); with `redisUrl`, the /limited route too. */

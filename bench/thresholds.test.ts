@@ -38,6 +38,17 @@ describe('evaluate', () => {
     expect(evaluate(results, cpu)).toEqual(["health: CPU per request 1.50x direct's > 1.3"])
   })
 
+  test('CPU above its floor ratio and a slow boot are named', () => {
+    const t: Thresholds = { ...thresholds, maxCpuRatioVsFloor: { proxied: 2, 'cache-hit': 1.5 }, maxBootMs: { 'routes-10000': 5000 } }
+    const results: ScenarioResult[] = [
+      { name: 'proxied', describe: '', gateway: load(100), cpuRatioVsFloor: 2.5 },
+      { name: 'cache-hit', describe: '', gateway: load(100), cpuRatioVsFloor: 1.4 },
+      { name: 'routes-10000', describe: '', gateway: load(100), bootMs: 6200 },
+      { name: 'routes-1', describe: '', gateway: load(100), bootMs: 9000 },
+    ]
+    expect(evaluate(results, t)).toEqual(["proxied: CPU per request 2.50x the floor's > 2", 'routes-10000: boot 6.20 s > 5 s'])
+  })
+
   test("nginx's own errors do not fail the gateway's run", () => {
     const results: ScenarioResult[] = [{ name: 'cache-miss', describe: '', gateway: load(10), nginx: load(10, { non2xx: 53 }) }]
     expect(evaluate(results, thresholds)).toEqual([])

@@ -10,6 +10,10 @@ export interface Thresholds {
   maxCpuRatioVsDirect?: Record<string, number>
   /** Most CPU per request as a multiple of nginx's, by scenario. */
   maxCpuRatioVsNginx?: Record<string, number>
+  /** Most CPU per request as a multiple of the scenario's floor's (the leanest Bun server, bench/floor/). */
+  maxCpuRatioVsFloor?: Record<string, number>
+  /** Longest boot (spawn to `listening`) of a routes scenario's gateway, ms. */
+  maxBootMs?: Record<string, number>
 }
 
 /** Every missed threshold, as a sentence; empty when the run passes. */
@@ -31,6 +35,14 @@ export function evaluate(results: readonly ScenarioResult[], t: Thresholds): str
     const cpuVsNginx = t.maxCpuRatioVsNginx?.[r.name]
     if (cpuVsNginx !== undefined && r.cpuRatioVsNginx !== undefined && r.cpuRatioVsNginx > cpuVsNginx) {
       failures.push(`${r.name}: CPU per request ${r.cpuRatioVsNginx.toFixed(2)}x nginx's > ${cpuVsNginx}`)
+    }
+    const cpuVsFloor = t.maxCpuRatioVsFloor?.[r.name]
+    if (cpuVsFloor !== undefined && r.cpuRatioVsFloor !== undefined && r.cpuRatioVsFloor > cpuVsFloor) {
+      failures.push(`${r.name}: CPU per request ${r.cpuRatioVsFloor.toFixed(2)}x the floor's > ${cpuVsFloor}`)
+    }
+    const boot = t.maxBootMs?.[r.name]
+    if (boot !== undefined && r.bootMs !== undefined && r.bootMs > boot) {
+      failures.push(`${r.name}: boot ${(r.bootMs / 1000).toFixed(2)} s > ${boot / 1000} s`)
     }
     const vsNginx = t.minRatioVsNginx[r.name]
     if (vsNginx !== undefined && r.ratioVsNginx !== undefined && r.ratioVsNginx < vsNginx) {

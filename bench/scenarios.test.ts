@@ -1,0 +1,34 @@
+import { describe, expect, test } from 'bun:test'
+import { routesTable, selectScenarios } from './scenarios.ts'
+
+const names = (selection: string | undefined) => selectScenarios(selection).map((s) => s.name)
+
+describe('selectScenarios', () => {
+  test('a default run has the floors beside proxied and cache-hit, and no routes or concurrency groups', () => {
+    const all = names(undefined)
+    expect(all.slice(0, 6)).toEqual(['direct', 'health', 'floor-proxy', 'proxied', 'floor-hit', 'cache-hit'])
+    expect(all.some((n) => n.startsWith('routes-') || n.startsWith('proxied-c'))).toBe(false)
+  })
+
+  test('a scenario brings the floor and the baseline it is compared with', () => {
+    expect(names('cache-hit')).toEqual(['direct', 'floor-hit', 'cache-hit'])
+    expect(names('routes-10000')).toEqual(['direct', 'routes-1', 'routes-10000'])
+  })
+
+  test('a group name selects its members', () => {
+    expect(names('routes')).toEqual(['direct', 'routes-1', 'routes-1000', 'routes-10000', 'routes-1000-host'])
+    expect(names('concurrency')).toEqual(['direct', 'proxied-c64', 'proxied-c256', 'proxied-c1024'])
+  })
+
+  test('an unknown name is refused', () => {
+    expect(() => selectScenarios('proxied,nope')).toThrow('unknown scenario nope')
+  })
+
+  test('the routes scenarios request the middle route of their table', () => {
+    const [ten] = selectScenarios('routes-10000').filter((s) => s.name === 'routes-10000')
+    expect(routesTable(10_000).filter((r) => ten!.path.startsWith(`${r.path}/`))).toHaveLength(1)
+    expect(routesTable(10_000)[5000]!.path).toBe('/svc5000')
+    const [host] = selectScenarios('routes-1000-host').filter((s) => s.name === 'routes-1000-host')
+    expect(routesTable(1_000, true).find((r) => r.host === host!.headers!.Host)?.path).toBe('/api')
+  })
+})

@@ -102,8 +102,10 @@ describe('the installed package', () => {
     const { code, stdout, stderr } = await bunx('validate', 'bad.yaml', 'gateway.yaml')
     expect(code).toBe(2)
     expect(stderr).toContain('invalid config (bad.yaml):\n')
-    expect(stderr).toContain('  server.prot: unknown key\n')
+    expect(stderr).toContain('  server.prot: unknown key "prot" — did you mean "port"?\n')
     expect(stderr).toContain('  routes[0].upstream: no upstream named "nope"\n')
+    // In the same run: a schema error does not hide the plugin's.
+    expect(stderr).toContain('  plugins.gone.module: cannot find ./no-such-plugin.ts\n')
     // The good file after it is still checked.
     expect(stdout).toBe('gateway.yaml: ok\n')
     // What `bun-gateway start` prints for the same file, named the same way.

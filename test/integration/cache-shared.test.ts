@@ -148,10 +148,13 @@ test('workers recycled at their request limit: the next request is a HIT', async
     const at = (target: string) => fetch(recycled.url(target), { headers: { connection: 'close' } })
     expect((await at('/c/kept?cc=max-age%3D600')).headers.get('x-cache-status')).toBe('MISS')
     const first = liveWorkerPids(recycled.output())
-    // Other requests until every first-generation worker has been replaced.
+    // Other requests until every first-generation worker has been replaced. Each is a new
+    // connection, and with a 100 ms drain Linux may reset one queued on a listener that is
+    // closing (docs/operations.md, recycling): that is retried, as a client would; what this
+    // test asserts is the shared tier, and recycling.test.ts holds zero errors under load.
     await waitFor(
       async () => {
-        await (await at('/c/other?cc=max-age%3D600')).arrayBuffer()
+        await at('/c/other?cc=max-age%3D600').then((res) => res.arrayBuffer(), () => undefined)
         return liveWorkerPids(recycled.output()).every((pid) => !first.includes(pid))
       },
       20_000,

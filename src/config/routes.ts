@@ -34,15 +34,27 @@ export function builtinRoute(name: string, prefix: string, methods?: readonly st
   return { name, prefix, host: undefined, methods: methods && new Set(methods), allow: methods?.join(', ') ?? '', config: undefined }
 }
 
+/** A route's allowed methods and its Allow value, one of each per distinct list (shared across routes). */
+const methodSets = new Map<string, { methods: ReadonlySet<string>; allow: string }>()
+function methodsOf(listed: readonly string[] | undefined): { methods: ReadonlySet<string>; allow: string } {
+  const key = listed?.join(',') ?? '*'
+  let known = methodSets.get(key)
+  if (!known) {
+    const methods = new Set<string>(listed ?? ROUTE_METHODS)
+    if (methods.has('GET')) methods.add('HEAD')
+    methodSets.set(key, (known = { methods, allow: ROUTE_METHODS.filter((m) => methods.has(m)).join(', ') }))
+  }
+  return known
+}
+
 function toRoute(config: RouteConfig): Route {
-  const methods = new Set<string>(config.methods ?? ROUTE_METHODS)
-  if (methods.has('GET')) methods.add('HEAD')
+  const { methods, allow } = methodsOf(config.methods)
   return {
     name: config.name ?? config.path,
     prefix: normalisePrefix(config.path),
     host: config.host === undefined ? undefined : hostForRouting(config.host),
     methods,
-    allow: ROUTE_METHODS.filter((m) => methods.has(m)).join(', '),
+    allow,
     config,
   }
 }

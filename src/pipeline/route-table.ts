@@ -9,7 +9,8 @@
 import { hostForRouting } from '../kernel/target.ts'
 
 interface Node<T> {
-  readonly children: Map<string, Node<T>>
+  /** Made with the first child: most nodes of a large table are leaves. */
+  children: Map<string, Node<T>> | undefined
   /** The routes at this prefix for one host each. */
   byHost: Map<string, T> | undefined
   /** The host-less route at this prefix. */
@@ -21,7 +22,7 @@ export interface RouteTable<T> {
   match(path: string, host: string | null): T | undefined
 }
 
-const node = <T>(): Node<T> => ({ children: new Map(), byHost: undefined, any: undefined })
+const node = <T>(): Node<T> => ({ children: undefined, byHost: undefined, any: undefined })
 
 /** `prefix`'s segments: "/" has none, "/a/b" has "a" and "b". */
 function segments(prefix: string): string[] {
@@ -34,6 +35,7 @@ export function createRouteTable<T>(entries: readonly { prefix: string; host: st
   for (const { prefix, host, value } of entries) {
     let at = root
     for (const segment of segments(prefix)) {
+      at.children ??= new Map()
       let next = at.children.get(segment)
       if (!next) at.children.set(segment, (next = node()))
       at = next
@@ -52,7 +54,7 @@ export function createRouteTable<T>(entries: readonly { prefix: string; host: st
       let deepest: Node<T> | undefined = root.any !== undefined || root.byHost !== undefined ? root : undefined
       let at = root
       let start = 1
-      while (start <= path.length && at.children.size > 0) {
+      while (start <= path.length && at.children !== undefined) {
         let end = path.indexOf('/', start)
         if (end === -1) end = path.length
         const next = at.children.get(path.slice(start, end))

@@ -32,7 +32,7 @@ export const limitsPolicy = defineBuiltin({
       maxBodyBytes: route?.maxBodyBytes ?? server.maxBodyBytes,
       underscoresInHeaders: server.underscoresInHeaders,
     }
-    const notAllowed = new GatewayError('method_not_allowed', { headers: { allow } })
+    const notAllowed = methodNotAllowed(allow)
     // A CORS route answers preflights itself, whatever its methods.
     const preflights = route?.cors !== undefined
     return function limits(exchange, next) {
@@ -44,6 +44,14 @@ export const limitsPolicy = defineBuiltin({
     }
   },
 })
+
+/** One 405 per Allow value, shared by the routes that have it: 10,000 routes are not 10,000 Errors. */
+const notAllowedBy = new Map<string, GatewayError>()
+function methodNotAllowed(allow: string): GatewayError {
+  let refused = notAllowedBy.get(allow)
+  if (!refused) notAllowedBy.set(allow, (refused = new GatewayError('method_not_allowed', { headers: { allow } })))
+  return refused
+}
 
 /** A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method (Fetch standard). */
 function isPreflight(raw: Request): boolean {

@@ -119,7 +119,6 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     const handler = path === healthPath ? serveHealth : (table.match(path, c.req.raw.headers.get('host')) ?? notFound)
     return handler(c, next)
   })
-  app.notFound((c) => notFound(c, async () => {}) as Response | Promise<Response>)
   // Only a bug outside the pipelines (Hono itself) gets here.
   app.onError((err) => {
     log.error('internal_error', { error: err.name })

@@ -15,8 +15,7 @@ import type { GatewayConfig } from './schema.ts'
 export async function checkPlugins(config: GatewayConfig): Promise<string[]> {
   const { plugins, errors } = await loadPlugins(config.plugins, { settings: config })
   if (errors.length > 0) return errors
-  const global = Object.entries(config.plugins).flatMap(([name, plugin]) => (plugin.global ? [name] : []))
-  return trialBuild(plugins, compileRoutes(config.routes), (route) => [...global, ...(route.config?.plugins ?? [])], config)
+  return trialBuild(plugins, compileRoutes(config.routes), config)
 }
 
 /** Runs the check in a child process; a check that dies is an error too, never a pass. */

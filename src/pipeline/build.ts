@@ -8,12 +8,12 @@
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Exchange } from '../kernel/exchange.ts'
 import type { ForwardingContext } from '../kernel/forwarding.ts'
-import { PHASES, type BuildContext, type BuiltinMetrics, type Phase, type PolicyMetrics, type Stores } from '../kernel/policy.ts'
+import { PHASES, type BuildContext, type BuiltinMetrics, type PolicyLog, type PolicyMetrics, type Stores } from '../kernel/policy.ts'
 import { compose, type Handler, type Stage } from '../kernel/stage.ts'
 import type { Logger } from '../log.ts'
 import { BUILTIN_POLICIES } from '../policies/index.ts'
 import type { BuiltinPolicy } from '../policies/builtin.ts'
-import type { LoadedPlugin } from '../policies/plugins/load.ts'
+import { buildFailure, routePlugins, type LoadedPlugin } from '../policies/plugins/load.ts'
 import { guardPlugin } from '../policies/plugins/guard.ts'
 import type { Route } from '../config/routes.ts'
 
@@ -28,16 +28,17 @@ export interface ChainDeps {
   plugins: ReadonlyMap<string, LoadedPlugin>
 }
 
-/** A chain and what to do when it is discarded. */
-export interface Chain {
-  readonly handler: Handler
-}
-
 const NO_METRICS: PolicyMetrics & BuiltinMetrics = { counter: () => () => {} }
 
 /** A route that forwards nothing (health, unmatched) still has forwarding rules to answer with. */
 const NO_FORWARDING = (): ForwardingContext => {
   throw new Error('this route does not forward')
+}
+
+/** `log` with `fields` on every line (the route, and a plugin's name). */
+function fieldLog(log: Logger, fields: Record<string, string>): PolicyLog {
+  const line = (level: 'info' | 'warn' | 'error') => (event: string, extra?: Record<string, unknown>) => log[level](event, { ...fields, ...extra } as Parameters<Logger['info']>[1])
+  return { info: line('info'), warn: line('warn'), error: line('error') }
 }
 
 /** Collects the close callbacks of every chain built with it (the JWKS refreshes...). */
@@ -68,17 +69,13 @@ export function buildChain(
   const context: BuildContext = {
     route,
     settings: deps.settings,
-    log: {
-      info: (event, fields) => deps.log.info(event, { route: route.name, ...fields }),
-      warn: (event, fields) => deps.log.warn(event, { route: route.name, ...fields }),
-      error: (event, fields) => deps.log.error(event, { route: route.name, ...fields }),
-    },
+    log: fieldLog(deps.log, { route: route.name }),
     metrics: deps.metricsFor?.(route.name) ?? NO_METRICS,
     stores: deps.stores,
     forwarding,
     onClose: closers.add,
   }
-  const plugins = pluginsOf(route, deps)
+  const plugins = route.config === undefined ? [] : routePlugins(deps.plugins, route.config.plugins)
   const stages: Stage[] = []
   let builtin = 0
   for (const phase of PHASES) {
@@ -90,36 +87,16 @@ export function buildChain(
     }
     for (const plugin of plugins) {
       if (plugin.phase !== phase) continue
-      const pluginContext: BuildContext = {
-        ...context,
-        log: {
-          info: (event, fields) => deps.log.info(event, { route: route.name, plugin: plugin.name, ...fields }),
-          warn: (event, fields) => deps.log.warn(event, { route: route.name, plugin: plugin.name, ...fields }),
-          error: (event, fields) => deps.log.error(event, { route: route.name, plugin: plugin.name, ...fields }),
-        },
-      }
+      const pluginContext: BuildContext = { ...context, log: fieldLog(deps.log, { route: route.name, plugin: plugin.name }) }
       let stage: Stage | undefined
       try {
         stage = plugin.policy.build(plugin.config, pluginContext)
       } catch (err) {
         // The load-time check built it too; here it failed anyway (its code reads the worker's world).
-        throw Object.assign(new Error(`plugins.${plugin.name}: build failed for route ${route.name} (${err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err)})`), { code: 'plugin_build_failed' })
+        throw buildFailure(plugin.name, route.name, err)
       }
       if (stage) stages.push(guardPlugin(plugin.name, route.name, stage, deps.log))
     }
   }
   return compose(stages, terminal)
-}
-
-/** The plugins of `route`: the global ones, then its own list, each once. */
-function pluginsOf(route: Route, deps: ChainDeps): { name: string; phase: Phase; policy: LoadedPlugin['policy']; config: unknown }[] {
-  if (route.config === undefined) return []
-  const names = new Set<string>()
-  for (const [name, plugin] of deps.plugins) if (plugin.global) names.add(name)
-  for (const name of route.config.plugins) names.add(name)
-  return [...names].map((name) => {
-    // The config loader guarantees every name is declared.
-    const plugin = deps.plugins.get(name)!
-    return { name, phase: plugin.phase, policy: plugin.policy, config: plugin.config }
-  })
 }

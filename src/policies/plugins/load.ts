@@ -128,21 +128,16 @@ function pluginProblem(value: unknown): string | undefined {
  * then closes what it started: a plugin whose build throws is refused at load, not found
  * broken in every worker.
  */
-export async function trialBuild(
-  plugins: ReadonlyMap<string, LoadedPlugin>,
-  routes: readonly RouteView[],
-  routePlugins: (route: RouteView) => readonly string[],
-  settings: object
-): Promise<string[]> {
+export async function trialBuild(plugins: ReadonlyMap<string, LoadedPlugin>, routes: readonly RouteView[], settings: object): Promise<string[]> {
   const errors: string[] = []
   const closers: (() => void | Promise<void>)[] = []
   const quiet = { info() {}, warn() {}, error() {} }
   // The workers' rules for counters: a name or label set they would refuse is refused here.
   const counter = counterCatalog(() => () => {})
   for (const route of routes) {
-    for (const name of routePlugins(route)) {
-      const plugin = plugins.get(name)
-      if (!plugin) continue
+    if (route.config === undefined) continue
+    for (const plugin of routePlugins(plugins, route.config.plugins)) {
+      const name = plugin.name
       const context: BuildContext = {
         route,
         settings: settings as never,
@@ -158,13 +153,29 @@ export async function trialBuild(
         const stage = plugin.policy.build(plugin.config, context)
         if (stage !== undefined && typeof stage !== 'function') errors.push(`plugins.${name}: build returned ${typeof stage}, not a stage function (route ${route.name})`)
       } catch (err) {
-        errors.push(`plugins.${name}: build failed for route ${route.name} (${errorName(err)})`)
+        errors.push(buildFailure(name, route.name, err).message)
       }
     }
   }
   for (const close of closers) await Promise.resolve().then(close).catch(() => {})
   for (const plugin of plugins.values()) await Promise.resolve().then(() => plugin.policy.close?.()).catch(() => {})
   return errors
+}
+
+/**
+ * The plugins a route runs, in order: the global ones, then the route's own list (`own`), each
+ * once. The names are the config's, which the loader checked are declared.
+ */
+export function routePlugins(plugins: ReadonlyMap<string, LoadedPlugin>, own: readonly string[]): LoadedPlugin[] {
+  const names = new Set<string>()
+  for (const [name, plugin] of plugins) if (plugin.global) names.add(name)
+  for (const name of own) names.add(name)
+  return [...names].flatMap((name) => plugins.get(name) ?? [])
+}
+
+/** A plugin's build that threw, as the load-time check and a worker both report it. */
+export function buildFailure(plugin: string, route: string, err: unknown): Error {
+  return Object.assign(new Error(`plugins.${plugin}: build failed for route ${route} (${errorName(err)})`), { code: 'plugin_build_failed' })
 }
 
 /** An error's class and message's first line, for a config error (the operator's own code, not a request's). */

@@ -4,6 +4,7 @@
  * address (failure-limit.ts). Sets `exchange.identity`; the consumer goes upstream in the
  * route's consumer header, and the credential does not (docs/policies.md).
  */
+import type { Settings } from '../../kernel/policy.ts'
 import { defineBuiltin } from '../builtin.ts'
 import { apiKeyAuth, consumerIndex, type AuthFailure } from './api-key.ts'
 import { checkConsumers, checkRouteAuth } from './check.ts'
@@ -19,11 +20,11 @@ declare module '../../kernel/policy.ts' {
 }
 
 /** The consumers of the settings (`consumers`, owned by this policy). */
-const consumersOf = (settings: object) => ((settings as { consumers?: ConsumerConfig[] }).consumers ?? [])
+const consumersOf = (settings: Settings): ConsumerConfig[] => settings.consumers ?? []
 
 /** Digest → consumer, made once per settings object (every API-key route of a worker shares it). */
-const indexes = new WeakMap<object, ReadonlyMap<string, string>>()
-function consumersIndex(settings: object): ReadonlyMap<string, string> {
+const indexes = new WeakMap<Settings, ReadonlyMap<string, string>>()
+function consumersIndex(settings: Settings): ReadonlyMap<string, string> {
   let index = indexes.get(settings)
   if (!index) indexes.set(settings, (index = consumerIndex(consumersOf(settings))))
   return index

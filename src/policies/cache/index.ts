@@ -29,7 +29,7 @@ export const cachePolicy = defineBuiltin({
   build(options, context) {
     const responses = context.stores.responseCache
     if (!options?.enabled || !responses) return undefined
-    const websocket = (context.route.config as { websocket?: boolean } | undefined)?.websocket === true
+    const websocket = context.route.config?.websocket === true
     const cachedRequest = (exchange: Exchange, next: Handler): CachedRequest => {
       const headers = exchange.raw.headers
       const forwarding = context.forwarding(exchange)

@@ -10,22 +10,13 @@ import { targetLength } from '../../kernel/target.ts'
 import { defineBuiltin } from '../builtin.ts'
 import { guardRequest, type GuardLimits } from './guard.ts'
 
-/** The server limits the guard reads (`server.*`). */
-export type ServerLimits = Omit<GuardLimits, 'maxBodyBytes'> & { maxBodyBytes: number }
-
-/** What limits reads of a route's config. */
-interface RouteLimits {
-  maxBodyBytes?: number | undefined
-  cors?: unknown
-}
-
 export const limitsPolicy = defineBuiltin({
   name: 'limits',
   phase: 'edge',
   build(_config, context) {
     const { methods, allow } = context.route
-    const route = context.route.config as RouteLimits | undefined
-    const server = (context.settings as { server: ServerLimits }).server
+    const route = context.route.config
+    const server = context.settings.server
     const guardLimits: GuardLimits = {
       maxUrlBytes: server.maxUrlBytes,
       maxHeaderBytes: server.maxHeaderBytes,

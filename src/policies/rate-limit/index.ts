@@ -38,7 +38,7 @@ export const rateLimitPolicy = defineBuiltin({
   schema: rateLimitSchema.optional(),
   check(config, context) {
     // A global limit keeps its buckets in Redis.
-    if (config?.scope === 'global' && (context.settings as { redis?: unknown }).redis === undefined) return ['scope: global needs redis.url (or REDIS_URL)']
+    if (config?.scope === 'global' && context.settings.redis === undefined) return ['scope: global needs redis.url (or REDIS_URL)']
     return []
   },
   build(config, context) {

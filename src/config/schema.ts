@@ -251,7 +251,7 @@ const upstreamSchema = z.strictObject({
   client: z.enum(['native', 'fetch']).default('native'),
   keepAlive: z
     .strictObject({
-      /** Idle pooled connections kept per upstream and worker. */
+      /** Idle pooled connections kept per upstream and worker once a load has passed (native: a burst's surplus closes after 1 s idle). */
       maxIdleSockets: z.int().min(0).max(1024).default(64),
       /** Native client: most connections open per target and worker. */
       maxConnections: positiveInt.max(65535).default(1000),

@@ -89,6 +89,7 @@ let closing: CountingUpstream
 let slow: CountingUpstream
 let flaky: CountingUpstream
 let oneShot: CountingUpstream
+let bursty: CountingUpstream
 let gw: GatewayProcess
 
 beforeAll(async () => {
@@ -99,6 +100,7 @@ beforeAll(async () => {
   ])
   flaky = await startCountingUpstream({ randomClose: 0.3 })
   oneShot = await startCountingUpstream({ connectionClose: true, delayMs: 50 })
+  bursty = await startCountingUpstream({ delayMs: 30 })
   const native = (port: number, keepAlive: Record<string, number> = {}) => ({
     targets: [`http://127.0.0.1:${port}`],
     client: 'native',
@@ -111,6 +113,7 @@ beforeAll(async () => {
       slow: native(slow.port, { maxConnections: 1, queueSize: 1, queueTimeoutMs: 1000 }),
       flaky: native(flaky.port),
       oneShot: native(oneShot.port, { maxConnections: 1, queueSize: 10, queueTimeoutMs: 5000 }),
+      bursty: native(bursty.port, { maxIdleSockets: 2, idleTimeoutSeconds: 30 }),
     },
     routes: [
       { path: '/steady', upstream: 'steady' },
@@ -118,13 +121,14 @@ beforeAll(async () => {
       { path: '/slow', upstream: 'slow' },
       { path: '/flaky', upstream: 'flaky' },
       { path: '/one-shot', upstream: 'oneShot' },
+      { path: '/bursty', upstream: 'bursty' },
     ],
   })
 })
 
 afterAll(async () => {
   expect(await gw.stop()).toBe(0)
-  for (const u of [steady, closing, slow, flaky, oneShot]) u.close()
+  for (const u of [steady, closing, slow, flaky, oneShot, bursty]) u.close()
   expectCleanOutput(gw.output())
 })
 
@@ -202,4 +206,16 @@ describe('native client pool', () => {
     expect(oneShot.accepted).toBe(5)
     expect(oneShot.peakInFlight).toBe(1)
   }, 10_000)
+
+  test('load above maxIdleSockets reuses its connections instead of reopening them; the surplus closes once idle', async () => {
+    // The test gateway runs one worker: 8 concurrent requests need 8 connections.
+    const round = (r: number) => Promise.all(Array.from({ length: 8 }, (_, i) => fetch(gw.url(`/bursty/${r}/${i}`)).then((res) => res.text())))
+    for (let r = 0; r < 5; r++) expect(await round(r)).toEqual(Array(8).fill('ok'))
+    // Closing each connection past maxIdle at once (the old pool) opened 6 new ones per round.
+    expect(bursty.accepted).toBe(8)
+    // Once the load is gone, maxIdleSockets (2) is what stays.
+    await waitFor(() => bursty.open === 2, 5000, 'the surplus idle connections to close')
+    expect(await round(5)).toEqual(Array(8).fill('ok'))
+    expect(bursty.accepted).toBe(14)
+  }, 15_000)
 })

@@ -22,7 +22,7 @@ const HOP_BY_HOP = [
   'proxy-authorization',
   'proxy-authenticate',
 ] as const
-const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP)
+export const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP)
 
 /**
  * Client-sent fields that claim facts about the client or the original request; believed
@@ -67,7 +67,7 @@ const PROTECTED_FROM_CONNECTION: ReadonlySet<string> = new Set(['content-length'
 export const DIGITS = /^\d+$/
 
 /** Splits a Connection value into lower-case tokens. */
-function connectionTokens(value: string): string[] {
+export function connectionTokens(value: string): string[] {
   const tokens: string[] = []
   for (const raw of value.split(',')) {
     const token = raw.trim().toLowerCase()

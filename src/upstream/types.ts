@@ -74,6 +74,12 @@ export interface UpstreamClient {
   send(request: UpstreamRequest): Promise<UpstreamResponse>
   /** Closes idle pooled connections (e.g. after a response with unreliable framing). */
   closeIdle(): void
+  /**
+   * True when every response head it resolves with already passed what the head checks
+   * (wrappers/head-checks.ts) enforce and lost its hop-by-hop fields: the native parser
+   * does both while it reads the head, so its upstreams skip that wrapper.
+   */
+  readonly checksHeads?: boolean
 }
 
 /** A layer around a client. */

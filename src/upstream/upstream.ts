@@ -1,7 +1,8 @@
 /**
  * An upstream: its targets and the client that reaches them, composed at boot from the
- * base client and its wrappers, outermost first: observe (metrics) → head checks → circuit
- * breaker → retries → balance (active and passive health) → base.
+ * base client and its wrappers, outermost first: observe (metrics) → head checks (for a base
+ * client that does not check heads itself: fetch) → circuit breaker → retries → balance
+ * (active and passive health) → base.
  */
 import type { UpstreamConfig } from '../config/schema.ts'
 import { readClientTls, type ClientTls } from '../files/tls.ts'
@@ -116,7 +117,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
   const breaker: Breaker | undefined = config.circuitBreaker && createBreaker(config.circuitBreaker, observer?.breaker)
   const wrappers: ClientWrapper[] = [
     ...(observer ? [withObserver(observer)] : []),
-    withHeadChecks(config),
+    ...(base.checksHeads ? [] : [withHeadChecks(config)]),
     ...(breaker ? [breaker.wrap] : []),
     ...(config.retries.attempts > 1 && targets.length > 1
       ? [withRetries(config.retries, targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]

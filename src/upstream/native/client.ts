@@ -94,6 +94,8 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
 
   return {
     send,
+    // The parser refuses what the head checks refuse and drops the hop-by-hop fields.
+    checksHeads: true,
     closeIdle() {
       for (const { pool } of pools.values()) pool.closeIdle()
     },

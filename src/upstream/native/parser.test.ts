@@ -47,6 +47,12 @@ describe('ResponseParser: framing (RFC 9112 §6)', () => {
     expect(r.head!.fields).toContainEqual(['x-a', '1'])
   })
 
+  test('the head keeps end-to-end fields only: hop-by-hop ones and those Connection names are left out', () => {
+    const r = parse(`${OK}Connection: keep-alive, X-Secret\r\nKeep-Alive: timeout=5\r\nX-Secret: 1\r\nProxy-Authenticate: Basic\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n`)
+    expect(r.head!.fields).toEqual([['x-a', '1'], ['content-length', '0']])
+    expect(r.head).toMatchObject({ keepAlive: true, keepAliveTimeout: 5 })
+  })
+
   test.each([1, 4, 0])('chunked body with extensions and trailers, fed %i bytes at a time', (split) => {
     const r = parse(`${OK}Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n`, { split })
     expect(r).toMatchObject({ body: 'hello world', ended: true, extra: false })

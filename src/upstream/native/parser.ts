@@ -8,12 +8,16 @@
  * skipped. A chunked body's trailers are read and dropped.
  */
 import { concatBytes } from '../../kernel/bytes.ts'
+import { connectionTokens, HOP_BY_HOP_SET } from '../../kernel/forwarding.ts'
 import { UpstreamError } from '../errors.ts'
 
 export interface ResponseHead {
   status: number
   statusText: string
-  /** Field lines in order, names lower-cased. */
+  /**
+   * The end-to-end field lines in order, names lower-cased: hop-by-hop fields and those the
+   * Connection field names are left out (RFC 9110 §7.6.1), as the client must not get them.
+   */
   fields: [string, string][]
   /** Declared body length, or undefined (chunked or close-delimited, or no body). */
   contentLength: number | undefined
@@ -234,7 +238,7 @@ export class ResponseParser {
         const timeout = KEEP_ALIVE_TIMEOUT.exec(value)
         if (timeout) keepAliveTimeout = Number(timeout[1])
       }
-      fields.push([lower, value])
+      if (!HOP_BY_HOP_SET.has(lower)) fields.push([lower, value])
     }
     if (status < 200) {
       // An interim response (100 Continue, 103 Early Hints): skip it, read the final one.
@@ -243,11 +247,14 @@ export class ResponseParser {
     }
     if (transferEncoding !== undefined && (contentLength !== undefined || transferEncoding !== 'chunked')) throw malformed()
     this.keepAlive = minor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive')
+    // Fields the Connection field names are for this hop only; a rare case, so a second pass.
+    const named = connection === '' ? undefined : connectionTokens(connection).filter((t) => t !== 'close' && !HOP_BY_HOP_SET.has(t))
+    const endToEnd = named && named.length > 0 ? fields.filter(([name]) => !named.includes(name)) : fields
     const bodyless = this.method === 'HEAD' || status === 204 || status === 304 || contentLength === '0'
     const head: ResponseHead = {
       status,
       statusText: statusEnd > 13 ? text.slice(13, statusEnd) : '',
-      fields,
+      fields: endToEnd,
       contentLength: bodyless ? (contentLength === '0' ? 0 : undefined) : contentLength === undefined ? undefined : Number(contentLength),
       keepAlive: this.keepAlive,
       keepAliveTimeout,

@@ -1,0 +1,127 @@
+/**
+ * What the gateway's own code costs per request, without sockets: the real app (createApp:
+ * Hono, the edge, the chain, the forwarder, the upstream wrappers, metrics) over a base
+ * client that parses a recorded upstream answer with the native client's parser instead of
+ * reading a socket. Beside it, the floor's share of the same work (a Request's URL and a
+ * Response). In process and single-threaded, so it is steadier than a load test on shared
+ * cores, and `bun --cpu-prof-md bench/ledger.ts --only proxied` profiles the gateway's code
+ * alone. Not a test of forwarding (the integration tests use real sockets): a measurement.
+ *
+ *   bun bench/ledger.ts [--requests 200000] [--rounds 3] [--only floor,proxied,cache-hit,health]
+ */
+import { parseArgs } from 'node:util'
+import { createApp } from '../src/app.ts'
+import { validateConfig } from '../src/config/load.ts'
+import { silentLogger as log } from '../src/log.ts'
+import { createWorkerMetrics } from '../src/metrics/registry.ts'
+import { createResponseCache } from '../src/policies/cache/response-cache.ts'
+import { createCacheStore } from '../src/policies/cache/store.ts'
+import { ResponseParser, type ParserEvents, type ResponseHead } from '../src/upstream/native/parser.ts'
+import type { UpstreamRegistry } from '../src/upstream/registry.ts'
+import type { UpstreamClient, UpstreamResponse } from '../src/upstream/types.ts'
+import { createUpstream } from '../src/upstream/upstream.ts'
+
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: { requests: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' }, only: { type: 'string' } },
+})
+const REQUESTS = Number(values.requests)
+const ROUNDS = Number(values.rounds)
+const ONLY = values.only ? new Set(values.only.split(',')) : undefined
+
+const BODY = JSON.stringify({ id: 42, name: 'bench', tags: ['a', 'b'] })
+/** What the bench's fixture upstream (Bun.serve) answers to GET /small, byte for byte. */
+const ANSWER = new TextEncoder().encode(
+  `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nDate: ${new Date().toUTCString()}\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`
+)
+const CACHEABLE = new TextEncoder().encode(
+  `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: public, max-age=600\r\nDate: ${new Date().toUTCString()}\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`
+)
+
+/** The native client's answer without its socket: the parser, fields into Headers, the body whole. */
+function recordedClient(): UpstreamClient {
+  const parser = new ResponseParser()
+  return {
+    send(request) {
+      let head: ResponseHead | undefined
+      const chunks: Uint8Array[] = []
+      const events: ParserEvents = { head: (h) => (head = h), body: (c) => chunks.push(c.slice()), end: () => {} }
+      parser.reset(events, 65536, request.method)
+      parser.feed(request.path.startsWith('/cached') ? CACHEABLE : ANSWER)
+      const body = chunks.length === 1 ? chunks[0]! : new Uint8Array(0)
+      const response: UpstreamResponse = {
+        status: head!.status,
+        headers: new Headers(head!.fields),
+        empty: false,
+        get body() {
+          return new ReadableStream({ start: (c) => (c.enqueue(body), c.close()) })
+        },
+        bytes: () => Promise.resolve(body),
+      }
+      // An answer arrives in a later turn of the event loop; a resolved promise is the least of it.
+      return Promise.resolve(response)
+    },
+    closeIdle() {},
+    checksHeads: true,
+  }
+}
+
+const checked = validateConfig({
+  server: { host: '127.0.0.1', port: 0 },
+  upstreams: { fixture: { targets: ['http://127.0.0.1:9'] } },
+  routes: [
+    { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
+    { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
+  ],
+})
+if (!checked.ok) throw new Error(checked.errors.join('\n'))
+const config = checked.config
+const metrics = createWorkerMetrics({ version: 'ledger', bun: Bun.version })
+const upstream = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(), observer: metrics.upstream('fixture') })
+const upstreams: UpstreamRegistry = { get: () => upstream, all: () => [upstream], close: async () => {} }
+const store = createCacheStore(config.cache)
+const cache = createResponseCache({ store, targets: config.cache.targets, maxObjectBytes: config.cache.maxObjectBytes, implicitVary: [] })
+const app = createApp({ config, upstreams, log, cache, metrics })
+/** What Bun.serve hands the app as `env`: requestIP answers like a loopback client's. */
+const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4', port: 40000 }), timeout() {} }
+
+const FLOOR_HEADERS = { 'content-type': 'application/json' }
+const floorBody = new TextEncoder().encode(BODY)
+type Serve = (req: Request) => Response | Promise<Response>
+const scenarios: Record<string, { path: string; serve: Serve }> = {
+  floor: {
+    path: '/small',
+    // The floor proxy's own share (bench/floor/proxy.ts): the path from the URL, a Response.
+    serve: (req) => Promise.resolve(new Response(floorBody, { status: 200, headers: FLOOR_HEADERS })).then((r) => (req.url.indexOf('/', 8), r)),
+  },
+  health: { path: '/health', serve: (req) => app.fetch(req, server) },
+  proxied: { path: '/api/small', serve: (req) => app.fetch(req, server) },
+  'cache-hit': { path: '/cached/small', serve: (req) => app.fetch(req, server) },
+}
+
+async function measure(serve: Serve, path: string, count: number): Promise<number> {
+  const url = `http://127.0.0.1:8080${path}`
+  const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk' } }
+  const started = process.cpuUsage()
+  for (let i = 0; i < count; i++) {
+    const res = await serve(new Request(url, init))
+    if (res.status !== 200) throw new Error(`${path}: ${res.status}`)
+    await res.arrayBuffer()
+  }
+  const used = process.cpuUsage(started)
+  return (used.user + used.system) / count
+}
+
+const names = Object.keys(scenarios).filter((n) => !ONLY || ONLY.has(n))
+const results = new Map<string, number[]>(names.map((n) => [n, []]))
+for (const name of names) await measure(scenarios[name]!.serve, scenarios[name]!.path, Math.min(REQUESTS, 50_000))
+for (let round = 0; round < ROUNDS; round++) {
+  for (const name of names) results.get(name)!.push(await measure(scenarios[name]!.serve, scenarios[name]!.path, REQUESTS))
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+console.log(`CPU µs per request in process (median of ${ROUNDS} rounds of ${REQUESTS}; a Request made and a body read in each):`)
+const floor = results.has('floor') ? median(results.get('floor')!) : undefined
+for (const [name, xs] of results) {
+  const m = median(xs)
+  console.log(`  ${name.padEnd(10)} ${m.toFixed(2).padStart(6)}${floor && name !== 'floor' ? `   +${(m - floor).toFixed(2)} over floor` : ''}`)
+}

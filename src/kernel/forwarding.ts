@@ -135,11 +135,16 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
   const { peerAddress, peerTrusted, preserveHost } = context
   const named = namedBy(incoming)
   const out = new Headers()
-  for (const [name, value] of incoming) {
+  // toJSON: Bun's native snapshot, with the iterator's combined values but no [name, value]
+  // array per field (Set-Cookie alone comes as a list).
+  const fields = incoming.toJSON() as Record<string, string | string[]>
+  for (const name in fields) {
     if (!copiesField(name, named, context)) continue
     if (name === 'host' && !preserveHost) continue
     if (name === 'content-length' && !hasBody) continue
-    out.append(name, value)
+    const value = fields[name]!
+    if (typeof value === 'string') out.append(name, value)
+    else for (const one of value) out.append(name, one)
   }
   const host = incoming.get('host')
   if (peerTrusted) {
@@ -230,8 +235,11 @@ export function clientResponseHeaders(
 export function headerBlockBytes(headers: Headers): { bytes: number; underscore: boolean } {
   let bytes = 0
   let underscore = false
-  for (const [name, value] of headers) {
-    bytes += name.length + value.length + 4
+  const fields = headers.toJSON() as Record<string, string | string[]>
+  for (const name in fields) {
+    const value = fields[name]!
+    // Repeated fields arrive joined by ", " (Set-Cookie as a list): count each as a line of its own.
+    bytes += typeof value === 'string' ? name.length + value.length + 4 : value.reduce((sum, one) => sum + name.length + one.length + 4, 0)
     if (!underscore && name.includes('_')) underscore = true
   }
   return { bytes, underscore }

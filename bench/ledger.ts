@@ -3,11 +3,12 @@
  * Hono, the edge, the chain, the forwarder, the upstream wrappers, metrics) over a base
  * client that parses a recorded upstream answer with the native client's parser instead of
  * reading a socket. Beside it, the floor's share of the same work (a Request's URL and a
- * Response). In process and single-threaded, so it is steadier than a load test on shared
+ * Response). The cache misses store every answer (a new path each), with and without the
+ * node's shared tier (SQLite) under the local store. In process and single-threaded, so it is steadier than a load test on shared
  * cores, and `bun --cpu-prof-md bench/ledger.ts --only proxied` profiles the gateway's code
  * alone. Not a test of forwarding (the integration tests use real sockets): a measurement.
  *
- *   bun bench/ledger.ts [--requests 200000] [--rounds 3] [--only floor,proxied,cache-hit,health]
+ *   bun bench/ledger.ts [--requests 200000] [--rounds 3] [--only floor,proxied,cache-hit,health,cache-miss,cache-miss-shared]
  */
 import { parseArgs } from 'node:util'
 import { createApp } from '../src/app.ts'
@@ -15,7 +16,12 @@ import { validateConfig } from '../src/config/load.ts'
 import { silentLogger as log } from '../src/log.ts'
 import { createWorkerMetrics } from '../src/metrics/registry.ts'
 import { createResponseCache } from '../src/policies/cache/response-cache.ts'
+import { openSharedStore, prepareSharedCache } from '../src/policies/cache/shared-store.ts'
 import { createCacheStore } from '../src/policies/cache/store.ts'
+import { createExclusive, makePrivateDir } from '../src/files/private.ts'
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ResponseParser, type ParserEvents, type ResponseHead } from '../src/upstream/native/parser.ts'
 import type { UpstreamRegistry } from '../src/upstream/registry.ts'
 import type { UpstreamClient, UpstreamResponse } from '../src/upstream/types.ts'
@@ -82,13 +88,24 @@ const upstreams: UpstreamRegistry = { get: () => upstream, all: () => [upstream]
 const store = createCacheStore(config.cache)
 const cache = createResponseCache({ store, targets: config.cache.targets, maxObjectBytes: config.cache.maxObjectBytes, implicitVary: [] })
 const app = createApp({ config, upstreams, log, cache, metrics })
+// The same app with the node's shared tier under its cache (a private SQLite file, as the primary makes it).
+const sharedDir = makePrivateDir(tmpdir(), 'ledger-')
+const sharedPath = join(sharedDir, 'cache.sqlite')
+createExclusive(sharedPath)
+prepareSharedCache(sharedPath).db.close()
+process.on('exit', () => rmSync(sharedDir, { recursive: true, force: true }))
+const shared = openSharedStore({ path: sharedPath, maxBytes: config.cache.shared.maxBytes, maxObjectBytes: config.cache.maxObjectBytes })
+const sharedCache = createResponseCache({ store: createCacheStore(config.cache), shared, targets: config.cache.targets, maxObjectBytes: config.cache.maxObjectBytes, implicitVary: [] })
+const sharedApp = createApp({ config, upstreams, log, cache: sharedCache, metrics })
 /** What Bun.serve hands the app as `env`: requestIP answers like a loopback client's. */
 const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4', port: 40000 }), timeout() {} }
 
 const FLOOR_HEADERS = { 'content-type': 'application/json' }
 const floorBody = new TextEncoder().encode(BODY)
 type Serve = (req: Request) => Response | Promise<Response>
-const scenarios: Record<string, { path: string; serve: Serve }> = {
+/** A path per request: every one a miss that is stored. */
+let misses = 0
+const scenarios: Record<string, { path: string | (() => string); serve: Serve }> = {
   floor: {
     path: '/small',
     // The floor proxy's own share (bench/floor/proxy.ts): the path from the URL, a Response.
@@ -97,14 +114,16 @@ const scenarios: Record<string, { path: string; serve: Serve }> = {
   health: { path: '/health', serve: (req) => app.fetch(req, server) },
   proxied: { path: '/api/small', serve: (req) => app.fetch(req, server) },
   'cache-hit': { path: '/cached/small', serve: (req) => app.fetch(req, server) },
+  'cache-miss': { path: () => `/cached/m${misses++}`, serve: (req) => app.fetch(req, server) },
+  'cache-miss-shared': { path: () => `/cached/m${misses++}`, serve: (req) => sharedApp.fetch(req, server) },
 }
 
-async function measure(serve: Serve, path: string, count: number): Promise<number> {
-  const url = `http://127.0.0.1:8080${path}`
+async function measure(serve: Serve, path: string | (() => string), count: number): Promise<number> {
+  const url = typeof path === 'string' ? () => `http://127.0.0.1:8080${path}` : () => `http://127.0.0.1:8080${path()}`
   const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk' } }
   const started = process.cpuUsage()
   for (let i = 0; i < count; i++) {
-    const res = await serve(new Request(url, init))
+    const res = await serve(new Request(url(), init))
     if (res.status !== 200) throw new Error(`${path}: ${res.status}`)
     await res.arrayBuffer()
   }
@@ -123,5 +142,5 @@ console.log(`CPU µs per request in process (median of ${ROUNDS} rounds of ${REQ
 const floor = results.has('floor') ? median(results.get('floor')!) : undefined
 for (const [name, xs] of results) {
   const m = median(xs)
-  console.log(`  ${name.padEnd(10)} ${m.toFixed(2).padStart(6)}${floor && name !== 'floor' ? `   +${(m - floor).toFixed(2)} over floor` : ''}`)
+  console.log(`  ${name.padEnd(17)} ${m.toFixed(2).padStart(6)}${floor && name !== 'floor' ? `   +${(m - floor).toFixed(2)} over floor` : ''}`)
 }

@@ -16,7 +16,7 @@ import { partialConfig, wholeConfig, type PartialConfig } from './partial.ts'
 import { caFileProblem, serverTlsProblems } from './tls-files.ts'
 import { ENV_OVERRIDES, type EnvSettings } from './env.ts'
 import { resolveSecret } from '../files/secrets.ts'
-import { privatePathProblems, SQLITE_COMPANIONS } from '../files/private.ts'
+import { privatePathProblems, SHARED_CACHE_COMPANIONS } from '../files/private.ts'
 import { jsonErrorOffset, parseErrorReason, positionOf, syntaxErrorMessage, yamlErrorPosition } from './syntax-error.ts'
 
 export type ValidationResult =
@@ -262,7 +262,7 @@ function tlsFileErrors(config: GatewayConfig): string[] {
  */
 function sharedCachePathErrors(config: GatewayConfig): string[] {
   const path = config.cache.shared.path
-  return path === undefined ? [] : privatePathProblems(path, SQLITE_COMPANIONS).map((problem) => `cache.shared.path: ${problem}`)
+  return path === undefined ? [] : privatePathProblems(path, SHARED_CACHE_COMPANIONS).map((problem) => `cache.shared.path: ${problem}`)
 }
 
 /** `/users/` and `/users` are the same prefix. */

@@ -9,6 +9,10 @@ import { dirname, join } from 'node:path'
 
 /** The files SQLite keeps beside a database in WAL mode, private like it. */
 export const SQLITE_COMPANIONS = ['-wal', '-shm'] as const
+/** The shared cache's fill board (policies/cache/fill-board.ts), a memory map beside its database. */
+export const FILL_BOARD_SUFFIX = '-fill'
+/** Every file beside the node's shared cache database, private like it. */
+export const SHARED_CACHE_COMPANIONS = [...SQLITE_COMPANIONS, FILL_BOARD_SUFFIX] as const
 
 const uid = () => process.getuid?.() ?? 0
 const ourGroups = () => new Set([process.getegid?.() ?? 0, ...(process.getgroups?.() ?? [])])

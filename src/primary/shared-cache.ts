@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { GatewayConfig } from '../config/schema.ts'
-import { createExclusive, makePrivateDir, preparePrivateFile, SQLITE_COMPANIONS, sweepLeftovers } from '../files/private.ts'
+import { createExclusive, makePrivateDir, preparePrivateFile, SHARED_CACHE_COMPANIONS, sweepLeftovers } from '../files/private.ts'
 import type { Logger } from '../log.ts'
 import { purge, type PurgeSelector } from '../policies/cache/purge.ts'
 import { openSharedTier, prepareSharedCache } from '../policies/cache/shared-store.ts'
@@ -38,7 +38,7 @@ const DEFAULT_PREFIX = 'bun-gateway-'
  */
 function privateDatabase(configured: string | undefined, log: Logger): string {
   if (configured !== undefined) {
-    preparePrivateFile(configured, SQLITE_COMPANIONS)
+    preparePrivateFile(configured, SHARED_CACHE_COMPANIONS)
     return configured
   }
   const removed = sweepLeftovers(tmpdir(), DEFAULT_PREFIX)
@@ -50,7 +50,7 @@ function privateDatabase(configured: string | undefined, log: Logger): string {
 
 export function startSharedCache(config: GatewayConfig, log: Logger): SharedCache | undefined {
   const configured = config.cache.shared.path
-  // The default directory is ours alone: removed whole (database, -wal and -shm) when done.
+  // The default directory is ours alone: removed whole (database, -wal, -shm and -fill) when done.
   const removeDefault = (path: string | undefined) => {
     if (configured === undefined && path !== undefined) rmSync(dirname(path), { recursive: true, force: true })
   }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createExclusive } from '../../files/private.ts'
@@ -45,13 +45,19 @@ function freshPath(): string {
   createExclusive(path)
   return path
 }
+/** A new database prepared as the primary prepares it before any worker opens it (with its fill board). */
+function preparedPath(): string {
+  const path = freshPath()
+  prepareSharedCache(path).db.close()
+  return path
+}
 afterEach(() => {
   for (const store of open.splice(0)) store.close()
 })
 
 describe('the shared store', () => {
   test('an entry put by one worker is found, whole, by another, once committed', async () => {
-    const path = freshPath()
+    const path = preparedPath()
     prepareSharedCache(path).db.close()
     const gzip = new Headers({ 'accept-encoding': 'gzip' })
     storeAt(path).put(entry('/x', 100, ['accept-encoding'], gzip))
@@ -69,7 +75,7 @@ describe('the shared store', () => {
   })
 
   test('a 10x maxBytes fill never goes over it, evicting the least recently used', async () => {
-    const path = freshPath()
+    const path = preparedPath()
     const store = storeAt(path, 100_000)
     for (let i = 0; i < 100; i++) {
       expect(store.put(entry(`/e${i}`, 10_000))).toBe(true)
@@ -87,7 +93,7 @@ describe('the shared store', () => {
   })
 
   test('a body that does not match its recorded length is a miss, never served short', async () => {
-    const path = freshPath()
+    const path = preparedPath()
     const store = storeAt(path)
     store.put(entry('/t', 1000))
     await committed()
@@ -98,7 +104,7 @@ describe('the shared store', () => {
   })
 
   test('purge and delete remove every variant', () => {
-    const store = storeAt(freshPath())
+    const store = storeAt(preparedPath())
     store.put(entry('/api/1', 10, ['accept'], new Headers({ accept: 'a' })))
     store.put(entry('/api/1', 10, ['accept'], new Headers({ accept: 'b' })))
     store.put(entry('/other', 10))
@@ -109,7 +115,7 @@ describe('the shared store', () => {
 
   test('one worker holds the fill lock for a key until it unlocks (with the next commit) or the lock expires', async () => {
     let now = 1000
-    const path = freshPath()
+    const path = preparedPath()
     const a = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
     const b = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
     open.push(a, b)
@@ -141,5 +147,41 @@ describe('the shared store', () => {
     expect(recreated.outcome).toBe('recreated')
     recreated.db.close()
     expect(storeAt(path).lookup(primaryKey('http', 'a', '/kept', ''), fields(new Headers()))).toBeUndefined()
+  })
+
+  test('a key no worker stored is a miss without a query; a kept database marks what it holds when prepared again', async () => {
+    const path = preparedPath()
+    const stored = entry('/stored', 10)
+    // Written behind the store's back (as by a gateway of an older layout): the board knows nothing of it.
+    const raw = new Database(path)
+    raw.query('INSERT INTO variants VALUES (?, ?)').run(stored.primary, '[]')
+    raw.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)').run(stored.key, stored.primary, JSON.stringify({ status: 200, headers: [], directives: stored.directives, lifetime: 60, clock: stored.clock, bodyBytes: 10 }), stored.body, stored.size, 1)
+    raw.close()
+    expect(storeAt(path).lookup(stored.primary, fields(new Headers()))).toBeUndefined()
+    for (const store of open.splice(0)) store.close()
+    prepareSharedCache(path).db.close()
+    expect(storeAt(path).lookup(stored.primary, fields(new Headers()))?.body).toEqual(stored.body)
+  })
+
+  test('a lock that expired and was taken by another worker is not released by its first holder', async () => {
+    let now = 1000
+    const path = preparedPath()
+    const a = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
+    const b = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
+    open.push(a, b)
+    expect(a.lock('k', 500)).toBe(true)
+    now += 501
+    expect(b.lock('k', 500)).toBe(true)
+    a.unlock('k')
+    await committed()
+    expect(a.locked('k')).toBe(true)
+    expect(a.lock('k', 500)).toBe(false)
+  })
+
+  test('the fill board is a private file beside the database, made by the primary', () => {
+    const path = preparedPath()
+    expect(statSync(`${path}-fill`).mode & 0o777).toBe(0o600)
+    rmSync(`${path}-fill`)
+    expect(() => openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16 })).toThrow()
   })
 })

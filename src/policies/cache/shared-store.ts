@@ -8,8 +8,10 @@
  *   second) past it.
  * - Entries are written whole in one transaction and checked against their recorded length
  *   when read, so a body is never served short.
- * - Cross-worker collapsing: a lock row per primary key, with an expiry, lets one worker of
- *   the node fill a key while the others wait for the entry to appear.
+ * - Cross-worker collapsing and misses without a query: the fill board (fill-board.ts), a
+ *   shared memory map beside the database, holds a fill lock per key (one worker of the node
+ *   fills it while the others wait for the entry) and a presence bit per key ever stored, so
+ *   a miss asks SQLite nothing until its answer is stored.
  * - Stores and lock releases are written behind: queued, then committed together in one
  *   transaction on the next turn of the event loop, so concurrent misses share one commit
  *   (a commit costs ~20 µs, the response never waits for it). Deletes and purges write what
@@ -20,14 +22,15 @@
 import { Database } from 'bun:sqlite'
 import { rmSync } from 'node:fs'
 import type { CacheStoreConfig } from './schema.ts'
-import { createExclusive, SQLITE_COMPANIONS } from '../../files/private.ts'
+import { createExclusive, SHARED_CACHE_COMPANIONS } from '../../files/private.ts'
 import type { Logger } from '../../log.ts'
 import type { CacheDirectives } from './directives.ts'
 import { splitPrimaryKey, variantKey, type FieldValue } from './key.ts'
 import { entrySize, type CacheEntry } from './store.ts'
+import { createFillBoard, FILL_BOARD_SUFFIX, openFillBoard } from './fill-board.ts'
 
 /** Bumped when the layout changes: an older database is emptied and rebuilt. */
-const SCHEMA_VERSION = 2
+const SCHEMA_VERSION = 3
 /** A write waits this long for another worker's transaction; past it, the store is skipped. */
 const BUSY_TIMEOUT_MS = 50
 /** Hits are recorded for eviction order in one transaction this often, not one write per hit (~100 µs each). */
@@ -44,7 +47,6 @@ CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes I
 INSERT OR IGNORE INTO usage VALUES (1, 0);
 CREATE TRIGGER IF NOT EXISTS entries_added AFTER INSERT ON entries BEGIN UPDATE usage SET bytes = bytes + NEW.size; END;
 CREATE TRIGGER IF NOT EXISTS entries_removed AFTER DELETE ON entries BEGIN UPDATE usage SET bytes = bytes - OLD.size; END;
-CREATE TABLE IF NOT EXISTS locks (primary_key TEXT PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID;
 `
 
 /** What is stored beside the body: what a CacheEntry holds but its key, bytes and Vary names (in `variants`). */
@@ -95,7 +97,14 @@ function initialise(db: Database): void {
 }
 
 function removeFiles(path: string): void {
-  for (const suffix of ['', ...SQLITE_COMPANIONS]) rmSync(path + suffix, { force: true })
+  for (const suffix of ['', ...SHARED_CACHE_COMPANIONS]) rmSync(path + suffix, { force: true })
+}
+
+/** A new fill board for the database `db` at `path`: its presence bits say what the database holds. */
+function remakeBoard(db: Database, path: string): void {
+  rmSync(path + FILL_BOARD_SUFFIX, { force: true })
+  const primaries = db.query<{ primary_key: string }, []>('SELECT primary_key FROM variants').all()
+  createFillBoard(path + FILL_BOARD_SUFFIX, primaries.map((row) => row.primary_key))
 }
 
 /**
@@ -112,18 +121,21 @@ export function prepareSharedCache(path: string): { db: Database; outcome: 'open
     db.exec(SCHEMA)
     const version = db.query("SELECT value FROM meta WHERE name = 'version'").get() as { value: string } | null
     if (version === null || version.value !== String(SCHEMA_VERSION)) {
-      db.exec('DELETE FROM entries; DELETE FROM variants; DELETE FROM locks')
+      db.exec('DELETE FROM entries; DELETE FROM variants; DROP TABLE IF EXISTS locks')
       initialise(db)
+      // A new board: locks of a previous run are stale, nobody is filling them any more.
+      remakeBoard(db, path)
       if (version !== null) return { db, outcome: 'recreated', reason: 'layout' }
+      return { db, outcome: existed ? 'opened' : 'created' }
     }
-    // Locks of a previous run are stale: nobody is filling them any more.
-    db.exec('DELETE FROM locks')
+    remakeBoard(db, path)
     return { db, outcome: existed ? 'opened' : 'created' }
   } catch (err) {
     removeFiles(path)
     createExclusive(path)
     const db = open(path)
     initialise(db)
+    remakeBoard(db, path)
     return { db, outcome: 'recreated', reason: errorKind(err) }
   }
 }
@@ -132,6 +144,7 @@ export function openSharedStore(options: SharedStoreOptions) {
   const now = options.now ?? Date.now
   const db = open(options.path)
   db.exec(SCHEMA)
+  const board = openFillBoard(options.path + FILL_BOARD_SUFFIX)
   const reported = new Set<string>()
   const failed = (err: unknown) => {
     const kind = errorKind(err)
@@ -160,9 +173,6 @@ export function openSharedStore(options: SharedStoreOptions) {
   // Least recently used first, then oldest written; never the entry being stored.
   const selectOldest = db.query<{ key: string; primary_key: string }, [string]>('SELECT key, primary_key FROM entries WHERE key != ? ORDER BY used, rowid LIMIT 1')
   const countVariants = db.query<{ n: number }, [string]>(`SELECT count(*) AS n FROM entries WHERE ${VARIANTS}`)
-  const takeLock = db.query('INSERT INTO locks VALUES (?, ?) ON CONFLICT (primary_key) DO UPDATE SET expires = excluded.expires WHERE locks.expires < ?')
-  const dropLock = db.query('DELETE FROM locks WHERE primary_key = ?')
-  const selectLock = db.query<{ expires: number }, [string]>('SELECT expires FROM locks WHERE primary_key = ?')
   const selectPrimaries = db.query<{ primary_key: string }, []>('SELECT primary_key FROM variants')
   const selectCount = db.query<{ n: number }, []>('SELECT count(*) AS n FROM entries')
 
@@ -206,19 +216,26 @@ export function openSharedStore(options: SharedStoreOptions) {
 
   /** Entries and lock releases waiting for the next commit. */
   const queued: { entry: CacheEntry; head: string }[] = []
+  /** Fill locks this worker holds, by primary key: their expiry, to release only our own. */
+  const held = new Map<string, number>()
   const releases: string[] = []
   let scheduled = false
   const writeQueued = db.transaction(() => {
     for (const { entry, head } of queued) writeOne(entry, head)
-    for (const primary of releases) dropLock.run(primary)
   })
   const flush = () => {
     scheduled = false
     if (queued.length === 0 && releases.length === 0) return
     try {
-      writeQueued.immediate()
+      if (queued.length > 0) writeQueued.immediate()
     } catch (err) {
       failed(err)
+    }
+    // After the commit: a worker waiting on a lock finds the entry once the lock is gone.
+    for (const primary of releases) {
+      const expires = held.get(primary)
+      held.delete(primary)
+      if (expires !== undefined) board.release(primary, expires)
     }
     queued.length = 0
     releases.length = 0
@@ -232,6 +249,7 @@ export function openSharedStore(options: SharedStoreOptions) {
   return {
     /** The stored variant of `primary` selected by the request's sent fields, if any (a new object each time). */
     lookup(primary: string, valueOf: FieldValue): CacheEntry | undefined {
+      if (!board.mayHold(primary)) return undefined
       try {
         const first = selectByPrimary.get(primary)
         if (!first) return undefined
@@ -267,6 +285,7 @@ export function openSharedStore(options: SharedStoreOptions) {
 
     /** The Vary names stored variants of `primary` are keyed by, if any are stored. */
     namesOf(primary: string): readonly string[] | undefined {
+      if (!board.mayHold(primary)) return undefined
       try {
         const names = selectNames.get(primary)
         return names ? (JSON.parse(names.names) as string[]) : undefined
@@ -288,6 +307,7 @@ export function openSharedStore(options: SharedStoreOptions) {
         bodyBytes: entry.body.byteLength,
       }
       queued.push({ entry, head: JSON.stringify(head) })
+      board.markStored(entry.primary)
       schedule()
       return true
     },
@@ -317,25 +337,16 @@ export function openSharedStore(options: SharedStoreOptions) {
 
     /** Claims the fill of `primary` for this worker for `ttlMs`; false when another worker holds it. */
     lock(primary: string, ttlMs: number): boolean {
-      try {
-        const at = now()
-        return takeLock.run(primary, at + ttlMs, at).changes === 1
-      } catch (err) {
-        failed(err)
-        // Without the database, fill alone, as if there were no other worker.
-        return true
-      }
+      const at = now()
+      const expires = at + ttlMs
+      if (!board.lock(primary, at, expires)) return false
+      held.set(primary, expires)
+      return true
     },
 
     /** Whether another worker is still filling `primary`. */
     locked(primary: string): boolean {
-      try {
-        const lock = selectLock.get(primary)
-        return lock !== null && lock.expires > now()
-      } catch (err) {
-        failed(err)
-        return false
-      }
+      return board.locked(primary, now())
     },
 
     /** Releases the fill lock of `primary` with the next commit, after the entry it filled. */

@@ -108,6 +108,15 @@ async function startTlsGateway(upstreamPort: number) {
   return startListening(['src/main.ts', '--config', path])
 }
 
+/** The bench gateway again without the node's shared cache tier: what a miss costs without it. */
+async function startLocalCacheGateway(upstreamPort: number) {
+  const config = gatewayConfig(upstreamPort, values.workers!, values.client) as { cache?: Record<string, unknown> }
+  config.cache = { shared: { enabled: false } }
+  const path = join(ROOT, '.tmp', 'bench-gateway-local-cache.json')
+  await Bun.write(path, JSON.stringify(config))
+  return startListening(['src/main.ts', '--config', path])
+}
+
 /** The websocket scenario's load tool (bench/ws-load.ts), with the same result shape. */
 async function runWebSocketLoad(o: LoadOptions): Promise<LoadResult> {
   const proc = Bun.spawn([process.execPath, join(import.meta.dir, 'ws-load.ts'), o.url, String(o.durationSeconds), String(o.connections)], { stdout: 'pipe', stderr: 'pipe' })
@@ -152,6 +161,7 @@ async function main(): Promise<void> {
   const workers = workerPids(gateway.output()).length
   // The tls scenario: a second gateway, the same config, terminating TLS with a throwaway certificate.
   const tlsGateway = scenarios.some((s) => s.protocol === 'https') ? await startTlsGateway(upstream.port) : undefined
+  const localCacheGateway = scenarios.some((s) => s.localCacheOnly) ? await startLocalCacheGateway(upstream.port) : undefined
   // The floors: as many processes as the gateway has workers.
   const floorArgs = ['--upstream', `http://127.0.0.1:${upstream.port}`, '--workers', String(Math.max(1, workers))]
   const floors = {
@@ -211,9 +221,9 @@ async function main(): Promise<void> {
   }
 
   /** The server a scenario loads (the routes scenarios' are their own, see measureRoutes). */
-  const serverOf = (s: Scenario): Server => (s.direct ? upstream : s.floorServer ? floors[s.floorServer]! : s.protocol === 'https' ? tlsGateway! : gateway)
+  const serverOf = (s: Scenario): Server => (s.direct ? upstream : s.floorServer ? floors[s.floorServer]! : s.protocol === 'https' ? tlsGateway! : s.localCacheOnly ? localCacheGateway! : gateway)
   /** nginx is set up for plain HTTP at the bench gateway's routes only: no TLS, no WebSocket location, no routes tables. */
-  const withNginx = (s: Scenario) => nginx !== undefined && !s.direct && !s.floorServer && !s.protocol && !s.routes
+  const withNginx = (s: Scenario) => nginx !== undefined && !s.direct && !s.floorServer && !s.protocol && !s.routes && !s.localCacheOnly
 
   // Warm every proxy once (JIT, pools, the cache entry the cache-hit scenarios read).
   for (const s of scenarios.filter((x) => !x.direct && !x.routes)) await load(serverOf(s).port, serverOf(s).pid, s, 1)

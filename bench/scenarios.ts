@@ -28,6 +28,8 @@ export interface Scenario {
   floorServer?: 'proxy' | 'hit'
   /** The floor scenario this one's "vs floor" ratios are taken against. */
   floor?: 'floor-proxy' | 'floor-hit'
+  /** Against a second gateway, the same config but without the node's shared cache tier (cache.shared.enabled: false). */
+  localCacheOnly?: boolean
   /** Against a gateway of its own, started for it with `count` routes (one per host when `host`), its boot timed. */
   routes?: { count: number; host?: boolean }
   /** Run only when asked for, by its name or its group's (`--scenario routes`): not in a default or --quick run. */
@@ -59,7 +61,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'proxied', path: '/api/small', floor: 'floor-proxy', describe: 'small GET proxied' },
   { name: 'floor-hit', floorServer: 'hit', path: '/cached/small', describe: 'small GET from the leanest Bun cache hit (bench/floor/hit.ts): the floor for cache-hit' },
   { name: 'cache-hit', path: '/cached/small', warm: true, floor: 'floor-hit', describe: 'small GET answered from the cache' },
-  { name: 'cache-miss', path: '/cached/miss', unique: true, describe: 'unique URLs through the cache (every request a miss)' },
+  { name: 'cache-miss-local', path: '/cached/miss', unique: true, localCacheOnly: true, describe: 'unique URLs through the cache, no shared tier (each worker its own store)' },
+  { name: 'cache-miss', path: '/cached/miss', unique: true, baseline: 'cache-miss-local', describe: 'unique URLs through the cache and the shared tier (every request a miss, stored in both)' },
   { name: 'authenticated', path: '/keyed/small', headers: { 'x-api-key': BENCH_API_KEY }, describe: 'small GET proxied behind an API key' },
   { name: 'jwt', path: '/jwt/small', headers: { authorization: `Bearer ${BENCH_JWT}` }, describe: 'small GET proxied behind an HS256 JWT' },
   { name: 'plugin', path: '/plugin/small', baseline: 'proxied', describe: 'small GET proxied through a no-op plugin (bench/plugins/noop.ts)' },

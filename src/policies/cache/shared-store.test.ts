@@ -184,4 +184,14 @@ describe('the shared store', () => {
     rmSync(`${path}-fill`)
     expect(() => openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16 })).toThrow()
   })
+
+  test('storing a key again replaces it: the byte total counts it once', async () => {
+    const store = storeAt(preparedPath())
+    const one = entry('/again', 100)
+    store.put(one)
+    await committed()
+    store.put(entry('/again', 100))
+    await Bun.sleep(10)
+    expect(store.stats()).toEqual({ entries: 1, bytes: one.size })
+  })
 })

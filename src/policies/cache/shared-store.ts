@@ -13,8 +13,8 @@
  *   fills it while the others wait for the entry) and a presence bit per key ever stored, so
  *   a miss asks SQLite nothing until its answer is stored.
  * - Stores and lock releases are written behind: queued, then committed together in one
- *   transaction on the next turn of the event loop, so concurrent misses share one commit
- *   (a commit costs ~20 µs, the response never waits for it). Deletes and purges write what
+ *   transaction on the next turn of the event loop, or under load at most every
+ *   COMMIT_EVERY_MS, so concurrent misses share one commit (the response never waits for it). Deletes and purges write what
  *   is queued first.
  * - Every failure (busy, full, corrupt) is a miss or a skipped store, never an error to the
  *   client; it is reported once per kind through `onError`.
@@ -33,6 +33,8 @@ import { createFillBoard, FILL_BOARD_SUFFIX, openFillBoard } from './fill-board.
 const SCHEMA_VERSION = 3
 /** A write waits this long for another worker's transaction; past it, the store is skipped. */
 const BUSY_TIMEOUT_MS = 50
+/** Commits under load are this far apart at least (each costs ~30 µs and more with a WAL checkpoint). */
+const COMMIT_EVERY_MS = 5
 /** Hits are recorded for eviction order in one transaction this often, not one write per hit (~100 µs each). */
 const TOUCH_FLUSH_MS = 1000
 
@@ -87,6 +89,8 @@ function open(path: string): Database {
   // the primary checks it at start and remakes it, and a damaged row reads as a miss.
   db.exec('PRAGMA synchronous = OFF')
   db.exec('PRAGMA journal_size_limit = 8388608')
+  // INSERT OR REPLACE then fires the delete trigger for the row it replaces: usage stays right.
+  db.exec('PRAGMA recursive_triggers = ON')
   return db
 }
 
@@ -163,15 +167,15 @@ export function openSharedStore(options: SharedStoreOptions) {
   const touch = db.query('UPDATE entries SET used = ? WHERE key = ?')
   const upsertNames = db.query('INSERT INTO variants VALUES (?, ?) ON CONFLICT (primary_key) DO UPDATE SET names = excluded.names')
   const deleteKey = db.query('DELETE FROM entries WHERE key = ?')
-  const insertEntry = db.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)')
+  const insertEntry = db.query('INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)')
   // A primary's variants are its key alone or its key, NUL, the selecting values (key.ts):
   // a key range, so no index on primary_key is needed.
   const VARIANTS = 'key = ?1 OR (key > ?1 || char(0) AND key < ?1 || char(1))'
   const deleteEntries = db.query(`DELETE FROM entries WHERE ${VARIANTS}`)
   const deleteNames = db.query('DELETE FROM variants WHERE primary_key = ?')
   const selectBytes = db.query<{ bytes: number }, []>('SELECT bytes FROM usage WHERE id = 1')
-  // Least recently used first, then oldest written; never the entry being stored.
-  const selectOldest = db.query<{ key: string; primary_key: string }, [string]>('SELECT key, primary_key FROM entries WHERE key != ? ORDER BY used, rowid LIMIT 1')
+  // Least recently used first, then oldest written: what a commit stored goes last.
+  const selectOldest = db.query<{ key: string; primary_key: string }, []>('SELECT key, primary_key FROM entries ORDER BY used, rowid LIMIT 1')
   const countVariants = db.query<{ n: number }, [string]>(`SELECT count(*) AS n FROM entries WHERE ${VARIANTS}`)
   const selectPrimaries = db.query<{ primary_key: string }, []>('SELECT primary_key FROM variants')
   const selectCount = db.query<{ n: number }, []>('SELECT count(*) AS n FROM entries')
@@ -198,16 +202,22 @@ export function openSharedStore(options: SharedStoreOptions) {
     return changes
   }
 
-  const writeOne = (entry: CacheEntry, head: string) => {
-    const names = selectNames.get(entry.primary)
+  /** Stores one entry; `fresh` when no worker had stored its primary key (the board said so): no Vary names to compare. */
+  const writeOne = (entry: CacheEntry, head: string, fresh: boolean) => {
     const varyNames = JSON.stringify(entry.varyNames)
-    // A changed Vary makes the old variants unreachable (RFC 9111 §4.1).
-    if (names && names.names !== varyNames) removePrimary(entry.primary)
+    if (!fresh) {
+      const names = selectNames.get(entry.primary)
+      // A changed Vary makes the old variants unreachable (RFC 9111 §4.1).
+      if (names && names.names !== varyNames) removePrimary(entry.primary)
+    }
     upsertNames.run(entry.primary, varyNames)
-    deleteKey.run(entry.key)
     insertEntry.run(entry.key, entry.primary, head, entry.body, entry.size, now())
+  }
+
+  /** Evicts the least recently used entries while the total is over maxBytes (once per commit). */
+  const evict = () => {
     while (selectBytes.get()!.bytes > options.maxBytes) {
-      const oldest = selectOldest.get(entry.key)
+      const oldest = selectOldest.get()
       if (!oldest) break
       deleteKey.run(oldest.key)
       if (countVariants.get(oldest.primary_key)!.n === 0) deleteNames.run(oldest.primary_key)
@@ -215,17 +225,21 @@ export function openSharedStore(options: SharedStoreOptions) {
   }
 
   /** Entries and lock releases waiting for the next commit. */
-  const queued: { entry: CacheEntry; head: string }[] = []
+  const queued: { entry: CacheEntry; head: string; fresh: boolean }[] = []
   /** Fill locks this worker holds, by primary key: their expiry, to release only our own. */
   const held = new Map<string, number>()
   const releases: string[] = []
   let scheduled = false
+  /** When the last commit started (performance.now()). */
+  let lastCommit = -Infinity
   const writeQueued = db.transaction(() => {
-    for (const { entry, head } of queued) writeOne(entry, head)
+    for (const { entry, head, fresh } of queued) writeOne(entry, head, fresh)
+    evict()
   })
   const flush = () => {
     scheduled = false
     if (queued.length === 0 && releases.length === 0) return
+    lastCommit = performance.now()
     try {
       if (queued.length > 0) writeQueued.immediate()
     } catch (err) {
@@ -240,10 +254,14 @@ export function openSharedStore(options: SharedStoreOptions) {
     queued.length = 0
     releases.length = 0
   }
+  // The next turn of the event loop, or, within COMMIT_EVERY_MS of the last commit, the end of
+  // that window: under load, one commit carries the stores of a few milliseconds, not of one turn.
   const schedule = () => {
     if (scheduled) return
     scheduled = true
-    setImmediate(flush)
+    const wait = lastCommit + COMMIT_EVERY_MS - performance.now()
+    if (wait <= 0) setImmediate(flush)
+    else setTimeout(flush, wait)
   }
 
   return {
@@ -306,7 +324,7 @@ export function openSharedStore(options: SharedStoreOptions) {
         clock: entry.clock,
         bodyBytes: entry.body.byteLength,
       }
-      queued.push({ entry, head: JSON.stringify(head) })
+      queued.push({ entry, head: JSON.stringify(head), fresh: !board.mayHold(entry.primary) })
       board.markStored(entry.primary)
       schedule()
       return true

@@ -16,6 +16,8 @@ export interface Target {
   inflight: number
   /** Active health (the primary's checker); true until a check says otherwise. */
   healthy: boolean
+  /** An active check has given its verdict: without one, `healthy` is an assumption, shown as unknown. */
+  checked: boolean
   /** Passive health: ejected until this time (performance.now ms), 0 when not. */
   ejectedUntil: number
   /** Times ejected so far (each ejection lasts longer). */

@@ -51,6 +51,12 @@ test.each([
   [METRICS.replicaMessagesRejected.name, [...REJECT_REASONS]],
   [METRICS.httpRequests, ['ok']],
   [METRICS.httpDuration, ['ok']],
+  [METRICS.upstreamDuration.name, ['1xx', '2xx', '3xx', '4xx', '5xx', 'retries']],
+  [METRICS.targetRequests.name, ['retries', 'bounded']],
+  [METRICS.targetFailures.name, [...UPSTREAM_ERROR_CODES, 'bounded']],
+  [METRICS.requestBytes.name, ['Content-Length', 'chunked']],
+  [METRICS.responseBytes.name, ['Content-Length', 'chunked', 'HEAD', '304']],
+  ...[METRICS.processCpu, METRICS.processRss, METRICS.processOpenFds, METRICS.processMaxFds, METRICS.processStart, METRICS.eventLoopLag].map((m) => [m.name, ['pid', 'primary']] as [string, string[]]),
 ])('the HELP of %s names %p', async (name, values) => {
   const help = (await helpOf()).get(name)
   expect(help).toBeDefined()

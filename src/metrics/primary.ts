@@ -1,10 +1,12 @@
 /**
  * The primary's own metrics: live workers, restarts by reason (crash, recycle, reload),
  * active health, the shared cache tier's size, and with Redis its connection, store failures
- * and replica messages (sent, received, rejected).
+ * and replica messages (sent, received, rejected); and its own process numbers
+ * (worker="primary").
  */
 import { Counter, Gauge, Registry } from 'prom-client'
 import { METRICS } from './names.ts'
+import { registerProcessMetrics } from './process.ts'
 import { REJECT_REASONS, type RejectReason } from '../replicas/bus.ts'
 
 interface BucketStats {
@@ -104,6 +106,7 @@ export function createPrimaryMetrics(
   })
   // Every reason shows from the start, at 0, so an alert on it needs no absent() guard.
   if (redisConnected) for (const reason of REJECT_REASONS) replicaRejected.inc({ reason }, 0)
+  registerProcessMetrics(registry, 'primary')
   return {
     registry,
     storeFailure: () => storeFailures.inc(),

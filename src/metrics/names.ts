@@ -64,6 +64,11 @@ export const METRICS = {
   processMaxFds: { name: `${PREFIX}process_max_fds`, labels: ['worker'] },
   processStart: { name: `${PREFIX}process_start_time_seconds`, labels: ['worker'] },
   eventLoopLag: { name: `${PREFIX}event_loop_lag_seconds`, labels: ['worker'] },
+  /** The last SIGHUP reload (the start counts as one, as Prometheus counts its own): 1 applied, 0 refused or failed. */
+  configReloadSuccess: `${PREFIX}config_last_reload_success`,
+  configReloadSuccessTime: `${PREFIX}config_last_reload_success_timestamp_seconds`,
+  /** notAfter of the certificates in the config's files, as a unix time. */
+  certificateExpiry: { name: `${PREFIX}tls_certificate_expiry_seconds`, labels: ['use', 'file'] },
 } as const
 
 /** The families that describe one process (labelled `worker`): they end with it, never kept for an exited worker. */

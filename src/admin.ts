@@ -26,7 +26,7 @@ export interface AdminDeps {
   metrics: () => Promise<string> | undefined
   /** The admin settings in force (token, allowed hosts); read per request so a reload applies them. */
   settings: () => GatewayConfig['admin']
-  /** Every upstream's targets, health, ejections, in-flight requests and breaker state. */
+  /** Every upstream's targets, health (`unknown` where no check runs), ejections, in-flight requests and breaker state. */
   upstreams: () => Promise<unknown>
 }
 

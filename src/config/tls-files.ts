@@ -3,10 +3,11 @@
  * (where Bun.serve would fail with ERR_OSSL_PEM_NO_START_LINE and every worker exit 1): the
  * server's certificate and key each parsed (node:crypto), a swapped pair and a key of another
  * certificate named, an expired certificate refused (every client that verifies would fail
- * the handshake), and a CA bundle's certificates parsed.
+ * the handshake), and a CA bundle's certificates parsed. And each file's expiry, for metrics.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import type { GatewayConfig } from './schema.ts'
 
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g
 const HAS_CERTIFICATE = /-----BEGIN CERTIFICATE-----/
@@ -73,4 +74,43 @@ export function caFileProblem(path: string): string | undefined {
   if ('error' in text) return text.error
   const certs = certificates(path, text.text)
   return typeof certs === 'string' ? certs : undefined
+}
+
+/** What a certificate file is for: the server's certificate, its chain, or a CA trusted for an upstream or Redis. */
+export type CertificateUse = 'server' | 'server_chain' | 'upstream_ca' | 'redis_ca'
+
+export interface CertificateExpiry {
+  use: CertificateUse
+  file: string
+  /** The earliest notAfter of the file's certificates (when the chain it serves or trusts first breaks), in unix seconds. */
+  notAfter: number
+}
+
+/**
+ * The expiry of every certificate file the config names, read now (at load and on each
+ * reload, never per request); a file shared by several upstreams is listed once. A file that
+ * cannot be read or parsed is left out (load refused it already, or it changed since).
+ */
+export function certificateExpiries(config: GatewayConfig): CertificateExpiry[] {
+  const files = new Map<string, CertificateUse>()
+  const tls = config.server.tls
+  if (tls) {
+    files.set(tls.certFile, 'server')
+    if (tls.caFile !== undefined && !files.has(tls.caFile)) files.set(tls.caFile, 'server_chain')
+  }
+  for (const upstream of Object.values(config.upstreams)) {
+    const file = upstream.tls?.caFile
+    if (file !== undefined && !files.has(file)) files.set(file, 'upstream_ca')
+  }
+  const redisCa = config.redis?.tls?.caFile
+  if (redisCa !== undefined && !files.has(redisCa)) files.set(redisCa, 'redis_ca')
+  const expiries: CertificateExpiry[] = []
+  for (const [file, use] of files) {
+    const text = read(file)
+    const certs = 'text' in text ? certificates(file, text.text) : text.error
+    if (typeof certs === 'string') continue
+    const notAfter = Math.min(...certs.map((cert) => cert.validToDate.getTime() / 1000))
+    expiries.push({ use, file, notAfter })
+  }
+  return expiries
 }

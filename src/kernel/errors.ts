@@ -106,6 +106,8 @@ export function errorResponse(
   headers.set('x-request-id', requestId)
   if (closeConnection) headers.set('connection', 'close')
   const body = `{"error":"${code}","status":${status},"requestId":"${requestId}"}`
+  // Declared, so the answer's size is known where it is recorded (metrics); ASCII, so length is bytes.
+  headers.set('content-length', String(body.length))
   return new Response(body, { status, headers })
 }
 

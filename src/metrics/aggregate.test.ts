@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { createMetricsAggregator, type MetricsSnapshot } from './aggregate.ts'
+import { METRICS } from './names.ts'
 
 async function snapshot(requests: number, inflight: number): Promise<MetricsSnapshot> {
   const registry = new Registry()
@@ -38,5 +39,22 @@ describe('createMetricsAggregator', () => {
     agg.report(1, await snapshot(3, 0))
     await agg.retire(99)
     expect(value(await agg.render([]), 'gateway_http_requests_total')).toBe(3)
+  })
+
+  test('an exited worker\'s process families (its CPU seconds too) go with it; its other counters stay in the total', async () => {
+    const report = async (pid: number, cpu: number) => {
+      const registry = new Registry()
+      new Counter({ name: METRICS.processCpu.name, help: 'h', labelNames: ['worker'], registers: [registry] }).inc({ worker: String(pid) }, cpu)
+      new Counter({ name: 'gateway_http_requests_total', help: 'h', registers: [registry] }).inc(cpu * 10)
+      return (await registry.getMetricsAsJSON()) as MetricsSnapshot
+    }
+    const agg = createMetricsAggregator()
+    agg.report(1, await report(1, 2))
+    agg.report(2, await report(2, 3))
+    await agg.retire(1)
+    const text = await agg.render([])
+    expect(text).not.toContain('worker="1"')
+    expect(value(text, METRICS.processCpu.name)).toBe(3)
+    expect(value(text, 'gateway_http_requests_total')).toBe(50)
   })
 })

@@ -3,9 +3,11 @@
  * AggregatorRegistry. Counters and histograms never go backwards: when a worker exits
  * (crash, recycle, reload), its last report is folded into a "retired" total instead of
  * vanishing from the sum. Gauges of dead workers are dropped, since they describe a process
- * that no longer exists.
+ * that no longer exists, and so are its process families (CPU seconds too), labelled with
+ * its pid: each process is its own series, which ends with it.
  */
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
+import { PROCESS_FAMILIES } from './names.ts'
 
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[]
 
@@ -27,7 +29,8 @@ export function createMetricsAggregator() {
       const last = latest.get(pid)
       latest.delete(pid)
       if (!last) return retiring
-      const kept = last.filter((metric) => ['counter', 'histogram'].includes(String(metric.type)))
+      // A process's own families (labelled with its pid) end with it: kept, they would add series forever.
+      const kept = last.filter((metric) => ['counter', 'histogram'].includes(String(metric.type)) && !PROCESS_FAMILIES.has(metric.name))
       retiring = retiring.then(async () => {
         retired = (await AggregatorRegistry.aggregate([retired, kept]).getMetricsAsJSON()) as MetricsSnapshot
       })

@@ -17,7 +17,7 @@ export interface HistogramChild {
   observe(value: number): void
 }
 
-interface MetricValue {
+export interface MetricValue {
   labels: Record<string, string | number>
   value: number
   metricName?: string
@@ -28,14 +28,23 @@ interface Family<Child> {
   child(...values: string[]): Child
 }
 
-/** Registers a metric whose values prom-client asks for at every scrape. */
-function register(registry: Registry, name: string, help: string, type: 'counter' | 'histogram', values: () => MetricValue[]) {
+/**
+ * Registers a metric whose values prom-client asks for at every scrape (summed over the
+ * workers by the primary; a value labelled apart stays apart).
+ */
+export function registerCollected(
+  registry: Registry,
+  name: string,
+  help: string,
+  type: 'counter' | 'histogram' | 'gauge',
+  values: () => MetricValue[] | Promise<MetricValue[]>
+): void {
   registry.registerMetric({
     name,
     help,
     type,
     aggregator: 'sum',
-    get: async () => ({ name, help, type, values: values(), aggregator: 'sum' }),
+    get: async () => ({ name, help, type, values: await values(), aggregator: 'sum' }),
     reset() {},
   } as never)
 }
@@ -74,7 +83,7 @@ export function createCounterFamily(
     }
     return created
   })
-  register(registry, options.name, options.help, 'counter', () =>
+  registerCollected(registry, options.name, options.help, 'counter', () =>
     [...family.children.values()].map((c) => ({ labels: c.labels, value: c.value }))
   )
   return { child: family.child }
@@ -109,7 +118,7 @@ export function createHistogramFamily(
     }
     return created
   })
-  register(registry, name, options.help, 'histogram', () => {
+  registerCollected(registry, name, options.help, 'histogram', () => {
     const out: MetricValue[] = []
     for (const cell of family.children.values()) {
       let cumulative = 0

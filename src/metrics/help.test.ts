@@ -9,6 +9,7 @@ import type { AuthFailure } from '../policies/auth/api-key.ts'
 import type { JwtFailure } from '../policies/auth/jwt.ts'
 import type { CacheStatus } from '../policies/cache/response-cache.ts'
 import type { SpawnReason } from '../primary/supervisor.ts'
+import type { CertificateUse } from '../config/tls-files.ts'
 import { REJECT_REASONS } from '../replicas/bus.ts'
 import type { BridgeObserver } from '../upstream/websocket/bridge.ts'
 import type { UpstreamObserver } from '../upstream/wrappers/observer.ts'
@@ -24,6 +25,7 @@ const CACHE_RESULTS = keys({ HIT: 1, MISS: 1, BYPASS: 1, EXPIRED: 1, STALE: 1, R
 const AUTH_REASONS = keys({ missing: 1, unknown: 1, invalid: 1, expired: 1 } satisfies Record<AuthFailure | JwtFailure, 1>)
 const RETRY_OUTCOMES = keys({ success: 1, failure: 1, budget_exhausted: 1 } satisfies Record<RetryOutcome, 1>)
 const DIRECTIONS = keys({ to_upstream: 1, to_client: 1 } satisfies Record<Direction, 1>)
+const CERTIFICATE_USES = keys({ server: 1, server_chain: 1, upstream_ca: 1, redis_ca: 1 } satisfies Record<CertificateUse, 1>)
 /** Every spawn but the first generation's ('start') is a restart. */
 const RESTART_REASONS = keys({ crash: 1, recycle: 1, reload: 1 } satisfies Record<Exclude<SpawnReason, 'start'>, 1>)
 /**
@@ -51,6 +53,14 @@ test.each([
   [METRICS.replicaMessagesRejected.name, [...REJECT_REASONS]],
   [METRICS.httpRequests, ['ok']],
   [METRICS.httpDuration, ['ok']],
+  [METRICS.upstreamDuration.name, ['1xx', '2xx', '3xx', '4xx', '5xx', 'retries']],
+  [METRICS.targetRequests.name, ['retries', 'bounded']],
+  [METRICS.targetFailures.name, [...UPSTREAM_ERROR_CODES, 'bounded']],
+  [METRICS.requestBytes.name, ['Content-Length', 'chunked']],
+  [METRICS.responseBytes.name, ['Content-Length', 'chunked', 'HEAD', '304']],
+  [METRICS.configReloadSuccess, ['1', '0', 'SIGHUP']],
+  [METRICS.certificateExpiry.name, [...CERTIFICATE_USES]],
+  ...[METRICS.processCpu, METRICS.processRss, METRICS.processOpenFds, METRICS.processMaxFds, METRICS.processStart, METRICS.eventLoopLag].map((m) => [m.name, ['pid', 'primary']] as [string, string[]]),
 ])('the HELP of %s names %p', async (name, values) => {
   const help = (await helpOf()).get(name)
   expect(help).toBeDefined()

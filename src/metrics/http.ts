@@ -1,8 +1,9 @@
 /**
  * Request count and duration per method, status and route: the standard families
  * gateway_http_requests_total and gateway_http_request_duration_seconds, with the label set
- * @hono/prometheus defines (method, status, ok, route). Each route gets its recorder at
- * boot; a request costs two map reads and two increments (docs/monitoring.md). `route` is
+ * @hono/prometheus defines (method, status, ok, route); and body bytes in and out per route.
+ * Each route gets its recorder at boot; a request costs two map reads, two Content-Length
+ * reads and up to four increments (docs/monitoring.md). `route` is
  * the configured route's name, never the raw path; unknown methods count as OTHER, so a
  * client cannot add series.
  */
@@ -11,8 +12,8 @@ import { createCounterFamily, createHistogramFamily, type CounterChild, type His
 import { LATENCY_BUCKETS, METRICS } from './names.ts'
 
 export interface RequestRecorder {
-  /** Records one answered request. */
-  record(method: string, status: number, seconds: number): void
+  /** Records one answered request; its body sizes are read from the two heads' Content-Length. */
+  record(method: string, status: number, seconds: number, request: Headers, response: Headers): void
 }
 
 export interface HttpMetrics {
@@ -35,11 +36,28 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     labelNames: LABELS,
     buckets: LATENCY_BUCKETS,
   })
+  const requestBytes = createCounterFamily(registry, {
+    name: METRICS.requestBytes.name,
+    help: 'Request body bytes per route, as declared by Content-Length (a chunked body without one is not counted); a route appears with its first body',
+    labelNames: METRICS.requestBytes.labels,
+  })
+  const responseBytes = createCounterFamily(registry, {
+    name: METRICS.responseBytes.name,
+    help: 'Response body bytes per route, as declared by Content-Length: upstream answers, cache hits and the gateway\'s own error bodies (a chunked body without one, HEAD and 304 answers are not counted); a route appears with its first body',
+    labelNames: METRICS.responseBytes.labels,
+  })
   return {
     forRoute(route) {
       const byStatus = new Map<number, Map<string, { count: CounterChild; duration: HistogramChild }>>()
+      let bytesIn: CounterChild | undefined
+      let bytesOut: CounterChild | undefined
       return {
-        record(method, status, seconds) {
+        record(method, status, seconds, request, response) {
+          const sent = declaredLength(request)
+          if (sent > 0) (bytesIn ??= requestBytes.child(route)).inc(sent)
+          // A HEAD or 304 answer may declare the length of a body it does not carry (RFC 9110 §8.6).
+          const answered = method === 'HEAD' || status === 304 ? 0 : declaredLength(response)
+          if (answered > 0) (bytesOut ??= responseBytes.child(route)).inc(answered)
           let byMethod = byStatus.get(status)
           if (!byMethod) byStatus.set(status, (byMethod = new Map()))
           let cell = byMethod.get(method)
@@ -55,4 +73,10 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
       }
     },
   }
+}
+
+/** A head's Content-Length as a number; 0 when absent (Bun.serve refused a malformed one already). */
+function declaredLength(headers: Headers): number {
+  const value = headers.get('content-length')
+  return value === null ? 0 : Number(value) || 0
 }

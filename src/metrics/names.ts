@@ -51,7 +51,30 @@ export const METRICS = {
   /** Incoming replica bus messages dropped: unsigned, bad_signature, stale, malformed, or bus_off (no busSecret). */
   replicaMessagesRejected: { name: `${PREFIX}replica_messages_rejected_total`, labels: ['reason'] },
   buildInfo: { name: `${PREFIX}build_info`, labels: ['version', 'bun'] },
+  /** Request and response body bytes per route, as their Content-Length declares them. */
+  requestBytes: { name: `${PREFIX}http_request_bytes_total`, labels: ['route'] },
+  responseBytes: { name: `${PREFIX}http_response_bytes_total`, labels: ['route'] },
+  /** Tries sent to each configured target, and those that failed, by reason (bounded by the config's targets). */
+  targetRequests: { name: `${PREFIX}upstream_target_requests_total`, labels: ['upstream', 'target'] },
+  targetFailures: { name: `${PREFIX}upstream_target_failures_total`, labels: ['upstream', 'target', 'reason'] },
+  /** Each process's own numbers: `worker` is a worker's pid, or `primary`. */
+  processCpu: { name: `${PREFIX}process_cpu_seconds_total`, labels: ['worker'] },
+  processRss: { name: `${PREFIX}process_resident_memory_bytes`, labels: ['worker'] },
+  processOpenFds: { name: `${PREFIX}process_open_fds`, labels: ['worker'] },
+  processMaxFds: { name: `${PREFIX}process_max_fds`, labels: ['worker'] },
+  processStart: { name: `${PREFIX}process_start_time_seconds`, labels: ['worker'] },
+  eventLoopLag: { name: `${PREFIX}event_loop_lag_seconds`, labels: ['worker'] },
+  /** The last SIGHUP reload (the start counts as one, as Prometheus counts its own): 1 applied, 0 refused or failed. */
+  configReloadSuccess: `${PREFIX}config_last_reload_success`,
+  configReloadSuccessTime: `${PREFIX}config_last_reload_success_timestamp_seconds`,
+  /** notAfter of the certificates in the config's files, as a unix time. */
+  certificateExpiry: { name: `${PREFIX}tls_certificate_expiry_seconds`, labels: ['use', 'file'] },
 } as const
+
+/** The families that describe one process (labelled `worker`): they end with it, never kept for an exited worker. */
+export const PROCESS_FAMILIES: ReadonlySet<string> = new Set(
+  [METRICS.processCpu, METRICS.processRss, METRICS.processOpenFds, METRICS.processMaxFds, METRICS.processStart, METRICS.eventLoopLag].map((m) => m.name)
+)
 
 /** Seconds; upstream latencies on a LAN are mostly milliseconds. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]

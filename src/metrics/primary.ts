@@ -1,10 +1,13 @@
 /**
  * The primary's own metrics: live workers, restarts by reason (crash, recycle, reload),
  * active health, the shared cache tier's size, and with Redis its connection, store failures
- * and replica messages (sent, received, rejected).
+ * and replica messages (sent, received, rejected); the last reload's outcome and the
+ * certificates' expiry, and its own process numbers (worker="primary").
  */
 import { Counter, Gauge, Registry } from 'prom-client'
+import type { CertificateExpiry } from '../config/tls-files.ts'
 import { METRICS } from './names.ts'
+import { registerProcessMetrics } from './process.ts'
 import { REJECT_REASONS, type RejectReason } from '../replicas/bus.ts'
 
 interface BucketStats {
@@ -104,12 +107,42 @@ export function createPrimaryMetrics(
   })
   // Every reason shows from the start, at 0, so an alert on it needs no absent() guard.
   if (redisConnected) for (const reason of REJECT_REASONS) replicaRejected.inc({ reason }, 0)
+  // Prometheus's own reload pair: the start is the first successful load.
+  const reloadSuccess = new Gauge({
+    name: METRICS.configReloadSuccess,
+    help: 'Whether the last config reload (SIGHUP) was applied: 1 yes (or no reload since the start), 0 refused (invalid config, a restart-only key changed) or failed (the new workers did not start; the old ones serve on)',
+    registers: [registry],
+  })
+  const reloadSuccessTime = new Gauge({
+    name: METRICS.configReloadSuccessTime,
+    help: 'When the config in force was loaded: the start, or the last applied SIGHUP reload, as a unix time',
+    registers: [registry],
+  })
+  reloadSuccess.set(1)
+  reloadSuccessTime.set(Date.now() / 1000)
+  const certificateExpiry = new Gauge({
+    name: METRICS.certificateExpiry.name,
+    help: 'notAfter of the certificate files the config names, as a unix time (the earliest in the file, chain included), read at start and on each applied reload; use: server (server.tls.certFile), server_chain (server.tls.caFile), upstream_ca (upstreams.*.tls.caFile), redis_ca (redis.tls.caFile); seconds left: this minus time()',
+    labelNames: METRICS.certificateExpiry.labels,
+    registers: [registry],
+  })
+  registerProcessMetrics(registry, 'primary')
   return {
     registry,
     storeFailure: () => storeFailures.inc(),
     replicaRejected: (reason: RejectReason) => replicaRejected.inc({ reason }),
     replicaMessage: (direction: 'sent' | 'received', kind: 'purge' | 'invalidate') => replicaMessages.inc({ direction, kind }),
     restart: (reason: string) => restarts.inc({ reason }),
+    /** A SIGHUP reload was applied (true) or refused or failed (false). */
+    reloaded(ok: boolean) {
+      reloadSuccess.set(ok ? 1 : 0)
+      if (ok) reloadSuccessTime.set(Date.now() / 1000)
+    },
+    /** The certificate files of the config in force (their series replace the previous config's). */
+    certificates(expiries: readonly CertificateExpiry[]) {
+      certificateExpiry.reset()
+      for (const { use, file, notAfter } of expiries) certificateExpiry.set({ use, file }, notAfter)
+    },
     targetHealth: (state: { upstream: string; target: string; healthy: boolean }) =>
       targetHealthy.set({ upstream: state.upstream, target: state.target }, state.healthy ? 1 : 0),
   }

@@ -8,7 +8,9 @@ import { Counter, Gauge, Registry } from 'prom-client'
 import type { CacheStats } from '../policies/cache/store.ts'
 import type { UpstreamErrorCode } from '../upstream/errors.ts'
 import type { UpstreamObserver } from '../upstream/wrappers/observer.ts'
-import { createCounterFamily, createHistogramFamily, type CounterChild, type HistogramChild } from './family.ts'
+import { createCounterFamily, createHistogramFamily, registerCollected, type CounterChild, type HistogramChild } from './family.ts'
+import { registerProcessMetrics } from './process.ts'
+import type { Upstream } from '../upstream/upstream.ts'
 import type { BridgeObserver } from '../upstream/websocket/bridge.ts'
 import type { WebSocketSlots } from '../upstream/websocket/slots.ts'
 import { createHttpMetrics, type HttpMetrics } from './http.ts'
@@ -38,24 +40,27 @@ export interface WorkerMetrics {
   watchCache(stats: () => CacheStats): void
   /** Reads the open sockets and pending handshakes at every scrape: the very numbers the cap counts. */
   watchWebSockets(slots: Pick<WebSocketSlots, 'open' | 'handshakes'>): void
+  /** Reads each target's tries and failures at every scrape (they are counted on the target itself). */
+  watchUpstreams(upstreams: () => readonly Pick<Upstream, 'name' | 'targets'>[]): void
 }
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
-export function createWorkerMetrics(info: { version: string; bun: string }): WorkerMetrics {
+/** `worker` labels this process's own families: its pid unless told otherwise. */
+export function createWorkerMetrics(info: { version: string; bun: string; worker?: string }): WorkerMetrics {
   const registry = new Registry()
   const registers = [registry]
   /** Plugins' counters by name: routes of one plugin share its families. */
   const pluginCounter = counterCatalog((name, help, labels) => new Counter({ name: `${PREFIX}plugin_${name}_total`, help, labelNames: ['route', ...labels], registers }))
   const upstreamDuration = createHistogramFamily(registry, {
     name: METRICS.upstreamDuration.name,
-    help: 'Time from sending a request upstream to its response head, in seconds',
+    help: 'Time from sending a request upstream to the response head, in seconds, retries included (one observation per answered request), by upstream and the status_class of the answer: 1xx, 2xx, 3xx, 4xx, 5xx (a class appears with its first answer); failed requests are in gateway_upstream_errors_total',
     labelNames: METRICS.upstreamDuration.labels,
     buckets: LATENCY_BUCKETS,
   })
   const upstreamErrors = createCounterFamily(registry, {
     name: METRICS.upstreamErrors.name,
-    help: 'Upstream exchanges that failed, by reason: connect_refused, dns, connect_timeout, headers_timeout, body_timeout, reset, malformed_head, length_mismatch, tls',
+    help: 'Upstream requests that failed after any retries (each try: gateway_upstream_target_failures_total), and bodies cut after the head, by reason: connect_refused, dns, connect_timeout, headers_timeout, body_timeout, reset, malformed_head, length_mismatch, tls',
     labelNames: METRICS.upstreamErrors.labels,
   })
   const cacheRequests = createCounterFamily(registry, {
@@ -105,36 +110,14 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     labelNames: METRICS.buildInfo.labels,
     aggregator: 'max',
     registers,
-  }).set(info, 1)
+  }).set({ version: info.version, bun: info.bun }, 1)
 
+  // Only with a cached route (watchCache): no cache, no cache series.
   let cacheStats: (() => CacheStats) | undefined
-  new Gauge({
-    name: METRICS.cacheBytes,
-    help: 'Bytes held by the response cache',
-    registers,
-    collect() {
-      if (cacheStats) this.set(cacheStats().bytes)
-    },
-  })
-  new Gauge({
-    name: METRICS.cacheEntries,
-    help: 'Responses held by the response cache',
-    registers,
-    collect() {
-      if (cacheStats) this.set(cacheStats().entries)
-    },
-  })
-  let evictionsSeen = 0
-  new Counter({
-    name: METRICS.cacheEvictions,
-    help: 'Responses evicted from the cache to stay within its bounds',
-    registers,
-    collect() {
-      const evictions = cacheStats?.().evictions ?? 0
-      if (evictions > evictionsSeen) this.inc(evictions - evictionsSeen)
-      evictionsSeen = evictions
-    },
-  })
+  const ofCache = (value: (stats: CacheStats) => number) => () => (cacheStats ? [{ labels: {}, value: value(cacheStats()) }] : [])
+  registerCollected(registry, METRICS.cacheBytes, 'Bytes held by the response cache (this worker\'s memory tier)', 'gauge', ofCache((s) => s.bytes))
+  registerCollected(registry, METRICS.cacheEntries, 'Responses held by the response cache (this worker\'s memory tier)', 'gauge', ofCache((s) => s.entries))
+  registerCollected(registry, METRICS.cacheEvictions, 'Responses evicted from the cache to stay within its bounds (maxEntries, maxBytes)', 'counter', ofCache((s) => s.evictions))
 
   const wsMessages = createCounterFamily(registry, { name: METRICS.websocketMessages.name, help: 'WebSocket messages relayed, by direction: to_upstream, to_client', labelNames: METRICS.websocketMessages.labels })
   const wsBytes = createCounterFamily(registry, { name: METRICS.websocketBytes.name, help: 'WebSocket payload bytes relayed, by direction: to_upstream, to_client', labelNames: METRICS.websocketBytes.labels })
@@ -165,16 +148,27 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
       wsCloses.child(code >= 4000 ? '4xxx' : code >= 3000 ? '3xxx' : String(code)).inc()
     },
   }
+  let upstreamsOf: (() => readonly Pick<Upstream, 'name' | 'targets'>[]) | undefined
+  // Counted by the balancer on the Target (no label lookup per try); a target is listed once it was tried.
+  registerCollected(registry, METRICS.targetRequests.name, 'Tries sent to each upstream target (target: its base URL, as in /upstreams; retries count, WebSocket handshakes do not); one series per configured target that was tried, so bounded by the config', 'counter', () =>
+    (upstreamsOf?.() ?? []).flatMap((u) => u.targets.filter((t) => t.sent > 0).map((t) => ({ labels: { upstream: u.name, target: t.base }, value: t.sent })))
+  )
+  registerCollected(registry, METRICS.targetFailures.name, 'Tries of each upstream target that failed, by reason: connect_refused, dns, connect_timeout, headers_timeout, body_timeout, reset, malformed_head, length_mismatch, tls (a body cut after the head counts too; an upstream\'s 5xx is an answer, not counted); bounded by the configured targets', 'counter', () =>
+    (upstreamsOf?.() ?? []).flatMap((u) => u.targets.flatMap((t) => [...(t.failedBy ?? [])].map(([reason, value]) => ({ labels: { upstream: u.name, target: t.base, reason }, value }))))
+  )
+  registerProcessMetrics(registry, info.worker ?? String(process.pid))
   const cacheByRoute = new Map<string, Map<string, CounterChild>>()
   const metrics: WorkerMetrics = {
     registry,
     http: createHttpMetrics(registry),
     upstream(name) {
-      const byClass: HistogramChild[] = STATUS_CLASSES.map((cls) => upstreamDuration.child(name, cls))
+      // A status class's series is made on its first response: none for a class never seen.
+      const byClass: (HistogramChild | undefined)[] = [undefined, undefined, undefined, undefined, undefined]
       const byCode = new Map<UpstreamErrorCode, CounterChild>()
       return {
         response(status, seconds) {
-          byClass[Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1]!.observe(seconds)
+          const i = Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1
+          ;(byClass[i] ??= upstreamDuration.child(name, STATUS_CLASSES[i]!)).observe(seconds)
         },
         error(code) {
           let child = byCode.get(code)
@@ -211,6 +205,9 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     },
     watchWebSockets(slots) {
       wsSlots = slots
+    },
+    watchUpstreams(read) {
+      upstreamsOf = read
     },
   }
   new Gauge({

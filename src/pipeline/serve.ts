@@ -37,7 +37,7 @@ interface Observers {
 function observe(observers: Observers, exchange: Exchange, response: Response, started: number): void {
   response.headers.set('x-request-id', exchange.requestId)
   const ms = performance.now() - started
-  observers.recorder?.record(exchange.raw.method, response.status, ms / 1000)
+  observers.recorder?.record(exchange.raw.method, response.status, ms / 1000, exchange.raw.headers, response.headers)
   if (observers.rejected) {
     const refused = refusalOf(response)
     // The client's refusals and the overload's; an upstream's failure is counted as such.

@@ -10,6 +10,7 @@ import type { ConfigSource } from '../config/source.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { childEnv } from '../config/env.ts'
 import { restartOnlyChanges } from '../config/reload.ts'
+import { certificateExpiries } from '../config/tls-files.ts'
 import type { Logger } from '../log.ts'
 import { startAdmin } from '../admin.ts'
 import { availableCpus } from '../runtime/cpus.ts'
@@ -70,6 +71,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   let replicas: Replicas | undefined
   const buckets = createTokenBuckets()
   const primaryMetrics = createPrimaryMetrics(() => supervisor.pids().length, config.redis && (() => replicas?.connected() ?? false), sharedCache && (() => sharedCache.stats()), () => buckets.stats())
+  primaryMetrics.certificates(certificateExpiries(config))
   const toReplicas = (message: ReplicaMessage) => {
     if (!replicas?.bus.enabled) return Promise.resolve(false)
     primaryMetrics.replicaMessage('sent', 'purge' in message ? 'purge' : 'invalidate')
@@ -154,11 +156,13 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       const result = await source.load()
       if (!result.ok) {
         log.warn('reload_rejected', { config: source.description, errors: result.errors })
+        primaryMetrics.reloaded(false)
         return
       }
       const restartOnly = restartOnlyChanges(config, result.config)
       if (restartOnly.length > 0) {
         log.warn('reload_rejected', { config: source.description, errors: restartOnly })
+        primaryMetrics.reloaded(false)
         return
       }
       const workers = workerCount(result.config)
@@ -171,11 +175,14 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       if (swapped.ok) {
         previous.stop()
         config = result.config
+        primaryMetrics.reloaded(true)
+        primaryMetrics.certificates(certificateExpiries(config))
         log.info('reload_complete', fields)
       } else {
         checker.stop()
         checker = previous
         // Why the new generation did not listen; the old one keeps serving.
+        primaryMetrics.reloaded(false)
         log.warn('reload_failed', { ...fields, reason: swapped.reason })
       }
     } finally {

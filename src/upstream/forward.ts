@@ -16,6 +16,7 @@ import type { Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
 import { upstreamRequestHeaders, type ForwardingContext } from '../kernel/forwarding.ts'
 import type { Upstream } from './upstream.ts'
+import { countFailure } from './target.ts'
 import type { Target, UpstreamRequest, UpstreamResponse } from './types.ts'
 import { proxyWebSocket, type WebSockets } from './websocket/index.ts'
 import { isWebSocketUpgrade } from '../kernel/forwarding.ts'
@@ -95,8 +96,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     const deadline = deadlines.start(timeoutMs, clientSignal)
     const sentAt = performance.now()
     let response: UpstreamResponse
+    const request = new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline)
     try {
-      const request = new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline)
       if (hashKeyOf) request.hashKey = hashKeyOf(exchange)
       response = await client.send(request)
     } catch (err) {
@@ -104,7 +105,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
       throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
     }
     exchange.upstreamMs = performance.now() - sentAt
-    return new ResponseHandle(response, method, deadline, clientSignal, upstream, bufferResponseBytes)
+    return new ResponseHandle(response, method, deadline, clientSignal, upstream, bufferResponseBytes, request.target)
   }
 
   const websockets = options.websockets
@@ -200,7 +201,9 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     private readonly deadline: Deadline,
     private readonly clientSignal: AbortSignal,
     private readonly upstream: Upstream,
-    private readonly bufferResponseBytes: number
+    private readonly bufferResponseBytes: number,
+    /** The target that answered (set by the balancer), whose failures a body failure adds to. */
+    private readonly target: Target | undefined
   ) {
     this.status = response.status
     this.headers = response.headers
@@ -262,7 +265,10 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
       declaredLength: this.headers.has('content-length'),
     })
     const cause = mapped.cause
-    if (cause instanceof UpstreamError) this.upstream.observer?.error(cause.code)
+    if (cause instanceof UpstreamError) {
+      this.upstream.observer?.error(cause.code)
+      if (this.target) countFailure(this.target, cause.code)
+    }
     return mapped
   }
 }

@@ -1,11 +1,13 @@
 /** What admin GET /upstreams shows of one worker's upstreams: targets, their health, the breaker. */
 import type { Upstream } from './upstream.ts'
 
+/** Active health: the checker's verdict, or unknown where no check runs (or none has answered yet). */
+export type TargetHealthState = 'healthy' | 'unhealthy' | 'unknown'
+
 export interface TargetSnapshot {
   url: string
   weight: number
-  /** Active health (the primary's checker; true without one). */
-  healthy: boolean
+  health: TargetHealthState
   /** Ejected by passive health right now. */
   ejected: boolean
   ejections: number
@@ -27,13 +29,17 @@ export function snapshotOf(upstream: Upstream, now = performance.now()): Upstrea
     targets: upstream.targets.map((t) => ({
       url: t.base,
       weight: t.weight,
-      healthy: t.healthy,
+      health: t.checked ? (t.healthy ? 'healthy' : 'unhealthy') : 'unknown',
       ejected: t.ejectedUntil > now,
       ejections: t.ejections,
       inflight: t.inflight,
     })),
   }
 }
+
+/** Every worker gets the same verdicts; while one is on its way, a verdict beats unknown and unhealthy beats healthy. */
+const RANK: Record<TargetHealthState, number> = { unknown: 0, healthy: 1, unhealthy: 2 }
+const worse = (a: TargetHealthState, b: TargetHealthState) => (RANK[b] > RANK[a] ? b : a)
 
 /**
  * The node's view, merged from every worker's: a target is ejected if any worker ejected
@@ -55,7 +61,7 @@ export function mergeSnapshots(perWorker: UpstreamSnapshot[][]) {
           seen.ejectedBy += t.ejected ? 1 : 0
           seen.ejections += t.ejections
           seen.inflight += t.inflight
-          seen.healthy &&= t.healthy
+          seen.health = worse(seen.health, t.health)
         }
       }
     }

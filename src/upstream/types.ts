@@ -5,6 +5,7 @@
  * (pool.ts).
  */
 import type { Deadline } from './deadline.ts'
+import type { UpstreamErrorCode } from '../kernel/errors.ts'
 
 /** One origin of an upstream: its base URL and mutable runtime state. */
 export interface Target {
@@ -16,12 +17,18 @@ export interface Target {
   inflight: number
   /** Active health (the primary's checker); true until a check says otherwise. */
   healthy: boolean
+  /** An active check has given its verdict: without one, `healthy` is an assumption, shown as unknown. */
+  checked: boolean
   /** Passive health: ejected until this time (performance.now ms), 0 when not. */
   ejectedUntil: number
   /** Times ejected so far (each ejection lasts longer). */
   ejections: number
   /** Failures in a row (connect failures, resets, 5xx). */
   failures: number
+  /** Tries sent to this target, retries included (read by metrics at scrape time). */
+  sent: number
+  /** Tries that failed, by reason (read by metrics); made on the first failure. */
+  failedBy: Map<UpstreamErrorCode, number> | undefined
 }
 
 /** Chooses the target for the next request among `targets` (the available ones). Implementations live in `selection/`, one per file. */

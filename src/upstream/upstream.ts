@@ -137,7 +137,11 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     },
     pick: (hashKey) => chooseTarget(targets, policy, outliers, { hashKey }),
     setHealth(targetBase, healthy) {
-      for (const target of targets) if (target.base === targetBase) target.healthy = healthy
+      for (const target of targets) {
+        if (target.base !== targetBase) continue
+        target.healthy = healthy
+        target.checked = true
+      }
     },
     async close() {
       client.closeIdle()

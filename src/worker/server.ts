@@ -77,8 +77,9 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   const deadlines = createDeadlineWheel()
   const setHealth = (state: TargetHealth) => upstreams.get(state.upstream)?.setHealth(state.target, state.healthy)
   for (const state of options.health ?? []) setHealth(state)
-  metrics?.watchCache(() => store.stats())
+  metrics?.watchUpstreams(() => upstreams.all())
   const cached = config.routes.some((r) => r.cache.enabled)
+  if (cached) metrics?.watchCache(() => store.stats())
   const shared = cached && options.sharedCachePath !== undefined ? openSharedTier(options.sharedCachePath, config.cache, log) : undefined
   const cache = cached
     ? createResponseCache({

@@ -1,10 +1,11 @@
 /**
  * Chooses the target of each request among the usable ones (active health, not ejected,
- * not already tried by this request), counts it in flight until its head arrives, and
- * reports the outcome to passive health. When no target is usable, the untried ones are
+ * not already tried by this request), counts it in flight until its head arrives and among
+ * its tries (and failures, for metrics), and reports the outcome to passive health. When no target is usable, the untried ones are
  * used anyway (and then any): better a likely failure than a certain one.
  */
 import { UpstreamError } from '../errors.ts'
+import { countFailure } from '../target.ts'
 import type { OutlierDetector } from '../outlier.ts'
 import type { ClientWrapper, SelectionPolicy, Target, UpstreamRequest } from '../types.ts'
 
@@ -27,12 +28,16 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
       const target = chooseTarget(targets, policy, outliers, request)
       request.target = target
       target.inflight++
+      target.sent++
       try {
         const response = await next.send(request)
         outliers.record(target, response.status)
         return response
       } catch (err) {
-        if (err instanceof UpstreamError) outliers.record(target, err.code)
+        if (err instanceof UpstreamError) {
+          outliers.record(target, err.code)
+          countFailure(target, err.code)
+        }
         throw err
       } finally {
         target.inflight--

@@ -11,8 +11,11 @@ const BODY_DRAINING = '{"status":"draining"}'
 export function healthHandler(isHealthy: IsHealthy): Handler {
   // Built once: Bun copies a Headers object faster than it parses an init literal.
   const headers = new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store' })
-  return function health() {
+  return function health(exchange) {
     const ok = isHealthy()
-    return new Response(ok ? BODY_OK : BODY_DRAINING, { status: ok ? 200 : 503, headers })
+    const body = ok ? BODY_OK : BODY_DRAINING
+    // Bun adds the Content-Length when it sends the body; the access log counts it here.
+    exchange.responseBytes = body.length
+    return new Response(body, { status: ok ? 200 : 503, headers })
   }
 }

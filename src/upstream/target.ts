@@ -5,7 +5,8 @@ import type { Target } from './types.ts'
 export function createTarget(url: string, weight = 1): Target {
   const parsed = new URL(url)
   const path = parsed.pathname === '/' ? '' : parsed.pathname.replace(/\/+$/, '')
-  return { base: `${parsed.origin}${path}`, weight, inflight: 0, healthy: true, ejectedUntil: 0, ejections: 0, failures: 0 }
+  const address = `${parsed.hostname}:${parsed.port || (parsed.protocol === 'https:' ? '443' : '80')}`
+  return { base: `${parsed.origin}${path}`, address, weight, inflight: 0, healthy: true, ejectedUntil: 0, ejections: 0, failures: 0 }
 }
 
 /** An active health verdict for one target, from the primary's checker to every worker. */

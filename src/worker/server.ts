@@ -91,7 +91,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
         onResult: metrics ? (route, status) => metrics.cacheResult(route, status.toLowerCase()) : undefined,
       })
     : undefined
-  const accessLogWriter = config.log.access ? createLineWriter() : undefined
+  const accessLogWriter = config.log.access.enabled ? createLineWriter() : undefined
   const rateLimits = options.rateLimits ?? localStore()
   const websockets: WebSockets = {
     slots: createWebSocketSlots(config.server.websocket.maxConnectionsPerWorker),

@@ -4,6 +4,7 @@
  * reports the outcome to passive health. When no target is usable, the untried ones are
  * used anyway (and then any): better a likely failure than a certain one.
  */
+import { asGatewayError } from '../../kernel/errors.ts'
 import { UpstreamError } from '../errors.ts'
 import type { OutlierDetector } from '../outlier.ts'
 import type { ClientWrapper, SelectionPolicy, Target, UpstreamRequest } from '../types.ts'
@@ -21,11 +22,17 @@ export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy
   return pool.length === 1 ? pool[0]! : policy.pick(pool, request)
 }
 
+/** Every try passes here once, so this is where a try is recorded on the client's exchange (its count and target, for the access log). */
 export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector): ClientWrapper {
   return (next) => ({
     async send(request) {
       const target = chooseTarget(targets, policy, outliers, request)
       request.target = target
+      const exchange = request.exchange
+      if (exchange) {
+        exchange.upstreamTries++
+        exchange.upstreamAddress = target.address
+      }
       target.inflight++
       try {
         const response = await next.send(request)
@@ -33,6 +40,11 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
         return response
       } catch (err) {
         if (err instanceof UpstreamError) outliers.record(target, err.code)
+        else if (exchange && asGatewayError(err)?.code === 'overloaded') {
+          // Refused by the target's full connection queue: this try never left the gateway.
+          exchange.upstreamTries--
+          if (exchange.upstreamTries === 0) exchange.upstreamAddress = undefined
+        }
         throw err
       } finally {
         target.inflight--

@@ -318,7 +318,7 @@ describe('type errors show the value received and what is expected', () => {
     [{ server: { port: null } }, 'server.port: expected a whole number from 0 to 65535, got nothing (an empty value)'],
     [{ server: { maxBodyBytes: -1 } }, 'server.maxBodyBytes: expected a whole number of at least 0, got -1'],
     [{ log: { sampleRate: 2 } }, 'log.sampleRate: expected a number from 0 to 1, got 2'],
-    [{ log: { access: 'yes' } }, 'log.access: expected true, false or a mapping (enabled, fields), got "yes"'],
+    [{ log: { access: 'yes' } }, 'log.access: expected true, false or a mapping (enabled, file, fields), got "yes"'],
     [{ log: { access: { feilds: ['status'] } } }, 'log.access.feilds: unknown key "feilds" — did you mean "fields"?'],
     [{ server: { escapedSlashes: 'rejct' } }, 'server.escapedSlashes: expected one of "reject", "decode", "keep", got "rejct" — did you mean "reject"?'],
     [{ server: { host: 80 } }, 'server.host: expected a non-empty string such as "0.0.0.0", got 80 (a number); write it in quotes'],

@@ -154,17 +154,19 @@ export const accessLogSchema = z.strictObject(
   {
     /** One JSON line per request (secrets redacted); true when `access` is a mapping. */
     enabled: z.boolean().default(true),
+    /** Append to this file (created 0600, opened again on SIGUSR1 for logrotate) instead of stdout. */
+    file: z.string().min(1).optional(),
     /** Only these fields, in the line's own order (`event` is always there); default all. */
     fields: z.array(z.enum(ACCESS_LOG_FIELDS)).min(1).optional(),
   },
-  { error: (issue) => (issue.code === 'invalid_type' ? 'expected true, false or a mapping (enabled, fields)' : undefined) }
+  { error: (issue) => (issue.code === 'invalid_type' ? 'expected true, false or a mapping (enabled, file, fields)' : undefined) }
 )
 
 /** `log.access`: `true`/`false` is `{ enabled }` (a preprocess rather than a union, so a bad key keeps its own message). */
 export const accessLogSetting = z.preprocess((value) => (typeof value === 'boolean' ? { enabled: value } : value), accessLogSchema)
 
 const logSchema = z.strictObject({
-  /** The access log: true, false (the default), or { enabled, fields }. */
+  /** The access log: true, false (the default), or { enabled, file, fields }. */
   access: accessLogSetting.prefault(false),
   /** Fraction of requests logged when access logs are on, 0-1. */
   sampleRate: z.number().min(0).max(1).default(1),

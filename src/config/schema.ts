@@ -170,6 +170,8 @@ const logSchema = z.strictObject({
   access: accessLogSetting.prefault(false),
   /** Fraction of requests logged when access logs are on, 0-1. */
   sampleRate: z.number().min(0).max(1).default(1),
+  /** Upstream failure lines: at most one per target and error code in this many ms, per worker; 0 writes each. */
+  failureIntervalMs: z.int().min(0).max(3_600_000).default(10_000),
 })
 
 /** How the gateway verifies a server it connects to (an https:// upstream, a rediss:// Redis). */

@@ -274,7 +274,11 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
       declaredLength: this.headers.has('content-length'),
     })
     const cause = mapped.cause
-    if (cause instanceof UpstreamError) this.upstream.observer?.error(cause.code)
+    if (cause instanceof UpstreamError) {
+      this.upstream.observer?.error(cause.code)
+      const { exchange, target } = this.request
+      if (target) this.upstream.failureLog?.(target, cause.code, exchange.route.name, exchange.requestId)
+    }
     return mapped
   }
 }

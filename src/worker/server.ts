@@ -75,7 +75,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   const onRequest = options.onRequest
   const store = createCacheStore(config.cache)
   const metrics = config.metrics.enabled ? createWorkerMetrics({ version: VERSION, bun: Bun.version }) : undefined
-  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log)
+  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log, config.log.failureIntervalMs)
   const deadlines = createDeadlineWheel()
   const setHealth = (state: TargetHealth) => upstreams.get(state.upstream)?.setHealth(state.target, state.healthy)
   for (const state of options.health ?? []) setHealth(state)

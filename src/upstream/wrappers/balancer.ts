@@ -6,6 +6,7 @@
  */
 import { asGatewayError } from '../../kernel/errors.ts'
 import { UpstreamError } from '../errors.ts'
+import type { FailureLog } from '../failure-log.ts'
 import type { OutlierDetector } from '../outlier.ts'
 import type { ClientWrapper, SelectionPolicy, Target, UpstreamRequest } from '../types.ts'
 
@@ -22,8 +23,12 @@ export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy
   return pool.length === 1 ? pool[0]! : policy.pick(pool, request)
 }
 
-/** Every try passes here once, so this is where a try is recorded on the client's exchange (its count and target, for the access log). */
-export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector): ClientWrapper {
+/**
+ * Every try passes here once, so this is where a try is recorded on the client's exchange
+ * (its count and target, for the access log) and a failed one reported (`onFailure`: the
+ * failure lines, upstream/failure-log.ts).
+ */
+export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, onFailure?: FailureLog): ClientWrapper {
   return (next) => ({
     async send(request) {
       const target = chooseTarget(targets, policy, outliers, request)
@@ -39,8 +44,10 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
         outliers.record(target, response.status)
         return response
       } catch (err) {
-        if (err instanceof UpstreamError) outliers.record(target, err.code)
-        else if (exchange && asGatewayError(err)?.code === 'overloaded') {
+        if (err instanceof UpstreamError) {
+          outliers.record(target, err.code)
+          onFailure?.(target, err.code, exchange?.route.name, exchange?.requestId)
+        } else if (exchange && asGatewayError(err)?.code === 'overloaded') {
           // Refused by the target's full connection queue: this try never left the gateway.
           exchange.upstreamTries--
           if (exchange.upstreamTries === 0) exchange.upstreamAddress = undefined

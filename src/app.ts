@@ -62,7 +62,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const { config, log, metrics } = deps
   const { escapedSlashes, trustedProxies, healthPath } = config.server
   const app = new Hono<GatewayEnv>({ getPath: (request) => routingPath(request.url, escapedSlashes) })
-  const logging = config.log.access && deps.accessLogWriter !== undefined
+  const logging = config.log.access.enabled && deps.accessLogWriter !== undefined
 
   const deadlines = deps.deadlines ?? createDeadlineWheel()
   const closers = deps.closers ?? createClosers()
@@ -83,7 +83,13 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     recorderFor: metrics && ((route) => metrics.http.forRoute(route)),
     rejected: metrics && ((code) => metrics.rejected(code)),
     accessLog: logging
-      ? accessLog({ sampleRate: config.log.sampleRate, write: deps.accessLogWriter!, secretQueryNames: credentialQueryNames(config.routes) })
+      ? accessLog({
+          sampleRate: config.log.sampleRate,
+          write: deps.accessLogWriter!,
+          secretQueryNames: credentialQueryNames(config.routes),
+          fields: config.log.access.fields,
+          tls: listenerTls(config.server.tls),
+        })
       : undefined,
   }
 
@@ -126,6 +132,12 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   })
   return app
 }
+
+/**
+ * The access log's `tls`: Bun.serve does not tell a request's negotiated TLS version, so it is
+ * the version only where the listener accepts no other (minVersion TLSv1.3), else `https`.
+ */
+const listenerTls = (tls: GatewayConfig['server']['tls']) => (tls ? (tls.minVersion === 'TLSv1.3' ? 'TLSv1.3' : 'https') : undefined)
 
 const NOT_FOUND = new GatewayError('not_found')
 const noRoute = (exchange: Exchange) => refusal(exchange.requestId, NOT_FOUND)

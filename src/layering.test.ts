@@ -13,12 +13,12 @@ const SRC = import.meta.dir
 export const LAYERS: readonly (readonly string[])[] = [
   // What everything builds on: the Exchange, stages, errors, forwarding rules; small leaves.
   ['kernel', 'net', 'files', 'log', 'version', 'self'],
-  // Each built-in policy, and the plugin API (plugin.ts) users import.
-  ['policies', 'plugin'],
+  // Each built-in policy, and the plugin API (plugin.ts) users import; the access log (its field names are the config's).
+  ['policies', 'plugin', 'access-log'],
   // The config: its schema assembles the policies' keys.
   ['config'],
   ['upstream'],
-  ['edge', 'access-log', 'replicas'],
+  ['edge', 'replicas'],
   ['metrics'],
   // A route's chain from the policies, around the forwarder.
   ['pipeline'],

@@ -91,4 +91,6 @@ export async function runSingleProcess(config: GatewayConfig, source: ConfigSour
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+  // logrotate's postrotate: open the access log file again.
+  process.on('SIGUSR1', () => worker.reopenLogs())
 }

@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path'
 import { z } from 'zod'
-import { configSchema, targetSchema, weightedTarget } from '../config/schema.ts'
+import { accessLogSetting, configSchema, targetSchema, weightedTarget } from '../config/schema.ts'
 
 /** Where the committed copy lives, from the repository root. */
 export const SCHEMA_FILE = join(import.meta.dir, '..', '..', 'schema', 'gateway.schema.json')
@@ -27,6 +27,12 @@ export function gatewayJsonSchema(): Record<string, unknown> {
       if (ctx.zodSchema === targetSchema) {
         for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key]
         ctx.jsonSchema.anyOf = [TARGET_URL, weightedTargetSchema()]
+      }
+      // log.access: true/false, or the mapping (read by a preprocess, which zod describes as the mapping only).
+      if (ctx.zodSchema === accessLogSetting) {
+        const mapping = { ...ctx.jsonSchema }
+        for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key]
+        ctx.jsonSchema.anyOf = [{ type: 'boolean' }, mapping]
       }
     },
   })

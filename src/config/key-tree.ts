@@ -12,6 +12,7 @@ export interface Def {
   type: string
   innerType?: Schema
   in?: Schema
+  out?: Schema
   shape?: Record<string, Schema>
   element?: Schema
   valueType?: Schema
@@ -28,12 +29,12 @@ interface Bag {
 export const defOf = (schema: Schema) => schema._zod.def as unknown as Def
 export const bagOf = (schema: Schema) => schema._zod.bag as Bag
 
-/** The schema without optional/default/prefault/nullable wrappers, and a transform's input. */
+/** The schema without optional/default/prefault/nullable wrappers, a transform's input, and what a preprocess feeds. */
 export function unwrap(schema: Schema): Schema {
   for (;;) {
     const def = defOf(schema)
     if (def.innerType) schema = def.innerType
-    else if (def.type === 'pipe' && def.in) schema = def.in
+    else if (def.type === 'pipe' && def.in) schema = defOf(def.in).type === 'transform' && def.out ? def.out : def.in
     else return schema
   }
 }

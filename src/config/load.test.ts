@@ -318,7 +318,8 @@ describe('type errors show the value received and what is expected', () => {
     [{ server: { port: null } }, 'server.port: expected a whole number from 0 to 65535, got nothing (an empty value)'],
     [{ server: { maxBodyBytes: -1 } }, 'server.maxBodyBytes: expected a whole number of at least 0, got -1'],
     [{ log: { sampleRate: 2 } }, 'log.sampleRate: expected a number from 0 to 1, got 2'],
-    [{ log: { access: 'yes' } }, 'log.access: expected true or false, got "yes" (a string)'],
+    [{ log: { access: 'yes' } }, 'log.access: expected true, false or a mapping (enabled, file, fields), got "yes"'],
+    [{ log: { access: { feilds: ['status'] } } }, 'log.access.feilds: unknown key "feilds" — did you mean "fields"?'],
     [{ server: { escapedSlashes: 'rejct' } }, 'server.escapedSlashes: expected one of "reject", "decode", "keep", got "rejct" — did you mean "reject"?'],
     [{ server: { host: 80 } }, 'server.host: expected a non-empty string such as "0.0.0.0", got 80 (a number); write it in quotes'],
     [{ upstreams: { 'user service': { targets: ['http://h'] } } }, 'upstreams.user service: not a valid name: expected one matching /^[A-Za-z0-9_-]+$/'],
@@ -329,6 +330,13 @@ describe('type errors show the value received and what is expected', () => {
     [{ upstreams: { u: { targets: ['http://h'] } }, routes: [{ path: '/a' }] }, 'routes[0].upstream: required (expected a non-empty string)'],
   ])('%j', (raw, message) => {
     expect(errorsOf(raw)).toEqual([message])
+  })
+
+  test('an access log field that does not exist is named, with the one meant', () => {
+    const [message, ...more] = errorsOf({ log: { access: { fields: ['status', 'reqestId'] } } })
+    expect(more).toEqual([])
+    expect(message).toStartWith('log.access.fields[1]: expected one of "time", "requestId",')
+    expect(message).toEndWith('got "reqestId" — did you mean "requestId"?')
   })
 
   test('a secret is never repeated: a token, a password, the credentials in a URL', () => {

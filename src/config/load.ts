@@ -106,6 +106,7 @@ function semanticErrors(parts: PartialConfig, baseDir: string): string[] {
   if (!failed.has('admin')) errors.push(...resolveAdminToken(config))
   errors.push(...resolveRedisSecrets(config))
   if (!failed.has('cache')) errors.push(...sharedCachePathErrors(config))
+  if (!failed.has('log')) errors.push(...accessLogFileErrors(config))
   if (!damaged.has('plugins')) errors.push(...pluginErrors(config, parts.routes, baseDir))
   return errors
 }
@@ -263,6 +264,12 @@ function tlsFileErrors(config: GatewayConfig): string[] {
 function sharedCachePathErrors(config: GatewayConfig): string[] {
   const path = config.cache.shared.path
   return path === undefined ? [] : privatePathProblems(path, SHARED_CACHE_COMPANIONS).map((problem) => `cache.shared.path: ${problem}`)
+}
+
+/** The access log file is private too: its directory safe from other users, the file ours where it exists. */
+function accessLogFileErrors(config: GatewayConfig): string[] {
+  const path = config.log.access.file
+  return path === undefined ? [] : privatePathProblems(path).map((problem) => `log.access.file: ${problem}`)
 }
 
 /** `/users/` and `/users` are the same prefix. */

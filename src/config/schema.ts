@@ -4,6 +4,7 @@
  * documents the same keys for operators.
  */
 import { z } from 'zod'
+import { ACCESS_LOG_FIELDS } from '../access-log/fields.ts'
 import { isIpOrCidr } from '../net/ip-matcher.ts'
 import { consumerSchema } from '../policies/auth/schema.ts'
 import { cacheStoreSchema } from '../policies/cache/schema.ts'
@@ -148,11 +149,29 @@ const metricsSchema = z.strictObject({
   bearerToken: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 })
 
+/** The access log: `true`/`false`, or what it writes and where (docs/monitoring.md). */
+export const accessLogSchema = z.strictObject(
+  {
+    /** One JSON line per request (secrets redacted); true when `access` is a mapping. */
+    enabled: z.boolean().default(true),
+    /** Append to this file (created 0600, opened again on SIGUSR1 for logrotate) instead of stdout. */
+    file: z.string().min(1).optional(),
+    /** Only these fields, in the line's own order (`event` is always there); default all. */
+    fields: z.array(z.enum(ACCESS_LOG_FIELDS)).min(1).optional(),
+  },
+  { error: (issue) => (issue.code === 'invalid_type' ? 'expected true, false or a mapping (enabled, file, fields)' : undefined) }
+)
+
+/** `log.access`: `true`/`false` is `{ enabled }` (a preprocess rather than a union, so a bad key keeps its own message). */
+export const accessLogSetting = z.preprocess((value) => (typeof value === 'boolean' ? { enabled: value } : value), accessLogSchema)
+
 const logSchema = z.strictObject({
-  /** One JSON line per request on stdout (secrets redacted). */
-  access: z.boolean().default(false),
+  /** The access log: true, false (the default), or { enabled, file, fields }. */
+  access: accessLogSetting.prefault(false),
   /** Fraction of requests logged when access logs are on, 0-1. */
   sampleRate: z.number().min(0).max(1).default(1),
+  /** Upstream failure lines: at most one per target and error code in this many ms, per worker; 0 writes each. */
+  failureIntervalMs: z.int().min(0).max(3_600_000).default(10_000),
 })
 
 /** How the gateway verifies a server it connects to (an https:// upstream, a rediss:// Redis). */

@@ -4,7 +4,7 @@
  * directory nobody else can write to; a default location is a fresh `mkdtemp` directory (0700),
  * never a predictable name in a world-writable one (CWE-377).
  */
-import { chmodSync, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, type Stats } from 'node:fs'
+import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, type Stats } from 'node:fs'
 import { dirname, join } from 'node:path'
 
 /** The files SQLite keeps beside a database in WAL mode, private like it. */
@@ -74,6 +74,21 @@ export function preparePrivateFile(path: string, companions: readonly string[] =
     if (found && (found.mode & 0o077) !== 0) chmodSync(file, 0o600)
   }
   if (statOrNull(path, false) === null) createExclusive(path)
+}
+
+const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW
+
+/**
+ * Opens `path` to append to, as a private file: refused (with `problems`) where another user
+ * could read or replace it, its directory made (0700) when missing, the file created 0600 when
+ * missing. An existing file keeps its mode: logrotate's `create` set it. Never through a
+ * symbolic link (O_NOFOLLOW); several processes may open it at once (no O_EXCL race).
+ */
+export function openPrivateAppend(path: string): number {
+  const problems = privatePathProblems(path)
+  if (problems.length > 0) throw Object.assign(new Error(problems.join('; ')), { code: 'EUNSAFE' })
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  return openSync(path, APPEND, 0o600)
 }
 
 /** Creates `path` empty with mode 0600; fails with EEXIST when anything is there already. */

@@ -105,11 +105,18 @@ export function errorResponse(
   headers.set('cache-control', 'no-store')
   headers.set('x-request-id', requestId)
   if (closeConnection) headers.set('connection', 'close')
-  const body = `{"error":"${code}","status":${status},"requestId":"${requestId}"}`
+  const body = errorBody(code, status, requestId)
   // Declared, so the answer's size is known where it is recorded (metrics); ASCII, so length is bytes.
   headers.set('content-length', String(body.length))
   return new Response(body, { status, headers })
 }
+
+const errorBody = (code: string, status: number, requestId: string) => `{"error":"${code}","status":${status},"requestId":"${requestId}"}`
+/** Every status is three digits, and codes and request ids are ASCII: one byte a character. */
+const ERROR_BODY_BYTES = errorBody('', 500, '').length
+
+/** The bytes of the body `errorResponse(code, requestId)` makes (the access log's `bytes`). */
+export const errorBodyBytes = (code: ErrorCode, requestId: string): number => ERROR_BODY_BYTES + code.length + requestId.length
 
 /** The code of each answer the gateway made itself, for metrics and for a stage that must tell a refusal from an upstream's answer. */
 const refusals = new WeakMap<Response, GatewayError>()

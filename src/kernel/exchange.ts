@@ -37,6 +37,19 @@ export interface Identity {
 export class Exchange {
   /** ms from sending upstream to the response head, once known (access log). */
   upstreamMs: number | undefined = undefined
+  /** Tries sent to upstream targets (the balancer counts them); 0: the request never reached one. */
+  upstreamTries = 0
+  /** `host:port` of the target the last try went to: the one that answered, when one did. */
+  upstreamAddress: string | undefined = undefined
+  /** The upstream's status (the client's may differ: a revalidated cache entry's 304 is its 200). */
+  upstreamStatus: number | undefined = undefined
+  /** Request body bytes read, for a body without Content-Length (counted as it is forwarded). */
+  requestBytes: number | undefined = undefined
+  /** Response body bytes, where Content-Length does not say: a stage that made the body, or a streamed relay once it ended. */
+  responseBytes: number | undefined = undefined
+  /** A streamed relay of unknown length is under way; `afterRelay` is called once it ended (the access log waits for its bytes). */
+  relaying = false
+  afterRelay: (() => void) | undefined = undefined
   /** Set by the route's auth stage. */
   identity: Identity | undefined = undefined
   /** A last say over the upstream request's headers, set by a stage for the request it sends on (the cache's validators). */

@@ -14,7 +14,11 @@ export function healthHandler(isHealthy: IsHealthy): Handler {
   const headersOf = (body: string) => new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(body.length) })
   const okHeaders = headersOf(BODY_OK)
   const drainingHeaders = headersOf(BODY_DRAINING)
-  return function health() {
-    return isHealthy() ? new Response(BODY_OK, { status: 200, headers: okHeaders }) : new Response(BODY_DRAINING, { status: 503, headers: drainingHeaders })
+  return function health(exchange) {
+    const ok = isHealthy()
+    const body = ok ? BODY_OK : BODY_DRAINING
+    // The access log counts the body here.
+    exchange.responseBytes = body.length
+    return new Response(body, { status: ok ? 200 : 503, headers: ok ? okHeaders : drainingHeaders })
   }
 }

@@ -38,12 +38,12 @@ function observe(observers: Observers, exchange: Exchange, response: Response, s
   response.headers.set('x-request-id', exchange.requestId)
   const ms = performance.now() - started
   observers.recorder?.record(exchange.raw.method, response.status, ms / 1000, exchange.raw.headers, response.headers)
-  if (observers.rejected) {
-    const refused = refusalOf(response)
-    // The client's refusals and the overload's; an upstream's failure is counted as such.
-    if (refused && ((refused.status < 500 && refused.code !== 'client_closed') || refused.code === 'overloaded')) observers.rejected(refused.code)
-  }
-  observers.accessLog?.(exchange, response, ms)
+  const { rejected, accessLog } = observers
+  if (!rejected && !accessLog) return
+  const refused = refusalOf(response)
+  // The client's refusals and the overload's; an upstream's failure is counted as such.
+  if (rejected && refused && ((refused.status < 500 && refused.code !== 'client_closed') || refused.code === 'overloaded')) rejected(refused.code)
+  accessLog?.(exchange, response, ms, refused)
 }
 
 const OVERLOADED = overloaded()

@@ -1,7 +1,8 @@
 /**
  * The primary process of `bun run start`: supervises the workers, owns the admin listener,
  * and turns signals into lifecycle: SIGTERM/SIGINT drain and exit (0, or 1 when requests
- * had to be cut), SIGHUP reloads the config without dropping a request.
+ * had to be cut), SIGHUP reloads the config without dropping a request, SIGUSR1 has the
+ * workers open the access log file again (logrotate).
  */
 import { createTokenBuckets, nodeStore } from '../policies/rate-limit/buckets.ts'
 import { connectReplicas, type Replicas } from '../replicas/index.ts'
@@ -193,6 +194,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
   process.on('SIGHUP', () => void reload())
+  // logrotate's postrotate: the workers write the access log file, so they reopen it. Handled
+  // even without a file: SIGUSR1's default action would end the process.
+  process.on('SIGUSR1', () => supervisor.reopenLogs())
 
   await firstVerdicts(checker, config)
   if (!(await supervisor.start())) {

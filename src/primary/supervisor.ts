@@ -48,6 +48,8 @@ interface WorkerHandle {
   proc: Subprocess
   generation: number
   state: 'starting' | 'listening' | 'draining'
+  /** It said hello: its IPC channel is up (and it opens its log files from here on). */
+  greeted?: boolean
   /** Set when the primary asked it to exit: its exit is not a crash. */
   exitReason?: ExitReason
   /** A replacement is already running or starting (recycle), so do not respawn on exit. */
@@ -115,6 +117,7 @@ export function createSupervisor(options: SupervisorOptions) {
   function onMessage(handle: WorkerHandle, message: WorkerMessage, proc: Subprocess, genConfig: GatewayConfig) {
     switch (message.type) {
       case 'hello':
+        handle.greeted = true
         proc.send({ type: 'start', config: genConfig, port, health: options.health(), sharedCachePath: options.sharedCachePath } satisfies PrimaryMessage)
         break
       case 'listening':
@@ -384,6 +387,14 @@ export function createSupervisor(options: SupervisorOptions) {
         )
       )
       return answers.filter((a): a is UpstreamSnapshot[] => a !== undefined)
+    },
+
+    /**
+     * SIGUSR1: every worker opens its access log file again, those still starting too (one
+     * that opened the old file before this would write to it until the next rotation).
+     */
+    reopenLogs(): void {
+      for (const w of workers.values()) if (w.greeted) w.proc.send({ type: 'reopen_logs' } satisfies PrimaryMessage)
     },
 
     /** Pids of live workers (for logs and tests). */

@@ -23,6 +23,8 @@ export type PrimaryMessage =
   | { type: 'purge'; id: number; selector: PurgeSelector }
   /** A scrape: answer with `metrics` and the same id. */
   | { type: 'metrics?'; id: number }
+  /** SIGUSR1 reached the primary: open the access log file again (logrotate moved it). */
+  | { type: 'reopen_logs' }
   /** Tokens from the node's rate-limit bucket, for a `take` with the same id. */
   | { type: 'granted'; id: number; granted: number; retryAfterMs: number; unavailable?: true }
 

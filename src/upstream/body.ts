@@ -9,8 +9,8 @@
 const relayAborted = () => new DOMException('relay aborted', 'AbortError')
 
 export interface RelayHooks {
-  /** Called once when the relay ends for any reason: done, failed or cancelled. */
-  onEnd(): void
+  /** Called once when the relay ends for any reason: done, failed or cancelled; with the bytes relayed. */
+  onEnd(bytes: number): void
   /** Called when reading the upstream body fails (before `onEnd`). */
   onError(err: unknown): void
 }
@@ -21,22 +21,26 @@ export interface RelayHooks {
  */
 export function relayBody(source: ReadableStream<Uint8Array>, hooks: RelayHooks): ReadableStream<Uint8Array> {
   const reader = source.getReader()
+  let bytes = 0
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const { done, value } = await reader.read()
         if (done) {
-          hooks.onEnd()
+          hooks.onEnd(bytes)
           controller.close()
-        } else controller.enqueue(value)
+        } else {
+          bytes += value.byteLength
+          controller.enqueue(value)
+        }
       } catch (err) {
         hooks.onError(err)
-        hooks.onEnd()
+        hooks.onEnd(bytes)
         controller.error(relayAborted())
       }
     },
     cancel(reason) {
-      hooks.onEnd()
+      hooks.onEnd(bytes)
       return reader.cancel(reason).catch(() => {})
     },
   })
@@ -50,13 +54,18 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-/** Passes `source` through, erroring with {@link BodyTooLargeError} once more than `limit` bytes went by. */
-export function limitBody(source: ReadableStream<Uint8Array>, limit: number): ReadableStream<Uint8Array> {
+/**
+ * Passes `source` through, erroring with {@link BodyTooLargeError} once more than `limit` bytes
+ * went by; `counter.requestBytes` says how many did (the access log's request bytes).
+ */
+export function limitBody(source: ReadableStream<Uint8Array>, limit: number, counter?: { requestBytes: number | undefined }): ReadableStream<Uint8Array> {
   let seen = 0
+  if (counter) counter.requestBytes = 0
   return source.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         seen += chunk.byteLength
+        if (counter) counter.requestBytes = seen
         if (seen > limit) controller.error(new BodyTooLargeError())
         else controller.enqueue(chunk)
       },

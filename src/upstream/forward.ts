@@ -86,7 +86,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     const raw = exchange.raw
     const method = raw.method
     let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : raw.body
-    if (body && !raw.headers.has('content-length')) body = limitBody(body, maxBodyBytes)
+    if (body && !raw.headers.has('content-length')) body = limitBody(body, maxBodyBytes, exchange)
     const headers = upstreamRequestHeaders(raw.headers, context(exchange), body !== null)
     exchange.adjustUpstreamHeaders?.(headers)
     const background = exchange.background
@@ -96,8 +96,9 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     const deadline = deadlines.start(timeoutMs, clientSignal)
     const sentAt = performance.now()
     let response: UpstreamResponse
-    const request = new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline)
+    let request: OutgoingRequest
     try {
+      request = new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline, exchange)
       if (hashKeyOf) request.hashKey = hashKeyOf(exchange)
       response = await client.send(request)
     } catch (err) {
@@ -105,7 +106,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
       throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
     }
     exchange.upstreamMs = performance.now() - sentAt
-    return new ResponseHandle(response, method, deadline, clientSignal, upstream, bufferResponseBytes, request.target)
+    exchange.upstreamStatus = response.status
+    return new ResponseHandle(response, request, clientSignal, upstream, bufferResponseBytes)
   }
 
   const websockets = options.websockets
@@ -158,7 +160,8 @@ class OutgoingRequest implements UpstreamRequest {
     readonly path: string,
     readonly headers: Headers,
     readonly body: ReadableStream<Uint8Array> | null,
-    readonly deadline: Deadline
+    readonly deadline: Deadline,
+    readonly exchange: Exchange
   ) {}
   get signal(): AbortSignal {
     return this.deadline.signal
@@ -194,25 +197,30 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
   readonly status: number
   readonly headers: Headers
   private readonly hasBody: boolean
+  private readonly deadline: Deadline
 
   constructor(
     private readonly response: UpstreamResponse,
-    method: string,
-    private readonly deadline: Deadline,
+    /** What was sent: its deadline, the exchange it is for, and the target that answered. */
+    private readonly request: OutgoingRequest,
     private readonly clientSignal: AbortSignal,
     private readonly upstream: Upstream,
-    private readonly bufferResponseBytes: number,
-    /** The target that answered (set by the balancer), whose failures a body failure adds to. */
-    private readonly target: Target | undefined
+    private readonly bufferResponseBytes: number
   ) {
+    const method = request.method
+    this.deadline = request.deadline
     this.status = response.status
     this.headers = response.headers
     this.hasBody = method !== 'HEAD' && !NO_BODY_STATUS.has(this.status) && !(response.empty ?? response.body === null)
   }
 
-  /** RelayHooks: the relay ended (done, failed or cancelled). */
-  onEnd(): void {
+  /** RelayHooks: the relay ended (done, failed or cancelled): its bytes are known now. */
+  onEnd(bytes: number): void {
     this.deadline.clear()
+    const exchange = this.request.exchange
+    exchange.responseBytes = bytes
+    exchange.relaying = false
+    exchange.afterRelay?.()
   }
 
   /** RelayHooks: reading the body failed after the head was sent: counted, the client connection aborted. */
@@ -252,6 +260,8 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
       // and Bun sends it natively (a JS relay halves proxied throughput on small bodies).
       return new Response(await this.bytes(), { status, headers })
     }
+    // Its length known only at the end: the access log waits for it (Exchange.afterRelay).
+    if (length === null) this.request.exchange.relaying = true
     return new Response(relayBody(this.response.body!, this), { status, headers })
   }
 
@@ -267,7 +277,9 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     const cause = mapped.cause
     if (cause instanceof UpstreamError) {
       this.upstream.observer?.error(cause.code)
-      if (this.target) countFailure(this.target, cause.code)
+      if (this.request.target) countFailure(this.request.target, cause.code)
+      const { exchange, target } = this.request
+      if (target) this.upstream.failureLog?.(target, cause.code, exchange.route.name, exchange.requestId)
     }
     return mapped
   }

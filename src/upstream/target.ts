@@ -6,7 +6,8 @@ import type { Target } from './types.ts'
 export function createTarget(url: string, weight = 1): Target {
   const parsed = new URL(url)
   const path = parsed.pathname === '/' ? '' : parsed.pathname.replace(/\/+$/, '')
-  return { base: `${parsed.origin}${path}`, weight, inflight: 0, healthy: true, checked: false, ejectedUntil: 0, ejections: 0, failures: 0, sent: 0, failedBy: undefined }
+  const address = `${parsed.hostname}:${parsed.port || (parsed.protocol === 'https:' ? '443' : '80')}`
+  return { base: `${parsed.origin}${path}`, address, weight, inflight: 0, healthy: true, checked: false, ejectedUntil: 0, ejections: 0, failures: 0, sent: 0, failedBy: undefined }
 }
 
 /** Counts a failed try of `target` (its head, or its body after the head), for metrics. */

@@ -4,6 +4,7 @@
  * Dispatcher.compose): observer → head checks → breaker → retries → balancer → base
  * (pool.ts).
  */
+import type { Exchange } from '../kernel/exchange.ts'
 import type { Deadline } from './deadline.ts'
 import type { UpstreamErrorCode } from '../kernel/errors.ts'
 
@@ -11,6 +12,8 @@ import type { UpstreamErrorCode } from '../kernel/errors.ts'
 export interface Target {
   /** Origin plus base path without a trailing slash, e.g. `http://10.0.0.5:3000/api`. */
   readonly base: string
+  /** `host:port` (the port always written), for logs: which target answered or failed. */
+  readonly address: string
   /** Share of the traffic, relative to the other targets' weights. */
   readonly weight: number
   /** Requests currently in flight to this target (least-inflight, /upstreams). */
@@ -56,6 +59,8 @@ export interface UpstreamRequest {
   tried?: Target[]
   /** What `hash` balancing hashes (the client address, a header or a cookie), when it applies. */
   hashKey?: string
+  /** The client's exchange: each try records its target on it, a failed try names its route and request id. */
+  exchange?: Exchange
 }
 
 /**

@@ -7,6 +7,7 @@
 import type { UpstreamConfig } from '../config/schema.ts'
 import { readClientTls, type ClientTls } from '../files/tls.ts'
 import type { Logger } from '../log.ts'
+import { createFailureLog, type FailureLog } from './failure-log.ts'
 import { createFetchClient } from './fetch-client.ts'
 import { createNativeClient } from './native/client.ts'
 import { createOutlierDetector } from './outlier.ts'
@@ -31,6 +32,8 @@ export interface Upstream {
   readonly client: UpstreamClient
   /** Reports body failures the forwarder sees (head failures are reported by the client). */
   readonly observer: UpstreamObserver | undefined
+  /** The failure lines, for the body failures the forwarder sees (the balancer reports head failures). */
+  readonly failureLog: FailureLog | undefined
   /** How https:// targets are verified, resolved from `config.tls` (also for WebSockets). */
   readonly tls: UpstreamTls | undefined
   /** The breaker's state ('closed' without one). */
@@ -47,9 +50,14 @@ export interface UpstreamOptions {
   /** The base client (tests, or another implementation); from `config.client` by default. */
   base?: UpstreamClient
   observer?: UpstreamObserver
-  /** For what a request cannot tell the operator itself (a certificate that does not verify). */
+  /** For what a request cannot tell the operator itself (a certificate that does not verify, a failed try). */
   log?: Pick<Logger, 'warn'>
+  /** At most one failure line per target and error code in this many ms (`log.failureIntervalMs`). */
+  failureIntervalMs?: number
 }
+
+/** The failure lines' default interval (the config's default too). */
+const FAILURE_INTERVAL_MS = 10_000
 
 /** TLS settings for https:// targets, with the CA file read (once, at boot). */
 export type UpstreamTls = ClientTls
@@ -115,6 +123,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
   const policy = options.policy ?? selectionPolicy(config, targets)
   const outliers = createOutlierDetector(targets, config.outlierDetection, observer?.ejected && ((t) => observer.ejected!(t.base)))
   const breaker: Breaker | undefined = config.circuitBreaker && createBreaker(config.circuitBreaker, observer?.breaker)
+  const failureLog = options.log && createFailureLog(name, options.log, { intervalMs: options.failureIntervalMs ?? FAILURE_INTERVAL_MS })
   const wrappers: ClientWrapper[] = [
     ...(observer ? [withObserver(observer)] : []),
     ...(base.checksHeads ? [] : [withHeadChecks(config)]),
@@ -122,7 +131,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     ...(config.retries.attempts > 1 && targets.length > 1
       ? [withRetries(config.retries, targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
       : []),
-    withBalancer(targets, policy, outliers),
+    withBalancer(targets, policy, outliers, failureLog),
   ]
   const client = composeClient(base, ...wrappers)
   return {
@@ -131,6 +140,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     targets,
     client,
     observer,
+    failureLog,
     tls,
     get breakerState() {
       return breaker?.state ?? 'closed'

@@ -103,6 +103,7 @@ export function runWorkerProcess(log: Logger): void {
     else if (message.type === 'start' && !worker) void start(message)
     else if (message.type === 'drain') void exit(config?.server.recycleDrainMs ?? 1000)
     else if (message.type === 'invalidate') worker?.invalidate(message.keys)
+    else if (message.type === 'reopen_logs') worker?.reopenLogs()
     else if (message.type === 'purge') send({ type: 'purged', id: message.id, removed: worker?.purge(message.selector) ?? 0 })
     else if (message.type === 'metrics?' && worker) {
       void worker.metrics().then((data) => send({ type: 'metrics', id: message.id, data }))
@@ -113,6 +114,8 @@ export function runWorkerProcess(log: Logger): void {
   process.on('SIGINT', () => void exit(0))
   // Reloads are the primary's job; a terminal hangup reaching the process group must not kill us.
   process.on('SIGHUP', () => {})
+  // The primary passes SIGUSR1 on over IPC; one sent to a worker itself does the same (never its default: exit).
+  process.on('SIGUSR1', () => worker?.reopenLogs())
   process.on('disconnect', () => void exit(0))
   send({ type: 'hello' })
 }

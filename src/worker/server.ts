@@ -18,7 +18,7 @@ import { createResponseCache } from '../policies/cache/response-cache.ts'
 import { purge, type PurgeSelector } from '../policies/cache/purge.ts'
 import { openSharedTier } from '../policies/cache/shared-store.ts'
 import { createCacheStore, type CacheStats } from '../policies/cache/store.ts'
-import { createLineWriter } from '../log.ts'
+import { fileSink, stdoutSink } from '../access-log/file.ts'
 import { createWorkerMetrics } from '../metrics/registry.ts'
 import { localStore, type RateLimitStore } from '../policies/rate-limit/buckets.ts'
 import type { TargetHealth } from '../upstream/target.ts'
@@ -48,6 +48,8 @@ export interface RunningWorker {
   setHealth(state: TargetHealth): void
   /** This worker's upstreams, for admin GET /upstreams. */
   upstreams(): UpstreamSnapshot[]
+  /** Opens the access log file again (SIGUSR1, after logrotate moved it); nothing when it goes to stdout. */
+  reopenLogs(): void
 }
 
 export interface WorkerOptions {
@@ -73,7 +75,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   const onRequest = options.onRequest
   const store = createCacheStore(config.cache)
   const metrics = config.metrics.enabled ? createWorkerMetrics({ version: VERSION, bun: Bun.version }) : undefined
-  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log)
+  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log, config.log.failureIntervalMs)
   const deadlines = createDeadlineWheel()
   const setHealth = (state: TargetHealth) => upstreams.get(state.upstream)?.setHealth(state.target, state.healthy)
   for (const state of options.health ?? []) setHealth(state)
@@ -92,7 +94,9 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
         onResult: metrics ? (route, status) => metrics.cacheResult(route, status.toLowerCase()) : undefined,
       })
     : undefined
-  const accessLogWriter = config.log.access ? createLineWriter() : undefined
+  const access = config.log.access
+  // Opened here, in each worker (a path that cannot be opened fails the start: worker_start_failed).
+  const accessLogSink = access.enabled ? (access.file === undefined ? stdoutSink() : fileSink(access.file, log)) : undefined
   const rateLimits = options.rateLimits ?? localStore()
   const websockets: WebSockets = {
     slots: createWebSocketSlots(config.server.websocket.maxConnectionsPerWorker),
@@ -102,7 +106,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   metrics?.watchWebSockets(websockets.slots)
   const closers = createClosers()
   const plugins = options.plugins
-  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter, deadlines, rateLimits, websockets, plugins, closers })
+  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter: accessLogSink?.write, deadlines, rateLimits, websockets, plugins, closers })
   const finished = (res: Response): Response => {
     if (metrics) metrics.inflight--
     // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.
@@ -183,7 +187,9 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       // What the chains started (JWKS refreshes), then each plugin's own close.
       await closers.closeAll()
       for (const plugin of plugins?.values() ?? []) await Promise.resolve().then(() => plugin.policy.close?.()).catch(() => {})
+      await accessLogSink?.close()
     },
+    reopenLogs: () => accessLogSink?.reopen(),
     // The local store only: the shared tier is purged once, by whoever invalidated or purged.
     invalidate(primaryKeys) {
       for (const key of primaryKeys) store.delete(key)

@@ -148,6 +148,8 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       return new Response(null, { status: 304, headers })
     }
     const response = new Response(raw.method === 'HEAD' ? null : entry.body, { status: entry.status, headers: entry.headers })
+    // The stored headers may lack Content-Length (a chunked original): the access log's bytes.
+    request.exchange.responseBytes = entry.body.byteLength
     stamp(response.headers, age, status)
     return response
   }

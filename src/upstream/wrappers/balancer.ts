@@ -4,8 +4,10 @@
  * its tries (and failures, for metrics), and reports the outcome to passive health. When no target is usable, the untried ones are
  * used anyway (and then any): better a likely failure than a certain one.
  */
+import { asGatewayError } from '../../kernel/errors.ts'
 import { UpstreamError } from '../errors.ts'
 import { countFailure } from '../target.ts'
+import type { FailureLog } from '../failure-log.ts'
 import type { OutlierDetector } from '../outlier.ts'
 import type { ClientWrapper, SelectionPolicy, Target, UpstreamRequest } from '../types.ts'
 
@@ -22,11 +24,21 @@ export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy
   return pool.length === 1 ? pool[0]! : policy.pick(pool, request)
 }
 
-export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector): ClientWrapper {
+/**
+ * Every try passes here once, so this is where a try is recorded on the client's exchange
+ * (its count and target, for the access log) and a failed one reported (`onFailure`: the
+ * failure lines, upstream/failure-log.ts).
+ */
+export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, onFailure?: FailureLog): ClientWrapper {
   return (next) => ({
     async send(request) {
       const target = chooseTarget(targets, policy, outliers, request)
       request.target = target
+      const exchange = request.exchange
+      if (exchange) {
+        exchange.upstreamTries++
+        exchange.upstreamAddress = target.address
+      }
       target.inflight++
       target.sent++
       try {
@@ -37,6 +49,11 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
         if (err instanceof UpstreamError) {
           outliers.record(target, err.code)
           countFailure(target, err.code)
+          onFailure?.(target, err.code, exchange?.route.name, exchange?.requestId)
+        } else if (exchange && asGatewayError(err)?.code === 'overloaded') {
+          // Refused by the target's full connection queue: this try never left the gateway.
+          exchange.upstreamTries--
+          if (exchange.upstreamTries === 0) exchange.upstreamAddress = undefined
         }
         throw err
       } finally {

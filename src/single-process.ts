@@ -4,7 +4,7 @@
  * (`bun --cpu-prof src/main.ts --single-process`). Bun's fetch keeps its default limit of
  * 256 concurrent upstream requests here unless BUN_CONFIG_MAX_HTTP_REQUESTS is set.
  */
-import { startAdmin } from './admin.ts'
+import { startAdmin } from './admin/index.ts'
 import type { ConfigSource } from './config/source.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import type { Logger } from './log.ts'

@@ -9,10 +9,10 @@
 import type { Server } from 'bun'
 import { isIP } from 'node:net'
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { GatewayConfig } from './config/schema.ts'
-import { errorResponse } from './kernel/errors.ts'
-import { hostForRouting } from './kernel/target.ts'
-import { parsePurgeSelector, type PurgeSelector } from './policies/cache/purge.ts'
+import type { GatewayConfig } from '../config/schema.ts'
+import { errorResponse } from '../kernel/errors.ts'
+import { hostForRouting } from '../kernel/target.ts'
+import { parsePurgeSelector, type PurgeSelector } from '../policies/cache/purge.ts'
 
 export interface AdminDeps {
   /** Ready to take traffic: all workers up and none draining. */

@@ -4,7 +4,8 @@
  * (`bun --cpu-prof src/main.ts --single-process`). Bun's fetch keeps its default limit of
  * 256 concurrent upstream requests here unless BUN_CONFIG_MAX_HTTP_REQUESTS is set.
  */
-import { startAdmin } from './admin.ts'
+import { startAdmin } from './admin/index.ts'
+import { buildStatus } from './admin/status.ts'
 import type { ConfigSource } from './config/source.ts'
 import type { GatewayConfig } from './config/schema.ts'
 import type { Logger } from './log.ts'
@@ -22,6 +23,7 @@ import type { PurgeSelector } from './policies/cache/purge.ts'
 
 export async function runSingleProcess(config: GatewayConfig, source: ConfigSource, log: Logger, onStopped?: () => void): Promise<void> {
   refuseTakenPort(config, log)
+  const startedAt = Date.now()
   let stopping = false
   let worker: ReturnType<typeof startWorker>
   let admin: ReturnType<typeof startAdmin>
@@ -55,6 +57,22 @@ export async function runSingleProcess(config: GatewayConfig, source: ConfigSour
       purge: caches.purge,
       settings: () => config.admin,
       metrics: () => (config.metrics.enabled ? worker.metrics().then((json) => AggregatorRegistry.aggregate([json]).metrics()) : undefined),
+      status: () =>
+        buildStatus({
+          mode: 'single-process',
+          startedAt,
+          config: () => config,
+          async metrics() {
+            if (!config.metrics.enabled) return undefined
+            const own = await worker.metrics()
+            return { merged: own, byPid: new Map([[process.pid, own]]) }
+          },
+          workers: () => [{ pid: process.pid, generation: 1, state: stopping ? 'draining' : 'listening', reason: 'start', startedAt }],
+          upstreams: async () => mergeSnapshots([worker.upstreams()]),
+          restarts: () => ({ crash: 0, recycle: 0, reload: 0 }),
+          reloads: () => [],
+          sharedCache: sharedCache && (() => sharedCache.stats()),
+        }),
     })
   } catch (err) {
     log.error('listen_failed', { host: config.server.host, port: config.server.port, adminPort: config.admin.port, error: (err as { code?: string }).code })

@@ -131,7 +131,8 @@ const adminSchema = z.strictObject({
   /** Admin port for /health and /ready (0 picks a free one). */
   port: port.default(9090),
   /**
-   * When set, /metrics and POST /cache/purge want `Authorization: Bearer <token>`: the token,
+   * When set, /metrics, /upstreams, POST /cache/purge and the admin page (/, /status.json; a
+   * login form there) want `Authorization: Bearer <token>`: the token,
    * or `env:NAME` / `file:/path` (a Kubernetes Secret); at least 16 characters once resolved.
    */
   bearerToken: z.string().min(1).optional(),

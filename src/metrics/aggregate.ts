@@ -37,6 +37,13 @@ export function createMetricsAggregator() {
       return retiring
     },
 
+    /** The merged values as prom-client JSON (live workers and retired totals), for the admin page. */
+    async merged(): Promise<MetricsSnapshot> {
+      await retiring
+      return (await AggregatorRegistry.aggregate([...latest.values(), retired]).getMetricsAsJSON()) as MetricsSnapshot
+    },
+    /** Each live worker's last report, by pid. */
+    byPid: (): ReadonlyMap<number, MetricsSnapshot> => latest,
     /** The merged exposition text: live workers, retired totals and the primary's own metrics. */
     async render(own: MetricsSnapshot): Promise<string> {
       await retiring

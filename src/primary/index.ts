@@ -13,7 +13,8 @@ import { childEnv } from '../config/env.ts'
 import { restartOnlyChanges } from '../config/reload.ts'
 import { certificateExpiries } from '../config/tls-files.ts'
 import type { Logger } from '../log.ts'
-import { startAdmin } from '../admin.ts'
+import { startAdmin } from '../admin/index.ts'
+import { buildStatus, type ReloadRecord } from '../admin/status.ts'
 import { availableCpus } from '../runtime/cpus.ts'
 import { mergeSnapshots } from '../upstream/snapshot.ts'
 import { createHealthChecker, type HealthChecker, type TargetHealth } from './health-checker.ts'
@@ -27,6 +28,8 @@ import { createPrimaryMetrics } from '../metrics/primary.ts'
 
 /** How long after the shutdown deadline a worker that has not exited gets SIGKILL. */
 const KILL_GRACE_MS = 2000
+/** Reloads the admin page lists. */
+const RELOADS_KEPT = 10
 
 export interface PrimaryOptions {
   config: GatewayConfig
@@ -63,6 +66,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   let config = options.config
   let stopping = false
   let reloading = false
+  const startedAt = Date.now()
+  const reloads: ReloadRecord[] = []
+  const recordReload = (ok: boolean, error: string | null) => {
+    reloads.unshift({ time: Date.now(), ok, error })
+    reloads.length = Math.min(reloads.length, RELOADS_KEPT)
+  }
   refuseTakenPort(config, log)
 
   const aggregator = createMetricsAggregator()
@@ -128,6 +137,22 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       settings: () => config.admin,
       metrics: () => (config.metrics.enabled ? renderMetrics() : undefined),
       upstreams: async () => mergeSnapshots(await supervisor.upstreams()),
+      status: () =>
+        buildStatus({
+          mode: 'workers',
+          startedAt,
+          config: () => config,
+          async metrics() {
+            if (!config.metrics.enabled) return undefined
+            await supervisor.scrape()
+            return { merged: await aggregator.merged(), byPid: aggregator.byPid() }
+          },
+          workers: supervisor.workers,
+          upstreams: async () => mergeSnapshots(await supervisor.upstreams()),
+          restarts: supervisor.restartsByReason,
+          reloads: () => reloads,
+          sharedCache: sharedCache && (() => sharedCache.stats()),
+        }),
     })
   } catch (err) {
     log.error('listen_failed', { listener: 'admin', host: config.admin.host, port: config.admin.port, error: (err as { code?: string }).code })
@@ -158,12 +183,14 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       if (!result.ok) {
         log.warn('reload_rejected', { config: source.description, errors: result.errors })
         primaryMetrics.reloaded(false)
+        recordReload(false, result.errors.join('; '))
         return
       }
       const restartOnly = restartOnlyChanges(config, result.config)
       if (restartOnly.length > 0) {
         log.warn('reload_rejected', { config: source.description, errors: restartOnly })
         primaryMetrics.reloaded(false)
+        recordReload(false, restartOnly.join('; '))
         return
       }
       const workers = workerCount(result.config)
@@ -179,12 +206,14 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
         primaryMetrics.reloaded(true)
         primaryMetrics.certificates(certificateExpiries(config))
         log.info('reload_complete', fields)
+        recordReload(true, null)
       } else {
         checker.stop()
         checker = previous
         // Why the new generation did not listen; the old one keeps serving.
         primaryMetrics.reloaded(false)
         log.warn('reload_failed', { ...fields, reason: swapped.reason })
+        recordReload(false, swapped.reason)
       }
     } finally {
       reloading = false

@@ -47,6 +47,9 @@ export type SpawnReason = 'start' | 'crash' | 'recycle' | 'reload'
 interface WorkerHandle {
   proc: Subprocess
   generation: number
+  /** Why it was spawned, and when (ms since the epoch): the admin page shows both. */
+  reason: SpawnReason
+  startedAt: number
   state: 'starting' | 'listening' | 'draining'
   /** It said hello: its IPC channel is up (and it opens its log files from here on). */
   greeted?: boolean
@@ -78,6 +81,7 @@ export function createSupervisor(options: SupervisorOptions) {
   let stopping = false
   let everListened = false
   let restarts = 0
+  const restartsBy: Record<Exclude<SpawnReason, 'start'>, number> = { crash: 0, recycle: 0, reload: 0 }
   let recycling = false
   let purgeSeq = 0
   const purgeReplies = new Map<number, (removed: number) => void>()
@@ -91,7 +95,7 @@ export function createSupervisor(options: SupervisorOptions) {
   const count = () => [...workers.values()].filter((w) => w.generation === generation).length
 
   function spawnWorker(reason: SpawnReason, gen = generation): WorkerHandle {
-    const handle = { generation: gen, state: 'starting', replaced: false } as WorkerHandle
+    const handle = { generation: gen, state: 'starting', replaced: false, reason, startedAt: Date.now() } as WorkerHandle
     handle.handled = new Promise((resolve) => (handle.markHandled = resolve))
     const genConfig = config
     handle.proc = Bun.spawn(command(genConfig), {
@@ -108,6 +112,7 @@ export function createSupervisor(options: SupervisorOptions) {
     workers.set(handle.proc.pid, handle)
     if (reason !== 'start') {
       restarts++
+      restartsBy[reason]++
       options.onRestart?.(reason)
     }
     log.info('worker_spawn', { pid: handle.proc.pid, generation: gen, reason, workers: workers.size, restarts })
@@ -396,6 +401,13 @@ export function createSupervisor(options: SupervisorOptions) {
     reopenLogs(): void {
       for (const w of workers.values()) if (w.greeted) w.proc.send({ type: 'reopen_logs' } satisfies PrimaryMessage)
     },
+
+    /** Workers started after the first generation, by reason. */
+    restartsByReason: (): Readonly<Record<string, number>> => ({ ...restartsBy }),
+
+    /** Every live worker: pid, generation, state, why and when it was spawned. */
+    workers: () =>
+      [...workers.values()].map((w) => ({ pid: w.proc.pid, generation: w.generation, state: w.state, reason: w.reason, startedAt: w.startedAt })),
 
     /** Pids of live workers (for logs and tests). */
     pids: () => [...workers.keys()],

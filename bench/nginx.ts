@@ -24,6 +24,12 @@ http {
     location = /health { return 200 '{"status":"ok"}'; }
     location /cached/ { proxy_pass http://fixture; proxy_cache bench; }
     location /api/ { proxy_pass http://fixture/; }
+    # The websocket scenario: the upgrade passed through (nginx's documented WebSocket proxying).
+    location = /api/ws {
+      proxy_pass http://fixture/ws;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+    }
     # No auth in nginx: the authenticated scenarios compare against plain proxying.
     location /keyed/ { proxy_pass http://fixture/; }
     location /jwt/ { proxy_pass http://fixture/; }

@@ -222,8 +222,8 @@ async function main(): Promise<void> {
 
   /** The server a scenario loads (the routes scenarios' are their own, see measureRoutes). */
   const serverOf = (s: Scenario): Server => (s.direct ? upstream : s.floorServer ? floors[s.floorServer]! : s.protocol === 'https' ? tlsGateway! : s.localCacheOnly ? localCacheGateway! : gateway)
-  /** nginx is set up for plain HTTP at the bench gateway's routes only: no TLS, no WebSocket location, no routes tables. */
-  const withNginx = (s: Scenario) => nginx !== undefined && !s.direct && !s.floorServer && !s.protocol && !s.routes && !s.localCacheOnly
+  /** nginx is set up at the bench gateway's routes (WebSocket included): no TLS, no routes tables. */
+  const withNginx = (s: Scenario) => nginx !== undefined && !s.direct && !s.floorServer && s.protocol !== 'https' && !s.routes && !s.localCacheOnly
 
   // Warm every proxy once (JIT, pools, the cache entry the cache-hit scenarios read).
   for (const s of scenarios.filter((x) => !x.direct && !x.routes)) await load(serverOf(s).port, serverOf(s).pid, s, 1)

@@ -106,6 +106,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       websockets: routeConfig.websocket ? deps.websockets : undefined,
       scheme: config.server.tls ? 'https' : 'http',
       deadlines,
+      http2: config.server.http2 || config.server.h2c,
     })
     entries.push({ prefix: route.prefix, host: route.host, value: serveRoute(route, buildChain(route, forwarder.forward, chainDeps, closers, forwarder.context), serveDeps, load) })
   }

@@ -76,7 +76,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   // A client may not claim an identity on any route: every consumer header name is the gateway's.
   const identityFields = consumerHeaderNames(config.routes)
   // Requests in flight on the configured routes of this worker (server.maxInflightPerWorker).
-  const load = { inflight: 0, max: config.server.maxInflightPerWorker }
+  const load = { inflight: 0, max: config.server.maxInflightPerWorker, countAfterOneTurn: config.server.http2 || config.server.h2c }
   const serveDeps: ServeDeps = {
     admit: createEdge({ isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0, scheme: config.server.tls ? 'https' : 'http' }),
     renderError: (err, exchange) => renderError(err, exchange, log),

@@ -76,6 +76,17 @@ const NO_BODY_STATUS: ReadonlySet<number> = new Set([204, 304])
  */
 const CLIENT_GONE_AFTER_ONE_TURN = new GatewayError('client_closed', { reason: 'client_closed' })
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+const GRPC_UNIMPLEMENTED = new GatewayError('grpc_unimplemented')
+/**
+ * gRPC proper: application/grpc, alone or with "+proto", "+json" or parameters. gRPC-Web
+ * (application/grpc-web*) carries its trailers in the body, so it is plain HTTP and passes.
+ */
+function isGrpc(contentType: string | null): boolean {
+  if (contentType === null || !contentType.startsWith('application/grpc')) return false
+  const next = contentType.charCodeAt(16)
+  return Number.isNaN(next) || next === 43 /* "+" */ || next === 59 /* ";" */
+}
 const NEVER_ABORTED = new AbortController().signal
 const ignore = () => {}
 
@@ -134,6 +145,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     context,
     send,
     async forward(exchange) {
+      // Not sent: a gRPC client gets a status it understands instead (docs/proxying.md, "gRPC").
+      if (isGrpc(exchange.raw.headers.get('content-type'))) return refusal(exchange.requestId, GRPC_UNIMPLEMENTED)
       try {
         if (websockets && isWebSocketUpgrade(exchange.raw)) return await upgrade(exchange)
         return await (await send(exchange)).relay()

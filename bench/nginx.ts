@@ -1,25 +1,22 @@
 /**
  * nginx side by side (`--compare nginx`): the same routes as the bench gateway config, with a
- * keep-alive upstream pool and proxy_cache for /cached, on loopback, in a temp prefix.
+ * keep-alive upstream pool and proxy_cache for /cached, on loopback, in a temp prefix. With a
+ * certificate, the same routes again over TLS with HTTP/2 (ALPN h2) on a second port, for the
+ * h2 scenario.
  */
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-export function nginxConfig(dir: string, port: number, upstreamPort: number, workers: number): string {
-  return `worker_processes ${workers};
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  proxy_cache_path ${dir}/cache keys_zone=bench:10m max_size=256m;
-  proxy_temp_path ${dir}/proxy_temp;
-  client_body_temp_path ${dir}/body_temp;
-  upstream fixture { server 127.0.0.1:${upstreamPort}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${port} reuseport;
-    proxy_http_version 1.1;
+/** The TLS port with HTTP/2 and its certificate files. */
+export interface NginxH2 {
+  port: number
+  cert: string
+  key: string
+}
+
+export function nginxConfig(dir: string, port: number, upstreamPort: number, workers: number, h2?: NginxH2): string {
+  const locations = `    proxy_http_version 1.1;
     proxy_set_header Connection "";
     location = /health { return 200 '{"status":"ok"}'; }
     location /cached/ { proxy_pass http://fixture; proxy_cache bench; }
@@ -37,28 +34,56 @@ http {
     location /limited/ { proxy_pass http://fixture/; }
     # No plugins in nginx: the plugin scenarios compare against plain proxying.
     location /plugin/ { proxy_pass http://fixture/; }
-    location /hono/ { proxy_pass http://fixture/; }
-  }
+    location /hono/ { proxy_pass http://fixture/; }`
+  // nginx 1.22 (Debian 12) spells HTTP/2 as a listen parameter; 1.25+ also takes "http2 on;".
+  const tlsServer = h2
+    ? `
+  server {
+    listen 127.0.0.1:${h2.port} ssl http2 reuseport;
+    ssl_certificate ${h2.cert};
+    ssl_certificate_key ${h2.key};
+    # nginx ends an h2 connection after keepalive_requests streams (1000 by default) and h2load
+    # does not reconnect: the gateway sets no such limit.
+    keepalive_requests 1000000;
+${locations}
+  }`
+    : ''
+  return `worker_processes ${workers};
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  proxy_cache_path ${dir}/cache keys_zone=bench:10m max_size=256m;
+  proxy_temp_path ${dir}/proxy_temp;
+  client_body_temp_path ${dir}/body_temp;
+  upstream fixture { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} reuseport;
+${locations}
+  }${tlsServer}
 }
 `
 }
 
 export interface RunningNginx {
   readonly port: number
+  /** The TLS + HTTP/2 port, when started with a certificate. */
+  readonly h2Port?: number
   /** The master's pid; its workers are its children. */
   readonly pid: number
   stop(): Promise<void>
 }
 
 /** Starts nginx in the foreground (so its pid is ours to stop); undefined when not installed. */
-export async function startNginx(upstreamPort: number, workers: number, port: number): Promise<RunningNginx | undefined> {
+export async function startNginx(upstreamPort: number, workers: number, port: number, h2?: NginxH2): Promise<RunningNginx | undefined> {
   const binary = Bun.which('nginx') ?? ['/usr/sbin/nginx'].find((p) => Bun.file(p).size > 0)
   if (!binary) return undefined
   const dir = mkdtempSync(join(tmpdir(), 'bench-nginx-'))
   // Started as root, nginx's workers drop to an unprivileged user that must write the cache.
   chmodSync(dir, 0o777)
   const conf = join(dir, 'nginx.conf')
-  writeFileSync(conf, nginxConfig(dir, port, upstreamPort, workers))
+  writeFileSync(conf, nginxConfig(dir, port, upstreamPort, workers, h2))
   const proc = Bun.spawn([binary, '-p', dir, '-c', conf, '-g', 'daemon off;'], { stdout: 'ignore', stderr: 'pipe' })
   for (let i = 0; i < 100; i++) {
     if (proc.exitCode !== null) throw new Error(`nginx exited: ${await new Response(proc.stderr).text()}`)
@@ -70,6 +95,7 @@ export async function startNginx(upstreamPort: number, workers: number, port: nu
   }
   return {
     port,
+    h2Port: h2?.port,
     pid: proc.pid,
     async stop() {
       proc.kill('SIGQUIT')

@@ -95,15 +95,24 @@ function openFileLimit(): number {
   return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft)
 }
 
-/** The bench gateway again, terminating TLS with a self-signed certificate made by openssl. */
-async function startTlsGateway(upstreamPort: number) {
+let certificate: { cert: string; key: string } | undefined
+/** A self-signed certificate made by openssl, once per run (the TLS gateways' and nginx's). */
+function benchCertificate(): { cert: string; key: string } {
+  if (certificate) return certificate
   const dir = join(ROOT, '.tmp', 'bench-tls')
   mkdirSync(dir, { recursive: true })
   const made = Bun.spawnSync(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=localhost'])
-  if (made.exitCode !== 0) fail('the tls scenario needs openssl (apt-get install openssl)')
+  if (made.exitCode !== 0) fail('the tls scenarios need openssl (apt-get install openssl)')
+  return (certificate = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') })
+}
+
+/** The bench gateway again, terminating TLS; with `http2`, also offering h2 by ALPN (server.http2). */
+async function startTlsGateway(upstreamPort: number, http2 = false) {
+  const { cert, key } = benchCertificate()
   const config = gatewayConfig(upstreamPort, values.workers!, values.client) as { server: Record<string, unknown> }
-  config.server.tls = { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') }
-  const path = join(ROOT, '.tmp', 'bench-gateway-tls.json')
+  config.server.tls = { certFile: cert, keyFile: key }
+  if (http2) config.server.http2 = true
+  const path = join(ROOT, '.tmp', `bench-gateway-${http2 ? 'h2' : 'tls'}.json`)
   await Bun.write(path, JSON.stringify(config))
   return startListening(['src/main.ts', '--config', path])
 }
@@ -160,7 +169,11 @@ async function main(): Promise<void> {
   const gateway = await startListening(['src/main.ts', '--config', configPath])
   const workers = workerPids(gateway.output()).length
   // The tls scenario: a second gateway, the same config, terminating TLS with a throwaway certificate.
-  const tlsGateway = scenarios.some((s) => s.protocol === 'https') ? await startTlsGateway(upstream.port) : undefined
+  const tlsGateway = scenarios.some((s) => s.protocol === 'https' && !s.h2Port) ? await startTlsGateway(upstream.port) : undefined
+  // The http2 scenarios: one more, with server.http2 on, loaded over h2 (h2load) and over HTTP/1.1.
+  const usesH2 = scenarios.some((s) => s.protocol === 'h2' || s.h2Port)
+  if (scenarios.some((s) => s.protocol === 'h2') && !Bun.which('h2load')) fail('the h2 scenario needs h2load (apt-get install nghttp2-client)')
+  const h2Gateway = usesH2 ? await startTlsGateway(upstream.port, true) : undefined
   const localCacheGateway = scenarios.some((s) => s.localCacheOnly) ? await startLocalCacheGateway(upstream.port) : undefined
   // The floors: as many processes as the gateway has workers.
   const floorArgs = ['--upstream', `http://127.0.0.1:${upstream.port}`, '--workers', String(Math.max(1, workers))]
@@ -169,13 +182,14 @@ async function main(): Promise<void> {
     hit: scenarios.some((s) => s.floorServer === 'hit') ? await startListening(['bench/floor/hit.ts', ...floorArgs]) : undefined,
   }
   if (values.compare === 'nginx') {
-    nginx = await startNginx(upstream.port, Math.max(1, workers), freePort())
+    const h2 = scenarios.some((s) => s.protocol === 'h2') ? { port: freePort(), ...benchCertificate() } : undefined
+    nginx = await startNginx(upstream.port, Math.max(1, workers), freePort(), h2)
     if (!nginx) fail('--compare nginx: nginx is not installed (apt-get install nginx-light)')
   }
 
   /** One load run against `port`, with the CPU the processes under `pid` spent on it. */
   const load = async (port: number, pid: number, s: Scenario, seconds: number): Promise<LoadResult> => {
-    const scheme = s.protocol === 'https' ? 'https' : s.protocol === 'websocket' ? 'ws' : 'http'
+    const scheme = s.protocol === 'https' || s.protocol === 'h2' ? 'https' : s.protocol === 'websocket' ? 'ws' : 'http'
     const options: LoadOptions = {
       url: `${scheme}://127.0.0.1:${port}${s.path}`,
       durationSeconds: seconds,
@@ -185,9 +199,10 @@ async function main(): Promise<void> {
       bodyBytes: s.bodyBytes,
       unique: s.unique,
       headers: s.headers,
+      streams: s.streams,
     }
     const cpu = measureCpu(pid)
-    const result = s.protocol === 'websocket' ? await runWebSocketLoad(options) : await runLoad(tool, options)
+    const result = s.protocol === 'websocket' ? await runWebSocketLoad(options) : await runLoad(s.protocol === 'h2' ? 'h2load' : tool, options)
     const cpuMs = cpu.stop()
     return { ...result, cpuMs, cpuUsPerRequest: result.requests > 0 ? (cpuMs * 1000) / result.requests : undefined }
   }
@@ -221,13 +236,29 @@ async function main(): Promise<void> {
   }
 
   /** The server a scenario loads (the routes scenarios' are their own, see measureRoutes). */
-  const serverOf = (s: Scenario): Server => (s.direct ? upstream : s.floorServer ? floors[s.floorServer]! : s.protocol === 'https' ? tlsGateway! : s.localCacheOnly ? localCacheGateway! : gateway)
-  /** nginx is set up at the bench gateway's routes (WebSocket included): no TLS, no routes tables. */
-  const withNginx = (s: Scenario) => nginx !== undefined && !s.direct && !s.floorServer && s.protocol !== 'https' && !s.routes && !s.localCacheOnly
+  const serverOf = (s: Scenario): Server =>
+    s.direct
+      ? upstream
+      : s.floorServer
+        ? floors[s.floorServer]!
+        : s.protocol === 'h2' || s.h2Port
+          ? h2Gateway!
+          : s.protocol === 'https'
+            ? tlsGateway!
+            : s.localCacheOnly
+              ? localCacheGateway!
+              : gateway
+  /**
+   * nginx is set up at the bench gateway's routes for plain HTTP (WebSocket included), and for
+   * h2 over TLS: no HTTP/1.1 over TLS, no routes tables, no gateway without its shared tier.
+   */
+  const withNginx = (s: Scenario) =>
+    nginx !== undefined && !s.direct && !s.floorServer && !s.routes && !s.h2Port && !s.localCacheOnly && (!s.protocol || s.protocol === 'h2' || s.protocol === 'websocket')
+  const nginxPort = (s: Scenario) => (s.protocol === 'h2' ? nginx!.h2Port! : nginx!.port)
 
   // Warm every proxy once (JIT, pools, the cache entry the cache-hit scenarios read).
   for (const s of scenarios.filter((x) => !x.direct && !x.routes)) await load(serverOf(s).port, serverOf(s).pid, s, 1)
-  if (nginx) for (const s of scenarios.filter(withNginx)) await load(nginx.port, nginx.pid, s, 1)
+  if (nginx) for (const s of scenarios.filter(withNginx)) await load(nginxPort(s), nginx.pid, s, 1)
 
   const results: ScenarioResult[] = []
   const routed = scenarios.filter((s) => s.routes)
@@ -252,7 +283,7 @@ async function main(): Promise<void> {
       const order: ('gateway' | 'nginx')[] = round % 2 === 0 ? ['gateway', 'nginx'] : ['nginx', 'gateway']
       for (const target of order) {
         if (target === 'nginx') {
-          if (withNginx(s)) theirs.push(await load(nginx!.port, nginx!.pid, s, seconds))
+          if (withNginx(s)) theirs.push(await load(nginxPort(s), nginx!.pid, s, seconds))
           continue
         }
         const sampler = sampleRss(() => workerPids(server.output()))

@@ -18,8 +18,15 @@ export interface Scenario {
   warm?: boolean
   /** Request headers (the credential of the authenticated scenarios). */
   headers?: Record<string, string>
-  /** https: against a second gateway terminating TLS; websocket: echoed messages (bench/ws-load.ts). */
-  protocol?: 'https' | 'websocket'
+  /**
+   * https: against a second gateway terminating TLS; websocket: echoed messages (bench/ws-load.ts);
+   * h2: HTTP/2 over TLS (ALPN h2) with h2load, against a gateway with server.http2 on.
+   */
+  protocol?: 'https' | 'websocket' | 'h2'
+  /** h2: concurrent streams per connection (h2load -m). */
+  streams?: number
+  /** Against the gateway with server.http2 on, whatever the protocol. */
+  h2Port?: boolean
   /** Needs a Redis (bench/run.ts starts redis-server). */
   redis?: boolean
   /** The scenario this one's "vs direct" ratios are taken against; default `direct`. */
@@ -33,7 +40,7 @@ export interface Scenario {
   /** Against a gateway of its own, started for it with `count` routes (one per host when `host`), its boot timed. */
   routes?: { count: number; host?: boolean }
   /** Run only when asked for, by its name or its group's (`--scenario routes`): not in a default or --quick run. */
-  group?: 'routes' | 'concurrency'
+  group?: 'routes' | 'concurrency' | 'http2'
   describe: string
 }
 
@@ -94,6 +101,9 @@ export const SCENARIOS: readonly Scenario[] = [
     baseline: 'routes-1',
     describe: 'small GET to the middle one of 1,000 routes, one per host, all at /api',
   },
+  // 16 connections × 4 streams: 64 requests in flight, as the HTTP/1.1 scenarios' 64 connections.
+  { name: 'h2', group: 'http2', path: '/api/small', protocol: 'h2', connections: 16, streams: 4, describe: 'small GET proxied over HTTP/2 (TLS, ALPN h2), 16 connections × 4 streams (h2load)' },
+  { name: 'tls-h2-port', group: 'http2', path: '/api/small', protocol: 'https', h2Port: true, baseline: 'tls', describe: 'small GET proxied over HTTP/1.1 + TLS to a port with server.http2 on (the wait of one turn before forwarding)' },
   ...[64, 256, 1_024].map(
     (connections): Scenario => ({
       name: `proxied-c${connections}`,
@@ -107,13 +117,13 @@ export const SCENARIOS: readonly Scenario[] = [
 ]
 
 /**
- * Scenarios named in `--scenario a,b` (or a group: `routes`, `concurrency`), with the
+ * Scenarios named in `--scenario a,b` (or a group: `routes`, `concurrency`, `http2`), with the
  * baselines and floors they compare with; every ungrouped one when empty. Throws on an
  * unknown name.
  */
 export function selectScenarios(names: string | undefined): Scenario[] {
   const wanted = names ? names.split(',').map((n) => n.trim()).filter(Boolean) : SCENARIOS.filter((s) => !s.group).map((s) => s.name)
-  const known = [...SCENARIOS.map((s) => s.name), 'routes', 'concurrency']
+  const known = [...SCENARIOS.map((s) => s.name), 'routes', 'concurrency', 'http2']
   const unknown = wanted.filter((n) => !known.includes(n))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}`)
   const chosen = SCENARIOS.filter((s) => wanted.includes(s.name) || (s.group !== undefined && wanted.includes(s.group)))

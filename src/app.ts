@@ -76,7 +76,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   // A client may not claim an identity on any route: every consumer header name is the gateway's.
   const identityFields = consumerHeaderNames(config.routes)
   // Requests in flight on the configured routes of this worker (server.maxInflightPerWorker).
-  const load = { inflight: 0, max: config.server.maxInflightPerWorker }
+  const load = { inflight: 0, max: config.server.maxInflightPerWorker, countAfterOneTurn: config.server.http2 || config.server.h2c }
   const serveDeps: ServeDeps = {
     admit: createEdge({ isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0, scheme: config.server.tls ? 'https' : 'http' }),
     renderError: (err, exchange) => renderError(err, exchange, log),
@@ -112,6 +112,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       websockets: routeConfig.websocket ? deps.websockets : undefined,
       scheme: config.server.tls ? 'https' : 'http',
       deadlines,
+      http2: config.server.http2 || config.server.h2c,
     })
     entries.push({ prefix: route.prefix, host: route.host, value: serveRoute(route, buildChain(route, forwarder.forward, chainDeps, closers, forwarder.context), serveDeps, load) })
   }

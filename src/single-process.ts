@@ -87,6 +87,8 @@ export async function runSingleProcess(config: GatewayConfig, source: ConfigSour
     mode: 'single-process',
     config: source.description,
     routes: config.routes.length,
+    // What the public port speaks (ALPN names; h2c: prior knowledge): a request's own protocol is not known (docs/proxying.md, "HTTP/2").
+    protocols: config.server.http2 ? ['h2', 'http/1.1'] : config.server.h2c ? ['h2c', 'http/1.1'] : ['http/1.1'],
     version: VERSION,
   })
 

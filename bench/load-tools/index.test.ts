@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { loadCommand, parseOha, parseWrk, pickTool } from './index.ts'
+import { loadCommand, parseH2load, parseOha, parseWrk, pickTool } from './index.ts'
 
 const sample = (name: string) => Bun.file(join(import.meta.dir, '..', 'samples', name)).text()
 
@@ -32,6 +32,15 @@ describe('parsing load-tool output', () => {
       socketErrors: 22,
     })
   })
+
+  test('h2load: the summary, and percentiles from its per-request log (captured on this machine)', async () => {
+    const result = parseH2load(await sample('h2load.txt'), await sample('h2load-requests.tsv'))
+    expect(result).toMatchObject({ tool: 'h2load', requestsPerSec: 13057, requests: 13057, non2xx: 0, socketErrors: 0 })
+    // The log's 20 durations, in seconds, 17.681 ms the shortest.
+    expect(result.p50).toBeGreaterThan(0.017)
+    expect(result.p99).toBeGreaterThanOrEqual(result.p50)
+    expect(result.p99).toBeLessThan(1)
+  })
 })
 
 describe('command lines', () => {
@@ -49,6 +58,11 @@ describe('command lines', () => {
     expect(cmd).toContain('--no-tui')
     expect(cmd.slice(cmd.indexOf('--output-format'), cmd.indexOf('--output-format') + 2)).toEqual(['--output-format', 'json'])
     expect(cmd.at(-1)).toBe('http://127\\.0\\.0\\.1:8080/api/x-[a-z0-9]{16}')
+  })
+
+  test('h2load: connections, streams per connection, a timed run and the request log', () => {
+    const { cmd } = loadCommand('h2load', { ...base, url: 'https://127.0.0.1:8443/api/x', connections: 16, streams: 4 }, '/tmp/log')
+    expect(cmd).toEqual(['h2load', '-c', '16', '-m', '4', '-t', '2', '-D', '3', '--log-file=/tmp/log', 'https://127.0.0.1:8443/api/x'])
   })
 
   test('prefers oha, falls back to wrk, else nothing', () => {

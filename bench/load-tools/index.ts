@@ -1,10 +1,13 @@
 /**
  * One interface over the load tools: oha when installed (JSON output), else wrk with a Lua
- * JSON reporter. Both report requests/s, latency percentiles in seconds and error counts.
+ * JSON reporter; h2load (Debian's nghttp2-client) for the HTTP/2 scenarios. All report
+ * requests/s, latency percentiles in seconds and error counts.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-export type ToolName = 'oha' | 'wrk'
+export type ToolName = 'oha' | 'wrk' | 'h2load'
 
 export interface LoadResult {
   tool: ToolName
@@ -35,6 +38,8 @@ export interface LoadOptions {
   unique?: boolean
   /** Request headers sent with every request (credentials). */
   headers?: Record<string, string>
+  /** h2load: concurrent streams per connection. */
+  streams?: number
 }
 
 /** oha if installed, else wrk; undefined when neither is. */
@@ -44,8 +49,15 @@ export function pickTool(which: (cmd: string) => string | null = Bun.which): Too
   return undefined
 }
 
-/** The command line for `tool` (exported for tests). */
-export function loadCommand(tool: ToolName, o: LoadOptions): { cmd: string[]; env: Record<string, string> } {
+/** The command line for `tool` (exported for tests); h2load writes each request to `logFile`. */
+export function loadCommand(tool: ToolName, o: LoadOptions, logFile = '/dev/null'): { cmd: string[]; env: Record<string, string> } {
+  if (tool === 'h2load') {
+    // -D: a timed run; https:// negotiates h2 by ALPN, http:// is h2c prior knowledge.
+    const cmd = ['h2load', '-c', String(o.connections), '-m', String(o.streams ?? 1), '-t', String(o.threads), '-D', String(o.durationSeconds), `--log-file=${logFile}`]
+    for (const [name, value] of Object.entries(o.headers ?? {})) cmd.push('-H', `${name}: ${value}`)
+    cmd.push(o.url)
+    return { cmd, env: {} }
+  }
   if (tool === 'oha') {
     const cmd = ['oha', '--no-tui', '--output-format', 'json', '-z', `${o.durationSeconds}s`, '-c', String(o.connections)]
     if (o.method) cmd.push('-m', o.method)
@@ -67,11 +79,45 @@ export function loadCommand(tool: ToolName, o: LoadOptions): { cmd: string[]; en
 }
 
 export async function runLoad(tool: ToolName, o: LoadOptions): Promise<LoadResult> {
-  const { cmd, env } = loadCommand(tool, o)
-  const proc = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, ...env } })
-  const text = await new Response(proc.stdout).text()
-  if ((await proc.exited) !== 0) throw new Error(`${tool} failed: ${await new Response(proc.stderr).text()}`)
-  return tool === 'oha' ? parseOha(text) : parseWrk(text)
+  const dir = tool === 'h2load' ? mkdtempSync(join(tmpdir(), 'bench-h2load-')) : undefined
+  const logFile = dir ? join(dir, 'requests.log') : undefined
+  try {
+    const { cmd, env } = loadCommand(tool, o, logFile)
+    const proc = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, ...env } })
+    const text = await new Response(proc.stdout).text()
+    if ((await proc.exited) !== 0) throw new Error(`${tool} failed: ${await new Response(proc.stderr).text()}`)
+    if (tool === 'h2load') return parseH2load(text, readFileSync(logFile!, 'utf8'))
+    return tool === 'oha' ? parseOha(text) : parseWrk(text)
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Parses h2load's summary (requests/s, the request and status counts) and its --log-file, one
+ * line per request ("start µs, status, duration µs"), for the percentiles it does not print.
+ */
+export function parseH2load(summary: string, log: string): LoadResult {
+  const number = (pattern: RegExp) => Number(pattern.exec(summary)?.[1] ?? NaN)
+  const durations = log
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => Number(line.split('\t')[2]) / 1e6)
+    .sort((a, b) => a - b)
+  const at = (q: number) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0
+  const requests = number(/requests: \d+ total, \d+ started, (\d+) done/)
+  const statuses = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(summary)
+  return {
+    tool: 'h2load',
+    requestsPerSec: number(/finished in [\d.]+m?s, ([\d.]+) req\/s/),
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    requests,
+    non2xx: statuses ? Number(statuses[2]) + Number(statuses[3]) + Number(statuses[4]) : 0,
+    // "failed" counts every request that got no response (errored and timed out ones included).
+    socketErrors: number(/(\d+) failed/),
+  }
 }
 
 /** Parses the last line of wrk output written by wrk-json.lua. */

@@ -407,4 +407,11 @@ describe('TLS material is parsed at load', () => {
   test('checked even when another section has a schema error', () => {
     expect(errorsOf({ server: { port: 'eighty', tls: { certFile: good.key, keyFile: good.cert } } })).toHaveLength(3)
   })
+  test('server.http2 needs tls and server.h2c a port without it: each alone says which key to use', () => {
+    const tls = { certFile: good.cert, keyFile: good.key }
+    expect(validateConfig({ server: { tls, http2: true } }).ok).toBe(true)
+    expect(validateConfig({ server: { h2c: true } }).ok).toBe(true)
+    expect(errorsOf({ server: { http2: true } })).toEqual(['server.http2: needs server.tls (HTTP/2 is negotiated by TLS ALPN); for cleartext HTTP/2 with prior knowledge set server.h2c: true'])
+    expect(errorsOf({ server: { tls, h2c: true } })).toEqual(['server.h2c: is cleartext HTTP/2, for a port without server.tls; with TLS set server.http2: true'])
+  })
 })

@@ -190,6 +190,9 @@ function crossFieldErrors(raw: unknown): string[] {
     errors.push(`admin.port: must differ from server.port (${adminPort})`)
   }
   if (server.httpRedirectPort !== undefined && server.tls === undefined) errors.push('server.httpRedirectPort: needs server.tls')
+  // h2 over TLS is chosen by ALPN (RFC 9113 §3.2), cleartext h2 by prior knowledge (§3.3): one key per kind of port.
+  if (server.http2 === true && server.tls === undefined) errors.push('server.http2: needs server.tls (HTTP/2 is negotiated by TLS ALPN); for cleartext HTTP/2 with prior knowledge set server.h2c: true')
+  if (server.h2c === true && server.tls !== undefined) errors.push('server.h2c: is cleartext HTTP/2, for a port without server.tls; with TLS set server.http2: true')
   const metrics = isRecord(raw.metrics) ? raw.metrics : {}
   if (typeof admin.bearerToken === 'string' && typeof metrics.bearerToken === 'string' && admin.bearerToken !== metrics.bearerToken) {
     errors.push('metrics.bearerToken: differs from admin.bearerToken; set only admin.bearerToken')

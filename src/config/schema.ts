@@ -92,6 +92,16 @@ const serverSchema = z.strictObject({
     .optional(),
   /** With `tls`: also listen for plain HTTP here and answer 308 to the https:// URL. */
   httpRedirectPort: port.optional(),
+  /**
+   * With `tls`: offer HTTP/2 by ALPN (RFC 9113 §3.2) on the public port; clients without h2
+   * (and WebSocket) stay on HTTP/1.1. Bun calls its HTTP/2 server experimental.
+   */
+  http2: z.boolean().default(false),
+  /**
+   * Without `tls`: also serve cleartext HTTP/2 to clients that open with the preface (prior
+   * knowledge, RFC 9113 §3.3), e.g. a load balancer or gRPC-style client; HTTP/1.1 stays served.
+   */
+  h2c: z.boolean().default(false),
   /** WebSocket proxying (docs/proxying.md, "WebSocket"). */
   websocket: z
     .strictObject({

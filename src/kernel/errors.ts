@@ -32,6 +32,11 @@ export const ERRORS = {
   gateway_timeout: 504,
   /** Cache-Control: only-if-cached, and nothing usable is stored (RFC 9111 §5.2.1.7). */
   not_cached: 504,
+  /**
+   * A gRPC call (content-type application/grpc): the gateway cannot carry gRPC (Bun.serve sends no
+   * HTTP/2 trailers), and says so as gRPC does: HTTP 200, grpc-status 12 UNIMPLEMENTED, no body.
+   */
+  grpc_unimplemented: 200,
 } as const
 
 export type ErrorCode = keyof typeof ERRORS
@@ -118,6 +123,23 @@ const ERROR_BODY_BYTES = errorBody('', 500, '').length
 /** The bytes of the body `errorResponse(code, requestId)` makes (the access log's `bytes`). */
 export const errorBodyBytes = (code: ErrorCode, requestId: string): number => ERROR_BODY_BYTES + code.length + requestId.length
 
+/**
+ * gRPC's "Trailers-Only" answer (grpc/doc/PROTOCOL-HTTP2.md, "Responses"): one HEADERS frame
+ * that ends the stream, carrying the status a gRPC client reads. grpc-message is
+ * percent-encoded by the spec: this text has no "%" and nothing outside %x20-7E.
+ */
+function grpcUnimplemented(requestId: string): Response {
+  return new Response(null, {
+    status: 200,
+    headers: {
+      'content-type': 'application/grpc',
+      'grpc-status': '12',
+      'grpc-message': 'this gateway cannot proxy gRPC: Bun.serve sends no HTTP/2 trailers (docs/proxying.md, gRPC)',
+      'x-request-id': requestId,
+    },
+  })
+}
+
 /** The code of each answer the gateway made itself, for metrics and for a stage that must tell a refusal from an upstream's answer. */
 const refusals = new WeakMap<Response, GatewayError>()
 
@@ -126,7 +148,7 @@ const refusals = new WeakMap<Response, GatewayError>()
  * Response, so every stage outside sees it (CORS, response header rules) like any other.
  */
 export function refusal(requestId: string, error: GatewayError): Response {
-  const response = errorResponse(error.code, requestId, error.headers, error.closeConnection)
+  const response = error.code === 'grpc_unimplemented' ? grpcUnimplemented(requestId) : errorResponse(error.code, requestId, error.headers, error.closeConnection)
   refusals.set(response, error)
   return response
 }

@@ -25,6 +25,7 @@ describe('routingPath', () => {
     ['http://a.example/public//admin/x', '/public/admin/x'],
     ['http://a.example/heal%74h', '/health'],
     ['http://a.example/a/b#frag', '/a/b'],
+    ['*', INVALID_PATH],
   ])('%s → %p', (url, expected) => {
     expect(routingPath(url, 'reject')).toBe(expected)
   })

@@ -45,7 +45,9 @@ export function targetLength(url: string): number {
  */
 export function routingPath(url: string, escapedSlashes: EscapedSlashes): string {
   const start = pathStart(url)
-  if (start === -1) return '/'
+  // No path: the asterisk-form "*" (OPTIONS *, RFC 9112 §3.2.4), which Bun refuses on HTTP/1.1
+  // but passes on HTTP/2 (`:path: *`, RFC 9113 §8.3.1). It names no resource to route: 400.
+  if (start === -1) return INVALID_PATH
   let end = url.indexOf('?', start)
   const hash = url.indexOf('#', start)
   if (end === -1 || (hash !== -1 && hash < end)) end = hash

@@ -70,7 +70,7 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
   })
   const rejected = createCounterFamily(registry, {
     name: METRICS.rejected.name,
-    help: 'Requests the gateway refused itself, by error code: bad_request, unauthorized, not_found, method_not_allowed, payload_too_large, uri_too_long, header_fields_too_large, rate_limited, auth_throttled (4xx) and overloaded (503); docs/proxying.md says when',
+    help: 'Requests the gateway refused itself, by error code: bad_request, unauthorized, not_found, method_not_allowed, payload_too_large, uri_too_long, header_fields_too_large, rate_limited, auth_throttled (4xx), grpc_unimplemented (a gRPC call answered with grpc-status 12) and overloaded (503); docs/proxying.md says when',
     labelNames: METRICS.rejected.labels,
   })
   const ejections = createCounterFamily(registry, {

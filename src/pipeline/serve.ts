@@ -52,7 +52,15 @@ const OVERLOADED = overloaded()
 export interface Load {
   inflight: number
   readonly max: number
+  /**
+   * HTTP/2 ports: count a request only once it is still there one event-loop turn later. A
+   * rapid reset (CVE-2023-44487) has Bun run ~1,000 handlers in one read before it reads their
+   * RST_STREAMs; counted at once, they would fill `max` and refuse other clients meanwhile.
+   */
+  readonly countAfterOneTurn?: boolean
 }
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, load?: Load): HonoHandler<GatewayEnv> {
   const { admit, renderError } = deps
@@ -73,6 +81,7 @@ export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, loa
     }
     if (answer instanceof Promise) {
       if (!load) return settle(answer, exchange, started, observers, renderError)
+      if (load.countAfterOneTurn) return countAfterOneTurn(answer, exchange, started, observers, renderError, load)
       // Counted until the response head: what waits on an upstream is the queue being bounded.
       load.inflight++
       return settle(answer, exchange, started, observers, renderError).then((response) => {
@@ -101,4 +110,25 @@ async function settle(
   }
   observe(observers, exchange, response, started)
   return response
+}
+
+/** `settle`, counted in `load` from one turn on, and not at all when the client left by then. */
+async function countAfterOneTurn(
+  answer: Promise<Response>,
+  exchange: Exchange,
+  started: number,
+  observers: Observers,
+  renderError: ServeDeps['renderError'],
+  load: Load
+): Promise<Response> {
+  // Settled from now on (a rejection always has its handler); only the counting waits.
+  const settled = settle(answer, exchange, started, observers, renderError)
+  await nextTurn()
+  if (exchange.raw.signal.aborted) return settled
+  load.inflight++
+  try {
+    return await settled
+  } finally {
+    load.inflight--
+  }
 }

@@ -240,6 +240,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     workers: supervisor.pids().length,
     config: source.description,
     routes: config.routes.length,
+    // What the public port speaks (ALPN names; h2c: prior knowledge): a request's own protocol is not known (docs/proxying.md, "HTTP/2").
+    protocols: config.server.http2 ? ['h2', 'http/1.1'] : config.server.h2c ? ['h2c', 'http/1.1'] : ['http/1.1'],
     replica: replicas?.id,
     version: VERSION,
   })

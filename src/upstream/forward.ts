@@ -9,7 +9,7 @@
  * failures are counted like head failures.
  */
 import type { HeaderRules } from '../kernel/header-rules.ts'
-import { asGatewayError, refusal } from '../kernel/errors.ts'
+import { asGatewayError, GatewayError, refusal } from '../kernel/errors.ts'
 import type { Exchange } from '../kernel/exchange.ts'
 import { limitBody, relayBody, type RelayHooks } from './body.ts'
 import type { Deadline, DeadlineWheel } from './deadline.ts'
@@ -41,6 +41,8 @@ export interface ForwarderOptions {
   /** How clients reach the gateway (https with server.tls). */
   scheme?: 'http' | 'https'
   deadlines: DeadlineWheel
+  /** The port speaks HTTP/2: wait one turn of the event loop before sending (CLIENT_GONE_AFTER_ONE_TURN). */
+  http2?: boolean
 }
 
 /** An upstream answer whose head passed the checks; its body is still to be consumed. */
@@ -66,6 +68,26 @@ export interface RouteForwarder {
 }
 
 const NO_BODY_STATUS: ReadonlySet<number> = new Set([204, 304])
+/**
+ * HTTP/2 rapid reset (CVE-2023-44487): Bun runs the handler of each HEADERS frame before it
+ * reads the RST_STREAM that follows in the same read, and a microtask later the stream still
+ * looks alive; one turn of the event loop later the reset is known. Waiting that turn means a
+ * stream the client cancelled at once costs no upstream connection or request, and leaves the
+ * in-flight count (server.maxInflightPerWorker) at once.
+ */
+const CLIENT_GONE_AFTER_ONE_TURN = new GatewayError('client_closed', { reason: 'client_closed' })
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+const GRPC_UNIMPLEMENTED = new GatewayError('grpc_unimplemented')
+/**
+ * gRPC proper: application/grpc, alone or with "+proto", "+json" or parameters. gRPC-Web
+ * (application/grpc-web*) carries its trailers in the body, so it is plain HTTP and passes.
+ */
+function isGrpc(contentType: string | null): boolean {
+  if (contentType === null || !contentType.startsWith('application/grpc')) return false
+  const next = contentType.charCodeAt(16)
+  return Number.isNaN(next) || next === 43 /* "+" */ || next === 59 /* ";" */
+}
 const NEVER_ABORTED = new AbortController().signal
 const ignore = () => {}
 
@@ -84,6 +106,10 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
 
   async function send(exchange: Exchange): Promise<UpstreamExchange> {
     const raw = exchange.raw
+    if (options.http2 && !exchange.background) {
+      await nextTurn()
+      if (raw.signal.aborted) throw CLIENT_GONE_AFTER_ONE_TURN
+    }
     const method = raw.method
     let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : raw.body
     if (body && !raw.headers.has('content-length')) body = limitBody(body, maxBodyBytes, exchange)
@@ -122,6 +148,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     context,
     send,
     async forward(exchange) {
+      // Not sent: a gRPC client gets a status it understands instead (docs/proxying.md, "gRPC").
+      if (isGrpc(exchange.raw.headers.get('content-type'))) return refusal(exchange.requestId, GRPC_UNIMPLEMENTED)
       try {
         if (websockets && isWebSocketUpgrade(exchange.raw)) return await upgrade(exchange)
         return await (await send(exchange)).relay()

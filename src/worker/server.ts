@@ -132,6 +132,9 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       secureOptions: tls.minVersion === 'TLSv1.3' ? NO_TLS_BELOW_1_3 : undefined,
     },
     development: false,
+    // server.http2 (load.ts allows it only with tls): h2 by ALPN; server.h2c (only without tls):
+    // prior knowledge. Bun serves HTTP/1.1 on the same port either way (docs/proxying.md, "HTTP/2").
+    http2: config.server.http2 || config.server.h2c,
     idleTimeout: config.server.idleTimeoutSeconds,
     // The guard answers 413 itself with a JSON body; Bun's own limit would answer first, bodiless.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,

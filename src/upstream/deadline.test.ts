@@ -10,7 +10,7 @@ describe('createDeadlineWheel', () => {
   test('aborts with timedOut once the time passes, within a tick', async () => {
     wheel = createDeadlineWheel({ tickMs: 10 })
     const started = performance.now()
-    const deadline = wheel.start(30, new AbortController().signal)
+    const deadline = wheel.start(30, { signal: new AbortController().signal })
     await aborted(deadline.signal)
     expect(deadline.timedOut).toBe(true)
     expect(performance.now() - started).toBeGreaterThanOrEqual(29)
@@ -20,23 +20,32 @@ describe('createDeadlineWheel', () => {
   test('a client abort aborts it at the next tick, without counting as a timeout', async () => {
     wheel = createDeadlineWheel({ tickMs: 10 })
     const client = new AbortController()
-    const deadline = wheel.start(10_000, client.signal)
+    const deadline = wheel.start(10_000, client)
     client.abort()
     await aborted(deadline.signal)
     expect(deadline.timedOut).toBe(false)
   })
 
-  test('an already-aborted client aborts it at once', () => {
+  test("the client's signal is read at a tick, never at the start: an exchange over within a tick never makes one", async () => {
     wheel = createDeadlineWheel({ tickMs: 10 })
-    const deadline = wheel.start(10_000, AbortSignal.abort())
-    expect(deadline.signal.aborted).toBe(true)
+    let reads = 0
+    const gone = { get signal() {
+      reads++
+      return AbortSignal.abort()
+    } }
+    wheel.start(10_000, gone).clear()
+    const deadline = wheel.start(10_000, gone)
+    expect(reads).toBe(0)
+    await aborted(deadline.signal)
+    expect(reads).toBe(1)
+    expect(deadline.timedOut).toBe(false)
     expect(wheel.pending).toBe(0)
   })
 
   test('clear() ends the watch: neither the time nor the client abort it afterwards', async () => {
     wheel = createDeadlineWheel({ tickMs: 5 })
     const client = new AbortController()
-    const deadline = wheel.start(10, client.signal)
+    const deadline = wheel.start(10, client)
     deadline.clear()
     expect(wheel.pending).toBe(0)
     client.abort()
@@ -47,7 +56,7 @@ describe('createDeadlineWheel', () => {
 
   test('onAbort: the direct listener hears the deadline once, and a signal made afterwards is already aborted', async () => {
     wheel = createDeadlineWheel({ tickMs: 5 })
-    const deadline = wheel.start(10, new AbortController().signal)
+    const deadline = wheel.start(10, { signal: new AbortController().signal })
     const heard: unknown[] = []
     deadline.onAbort((reason) => heard.push(reason))
     const until = performance.now() + 2000
@@ -62,7 +71,7 @@ describe('createDeadlineWheel', () => {
   test('onAbort(undefined) and clear() silence the listener', async () => {
     wheel = createDeadlineWheel({ tickMs: 5 })
     const client = new AbortController()
-    const deadline = wheel.start(10_000, client.signal)
+    const deadline = wheel.start(10_000, client)
     let heard = 0
     deadline.onAbort(() => heard++)
     deadline.onAbort(undefined)
@@ -75,7 +84,7 @@ describe('createDeadlineWheel', () => {
 
   test('ten thousand finished exchanges leave nothing pending', () => {
     wheel = createDeadlineWheel()
-    const client = new AbortController().signal
+    const client = { signal: new AbortController().signal }
     for (let i = 0; i < 10_000; i++) wheel.start(30_000, client).clear()
     expect(wheel.pending).toBe(0)
   })

@@ -12,7 +12,7 @@ import type { HeaderRules } from '../kernel/header-rules.ts'
 import { asGatewayError, GatewayError, refusal } from '../kernel/errors.ts'
 import type { Exchange } from '../kernel/exchange.ts'
 import { limitBody, relayBody, type RelayHooks } from './body.ts'
-import type { Deadline, DeadlineWheel } from './deadline.ts'
+import type { ClientLink, Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
 import { upstreamRequestHeaders, type ForwardingContext } from '../kernel/forwarding.ts'
 import type { Upstream } from './upstream.ts'
@@ -88,7 +88,8 @@ function isGrpc(contentType: string | null): boolean {
   const next = contentType.charCodeAt(16)
   return Number.isNaN(next) || next === 43 /* "+" */ || next === 59 /* ";" */
 }
-const NEVER_ABORTED = new AbortController().signal
+/** A background exchange's client: none, never gone. */
+const NO_CLIENT: ClientLink = { signal: new AbortController().signal }
 const ignore = () => {}
 
 export function createForwarder(options: ForwarderOptions): RouteForwarder {
@@ -118,8 +119,9 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     const background = exchange.background
     if (extendIdleTo !== undefined && !background) exchange.server?.timeout?.(raw, extendIdleTo)
 
-    const clientSignal = background ? NEVER_ABORTED : raw.signal
-    const deadline = deadlines.start(timeoutMs, clientSignal)
+    // The Request, not its signal: the signal is made only if the exchange outlives a tick.
+    const requester = background ? NO_CLIENT : raw
+    const deadline = deadlines.start(timeoutMs, requester)
     const sentAt = performance.now()
     let response: UpstreamResponse
     let request: OutgoingRequest
@@ -129,11 +131,11 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
       response = await client.send(request)
     } catch (err) {
       deadline.clear()
-      throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: clientSignal.aborted })
+      throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: requester.signal.aborted })
     }
     exchange.upstreamMs = performance.now() - sentAt
     exchange.upstreamStatus = response.status
-    return new ResponseHandle(response, request, clientSignal, upstream, bufferResponseBytes)
+    return new ResponseHandle(response, request, requester, upstream, bufferResponseBytes)
   }
 
   const websockets = options.websockets
@@ -231,7 +233,7 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     private readonly response: UpstreamResponse,
     /** What was sent: its deadline, the exchange it is for, and the target that answered. */
     private readonly request: OutgoingRequest,
-    private readonly clientSignal: AbortSignal,
+    private readonly requester: ClientLink,
     private readonly upstream: Upstream,
     private readonly bufferResponseBytes: number
   ) {
@@ -298,7 +300,7 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     this.deadline.clear()
     const mapped = toGatewayError(err, {
       timedOut: this.deadline.timedOut,
-      clientGone: this.clientSignal.aborted,
+      clientGone: this.requester.signal.aborted,
       inBody: true,
       declaredLength: this.headers.has('content-length'),
     })

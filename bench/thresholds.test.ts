@@ -49,6 +49,15 @@ describe('evaluate', () => {
     expect(evaluate(results, t)).toEqual(["proxied: CPU per request 2.50x the floor's > 2", 'routes-10000: boot 6.20 s > 5 s'])
   })
 
+  test('a p99 above its multiple of nginx is named', () => {
+    const t: Thresholds = { ...thresholds, maxP99RatioVsNginx: { 'proxied-c256': 2 } }
+    const results: ScenarioResult[] = [
+      { name: 'proxied-c256', describe: '', gateway: load(100), nginx: load(100), p99RatioVsNginx: 2.4 },
+      { name: 'proxied-c1024', describe: '', gateway: load(100), nginx: load(100), p99RatioVsNginx: 9 },
+    ]
+    expect(evaluate(results, t)).toEqual(["proxied-c256: p99 2.40x nginx's > 2"])
+  })
+
   test("nginx's own errors do not fail the gateway's run", () => {
     const results: ScenarioResult[] = [{ name: 'cache-miss', describe: '', gateway: load(10), nginx: load(10, { non2xx: 53 }) }]
     expect(evaluate(results, thresholds)).toEqual([])

@@ -12,6 +12,8 @@ export interface Thresholds {
   maxCpuRatioVsNginx?: Record<string, number>
   /** Most CPU per request as a multiple of the scenario's floor's (the leanest Bun server, bench/floor/). */
   maxCpuRatioVsFloor?: Record<string, number>
+  /** Highest p99 latency as a multiple of nginx's at the same load, by scenario. */
+  maxP99RatioVsNginx?: Record<string, number>
   /** Longest boot (spawn to `listening`) of a routes scenario's gateway, ms. */
   maxBootMs?: Record<string, number>
 }
@@ -39,6 +41,10 @@ export function evaluate(results: readonly ScenarioResult[], t: Thresholds): str
     const cpuVsFloor = t.maxCpuRatioVsFloor?.[r.name]
     if (cpuVsFloor !== undefined && r.cpuRatioVsFloor !== undefined && r.cpuRatioVsFloor > cpuVsFloor) {
       failures.push(`${r.name}: CPU per request ${r.cpuRatioVsFloor.toFixed(2)}x the floor's > ${cpuVsFloor}`)
+    }
+    const p99VsNginx = t.maxP99RatioVsNginx?.[r.name]
+    if (p99VsNginx !== undefined && r.p99RatioVsNginx !== undefined && r.p99RatioVsNginx > p99VsNginx) {
+      failures.push(`${r.name}: p99 ${r.p99RatioVsNginx.toFixed(2)}x nginx's > ${p99VsNginx}`)
     }
     const boot = t.maxBootMs?.[r.name]
     if (boot !== undefined && r.bootMs !== undefined && r.bootMs > boot) {

@@ -51,6 +51,13 @@ function preparedPath(): string {
   prepareSharedCache(path).db.close()
   return path
 }
+/** Two workers' stores on one prepared database, on the clock `clock.now`. */
+function twoWorkers(clock: { now: number }): [SharedStore, SharedStore] {
+  const path = preparedPath()
+  const stores = [0, 1].map(() => openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => clock.now }))
+  open.push(...stores)
+  return stores as [SharedStore, SharedStore]
+}
 afterEach(() => {
   for (const store of open.splice(0)) store.close()
 })
@@ -114,11 +121,8 @@ describe('the shared store', () => {
   })
 
   test('one worker holds the fill lock for a key until it unlocks (with the next commit) or the lock expires', async () => {
-    let now = 1000
-    const path = preparedPath()
-    const a = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
-    const b = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
-    open.push(a, b)
+    const clock = { now: 1000 }
+    const [a, b] = twoWorkers(clock)
     expect(a.lock('k', 500)).toBe(true)
     expect(b.lock('k', 500)).toBe(false)
     expect(b.locked('k')).toBe(true)
@@ -126,7 +130,7 @@ describe('the shared store', () => {
     await committed()
     expect(b.locked('k')).toBe(false)
     expect(b.lock('k', 500)).toBe(true)
-    now += 501
+    clock.now += 501
     expect(a.lock('k', 500)).toBe(true)
   })
 
@@ -164,13 +168,10 @@ describe('the shared store', () => {
   })
 
   test('a lock that expired and was taken by another worker is not released by its first holder', async () => {
-    let now = 1000
-    const path = preparedPath()
-    const a = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
-    const b = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => now })
-    open.push(a, b)
+    const clock = { now: 1000 }
+    const [a, b] = twoWorkers(clock)
     expect(a.lock('k', 500)).toBe(true)
-    now += 501
+    clock.now += 501
     expect(b.lock('k', 500)).toBe(true)
     a.unlock('k')
     await committed()

@@ -14,7 +14,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   // What everything builds on: the Exchange, stages, errors, forwarding rules; small leaves.
   ['kernel', 'net', 'files', 'log', 'version', 'self'],
   // Each built-in policy, and the plugin API (plugin.ts) users import.
-  ['policies', 'plugin'],
+  // Tracing: W3C trace context, spans and their OTLP export (the pipeline and the upstream use it).
+  ['policies', 'plugin', 'tracing'],
   // The config: its schema assembles the policies' keys.
   ['config'],
   ['upstream'],

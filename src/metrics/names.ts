@@ -51,6 +51,9 @@ export const METRICS = {
   /** Incoming replica bus messages dropped: unsigned, bad_signature, stale, malformed, or bus_off (no busSecret). */
   replicaMessagesRejected: { name: `${PREFIX}replica_messages_rejected_total`, labels: ['reason'] },
   buildInfo: { name: `${PREFIX}build_info`, labels: ['version', 'bun'] },
+  /** Spans not exported (only with `tracing`): queue_full, or export_failed (the collector refused or was unreachable). */
+  tracingDropped: { name: `${PREFIX}tracing_spans_dropped_total`, labels: ['reason'] },
+  tracingExported: `${PREFIX}tracing_spans_exported_total`,
 } as const
 
 /** Seconds; upstream latencies on a LAN are mostly milliseconds. */

@@ -11,6 +11,7 @@ import type { UpstreamObserver } from '../upstream/wrappers/observer.ts'
 import { createCounterFamily, createHistogramFamily, type CounterChild, type HistogramChild } from './family.ts'
 import type { BridgeObserver } from '../upstream/websocket/bridge.ts'
 import type { WebSocketSlots } from '../upstream/websocket/slots.ts'
+import type { ExportStats } from '../tracing/exporter.ts'
 import { createHttpMetrics, type HttpMetrics } from './http.ts'
 import { LATENCY_BUCKETS, METRICS, PREFIX } from './names.ts'
 import { counterCatalog, type BuiltinMetrics, type PolicyMetrics } from '../kernel/policy.ts'
@@ -38,6 +39,8 @@ export interface WorkerMetrics {
   watchCache(stats: () => CacheStats): void
   /** Reads the open sockets and pending handshakes at every scrape: the very numbers the cap counts. */
   watchWebSockets(slots: Pick<WebSocketSlots, 'open' | 'handshakes'>): void
+  /** Exports the span queue's counts (tracing on only: no families otherwise). */
+  watchTracing(stats: () => ExportStats): void
 }
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
@@ -212,6 +215,9 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     watchWebSockets(slots) {
       wsSlots = slots
     },
+    watchTracing(stats) {
+      watchTracing(registers, stats)
+    },
   }
   new Gauge({
     name: METRICS.inflight,
@@ -222,4 +228,32 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
     },
   })
   return metrics
+}
+
+/** The tracing counters, read from the exporter at every scrape. */
+function watchTracing(registers: Registry[], stats: () => ExportStats): void {
+  const seen = { queueFull: 0, exportFailed: 0, exported: 0 }
+  new Counter({
+    name: METRICS.tracingDropped.name,
+    help: 'Spans dropped instead of exported, by reason: queue_full (tracing.queueSize reached), export_failed (the collector refused the batch or could not be reached)',
+    labelNames: METRICS.tracingDropped.labels,
+    registers,
+    collect() {
+      const now = stats()
+      for (const [key, reason] of [['queueFull', 'queue_full'], ['exportFailed', 'export_failed']] as const) {
+        if (now[key] > seen[key]) this.inc({ reason }, now[key] - seen[key])
+        seen[key] = now[key]
+      }
+    },
+  })
+  new Counter({
+    name: METRICS.tracingExported,
+    help: 'Spans the collector accepted (a 2xx answer to their batch)',
+    registers,
+    collect() {
+      const exported = stats().exported
+      if (exported > seen.exported) this.inc(exported - seen.exported)
+      seen.exported = exported
+    },
+  })
 }

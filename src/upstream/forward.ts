@@ -10,7 +10,7 @@
  */
 import type { HeaderRules } from '../kernel/header-rules.ts'
 import { asGatewayError, refusal } from '../kernel/errors.ts'
-import type { Exchange } from '../kernel/exchange.ts'
+import type { Exchange, RequestTrace } from '../kernel/exchange.ts'
 import { limitBody, relayBody, type RelayHooks } from './body.ts'
 import type { Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
@@ -98,6 +98,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     try {
       const request = new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline)
       if (hashKeyOf) request.hashKey = hashKeyOf(exchange)
+      request.trace = exchange.trace
       response = await client.send(request)
     } catch (err) {
       deadline.clear()
@@ -111,6 +112,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const upgrade = (exchange: Exchange) => {
     const target = upstream.pick(hashKeyOf?.(exchange))
     const headers = upstreamRequestHeaders(exchange.raw.headers, context(exchange), false)
+    // No try span for a handshake: the upstream is told the request's own span.
+    exchange.trace?.inject(headers)
     const path = upstreamPath(options, exchange.path) + exchange.query
     return proxyWebSocket(exchange, websockets!, { base: target.base, path, headers, timeoutMs, maxHeaderBytes: upstream.config.maxResponseHeaderBytes, tls: upstream.tls })
   }
@@ -152,6 +155,7 @@ function hashKeyFunction(hashOn: string): (exchange: Exchange) => string | undef
 class OutgoingRequest implements UpstreamRequest {
   target: Target | undefined = undefined
   hashKey: string | undefined = undefined
+  trace: RequestTrace | undefined = undefined
   constructor(
     readonly method: string,
     readonly path: string,

@@ -13,11 +13,12 @@ export interface UpstreamRegistry {
 export function createUpstreamRegistry(
   upstreams: GatewayConfig['upstreams'],
   observerFor?: (upstream: string) => UpstreamObserver,
-  log?: Pick<Logger, 'warn'>
+  log?: Pick<Logger, 'warn'>,
+  tracing = false
 ): UpstreamRegistry {
   const byName = new Map<string, Upstream>()
   for (const [name, config] of Object.entries(upstreams)) {
-    byName.set(name, createUpstream(name, config, { observer: observerFor?.(name), log }))
+    byName.set(name, createUpstream(name, config, { observer: observerFor?.(name), log, tracing }))
   }
   return {
     get: (name) => byName.get(name),

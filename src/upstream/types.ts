@@ -1,9 +1,10 @@
 /**
  * Interfaces of the upstream layer: targets, how one is chosen, and the client that talks
  * to them. A client is a base (native or fetch) inside wrappers, each one concern (undici's
- * Dispatcher.compose): observer → head checks → breaker → retries → balancer → base
+ * Dispatcher.compose): observer → head checks → breaker → retries → (tracing) → balancer → base
  * (pool.ts).
  */
+import type { RequestTrace } from '../kernel/exchange.ts'
 import type { Deadline } from './deadline.ts'
 
 /** One origin of an upstream: its base URL and mutable runtime state. */
@@ -49,6 +50,8 @@ export interface UpstreamRequest {
   tried?: Target[]
   /** What `hash` balancing hashes (the client address, a header or a cookie), when it applies. */
   hashKey?: string
+  /** The request's trace, when tracing is on: each try is a span of it (wrappers/tracing.ts). */
+  trace?: RequestTrace
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * An upstream: its targets and the client that reaches them, composed at boot from the
  * base client and its wrappers, outermost first: observe (metrics) → head checks → circuit
- * breaker → retries → balance (active and passive health) → base.
+ * breaker → retries → (a span per try, when tracing) → balance (active and passive health) → base.
  */
 import type { UpstreamConfig } from '../config/schema.ts'
 import { readClientTls, type ClientTls } from '../files/tls.ts'
@@ -21,6 +21,7 @@ import { createBreaker, type Breaker } from './wrappers/breaker.ts'
 import { withHeadChecks } from './wrappers/head-checks.ts'
 import { withObserver, type UpstreamObserver } from './wrappers/observer.ts'
 import { withRetries } from './wrappers/retry.ts'
+import { withTracing } from './wrappers/tracing.ts'
 
 export interface Upstream {
   readonly name: string
@@ -48,6 +49,8 @@ export interface UpstreamOptions {
   observer?: UpstreamObserver
   /** For what a request cannot tell the operator itself (a certificate that does not verify). */
   log?: Pick<Logger, 'warn'>
+  /** Tracing is on: each try gets a client span (wrappers/tracing.ts). */
+  tracing?: boolean
 }
 
 /** TLS settings for https:// targets, with the CA file read (once, at boot). */
@@ -121,6 +124,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     ...(config.retries.attempts > 1 && targets.length > 1
       ? [withRetries(config.retries, targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
       : []),
+    ...(options.tracing ? [withTracing] : []),
     withBalancer(targets, policy, outliers),
   ]
   const client = composeClient(base, ...wrappers)

@@ -104,6 +104,7 @@ function withDeadline(request: UpstreamRequest, deadline: TryDeadline): Upstream
     deadline,
     tried: request.tried,
     hashKey: request.hashKey,
+    trace: request.trace,
   }
 }
 

@@ -3,9 +3,11 @@
  * run side by side against one fixture upstream: metrics off, metrics on, metrics on +
  * access log (to /dev/null). Each round loads each of them in turn (the order rotates, so
  * drift on a shared machine cancels out) and reads its CPU time from /proc; the report is
- * the median CPU per request of each variant and its cost over "off".
+ * the median CPU per request of each variant and its cost over "off". With `--tracing`, the
+ * variants are tracing off, on but unsampled (sampleRatio 0) and on and sampled (1), metrics
+ * on in all three, exporting to bench/otlp-sink.ts (a process of its own, not measured).
  *
- *   bun run bench:overhead [-- --rounds 5 --duration 4 --connections 64 --path /api/small]
+ *   bun run bench:overhead [-- --rounds 5 --duration 4 --connections 64 --path /api/small] [--tracing]
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '4' },
     connections: { type: 'string', default: '64' },
     path: { type: 'string', default: '/api/small' },
+    tracing: { type: 'boolean', default: false },
   },
 })
 
@@ -37,11 +40,19 @@ async function main() {
   const tool = pickTool()
   if (!tool) throw new Error('neither oha nor wrk is installed')
   const upstream = await start(['bench/fixture-upstream.ts'])
-  const variants = [
-    { name: 'metrics off', metrics: false, access: false },
-    { name: 'metrics on', metrics: true, access: false },
-    { name: 'metrics on + access log', metrics: true, access: true },
-  ]
+  const sink = values.tracing ? await start(['bench/otlp-sink.ts']) : undefined
+  const endpoint = sink && `http://127.0.0.1:${sink.port}/v1/traces`
+  const variants: { name: string; metrics: boolean; access: boolean; tracing?: Record<string, unknown> }[] = values.tracing
+    ? [
+        { name: 'tracing off', metrics: true, access: false },
+        { name: 'tracing on, unsampled', metrics: true, access: false, tracing: { endpoint, sampleRatio: 0 } },
+        { name: 'tracing on, sampled', metrics: true, access: false, tracing: { endpoint, sampleRatio: 1 } },
+      ]
+    : [
+        { name: 'metrics off', metrics: false, access: false },
+        { name: 'metrics on', metrics: true, access: false },
+        { name: 'metrics on + access log', metrics: true, access: true },
+      ]
   const servers = []
   for (const v of variants) {
     const config = {
@@ -49,6 +60,7 @@ async function main() {
       admin: { port: 0 },
       metrics: { enabled: v.metrics },
       log: { access: v.access },
+      ...(v.tracing ? { tracing: v.tracing } : {}),
       upstreams: { fixture: { targets: [`http://127.0.0.1:${upstream.port}`] } },
       routes: [
         { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },

@@ -34,6 +34,7 @@ import { createDeadlineWheel, type DeadlineWheel } from './upstream/deadline.ts'
 import { createForwarder } from './upstream/forward.ts'
 import type { UpstreamRegistry } from './upstream/registry.ts'
 import type { WebSockets } from './upstream/websocket/index.ts'
+import type { Tracer } from './tracing/index.ts'
 
 export interface AppDeps {
   config: GatewayConfig
@@ -56,6 +57,8 @@ export interface AppDeps {
   plugins?: ReadonlyMap<string, LoadedPlugin>
   /** Collects what the chains started (JWKS refreshes), to stop it with the worker. */
   closers?: ReturnType<typeof createClosers>
+  /** Spans for every request but the health path's, when `tracing` is on. */
+  tracer?: Tracer
 }
 
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
@@ -94,7 +97,9 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   }
 
   const health = builtinRoute('health', healthPath, ['GET', 'HEAD'])
+  // Liveness probes are not traced: a span every few seconds that says nothing.
   const serveHealth = serveRoute(health, buildChain(health, healthHandler(deps.isHealthy ?? (() => true)), chainDeps, closers), serveDeps)
+  serveDeps.tracer = deps.tracer
 
   const entries: { prefix: string; host: string | undefined; value: HonoHandler<GatewayEnv> }[] = []
   for (const route of compileRoutes(config.routes)) {

@@ -14,7 +14,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   // What everything builds on: the Exchange, stages, errors, forwarding rules; small leaves.
   ['kernel', 'net', 'files', 'log', 'version', 'self'],
   // Each built-in policy, and the plugin API (plugin.ts) users import; the access log (its field names are the config's).
-  ['policies', 'plugin', 'access-log'],
+  // Tracing: W3C trace context, spans and their OTLP export (the pipeline and the upstream use it).
+  ['policies', 'plugin', 'access-log', 'tracing'],
   // The config: its schema assembles the policies' keys.
   ['config'],
   ['upstream'],

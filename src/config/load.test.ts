@@ -181,6 +181,43 @@ describe('env overrides', () => {
   })
 })
 
+describe('tracing', () => {
+  test('defaults; exporter headers resolve from env: and file: at load', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-load-'))
+    writeFileSync(join(dir, 'key'), 'file-key\n')
+    process.env.TEST_LOAD_OTLP_KEY = 'env-key'
+    try {
+      const result = validateConfig({ ...minimal(), tracing: { endpoint: 'http://collector:4318/v1/traces', headers: { 'x-api-key': 'env:TEST_LOAD_OTLP_KEY', authorization: `file:${join(dir, 'key')}` } } })
+      expect(result.ok && result.config.tracing).toEqual({
+        endpoint: 'http://collector:4318/v1/traces',
+        sampleRatio: 1,
+        trustIncoming: false,
+        serviceName: 'bun-gateway',
+        headers: { 'x-api-key': 'env-key', authorization: 'file-key' },
+        resourceAttributes: {},
+        queueSize: 2048,
+        batchSize: 512,
+        intervalMs: 5000,
+        exportTimeoutMs: 10_000,
+      })
+    } finally {
+      delete process.env.TEST_LOAD_OTLP_KEY
+    }
+  })
+
+  test('every bad key is named', () => {
+    const tracing = { endpoint: 'grpc://collector:4317', sampleRatio: 1.5, trustIncoming: ['10.0.0.0/33'], headers: { 'bad name': 'x', 'x-key': 'env:TEST_LOAD_UNSET' }, queueSize: 10, batchSize: 20 }
+    expect(errorsOf({ ...minimal(), tracing }).sort()).toEqual([
+      'tracing.batchSize: must not exceed tracing.queueSize (10)',
+      'tracing.endpoint: must be an http:// or https:// URL, got "grpc://collector:4317"',
+      "tracing.headers.bad name: not a valid name: expected one matching /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/",
+      'tracing.headers.x-key: environment variable TEST_LOAD_UNSET is not set',
+      'tracing.sampleRatio: expected a number from 0 to 1, got 1.5',
+      'tracing.trustIncoming[0]: must be an IP address or CIDR range, got "10.0.0.0/33"',
+    ])
+  })
+})
+
 describe('parsing', () => {
   test('YAML and JSON files', () => {
     expect(parseConfigText('server:\n  port: 81\n', 'g.yaml')).toEqual({ server: { port: 81 } })
@@ -288,7 +325,7 @@ describe('unknown keys name the key they probably are', () => {
     [{ ...base, routes: [{ path: '/a', upsteam: 'users' }] }, 'routes[0].upsteam: unknown key "upsteam" — did you mean "upstream"?'],
     [{ server: { prot: 1 } }, 'server.prot: unknown key "prot" — did you mean "port"?'],
     [{ upstreams: { users: { targets: ['http://h'], timeout: 5 } } }, 'upstreams.users.timeout: unknown key "timeout" — did you mean "timeoutMs"?'],
-    [{ nonsense: true }, 'nonsense: unknown key "nonsense" — expected one of server, redis, admin, cache, metrics, log, upstreams, routes, consumers, plugins'],
+    [{ nonsense: true }, 'nonsense: unknown key "nonsense" — expected one of server, redis, admin, cache, metrics, log, tracing, upstreams, routes, consumers, plugins'],
   ])('%j', (raw, message) => {
     expect(errorsOf(raw)).toContain(message)
   })

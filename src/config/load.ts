@@ -105,6 +105,7 @@ function semanticErrors(parts: PartialConfig, baseDir: string): string[] {
   errors.push(...requestHeaderErrors(parts.routes), ...tlsFileErrors(config))
   if (!failed.has('admin')) errors.push(...resolveAdminToken(config))
   errors.push(...resolveRedisSecrets(config))
+  if (!failed.has('tracing')) errors.push(...tracingErrors(config))
   if (!failed.has('cache')) errors.push(...sharedCachePathErrors(config))
   if (!failed.has('log')) errors.push(...accessLogFileErrors(config))
   if (!damaged.has('plugins')) errors.push(...pluginErrors(config, parts.routes, baseDir))
@@ -234,6 +235,22 @@ function resolveRedisSecrets(config: GatewayConfig): string[] {
     errors.push('redis.password: the url carries credentials too; keep them in redis.username/redis.password only')
   }
   if (redis.tls && !redis.url.startsWith('rediss://')) errors.push('redis.tls: needs a rediss:// url')
+  return errors
+}
+
+/** The exporter's header values resolved from env:/file: now (never logged); a batch fits the queue. */
+function tracingErrors(config: GatewayConfig): string[] {
+  const tracing = config.tracing
+  if (!tracing) return []
+  const errors: string[] = []
+  for (const [name, reference] of Object.entries(tracing.headers)) {
+    const resolved = resolveSecret(reference)
+    if ('error' in resolved) errors.push(`tracing.headers.${name}: ${resolved.error}`)
+    // RFC 9110 §5.5: no control characters in a field value (fetch would refuse every export).
+    else if (/[\x00-\x08\x0a-\x1f\x7f]/.test(resolved.value)) errors.push(`tracing.headers.${name}: must not contain control characters`)
+    else tracing.headers[name] = resolved.value
+  }
+  if (tracing.batchSize > tracing.queueSize) errors.push(`tracing.batchSize: must not exceed tracing.queueSize (${tracing.queueSize})`)
   return errors
 }
 

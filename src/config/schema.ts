@@ -185,6 +185,37 @@ const logSchema = z.strictObject({
   failureIntervalMs: z.int().min(0).max(3_600_000).default(10_000),
 })
 
+/** OpenTelemetry traces (docs/monitoring.md, Tracing): off unless `endpoint` is set. */
+const tracingSchema = z.strictObject({
+  /** The collector's OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces (protobuf is sent). */
+  endpoint: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional(),
+  /** Share of new traces recorded, 0-1, decided on the trace id; a trusted caller's sampled flag wins. */
+  sampleRatio: z.number().min(0).max(1).default(1),
+  /**
+   * Whose incoming `traceparent`/`tracestate` is continued: nobody's (false: every request
+   * starts a trace), everybody's (true), or the TCP peers in these IPs/CIDRs.
+   */
+  trustIncoming: z
+    .union([z.boolean(), z.array(z.string().refine(isIpOrCidr, { error: 'must be an IP address or CIDR range' }))])
+    .default(false),
+  /** The resource's service.name. */
+  serviceName: z.string().min(1).max(200).default('bun-gateway'),
+  /** Headers sent with every export (an API key): each value the literal, `env:NAME` or `file:/path`, resolved at load. */
+  headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a header name' }), z.string().min(1)).default({}),
+  /** More resource attributes (deployment.environment.name, service.namespace...). */
+  resourceAttributes: z.record(z.string().min(1).max(200), z.string().max(1000)).default({}),
+  /** Ended spans waiting for export, per worker; past it new spans are dropped and counted. */
+  queueSize: positiveInt.max(1_000_000).default(2048),
+  /** Most spans in one export request. */
+  batchSize: positiveInt.max(100_000).default(512),
+  /** Milliseconds between exports of what is queued (a full batch leaves at once). */
+  intervalMs: positiveInt.max(600_000).default(5000),
+  /** Milliseconds one export may take; then its spans are dropped and counted. */
+  exportTimeoutMs: positiveInt.max(600_000).default(10_000),
+})
+
 /** How the gateway verifies a server it connects to (an https:// upstream, a rediss:// Redis). */
 const clientTlsSchema = z.strictObject({
   /** CA certificates (PEM) trusted for the server, instead of the system's. */
@@ -375,6 +406,7 @@ export const configSchema = z.strictObject({
   cache: cacheStoreSchema.prefault({}),
   metrics: metricsSchema.prefault({}),
   log: logSchema.prefault({}),
+  tracing: tracingSchema.optional(),
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),
   /** The callers routes can authenticate (`routes[].auth`). */

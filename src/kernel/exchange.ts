@@ -25,6 +25,26 @@ export function peerOf(server: ServerBindings | undefined, raw: Request, trust: 
   return { address, trusted: trust.trustsProxies && trust.isTrusted(address) }
 }
 
+/**
+ * A request's trace (tracing/ makes it, when `tracing` is configured), as the upstream side
+ * sees it: each try is a span of its own, and the upstream is told its id.
+ */
+export interface RequestTrace {
+  readonly traceId: string
+  /**
+   * Starts the span of one upstream try (the first is resend 0): sets the `traceparent`
+   * naming it on `headers`, and the `tracestate` passed on (or removes the client's).
+   */
+  startTry(headers: Headers, method: string, path: string, resendCount: number): TryTrace
+  /** Sets the `traceparent`/`tracestate` of a request sent without a try span (a WebSocket handshake). */
+  inject(headers: Headers): void
+}
+
+/** One upstream try's span: ended with the target tried and what came of it. */
+export interface TryTrace {
+  end(target: string | undefined, status: number | undefined, error: string | undefined): void
+}
+
 /** Who an auth stage found the caller to be, and what of the request must not go upstream. */
 export interface Identity {
   /** The consumer's name, sent upstream in `header`. */
@@ -54,6 +74,10 @@ export class Exchange {
   identity: Identity | undefined = undefined
   /** A last say over the upstream request's headers, set by a stage for the request it sends on (the cache's validators). */
   adjustUpstreamHeaders: ((headers: Headers) => void) | undefined = undefined
+  /** This request's W3C trace id when tracing is on (the access log's). */
+  traceId: string | undefined = undefined
+  /** This request's trace when tracing is on: the upstream tries are its children. */
+  trace: RequestTrace | undefined = undefined
   /** The upstream request outlives the client (a background revalidation): the client leaving does not abort it. */
   background = false
   #peer: Peer | undefined
@@ -92,6 +116,8 @@ export class Exchange {
   fork(): Exchange {
     const copy = new Exchange(this.raw, this.url, this.server, this.route, this.path, this.query, this.requestId, this.trust, this.#peer)
     copy.identity = this.identity
+    copy.traceId = this.traceId
+    copy.trace = this.trace
     copy.#state = this.#state
     return copy
   }

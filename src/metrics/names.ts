@@ -69,6 +69,9 @@ export const METRICS = {
   configReloadSuccessTime: `${PREFIX}config_last_reload_success_timestamp_seconds`,
   /** notAfter of the certificates in the config's files, as a unix time. */
   certificateExpiry: { name: `${PREFIX}tls_certificate_expiry_seconds`, labels: ['use', 'file'] },
+  /** Spans not exported (only with `tracing`): queue_full, or export_failed (the collector refused or was unreachable). */
+  tracingDropped: { name: `${PREFIX}tracing_spans_dropped_total`, labels: ['reason'] },
+  tracingExported: `${PREFIX}tracing_spans_exported_total`,
 } as const
 
 /** The families that describe one process (labelled `worker`): they end with it, never kept for an exited worker. */

@@ -13,6 +13,7 @@ import { registerProcessMetrics } from './process.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { BridgeObserver } from '../upstream/websocket/bridge.ts'
 import type { WebSocketSlots } from '../upstream/websocket/slots.ts'
+import type { ExportStats } from '../tracing/exporter.ts'
 import { createHttpMetrics, type HttpMetrics } from './http.ts'
 import { LATENCY_BUCKETS, METRICS, PREFIX } from './names.ts'
 import { counterCatalog, type BuiltinMetrics, type PolicyMetrics } from '../kernel/policy.ts'
@@ -42,6 +43,8 @@ export interface WorkerMetrics {
   watchWebSockets(slots: Pick<WebSocketSlots, 'open' | 'handshakes'>): void
   /** Reads each target's tries and failures at every scrape (they are counted on the target itself). */
   watchUpstreams(upstreams: () => readonly Pick<Upstream, 'name' | 'targets'>[]): void
+  /** Exports the span queue's counts (tracing on only: no families otherwise). */
+  watchTracing(stats: () => ExportStats): void
 }
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
@@ -209,6 +212,9 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
     watchUpstreams(read) {
       upstreamsOf = read
     },
+    watchTracing(stats) {
+      watchTracing(registers, stats)
+    },
   }
   new Gauge({
     name: METRICS.inflight,
@@ -219,4 +225,32 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
     },
   })
   return metrics
+}
+
+/** The tracing counters, read from the exporter at every scrape. */
+function watchTracing(registers: Registry[], stats: () => ExportStats): void {
+  const seen = { queueFull: 0, exportFailed: 0, exported: 0 }
+  new Counter({
+    name: METRICS.tracingDropped.name,
+    help: 'Spans dropped instead of exported, by reason: queue_full (tracing.queueSize reached), export_failed (the collector refused the batch or could not be reached)',
+    labelNames: METRICS.tracingDropped.labels,
+    registers,
+    collect() {
+      const now = stats()
+      for (const [key, reason] of [['queueFull', 'queue_full'], ['exportFailed', 'export_failed']] as const) {
+        if (now[key] > seen[key]) this.inc({ reason }, now[key] - seen[key])
+        seen[key] = now[key]
+      }
+    },
+  })
+  new Counter({
+    name: METRICS.tracingExported,
+    help: 'Spans the collector accepted (a 2xx answer to their batch)',
+    registers,
+    collect() {
+      const exported = stats().exported
+      if (exported > seen.exported) this.inc(exported - seen.exported)
+      seen.exported = exported
+    },
+  })
 }

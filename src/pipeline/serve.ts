@@ -2,7 +2,8 @@
  * Turns a route's chain into the Hono handler registered for it: the edge makes the
  * Exchange, the chain answers (refusals too are answers), the answer gets its X-Request-Id
  * (made once, by the edge; set here only), and the request is recorded in the route's own
- * metric slot, the refusals counted, and, when on, the access log written. Only a bug gets
+ * metric slot, the refusals counted, and, when on, the request's span ended (tracing/) and the
+ * access log written. Only a bug gets
  * here as an exception: it is rendered as the one 500 (app.ts). The route table chose the
  * route (host routes included), so a handler serves whatever it is given.
  */
@@ -15,6 +16,7 @@ import type { Exchange } from '../kernel/exchange.ts'
 import type { Handler } from '../kernel/stage.ts'
 import type { GatewayEnv } from '../kernel/types.ts'
 import type { RequestRecorder } from '../metrics/http.ts'
+import type { Tracer } from '../tracing/index.ts'
 
 export interface ServeDeps {
   admit: Admit
@@ -24,12 +26,15 @@ export interface ServeDeps {
   /** Counts a refusal the gateway answered (its code). */
   rejected?(code: string): void
   accessLog?: AccessLog
+  /** Starts a span for each request and ends it with the answer; absent when tracing is off. */
+  tracer?: Tracer
 }
 
 /** What sees every answered request of a route. */
 interface Observers {
   recorder: RequestRecorder | undefined
   rejected: ((code: string) => void) | undefined
+  tracer: Tracer | undefined
   accessLog: AccessLog | undefined
 }
 
@@ -38,6 +43,7 @@ function observe(observers: Observers, exchange: Exchange, response: Response, s
   response.headers.set('x-request-id', exchange.requestId)
   const ms = performance.now() - started
   observers.recorder?.record(exchange.raw.method, response.status, ms / 1000, exchange.raw.headers, response.headers)
+  observers.tracer?.end(exchange, response)
   const { rejected, accessLog } = observers
   if (!rejected && !accessLog) return
   const refused = refusalOf(response)
@@ -63,8 +69,10 @@ export interface Load {
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, load?: Load): HonoHandler<GatewayEnv> {
-  const { admit, renderError } = deps
-  const observers: Observers = { recorder: deps.recorderFor?.(route.name), rejected: deps.rejected, accessLog: deps.accessLog }
+  const { renderError, tracer } = deps
+  // With tracing, the span starts as the Exchange is made: a refusal (even overloaded) has one too.
+  const admit: Admit = tracer === undefined ? deps.admit : tracedAdmit(deps.admit, tracer)
+  const observers: Observers = { recorder: deps.recorderFor?.(route.name), rejected: deps.rejected, tracer, accessLog: deps.accessLog }
   return function handleRoute(c) {
     const started = performance.now()
     const exchange = admit(c, route)
@@ -91,6 +99,15 @@ export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, loa
     }
     observe(observers, exchange, answer, started)
     return answer
+  }
+}
+
+function tracedAdmit(admit: Admit, tracer: Tracer): Admit {
+  return function admitTraced(c, route) {
+    const started = performance.now()
+    const exchange = admit(c, route)
+    tracer.start(exchange, started)
+    return exchange
   }
 }
 

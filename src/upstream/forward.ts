@@ -10,7 +10,7 @@
  */
 import type { HeaderRules } from '../kernel/header-rules.ts'
 import { asGatewayError, GatewayError, refusal } from '../kernel/errors.ts'
-import type { Exchange } from '../kernel/exchange.ts'
+import type { Exchange, RequestTrace } from '../kernel/exchange.ts'
 import { limitBody, relayBody, type RelayHooks } from './body.ts'
 import type { ClientLink, Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
@@ -128,6 +128,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     try {
       request = new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline, exchange)
       if (hashKeyOf) request.hashKey = hashKeyOf(exchange)
+      request.trace = exchange.trace
       response = await client.send(request)
     } catch (err) {
       deadline.clear()
@@ -142,6 +143,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const upgrade = (exchange: Exchange) => {
     const target = upstream.pick(hashKeyOf?.(exchange))
     const headers = upstreamRequestHeaders(exchange.raw.headers, context(exchange), false)
+    // No try span for a handshake: the upstream is told the request's own span.
+    exchange.trace?.inject(headers)
     const path = upstreamPath(options, exchange.path) + exchange.query
     return proxyWebSocket(exchange, websockets!, { base: target.base, path, headers, timeoutMs, maxHeaderBytes: upstream.config.maxResponseHeaderBytes, tls: upstream.tls })
   }
@@ -185,6 +188,7 @@ function hashKeyFunction(hashOn: string): (exchange: Exchange) => string | undef
 class OutgoingRequest implements UpstreamRequest {
   target: Target | undefined = undefined
   hashKey: string | undefined = undefined
+  trace: RequestTrace | undefined = undefined
   constructor(
     readonly method: string,
     readonly path: string,

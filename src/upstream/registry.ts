@@ -14,11 +14,12 @@ export function createUpstreamRegistry(
   upstreams: GatewayConfig['upstreams'],
   observerFor?: (upstream: string) => UpstreamObserver,
   log?: Pick<Logger, 'warn'>,
-  failureIntervalMs?: number
+  failureIntervalMs?: number,
+  tracing = false
 ): UpstreamRegistry {
   const byName = new Map<string, Upstream>()
   for (const [name, config] of Object.entries(upstreams)) {
-    byName.set(name, createUpstream(name, config, { observer: observerFor?.(name), log, failureIntervalMs }))
+    byName.set(name, createUpstream(name, config, { observer: observerFor?.(name), log, failureIntervalMs, tracing }))
   }
   return {
     get: (name) => byName.get(name),

@@ -1,10 +1,11 @@
 /**
  * Interfaces of the upstream layer: targets, how one is chosen, and the client that talks
  * to them. A client is a base (native or fetch) inside wrappers, each one concern (undici's
- * Dispatcher.compose): observer → head checks → breaker → retries → balancer → base
+ * Dispatcher.compose): observer → head checks → breaker → retries → (tracing) → balancer → base
  * (pool.ts).
  */
 import type { Exchange } from '../kernel/exchange.ts'
+import type { RequestTrace } from '../kernel/exchange.ts'
 import type { Deadline } from './deadline.ts'
 import type { UpstreamErrorCode } from '../kernel/errors.ts'
 
@@ -61,6 +62,8 @@ export interface UpstreamRequest {
   hashKey?: string
   /** The client's exchange: each try records its target on it, a failed try names its route and request id. */
   exchange?: Exchange
+  /** The request's trace, when tracing is on: each try is a span of it (wrappers/tracing.ts). */
+  trace?: RequestTrace
 }
 
 /**

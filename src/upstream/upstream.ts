@@ -1,8 +1,8 @@
 /**
  * An upstream: its targets and the client that reaches them, composed at boot from the
  * base client and its wrappers, outermost first: observe (metrics) → head checks (for a base
- * client that does not check heads itself: fetch) → circuit breaker → retries → balance
- * (active and passive health) → base.
+ * client that does not check heads itself: fetch) → circuit breaker → retries → (a span per
+ * try, when tracing) → balance (active and passive health) → base.
  */
 import type { UpstreamConfig } from '../config/schema.ts'
 import { readClientTls, type ClientTls } from '../files/tls.ts'
@@ -23,6 +23,7 @@ import { createBreaker, type Breaker } from './wrappers/breaker.ts'
 import { withHeadChecks } from './wrappers/head-checks.ts'
 import { withObserver, type UpstreamObserver } from './wrappers/observer.ts'
 import { withRetries } from './wrappers/retry.ts'
+import { withTracing } from './wrappers/tracing.ts'
 
 export interface Upstream {
   readonly name: string
@@ -54,6 +55,8 @@ export interface UpstreamOptions {
   log?: Pick<Logger, 'warn'>
   /** At most one failure line per target and error code in this many ms (`log.failureIntervalMs`). */
   failureIntervalMs?: number
+  /** Tracing is on: each try gets a client span (wrappers/tracing.ts). */
+  tracing?: boolean
 }
 
 /** The failure lines' default interval (the config's default too). */
@@ -131,6 +134,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     ...(config.retries.attempts > 1 && targets.length > 1
       ? [withRetries(config.retries, targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
       : []),
+    ...(options.tracing ? [withTracing] : []),
     withBalancer(targets, policy, outliers, failureLog),
   ]
   const client = composeClient(base, ...wrappers)

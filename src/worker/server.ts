@@ -20,6 +20,7 @@ import { openSharedTier } from '../policies/cache/shared-store.ts'
 import { createCacheStore, type CacheStats } from '../policies/cache/store.ts'
 import { fileSink, stdoutSink } from '../access-log/file.ts'
 import { createWorkerMetrics } from '../metrics/registry.ts'
+import { createTracer } from '../tracing/index.ts'
 import { localStore, type RateLimitStore } from '../policies/rate-limit/buckets.ts'
 import type { TargetHealth } from '../upstream/target.ts'
 import { snapshotOf, type UpstreamSnapshot } from '../upstream/snapshot.ts'
@@ -75,7 +76,11 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   const onRequest = options.onRequest
   const store = createCacheStore(config.cache)
   const metrics = config.metrics.enabled ? createWorkerMetrics({ version: VERSION, bun: Bun.version }) : undefined
-  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log, config.log.failureIntervalMs)
+  // Off without an endpoint: then nothing of tracing is built, and requests pay nothing for it.
+  const tracing = config.tracing
+  const tracer = tracing?.endpoint ? createTracer({ ...tracing, endpoint: tracing.endpoint }, { log, scheme: config.server.tls ? 'https' : 'http' }) : undefined
+  if (tracer) metrics?.watchTracing(tracer.stats)
+  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log, config.log.failureIntervalMs, tracer !== undefined)
   const deadlines = createDeadlineWheel()
   const setHealth = (state: TargetHealth) => upstreams.get(state.upstream)?.setHealth(state.target, state.healthy)
   for (const state of options.health ?? []) setHealth(state)
@@ -106,7 +111,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   metrics?.watchWebSockets(websockets.slots)
   const closers = createClosers()
   const plugins = options.plugins
-  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter: accessLogSink?.write, deadlines, rateLimits, websockets, plugins, closers })
+  const app = createApp({ config, upstreams, log, isHealthy: () => !draining, cache, metrics, accessLogWriter: accessLogSink?.write, deadlines, rateLimits, websockets, plugins, closers, tracer })
   const finished = (res: Response): Response => {
     if (metrics) metrics.inflight--
     // A draining worker tells keep-alive clients to reconnect, which lands them on another worker.
@@ -191,6 +196,8 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       await closers.closeAll()
       for (const plugin of plugins?.values() ?? []) await Promise.resolve().then(() => plugin.policy.close?.()).catch(() => {})
       await accessLogSink?.close()
+      // Every request has ended: the spans still queued go out before the worker does.
+      await tracer?.close()
     },
     reopenLogs: () => accessLogSink?.reopen(),
     // The local store only: the shared tier is purged once, by whoever invalidated or purged.

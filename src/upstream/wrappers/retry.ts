@@ -105,6 +105,7 @@ function withDeadline(request: UpstreamRequest, deadline: TryDeadline): Upstream
     tried: request.tried,
     hashKey: request.hashKey,
     exchange: request.exchange,
+    trace: request.trace,
   }
 }
 

@@ -1,0 +1,119 @@
+/** The hand encoder against the official .proto files (decoded by protobufjs in the fixture). */
+import { describe, expect, test } from 'bun:test'
+import { decodeTraces } from '../../test/fixtures/otlp-receiver.ts'
+import { createOtlpEncoder } from './otlp.ts'
+import { ClientSpan, ServerSpan, type Span } from './spans.ts'
+
+const TRACE = '0af7651916cd43dd8448eb211c80319c'
+const encode = createOtlpEncoder({ resource: { 'service.name': 'gw-test', 'process.pid': 42 }, scope: { name: 'bun-gateway', version: '9.9.9' } })
+
+function serverSpan(sink: Span[], overrides: Partial<{ path: string; route: string | undefined; method: string }> = {}) {
+  const span = new ServerSpan({ push: (s) => void sink.push(s) }, TRACE, 'b7ad6b7169203331', '00f067aa0ba902b7', 'rojo=1', 1000.25, overrides.method ?? 'GET', 'http', overrides.path ?? '/api/users', 'route' in overrides ? overrides.route : '/api', 'api', 'req-1')
+  span.status = 502
+  span.clientAddress = '127.0.0.1'
+  span.userAgent = 'curl/8'
+  span.host = 'example.com:8443'
+  span.cache = 'MISS'
+  span.consumer = 'alice'
+  span.errorCode = 'bad_gateway'
+  return span
+}
+
+describe('createOtlpEncoder', () => {
+  test('a server span and its client span decode with the official definitions', () => {
+    const sink: Span[] = []
+    const server = serverSpan(sink)
+    const headers = new Headers()
+    const tryTrace = server.startTry(headers, 'GET', '/users?q=secret', 1) as ClientSpan
+    tryTrace.end('http://[::1]:3000/base', undefined, 'connect_refused')
+    server.finish()
+    const [client, decodedServer] = decodeTraces(encode(sink))
+    expect(decodedServer).toMatchObject({
+      traceId: TRACE,
+      spanId: 'b7ad6b7169203331',
+      parentSpanId: '00f067aa0ba902b7',
+      traceState: 'rojo=1',
+      name: 'GET /api',
+      kind: 2,
+      statusCode: 2,
+      flags: 0x301,
+      resource: { 'service.name': 'gw-test', 'process.pid': 42 },
+      scope: { name: 'bun-gateway', version: '9.9.9' },
+    })
+    expect(decodedServer!.attributes).toEqual({
+      'http.request.method': 'GET',
+      'url.scheme': 'http',
+      'url.path': '/api/users',
+      'http.route': '/api',
+      'http.response.status_code': 502,
+      'network.protocol.version': '1.1',
+      'server.address': 'example.com',
+      'server.port': 8443,
+      'client.address': '127.0.0.1',
+      'user_agent.original': 'curl/8',
+      'error.type': 'bad_gateway',
+      'gateway.route': 'api',
+      'gateway.request_id': 'req-1',
+      'gateway.cache.status': 'MISS',
+      'gateway.consumer': 'alice',
+      'gateway.error.code': 'bad_gateway',
+    })
+    expect(client).toMatchObject({ traceId: TRACE, parentSpanId: 'b7ad6b7169203331', name: 'GET', kind: 3, statusCode: 2, flags: 0x101 })
+    expect(client!.spanId).toMatch(/^[0-9a-f]{16}$/)
+    expect(headers.get('traceparent')).toBe(`00-${TRACE}-${client!.spanId}-01`)
+    for (const span of [client!, decodedServer!]) expect(new Set(span.attributeKeys).size).toBe(span.attributeKeys.length)
+    expect(client!.attributes).toEqual({
+      'http.request.method': 'GET',
+      'server.address': '::1',
+      'server.port': 3000,
+      'url.full': 'http://[::1]:3000/base/users',
+      'http.request.resend_count': 1,
+      'error.type': 'connect_refused',
+    })
+  })
+
+  test('times are exact to the nanosecond', () => {
+    const sink: Span[] = []
+    const span = serverSpan(sink)
+    span.finish()
+    span.endMs = 2000.000001
+    const [decoded] = decodeTraces(encode(sink))
+    const ns = (ms: number) => {
+      const epoch = performance.timeOrigin + ms
+      const whole = Math.floor(epoch)
+      return BigInt(whole) * 1_000_000n + BigInt(Math.round((epoch - whole) * 1e6))
+    }
+    expect(decoded!.startNanos).toBe(ns(1000.25))
+    expect(decoded!.endNanos).toBe(ns(2000.000001))
+    expect(decoded!.endNanos - decoded!.startNanos).toBeGreaterThan(999_000_000n)
+  })
+
+  test('long, non-ASCII and unknown-method values; a 4xx is no server error; no route, no http.route', () => {
+    const sink: Span[] = []
+    const long = `/${'x'.repeat(20_000)}`
+    const span = serverSpan(sink, { path: long, route: undefined, method: 'PURGE' })
+    span.status = 404
+    span.errorCode = 'not_found'
+    span.userAgent = 'agent ☃ ü'
+    span.host = '[2001:db8::1]'
+    span.finish()
+    for (let i = 0; i < 300; i++) serverSpan(sink).finish()
+    const decoded = decodeTraces(encode(sink))
+    expect(decoded).toHaveLength(301)
+    // The repeated parts are encoded once and reused: each attribute once, in every span.
+    for (const span of decoded) expect(new Set(span.attributeKeys).size).toBe(span.attributeKeys.length)
+    expect(decoded[300]!.attributeKeys).toEqual(decoded[1]!.attributeKeys)
+    const first = decoded[0]!
+    expect(first.name).toBe('HTTP')
+    expect(first.statusCode).toBe(0)
+    expect(first.attributes['url.path']).toBe(long)
+    expect(first.attributes['user_agent.original']).toBe('agent ☃ ü')
+    expect(first.attributes['http.request.method']).toBe('_OTHER')
+    expect(first.attributes['http.request.method_original']).toBe('PURGE')
+    expect(first.attributes['server.address']).toBe('2001:db8::1')
+    expect(first.attributes['server.port']).toBe(80)
+    expect(first.attributes['http.route']).toBeUndefined()
+    expect(first.attributes['error.type']).toBeUndefined()
+    expect(decoded[300]!.attributes['gateway.consumer']).toBe('alice')
+  })
+})

@@ -1,0 +1,26 @@
+/**
+ * One CLIENT span per upstream try (tracing/), between the retries and the balancer: each
+ * try, retried or not, is its own span, a child of the request's, and its request carries a
+ * `traceparent` naming that span (the client's own, if any, is replaced). The span ends at
+ * the response head, or with the try's error code. Present only when tracing is on.
+ */
+import { UpstreamError } from '../errors.ts'
+import type { ClientWrapper } from '../types.ts'
+
+export const withTracing: ClientWrapper = (next) => ({
+  async send(request) {
+    const trace = request.trace
+    if (trace === undefined) return next.send(request)
+    // The retry wrapper records each try's target in `tried` after it: this try's number.
+    const span = trace.startTry(request.headers, request.method, request.path, request.tried?.length ?? 0)
+    try {
+      const response = await next.send(request)
+      span.end(request.target?.base, response.status, undefined)
+      return response
+    } catch (err) {
+      span.end(request.target?.base, undefined, err instanceof UpstreamError ? err.code : err instanceof Error ? err.name : 'error')
+      throw err
+    }
+  },
+  closeIdle: () => next.closeIdle(),
+})

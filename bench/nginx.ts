@@ -6,6 +6,9 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+/** nginx's gzip for the compression scenarios: level 1 (its default), the gateway's minimum and Vary. */
+const GZIP = 'gzip on; gzip_comp_level 1; gzip_min_length 1024; gzip_types application/json; gzip_vary on; gzip_proxied any;'
+
 export function nginxConfig(dir: string, port: number, upstreamPort: number, workers: number): string {
   return `worker_processes ${workers};
 pid ${dir}/nginx.pid;
@@ -32,6 +35,9 @@ http {
     # No plugins in nginx: the plugin scenarios compare against plain proxying.
     location /plugin/ { proxy_pass http://fixture/; }
     location /hono/ { proxy_pass http://fixture/; }
+    # The compression scenarios: gzip at nginx's default level, as the gateway's zipped routes.
+    location /zipped/ { proxy_pass http://fixture/; ${GZIP} }
+    location /zipped-cached/ { proxy_pass http://fixture/; proxy_cache bench; ${GZIP} }
   }
 }
 `

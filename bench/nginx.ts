@@ -15,6 +15,9 @@ export interface NginxH2 {
   key: string
 }
 
+/** nginx's gzip for the compression scenarios: level 1 (its default), the gateway's minimum and Vary. */
+const GZIP = 'gzip on; gzip_comp_level 1; gzip_min_length 1024; gzip_types application/json; gzip_vary on; gzip_proxied any;'
+
 export function nginxConfig(dir: string, port: number, upstreamPort: number, workers: number, h2?: NginxH2): string {
   const locations = `    proxy_http_version 1.1;
     proxy_set_header Connection "";
@@ -34,7 +37,10 @@ export function nginxConfig(dir: string, port: number, upstreamPort: number, wor
     location /limited/ { proxy_pass http://fixture/; }
     # No plugins in nginx: the plugin scenarios compare against plain proxying.
     location /plugin/ { proxy_pass http://fixture/; }
-    location /hono/ { proxy_pass http://fixture/; }`
+    location /hono/ { proxy_pass http://fixture/; }
+    # The compression scenarios: gzip at nginx's default level, as the gateway's zipped routes.
+    location /zipped/ { proxy_pass http://fixture/; ${GZIP} }
+    location /zipped-cached/ { proxy_pass http://fixture/; proxy_cache bench; ${GZIP} }`
   // nginx 1.22 (Debian 12) spells HTTP/2 as a listen parameter; 1.25+ also takes "http2 on;".
   const tlsServer = h2
     ? `

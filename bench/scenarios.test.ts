@@ -19,6 +19,7 @@ describe('selectScenarios', () => {
     expect(names('routes')).toEqual(['direct', 'routes-1', 'routes-1000', 'routes-10000', 'routes-1000-host'])
     expect(names('concurrency')).toEqual(['direct', 'proxied-c64', 'proxied-c256', 'proxied-c1024'])
     expect(names('http2')).toEqual(['direct', 'tls', 'h2', 'tls-h2-port'])
+    expect(names('compression')).toEqual(['direct', 'proxied-4k', 'compressed', 'compressed-hit'])
   })
 
   test('an unknown name is refused', () => {

@@ -40,7 +40,7 @@ export interface Scenario {
   /** Against a gateway of its own, started for it with `count` routes (one per host when `host`), its boot timed. */
   routes?: { count: number; host?: boolean }
   /** Run only when asked for, by its name or its group's (`--scenario routes`): not in a default or --quick run. */
-  group?: 'routes' | 'concurrency' | 'http2'
+  group?: 'routes' | 'concurrency' | 'http2' | 'compression'
   describe: string
 }
 
@@ -57,6 +57,8 @@ export const BENCH_API_KEY = 'bench-api-key-0123456789abcdef'
 export const BENCH_JWT_SECRET = 'bench-jwt-secret-0123456789abcdef0123'
 const base64url = (text: string) => Buffer.from(text).toString('base64url')
 const JWT_SIGNED = `${base64url('{"alg":"HS256","typ":"JWT"}')}.${base64url('{"sub":"bench","exp":4102444800}')}`
+/** What the compression scenarios ask for: gzip, the coding nginx makes. */
+const GZIP = { 'Accept-Encoding': 'gzip' }
 const BENCH_JWT = `${JWT_SIGNED}.${new Bun.CryptoHasher('sha256', BENCH_JWT_SECRET).update(JWT_SIGNED).digest('base64url')}`
 
 // A floor is listed just before the scenario it is the floor of: measured side by side in time,
@@ -104,6 +106,10 @@ export const SCENARIOS: readonly Scenario[] = [
   // 16 connections × 4 streams: 64 requests in flight, as the HTTP/1.1 scenarios' 64 connections.
   { name: 'h2', group: 'http2', path: '/api/small', protocol: 'h2', connections: 16, streams: 4, describe: 'small GET proxied over HTTP/2 (TLS, ALPN h2), 16 connections × 4 streams (h2load)' },
   { name: 'tls-h2-port', group: 'http2', path: '/api/small', protocol: 'https', h2Port: true, baseline: 'tls', describe: 'small GET proxied over HTTP/1.1 + TLS to a port with server.http2 on (the wait of one turn before forwarding)' },
+  // Compression (issue 26): a 4 KiB JSON answer, gzip asked for; nginx with gzip_comp_level 1 (bench/nginx.ts).
+  { name: 'proxied-4k', group: 'compression', path: '/api/text', headers: GZIP, describe: '4 KiB JSON proxied, not compressed (the baseline of compressed)' },
+  { name: 'compressed', group: 'compression', path: '/zipped/text', headers: GZIP, baseline: 'proxied-4k', describe: '4 KiB JSON proxied and gzipped (gateway: libdeflate level 1; nginx: gzip_comp_level 1)' },
+  { name: 'compressed-hit', group: 'compression', path: '/zipped-cached/text', headers: GZIP, warm: true, baseline: 'proxied-4k', describe: '4 KiB JSON from the cache, gzipped (gateway: stored gzipped; nginx: gzips each hit)' },
   ...[64, 256, 1_024].map(
     (connections): Scenario => ({
       name: `proxied-c${connections}`,
@@ -123,7 +129,7 @@ export const SCENARIOS: readonly Scenario[] = [
  */
 export function selectScenarios(names: string | undefined): Scenario[] {
   const wanted = names ? names.split(',').map((n) => n.trim()).filter(Boolean) : SCENARIOS.filter((s) => !s.group).map((s) => s.name)
-  const known = [...SCENARIOS.map((s) => s.name), 'routes', 'concurrency', 'http2']
+  const known = [...SCENARIOS.map((s) => s.name), 'routes', 'concurrency', 'http2', 'compression']
   const unknown = wanted.filter((n) => !known.includes(n))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}`)
   const chosen = SCENARIOS.filter((s) => wanted.includes(s.name) || (s.group !== undefined && wanted.includes(s.group)))
@@ -141,6 +147,8 @@ export function routesTable(count: number, host = false): Record<string, unknown
   )
 }
 
+const ZIPPED = { enabled: true, minBytes: 1024, levels: { gzip: 1 } }
+
 /** The gateway config the bench runs (through the real start path); with `redisUrl`, the /limited route too. */
 export function gatewayConfig(upstreamPort: number, workers: string, client?: string, redisUrl?: string): Record<string, unknown> {
   // High enough never to refuse: the scenario measures what the limit costs, not what it refuses.
@@ -157,6 +165,9 @@ export function gatewayConfig(upstreamPort: number, workers: string, client?: st
       { name: 'jwt', path: '/jwt', upstream: 'fixture', stripPrefix: true, auth: { jwt: { algorithms: ['HS256'], secret: BENCH_JWT_SECRET } } },
       { name: 'plugin', path: '/plugin', upstream: 'fixture', stripPrefix: true, plugins: ['noop'] },
       { name: 'hono', path: '/hono', upstream: 'fixture', stripPrefix: true, plugins: ['hono-noop'] },
+      // gzip at level 1, as nginx's gzip_comp_level 1 in bench/nginx.ts; 1024 is both minimums.
+      { name: 'zipped', path: '/zipped', upstream: 'fixture', stripPrefix: true, compression: ZIPPED },
+      { name: 'zipped-cached', path: '/zipped-cached', upstream: 'fixture', stripPrefix: true, cache: { enabled: true }, compression: ZIPPED },
       ...(redisUrl ? [limited] : []),
     ],
     consumers: [{ name: 'bench', apiKeys: [BENCH_API_KEY] }],

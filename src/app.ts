@@ -28,6 +28,7 @@ import { serveRoute, type ServeDeps } from './pipeline/serve.ts'
 import { credentialQueryNames } from './policies/auth/api-key.ts'
 import { consumerHeaderNames } from './policies/auth/schema.ts'
 import type { ResponseCache } from './policies/cache/response-cache.ts'
+import { upstreamAcceptEncoding } from './policies/compression/index.ts'
 import type { LoadedPlugin } from './policies/plugins/load.ts'
 import { localStore, type RateLimitStore } from './policies/rate-limit/buckets.ts'
 import { createDeadlineWheel, type DeadlineWheel } from './upstream/deadline.ts'
@@ -114,6 +115,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       dropUnderscores: config.server.underscoresInHeaders === 'drop',
       identityFields,
       requestHeaders: routeConfig.requestHeaders,
+      acceptEncoding: upstreamAcceptEncoding(config.compression, routeConfig.compression),
       websockets: routeConfig.websocket ? deps.websockets : undefined,
       scheme: config.server.tls ? 'https' : 'http',
       deadlines,

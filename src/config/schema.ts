@@ -8,6 +8,7 @@ import { ACCESS_LOG_FIELDS } from '../access-log/fields.ts'
 import { isIpOrCidr } from '../net/ip-matcher.ts'
 import { consumerSchema } from '../policies/auth/schema.ts'
 import { cacheStoreSchema } from '../policies/cache/schema.ts'
+import { compressionSchema } from '../policies/compression/schema.ts'
 import { headerRulesSchema, ROUTE_METHODS } from '../policies/fields.ts'
 import { routePolicyShape } from '../policies/index.ts'
 import { pluginName, pluginsSchema } from '../policies/plugins/schema.ts'
@@ -370,7 +371,7 @@ export const routeSchema = z.strictObject({
   plugins: z.array(pluginName).default([]),
   /**
    * The built-in policies' keys, each with its policy's schema (policies/index.ts):
-   * responseHeaders, cors, auth, rateLimit, cache (docs/policies.md, docs/caching.md).
+   * responseHeaders, cors, auth, rateLimit, cache, compression (docs/policies.md, docs/caching.md, docs/proxying.md).
    */
   ...routePolicyShape,
 })
@@ -404,6 +405,8 @@ export const configSchema = z.strictObject({
   admin: adminSchema.prefault({}),
   /** The response store shared by every cache-enabled route of a worker. */
   cache: cacheStoreSchema.prefault({}),
+  /** Response compression, the defaults of every route (`routes[].compression` changes them for one). */
+  compression: compressionSchema.prefault({}),
   metrics: metricsSchema.prefault({}),
   log: logSchema.prefault({}),
   tracing: tracingSchema.optional(),

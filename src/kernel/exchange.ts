@@ -70,6 +70,8 @@ export class Exchange {
   /** A streamed relay of unknown length is under way; `afterRelay` is called once it ended (the access log waits for its bytes). */
   relaying = false
   afterRelay: (() => void) | undefined = undefined
+  /** A stage re-encodes the relayed body (compression): it reports the end of what the client got, not the upstream relay. */
+  relayEncoded = false
   /** Set by the route's auth stage. */
   identity: Identity | undefined = undefined
   /** A last say over the upstream request's headers, set by a stage for the request it sends on (the cache's validators). */

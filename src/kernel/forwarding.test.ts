@@ -7,6 +7,7 @@ import {
   upstreamRequestHeaders,
   type ForwardingContext,
 } from './forwarding.ts'
+import { negotiator } from '../policies/compression/negotiate.ts'
 
 const base: ForwardingContext = {
   peerAddress: '192.0.2.1',
@@ -117,6 +118,20 @@ describe('upstreamRequestHeaders', () => {
   })
 })
 
+describe('a compressing route', () => {
+  test.each([
+    ['gzip, deflate, br', 'br'],
+    ['br, gzip', 'br'],
+    [undefined, 'identity'],
+    ['deflate', 'identity'],
+  ])('sends upstream the coding it negotiated for %p: %p', (received, sent) => {
+    const context = { ...base, acceptEncoding: negotiator(['zstd', 'br', 'gzip']) }
+    const incoming = new Headers(received === undefined ? {} : { 'accept-encoding': received })
+    expect(upstreamRequestHeaders(incoming, context, false).get('accept-encoding')).toBe(sent)
+    expect(sentHeaderValue(incoming, 'accept-encoding', context)).toBe(sent)
+  })
+})
+
 describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
   const incomings: Record<string, Record<string, string>> = {
     plain: { host: 'a.example', origin: 'https://app.example', 'accept-encoding': 'gzip' },
@@ -137,6 +152,8 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
     underscores: { host: 'a.example', x_forwarded_host: 'evil', 'x-a_b': '1' },
     'method override': { host: 'a.example', 'x-http-method-override': 'DELETE' },
     'claimed identity and a credential': { host: 'a.example', 'x-consumer': 'admin', 'x-user': 'root', 'x-api-key': 'k3y' },
+    'Connection strips Accept-Encoding': { host: 'a.example', 'accept-encoding': 'br, gzip', connection: 'accept-encoding' },
+    'a browser Accept-Encoding': { host: 'a.example', 'accept-encoding': 'gzip, deflate, br' },
   }
   const contexts: Record<string, ForwardingContext> = {
     untrusted: base,
@@ -152,6 +169,8 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
       ...base,
       rules: { add: { origin: 'https://gw.example', 'x-a_b': 'added' }, set: { 'accept-encoding': 'gzip' }, remove: ['cookie', 'x-forwarded-host'] },
     },
+    compressing: { ...base, acceptEncoding: negotiator(['zstd', 'br', 'gzip']) },
+    'compressing, with header rules': { ...base, acceptEncoding: negotiator(['gzip']), rules: { add: { 'accept-encoding': 'zstd' }, set: {}, remove: [] } },
     'trusted, authenticated, credential forwarded': {
       ...base,
       peerTrusted: true,

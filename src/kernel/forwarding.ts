@@ -99,6 +99,11 @@ export interface ForwardingContext {
   scheme?: 'http' | 'https'
   /** The route's `requestHeaders` rules, applied last. */
   rules?: HeaderRules
+  /**
+   * A route that compresses: the Accept-Encoding sent in place of the client's (the one coding
+   * it negotiated), so what the cache keys a variant on is the coding of its body.
+   */
+  acceptEncoding?: (received: string | null) => string
   /** The authenticated caller, once the route's auth stage ran. */
   identity: { readonly consumer: string; readonly header: string; readonly credentialField: string | undefined } | undefined
 }
@@ -158,7 +163,8 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
     if (host) out.set('x-forwarded-host', host)
   }
   out.set('x-request-id', context.requestId)
-  const { identity, rules } = context
+  const { identity, rules, acceptEncoding } = context
+  if (acceptEncoding) out.set('accept-encoding', acceptEncoding(out.get('accept-encoding')))
   if (identity) out.set(identity.header, identity.consumer)
   if (rules) applyHeaderRules(out, rules)
   return out
@@ -171,7 +177,8 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
  * a variant). `name` is lower-case. Host is the client's (it is in the primary key).
  */
 export function sentHeaderValue(incoming: Headers, name: string, context: ForwardingContext): string | null {
-  const value = baseSentValue(incoming, name, context)
+  let value = baseSentValue(incoming, name, context)
+  if (name === 'accept-encoding' && context.acceptEncoding) value = context.acceptEncoding(value)
   return context.rules ? ruledValue(name, value, context.rules) : value
 }
 

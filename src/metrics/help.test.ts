@@ -8,6 +8,7 @@ import { ERRORS, UPSTREAM_ERROR_CODES, type ErrorCode } from '../kernel/errors.t
 import type { AuthFailure } from '../policies/auth/api-key.ts'
 import type { JwtFailure } from '../policies/auth/jwt.ts'
 import type { CacheStatus } from '../policies/cache/response-cache.ts'
+import { CODINGS } from '../policies/compression/schema.ts'
 import type { SpawnReason } from '../primary/supervisor.ts'
 import type { CertificateUse } from '../config/tls-files.ts'
 import { REJECT_REASONS } from '../replicas/bus.ts'
@@ -45,6 +46,8 @@ test.each([
   [METRICS.rejected.name, REJECTED],
   [METRICS.cacheRequests.name, CACHE_RESULTS],
   [METRICS.authFailures.name, AUTH_REASONS],
+  [METRICS.compressed.name, [...CODINGS]],
+  [METRICS.compressionSaved.name, [...CODINGS]],
   [METRICS.retries.name, RETRY_OUTCOMES],
   [METRICS.websocketMessages.name, DIRECTIONS],
   [METRICS.websocketBytes.name, DIRECTIONS],

@@ -26,6 +26,9 @@ export const METRICS = {
   rejected: { name: `${PREFIX}rejected_requests_total`, labels: ['reason'] },
   authFailures: { name: `${PREFIX}auth_failures_total`, labels: ['route', 'reason'] },
   rateLimited: { name: `${PREFIX}rate_limited_total`, labels: ['route'] },
+  /** Answers compressed by the gateway, and the bytes that saved, by coding (zstd, br, gzip). */
+  compressed: { name: `${PREFIX}compressed_responses_total`, labels: ['route', 'encoding'] },
+  compressionSaved: { name: `${PREFIX}compression_saved_bytes_total`, labels: ['route', 'encoding'] },
   targetHealthy: { name: `${PREFIX}upstream_target_healthy`, labels: ['upstream', 'target'] },
   ejections: { name: `${PREFIX}upstream_ejections_total`, labels: ['upstream', 'target'] },
   retries: { name: `${PREFIX}upstream_retries_total`, labels: ['upstream', 'outcome'] },

@@ -107,6 +107,16 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
     help: 'Requests refused by a route\'s rate limit',
     labelNames: METRICS.rateLimited.labels,
   })
+  const compressed = createCounterFamily(registry, {
+    name: METRICS.compressed.name,
+    help: 'Answers the gateway compressed, by encoding: zstd, br, gzip (a cache hit sends stored bytes and is not counted again)',
+    labelNames: METRICS.compressed.labels,
+  })
+  const compressionSaved = createCounterFamily(registry, {
+    name: METRICS.compressionSaved.name,
+    help: 'Body bytes compression saved (before minus after), by encoding: zstd, br, gzip; a stream cut short adds none',
+    labelNames: METRICS.compressionSaved.labels,
+  })
   new Gauge({
     name: METRICS.buildInfo.name,
     help: 'Gateway version and Bun version; always 1',
@@ -196,6 +206,10 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
     forPolicies: (route) => ({
       authFailure: (reason) => authFailures.child(route, reason).inc(),
       rateLimited: () => rateLimited.child(route).inc(),
+      compressed(encoding, savedBytes) {
+        compressed.child(route, encoding).inc()
+        compressionSaved.child(route, encoding).inc(savedBytes)
+      },
       counter(name, help, labels = []) {
         const counter = pluginCounter(name, help, labels)
         return (values) => counter.inc({ ...values, route })

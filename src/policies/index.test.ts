@@ -14,22 +14,30 @@ import { createResponseCache } from './cache/response-cache.ts'
 import { createCacheStore } from './cache/store.ts'
 import { BUILTIN_POLICIES, routePolicyShape } from './index.ts'
 import { localStore } from './rate-limit/buckets.ts'
+import { brotliDecompressSync } from 'node:zlib'
 
 const byName = Object.fromEntries(BUILTIN_POLICIES.map((policy) => [policy.name, policy as BuiltinPolicy]))
 const ok: Handler = () => new Response('ok', { headers: { 'cache-control': 'max-age=60', 'content-length': '2' } })
 const config = (name: string, value: unknown) => byName[name]!.schema!.parse(value)
 
 test('the registry lists each built-in once, in phase order, and the route keys are theirs', () => {
-  expect(BUILTIN_POLICIES.map((p) => p.name)).toEqual(['responseHeaders', 'cors', 'limits', 'auth', 'rateLimit', 'cache'])
+  expect(BUILTIN_POLICIES.map((p) => p.name)).toEqual(['responseHeaders', 'cors', 'limits', 'auth', 'rateLimit', 'cache', 'compression'])
   const phases = BUILTIN_POLICIES.map((p) => PHASES.indexOf(p.phase))
   expect(phases).toEqual([...phases].sort((a, b) => a - b))
-  expect(Object.keys(routePolicyShape).sort()).toEqual(['auth', 'cache', 'cors', 'rateLimit', 'responseHeaders'])
+  expect(Object.keys(routePolicyShape).sort()).toEqual(['auth', 'cache', 'compression', 'cors', 'rateLimit', 'responseHeaders'])
 })
 
 test('a policy the route does not configure builds nothing', () => {
   for (const name of ['responseHeaders', 'cors', 'auth', 'rateLimit']) expect(byName[name]!.build(undefined as never, policyContext())).toBeUndefined()
   // The cache's key has defaults: enabled false.
   expect(byName.cache!.build(config('cache', {}) as never, policyContext({ stores: { responseCache: undefined } }))).toBeUndefined()
+  // Compression is off by default, off for a route that says false, and never on the gateway's own routes.
+  const compressing = { settings: { compression: { enabled: true } } }
+  expect(byName.compression!.build(undefined as never, policyContext())).toBeUndefined()
+  expect(byName.compression!.build(false as never, policyContext(compressing))).toBeUndefined()
+  const own = policyContext(compressing)
+  expect(byName.compression!.build(undefined as never, { ...own, route: { ...own.route, config: undefined } })).toBeUndefined()
+  expect(byName.compression!.build(undefined as never, policyContext(compressing))).toBeDefined()
 })
 
 describe('each built-in through build(config, context)', () => {
@@ -82,6 +90,17 @@ describe('each built-in through build(config, context)', () => {
     for (let i = 0; i < 3; i++) statuses.push((await stage(testExchange('/', { peer: '192.0.2.1' }), ok)).status)
     expect(statuses).toEqual([200, 200, 429])
     expect(counted).toEqual(['rateLimited'])
+  })
+
+  test('compression encodes what comes back with the negotiated coding and counts it', async () => {
+    const counted: string[] = []
+    const stage = byName.compression!.build(config('compression', { enabled: true }) as never, policyContext({ counted }))!
+    const text = 'compressible text '.repeat(200)
+    const res = await stage(testExchange('/', { headers: { 'accept-encoding': 'gzip, br' } }), () => new Response(text, { headers: { 'content-type': 'text/plain', 'content-length': String(text.length) } }))
+    expect(res.headers.get('content-encoding')).toBe('br')
+    expect(res.headers.get('vary')).toBe('Accept-Encoding')
+    expect(new TextDecoder().decode(brotliDecompressSync(await res.bytes()))).toBe(text)
+    expect(counted).toEqual(['compressed:br'])
   })
 
   test('cache calls next on a miss and answers the next request itself', async () => {

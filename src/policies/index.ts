@@ -8,12 +8,14 @@ import { PHASES } from '../kernel/policy.ts'
 import { authPolicy } from './auth/index.ts'
 import type { BuiltinPolicy } from './builtin.ts'
 import { cachePolicy } from './cache/index.ts'
+import { compressionPolicy } from './compression/index.ts'
 import { corsPolicy } from './cors/index.ts'
 import { limitsPolicy } from './limits/index.ts'
 import { rateLimitPolicy } from './rate-limit/index.ts'
 import { responseHeadersPolicy } from './response-headers/index.ts'
 
-export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, cachePolicy] as const
+// compression comes after the cache (afterCache): inside it, so the cache stores compressed bodies.
+export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, cachePolicy, compressionPolicy] as const
 
 type Builtins = (typeof BUILTIN_POLICIES)[number]
 

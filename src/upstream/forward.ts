@@ -36,6 +36,8 @@ export interface ForwarderOptions {
   identityFields: ReadonlySet<string>
   /** The route's requestHeaders rules. */
   requestHeaders?: HeaderRules
+  /** A route that compresses: the Accept-Encoding sent upstream for the client's (ForwardingContext.acceptEncoding). */
+  acceptEncoding?: (received: string | null) => string
   /** The worker's WebSocket registry, when the route proxies upgrades. */
   websockets?: WebSockets
   /** How clients reach the gateway (https with server.tls). */
@@ -102,8 +104,8 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const extendIdleTo = timeoutMs + 1000 > options.idleTimeoutSeconds * 1000 ? (idleSeconds > 255 ? 0 : idleSeconds) : undefined
 
   const hashKeyOf = upstream.config.balancing === 'hash' ? hashKeyFunction(upstream.config.hashOn) : undefined
-  const { identityFields, requestHeaders: rules, scheme } = options
-  const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields, rules, scheme)
+  const { identityFields, requestHeaders: rules, scheme, acceptEncoding } = options
+  const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields, rules, scheme, acceptEncoding)
 
   async function send(exchange: Exchange): Promise<UpstreamExchange> {
     const raw = exchange.raw
@@ -210,7 +212,8 @@ class ExchangeContext implements ForwardingContext {
     readonly dropUnderscores: boolean,
     readonly identityFields: ReadonlySet<string>,
     readonly rules: HeaderRules | undefined,
-    readonly scheme: 'http' | 'https' | undefined
+    readonly scheme: 'http' | 'https' | undefined,
+    readonly acceptEncoding: ((received: string | null) => string) | undefined
   ) {}
   get identity() {
     return this.exchange.identity
@@ -252,6 +255,7 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
   onEnd(bytes: number): void {
     this.deadline.clear()
     const exchange = this.request.exchange
+    if (exchange.relayEncoded) return
     exchange.responseBytes = bytes
     exchange.relaying = false
     exchange.afterRelay?.()

@@ -262,6 +262,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       merged.delete(name)
       for (const [key, value] of notModifiedHeaders) if (key === name) merged.append(name, value)
     }
+    if (entry.headers.has('content-encoding')) keepEncodedFields(entry.headers, merged)
     const fresh = toEntry(request, { status: entry.status, headers: merged }, entry.body, entry.primary, times)
     // The 304 carried the origin's Age; keep it in the clock even though stored headers drop it.
     return fresh && { ...fresh, clock: { ...fresh.clock, ageValue: ageValue(notModifiedHeaders) } }
@@ -535,6 +536,25 @@ export function createResponseCache(deps: ResponseCacheDeps) {
 }
 
 export type ResponseCache = ReturnType<typeof createResponseCache>
+
+/** Vary already covers Accept-Encoding (by name, or by `*`). */
+const VARIES_ON_CODING = /(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i
+
+/**
+ * A 304 does not change the stored bytes (RFC 9111 §3.2 keeps their Content-Encoding), so
+ * the fields that describe an encoded body stay: its weak ETag when the 304 carries the strong
+ * form of the same tag (the gateway compressed it: RFC 9110 §8.8.3), and Accept-Encoding in
+ * its Vary when the 304's Vary dropped it.
+ */
+function keepEncodedFields(stored: Headers, merged: Headers): void {
+  const etag = stored.get('etag')
+  if (etag !== null && etag.startsWith('W/') && merged.get('etag') === etag.slice(2)) merged.set('etag', etag)
+  const storedVary = stored.get('vary')
+  const vary = merged.get('vary')
+  if (storedVary !== null && VARIES_ON_CODING.test(storedVary) && vary !== null && !VARIES_ON_CODING.test(vary)) {
+    merged.set('vary', `${vary}, Accept-Encoding`)
+  }
+}
 
 /** Whether a HEAD response describes the stored GET: every validator it carries, and its length, agree. */
 function headMatches(entry: CacheEntry, head: Headers): boolean {

@@ -17,6 +17,8 @@ import { errorBodyBytes, UPSTREAM_ERROR_CODES, type GatewayError } from '../kern
 export interface LoggedExchange {
   readonly raw: Request
   readonly requestId: string
+  /** The W3C trace id, when tracing is on (src/tracing/). */
+  readonly traceId: string | undefined
   readonly path: string
   readonly query: string
   readonly route: { readonly name: string; readonly config: { readonly upstream: string } | undefined }
@@ -62,6 +64,8 @@ const FIELDS = {
   /** When the line was written (ISO 8601, UTC). */
   time: (_, setup) => `"${setup.time()}"`,
   requestId: ({ exchange }) => `"${exchange.requestId}"`,
+  /** The request's trace (32 hex digits), when tracing is on: the line and the spans meet on it. */
+  traceId: ({ exchange }) => (exchange.traceId === undefined ? undefined : `"${exchange.traceId}"`),
   method: ({ exchange }) => `"${exchange.raw.method}"`,
   host: ({ exchange }) => quoted(exchange.raw.headers.get('host')),
   /** The normalised path and the query, credentials in it redacted (redact.ts). */

@@ -23,6 +23,7 @@ describe('accessLog', () => {
     ex.upstreamAddress = '10.0.0.6:3000'
     ex.upstreamStatus = 201
     ex.identity = { consumer: 'partner', header: 'x-consumer', credentialField: undefined }
+    ex.traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
     log(ex, response, 2.5, undefined)
     const line = lines.pop()!
     expect(line.endsWith('\n')).toBe(true)
@@ -32,6 +33,7 @@ describe('accessLog', () => {
       time: expect.any(String),
       event: 'access',
       requestId: 'rid-1',
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
       method: 'POST',
       host: 'gw.example',
       path: '/api/"quoted"\u2028?token=REDACTED&a=1',

@@ -33,6 +33,7 @@ async function gateway(tracing: Record<string, unknown>, extra: Record<string, a
     upstreams: { app: { targets: [upstream.origin], timeoutMs: 5000 }, ...extra.upstreams },
     routes: extra.routes ?? [{ path: '/api', upstream: 'app' }],
     tracing: { endpoint: receiver.url, intervalMs: 60_000, ...tracing },
+    ...(extra.log ? { log: extra.log } : {}),
   })
   cleanups.push(async () => {
     if (gw.proc.exitCode === null) await gw.stop()
@@ -58,7 +59,7 @@ const byKind = (spans: ReceivedSpan[], kind: number) => spans.filter((s) => s.ki
 describe('tracing', () => {
   test('a request makes a server span and a client span; the upstream is told the client span; an untrusted traceparent is replaced', async () => {
     start()
-    const gw = await gateway({})
+    const gw = await gateway({}, { log: { access: true } })
     const res = await fetch(gw.url('/api/users?id=7'), {
       headers: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'rojo=1', 'user-agent': 'trace-test/1' },
     })
@@ -109,6 +110,14 @@ describe('tracing', () => {
     expect(notFound!.attributes).toMatchObject({ 'http.response.status_code': 404, 'gateway.error.code': 'not_found', 'gateway.route': '(none)' })
     expect(notFound!.attributes['http.route']).toBeUndefined()
     expect(notFound!.statusCode).toBe(0)
+    // The access log names the same trace, so a line leads to its spans.
+    const access = gw
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"event":"access"'))
+      .map((line) => JSON.parse(line))
+    expect(access.find((line) => line.path === '/api/users?id=7')?.traceId).toBe(server!.traceId)
+    expect(access.find((line) => line.status === 404)?.traceId).toBe(notFound!.traceId)
   }, 20_000)
 
   test('a retried request has two client spans, resend_count 0 and 1, under one server span; a 502 is an error', async () => {

@@ -13,8 +13,8 @@
  *   fills it while the others wait for the entry) and a presence bit per key ever stored, so
  *   a miss asks SQLite nothing until its answer is stored.
  * - Stores and lock releases are written behind: queued, then committed together in one
- *   transaction on the next turn of the event loop, or under load at most every
- *   COMMIT_EVERY_MS, so concurrent misses share one commit (the response never waits for it). Deletes and purges write what
+ *   transaction on the next turn of the event loop, so concurrent misses share one commit
+ *   (the response never waits for it). Deletes and purges write what
  *   is queued first.
  * - Every failure (busy, full, corrupt) is a miss or a skipped store, never an error to the
  *   client; it is reported once per kind through `onError`.
@@ -33,8 +33,6 @@ import { createFillBoard, FILL_BOARD_SUFFIX, openFillBoard } from './fill-board.
 const SCHEMA_VERSION = 3
 /** A write waits this long for another worker's transaction; past it, the store is skipped. */
 const BUSY_TIMEOUT_MS = 50
-/** Commits under load are this far apart at least (each costs ~30 µs and more with a WAL checkpoint). */
-const COMMIT_EVERY_MS = 5
 /** Hits are recorded for eviction order in one transaction this often, not one write per hit (~100 µs each). */
 const TOUCH_FLUSH_MS = 1000
 
@@ -230,8 +228,6 @@ export function openSharedStore(options: SharedStoreOptions) {
   const held = new Map<string, number>()
   const releases: string[] = []
   let scheduled = false
-  /** When the last commit started (performance.now()). */
-  let lastCommit = -Infinity
   const writeQueued = db.transaction(() => {
     for (const { entry, head, fresh } of queued) writeOne(entry, head, fresh)
     evict()
@@ -239,7 +235,6 @@ export function openSharedStore(options: SharedStoreOptions) {
   const flush = () => {
     scheduled = false
     if (queued.length === 0 && releases.length === 0) return
-    lastCommit = performance.now()
     try {
       if (queued.length > 0) writeQueued.immediate()
     } catch (err) {
@@ -254,14 +249,12 @@ export function openSharedStore(options: SharedStoreOptions) {
     queued.length = 0
     releases.length = 0
   }
-  // The next turn of the event loop, or, within COMMIT_EVERY_MS of the last commit, the end of
-  // that window: under load, one commit carries the stores of a few milliseconds, not of one turn.
+  // The next turn of the event loop, never later: a store held back for a few milliseconds
+  // could land after another worker's invalidation of the same key and bring it back.
   const schedule = () => {
     if (scheduled) return
     scheduled = true
-    const wait = lastCommit + COMMIT_EVERY_MS - performance.now()
-    if (wait <= 0) setImmediate(flush)
-    else setTimeout(flush, wait)
+    setImmediate(flush)
   }
 
   return {

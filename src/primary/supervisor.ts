@@ -69,6 +69,16 @@ interface WorkerHandle {
 
 const START_TIMEOUT_MS = 15_000
 
+/** Sends `message` to a worker; false when its channel is gone (it exited a moment ago). */
+export function sendTo(w: { proc: Subprocess }, message: PrimaryMessage): boolean {
+  try {
+    w.proc.send(message)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export function createSupervisor(options: SupervisorOptions) {
   const { command, env, log } = options
   const workers = new Map<number, WorkerHandle>()
@@ -86,7 +96,7 @@ export function createSupervisor(options: SupervisorOptions) {
   let purgeSeq = 0
   const purgeReplies = new Map<number, (removed: number) => void>()
   let upstreamSeq = 0
-  const upstreamReplies = new Map<number, (data: UpstreamSnapshot[]) => void>()
+  const upstreamReplies = new Map<number, (data: UpstreamSnapshot[] | undefined) => void>()
   let metricsSeq = 0
   const metricsReplies = new Map<number, () => void>()
   const recycleQueue: { handle: WorkerHandle; reason: string; served: number; rssMb: number }[] = []
@@ -363,7 +373,8 @@ export function createSupervisor(options: SupervisorOptions) {
               }
               const timer = setTimeout(done, 1000)
               metricsReplies.set(id, done)
-              w.proc.send({ type: 'metrics?', id } satisfies PrimaryMessage)
+              // A worker that exited a moment ago has no channel left: it is only left out.
+              if (!sendTo(w, { type: 'metrics?', id })) done()
             })
         )
       )
@@ -382,12 +393,13 @@ export function createSupervisor(options: SupervisorOptions) {
             new Promise<UpstreamSnapshot[] | undefined>((resolve) => {
               const id = ++upstreamSeq
               const timer = setTimeout(() => (upstreamReplies.delete(id), resolve(undefined)), 1000)
-              upstreamReplies.set(id, (data) => {
+              const answered = (data: UpstreamSnapshot[] | undefined) => {
                 clearTimeout(timer)
                 upstreamReplies.delete(id)
                 resolve(data)
-              })
-              w.proc.send({ type: 'upstreams?', id } satisfies PrimaryMessage)
+              }
+              upstreamReplies.set(id, answered)
+              if (!sendTo(w, { type: 'upstreams?', id })) answered(undefined)
             })
         )
       )

@@ -13,9 +13,11 @@ import { corsPolicy } from './cors/index.ts'
 import { limitsPolicy } from './limits/index.ts'
 import { rateLimitPolicy } from './rate-limit/index.ts'
 import { responseHeadersPolicy } from './response-headers/index.ts'
+import { splitPolicy } from './split/index.ts'
 
 // compression comes after the cache (afterCache): inside it, so the cache stores compressed bodies.
-export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, cachePolicy, compressionPolicy] as const
+// split comes before the cache: the cache keys on the split's choice.
+export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, splitPolicy, cachePolicy, compressionPolicy] as const
 
 type Builtins = (typeof BUILTIN_POLICIES)[number]
 

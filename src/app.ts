@@ -32,7 +32,7 @@ import { upstreamAcceptEncoding } from './policies/compression/index.ts'
 import type { LoadedPlugin } from './policies/plugins/load.ts'
 import { localStore, type RateLimitStore } from './policies/rate-limit/buckets.ts'
 import { createDeadlineWheel, type DeadlineWheel } from './upstream/deadline.ts'
-import { createForwarder } from './upstream/forward.ts'
+import { createForwarder, type RouteForwarder } from './upstream/forward.ts'
 import type { UpstreamRegistry } from './upstream/registry.ts'
 import type { WebSockets } from './upstream/websocket/index.ts'
 import type { Tracer } from './tracing/index.ts'
@@ -105,23 +105,33 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const entries: { prefix: string; host: string | undefined; value: HonoHandler<GatewayEnv> }[] = []
   for (const route of compileRoutes(config.routes)) {
     const routeConfig = route.config!
-    const forwarder = createForwarder({
-      // The config loader guarantees the upstream exists.
-      upstream: deps.upstreams.get(routeConfig.upstream)!,
-      prefix: route.prefix,
-      stripPrefix: routeConfig.stripPrefix,
-      maxBodyBytes: routeConfig.maxBodyBytes ?? config.server.maxBodyBytes,
-      idleTimeoutSeconds: config.server.idleTimeoutSeconds,
-      dropUnderscores: config.server.underscoresInHeaders === 'drop',
-      identityFields,
-      requestHeaders: routeConfig.requestHeaders,
-      acceptEncoding: upstreamAcceptEncoding(config.compression, routeConfig.compression),
-      websockets: routeConfig.websocket ? deps.websockets : undefined,
-      scheme: config.server.tls ? 'https' : 'http',
-      deadlines,
-      http2: config.server.http2 || config.server.h2c,
-    })
-    entries.push({ prefix: route.prefix, host: route.host, value: serveRoute(route, buildChain(route, forwarder.forward, chainDeps, closers, forwarder.context), serveDeps, load) })
+    // One forwarder per upstream the route sends to (its upstream, its split's, its mirror's), built now.
+    const forwarders = new Map<string, RouteForwarder>()
+    const forwarderOf = (name: string): RouteForwarder => {
+      let forwarder = forwarders.get(name)
+      if (forwarder) return forwarder
+      forwarder = createForwarder({
+        // The config loader guarantees the upstream exists.
+        upstream: deps.upstreams.get(name)!,
+        prefix: route.prefix,
+        stripPrefix: routeConfig.stripPrefix,
+        maxBodyBytes: routeConfig.maxBodyBytes ?? config.server.maxBodyBytes,
+        idleTimeoutSeconds: config.server.idleTimeoutSeconds,
+        dropUnderscores: config.server.underscoresInHeaders === 'drop',
+        identityFields,
+        requestHeaders: routeConfig.requestHeaders,
+        acceptEncoding: upstreamAcceptEncoding(config.compression, routeConfig.compression),
+        websockets: routeConfig.websocket ? deps.websockets : undefined,
+        scheme: config.server.tls ? 'https' : 'http',
+        deadlines,
+        http2: config.server.http2 || config.server.h2c,
+      })
+      forwarders.set(name, forwarder)
+      return forwarder
+    }
+    const terminal = routeConfig.split ? splitTerminal(routeConfig.split.map((entry) => entry.upstream), forwarderOf) : forwarderOf(routeConfig.upstream!)
+    const forwardTo = (name: string) => forwarderOf(name).forward
+    entries.push({ prefix: route.prefix, host: route.host, value: serveRoute(route, buildChain(route, terminal.forward, chainDeps, closers, terminal.context, forwardTo), serveDeps, load) })
   }
   const table = createRouteTable(entries)
 
@@ -146,6 +156,20 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
  * the version only where the listener accepts no other (minVersion TLSv1.3), else `https`.
  */
 const listenerTls = (tls: GatewayConfig['server']['tls']) => (tls ? (tls.minVersion === 'TLSv1.3' ? 'TLSv1.3' : 'https') : undefined)
+
+/**
+ * A split route's end: the forwarder of the upstream its split stage chose (exchange.upstream,
+ * set before the cache); the first entry's when no stage chose (none ran: a refusal before it).
+ */
+function splitTerminal(names: readonly string[], forwarderOf: (name: string) => RouteForwarder): Pick<RouteForwarder, 'forward' | 'context'> {
+  const byName = new Map(names.map((name) => [name, forwarderOf(name)]))
+  const fallback = byName.get(names[0]!)!
+  const of = (exchange: Exchange) => (exchange.upstream === undefined ? fallback : (byName.get(exchange.upstream) ?? fallback))
+  return {
+    forward: (exchange) => of(exchange).forward(exchange),
+    context: (exchange) => of(exchange).context(exchange),
+  }
+}
 
 const NOT_FOUND = new GatewayError('not_found')
 const noRoute = (exchange: Exchange) => refusal(exchange.requestId, NOT_FOUND)

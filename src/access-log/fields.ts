@@ -21,9 +21,11 @@ export interface LoggedExchange {
   readonly traceId: string | undefined
   readonly path: string
   readonly query: string
-  readonly route: { readonly name: string; readonly config: { readonly upstream: string } | undefined }
+  readonly route: { readonly name: string; readonly config: { readonly upstream?: string } | undefined }
   readonly identity: { readonly consumer: string } | undefined
   readonly upstreamTries: number
+  /** The split's choice, on a route that splits. */
+  readonly upstream: string | undefined
   readonly upstreamAddress: string | undefined
   readonly upstreamStatus: number | undefined
   readonly upstreamMs: number | undefined
@@ -80,7 +82,7 @@ const FIELDS = {
   upstreamError: ({ refused }) => (refused?.reason !== undefined && UPSTREAM_ERRORS.has(refused.reason) ? `"${refused.reason}"` : undefined),
   consumer: ({ exchange }) => quoted(exchange.identity?.consumer),
   /** Only when a try was sent to one: never on a request refused before it, or answered by the cache. */
-  upstream: ({ exchange }) => (reached(exchange) ? `"${exchange.route.config?.upstream}"` : undefined),
+  upstream: ({ exchange }) => (reached(exchange) ? `"${exchange.upstream ?? exchange.route.config?.upstream}"` : undefined),
   /** The target (host:port) the last try went to: the one that answered, when one did. */
   target: ({ exchange }) => (reached(exchange) && exchange.upstreamAddress !== undefined ? `"${exchange.upstreamAddress}"` : undefined),
   tries: ({ exchange }) => (reached(exchange) ? String(exchange.upstreamTries) : undefined),

@@ -139,7 +139,7 @@ export async function buildStatus(sources: StatusSources, now = Date.now()): Pro
     const name = r.name ?? r.path
     const seen = counters.get(name)
     counters.delete(name)
-    return { name, path: r.path, host: r.host ?? null, upstream: r.upstream, ...(seen ?? { requests: 0, errors: 0, latency: new Array(LATENCY_BUCKETS.length + 1).fill(0) }) }
+    return { name, path: r.path, host: r.host ?? null, upstream: r.upstream ?? r.split?.map((entry) => entry.upstream).join(', ') ?? null, ...(seen ?? { requests: 0, errors: 0, latency: new Array(LATENCY_BUCKETS.length + 1).fill(0) }) }
   })
   // The gateway's own routes, and routes a reload removed, after the configured ones.
   for (const [name, seen] of counters) routes.push({ name, path: null, host: null, upstream: null, ...seen })

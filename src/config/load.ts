@@ -165,6 +165,10 @@ function crossFieldErrors(raw: unknown): string[] {
   const seenName = new Map<string, number>()
   routes.forEach((route: unknown, i) => {
     if (!isRecord(route)) return
+    // A route sends to one upstream, or splits its traffic over several (routes[].split).
+    if (route.upstream === undefined && route.split === undefined) errors.push(`routes[${i}].upstream: required (or split)`)
+    if (route.upstream !== undefined && route.split !== undefined) errors.push(`routes[${i}].split: a route has upstream or split, not both`)
+    if (route.splitStickyOn !== undefined && route.split === undefined) errors.push(`routes[${i}].splitStickyOn: needs split`)
     if (typeof route.upstream === 'string' && !Object.hasOwn(upstreams, route.upstream)) {
       const near = closest(route.upstream, Object.keys(upstreams))
       errors.push(`routes[${i}].upstream: no upstream named "${route.upstream}"${near ? ` — did you mean "${near}"?` : ''}`)

@@ -12,6 +12,7 @@ import { compressionSchema } from '../policies/compression/schema.ts'
 import { headerRulesSchema, ROUTE_METHODS } from '../policies/fields.ts'
 import { routePolicyShape } from '../policies/index.ts'
 import { pluginName, pluginsSchema } from '../policies/plugins/schema.ts'
+import { splitStickyOnSchema } from '../policies/split/schema.ts'
 
 export { ROUTE_METHODS }
 
@@ -350,8 +351,10 @@ export const routeSchema = z.strictObject({
     .refine((p) => !/[?#%\s]/.test(p), { error: 'must be a plain path (no query, "%" or spaces)' })
     // Hono's router reads these as parameters, wildcards and patterns.
     .refine((p) => !/[*{}()]|\/:/.test(p), { error: 'must not contain "*", "{", "}", "(", ")" or a segment starting with ":"' }),
-  /** Name of an entry under `upstreams`. */
-  upstream: z.string().min(1),
+  /** Name of an entry under `upstreams`; a route has this or `split`. */
+  upstream: z.string().min(1).optional(),
+  /** With `split`: its weighted choice by a hash of `header:<name>` or `cookie:<name>`, so a user stays on one upstream (docs/proxying.md). */
+  splitStickyOn: splitStickyOnSchema.optional(),
   /** Remove the route's path prefix before forwarding. */
   stripPrefix: z.boolean().default(false),
   /** Allowed methods; others get 405 with Allow. Omitted: all of ROUTE_METHODS. */
@@ -371,7 +374,7 @@ export const routeSchema = z.strictObject({
   plugins: z.array(pluginName).default([]),
   /**
    * The built-in policies' keys, each with its policy's schema (policies/index.ts):
-   * responseHeaders, cors, auth, rateLimit, cache, compression (docs/policies.md, docs/caching.md, docs/proxying.md).
+   * responseHeaders, cors, auth, rateLimit, split, mirror, cache, compression (docs/policies.md, docs/caching.md, docs/proxying.md).
    */
   ...routePolicyShape,
 })

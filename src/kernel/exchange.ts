@@ -82,6 +82,8 @@ export class Exchange {
   trace: RequestTrace | undefined = undefined
   /** The upstream request outlives the client (a background revalidation): the client leaving does not abort it. */
   background = false
+  /** The upstream this request goes to when its route splits (`routes[].split`): chosen before the cache, so variants stay apart. */
+  upstream: string | undefined = undefined
   #peer: Peer | undefined
   #state: Map<unknown, unknown> | undefined
 
@@ -114,12 +116,13 @@ export class Exchange {
     return this.#state
   }
 
-  /** A copy for a request of its own sent on the same client request (a background revalidation). */
-  fork(): Exchange {
-    const copy = new Exchange(this.raw, this.url, this.server, this.route, this.path, this.query, this.requestId, this.trust, this.#peer)
+  /** A copy for a request of its own sent on the same client request (a background revalidation; a mirror, with its own copy of the body in `raw`). */
+  fork(raw: Request = this.raw): Exchange {
+    const copy = new Exchange(raw, this.url, this.server, this.route, this.path, this.query, this.requestId, this.trust, this.#peer)
     copy.identity = this.identity
     copy.traceId = this.traceId
     copy.trace = this.trace
+    copy.upstream = this.upstream
     copy.#state = this.#state
     return copy
   }

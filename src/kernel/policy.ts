@@ -99,6 +99,11 @@ export interface BuildContext {
   readonly stores: Stores
   /** The route's forwarding rules for a request: what the upstream is sent (the cache keys on it). */
   forwarding(exchange: Exchange): ForwardingContext
+  /**
+   * The route's way to the named upstream (its prefix, header rules and body limit), built at
+   * boot once per upstream: how a split or a mirror sends. Undefined on the gateway's own routes.
+   */
+  forwarderTo?(upstream: string): (exchange: Exchange) => Promise<Response>
   /** Runs `fn` when the chain is discarded (a reload, a stop): timers, sockets. */
   onClose(fn: () => void | Promise<void>): void
 }

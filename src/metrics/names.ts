@@ -26,6 +26,8 @@ export const METRICS = {
   rejected: { name: `${PREFIX}rejected_requests_total`, labels: ['reason'] },
   authFailures: { name: `${PREFIX}auth_failures_total`, labels: ['route', 'reason'] },
   rateLimited: { name: `${PREFIX}rate_limited_total`, labels: ['route'] },
+  /** Requests chosen for mirroring, by what came of the copy: sent, failed, skipped_body, skipped_busy. */
+  mirrorRequests: { name: `${PREFIX}mirror_requests_total`, labels: ['route', 'outcome'] },
   /** Answers compressed by the gateway, and the bytes that saved, by coding (zstd, br, gzip). */
   compressed: { name: `${PREFIX}compressed_responses_total`, labels: ['route', 'encoding'] },
   compressionSaved: { name: `${PREFIX}compression_saved_bytes_total`, labels: ['route', 'encoding'] },

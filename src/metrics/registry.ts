@@ -107,6 +107,11 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
     help: 'Requests refused by a route\'s rate limit',
     labelNames: METRICS.rateLimited.labels,
   })
+  const mirrorRequests = createCounterFamily(registry, {
+    name: METRICS.mirrorRequests.name,
+    help: "Requests a route chose to mirror (routes[].mirror), by outcome: sent (the mirror answered, any status), failed (no answer), skipped_body (body over maxBodyBytes or unsized), skipped_busy (maxInFlight copies under way)",
+    labelNames: METRICS.mirrorRequests.labels,
+  })
   const compressed = createCounterFamily(registry, {
     name: METRICS.compressed.name,
     help: 'Answers the gateway compressed, by encoding: zstd, br, gzip (a cache hit sends stored bytes and is not counted again)',
@@ -206,6 +211,7 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
     forPolicies: (route) => ({
       authFailure: (reason) => authFailures.child(route, reason).inc(),
       rateLimited: () => rateLimited.child(route).inc(),
+      mirrored: (outcome) => mirrorRequests.child(route, outcome).inc(),
       compressed(encoding, savedBytes) {
         compressed.child(route, encoding).inc()
         compressionSaved.child(route, encoding).inc(savedBytes)

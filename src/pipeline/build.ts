@@ -64,7 +64,8 @@ export function buildChain(
   terminal: Handler,
   deps: ChainDeps,
   closers: ReturnType<typeof createClosers>,
-  forwarding: (exchange: Exchange) => ForwardingContext = NO_FORWARDING
+  forwarding: (exchange: Exchange) => ForwardingContext = NO_FORWARDING,
+  forwarderTo?: (upstream: string) => (exchange: Exchange) => Promise<Response>
 ): Handler {
   const context: BuildContext = {
     route,
@@ -73,6 +74,7 @@ export function buildChain(
     metrics: deps.metricsFor?.(route.name) ?? NO_METRICS,
     stores: deps.stores,
     forwarding,
+    forwarderTo,
     onClose: closers.add,
   }
   const plugins = route.config === undefined ? [] : routePlugins(deps.plugins, route.config.plugins)

@@ -11,11 +11,14 @@ import { cachePolicy } from './cache/index.ts'
 import { compressionPolicy } from './compression/index.ts'
 import { corsPolicy } from './cors/index.ts'
 import { limitsPolicy } from './limits/index.ts'
+import { mirrorPolicy } from './mirror/index.ts'
 import { rateLimitPolicy } from './rate-limit/index.ts'
 import { responseHeadersPolicy } from './response-headers/index.ts'
+import { splitPolicy } from './split/index.ts'
 
 // compression comes after the cache (afterCache): inside it, so the cache stores compressed bodies.
-export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, cachePolicy, compressionPolicy] as const
+// split and mirror come before the cache: the cache keys on the split's choice, and hits are mirrored too.
+export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, splitPolicy, mirrorPolicy, cachePolicy, compressionPolicy] as const
 
 type Builtins = (typeof BUILTIN_POLICIES)[number]
 

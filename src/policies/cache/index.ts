@@ -9,6 +9,7 @@ import type { Exchange } from '../../kernel/exchange.ts'
 import { isWebSocketUpgrade, sentHeaderValue } from '../../kernel/forwarding.ts'
 import type { Handler } from '../../kernel/stage.ts'
 import { defineBuiltin } from '../builtin.ts'
+import { SPLIT_FIELD } from './key.ts'
 import type { CachedRequest, ResponseCache } from './response-cache.ts'
 import { routeCacheSchema } from './schema.ts'
 
@@ -30,12 +31,16 @@ export const cachePolicy = defineBuiltin({
     const responses = context.stores.responseCache
     if (!options?.enabled || !responses) return undefined
     const websocket = context.route.config?.websocket === true
+    // A split route's answers are kept per upstream chosen (the split stage runs first).
+    const splits = context.route.config?.split !== undefined
     const cachedRequest = (exchange: Exchange, next: Handler): CachedRequest => {
       const headers = exchange.raw.headers
       const forwarding = context.forwarding(exchange)
       // Keys come from what the upstream is sent: a field the client stripped with
       // Connection (or an untrusted X-Forwarded-Proto) must not select what is served.
-      const sent = (name: string) => sentHeaderValue(headers, name, forwarding)
+      const sent = splits
+        ? (name: string) => (name === SPLIT_FIELD ? (exchange.upstream ?? null) : sentHeaderValue(headers, name, forwarding))
+        : (name: string) => sentHeaderValue(headers, name, forwarding)
       // From an untrusted peer the gateway sends X-Forwarded-Proto: http itself.
       const scheme = exchange.trusted ? sent('x-forwarded-proto')!.toLowerCase() : (forwarding.scheme ?? 'http')
       return { exchange, next, options, scheme, sent, host: headers.get('host') ?? '' }

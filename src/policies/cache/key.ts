@@ -31,6 +31,13 @@ export function varyNames(responseHeaders: Headers): string[] {
   return [...names].sort()
 }
 
+/**
+ * A split route's choice of upstream (`exchange.upstream`), keyed like a request field its
+ * answers vary on, so one upstream's answer is never served for another's request. A space
+ * cannot occur in a field name (RFC 9110 §5.1), so no header can stand in for it.
+ */
+export const SPLIT_FIELD = ' upstream'
+
 /** A request field's value as the upstream is sent it (`sentHeaderValue`), or null when it is not sent. */
 export type FieldValue = (name: string) => string | null
 

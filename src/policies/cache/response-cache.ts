@@ -14,7 +14,7 @@ import type { Handler } from '../../kernel/stage.ts'
 import type { RouteCacheConfig } from './schema.ts'
 import { notModified, NOT_MODIFIED_FIELDS } from './conditional.ts'
 import { NO_DIRECTIVES, parseCacheControl, type CacheDirectives } from './directives.ts'
-import { primaryKey, variantKey, varyNames, type FieldValue } from './key.ts'
+import { primaryKey, SPLIT_FIELD, variantKey, varyNames, type FieldValue } from './key.ts'
 import {
   ageValue,
   currentAge,
@@ -227,6 +227,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         ...(options.cookies === 'key' ? ['cookie'] : []),
         // Authenticated answers are kept per consumer (Kong's proxy-cache keys on the consumer too).
         ...(request.exchange.identity ? [request.exchange.identity.header] : []),
+        ...(request.exchange.upstream !== undefined ? [SPLIT_FIELD] : []),
         ...implicitVary,
       ]),
     ].sort()

@@ -22,7 +22,8 @@ import { UNMATCHED_ROUTE } from './metrics/names.ts'
 import type { WorkerMetrics } from './metrics/registry.ts'
 import { createIpMatcher } from './net/ip-matcher.ts'
 import { buildChain, createClosers, type ChainDeps } from './pipeline/build.ts'
-import { createRouteTable } from './pipeline/route-table.ts'
+import { compileMatcher } from './pipeline/matchers.ts'
+import { createRouteTable, type RouteTableEntry } from './pipeline/route-table.ts'
 import { healthHandler, type IsHealthy } from './pipeline/health.ts'
 import { serveRoute, type ServeDeps } from './pipeline/serve.ts'
 import { credentialQueryNames } from './policies/auth/api-key.ts'
@@ -102,9 +103,15 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const serveHealth = serveRoute(health, buildChain(health, healthHandler(deps.isHealthy ?? (() => true)), chainDeps, closers), serveDeps)
   serveDeps.tracer = deps.tracer
 
-  const entries: { prefix: string; host: string | undefined; value: HonoHandler<GatewayEnv> }[] = []
+  const entries: RouteTableEntry<HonoHandler<GatewayEnv>>[] = []
   for (const route of compileRoutes(config.routes)) {
     const routeConfig = route.config!
+    const at = { prefix: route.prefix, host: route.host, exact: routeConfig.match?.exact, matcher: compileMatcher(routeConfig.match) }
+    // A redirect-only route (no upstream): what its redirect does not answer is not found.
+    if (routeConfig.upstream === undefined) {
+      entries.push({ ...at, value: serveRoute(route, buildChain(route, noRoute, chainDeps, closers), serveDeps, load) })
+      continue
+    }
     const forwarder = createForwarder({
       // The config loader guarantees the upstream exists.
       upstream: deps.upstreams.get(routeConfig.upstream)!,
@@ -121,16 +128,16 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       deadlines,
       http2: config.server.http2 || config.server.h2c,
     })
-    entries.push({ prefix: route.prefix, host: route.host, value: serveRoute(route, buildChain(route, forwarder.forward, chainDeps, closers, forwarder.context), serveDeps, load) })
+    entries.push({ ...at, value: serveRoute(route, buildChain(route, forwarder.forward, chainDeps, closers, forwarder.context), serveDeps, load) })
   }
-  const table = createRouteTable(entries)
+  const routeTable = createRouteTable(entries)
 
   const unmatched = builtinRoute(UNMATCHED_ROUTE, '')
   const notFound = serveRoute(unmatched, buildChain(unmatched, noRoute, chainDeps, closers), serveDeps)
   // One Hono handler: the health path, else the route table (pipeline/route-table.ts), else 404.
   app.all('*', (c, next) => {
     const path = c.req.path
-    const handler = path === healthPath ? serveHealth : (table.match(path, c.req.raw.headers.get('host')) ?? notFound)
+    const handler = path === healthPath ? serveHealth : (routeTable.match(path, c.req.raw.headers.get('host'), c.req.raw) ?? notFound)
     return handler(c, next)
   })
   // Only a bug outside the pipelines (Hono itself) gets here.

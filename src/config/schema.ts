@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { ACCESS_LOG_FIELDS } from '../access-log/fields.ts'
 import { isIpOrCidr } from '../net/ip-matcher.ts'
+import { matchSchema } from './match.ts'
 import { consumerSchema } from '../policies/auth/schema.ts'
 import { cacheStoreSchema } from '../policies/cache/schema.ts'
 import { compressionSchema } from '../policies/compression/schema.ts'
@@ -341,7 +342,7 @@ const upstreamSchema = z.strictObject({
 })
 
 export const routeSchema = z.strictObject({
-  /** Name used in logs and metrics; defaults to the path. */
+  /** Name used in logs and metrics; defaults to the path, with its `match` in brackets when it has one. */
   name: z.string().min(1).max(100).optional(),
   /** Path prefix, matched on whole segments of the normalised path; the longest prefix wins. */
   path: z
@@ -350,8 +351,8 @@ export const routeSchema = z.strictObject({
     .refine((p) => !/[?#%\s]/.test(p), { error: 'must be a plain path (no query, "%" or spaces)' })
     // Hono's router reads these as parameters, wildcards and patterns.
     .refine((p) => !/[*{}()]|\/:/.test(p), { error: 'must not contain "*", "{", "}", "(", ")" or a segment starting with ":"' }),
-  /** Name of an entry under `upstreams`. */
-  upstream: z.string().min(1),
+  /** Name of an entry under `upstreams`; required unless the route has `redirect`. */
+  upstream: z.string().min(1).optional(),
   /** Remove the route's path prefix before forwarding. */
   stripPrefix: z.boolean().default(false),
   /** Allowed methods; others get 405 with Allow. Omitted: all of ROUTE_METHODS. */
@@ -361,6 +362,8 @@ export const routeSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name without port' })
     .optional(),
+  /** Exact path, header and query matchers; routes may share a path when these differ (docs/proxying.md). */
+  match: matchSchema.optional(),
   /** Proxy WebSocket upgrades on this route. */
   websocket: z.boolean().default(true),
   /** Largest request body on this route; default server.maxBodyBytes. */
@@ -371,7 +374,7 @@ export const routeSchema = z.strictObject({
   plugins: z.array(pluginName).default([]),
   /**
    * The built-in policies' keys, each with its policy's schema (policies/index.ts):
-   * responseHeaders, cors, auth, rateLimit, cache, compression (docs/policies.md, docs/caching.md, docs/proxying.md).
+   * responseHeaders, cors, auth, rateLimit, rewrite, redirect, cache, compression (docs/policies.md, docs/caching.md, docs/proxying.md).
    */
   ...routePolicyShape,
 })

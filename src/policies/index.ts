@@ -12,10 +12,13 @@ import { compressionPolicy } from './compression/index.ts'
 import { corsPolicy } from './cors/index.ts'
 import { limitsPolicy } from './limits/index.ts'
 import { rateLimitPolicy } from './rate-limit/index.ts'
+import { redirectPolicy } from './redirect/index.ts'
+import { rewritePolicy } from './rewrite/index.ts'
 import { responseHeadersPolicy } from './response-headers/index.ts'
 
 // compression comes after the cache (afterCache): inside it, so the cache stores compressed bodies.
-export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, cachePolicy, compressionPolicy] as const
+// rewrite, then redirect (which uses the rewrite's captures), after auth and the rate limit, before the cache.
+export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, rewritePolicy, redirectPolicy, cachePolicy, compressionPolicy] as const
 
 type Builtins = (typeof BUILTIN_POLICIES)[number]
 

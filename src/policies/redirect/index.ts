@@ -17,8 +17,8 @@ import { redirectSchema } from './schema.ts'
 
 /** Refused anywhere in `to`: what cannot be in a field value, and what would split a URL oddly. */
 const TO_REFUSED = /[\x00-\x20\x7f"<>\\^`{|}]/
-/** An absolute `to`: scheme and a literal host (no placeholder before the path). */
-const ABSOLUTE = /^https?:\/\/[^/$?#@]+(?:[/?#]|$)/i
+/** An absolute `to`: scheme and a literal host, then the path ("/", "?", "#", $path or the end): no placeholder can change the host. */
+const ABSOLUTE = /^https?:\/\/[^/$?#@]+(?:[/?#]|\$path|$)/i
 
 type WithRewrite = { rewrite?: { pattern: string } }
 

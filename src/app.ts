@@ -22,7 +22,8 @@ import { UNMATCHED_ROUTE } from './metrics/names.ts'
 import type { WorkerMetrics } from './metrics/registry.ts'
 import { createIpMatcher } from './net/ip-matcher.ts'
 import { buildChain, createClosers, type ChainDeps } from './pipeline/build.ts'
-import { createRouteTable } from './pipeline/route-table.ts'
+import { compileMatcher } from './pipeline/matchers.ts'
+import { createRouteTable, type RouteTableEntry } from './pipeline/route-table.ts'
 import { healthHandler, type IsHealthy } from './pipeline/health.ts'
 import { serveRoute, type ServeDeps } from './pipeline/serve.ts'
 import { credentialQueryNames } from './policies/auth/api-key.ts'
@@ -102,9 +103,10 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const serveHealth = serveRoute(health, buildChain(health, healthHandler(deps.isHealthy ?? (() => true)), chainDeps, closers), serveDeps)
   serveDeps.tracer = deps.tracer
 
-  const entries: { prefix: string; host: string | undefined; value: HonoHandler<GatewayEnv> }[] = []
+  const entries: RouteTableEntry<HonoHandler<GatewayEnv>>[] = []
   for (const route of compileRoutes(config.routes)) {
     const routeConfig = route.config!
+    const at = { prefix: route.prefix, host: route.host, exact: routeConfig.match?.exact, matcher: compileMatcher(routeConfig.match) }
     // One forwarder per upstream the route sends to (its upstream, its split's, its mirror's), built now.
     const forwarders = new Map<string, RouteForwarder>()
     const forwarderOf = (name: string): RouteForwarder => {
@@ -129,18 +131,23 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       forwarders.set(name, forwarder)
       return forwarder
     }
-    const terminal = routeConfig.split ? splitTerminal(routeConfig.split.map((entry) => entry.upstream), forwarderOf) : forwarderOf(routeConfig.upstream!)
     const forwardTo = (name: string) => forwarderOf(name).forward
-    entries.push({ prefix: route.prefix, host: route.host, value: serveRoute(route, buildChain(route, terminal.forward, chainDeps, closers, terminal.context, forwardTo), serveDeps, load) })
+    // A redirect-only route (no upstream, no split): what its redirect does not answer is not found.
+    if (routeConfig.upstream === undefined && routeConfig.split === undefined) {
+      entries.push({ ...at, value: serveRoute(route, buildChain(route, noRoute, chainDeps, closers, undefined, forwardTo), serveDeps, load) })
+      continue
+    }
+    const terminal = routeConfig.split ? splitTerminal(routeConfig.split.map((entry) => entry.upstream), forwarderOf) : forwarderOf(routeConfig.upstream!)
+    entries.push({ ...at, value: serveRoute(route, buildChain(route, terminal.forward, chainDeps, closers, terminal.context, forwardTo), serveDeps, load) })
   }
-  const table = createRouteTable(entries)
+  const routeTable = createRouteTable(entries)
 
   const unmatched = builtinRoute(UNMATCHED_ROUTE, '')
   const notFound = serveRoute(unmatched, buildChain(unmatched, noRoute, chainDeps, closers), serveDeps)
   // One Hono handler: the health path, else the route table (pipeline/route-table.ts), else 404.
   app.all('*', (c, next) => {
     const path = c.req.path
-    const handler = path === healthPath ? serveHealth : (table.match(path, c.req.raw.headers.get('host')) ?? notFound)
+    const handler = path === healthPath ? serveHealth : (routeTable.match(path, c.req.raw.headers.get('host'), c.req.raw) ?? notFound)
     return handler(c, next)
   })
   // Only a bug outside the pipelines (Hono itself) gets here.

@@ -21,7 +21,7 @@ export interface LoggedExchange {
   readonly traceId: string | undefined
   readonly path: string
   readonly query: string
-  readonly route: { readonly name: string; readonly config: { readonly upstream?: string } | undefined }
+  readonly route: { readonly name: string; readonly config: { readonly upstream?: string | undefined } | undefined }
   readonly identity: { readonly consumer: string } | undefined
   readonly upstreamTries: number
   /** The split's choice, on a route that splits. */

@@ -5,6 +5,7 @@
  * shape. The primary (or single-process mode) supplies the raw sources; this module shapes
  * them, reading each worker's RSS from /proc at poll time.
  */
+import { routeName } from '../config/routes.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import type { MetricsSnapshot } from '../metrics/aggregate.ts'
 import { LATENCY_BUCKETS, METRICS } from '../metrics/names.ts'
@@ -136,7 +137,7 @@ export async function buildStatus(sources: StatusSources, now = Date.now()): Pro
   const merged = sample?.merged
   const counters = routeCounters(merged)
   const routes: RouteStatus[] = config.routes.map((r) => {
-    const name = r.name ?? r.path
+    const name = routeName(r)
     const seen = counters.get(name)
     counters.delete(name)
     return { name, path: r.path, host: r.host ?? null, upstream: r.upstream ?? r.split?.map((entry) => entry.upstream).join(', ') ?? null, ...(seen ?? { requests: 0, errors: 0, latency: new Array(LATENCY_BUCKETS.length + 1).fill(0) }) }

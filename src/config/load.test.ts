@@ -364,7 +364,7 @@ describe('type errors show the value received and what is expected', () => {
     [{ server: { workers: 'many' } }, 'server.workers: must be "auto" or a whole number from 1 to 256, got "many"'],
     [{ upstreams: { u: { targets: ['ftp://x'] } } }, 'upstreams.u.targets[0]: must start with http:// or https://, got "ftp://x"'],
     [{ upstreams: { u: { targets: [{ url: 'http://h', weight: 'x' }] } } }, 'upstreams.u.targets[0].weight: expected a number, got "x" (a string)'],
-    [{ upstreams: { u: { targets: ['http://h'] } }, routes: [{ path: '/a' }] }, 'routes[0].upstream: required (or split)'],
+    [{ upstreams: { u: { targets: ['http://h'] } }, routes: [{ path: '/a' }] }, 'routes[0].upstream: required (or split, or redirect)'],
   ])('%j', (raw, message) => {
     expect(errorsOf(raw)).toEqual([message])
   })

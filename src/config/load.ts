@@ -11,6 +11,7 @@ import type { BuiltinPolicy } from '../policies/builtin.ts'
 import { resolvePluginModules } from '../policies/plugins/load.ts'
 import { checkPluginsInChild } from './check-plugins.ts'
 import { closest } from './closest.ts'
+import { derivedRouteName, matchKey } from './match.ts'
 import { defaultMessages, formatIssue, formatPath, indexSchema, type SchemaIndex } from './issues.ts'
 import { partialConfig, wholeConfig, type PartialConfig } from './partial.ts'
 import { caFileProblem, serverTlsProblems } from './tls-files.ts'
@@ -165,25 +166,29 @@ function crossFieldErrors(raw: unknown): string[] {
   const seenName = new Map<string, number>()
   routes.forEach((route: unknown, i) => {
     if (!isRecord(route)) return
-    // A route sends to one upstream, or splits its traffic over several (routes[].split).
-    if (route.upstream === undefined && route.split === undefined) errors.push(`routes[${i}].upstream: required (or split)`)
+    // A route sends to one upstream, splits its traffic over several (routes[].split), or only redirects.
+    if (route.upstream === undefined && route.split === undefined && route.redirect === undefined) errors.push(`routes[${i}].upstream: required (or split, or redirect)`)
     if (route.upstream !== undefined && route.split !== undefined) errors.push(`routes[${i}].split: a route has upstream or split, not both`)
     if (route.splitStickyOn !== undefined && route.split === undefined) errors.push(`routes[${i}].splitStickyOn: needs split`)
     if (typeof route.upstream === 'string' && !Object.hasOwn(upstreams, route.upstream)) {
       const near = closest(route.upstream, Object.keys(upstreams))
       errors.push(`routes[${i}].upstream: no upstream named "${route.upstream}"${near ? ` — did you mean "${near}"?` : ''}`)
     }
+    const match = isRecord(route.match) ? route.match : undefined
+    let duplicate = false
     if (typeof route.path === 'string') {
       const host = typeof route.host === 'string' ? route.host.toLowerCase() : '*'
-      const match = `${host} ${normalisePrefix(route.path)}`
-      const first = seenMatch.get(match)
-      if (first !== undefined) errors.push(`routes[${i}].path: duplicate of routes[${first}] (same host and path)`)
-      else seenMatch.set(match, i)
+      const key = `${host} ${normalisePrefix(route.path)} ${matchKey(match)}`
+      const first = seenMatch.get(key)
+      duplicate = first !== undefined
+      if (first !== undefined) errors.push(`routes[${i}].path: duplicate of routes[${first}] (same host and path${match ? ' and match' : ''})`)
+      else seenMatch.set(key, i)
     }
-    const name = typeof route.name === 'string' ? route.name : route.path
+    const name = typeof route.name === 'string' ? route.name : typeof route.path === 'string' ? derivedRouteName(route.path, match) : undefined
     if (typeof name === 'string') {
       const first = seenName.get(name)
-      if (first !== undefined) errors.push(`routes[${i}].name: "${name}" is already used by routes[${first}]`)
+      // A duplicate route is named once, as such.
+      if (first !== undefined && !duplicate) errors.push(`routes[${i}].name: "${name}" is already used by routes[${first}]`)
       else seenName.set(name, i)
     }
   })

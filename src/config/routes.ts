@@ -6,9 +6,10 @@
 import { ROUTE_METHODS, type RouteConfig } from './schema.ts'
 import { normalisePrefix } from './load.ts'
 import { hostForRouting } from '../kernel/target.ts'
+import { derivedRouteName } from './match.ts'
 
 export interface Route {
-  /** Name for logs and metrics: the configured name, or the path. */
+  /** Name for logs and metrics: the configured name, or the path (with its match: config/match.ts). */
   readonly name: string
   /** Normalised prefix: no trailing slash except for the root "/". */
   readonly prefix: string
@@ -50,11 +51,16 @@ function methodsOf(listed: readonly string[] | undefined): { methods: ReadonlySe
 function toRoute(config: RouteConfig): Route {
   const { methods, allow } = methodsOf(config.methods)
   return {
-    name: config.name ?? config.path,
+    name: routeName(config),
     prefix: normalisePrefix(config.path),
     host: config.host === undefined ? undefined : hostForRouting(config.host),
     methods,
     allow,
     config,
   }
+}
+
+/** A route's name: the configured one, else derived from its path and match. */
+export function routeName(config: RouteConfig): string {
+  return config.name ?? derivedRouteName(config.path, config.match)
 }

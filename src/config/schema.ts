@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { ACCESS_LOG_FIELDS } from '../access-log/fields.ts'
 import { isIpOrCidr } from '../net/ip-matcher.ts'
+import { matchSchema } from './match.ts'
 import { consumerSchema } from '../policies/auth/schema.ts'
 import { cacheStoreSchema } from '../policies/cache/schema.ts'
 import { compressionSchema } from '../policies/compression/schema.ts'
@@ -342,7 +343,7 @@ const upstreamSchema = z.strictObject({
 })
 
 export const routeSchema = z.strictObject({
-  /** Name used in logs and metrics; defaults to the path. */
+  /** Name used in logs and metrics; defaults to the path, with its `match` in brackets when it has one. */
   name: z.string().min(1).max(100).optional(),
   /** Path prefix, matched on whole segments of the normalised path; the longest prefix wins. */
   path: z
@@ -351,7 +352,7 @@ export const routeSchema = z.strictObject({
     .refine((p) => !/[?#%\s]/.test(p), { error: 'must be a plain path (no query, "%" or spaces)' })
     // Hono's router reads these as parameters, wildcards and patterns.
     .refine((p) => !/[*{}()]|\/:/.test(p), { error: 'must not contain "*", "{", "}", "(", ")" or a segment starting with ":"' }),
-  /** Name of an entry under `upstreams`; a route has this or `split`. */
+  /** Name of an entry under `upstreams`; a route has this or `split`, or only a `redirect`. */
   upstream: z.string().min(1).optional(),
   /** With `split`: its weighted choice by a hash of `header:<name>` or `cookie:<name>`, so a user stays on one upstream (docs/proxying.md). */
   splitStickyOn: splitStickyOnSchema.optional(),
@@ -364,6 +365,8 @@ export const routeSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name without port' })
     .optional(),
+  /** Exact path, header and query matchers; routes may share a path when these differ (docs/proxying.md). */
+  match: matchSchema.optional(),
   /** Proxy WebSocket upgrades on this route. */
   websocket: z.boolean().default(true),
   /** Largest request body on this route; default server.maxBodyBytes. */
@@ -374,7 +377,7 @@ export const routeSchema = z.strictObject({
   plugins: z.array(pluginName).default([]),
   /**
    * The built-in policies' keys, each with its policy's schema (policies/index.ts):
-   * responseHeaders, cors, auth, rateLimit, split, mirror, cache, compression (docs/policies.md, docs/caching.md, docs/proxying.md).
+   * responseHeaders, cors, auth, rateLimit, rewrite, redirect, split, mirror, cache, compression (docs/policies.md, docs/caching.md, docs/proxying.md).
    */
   ...routePolicyShape,
 })

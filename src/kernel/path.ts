@@ -69,7 +69,7 @@ export function normalisePath(path: string, escapedSlashes: EscapedSlashes): str
 }
 
 /** Merges empty segments and resolves "." and ".." (RFC 3986 §5.2.4); keeps a trailing slash. */
-function resolveSegments(path: string): string {
+export function resolveSegments(path: string): string {
   const segments = path.split('/')
   const out: string[] = []
   let trailingSlash = false

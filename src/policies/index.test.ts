@@ -21,14 +21,14 @@ const ok: Handler = () => new Response('ok', { headers: { 'cache-control': 'max-
 const config = (name: string, value: unknown) => byName[name]!.schema!.parse(value)
 
 test('the registry lists each built-in once, in phase order, and the route keys are theirs', () => {
-  expect(BUILTIN_POLICIES.map((p) => p.name)).toEqual(['responseHeaders', 'cors', 'limits', 'auth', 'rateLimit', 'split', 'mirror', 'cache', 'compression'])
+  expect(BUILTIN_POLICIES.map((p) => p.name)).toEqual(['responseHeaders', 'cors', 'limits', 'auth', 'rateLimit', 'rewrite', 'redirect', 'split', 'mirror', 'cache', 'compression'])
   const phases = BUILTIN_POLICIES.map((p) => PHASES.indexOf(p.phase))
   expect(phases).toEqual([...phases].sort((a, b) => a - b))
-  expect(Object.keys(routePolicyShape).sort()).toEqual(['auth', 'cache', 'compression', 'cors', 'mirror', 'rateLimit', 'responseHeaders', 'split'])
+  expect(Object.keys(routePolicyShape).sort()).toEqual(['auth', 'cache', 'compression', 'cors', 'mirror', 'rateLimit', 'redirect', 'responseHeaders', 'rewrite', 'split'])
 })
 
 test('a policy the route does not configure builds nothing', () => {
-  for (const name of ['responseHeaders', 'cors', 'auth', 'rateLimit', 'split', 'mirror']) expect(byName[name]!.build(undefined as never, policyContext())).toBeUndefined()
+  for (const name of ['responseHeaders', 'cors', 'auth', 'rateLimit', 'rewrite', 'redirect', 'split', 'mirror']) expect(byName[name]!.build(undefined as never, policyContext())).toBeUndefined()
   // The cache's key has defaults: enabled false.
   expect(byName.cache!.build(config('cache', {}) as never, policyContext({ stores: { responseCache: undefined } }))).toBeUndefined()
   // Compression is off by default, off for a route that says false, and never on the gateway's own routes.

@@ -13,12 +13,15 @@ import { corsPolicy } from './cors/index.ts'
 import { limitsPolicy } from './limits/index.ts'
 import { mirrorPolicy } from './mirror/index.ts'
 import { rateLimitPolicy } from './rate-limit/index.ts'
+import { redirectPolicy } from './redirect/index.ts'
+import { rewritePolicy } from './rewrite/index.ts'
 import { responseHeadersPolicy } from './response-headers/index.ts'
 import { splitPolicy } from './split/index.ts'
 
 // compression comes after the cache (afterCache): inside it, so the cache stores compressed bodies.
-// split and mirror come before the cache: the cache keys on the split's choice, and hits are mirrored too.
-export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, splitPolicy, mirrorPolicy, cachePolicy, compressionPolicy] as const
+// rewrite, then redirect (which uses the rewrite's captures), then split and mirror (which send
+// the rewritten request), all before the cache: the cache keys on the split's choice, and hits are mirrored too.
+export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, rewritePolicy, redirectPolicy, splitPolicy, mirrorPolicy, cachePolicy, compressionPolicy] as const
 
 type Builtins = (typeof BUILTIN_POLICIES)[number]
 

@@ -61,7 +61,7 @@ describe('a bad config exits 2 before anything listens', () => {
     expect(text).toContain('routes[1].upsteam: unknown key "upsteam" — did you mean "upstream"?')
     expect(text).toContain('routes[1].methods[1]: expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", got "TRACE"')
     expect(text).toContain('routes[0].rateLimit.scope: global needs redis.url (or REDIS_URL)')
-    expect(text).toContain('routes[1].upstream: required (or split)')
+    expect(text).toContain('routes[1].upstream: required (or split, or redirect)')
     expect(text).not.toMatch(/^\s+at /m)
     expect(await listening(PORT)).toBe(false)
   })

@@ -22,7 +22,7 @@ test('split and mirror mistakes are each named by their path', async () => {
   await output.ended
   const text = output()
   for (const line of [
-    'routes[0].upstream: required (or split)',
+    'routes[0].upstream: required (or split, or redirect)',
     'routes[1].split: a route has upstream or split, not both',
     'routes[2].split[0].weight:',
     'routes[3].split[0]: needs an entry without match',

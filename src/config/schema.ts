@@ -25,7 +25,7 @@ const targetUrl = z.string().check((ctx) => {
 })
 
 function targetUrlProblem(value: string): string | undefined {
-  if (!/^(srv\+)?https?:\/\//i.test(value)) return 'must start with http:// or https:// (or srv+http://, srv+https://)'
+  if (!/^(srv\+)?https?:\/\//i.test(value)) return 'must start with http:// or https://'
   const srv = /^srv\+/i.test(value)
   let url: URL
   try {

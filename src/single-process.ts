@@ -14,6 +14,7 @@ import { startWorker } from './worker/server.ts'
 import { VERSION } from './version.ts'
 import { loadPlugins } from './policies/plugins/load.ts'
 import { createHealthChecker } from './primary/health-checker.ts'
+import { startDnsResolver } from './primary/dns-resolver.ts'
 import { refuseTakenPort } from './primary/ports.ts'
 import { AggregatorRegistry } from 'prom-client'
 import { createTokenBuckets, nodeStore } from './policies/rate-limit/buckets.ts'
@@ -42,15 +43,23 @@ export async function runSingleProcess(config: GatewayConfig, source: ConfigSour
   const workers = { purge: async (selector: PurgeSelector) => ({ purged: worker.purge(selector), workers: 1 }), invalidate: (keys: string[]) => worker.invalidate(keys) }
   const caches = nodeCaches(sharedCache, workers, bus && ((message) => bus.publish(message)))
   const { plugins } = await loadPlugins(config.plugins, { settings: config })
+  // The resolver applies its address sets to this one worker and the checker directly.
+  const checker = createHealthChecker(config.upstreams, log, (state) => worker?.setHealth(state))
+  const resolver = startDnsResolver(config, log, (set) => {
+    checker.setAddresses(set)
+    worker?.setAddresses(set)
+  })
+  await Promise.race([resolver.firstRound, Bun.sleep(5000)])
   try {
     worker = startWorker(config, log, {
       plugins,
       sharedCachePath: sharedCache?.path,
       rateLimits: nodeStore(createTokenBuckets(), replicas?.buckets),
       onInvalidate: bus && ((keys) => void bus.publish({ invalidate: keys })),
+      dns: resolver.sets(),
+      // Verdicts given while the resolver's first round ran.
+      health: checker.states(),
     })
-    // The health checker applies its verdicts to this one worker directly.
-    createHealthChecker(config.upstreams, log, (state) => worker.setHealth(state))
     admin = startAdmin(config.admin, {
       upstreams: async () => mergeSnapshots([worker.upstreams()]),
       isReady: () => !stopping,

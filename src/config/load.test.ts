@@ -325,7 +325,7 @@ describe('unknown keys name the key they probably are', () => {
     [{ ...base, routes: [{ path: '/a', upsteam: 'users' }] }, 'routes[0].upsteam: unknown key "upsteam" — did you mean "upstream"?'],
     [{ server: { prot: 1 } }, 'server.prot: unknown key "prot" — did you mean "port"?'],
     [{ upstreams: { users: { targets: ['http://h'], timeout: 5 } } }, 'upstreams.users.timeout: unknown key "timeout" — did you mean "timeoutMs"?'],
-    [{ nonsense: true }, 'nonsense: unknown key "nonsense" — expected one of server, redis, admin, cache, compression, metrics, log, tracing, upstreams, routes, consumers, plugins'],
+    [{ nonsense: true }, 'nonsense: unknown key "nonsense" — expected one of server, redis, admin, cache, compression, metrics, log, tracing, dns, upstreams, routes, consumers, plugins'],
   ])('%j', (raw, message) => {
     expect(errorsOf(raw)).toContain(message)
   })

@@ -109,6 +109,8 @@ function semanticErrors(parts: PartialConfig, baseDir: string): string[] {
   if (!failed.has('tracing')) errors.push(...tracingErrors(config))
   if (!failed.has('cache')) errors.push(...sharedCachePathErrors(config))
   if (!failed.has('log')) errors.push(...accessLogFileErrors(config))
+  if (!failed.has('dns') && config.dns.minTtlSeconds > config.dns.maxTtlSeconds)
+    errors.push(`dns.minTtlSeconds: must not exceed dns.maxTtlSeconds (${config.dns.maxTtlSeconds}), got ${config.dns.minTtlSeconds}`)
   if (!damaged.has('plugins')) errors.push(...pluginErrors(config, parts.routes, baseDir))
   return errors
 }

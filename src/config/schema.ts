@@ -27,18 +27,39 @@ const targetUrl = z.string().check((ctx) => {
 })
 
 function targetUrlProblem(value: string): string | undefined {
-  if (!/^https?:\/\//i.test(value)) return 'must start with http:// or https://'
+  if (!/^(srv\+)?https?:\/\//i.test(value)) return 'must start with http:// or https://'
+  const srv = /^srv\+/i.test(value)
   let url: URL
   try {
-    url = new URL(value)
+    url = new URL(srv ? value.slice(4) : value)
   } catch {
     return `not a URL: "${value}"`
   }
   if (url.username || url.password) return 'must not carry credentials'
   if (url.search || url.hash || value.includes('?') || value.includes('#'))
     return 'must not have a query or fragment'
+  // RFC 2782: the SRV name is _service._proto.domain; each record gives the port.
+  if (srv && !/^_[^.]+\._[^.]+\.[^.]/.test(url.hostname)) return 'an srv+ target must name _service._proto.domain'
+  if (srv && url.port) return 'an srv+ target takes its ports from the SRV records: no port'
   return undefined
 }
+
+/** A DNS server for `dns.servers`: an IP address, with an optional port (`10.0.0.2:53`, `[fd00::2]:53`). */
+const dnsServer = z.string().refine((value) => {
+  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(value) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(value) ?? [value, value, undefined]
+  const port = m[2] === undefined ? 53 : Number(m[2])
+  return isIpOrCidr(m[1]!) && !m[1]!.includes('/') && port >= 1 && port <= 65535
+}, { error: 'must be an IP address with an optional port, e.g. 10.0.0.2:53 or [fd00::2]:53' })
+
+/** How targets written with a name are resolved (docs/upstreams.md, "DNS"). */
+const dnsSchema = z.strictObject({
+  /** DNS servers queried, each `ip[:port]`; the system's (/etc/resolv.conf) when empty. */
+  servers: z.array(dnsServer).default([]),
+  /** Shortest wait between two resolutions of a name, in seconds, whatever its TTL (also the retry delay after a failure). */
+  minTtlSeconds: z.int().min(1).max(86_400).default(5),
+  /** Longest wait between two resolutions of a name, in seconds, whatever its TTL. */
+  maxTtlSeconds: z.int().min(1).max(86_400).default(300),
+})
 
 const serverSchema = z.strictObject({
   /** Address the public listener binds. */
@@ -416,6 +437,8 @@ export const configSchema = z.strictObject({
   metrics: metricsSchema.prefault({}),
   log: logSchema.prefault({}),
   tracing: tracingSchema.optional(),
+  /** Resolution of targets written with a name: A/AAAA, or SRV for srv+http(s):// (docs/upstreams.md, "DNS"). */
+  dns: dnsSchema.prefault({}),
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), upstreamSchema).default({}),
   routes: z.array(routeSchema).default([]),
   /** The callers routes can authenticate (`routes[].auth`). */

@@ -145,5 +145,7 @@ export function createPrimaryMetrics(
     },
     targetHealth: (state: { upstream: string; target: string; healthy: boolean }) =>
       targetHealthy.set({ upstream: state.upstream, target: state.target }, state.healthy ? 1 : 0),
+    /** A target DNS removed: its series goes with it. */
+    targetRemoved: (state: { upstream: string; target: string }) => targetHealthy.remove({ upstream: state.upstream, target: state.target }),
   }
 }

@@ -18,6 +18,7 @@ import { buildStatus, type ReloadRecord } from '../admin/status.ts'
 import { availableCpus } from '../runtime/cpus.ts'
 import { mergeSnapshots } from '../upstream/snapshot.ts'
 import { createHealthChecker, type HealthChecker, type TargetHealth } from './health-checker.ts'
+import { startDnsResolver, type DnsResolver } from './dns-resolver.ts'
 import { nodeCaches, sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
 import { createSupervisor } from './supervisor.ts'
 import { refuseTakenPort } from './ports.ts'
@@ -53,6 +54,11 @@ export function workerCount(config: GatewayConfig): number {
 function workerBunFlags(config: GatewayConfig): string[] {
   const headerLimit = config.server.maxHeaderBytes + config.server.maxUrlBytes + 1024
   return ['--no-orphans', `--max-http-header-size=${headerLimit}`]
+}
+
+/** Waits for the resolver's first answers (a query gives up within ~2 s; SRV asks twice in a row): workers start with the addresses. */
+function firstSets(resolver: DnsResolver): Promise<void> {
+  return Promise.race([resolver.firstRound, Bun.sleep(5000)])
 }
 
 /** Waits for the checker's first round, at most the longest check timeout: a target down at start is out before it serves. */
@@ -107,11 +113,21 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     primaryMetrics.targetHealth(state)
     supervisor.broadcast({ type: 'health', state })
   }
-  let checker = createHealthChecker(config.upstreams, log, onHealth)
+  // One resolver for the node (dns-resolver.ts): its sets feed its own checker and every worker.
+  const discover = (generation: GatewayConfig) => {
+    const own = createHealthChecker(generation.upstreams, log, onHealth, primaryMetrics.targetRemoved)
+    const dns = startDnsResolver(generation, log, (set) => {
+      own.setAddresses(set)
+      supervisor.announce({ type: 'dns', set })
+    })
+    return { checker: own, resolver: dns }
+  }
+  let { checker, resolver } = discover(config)
   const supervisor = createSupervisor({
     rateLimits: nodeStore(buckets, replicas?.buckets),
     onInvalidate: (keys) => void toReplicas({ invalidate: keys }),
     health: () => checker.states(),
+    dns: () => resolver.sets(),
     sharedCachePath: sharedCache?.path,
     config,
     workers: workerCount(config),
@@ -196,12 +212,15 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       const workers = workerCount(result.config)
       // The new generation starts with the new checker's first verdicts.
       const previous = checker
-      checker = createHealthChecker(result.config.upstreams, log, onHealth)
+      const previousResolver = resolver
+      ;({ checker, resolver } = discover(result.config))
+      await firstSets(resolver)
       await firstVerdicts(checker, result.config)
       const swapped = await supervisor.reload(result.config, workers)
       const fields = { config: source.description, workers, routes: result.config.routes.length }
       if (swapped.ok) {
         previous.stop()
+        previousResolver.stop()
         config = result.config
         primaryMetrics.reloaded(true)
         primaryMetrics.certificates(certificateExpiries(config))
@@ -209,7 +228,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
         recordReload(true, null)
       } else {
         checker.stop()
+        resolver.stop()
         checker = previous
+        resolver = previousResolver
         // Why the new generation did not listen; the old one keeps serving.
         primaryMetrics.reloaded(false)
         log.warn('reload_failed', { ...fields, reason: swapped.reason })
@@ -227,6 +248,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   // even without a file: SIGUSR1's default action would end the process.
   process.on('SIGUSR1', () => supervisor.reopenLogs())
 
+  await firstSets(resolver)
   await firstVerdicts(checker, config)
   if (!(await supervisor.start())) {
     await shutdown('start_failed', 'workers did not start')

@@ -13,6 +13,7 @@ import type { createMetricsAggregator } from '../metrics/aggregate.ts'
 import type { RateLimitStore } from '../policies/rate-limit/buckets.ts'
 import type { UpstreamSnapshot } from '../upstream/snapshot.ts'
 import type { TargetHealth } from './health-checker.ts'
+import type { AddressSet } from '../upstream/dns.ts'
 import { createCrashPolicy } from './crash-policy.ts'
 
 export interface SupervisorOptions {
@@ -37,6 +38,8 @@ export interface SupervisorOptions {
   onInvalidate?: (keys: string[]) => void
   /** The health checker's verdicts so far, given to each worker before it serves. */
   health: () => TargetHealth[]
+  /** The DNS resolver's address sets so far, given to each worker before it serves. */
+  dns?: () => AddressSet[]
   /** The node's shared cache database, which every worker opens. */
   sharedCachePath?: string
 }
@@ -133,7 +136,7 @@ export function createSupervisor(options: SupervisorOptions) {
     switch (message.type) {
       case 'hello':
         handle.greeted = true
-        proc.send({ type: 'start', config: genConfig, port, health: options.health(), sharedCachePath: options.sharedCachePath } satisfies PrimaryMessage)
+        proc.send({ type: 'start', config: genConfig, port, health: options.health(), dns: options.dns?.(), sharedCachePath: options.sharedCachePath } satisfies PrimaryMessage)
         break
       case 'listening':
         if (port === 0) port = message.port
@@ -383,6 +386,14 @@ export function createSupervisor(options: SupervisorOptions) {
     /** Tells every live worker (a health verdict). */
     broadcast(message: PrimaryMessage): void {
       for (const w of workers.values()) if (w.state !== 'starting') w.proc.send(message)
+    },
+
+    /**
+     * Tells every worker that was sent its start (a DNS address set): one still starting keeps
+     * the latest set and applies it once it serves, so none misses a change.
+     */
+    announce(message: PrimaryMessage): void {
+      for (const w of workers.values()) if (w.greeted) w.proc.send(message)
     },
 
     /** Every live worker's upstream snapshot; a worker that does not answer in 1 s is left out. */

@@ -5,12 +5,15 @@ import type { MetricsSnapshot } from '../metrics/aggregate.ts'
 
 import type { StoreFailurePolicy } from '../policies/rate-limit/buckets.ts'
 import type { TargetHealth } from '../upstream/target.ts'
+import type { AddressSet } from '../upstream/dns.ts'
 import type { UpstreamSnapshot } from '../upstream/snapshot.ts'
 
 /** Primary → worker. */
 export type PrimaryMessage =
   /** Serve `config` on `port` (the primary resolves port 0 once, so all workers share it). */
-  | { type: 'start'; config: GatewayConfig; port: number; health: TargetHealth[]; sharedCachePath?: string }
+  | { type: 'start'; config: GatewayConfig; port: number; health: TargetHealth[]; dns?: AddressSet[]; sharedCachePath?: string }
+  /** The primary's resolver has a new address set for a target written with a name. */
+  | { type: 'dns'; set: AddressSet }
   /** The primary's health checker changed its verdict on a target. */
   | { type: 'health'; state: TargetHealth }
   /** Admin GET /upstreams: answer with `upstreams` and the same id. */

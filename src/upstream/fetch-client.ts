@@ -32,10 +32,18 @@ export function createFetchClient(options: FetchClientOptions): UpstreamClient {
   /** Targets found not to speak HTTP/2 (fetch failed with HTTP2Unsupported), and those that did. */
   const http1Only = new Set<string>()
   const http2Seen = new Set<string>()
-  const fetchOnce = (request: UpstreamRequest, http2: boolean) =>
-    session.fetch(request.target!.base + request.path, {
+  const fetchOnce = (request: UpstreamRequest, http2: boolean) => {
+    // An address resolved from a name (upstream/dns.ts): Host and the TLS server name are the name's.
+    const named = request.target!.host
+    const tls = named === undefined ? options.tls : { rejectUnauthorized: true, ...options.tls, serverName: options.tls?.serverName ?? named.replace(/:\d+$/, '') }
+    let headers = request.headers
+    if (named !== undefined && !headers.has('host')) {
+      headers = new Headers(headers)
+      headers.set('host', named)
+    }
+    return session.fetch(request.target!.base + request.path, {
       method: request.method,
-      headers: request.headers,
+      headers,
       body: request.body,
       signal: request.signal,
       redirect: 'manual',
@@ -44,10 +52,11 @@ export function createFetchClient(options: FetchClientOptions): UpstreamClient {
       proxy: false,
       // Whole-response deadlines come from the signal; no socket idle timer on top.
       timeout: false,
-      ...(options.tls ? { tls: options.tls } : {}),
+      ...(tls ? { tls } : {}),
       ...(http2 ? { protocol: 'http2' } : {}),
       ...(request.body ? { duplex: 'half' } : {}),
     } as BunFetchRequestInit)
+  }
   return {
     async send(request: UpstreamRequest): Promise<UpstreamResponse> {
       const base = request.target!.base

@@ -17,6 +17,13 @@ export interface Target {
   readonly address: string
   /** Share of the traffic, relative to the other targets' weights. */
   readonly weight: number
+  /**
+   * For an address resolved from a name (upstream/dns.ts): the name (with a non-default
+   * port), sent as Host unless preserveHost and used as the TLS server name.
+   */
+  readonly host?: string
+  /** Removed from its upstream by DNS: its in-flight requests finish, its idle connections close. */
+  retired?: boolean
   /** Requests currently in flight to this target (least-inflight, /upstreams). */
   inflight: number
   /** Active health (the primary's checker); true until a check says otherwise. */
@@ -95,6 +102,8 @@ export interface UpstreamClient {
    * does both while it reads the head, so its upstreams skip that wrapper.
    */
   readonly checksHeads?: boolean
+  /** A target left its upstream (DNS): close its idle connections now and the others once their request ends. */
+  retire?(target: Target): void
 }
 
 /** A layer around a client. */

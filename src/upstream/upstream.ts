@@ -17,6 +17,7 @@ import { leastInflight } from './selection/least-inflight.ts'
 import { weightedRandom } from './selection/random.ts'
 import { roundRobin } from './selection/round-robin.ts'
 import { createTarget } from './target.ts'
+import { addressTarget, dnsNameOf, type DnsName, type ResolvedAddress } from './dns.ts'
 import { composeClient, type ClientWrapper, type SelectionPolicy, type Target, type UpstreamClient } from './types.ts'
 import { chooseTarget, withBalancer } from './wrappers/balancer.ts'
 import { createBreaker, type Breaker } from './wrappers/breaker.ts'
@@ -43,6 +44,11 @@ export interface Upstream {
   pick(hashKey?: string): Target
   /** Applies the primary's active health verdict for the target with this base URL. */
   setHealth(base: string, healthy: boolean): void
+  /**
+   * The resolver's current addresses of the configured target `url` (a name): new ones join
+   * the balancer, missing ones leave it (their in-flight requests finish). Never on a request.
+   */
+  setAddresses(url: string, addresses: readonly ResolvedAddress[]): void
   close(): Promise<void>
 }
 
@@ -70,7 +76,7 @@ export const resolveTls = (config: UpstreamConfig): UpstreamTls | undefined => r
 
 /** The native client for plain-HTTP upstreams (the default); fetch when configured, and for https:// targets. */
 function createBaseClient(name: string, config: UpstreamConfig, tls: UpstreamTls | undefined, log?: Pick<Logger, 'warn'>): UpstreamClient {
-  const plain = config.targets.every((t) => t.url.toLowerCase().startsWith('http://'))
+  const plain = config.targets.every((t) => /^(srv\+)?http:\/\//i.test(t.url))
   if (config.client === 'fetch' || !plain) {
     return createFetchClient({
       ...config.keepAlive,
@@ -118,12 +124,22 @@ function selectionPolicy(config: UpstreamConfig, targets: readonly Target[]): Se
 
 /** Builds an upstream from its config. */
 export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions = {}): Upstream {
-  const targets = config.targets.map((t) => createTarget(t.url, t.weight))
+  // A name's targets are its addresses once the resolver sends them (upstream/dns.ts); until
+  // then the name itself (connected by Bun's resolver), and an SRV name its domain.
+  const groups = new Map<string, { dns: DnsName; weight: number; members: Target[] }>()
+  const targets: Target[] = config.targets.map((t) => {
+    const dns = dnsNameOf(t.url)
+    if (!dns) return createTarget(t.url, t.weight)
+    const placeholder = createTarget(dns.kind === 'srv' ? `${dns.scheme}://${dns.host}${dns.path}` : t.url, t.weight)
+    groups.set(t.url, { dns, weight: t.weight, members: [placeholder] })
+    return placeholder
+  })
   const tls = resolveTls(config)
   const base = options.base ?? createBaseClient(name, config, tls, options.log)
   const observer = options.observer
-  // One policy for requests and sockets alike (a hash ring is built once).
-  const policy = options.policy ?? selectionPolicy(config, targets)
+  // One policy for requests and sockets alike (a hash ring is built once, again when DNS changes the targets).
+  let current = options.policy ?? selectionPolicy(config, targets)
+  const policy: SelectionPolicy = groups.size === 0 ? current : { pick: (list, request) => current.pick(list, request) }
   const outliers = createOutlierDetector(targets, config.outlierDetection, observer?.ejected && ((t) => observer.ejected!(t.base)))
   const breaker: Breaker | undefined = config.circuitBreaker && createBreaker(config.circuitBreaker, observer?.breaker)
   const failureLog = options.log && createFailureLog(name, options.log, { intervalMs: options.failureIntervalMs ?? FAILURE_INTERVAL_MS })
@@ -131,8 +147,8 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     ...(observer ? [withObserver(observer)] : []),
     ...(base.checksHeads ? [] : [withHeadChecks(config)]),
     ...(breaker ? [breaker.wrap] : []),
-    ...(config.retries.attempts > 1 && targets.length > 1
-      ? [withRetries(config.retries, targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
+    ...(config.retries.attempts > 1 && (targets.length > 1 || groups.size > 0)
+      ? [withRetries(config.retries, groups.size > 0 ? config.retries.attempts : targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
       : []),
     ...(options.tracing ? [withTracing] : []),
     withBalancer(targets, policy, outliers, failureLog),
@@ -156,6 +172,24 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
         target.healthy = healthy
         target.checked = true
       }
+    },
+    setAddresses(url, addresses) {
+      const group = groups.get(url)
+      if (!group || addresses.length === 0) return
+      const next = addresses.map((a) => addressTarget(group.dns, { ...a, weight: group.dns.kind === 'srv' ? a.weight : group.weight }))
+      const keep = new Map(group.members.map((t) => [`${t.base}|${t.weight}`, t]))
+      const members = next.map((t) => keep.get(`${t.base}|${t.weight}`) ?? t)
+      const staying = new Set(members)
+      // In place: the balancer, outlier detection, metrics and snapshots read this array.
+      for (const gone of group.members) {
+        if (staying.has(gone)) continue
+        targets.splice(targets.indexOf(gone), 1)
+        gone.retired = true
+        base.retire?.(gone)
+      }
+      for (const added of members) if (!group.members.includes(added)) targets.push(added)
+      group.members = members
+      if (config.balancing === 'hash' && !options.policy) current = selectionPolicy(config, targets)
     },
     async close() {
       client.closeIdle()

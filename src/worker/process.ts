@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts'
 import type { PrimaryMessage, WorkerMessage } from '../runtime/ipc.ts'
 import type { Grant, RateLimitStore } from '../policies/rate-limit/buckets.ts'
 import { startWorker, type RunningWorker } from './server.ts'
+import type { AddressSet } from '../upstream/dns.ts'
 import { loadPlugins } from '../policies/plugins/load.ts'
 
 const RSS_CHECK_MS = 5000
@@ -63,7 +64,10 @@ export function runWorkerProcess(log: Logger): void {
     process.send!({ type: 'metrics', id: 0, data } satisfies WorkerMessage, undefined, undefined, () => process.exit(cut ? 1 : 0))
   }
 
+  /** The resolver's latest address set per target: from `start`, then each `dns` message (also while starting). */
+  const dnsSets = new Map<string, AddressSet>()
   const start = async (message: Extract<PrimaryMessage, { type: 'start' }>) => {
+    for (const set of message.dns ?? []) if (!dnsSets.has(`${set.upstream} ${set.target}`)) dnsSets.set(`${set.upstream} ${set.target}`, set)
     config = { ...message.config, server: { ...message.config.server, port: message.port } }
     const { maxRequestsPerWorker, maxRequestsJitter, maxWorkerRssMb } = config.server
     // gunicorn's max_requests + randint(0, jitter), so workers do not all recycle at once.
@@ -78,6 +82,7 @@ export function runWorkerProcess(log: Logger): void {
         onInvalidate: (keys) => send({ type: 'invalidate', keys }),
         rateLimits,
         health: message.health,
+        dns: [...dnsSets.values()],
         sharedCachePath: message.sharedCachePath,
       })
     } catch (err) {
@@ -99,6 +104,10 @@ export function runWorkerProcess(log: Logger): void {
   process.on('message', (message: PrimaryMessage) => {
     if (message.type === 'granted') grants.get(message.id)?.(message)
     else if (message.type === 'health') worker?.setHealth(message.state)
+    else if (message.type === 'dns') {
+      dnsSets.set(`${message.set.upstream} ${message.set.target}`, message.set)
+      worker?.setAddresses(message.set)
+    }
     else if (message.type === 'upstreams?') send({ type: 'upstreams', id: message.id, data: worker?.upstreams() ?? [] })
     else if (message.type === 'start' && !worker) void start(message)
     else if (message.type === 'drain') void exit(config?.server.recycleDrainMs ?? 1000)

@@ -23,6 +23,7 @@ import { createWorkerMetrics } from '../metrics/registry.ts'
 import { createTracer } from '../tracing/index.ts'
 import { localStore, type RateLimitStore } from '../policies/rate-limit/buckets.ts'
 import type { TargetHealth } from '../upstream/target.ts'
+import type { AddressSet } from '../upstream/dns.ts'
 import { snapshotOf, type UpstreamSnapshot } from '../upstream/snapshot.ts'
 import type { WebSocketBridge } from '../upstream/websocket/bridge.ts'
 import type { WebSockets } from '../upstream/websocket/index.ts'
@@ -47,6 +48,8 @@ export interface RunningWorker {
   metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[]>
   /** Applies a health checker verdict. */
   setHealth(state: TargetHealth): void
+  /** Applies the resolver's address set for a target written with a name. */
+  setAddresses(set: AddressSet): void
   /** This worker's upstreams, for admin GET /upstreams. */
   upstreams(): UpstreamSnapshot[]
   /** Opens the access log file again (SIGUSR1, after logrotate moved it); nothing when it goes to stdout. */
@@ -62,6 +65,8 @@ export interface WorkerOptions {
   rateLimits?: RateLimitStore
   /** The health checker's verdicts so far, applied before the first request. */
   health?: readonly TargetHealth[]
+  /** The resolver's address sets so far, applied before the first request (and before the health verdicts on them). */
+  dns?: readonly AddressSet[]
   /** The node's shared cache database, prepared by the primary; no shared tier when absent. */
   sharedCachePath?: string
   /** The config's plugins, loaded by the caller (loadPlugins is asynchronous). */
@@ -83,6 +88,8 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log, config.log.failureIntervalMs, tracer !== undefined)
   const deadlines = createDeadlineWheel()
   const setHealth = (state: TargetHealth) => upstreams.get(state.upstream)?.setHealth(state.target, state.healthy)
+  const setAddresses = (set: AddressSet) => upstreams.get(set.upstream)?.setAddresses(set.target, set.addresses)
+  for (const set of options.dns ?? []) setAddresses(set)
   for (const state of options.health ?? []) setHealth(state)
   metrics?.watchUpstreams(() => upstreams.all())
   const cached = config.routes.some((r) => r.cache.enabled)
@@ -208,6 +215,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     cacheStats: () => store.stats(),
     metrics: async () => (metrics ? metrics.registry.getMetricsAsJSON() : []),
     setHealth,
+    setAddresses,
     upstreams: () => upstreams.all().map((u) => snapshotOf(u)),
   }
 }

@@ -96,7 +96,7 @@ test('SIGHUP with an invalid file: errors are logged and the old config keeps se
   gw.proc.kill('SIGHUP')
   await waitFor(() => events(gw.output(), 'reload_rejected').length === 1, 5000, 'the rejection')
   const rejected = events(gw.output(), 'reload_rejected')[0]!
-  expect(rejected.errors).toContain('bogus: unknown key "bogus" — expected one of server, redis, admin, cache, compression, metrics, log, tracing, upstreams, routes, consumers, plugins')
+  expect(rejected.errors).toContain('bogus: unknown key "bogus" — expected one of server, redis, admin, cache, compression, metrics, log, tracing, dns, upstreams, routes, consumers, plugins')
   expect(rejected.errors).toContain('routes[1].upstream: no upstream named "missing"')
   expect(liveWorkerPids(gw.output())).toEqual(workers)
   await (await fetch(`http://127.0.0.1:${port}/new/y`)).text()

@@ -48,11 +48,14 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
         exchange: {
           maxHeaderBytes: options.maxResponseHeaderBytes,
           bufferBytes: options.bufferResponseBytes,
-          authority: url.host,
+          // An address resolved from a name sends the name (upstream/dns.ts).
+          authority: target.host ?? url.host,
           basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''),
         },
       }
       pools.set(target, entry)
+      // A request that chose the target just before it was retired: its connection is not kept.
+      if (target.retired) entry.pool.retire()
     }
     return entry
   }
@@ -98,6 +101,10 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
     checksHeads: true,
     closeIdle() {
       for (const { pool } of pools.values()) pool.closeIdle()
+    },
+    retire(target) {
+      pools.get(target)?.pool.retire()
+      pools.delete(target)
     },
   }
 }

@@ -41,6 +41,8 @@ export class TargetPool implements ConnectionOwner {
   private connecting = 0
   private readonly waiters: Waiter[] = []
   private readonly sweeper: ReturnType<typeof setInterval>
+  /** The target left its upstream: nothing is kept idle any more. */
+  private retired = false
 
   constructor(private readonly options: PoolOptions) {
     this.sweeper = setInterval(() => this.expireIdle(), Math.min(1000, Math.max(100, options.idleTimeoutMs / 4)))
@@ -81,8 +83,8 @@ export class TargetPool implements ConnectionOwner {
       waiter.resolve(connection)
       return
     }
-    // maxIdle 0 is no keep-alive at all.
-    if (this.options.maxIdle === 0) {
+    // maxIdle 0 is no keep-alive at all; a retired target's connections close once their request is done.
+    if (this.options.maxIdle === 0 || this.retired) {
       connection.destroy()
       return
     }
@@ -95,6 +97,13 @@ export class TargetPool implements ConnectionOwner {
     const at = this.idle.indexOf(connection)
     if (at !== -1) this.idle.splice(at, 1)
     this.serveWaiter()
+  }
+
+  /** The target was removed (DNS): close what is idle, keep nothing idle from now on; in-flight requests finish. */
+  retire(): void {
+    this.retired = true
+    clearInterval(this.sweeper)
+    this.closeIdle()
   }
 
   /** Closes the idle connections (after a response that might have left bytes behind). */

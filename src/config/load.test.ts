@@ -451,4 +451,37 @@ describe('TLS material is parsed at load', () => {
     expect(errorsOf({ server: { http2: true } })).toEqual(['server.http2: needs server.tls (HTTP/2 is negotiated by TLS ALPN); for cleartext HTTP/2 with prior knowledge set server.h2c: true'])
     expect(errorsOf({ server: { tls, h2c: true } })).toEqual(['server.h2c: is cleartext HTTP/2, for a port without server.tls; with TLS set server.http2: true'])
   })
+
+  const base = { certFile: good.cert, keyFile: good.key }
+  test('certificates by SNI: each pair parsed and named by its index; names valid and given once across certificates', () => {
+    const sni = (certificates: unknown[], extra = {}) => ({ server: { tls: { ...base, certificates, ...extra } } })
+    expect(validateConfig(sni([{ certFile: other.cert, keyFile: other.key, serverNames: ['other.test', '*.other.test'] }])).ok).toBe(true)
+    expect(errorsOf(sni([{ certFile: good.cert, keyFile: good.key, serverNames: ['a.test'] }, { certFile: good.cert, keyFile: other.key, serverNames: ['b.test'] }]))).toEqual([
+      `server.tls.certificates[1].keyFile: ${other.key} is not the key of the certificate in ${good.cert}`,
+    ])
+    expect(errorsOf(sni([{ certFile: expired.cert, keyFile: expired.key, serverNames: ['old.test'] }]))).toEqual([
+      `server.tls.certificates[0].certFile: ${expired.cert} expired on 2020-02-01T00:00:00.000Z (CN=expired.test)`,
+    ])
+    // Bun compares names case-insensitively and without a trailing dot, and keeps the last entry of a name silently.
+    expect(errorsOf(sni([{ ...base, serverNames: ['a.test'] }, { ...base, serverNames: ['b.test', 'A.TEST.'] }]))).toEqual([
+      'server.tls.certificates[1].serverNames[1]: "A.TEST." is already named by server.tls.certificates[0].serverNames[0]',
+    ])
+    for (const bad of ['a b.test', '*', 'a.*.test', '-a.test', 'https://a.test', 'a..test']) {
+      expect(errorsOf(sni([{ ...base, serverNames: [bad] }]))).toEqual([`server.tls.certificates[0].serverNames[0]: must be a host name, or *. and a host name, got ${JSON.stringify(bad)}`])
+    }
+    expect(errorsOf(sni([{ ...base, serverNames: [] }]))[0]).toStartWith('server.tls.certificates[0].serverNames:')
+  })
+
+  test('clientAuth: the CA file parsed; only require; not with caFile', () => {
+    const auth = (clientAuth: unknown, extra = {}) => ({ server: { tls: { ...base, clientAuth, ...extra } } })
+    expect(validateConfig(auth({ caFile: other.cert })).ok).toBe(true)
+    expect(validateConfig(auth({ mode: 'require', caFile: other.cert })).ok).toBe(true)
+    expect(errorsOf(auth({ caFile: good.key }))).toEqual([`server.tls.clientAuth.caFile: ${good.key} holds a private key, not a certificate`])
+    expect(errorsOf(auth({ mode: 'optional', caFile: other.cert }))).toEqual([
+      'server.tls.clientAuth.mode: only "require" is supported: "optional" needs the client certificate of each request, which Bun.serve does not expose (oven-sh/bun#14097)',
+    ])
+    expect(errorsOf(auth({ caFile: other.cert }, { caFile: other.cert }))).toEqual([
+      'server.tls.caFile: cannot be used with clientAuth (Bun has one CA list, and it then verifies clients); append the intermediates to certFile instead',
+    ])
+  })
 })

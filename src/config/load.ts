@@ -276,7 +276,7 @@ function requestHeaderErrors(routes: PartialConfig['routes']): string[] {
  * swapped, mismatched or expired one.
  */
 function tlsFileErrors(config: GatewayConfig): string[] {
-  const errors = config.server.tls ? serverTlsProblems(config.server.tls) : []
+  const errors = config.server.tls ? [...serverTlsProblems(config.server.tls), ...serverNameErrors(config.server.tls)] : []
   const caFiles: [string, string | undefined][] = [
     ...Object.entries(config.upstreams).map(([name, u]): [string, string | undefined] => [`upstreams.${name}.tls.caFile`, u.tls?.caFile]),
     ['redis.tls.caFile', config.redis?.tls?.caFile],
@@ -285,6 +285,27 @@ function tlsFileErrors(config: GatewayConfig): string[] {
     const problem = path === undefined ? undefined : caFileProblem(path)
     if (problem) errors.push(`${field}: ${problem}`)
   }
+  return errors
+}
+
+/**
+ * Each SNI name picks one certificate: Bun keeps the last entry of a name silently, so a name
+ * given twice is refused (compared as Bun does: case-insensitive, trailing dot ignored). And
+ * with clientAuth, Bun's one `ca` list is the client CA: the chain goes in certFile instead.
+ */
+function serverNameErrors(tls: NonNullable<GatewayConfig['server']['tls']>): string[] {
+  const errors: string[] = []
+  const seen = new Map<string, string>()
+  tls.certificates?.forEach((pair, i) =>
+    pair.serverNames.forEach((name, j) => {
+      const key = name.toLowerCase().replace(/\.$/, '')
+      const field = `server.tls.certificates[${i}].serverNames[${j}]`
+      const first = seen.get(key)
+      if (first !== undefined) errors.push(`${field}: "${name}" is already named by ${first}`)
+      else seen.set(key, field)
+    })
+  )
+  if (tls.clientAuth && tls.caFile !== undefined) errors.push('server.tls.caFile: cannot be used with clientAuth (Bun has one CA list, and it then verifies clients); append the intermediates to certFile instead')
   return errors
 }
 

@@ -20,6 +20,9 @@ export { ROUTE_METHODS }
 const port = z.int().min(0).max(65535)
 const positiveInt = z.int().min(1)
 
+/** A DNS name (letters, digits, hyphens; labels of 1-63, 253 in all), optionally `*.` first: an SNI server name. */
+const SERVER_NAME = /^(?=.{1,253}$)(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?$/i
+
 /** An upstream target: absolute http(s) URL, optional base path, no query, fragment or credentials. */
 const targetUrl = z.string().check((ctx) => {
   const problem = targetUrlProblem(ctx.value)
@@ -112,6 +115,33 @@ const serverSchema = z.strictObject({
       caFile: z.string().min(1).optional(),
       /** Oldest TLS version accepted. */
       minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+      /**
+       * More certificates, each chosen by the SNI name the client sends (RFC 6066 §3); certFile
+       * and keyFile above answer every other name and clients without SNI.
+       */
+      certificates: z
+        .array(
+          z.strictObject({
+            /** The certificate, then its intermediates (PEM). */
+            certFile: z.string().min(1),
+            keyFile: z.string().min(1),
+            /** Host names this certificate answers; `*.example.com` stands for exactly one label. */
+            serverNames: z.array(z.string().regex(SERVER_NAME, { error: 'must be a host name, or *. and a host name' })).min(1),
+          })
+        )
+        .optional(),
+      /** Client certificates (mTLS): a client without one that caFile verifies fails the TLS handshake. */
+      clientAuth: z
+        .strictObject({
+          /**
+           * Only require: "optional" needs each request's client certificate, which Bun.serve does
+           * not expose (oven-sh/bun#14097; docs/proxying.md, "Client certificates").
+           */
+          mode: z.literal('require', { error: 'only "require" is supported: "optional" needs the client certificate of each request, which Bun.serve does not expose (oven-sh/bun#14097)' }).default('require'),
+          /** The CA certificates (PEM) that client certificates must chain to. */
+          caFile: z.string().min(1),
+        })
+        .optional(),
     })
     .optional(),
   /** With `tls`: also listen for plain HTTP here and answer 308 to the https:// URL. */

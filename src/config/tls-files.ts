@@ -44,26 +44,39 @@ function privateKey(path: string, text: string): KeyObject | string {
   }
 }
 
-/** `server.tls`: `field: problem` lines. `now` is for tests. */
-export function serverTlsProblems(tls: { certFile: string; keyFile: string; caFile?: string | undefined }, now = new Date()): string[] {
-  const errors: string[] = []
-  const certText = read(tls.certFile)
-  const keyText = read(tls.keyFile)
-  const certs = 'text' in certText ? certificates(tls.certFile, certText.text) : certText.error
-  const key = 'text' in keyText ? privateKey(tls.keyFile, keyText.text) : keyText.error
-  const swapped = typeof certs === 'string' && typeof key === 'string' && certs.includes('holds a private key') && key.includes('holds a certificate')
-  const hint = swapped ? ' (certFile and keyFile swapped?)' : ''
-  if (typeof certs === 'string') errors.push(`server.tls.certFile: ${certs}${hint}`)
-  if (typeof key === 'string') errors.push(`server.tls.keyFile: ${key}${hint}`)
-  if (typeof certs !== 'string') {
-    const leaf = certs[0]!
-    // A certificate past its notAfter fails every verifying client's handshake (RFC 5280 §4.1.2.5).
-    if (leaf.validToDate.getTime() < now.getTime()) errors.push(`server.tls.certFile: ${tls.certFile} expired on ${leaf.validToDate.toISOString()} (${leaf.subject.replaceAll('\n', ', ')})`)
-    if (typeof key !== 'string' && !leaf.checkPrivateKey(key)) errors.push(`server.tls.keyFile: ${tls.keyFile} is not the key of the certificate in ${tls.certFile}`)
-  }
+type ServerTls = NonNullable<GatewayConfig['server']['tls']>
+
+/** `server.tls`: `field: problem` lines, for the default pair, each of `certificates` and the CA files. `now` is for tests. */
+export function serverTlsProblems(tls: Pick<ServerTls, 'certFile' | 'keyFile' | 'caFile'> & Partial<Pick<ServerTls, 'certificates' | 'clientAuth'>>, now = new Date()): string[] {
+  const errors = pairProblems('server.tls', tls, now)
+  tls.certificates?.forEach((pair, i) => errors.push(...pairProblems(`server.tls.certificates[${i}]`, pair, now)))
   if (tls.caFile !== undefined) {
     const problem = caFileProblem(tls.caFile)
     if (problem) errors.push(`server.tls.caFile: ${problem}`)
+  }
+  if (tls.clientAuth) {
+    const problem = caFileProblem(tls.clientAuth.caFile)
+    if (problem) errors.push(`server.tls.clientAuth.caFile: ${problem}`)
+  }
+  return errors
+}
+
+/** One certificate and its key, named under `field`: each parsed, not swapped, matching, not expired. */
+function pairProblems(field: string, pair: { certFile: string; keyFile: string }, now: Date): string[] {
+  const errors: string[] = []
+  const certText = read(pair.certFile)
+  const keyText = read(pair.keyFile)
+  const certs = 'text' in certText ? certificates(pair.certFile, certText.text) : certText.error
+  const key = 'text' in keyText ? privateKey(pair.keyFile, keyText.text) : keyText.error
+  const swapped = typeof certs === 'string' && typeof key === 'string' && certs.includes('holds a private key') && key.includes('holds a certificate')
+  const hint = swapped ? ' (certFile and keyFile swapped?)' : ''
+  if (typeof certs === 'string') errors.push(`${field}.certFile: ${certs}${hint}`)
+  if (typeof key === 'string') errors.push(`${field}.keyFile: ${key}${hint}`)
+  if (typeof certs !== 'string') {
+    const leaf = certs[0]!
+    // A certificate past its notAfter fails every verifying client's handshake (RFC 5280 §4.1.2.5).
+    if (leaf.validToDate.getTime() < now.getTime()) errors.push(`${field}.certFile: ${pair.certFile} expired on ${leaf.validToDate.toISOString()} (${leaf.subject.replaceAll('\n', ', ')})`)
+    if (typeof key !== 'string' && !leaf.checkPrivateKey(key)) errors.push(`${field}.keyFile: ${pair.keyFile} is not the key of the certificate in ${pair.certFile}`)
   }
   return errors
 }
@@ -76,8 +89,8 @@ export function caFileProblem(path: string): string | undefined {
   return typeof certs === 'string' ? certs : undefined
 }
 
-/** What a certificate file is for: the server's certificate, its chain, or a CA trusted for an upstream or Redis. */
-export type CertificateUse = 'server' | 'server_chain' | 'upstream_ca' | 'redis_ca'
+/** What a certificate file is for: the server's certificate, its chain, a CA trusted for an upstream or Redis, or for client certificates. */
+export type CertificateUse = 'server' | 'server_chain' | 'upstream_ca' | 'redis_ca' | 'client_ca'
 
 export interface CertificateExpiry {
   use: CertificateUse
@@ -96,7 +109,9 @@ export function certificateExpiries(config: GatewayConfig): CertificateExpiry[] 
   const tls = config.server.tls
   if (tls) {
     files.set(tls.certFile, 'server')
+    for (const pair of tls.certificates ?? []) if (!files.has(pair.certFile)) files.set(pair.certFile, 'server')
     if (tls.caFile !== undefined && !files.has(tls.caFile)) files.set(tls.caFile, 'server_chain')
+    if (tls.clientAuth && !files.has(tls.clientAuth.caFile)) files.set(tls.clientAuth.caFile, 'client_ca')
   }
   for (const upstream of Object.values(config.upstreams)) {
     const file = upstream.tls?.caFile

@@ -105,6 +105,10 @@ describe('upstreamRequestHeaders', () => {
     'x-cluster-client-ip',
     'fastly-client-ip',
     'x-forwarded-server',
+    'x-forwarded-client-cert',
+    'x-client-cert-subject',
+    'x-client-cert-fingerprint',
+    'x-ssl-client-verify',
   ]
   test.each(SPOOFABLE)('%s from an untrusted peer is stripped, from a trusted one kept', (name) => {
     const incoming = new Headers({ [name]: 'spoofed' })

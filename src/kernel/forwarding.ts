@@ -50,6 +50,22 @@ const FORWARDING_HEADERS = [
   'x-original-url',
   'x-rewrite-url',
   'x-request-id',
+  // Client-certificate facts as TLS-terminating proxies state them (Envoy XFCC, Traefik,
+  // nginx conventions, AWS ALB): an upstream behind a gateway with server.tls.clientAuth may
+  // take them for a verified identity, and the gateway sets none (docs/proxying.md, "TLS").
+  'x-forwarded-client-cert',
+  'x-forwarded-tls-client-cert',
+  'x-forwarded-tls-client-cert-info',
+  'x-client-cert',
+  'x-client-cert-subject',
+  'x-client-cert-fingerprint',
+  'x-ssl-client-cert',
+  'x-ssl-client-verify',
+  'x-ssl-client-s-dn',
+  'x-ssl-client-dn',
+  'ssl-client-cert',
+  'ssl-client-verify',
+  'x-amzn-mtls-clientcert',
 ] as const
 
 const FORWARDING_SET: ReadonlySet<string> = new Set(FORWARDING_HEADERS)

@@ -26,7 +26,7 @@ const CACHE_RESULTS = keys({ HIT: 1, MISS: 1, BYPASS: 1, EXPIRED: 1, STALE: 1, R
 const AUTH_REASONS = keys({ missing: 1, unknown: 1, invalid: 1, expired: 1 } satisfies Record<AuthFailure | JwtFailure, 1>)
 const RETRY_OUTCOMES = keys({ success: 1, failure: 1, budget_exhausted: 1 } satisfies Record<RetryOutcome, 1>)
 const DIRECTIONS = keys({ to_upstream: 1, to_client: 1 } satisfies Record<Direction, 1>)
-const CERTIFICATE_USES = keys({ server: 1, server_chain: 1, upstream_ca: 1, redis_ca: 1 } satisfies Record<CertificateUse, 1>)
+const CERTIFICATE_USES = keys({ server: 1, server_chain: 1, upstream_ca: 1, redis_ca: 1, client_ca: 1 } satisfies Record<CertificateUse, 1>)
 /** Every spawn but the first generation's ('start') is a restart. */
 const RESTART_REASONS = keys({ crash: 1, recycle: 1, reload: 1 } satisfies Record<Exclude<SpawnReason, 'start'>, 1>)
 /**

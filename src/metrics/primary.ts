@@ -122,7 +122,7 @@ export function createPrimaryMetrics(
   reloadSuccessTime.set(Date.now() / 1000)
   const certificateExpiry = new Gauge({
     name: METRICS.certificateExpiry.name,
-    help: 'notAfter of the certificate files the config names, as a unix time (the earliest in the file, chain included), read at start and on each applied reload; use: server (server.tls.certFile), server_chain (server.tls.caFile), upstream_ca (upstreams.*.tls.caFile), redis_ca (redis.tls.caFile); seconds left: this minus time()',
+    help: 'notAfter of the certificate files the config names, as a unix time (the earliest in the file, chain included), read at start and on each applied reload; use: server (server.tls.certFile and certificates[].certFile), server_chain (server.tls.caFile), upstream_ca (upstreams.*.tls.caFile), redis_ca (redis.tls.caFile), client_ca (server.tls.clientAuth.caFile); seconds left: this minus time()',
     labelNames: METRICS.certificateExpiry.labels,
     registers: [registry],
   })

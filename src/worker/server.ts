@@ -2,7 +2,7 @@
  * A serving process: the app on Bun.serve with reusePort, so several of them share one
  * port. Owns the shutdown order: stop accepting, drain in-flight requests, close pools.
  */
-import type { Server } from 'bun'
+import type { Server, TLSOptions } from 'bun'
 import { constants } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createApp } from '../app.ts'
@@ -137,12 +137,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     port: config.server.port,
     reusePort: true,
     // Read from disk by each new worker: a reload (SIGHUP) picks a renewed certificate up.
-    tls: tls && {
-      cert: readFileSync(tls.certFile, 'utf8'),
-      key: readFileSync(tls.keyFile, 'utf8'),
-      ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined,
-      secureOptions: tls.minVersion === 'TLSv1.3' ? NO_TLS_BELOW_1_3 : undefined,
-    },
+    tls: tls && listenerTls(tls),
     development: false,
     // server.http2 (load.ts allows it only with tls): h2 by ALPN; server.h2c (only without tls):
     // prior knowledge. Bun serves HTTP/1.1 on the same port either way (docs/proxying.md, "HTTP/2").
@@ -218,6 +213,30 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
     setAddresses,
     upstreams: () => upstreams.all().map((u) => snapshotOf(u)),
   }
+}
+
+/**
+ * Bun.serve's `tls`: the default pair alone, or an array with it first (it answers unknown
+ * names and clients without SNI) and one entry per SNI name. Every entry carries the version
+ * floor and the client-certificate policy: Bun applies an SNI entry's own `ca` when it selects
+ * it (a valid client certificate failed on an entry without it, checked on Bun 1.4.5).
+ */
+function listenerTls(tls: NonNullable<GatewayConfig['server']['tls']>): TLSOptions | TLSOptions[] {
+  const clientAuth = tls.clientAuth && { ca: readFileSync(tls.clientAuth.caFile, 'utf8'), requestCert: true, rejectUnauthorized: true }
+  const common = { secureOptions: tls.minVersion === 'TLSv1.3' ? NO_TLS_BELOW_1_3 : undefined, ...clientAuth }
+  const fallback: TLSOptions = {
+    cert: readFileSync(tls.certFile, 'utf8'),
+    key: readFileSync(tls.keyFile, 'utf8'),
+    ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined,
+    ...common,
+  }
+  if (!tls.certificates?.length) return fallback
+  const named = tls.certificates.flatMap((pair) => {
+    const cert = readFileSync(pair.certFile, 'utf8')
+    const key = readFileSync(pair.keyFile, 'utf8')
+    return pair.serverNames.map((serverName): TLSOptions => ({ cert, key, serverName, ...common }))
+  })
+  return [fallback, ...named]
 }
 
 /** OpenSSL's SSL_OP_NO_TLSv1 | _TLSv1_1 | _TLSv1_2: Bun.serve takes the minimum version as these. */

@@ -112,6 +112,22 @@ describe('a bad config exits 2 before anything listens', () => {
     expect(text).toContain(`server.tls.keyFile: ${other.key} is not the key of the certificate in ${expired.cert}`)
   })
 
+  test('server.tls.certificates: a bad pair and a name given twice exit 2 naming each field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-tls-sni-'))
+    const site = makeCertificate(dir, 'site')
+    const other = makeCertificate(dir, 'other')
+    const certificates = [
+      { certFile: site.cert, keyFile: other.key, serverNames: ['a.test'] },
+      { certFile: other.cert, keyFile: other.key, serverNames: ['A.test'] },
+    ]
+    const path = writeConfig({ server: { port: PORT, workers: 1, tls: { certFile: site.cert, keyFile: site.key, certificates } } }, 'gateway.json', dir)
+    const { code, text } = await run(['--config', path])
+    expect(code).toBe(2)
+    expect(text).toContain(`server.tls.certificates[0].keyFile: ${other.key} is not the key of the certificate in ${site.cert}`)
+    expect(text).toContain('server.tls.certificates[1].serverNames[0]: "A.test" is already named by server.tls.certificates[0].serverNames[0]')
+    expect(await listening(PORT)).toBe(false)
+  })
+
   test('a missing file is reported, via GATEWAY_CONFIG too', async () => {
     const { code, text } = await run([], { GATEWAY_CONFIG: '/nonexistent/gateway.yaml' })
     expect(code).toBe(2)

@@ -73,8 +73,8 @@ async function startListening(args: string[]): Promise<Server> {
 }
 
 /** A gateway with a routes scenario's table, and how long it took from spawn to its `listening` line. */
-async function startRoutesGateway(upstreamPort: number, routes: { count: number; host?: boolean }): Promise<{ server: Server; bootMs: number }> {
-  const config = { ...gatewayConfig(upstreamPort, values.workers!, values.client), routes: routesTable(routes.count, routes.host) }
+async function startRoutesGateway(upstreamPort: number, routes: { count: number; host?: boolean; matchers?: boolean }): Promise<{ server: Server; bootMs: number }> {
+  const config = { ...gatewayConfig(upstreamPort, values.workers!, values.client), routes: routesTable(routes.count, routes.host, routes.matchers) }
   const path = join(ROOT, '.tmp', 'bench-gateway-routes.json')
   await Bun.write(path, JSON.stringify(config))
   const start = performance.now()

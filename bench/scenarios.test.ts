@@ -16,7 +16,7 @@ describe('selectScenarios', () => {
   })
 
   test('a group name selects its members', () => {
-    expect(names('routes')).toEqual(['direct', 'routes-1', 'routes-1000', 'routes-10000', 'routes-1000-host'])
+    expect(names('routes')).toEqual(['direct', 'routes-1', 'routes-1000', 'routes-10000', 'routes-10000-match', 'routes-1000-host'])
     expect(names('concurrency')).toEqual(['direct', 'proxied-c64', 'proxied-c256', 'proxied-c1024'])
     expect(names('http2')).toEqual(['direct', 'tls', 'h2', 'tls-h2-port'])
     expect(names('compression')).toEqual(['direct', 'proxied-4k', 'compressed', 'compressed-hit'])

@@ -37,8 +37,8 @@ export interface Scenario {
   floor?: 'floor-proxy' | 'floor-hit'
   /** Against a second gateway, the same config but without the node's shared cache tier (cache.shared.enabled: false). */
   localCacheOnly?: boolean
-  /** Against a gateway of its own, started for it with `count` routes (one per host when `host`), its boot timed. */
-  routes?: { count: number; host?: boolean }
+  /** Against a gateway of its own, started for it with `count` routes (one per host when `host`; with header-matcher twins when `matchers`), its boot timed. */
+  routes?: { count: number; host?: boolean; matchers?: boolean }
   /** Run only when asked for, by its name or its group's (`--scenario routes`): not in a default or --quick run. */
   group?: 'routes' | 'concurrency' | 'http2' | 'compression'
   describe: string
@@ -94,6 +94,14 @@ export const SCENARIOS: readonly Scenario[] = [
     })
   ),
   {
+    name: 'routes-10000-match',
+    group: 'routes',
+    routes: { count: 10_000, matchers: true },
+    path: `/svc${middle(10_000)}/small`,
+    baseline: 'routes-1',
+    describe: 'small GET to the middle one of 10,000 prefix routes, every other path with a twin for X-Canary: 1 (tested first, not taken)',
+  },
+  {
     name: 'routes-1000-host',
     group: 'routes',
     routes: { count: 1_000, host: true },
@@ -139,12 +147,15 @@ export function selectScenarios(names: string | undefined): Scenario[] {
 }
 
 /** The route table of a routes scenario: `count` prefix routes /svcN, or `count` hosts svcN.bench.test at /api. */
-export function routesTable(count: number, host = false): Record<string, unknown>[] {
-  return Array.from({ length: count }, (_, i) =>
+export function routesTable(count: number, host = false, matchers = false): Record<string, unknown>[] {
+  const routes: Record<string, unknown>[] = Array.from({ length: count }, (_, i) =>
     host
       ? { name: `svc${i}`, host: ROUTES_HOST(i), path: '/api', upstream: 'fixture', stripPrefix: true }
       : { name: `svc${i}`, path: `/svc${i}`, upstream: 'fixture', stripPrefix: true }
   )
+  // With matchers: every even path has a twin for `X-Canary: 1`, tested first (more specific).
+  if (matchers) for (let i = 0; i < count; i += 2) routes.push({ name: `svc${i}-canary`, path: `/svc${i}`, match: { headers: { 'x-canary': '1' } }, upstream: 'fixture', stripPrefix: true })
+  return routes
 }
 
 const ZIPPED = { enabled: true, minBytes: 1024, levels: { gzip: 1 } }

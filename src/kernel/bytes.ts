@@ -53,3 +53,11 @@ function replay(prefix: Uint8Array[], reader: { read(): Promise<{ done: true; va
     },
   })
 }
+
+/**
+ * The reason a failed response body relay is errored with: none. Bun.serve (1.4.5) prints any
+ * other reason of a response body's error to stderr, an AbortError DOMException included, as a
+ * dump of the object; with an undefined reason it aborts the client connection the same way
+ * (no terminating chunk, never a complete-looking body), silently.
+ */
+export const RELAY_ABORTED = undefined

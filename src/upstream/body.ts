@@ -5,8 +5,7 @@
  * Request bodies without a declared length are counted against the size limit.
  */
 
-/** The stream error used for failed relays; an AbortError is not logged by Bun.serve. */
-const relayAborted = () => new DOMException('relay aborted', 'AbortError')
+import { RELAY_ABORTED } from '../kernel/bytes.ts'
 
 export interface RelayHooks {
   /** Called once when the relay ends for any reason: done, failed or cancelled; with the bytes relayed. */
@@ -36,7 +35,7 @@ export function relayBody(source: ReadableStream<Uint8Array>, hooks: RelayHooks)
       } catch (err) {
         hooks.onError(err)
         hooks.onEnd(bytes)
-        controller.error(relayAborted())
+        controller.error(RELAY_ABORTED)
       }
     },
     cancel(reason) {

@@ -9,6 +9,7 @@
  */
 import * as zlib from 'node:zlib'
 import type { Coding, CompressionLevels } from './schema.ts'
+import { RELAY_ABORTED } from '../../kernel/bytes.ts'
 
 const C = zlib.constants
 
@@ -205,7 +206,6 @@ export function streamEncoder(
 }
 
 /** The stream error of a body cut short; an AbortError is not logged by Bun.serve (upstream/body.ts does the same). */
-const cutShort = () => new DOMException('compressed relay aborted', 'AbortError')
 
 export interface CompressedStreamHooks {
   /** Called once, however the stream ended, with the bytes read and sent; `complete` when it ended whole. */
@@ -256,7 +256,8 @@ export function compressedStream(
       } catch {
         finish(false)
         reader.cancel().catch(() => {})
-        controller.error(cutShort())
+        // No reason: Bun.serve prints any other (kernel/bytes.ts).
+        controller.error(RELAY_ABORTED)
       }
     },
     cancel(reason) {

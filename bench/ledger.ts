@@ -8,7 +8,7 @@
  * cores, and `bun --cpu-prof-md bench/ledger.ts --only proxied` profiles the gateway's code
  * alone. Not a test of forwarding (the integration tests use real sockets): a measurement.
  *
- *   bun bench/ledger.ts [--requests 200000] [--rounds 3] [--only floor,proxied,cache-hit,health,cache-miss,cache-miss-shared]
+ *   bun bench/ledger.ts [--requests 200000] [--rounds 3] [--only floor,proxied,proxied-unsampled,proxied-sampled,cache-hit,health,cache-miss,cache-miss-shared]
  */
 import { parseArgs } from 'node:util'
 import { createApp } from '../src/app.ts'
@@ -26,6 +26,8 @@ import { ResponseParser, type ParserEvents, type ResponseHead } from '../src/ups
 import type { UpstreamRegistry } from '../src/upstream/registry.ts'
 import type { UpstreamClient, UpstreamResponse } from '../src/upstream/types.ts'
 import { createUpstream } from '../src/upstream/upstream.ts'
+import { createTracer } from '../src/tracing/index.ts'
+import { startListening } from './listening.ts'
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -97,6 +99,28 @@ process.on('exit', () => rmSync(sharedDir, { recursive: true, force: true }))
 const shared = openSharedStore({ path: sharedPath, maxBytes: config.cache.shared.maxBytes, maxObjectBytes: config.cache.maxObjectBytes })
 const sharedCache = createResponseCache({ store: createCacheStore(config.cache), shared, targets: config.cache.targets, maxObjectBytes: config.cache.maxObjectBytes, implicitVary: [] })
 const sharedApp = createApp({ config, upstreams, log, cache: sharedCache, metrics })
+// Tracing, unsampled and sampled, with the default batches exported over OTLP/HTTP to
+// bench/otlp-sink.ts (a process of its own, not measured): the span, its encoding and its
+// share of the export are in the sampled row.
+const sink = ONLY && !ONLY.has('proxied-sampled') && !ONLY.has('proxied-unsampled') ? undefined : await startListening([join(import.meta.dir, 'otlp-sink.ts')])
+const tracingSettings = (sampleRatio: number) => ({
+  endpoint: `http://127.0.0.1:${sink?.port ?? 9}/v1/traces`,
+  sampleRatio,
+  trustIncoming: false as const,
+  serviceName: 'ledger',
+  headers: {},
+  resourceAttributes: {},
+  queueSize: 2048,
+  batchSize: 512,
+  intervalMs: 5000,
+  exportTimeoutMs: 10_000,
+})
+const tracedUpstreams = (sampled: boolean) => {
+  const traced = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(), observer: metrics.upstream('fixture'), tracing: true })
+  return { get: () => traced, all: () => [traced], close: async () => {} } as UpstreamRegistry
+}
+const unsampledApp = createApp({ config, upstreams: tracedUpstreams(false), log, metrics, tracer: createTracer(tracingSettings(0), { log, scheme: 'http' }) })
+const sampledApp = createApp({ config, upstreams: tracedUpstreams(true), log, metrics, tracer: createTracer(tracingSettings(1), { log, scheme: 'http' }) })
 /** What Bun.serve hands the app as `env`: requestIP answers like a loopback client's. */
 const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4', port: 40000 }), timeout() {} }
 
@@ -114,6 +138,8 @@ const scenarios: Record<string, { path: string | (() => string); serve: Serve }>
   health: { path: '/health', serve: (req) => app.fetch(req, server) },
   proxied: { path: '/api/small', serve: (req) => app.fetch(req, server) },
   'cache-hit': { path: '/cached/small', serve: (req) => app.fetch(req, server) },
+  'proxied-unsampled': { path: '/api/small', serve: (req) => unsampledApp.fetch(req, server) },
+  'proxied-sampled': { path: '/api/small', serve: (req) => sampledApp.fetch(req, server) },
   'cache-miss': { path: () => `/cached/m${misses++}`, serve: (req) => app.fetch(req, server) },
   'cache-miss-shared': { path: () => `/cached/m${misses++}`, serve: (req) => sharedApp.fetch(req, server) },
 }
@@ -144,3 +170,6 @@ for (const [name, xs] of results) {
   const m = median(xs)
   console.log(`  ${name.padEnd(17)} ${m.toFixed(2).padStart(6)}${floor && name !== 'floor' ? `   +${(m - floor).toFixed(2)} over floor` : ''}`)
 }
+// The sink and the tracers' timers would keep this process alive.
+sink?.proc.kill()
+process.exit(0)

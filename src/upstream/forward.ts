@@ -10,7 +10,7 @@
  */
 import type { HeaderRules } from '../kernel/header-rules.ts'
 import { asGatewayError, GatewayError, refusal } from '../kernel/errors.ts'
-import type { Exchange, RequestTrace } from '../kernel/exchange.ts'
+import type { Exchange } from '../kernel/exchange.ts'
 import { limitBody, relayBody, type RelayHooks } from './body.ts'
 import type { ClientLink, Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
@@ -130,7 +130,6 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     try {
       request = new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline, exchange)
       if (hashKeyOf) request.hashKey = hashKeyOf(exchange)
-      request.trace = exchange.trace
       response = await client.send(request)
     } catch (err) {
       deadline.clear()
@@ -190,7 +189,6 @@ function hashKeyFunction(hashOn: string): (exchange: Exchange) => string | undef
 class OutgoingRequest implements UpstreamRequest {
   target: Target | undefined = undefined
   hashKey: string | undefined = undefined
-  trace: RequestTrace | undefined = undefined
   constructor(
     readonly method: string,
     readonly path: string,

@@ -5,7 +5,6 @@
  * (pool.ts).
  */
 import type { Exchange } from '../kernel/exchange.ts'
-import type { RequestTrace } from '../kernel/exchange.ts'
 import type { Deadline } from './deadline.ts'
 import type { UpstreamErrorCode } from '../kernel/errors.ts'
 
@@ -67,10 +66,11 @@ export interface UpstreamRequest {
   tried?: Target[]
   /** What `hash` balancing hashes (the client address, a header or a cookie), when it applies. */
   hashKey?: string
-  /** The client's exchange: each try records its target on it, a failed try names its route and request id. */
+  /**
+   * The client's exchange: each try records its target on it, a failed try names its route
+   * and request id, and with tracing each try is a span of its `trace` (wrappers/tracing.ts).
+   */
   exchange?: Exchange
-  /** The request's trace, when tracing is on: each try is a span of it (wrappers/tracing.ts). */
-  trace?: RequestTrace
 }
 
 /**

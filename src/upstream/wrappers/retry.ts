@@ -105,7 +105,6 @@ function withDeadline(request: UpstreamRequest, deadline: TryDeadline): Upstream
     tried: request.tried,
     hashKey: request.hashKey,
     exchange: request.exchange,
-    trace: request.trace,
   }
 }
 

@@ -9,7 +9,7 @@ import type { ClientWrapper } from '../types.ts'
 
 export const withTracing: ClientWrapper = (next) => ({
   async send(request) {
-    const trace = request.trace
+    const trace = request.exchange?.trace
     if (trace === undefined) return next.send(request)
     // The retry wrapper records each try's target in `tried` after it: this try's number.
     const span = trace.startTry(request.headers, request.method, request.path, request.tried?.length ?? 0)

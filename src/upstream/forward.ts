@@ -16,7 +16,6 @@ import type { ClientLink, Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
 import { upstreamRequestHeaders, type ForwardingContext } from '../kernel/forwarding.ts'
 import type { Upstream } from './upstream.ts'
-import { countFailure } from './target.ts'
 import type { Target, UpstreamRequest, UpstreamResponse } from './types.ts'
 import { proxyWebSocket, type WebSockets } from './websocket/index.ts'
 import { isWebSocketUpgrade } from '../kernel/forwarding.ts'
@@ -313,9 +312,8 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     const cause = mapped.cause
     if (cause instanceof UpstreamError) {
       this.upstream.observer?.error(cause.code)
-      if (this.request.target) countFailure(this.request.target, cause.code)
-      const { exchange, target } = this.request
-      if (target) this.upstream.failureLog?.(target, cause.code, exchange.route.name, exchange.requestId)
+      const { target, exchange } = this.request
+      if (target) this.upstream.tryFailed(target, cause.code, exchange)
     }
     return mapped
   }

@@ -89,6 +89,12 @@ export interface UpstreamResponse {
 }
 
 /**
+ * Reports a failed try of `target`, of its head or of its body after the head: counted on the
+ * target (per-target metrics) and said in the failure lines (upstream/failure-log.ts).
+ */
+export type TryFailed = (target: Target, code: UpstreamErrorCode, exchange: Exchange | undefined) => void
+
+/**
  * Sends one request and resolves with the response head; the body streams. Rejects with an
  * UpstreamError (upstream/errors.ts) on connection or protocol failure.
  */

@@ -7,7 +7,7 @@
 import type { UpstreamConfig } from '../config/schema.ts'
 import { readClientTls, type ClientTls } from '../files/tls.ts'
 import type { Logger } from '../log.ts'
-import { createFailureLog, type FailureLog } from './failure-log.ts'
+import { createFailureLog } from './failure-log.ts'
 import { createFetchClient } from './fetch-client.ts'
 import { createNativeClient } from './native/client.ts'
 import { createOutlierDetector } from './outlier.ts'
@@ -16,9 +16,9 @@ import { consistentHash } from './selection/hash.ts'
 import { leastInflight } from './selection/least-inflight.ts'
 import { weightedRandom } from './selection/random.ts'
 import { roundRobin } from './selection/round-robin.ts'
-import { createTarget } from './target.ts'
+import { countFailure, createTarget } from './target.ts'
 import { addressTarget, dnsNameOf, type DnsName, type ResolvedAddress } from './dns.ts'
-import { composeClient, type ClientWrapper, type SelectionPolicy, type Target, type UpstreamClient } from './types.ts'
+import { composeClient, type ClientWrapper, type SelectionPolicy, type Target, type TryFailed, type UpstreamClient } from './types.ts'
 import { chooseTarget, withBalancer } from './wrappers/balancer.ts'
 import { createBreaker, type Breaker } from './wrappers/breaker.ts'
 import { withHeadChecks } from './wrappers/head-checks.ts'
@@ -34,8 +34,8 @@ export interface Upstream {
   readonly client: UpstreamClient
   /** Reports body failures the forwarder sees (head failures are reported by the client). */
   readonly observer: UpstreamObserver | undefined
-  /** The failure lines, for the body failures the forwarder sees (the balancer reports head failures). */
-  readonly failureLog: FailureLog | undefined
+  /** Reports a try's body failure the forwarder sees (the balancer reports head failures the same way). */
+  readonly tryFailed: TryFailed
   /** How https:// targets are verified, resolved from `config.tls` (also for WebSockets). */
   readonly tls: UpstreamTls | undefined
   /** The breaker's state ('closed' without one). */
@@ -143,6 +143,10 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
   const outliers = createOutlierDetector(targets, config.outlierDetection, observer?.ejected && ((t) => observer.ejected!(t.base)))
   const breaker: Breaker | undefined = config.circuitBreaker && createBreaker(config.circuitBreaker, observer?.breaker)
   const failureLog = options.log && createFailureLog(name, options.log, { intervalMs: options.failureIntervalMs ?? FAILURE_INTERVAL_MS })
+  const tryFailed: TryFailed = (target, code, exchange) => {
+    countFailure(target, code)
+    failureLog?.(target, code, exchange?.route.name, exchange?.requestId)
+  }
   const wrappers: ClientWrapper[] = [
     ...(observer ? [withObserver(observer)] : []),
     ...(base.checksHeads ? [] : [withHeadChecks(config)]),
@@ -151,7 +155,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
       ? [withRetries(config.retries, groups.size > 0 ? config.retries.attempts : targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
       : []),
     ...(options.tracing ? [withTracing] : []),
-    withBalancer(targets, policy, outliers, failureLog),
+    withBalancer(targets, policy, outliers, tryFailed),
   ]
   const client = composeClient(base, ...wrappers)
   return {
@@ -160,7 +164,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     targets,
     client,
     observer,
-    failureLog,
+    tryFailed,
     tls,
     get breakerState() {
       return breaker?.state ?? 'closed'

@@ -6,10 +6,8 @@
  */
 import { asGatewayError } from '../../kernel/errors.ts'
 import { UpstreamError } from '../errors.ts'
-import { countFailure } from '../target.ts'
-import type { FailureLog } from '../failure-log.ts'
 import type { OutlierDetector } from '../outlier.ts'
-import type { ClientWrapper, SelectionPolicy, Target, UpstreamRequest } from '../types.ts'
+import type { ClientWrapper, SelectionPolicy, Target, TryFailed, UpstreamRequest } from '../types.ts'
 
 /** The target for `request` by `policy`, among the usable ones not yet tried (also for WebSockets, which bypass the client). */
 export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, request: Pick<UpstreamRequest, 'tried' | 'hashKey'>): Target {
@@ -26,10 +24,10 @@ export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy
 
 /**
  * Every try passes here once, so this is where a try is recorded on the client's exchange
- * (its count and target, for the access log) and a failed one reported (`onFailure`: the
- * failure lines, upstream/failure-log.ts).
+ * (its count and target, for the access log) and a failed one reported (`tryFailed`: the
+ * target's failure count and the failure lines).
  */
-export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, onFailure?: FailureLog): ClientWrapper {
+export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, tryFailed: TryFailed): ClientWrapper {
   return (next) => ({
     async send(request) {
       const target = chooseTarget(targets, policy, outliers, request)
@@ -48,8 +46,7 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
       } catch (err) {
         if (err instanceof UpstreamError) {
           outliers.record(target, err.code)
-          countFailure(target, err.code)
-          onFailure?.(target, err.code, exchange?.route.name, exchange?.requestId)
+          tryFailed(target, err.code, exchange)
         } else if (exchange && asGatewayError(err)?.code === 'overloaded') {
           // Refused by the target's full connection queue: this try never left the gateway.
           exchange.upstreamTries--

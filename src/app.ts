@@ -132,13 +132,13 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       return forwarder
     }
     const forwardTo = (name: string) => forwarderOf(name).forward
-    // A redirect-only route (no upstream, no split): what its redirect does not answer is not found.
-    if (routeConfig.upstream === undefined && routeConfig.split === undefined) {
-      entries.push({ ...at, value: serveRoute(route, buildChain(route, noRoute, chainDeps, closers, undefined, forwardTo), serveDeps, load) })
-      continue
-    }
-    const terminal = routeConfig.split ? splitTerminal(routeConfig.split.map((entry) => entry.upstream), forwarderOf) : forwarderOf(routeConfig.upstream!)
-    entries.push({ ...at, value: serveRoute(route, buildChain(route, terminal.forward, chainDeps, closers, terminal.context, forwardTo), serveDeps, load) })
+    // None on a redirect-only route (no upstream, no split): what its redirect does not answer is not found.
+    const terminal = routeConfig.split
+      ? splitTerminal(routeConfig.split.map((entry) => entry.upstream), forwarderOf)
+      : routeConfig.upstream !== undefined
+        ? forwarderOf(routeConfig.upstream)
+        : undefined
+    entries.push({ ...at, value: serveRoute(route, buildChain(route, terminal?.forward ?? noRoute, chainDeps, closers, terminal?.context, forwardTo), serveDeps, load) })
   }
   const routeTable = createRouteTable(entries)
 

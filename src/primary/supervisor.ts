@@ -72,7 +72,11 @@ interface WorkerHandle {
 
 const START_TIMEOUT_MS = 15_000
 
-/** Sends `message` to a worker; false when its channel is gone (it exited a moment ago). */
+/**
+ * Sends `message` to a worker; false when its channel is gone (it exited a moment ago and the
+ * supervisor has not heard yet: Subprocess.send throws then). Every message to a worker goes
+ * through here, so no fan-out or reply fails for one worker that just left.
+ */
 export function sendTo(w: { proc: Subprocess }, message: PrimaryMessage): boolean {
   try {
     w.proc.send(message)
@@ -136,7 +140,7 @@ export function createSupervisor(options: SupervisorOptions) {
     switch (message.type) {
       case 'hello':
         handle.greeted = true
-        proc.send({ type: 'start', config: genConfig, port, health: options.health(), dns: options.dns?.(), sharedCachePath: options.sharedCachePath } satisfies PrimaryMessage)
+        sendTo(handle, { type: 'start', config: genConfig, port, health: options.health(), dns: options.dns?.(), sharedCachePath: options.sharedCachePath })
         break
       case 'listening':
         if (port === 0) port = message.port
@@ -151,7 +155,7 @@ export function createSupervisor(options: SupervisorOptions) {
       case 'invalidate':
         // Every other worker drops the same URLs; the sender already has.
         for (const other of workers.values()) {
-          if (other !== handle) other.proc.send({ type: 'invalidate', keys: message.keys } satisfies PrimaryMessage)
+          if (other !== handle) sendTo(other, { type: 'invalidate', keys: message.keys })
         }
         options.onInvalidate?.(message.keys)
         break
@@ -164,7 +168,7 @@ export function createSupervisor(options: SupervisorOptions) {
       case 'take':
         void options.rateLimits.take(message.key, message.want, message.rate, message.burst, message.global).then((grant) => {
           // A worker that exited while Redis answered needs no reply.
-          if (workers.has(proc.pid)) proc.send({ type: 'granted', id: message.id, ...grant } satisfies PrimaryMessage)
+          if (workers.has(proc.pid)) sendTo(handle, { type: 'granted', id: message.id, ...grant })
         })
         break
       case 'metrics':
@@ -253,7 +257,7 @@ export function createSupervisor(options: SupervisorOptions) {
     if (handle.exitReason) return
     handle.exitReason = reason
     handle.state = 'draining'
-    handle.proc.send({ type: 'drain', reason } satisfies PrimaryMessage)
+    sendTo(handle, { type: 'drain', reason })
   }
 
   /** Why a generation's workers did not all listen, from the first that did not: its own error, its exit, or the timeout. */
@@ -345,12 +349,13 @@ export function createSupervisor(options: SupervisorOptions) {
             new Promise<number>((resolve) => {
               const id = ++purgeSeq
               const timer = setTimeout(() => (purgeReplies.delete(id), resolve(0)), 2000)
-              purgeReplies.set(id, (removed) => {
+              const answered = (removed: number) => {
                 clearTimeout(timer)
                 purgeReplies.delete(id)
                 resolve(removed)
-              })
-              w.proc.send({ type: 'purge', id, selector } satisfies PrimaryMessage)
+              }
+              purgeReplies.set(id, answered)
+              if (!sendTo(w, { type: 'purge', id, selector })) answered(0)
             })
         )
       )
@@ -359,7 +364,7 @@ export function createSupervisor(options: SupervisorOptions) {
 
     /** Drops these cache keys in every live worker (another replica invalidated them). */
     invalidate(keys: string[]): void {
-      for (const w of workers.values()) w.proc.send({ type: 'invalidate', keys } satisfies PrimaryMessage)
+      for (const w of workers.values()) sendTo(w, { type: 'invalidate', keys })
     },
 
     /** Asks every live worker for its metrics; resolves when all answered or after 1 s. */
@@ -385,7 +390,7 @@ export function createSupervisor(options: SupervisorOptions) {
 
     /** Tells every live worker (a health verdict). */
     broadcast(message: PrimaryMessage): void {
-      for (const w of workers.values()) if (w.state !== 'starting') w.proc.send(message)
+      for (const w of workers.values()) if (w.state !== 'starting') sendTo(w, message)
     },
 
     /**
@@ -393,7 +398,7 @@ export function createSupervisor(options: SupervisorOptions) {
      * the latest set and applies it once it serves, so none misses a change.
      */
     announce(message: PrimaryMessage): void {
-      for (const w of workers.values()) if (w.greeted) w.proc.send(message)
+      for (const w of workers.values()) if (w.greeted) sendTo(w, message)
     },
 
     /** Every live worker's upstream snapshot; a worker that does not answer in 1 s is left out. */
@@ -422,7 +427,7 @@ export function createSupervisor(options: SupervisorOptions) {
      * that opened the old file before this would write to it until the next rotation).
      */
     reopenLogs(): void {
-      for (const w of workers.values()) if (w.greeted) w.proc.send({ type: 'reopen_logs' } satisfies PrimaryMessage)
+      for (const w of workers.values()) if (w.greeted) sendTo(w, { type: 'reopen_logs' })
     },
 
     /** Workers started after the first generation, by reason. */

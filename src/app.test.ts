@@ -2,17 +2,19 @@ import { describe, expect, test } from 'bun:test'
 import { createApp } from './app.ts'
 import { validateConfig } from './config/load.ts'
 import { silentLogger } from './log.ts'
+import { createWorkerMetrics } from './metrics/registry.ts'
+import { sumOf } from '../test/fixtures/metrics.ts'
 import { createUpstreamRegistry } from './upstream/registry.ts'
 
 /** An app with no sockets: the upstream is never reached by these requests. */
-function app(extra: Record<string, unknown> = {}) {
+function app(extra: Record<string, unknown> = {}, deps: Partial<Parameters<typeof createApp>[0]> = {}) {
   const result = validateConfig({
     upstreams: { u: { targets: ['http://127.0.0.1:9'] } },
     routes: [{ path: '/api', upstream: 'u', methods: ['GET'] }],
     ...extra,
   })
   if (!result.ok) throw new Error(result.errors.join('\n'))
-  return createApp({ config: result.config, upstreams: createUpstreamRegistry(result.config.upstreams), log: silentLogger })
+  return createApp({ config: result.config, upstreams: createUpstreamRegistry(result.config.upstreams), log: silentLogger, ...deps })
 }
 
 const ERROR_BODY = /^\{"error":"[a-z_]+","status":\d{3},"requestId":"[0-9a-f-]{36}"\}$/
@@ -38,6 +40,36 @@ describe('gateway-made responses', () => {
     expect((await gw.request('http://gw.example/healthz', { method: 'HEAD' })).status).toBe(200)
     expect((await gw.request('http://gw.example/healthz', { method: 'POST' })).status).toBe(405)
     expect((await gw.request('http://gw.example/health')).status).toBe(404)
+  })
+
+  // The probe (pipeline/health.ts) answers before Hono: the same answer as the health route's chain.
+  test('a probe gets no-store JSON and its own request id; 503 "draining" while the worker drains; counted as the health route', async () => {
+    let healthy = true
+    const metrics = createWorkerMetrics({ version: 'test', bun: Bun.version })
+    const gw = app({}, { isHealthy: () => healthy, metrics })
+    const ok = await gw.request('http://gw.example/health')
+    expect(ok.status).toBe(200)
+    expect(ok.headers.get('cache-control')).toBe('no-store')
+    expect(ok.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+    expect(await ok.text()).toBe('{"status":"ok"}')
+    const head = await gw.request('http://gw.example/health', { method: 'HEAD' })
+    expect(head.headers.get('x-request-id')).not.toBe(ok.headers.get('x-request-id'))
+    healthy = false
+    const draining = await gw.request('http://gw.example/health')
+    expect(draining.status).toBe(503)
+    expect(await draining.text()).toBe('{"status":"draining"}')
+    const text = await metrics.registry.metrics()
+    expect(sumOf(text, 'gateway_http_requests_total', { route: 'health', status: '200' })).toBe(2)
+    expect(sumOf(text, 'gateway_http_requests_total', { route: 'health', status: '503' })).toBe(1)
+    expect(sumOf(text, 'gateway_http_response_bytes_total', { route: 'health' })).toBe(15 + 21)
+  })
+
+  test('a probe the limits refuse is refused as on any route: a GET with a body length, a bad Host', async () => {
+    const gw = app()
+    const withBody = await gw.request('http://gw.example/health', { headers: { 'content-length': '5' } })
+    expect(withBody.status).toBe(400)
+    expect(await withBody.text()).toMatch(ERROR_BODY)
+    expect((await gw.request('http://gw.example/health', { headers: { host: 'a b' } })).status).toBe(400)
   })
 
   test('without a trusted peer, a client-sent request id is replaced', async () => {

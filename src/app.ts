@@ -12,7 +12,7 @@ import { Hono, type Handler as HonoHandler } from 'hono'
 import { accessLog } from './access-log/index.ts'
 import { builtinRoute, compileRoutes } from './config/routes.ts'
 import type { GatewayConfig } from './config/schema.ts'
-import { createEdge } from './edge/index.ts'
+import { createEdge, createRequestIds } from './edge/index.ts'
 import { errorResponse, GatewayError, refusal } from './kernel/errors.ts'
 import type { Exchange } from './kernel/exchange.ts'
 import { routingPath } from './kernel/target.ts'
@@ -24,7 +24,7 @@ import { createIpMatcher } from './net/ip-matcher.ts'
 import { buildChain, createClosers, type ChainDeps } from './pipeline/build.ts'
 import { compileMatcher } from './pipeline/matchers.ts'
 import { createRouteTable, type RouteTableEntry } from './pipeline/route-table.ts'
-import { healthHandler, type IsHealthy } from './pipeline/health.ts'
+import { healthHandler, healthProbe, type IsHealthy } from './pipeline/health.ts'
 import { serveRoute, type ServeDeps } from './pipeline/serve.ts'
 import { credentialQueryNames } from './policies/auth/api-key.ts'
 import { consumerHeaderNames } from './policies/auth/schema.ts'
@@ -82,8 +82,9 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const identityFields = consumerHeaderNames(config.routes)
   // Requests in flight on the configured routes of this worker (server.maxInflightPerWorker).
   const load = { inflight: 0, max: config.server.maxInflightPerWorker, countAfterOneTurn: config.server.http2 || config.server.h2c }
+  const edgeOptions = { isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0, scheme: config.server.tls ? ('https' as const) : ('http' as const) }
   const serveDeps: ServeDeps = {
-    admit: createEdge({ isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0, scheme: config.server.tls ? 'https' : 'http' }),
+    admit: createEdge(edgeOptions),
     renderError: (err, exchange) => renderError(err, exchange, log),
     recorderFor: metrics && ((route) => metrics.http.forRoute(route)),
     rejected: metrics && ((code) => metrics.rejected(code)),
@@ -100,7 +101,9 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
 
   const health = builtinRoute('health', healthPath, ['GET', 'HEAD'])
   // Liveness probes are not traced: a span every few seconds that says nothing.
-  const serveHealth = serveRoute(health, buildChain(health, healthHandler(deps.isHealthy ?? (() => true)), chainDeps, closers), serveDeps)
+  const isHealthy = deps.isHealthy ?? (() => true)
+  const serveHealth = serveRoute(health, buildChain(health, healthHandler(isHealthy), chainDeps, closers), serveDeps)
+  const healthRecorder = serveDeps.recorderFor?.(health.name)
   serveDeps.tracer = deps.tracer
 
   const entries: RouteTableEntry<HonoHandler<GatewayEnv>>[] = []
@@ -150,6 +153,19 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     const handler = path === healthPath ? serveHealth : (routeTable.match(path, c.req.raw.headers.get('host'), c.req.raw) ?? notFound)
     return handler(c, next)
   })
+  // Probes are answered before Hono (pipeline/health.ts); with access logging on, by the route,
+  // which writes their line.
+  if (!logging) {
+    const probe = healthProbe({
+      path: healthPath,
+      isHealthy,
+      limits: { maxUrlBytes: config.server.maxUrlBytes, maxHeaderBytes: config.server.maxHeaderBytes, maxBodyBytes: config.server.maxBodyBytes, underscoresInHeaders: config.server.underscoresInHeaders },
+      requestId: createRequestIds(edgeOptions),
+      recorder: healthRecorder,
+    })
+    const dispatch = app.fetch
+    app.fetch = (request, env, executionCtx) => probe(request, env) ?? dispatch(request, env, executionCtx)
+  }
   // Only a bug outside the pipelines (Hono itself) gets here.
   app.onError((err) => {
     log.error('internal_error', { error: err.name })

@@ -7,7 +7,7 @@
 import type { Context } from 'hono'
 import { Exchange, peerOf, type TrustPolicy } from '../kernel/exchange.ts'
 import type { Route } from '../config/routes.ts'
-import type { GatewayEnv } from '../kernel/types.ts'
+import type { GatewayEnv, ServerBindings } from '../kernel/types.ts'
 import { requestIdFor } from './request-id.ts'
 import { normaliseHost, queryOf } from '../kernel/target.ts'
 
@@ -19,6 +19,13 @@ export interface EdgeOptions extends TrustPolicy {
 
 /** Makes the Exchange of a request `route` matched. */
 export type Admit = (c: Context<GatewayEnv>, route: Route) => Exchange
+
+/** The id of a request that needs no Exchange (the health probe), by admit's rule. */
+export function createRequestIds(options: EdgeOptions): (raw: Request, server: ServerBindings | undefined) => string {
+  const trust: TrustPolicy = { isTrusted: options.isTrusted, trustsProxies: options.trustsProxies }
+  const generateId = options.generateId ?? (() => crypto.randomUUID())
+  return (raw, server) => requestIdFor(raw.headers, trust.trustsProxies && peerOf(server, raw, trust).trusted, generateId)
+}
 
 /** @example const admit = createEdge({ isTrusted: createIpMatcher([]), trustsProxies: false }) */
 export function createEdge(options: EdgeOptions): Admit {

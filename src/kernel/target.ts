@@ -31,6 +31,11 @@ export function requestTarget(url: string): string {
   return url.slice(start, hash === -1 ? url.length : hash)
 }
 
+/** Whether the request-target is exactly `target` (a path: no query, no fragment), without allocating. */
+export function isTarget(url: string, target: string): boolean {
+  return url.endsWith(target) && pathStart(url) === url.length - target.length
+}
+
 /** Bytes of path and query as received, without the fragment (the 414 limit). */
 export function targetLength(url: string): number {
   const start = pathStart(url)

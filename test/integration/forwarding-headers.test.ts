@@ -143,4 +143,10 @@ describe('response headers sent to the client', () => {
     const res = await fetch(untrusting.url('/health'))
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
   })
+
+  test("/health (answered before the router) keeps a trusted proxy's request id, and makes its own for anyone else", async () => {
+    const sent = { 'x-request-id': 'lb-probe-7' }
+    expect((await fetch(trusting.url('/health'), { headers: sent })).headers.get('x-request-id')).toBe('lb-probe-7')
+    expect((await fetch(untrusting.url('/health'), { headers: sent })).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+  })
 })

@@ -11,7 +11,7 @@
 import { Hono, type Handler as HonoHandler } from 'hono'
 import { accessLog } from './access-log/index.ts'
 import { builtinRoute, compileRoutes } from './config/routes.ts'
-import type { GatewayConfig } from './config/schema.ts'
+import type { GatewayConfig, RouteConfig } from './config/schema.ts'
 import { createEdge, createRequestIds } from './edge/index.ts'
 import { errorResponse, GatewayError, refusal } from './kernel/errors.ts'
 import type { Exchange } from './kernel/exchange.ts'
@@ -106,34 +106,39 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const healthRecorder = serveDeps.recorderFor?.(health.name)
   serveDeps.tracer = deps.tracer
 
+  // A forwarder holds nothing of a route's own (the prefix to strip is the exchange's route's):
+  // routes that send to one upstream with the same settings share it, so 10,000 routes to
+  // one upstream hold one forwarder, not 10,000.
+  const forwarders = new Map<string, RouteForwarder>()
+  const forwarderFor = (name: string, routeConfig: RouteConfig): RouteForwarder => {
+    const maxBodyBytes = routeConfig.maxBodyBytes ?? config.server.maxBodyBytes
+    const key = [name, maxBodyBytes, routeConfig.websocket, JSON.stringify(routeConfig.requestHeaders ?? null), JSON.stringify(routeConfig.compression ?? null)].join('\n')
+    let forwarder = forwarders.get(key)
+    if (forwarder) return forwarder
+    forwarder = createForwarder({
+      // The config loader guarantees the upstream exists.
+      upstream: deps.upstreams.get(name)!,
+      maxBodyBytes,
+      idleTimeoutSeconds: config.server.idleTimeoutSeconds,
+      dropUnderscores: config.server.underscoresInHeaders === 'drop',
+      identityFields,
+      requestHeaders: routeConfig.requestHeaders,
+      acceptEncoding: upstreamAcceptEncoding(config.compression, routeConfig.compression),
+      websockets: routeConfig.websocket ? deps.websockets : undefined,
+      scheme: config.server.tls ? 'https' : 'http',
+      deadlines,
+      http2: config.server.http2 || config.server.h2c,
+    })
+    forwarders.set(key, forwarder)
+    return forwarder
+  }
+
   const entries: RouteTableEntry<HonoHandler<GatewayEnv>>[] = []
   for (const route of compileRoutes(config.routes)) {
     const routeConfig = route.config!
     const at = { prefix: route.prefix, host: route.host, exact: routeConfig.match?.exact, matcher: compileMatcher(routeConfig.match) }
-    // One forwarder per upstream the route sends to (its upstream, its split's, its mirror's), built now.
-    const forwarders = new Map<string, RouteForwarder>()
-    const forwarderOf = (name: string): RouteForwarder => {
-      let forwarder = forwarders.get(name)
-      if (forwarder) return forwarder
-      forwarder = createForwarder({
-        // The config loader guarantees the upstream exists.
-        upstream: deps.upstreams.get(name)!,
-        prefix: route.prefix,
-        stripPrefix: routeConfig.stripPrefix,
-        maxBodyBytes: routeConfig.maxBodyBytes ?? config.server.maxBodyBytes,
-        idleTimeoutSeconds: config.server.idleTimeoutSeconds,
-        dropUnderscores: config.server.underscoresInHeaders === 'drop',
-        identityFields,
-        requestHeaders: routeConfig.requestHeaders,
-        acceptEncoding: upstreamAcceptEncoding(config.compression, routeConfig.compression),
-        websockets: routeConfig.websocket ? deps.websockets : undefined,
-        scheme: config.server.tls ? 'https' : 'http',
-        deadlines,
-        http2: config.server.http2 || config.server.h2c,
-      })
-      forwarders.set(name, forwarder)
-      return forwarder
-    }
+    // Its upstream's forwarder, its split's and its mirror's, built now (shared: forwarderFor).
+    const forwarderOf = (name: string) => forwarderFor(name, routeConfig)
     const forwardTo = (name: string) => forwarderOf(name).forward
     // None on a redirect-only route (no upstream, no split): what its redirect does not answer is not found.
     const terminal = routeConfig.split

@@ -19,6 +19,8 @@ export interface Route {
   readonly methods: ReadonlySet<string> | undefined
   /** Value of the Allow header on 405. */
   readonly allow: string
+  /** Whether the prefix is cut from the path sent upstream (routes[].stripPrefix). */
+  readonly stripPrefix: boolean
   /** The route's configuration; undefined for the gateway's own (health, unmatched). */
   readonly config: RouteConfig | undefined
 }
@@ -32,7 +34,7 @@ export function compileRoutes(configs: readonly RouteConfig[]): Route[] {
 
 /** A route the gateway answers itself (health, unmatched requests): no config. */
 export function builtinRoute(name: string, prefix: string, methods?: readonly string[]): Route {
-  return { name, prefix, host: undefined, methods: methods && new Set(methods), allow: methods?.join(', ') ?? '', config: undefined }
+  return { name, prefix, host: undefined, methods: methods && new Set(methods), allow: methods?.join(', ') ?? '', stripPrefix: false, config: undefined }
 }
 
 /** A route's allowed methods and its Allow value, one of each per distinct list (shared across routes). */
@@ -56,6 +58,7 @@ function toRoute(config: RouteConfig): Route {
     host: config.host === undefined ? undefined : hostForRouting(config.host),
     methods,
     allow,
+    stripPrefix: config.stripPrefix,
     config,
   }
 }

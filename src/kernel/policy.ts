@@ -48,6 +48,8 @@ export interface RouteView {
   readonly methods: ReadonlySet<string> | undefined
   /** The Allow header of its 405. */
   readonly allow: string
+  /** Whether the prefix is cut from the path sent upstream (routes[].stripPrefix). */
+  readonly stripPrefix: boolean
   /** Its config; undefined for the gateway's own routes (health, unmatched). */
   readonly config: RouteSettings | undefined
 }

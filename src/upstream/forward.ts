@@ -20,12 +20,13 @@ import type { Target, UpstreamRequest, UpstreamResponse } from './types.ts'
 import { proxyWebSocket, type WebSockets } from './websocket/index.ts'
 import { isWebSocketUpgrade } from '../kernel/forwarding.ts'
 
-/** What a route's forwarder is built from, once, at boot. */
+/**
+ * What a forwarder is built from, once, at boot. Nothing here is a route's own: routes that
+ * send to the same upstream with the same settings share one forwarder (app.ts), and the
+ * prefix to strip is read from the exchange's route.
+ */
 export interface ForwarderOptions {
   upstream: Upstream
-  /** The route's prefix and whether to strip it. */
-  prefix: string
-  stripPrefix: boolean
   /** Largest request body; only streamed bodies without Content-Length need counting. */
   maxBodyBytes: number
   /** Bun's idle timeout in seconds; a longer upstream deadline extends it for each request. */
@@ -127,7 +128,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     let response: UpstreamResponse
     let request: OutgoingRequest
     try {
-      request = new OutgoingRequest(method, upstreamPath(options, exchange.path) + exchange.query, headers, body, deadline, exchange)
+      request = new OutgoingRequest(method, upstreamPath(exchange.route, exchange.path) + exchange.query, headers, body, deadline, exchange)
       if (hashKeyOf) request.hashKey = hashKeyOf(exchange)
       response = await client.send(request)
     } catch (err) {
@@ -145,7 +146,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     const headers = upstreamRequestHeaders(exchange.raw.headers, context(exchange), false)
     // No try span for a handshake: the upstream is told the request's own span.
     exchange.trace?.inject(headers)
-    const path = upstreamPath(options, exchange.path) + exchange.query
+    const path = upstreamPath(exchange.route, exchange.path) + exchange.query
     return proxyWebSocket(exchange, websockets!, { base: target.base, path, headers, timeoutMs, maxHeaderBytes: upstream.config.maxResponseHeaderBytes, tls: upstream.tls })
   }
 

@@ -47,7 +47,7 @@ describe('path patterns', () => {
   })
 })
 
-const route = (config: Record<string, unknown>) => ({ name: 'r', prefix: '/', methods: undefined, allow: '', config })
+const route = (config: Record<string, unknown>) => ({ name: 'r', prefix: '/', methods: undefined, allow: '', stripPrefix: false, config })
 const context = (config: Record<string, unknown>) => ({ route: route(config) }) as never
 const exchangeFor = (path: string, query = '') => ({ path, query, state: new Map() }) as never as { path: string; query: string; state: Map<unknown, unknown> }
 

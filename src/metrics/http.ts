@@ -46,32 +46,50 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     help: 'Response body bytes per route, as declared by Content-Length: upstream answers, cache hits and the gateway\'s own error bodies (a chunked body without one, HEAD and 304 answers are not counted); a route appears with its first body',
     labelNames: METRICS.responseBytes.labels,
   })
-  return {
-    forRoute(route) {
-      const byStatus = new Map<number, Map<string, { count: CounterChild; duration: HistogramChild }>>()
-      let bytesIn: CounterChild | undefined
-      let bytesOut: CounterChild | undefined
-      return {
-        record(method, status, seconds, request, response) {
-          const sent = declaredLength(request)
-          if (sent > 0) (bytesIn ??= requestBytes.child(route)).inc(sent)
-          // A HEAD or 304 answer may declare the length of a body it does not carry (RFC 9110 §8.6).
-          const answered = method === 'HEAD' || status === 304 ? 0 : declaredLength(response)
-          if (answered > 0) (bytesOut ??= responseBytes.child(route)).inc(answered)
-          let byMethod = byStatus.get(status)
-          if (!byMethod) byStatus.set(status, (byMethod = new Map()))
-          let cell = byMethod.get(method)
-          if (!cell) {
-            const label = KNOWN_METHODS.has(method) ? method : 'OTHER'
-            const labels = [label, String(status), String(status >= 200 && status < 300), route]
-            cell = { count: requests.child(...labels), duration: duration.child(...labels) }
-            byMethod.set(method, cell)
-          }
-          cell.count.inc()
-          cell.duration.observe(seconds)
-        },
-      }
-    },
+  const families: Families = { requests, duration, requestBytes, responseBytes }
+  return { forRoute: (route) => new RouteRecorder(route, families) }
+}
+
+interface Families {
+  requests: ReturnType<typeof createCounterFamily>
+  duration: ReturnType<typeof createHistogramFamily>
+  requestBytes: ReturnType<typeof createCounterFamily>
+  responseBytes: ReturnType<typeof createCounterFamily>
+}
+
+/**
+ * One route's recorder: its series are found once, on first use (a class, not closures: a
+ * worker holds one per route, and 10,000 routes hold 10,000 of these).
+ */
+class RouteRecorder implements RequestRecorder {
+  private byStatus: Map<number, Map<string, { count: CounterChild; duration: HistogramChild }>> | undefined = undefined
+  private bytesIn: CounterChild | undefined = undefined
+  private bytesOut: CounterChild | undefined = undefined
+
+  constructor(
+    private readonly route: string,
+    private readonly families: Families
+  ) {}
+
+  record(method: string, status: number, seconds: number, request: Headers, response: Headers): void {
+    const { route, families } = this
+    const sent = declaredLength(request)
+    if (sent > 0) (this.bytesIn ??= families.requestBytes.child(route)).inc(sent)
+    // A HEAD or 304 answer may declare the length of a body it does not carry (RFC 9110 §8.6).
+    const answered = method === 'HEAD' || status === 304 ? 0 : declaredLength(response)
+    if (answered > 0) (this.bytesOut ??= families.responseBytes.child(route)).inc(answered)
+    const byStatus = (this.byStatus ??= new Map())
+    let byMethod = byStatus.get(status)
+    if (!byMethod) byStatus.set(status, (byMethod = new Map()))
+    let cell = byMethod.get(method)
+    if (!cell) {
+      const label = KNOWN_METHODS.has(method) ? method : 'OTHER'
+      const labels = [label, String(status), String(status >= 200 && status < 300), route]
+      cell = { count: families.requests.child(...labels), duration: families.duration.child(...labels) }
+      byMethod.set(method, cell)
+    }
+    cell.count.inc()
+    cell.duration.observe(seconds)
   }
 }
 

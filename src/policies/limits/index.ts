@@ -17,12 +17,12 @@ export const limitsPolicy = defineBuiltin({
     const { methods, allow } = context.route
     const route = context.route.config
     const server = context.settings.server
-    const guardLimits: GuardLimits = {
+    const guardLimits = sharedLimits({
       maxUrlBytes: server.maxUrlBytes,
       maxHeaderBytes: server.maxHeaderBytes,
       maxBodyBytes: route?.maxBodyBytes ?? server.maxBodyBytes,
       underscoresInHeaders: server.underscoresInHeaders,
-    }
+    })
     const notAllowed = methodNotAllowed(allow)
     // A CORS route answers preflights itself, whatever its methods.
     const preflights = route?.cors !== undefined
@@ -35,6 +35,15 @@ export const limitsPolicy = defineBuiltin({
     }
   },
 })
+
+/** One limits object per distinct set of values, shared by the routes that have it (most have the server's). */
+const limitsBy = new Map<string, GuardLimits>()
+function sharedLimits(limits: GuardLimits): GuardLimits {
+  const key = `${limits.maxUrlBytes} ${limits.maxHeaderBytes} ${limits.maxBodyBytes} ${limits.underscoresInHeaders}`
+  let known = limitsBy.get(key)
+  if (!known) limitsBy.set(key, (known = limits))
+  return known
+}
 
 /** One 405 per Allow value, shared by the routes that have it: 10,000 routes are not 10,000 Errors. */
 const notAllowedBy = new Map<string, GatewayError>()

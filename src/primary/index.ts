@@ -51,6 +51,17 @@ export function workerCount(config: GatewayConfig): number {
  * Bun's flags for a worker (in BUN_OPTIONS: the binary takes none on its command line): its
  * header limit above the gateway's own, so the gateway answers 431 itself, and no orphans.
  */
+/**
+ * JavaScriptCore runs a full collection once the heap has grown past a multiple of what the
+ * last one left, and Bun picks that multiple from the host's RAM: about 3x on a host with
+ * 16 GB or more, 2x below. Workers are pinned to 2x, so a worker's memory does not depend on
+ * the node it lands on (a container limit sized on a laptop holds on a 64 GB node), and the
+ * garbage a worker may hold is bounded by its live heap, not three times it: ~30 MB less peak
+ * RSS per worker under load (docs/performance-optimization.md, "Memory"). An operator's own
+ * BUN_JSC_heapGrowthMaxIncrease wins.
+ */
+export const WORKER_HEAP_GROWTH = { BUN_JSC_heapGrowthMaxIncrease: process.env.BUN_JSC_heapGrowthMaxIncrease ?? '1' }
+
 function workerBunFlags(config: GatewayConfig): string[] {
   const headerLimit = config.server.maxHeaderBytes + config.server.maxUrlBytes + 1024
   return ['--no-orphans', `--max-http-header-size=${headerLimit}`]
@@ -133,7 +144,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     workers: workerCount(config),
     // Derived from each generation's config, so a reload applies the limits Bun reads at start.
     command: () => selfCommand(options.entry, '--worker'),
-    env: (generation) => childEnv({ BUN_CONFIG_MAX_HTTP_REQUESTS: String(generation.server.maxUpstreamRequests) }, workerBunFlags(generation)),
+    env: (generation) => childEnv({ BUN_CONFIG_MAX_HTTP_REQUESTS: String(generation.server.maxUpstreamRequests), ...WORKER_HEAP_GROWTH }, workerBunFlags(generation)),
     log,
     onGiveUp: (reason) => void shutdown('crash_loop', reason),
     metrics: aggregator,

@@ -37,6 +37,13 @@ describe('worker processes', () => {
     expect((await fetch(`http://127.0.0.1:${gw.adminPort}/ready`)).status).toBe(200)
   })
 
+  test("workers run with JavaScriptCore's heap growth pinned to 2x, whatever the host's RAM", () => {
+    for (const pid of liveWorkerPids(gw.output())) {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+      expect(env).toContain('BUN_JSC_heapGrowthMaxIncrease=1')
+    }
+  })
+
   test('a worker killed with SIGKILL is replaced and traffic continues', async () => {
     const [victim] = liveWorkerPids(gw.output())
     process.kill(victim!, 'SIGKILL')

@@ -8,7 +8,7 @@
  * Nothing wraps them: metrics and the access log observe the end of each chain
  * (pipeline/serve.ts).
  */
-import { Hono, type Handler as HonoHandler } from 'hono'
+import { Hono } from 'hono'
 import { accessLog } from './access-log/index.ts'
 import { builtinRoute, compileRoutes } from './config/routes.ts'
 import type { GatewayConfig, RouteConfig } from './config/schema.ts'
@@ -25,7 +25,7 @@ import { buildChain, createClosers, type ChainDeps } from './pipeline/build.ts'
 import { compileMatcher } from './pipeline/matchers.ts'
 import { createRouteTable, type RouteTableEntry } from './pipeline/route-table.ts'
 import { healthHandler, healthProbe, type IsHealthy } from './pipeline/health.ts'
-import { serveRoute, type ServeDeps } from './pipeline/serve.ts'
+import { routeServers, type RouteServer, type ServeDeps } from './pipeline/serve.ts'
 import { credentialQueryNames } from './policies/auth/api-key.ts'
 import { consumerHeaderNames } from './policies/auth/schema.ts'
 import type { ResponseCache } from './policies/cache/response-cache.ts'
@@ -102,9 +102,9 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const health = builtinRoute('health', healthPath, ['GET', 'HEAD'])
   // Liveness probes are not traced: a span every few seconds that says nothing.
   const isHealthy = deps.isHealthy ?? (() => true)
-  const serveHealth = serveRoute(health, buildChain(health, healthHandler(isHealthy), chainDeps, closers), serveDeps)
+  const serveHealth = routeServers(serveDeps)(health, buildChain(health, healthHandler(isHealthy), chainDeps, closers))
   const healthRecorder = serveDeps.recorderFor?.(health.name)
-  serveDeps.tracer = deps.tracer
+  const serveRoute = routeServers({ ...serveDeps, tracer: deps.tracer })
 
   // A forwarder holds nothing of a route's own (the prefix to strip is the exchange's route's):
   // routes that send to one upstream with the same settings share it, so 10,000 routes to
@@ -133,7 +133,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     return forwarder
   }
 
-  const entries: RouteTableEntry<HonoHandler<GatewayEnv>>[] = []
+  const entries: RouteTableEntry<RouteServer>[] = []
   for (const route of compileRoutes(config.routes)) {
     const routeConfig = route.config!
     const at = { prefix: route.prefix, host: route.host, exact: routeConfig.match?.exact, matcher: compileMatcher(routeConfig.match) }
@@ -146,17 +146,17 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
       : routeConfig.upstream !== undefined
         ? forwarderOf(routeConfig.upstream)
         : undefined
-    entries.push({ ...at, value: serveRoute(route, buildChain(route, terminal?.forward ?? noRoute, chainDeps, closers, terminal?.context, forwardTo), serveDeps, load) })
+    entries.push({ ...at, value: serveRoute(route, buildChain(route, terminal?.forward ?? noRoute, chainDeps, closers, terminal?.context, forwardTo), load) })
   }
   const routeTable = createRouteTable(entries)
 
   const unmatched = builtinRoute(UNMATCHED_ROUTE, '')
-  const notFound = serveRoute(unmatched, buildChain(unmatched, noRoute, chainDeps, closers), serveDeps)
+  const notFound = serveRoute(unmatched, buildChain(unmatched, noRoute, chainDeps, closers))
   // One Hono handler: the health path, else the route table (pipeline/route-table.ts), else 404.
-  app.all('*', (c, next) => {
+  app.all('*', (c) => {
     const path = c.req.path
-    const handler = path === healthPath ? serveHealth : (routeTable.match(path, c.req.raw.headers.get('host'), c.req.raw) ?? notFound)
-    return handler(c, next)
+    const server = path === healthPath ? serveHealth : (routeTable.match(path, c.req.raw.headers.get('host'), c.req.raw) ?? notFound)
+    return server.handle(c)
   })
   // Probes are answered before Hono (pipeline/health.ts); with access logging on, by the route,
   // which writes their line.

@@ -1,5 +1,5 @@
 /**
- * Turns a route's chain into the Hono handler registered for it: the edge makes the
+ * Turns a route's chain into its handler (a RouteServer, which the app's one Hono handler calls): the edge makes the
  * Exchange, the chain answers (refusals too are answers), the answer gets its X-Request-Id
  * (made once, by the edge; set here only), and the request is recorded in the route's own
  * metric slot, the refusals counted, and, when on, the request's span ended (tracing/) and the
@@ -7,7 +7,7 @@
  * here as an exception: it is rendered as the one 500 (app.ts). The route table chose the
  * route (host routes included), so a handler serves whatever it is given.
  */
-import type { Handler as HonoHandler } from 'hono'
+import type { Context } from 'hono'
 import type { AccessLog } from '../access-log/index.ts'
 import type { Route } from '../config/routes.ts'
 import type { Admit } from '../edge/index.ts'
@@ -30,26 +30,13 @@ export interface ServeDeps {
   tracer?: Tracer
 }
 
-/** What sees every answered request of a route. */
-interface Observers {
-  recorder: RequestRecorder | undefined
+/** What every route's handler shares: the edge, and what sees every answered request. */
+interface Shared {
+  admit: Admit
+  renderError: ServeDeps['renderError']
   rejected: ((code: string) => void) | undefined
   tracer: Tracer | undefined
   accessLog: AccessLog | undefined
-}
-
-/** The end of every answer: the one place X-Request-Id is set, then metrics and the access log. */
-function observe(observers: Observers, exchange: Exchange, response: Response, started: number): void {
-  response.headers.set('x-request-id', exchange.requestId)
-  const ms = performance.now() - started
-  observers.recorder?.record(exchange.raw.method, response.status, ms / 1000, exchange.raw.headers, response.headers)
-  observers.tracer?.end(exchange, response)
-  const { rejected, accessLog } = observers
-  if (!rejected && !accessLog) return
-  const refused = refusalOf(response)
-  // The client's refusals and the overload's; an upstream's failure is counted as such.
-  if (rejected && refused && ((refused.status < 500 && refused.code !== 'client_closed') || refused.code === 'overloaded')) rejected(refused.code)
-  accessLog?.(exchange, response, ms, refused)
 }
 
 const OVERLOADED = overloaded()
@@ -68,37 +55,97 @@ export interface Load {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, load?: Load): HonoHandler<GatewayEnv> {
-  const { renderError, tracer } = deps
-  // With tracing, the span starts as the Exchange is made: a refusal (even overloaded) has one too.
-  const admit: Admit = tracer === undefined ? deps.admit : tracedAdmit(deps.admit, tracer)
-  const observers: Observers = { recorder: deps.recorderFor?.(route.name), rejected: deps.rejected, tracer, accessLog: deps.accessLog }
-  return function handleRoute(c) {
+/** Makes each route's handler; what they share (the edge, the observers) is made once, here. */
+export function routeServers(deps: ServeDeps): (route: Route, pipeline: Handler, load?: Load) => RouteServer {
+  const { tracer } = deps
+  const shared: Shared = {
+    // With tracing, the span starts as the Exchange is made: a refusal (even overloaded) has one too.
+    admit: tracer === undefined ? deps.admit : tracedAdmit(deps.admit, tracer),
+    renderError: deps.renderError,
+    rejected: deps.rejected,
+    tracer,
+    accessLog: deps.accessLog,
+  }
+  return (route, pipeline, load) => new RouteServer(route, pipeline, deps.recorderFor?.(route.name), shared, load)
+}
+
+/** One route's handler: a class, not closures, as a worker holds one per route (10,000 routes, 10,000 of these). */
+export class RouteServer {
+  constructor(
+    private readonly route: Route,
+    private readonly pipeline: Handler,
+    private readonly recorder: RequestRecorder | undefined,
+    private readonly shared: Shared,
+    private readonly load: Load | undefined
+  ) {}
+
+  handle(c: Context<GatewayEnv>): Response | Promise<Response> {
     const started = performance.now()
-    const exchange = admit(c, route)
+    const { shared, load } = this
+    const exchange = shared.admit(c, this.route)
     if (load && load.inflight >= load.max) {
       const refused = refusal(exchange.requestId, OVERLOADED)
-      observe(observers, exchange, refused, started)
+      this.observe(exchange, refused, started)
       return refused
     }
     let answer: Response | Promise<Response>
     try {
-      answer = pipeline(exchange)
+      answer = this.pipeline(exchange)
     } catch (err) {
-      answer = renderError(err, exchange)
+      answer = shared.renderError(err, exchange)
     }
     if (answer instanceof Promise) {
-      if (!load) return settle(answer, exchange, started, observers, renderError)
-      if (load.countAfterOneTurn) return countAfterOneTurn(answer, exchange, started, observers, renderError, load)
+      if (!load) return this.settle(answer, exchange, started)
+      if (load.countAfterOneTurn) return this.countAfterOneTurn(answer, exchange, started, load)
       // Counted until the response head: what waits on an upstream is the queue being bounded.
       load.inflight++
-      return settle(answer, exchange, started, observers, renderError).then((response) => {
+      return this.settle(answer, exchange, started).then((response) => {
         load.inflight--
         return response
       })
     }
-    observe(observers, exchange, answer, started)
+    this.observe(exchange, answer, started)
     return answer
+  }
+
+  /** The end of every answer: the one place X-Request-Id is set, then metrics and the access log. */
+  private observe(exchange: Exchange, response: Response, started: number): void {
+    response.headers.set('x-request-id', exchange.requestId)
+    const ms = performance.now() - started
+    this.recorder?.record(exchange.raw.method, response.status, ms / 1000, exchange.raw.headers, response.headers)
+    const { tracer, rejected, accessLog } = this.shared
+    tracer?.end(exchange, response)
+    if (!rejected && !accessLog) return
+    const refused = refusalOf(response)
+    // The client's refusals and the overload's; an upstream's failure is counted as such.
+    if (rejected && refused && ((refused.status < 500 && refused.code !== 'client_closed') || refused.code === 'overloaded')) rejected(refused.code)
+    accessLog?.(exchange, response, ms, refused)
+  }
+
+  /** The asynchronous end of a request: one await, then the same rendering and recording. */
+  private async settle(answer: Promise<Response>, exchange: Exchange, started: number): Promise<Response> {
+    let response: Response
+    try {
+      response = await answer
+    } catch (err) {
+      response = this.shared.renderError(err, exchange)
+    }
+    this.observe(exchange, response, started)
+    return response
+  }
+
+  /** `settle`, counted in `load` from one turn on, and not at all when the client left by then. */
+  private async countAfterOneTurn(answer: Promise<Response>, exchange: Exchange, started: number, load: Load): Promise<Response> {
+    // Settled from now on (a rejection always has its handler); only the counting waits.
+    const settled = this.settle(answer, exchange, started)
+    await nextTurn()
+    if (exchange.raw.signal.aborted) return settled
+    load.inflight++
+    try {
+      return await settled
+    } finally {
+      load.inflight--
+    }
   }
 }
 
@@ -108,44 +155,5 @@ function tracedAdmit(admit: Admit, tracer: Tracer): Admit {
     const exchange = admit(c, route)
     tracer.start(exchange, started)
     return exchange
-  }
-}
-
-/** The asynchronous end of a request: one await, then the same rendering and recording. */
-async function settle(
-  answer: Promise<Response>,
-  exchange: Exchange,
-  started: number,
-  observers: Observers,
-  renderError: ServeDeps['renderError']
-): Promise<Response> {
-  let response: Response
-  try {
-    response = await answer
-  } catch (err) {
-    response = renderError(err, exchange)
-  }
-  observe(observers, exchange, response, started)
-  return response
-}
-
-/** `settle`, counted in `load` from one turn on, and not at all when the client left by then. */
-async function countAfterOneTurn(
-  answer: Promise<Response>,
-  exchange: Exchange,
-  started: number,
-  observers: Observers,
-  renderError: ServeDeps['renderError'],
-  load: Load
-): Promise<Response> {
-  // Settled from now on (a rejection always has its handler); only the counting waits.
-  const settled = settle(answer, exchange, started, observers, renderError)
-  await nextTurn()
-  if (exchange.raw.signal.aborted) return settled
-  load.inflight++
-  try {
-    return await settled
-  } finally {
-    load.inflight--
   }
 }

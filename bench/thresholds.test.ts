@@ -49,6 +49,16 @@ describe('evaluate', () => {
     expect(evaluate(results, t)).toEqual(["proxied: CPU per request 2.50x the floor's > 2", 'routes-10000: boot 6.20 s > 5 s'])
   })
 
+  test("a worker's RSS growing past its allowance over one route's is named", () => {
+    const t: Thresholds = { ...thresholds, maxRssGrowthMbVsOneRoute: { 'routes-10000': 70, 'routes-1000-host': 70 } }
+    const results: ScenarioResult[] = [
+      { name: 'routes-1', describe: '', gateway: load(100), rssMbByWorker: { '1': 98, '2': 100 } },
+      { name: 'routes-10000', describe: '', gateway: load(100), rssMbByWorker: { '3': 150, '4': 171 } },
+      { name: 'routes-1000-host', describe: '', gateway: load(100), rssMbByWorker: { '5': 170 } },
+    ]
+    expect(evaluate(results, t)).toEqual(["routes-10000: worker RSS 171 MiB, +71 over one route's > +70"])
+  })
+
   test('a p99 above its multiple of nginx is named', () => {
     const t: Thresholds = { ...thresholds, maxP99RatioVsNginx: { 'proxied-c256': 2 } }
     const results: ScenarioResult[] = [

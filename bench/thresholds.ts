@@ -16,11 +16,16 @@ export interface Thresholds {
   maxP99RatioVsNginx?: Record<string, number>
   /** Longest boot (spawn to `listening`) of a routes scenario's gateway, ms. */
   maxBootMs?: Record<string, number>
+  /** Most growth of a routes scenario's highest worker RSS over routes-1's (one route), MiB. */
+  maxRssGrowthMbVsOneRoute?: Record<string, number>
 }
+
+const highestRss = (r: ScenarioResult | undefined) => (r?.rssMbByWorker && Object.keys(r.rssMbByWorker).length ? Math.max(...Object.values(r.rssMbByWorker)) : undefined)
 
 /** Every missed threshold, as a sentence; empty when the run passes. */
 export function evaluate(results: readonly ScenarioResult[], t: Thresholds): string[] {
   const failures: string[] = []
+  const oneRouteRss = highestRss(results.find((r) => r.name === 'routes-1'))
   for (const r of results) {
     // Errors are judged for the gateway only; nginx's show in the table and the JSON.
     const load = r.gateway
@@ -49,6 +54,11 @@ export function evaluate(results: readonly ScenarioResult[], t: Thresholds): str
     const boot = t.maxBootMs?.[r.name]
     if (boot !== undefined && r.bootMs !== undefined && r.bootMs > boot) {
       failures.push(`${r.name}: boot ${(r.bootMs / 1000).toFixed(2)} s > ${boot / 1000} s`)
+    }
+    const growth = t.maxRssGrowthMbVsOneRoute?.[r.name]
+    const rss = highestRss(r)
+    if (growth !== undefined && rss !== undefined && oneRouteRss !== undefined && rss - oneRouteRss > growth) {
+      failures.push(`${r.name}: worker RSS ${rss} MiB, +${rss - oneRouteRss} over one route's > +${growth}`)
     }
     const vsNginx = t.minRatioVsNginx[r.name]
     if (vsNginx !== undefined && r.ratioVsNginx !== undefined && r.ratioVsNginx < vsNginx) {

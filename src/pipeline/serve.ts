@@ -69,13 +69,13 @@ export interface Load {
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, load?: Load): HonoHandler<GatewayEnv> {
-  const { renderError, tracer } = deps
-  // With tracing, the span starts as the Exchange is made: a refusal (even overloaded) has one too.
-  const admit: Admit = tracer === undefined ? deps.admit : tracedAdmit(deps.admit, tracer)
+  const { admit, renderError, tracer } = deps
   const observers: Observers = { recorder: deps.recorderFor?.(route.name), rejected: deps.rejected, tracer, accessLog: deps.accessLog }
   return function handleRoute(c) {
     const started = performance.now()
     const exchange = admit(c, route)
+    // With tracing, the span starts as the Exchange is made: a refusal (even overloaded) has one too.
+    if (tracer !== undefined) tracer.start(exchange, started)
     if (load && load.inflight >= load.max) {
       const refused = refusal(exchange.requestId, OVERLOADED)
       observe(observers, exchange, refused, started)
@@ -99,15 +99,6 @@ export function serveRoute(route: Route, pipeline: Handler, deps: ServeDeps, loa
     }
     observe(observers, exchange, answer, started)
     return answer
-  }
-}
-
-function tracedAdmit(admit: Admit, tracer: Tracer): Admit {
-  return function admitTraced(c, route) {
-    const started = performance.now()
-    const exchange = admit(c, route)
-    tracer.start(exchange, started)
-    return exchange
   }
 }
 

@@ -65,6 +65,7 @@ export function createSpanExporter(options: ExporterOptions): SpanExporter {
       return failed(batch.length, { error: err instanceof Error ? err.name : 'encode' })
     }
     try {
+      // The body is a view of the encoder's buffer: Bun's fetch copies it here, when called.
       const response = await fetch(endpoint, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) })
       // Read to the end, so the connection can be kept.
       await response.arrayBuffer()

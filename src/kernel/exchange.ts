@@ -34,8 +34,9 @@ export interface RequestTrace {
   /**
    * Starts the span of one upstream try (the first is resend 0): sets the `traceparent`
    * naming it on `headers`, and the `tracestate` passed on (or removes the client's).
+   * Undefined when the trace is not sampled: the try is sent, and nothing is recorded.
    */
-  startTry(headers: Headers, method: string, path: string, resendCount: number): TryTrace
+  startTry(headers: Headers, method: string, path: string, resendCount: number): TryTrace | undefined
   /** Sets the `traceparent`/`tracestate` of a request sent without a try span (a WebSocket handshake). */
   inject(headers: Headers): void
 }

@@ -59,8 +59,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 export function routeServers(deps: ServeDeps): (route: Route, pipeline: Handler, load?: Load) => RouteServer {
   const { tracer } = deps
   const shared: Shared = {
-    // With tracing, the span starts as the Exchange is made: a refusal (even overloaded) has one too.
-    admit: tracer === undefined ? deps.admit : tracedAdmit(deps.admit, tracer),
+    admit: deps.admit,
     renderError: deps.renderError,
     rejected: deps.rejected,
     tracer,
@@ -83,6 +82,8 @@ export class RouteServer {
     const started = performance.now()
     const { shared, load } = this
     const exchange = shared.admit(c, this.route)
+    // With tracing, the span starts as the Exchange is made: a refusal (even overloaded) has one too.
+    if (shared.tracer !== undefined) shared.tracer.start(exchange, started)
     if (load && load.inflight >= load.max) {
       const refused = refusal(exchange.requestId, OVERLOADED)
       this.observe(exchange, refused, started)
@@ -146,14 +147,5 @@ export class RouteServer {
     } finally {
       load.inflight--
     }
-  }
-}
-
-function tracedAdmit(admit: Admit, tracer: Tracer): Admit {
-  return function admitTraced(c, route) {
-    const started = performance.now()
-    const exchange = admit(c, route)
-    tracer.start(exchange, started)
-    return exchange
   }
 }

@@ -64,6 +64,21 @@ describe('createSpanExporter', () => {
     expect(spans.stats().exported).toBe(9)
   })
 
+  test('between intervals only full batches leave: what came during an export waits for the batch to fill', async () => {
+    receiver = startOtlpReceiver()
+    const spans = exporter(receiver.url, { batchSize: 4 })
+    // 6 queued when the export starts: one batch of 4 leaves, the 2 left wait (they used to follow at once).
+    endSpans(spans, 6)
+    await waitFor(() => receiver!.spans.length >= 4, 5000, 'the first batch')
+    endSpans(spans, 2)
+    await waitFor(() => receiver!.spans.length >= 8, 5000, 'the second full batch')
+    expect(receiver.batches).toEqual([4, 4])
+    endSpans(spans, 1)
+    await spans.flush()
+    expect(receiver.batches).toEqual([4, 4, 1])
+    await spans.close()
+  })
+
   test('a collector that is down or refuses: spans counted as failed, one warning per interval', async () => {
     const spans = exporter(`http://127.0.0.1:${freePort()}/v1/traces`, { batchSize: 2 })
     for (let i = 0; i < 3; i++) {

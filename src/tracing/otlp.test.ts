@@ -116,4 +116,23 @@ describe('createOtlpEncoder', () => {
     expect(first.attributes['error.type']).toBeUndefined()
     expect(decoded[300]!.attributes['gateway.consumer']).toBe('alice')
   })
+
+  test('the body is a view of the buffer, valid until the next batch; a batch that fails to encode leaves nothing behind', () => {
+    const sink: Span[] = []
+    serverSpan(sink, { path: '/first' }).finish()
+    const bad = serverSpan(sink)
+    // A bug's stand-in: a field the encoder cannot read.
+    ;(bad as unknown as { path: unknown }).path = undefined
+    bad.finish()
+    expect(() => encode(sink)).toThrow()
+    const next: Span[] = []
+    serverSpan(next, { path: '/second' }).finish()
+    const body = encode(next)
+    expect(decodeTraces(body).map((s) => s.attributes['url.path'])).toEqual(['/second'])
+    const again: Span[] = []
+    serverSpan(again, { path: '/third' }).finish()
+    encode(again)
+    // The earlier body's bytes were reused: a caller (the exporter) hands it to fetch at once.
+    expect(body.buffer).toBe(encode([]).buffer)
+  })
 })

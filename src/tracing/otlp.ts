@@ -84,10 +84,12 @@ class Writer {
     const n = hex.length >> 1
     this.reserve(n + 2)
     const buf = this.buf
+    let pos = this.pos
     // Ids are 8 or 16 bytes: the tag and the length are one byte each.
-    buf[this.pos++] = field * 8 + LEN
-    buf[this.pos++] = n
-    for (let i = 0; i < n; i++) buf[this.pos++] = (NIBBLE[hex.charCodeAt(2 * i)]! << 4) | NIBBLE[hex.charCodeAt(2 * i + 1)]!
+    buf[pos++] = field * 8 + LEN
+    buf[pos++] = n
+    for (let i = 0; i < n; i++) buf[pos++] = (NIBBLE[hex.charCodeAt(2 * i)]! << 4) | NIBBLE[hex.charCodeAt(2 * i + 1)]!
+    this.pos = pos
   }
 
   /** Starts a length-delimited field of likely 128 bytes or more (two length bytes kept); `end` with what it returns. */
@@ -142,12 +144,14 @@ class Writer {
     this.reserve(bytes.length)
     const buf = this.buf
     const n = bytes.length
-    // A loop beats set() for the short blocks written here.
-    if (n < 64) for (let i = 0; i < n; i++) buf[this.pos++] = bytes[i]!
+    // A loop beats set() for the short blocks written here (on locals: not this.pos per byte).
+    let pos = this.pos
+    if (n < 64) for (let i = 0; i < n; i++) buf[pos++] = bytes[i]!
     else {
-      buf.set(bytes, this.pos)
-      this.pos += n
+      buf.set(bytes, pos)
+      pos += n
     }
+    this.pos = pos
   }
 
   bytes(field: number, bytes: Uint8Array): void {
@@ -239,6 +243,8 @@ function keyField(key: string): Uint8Array {
   return Uint8Array.of(0x0a, bytes.length, ...bytes)
 }
 
+const MAX_HOSTS = 64
+
 const varintSize = (n: number) => (n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : n < 268435456 ? 4 : 5)
 
 // RFC 9110 §9 and RFC 5789: the methods semconv names; any other is "_OTHER".
@@ -274,8 +280,17 @@ export interface EncoderOptions {
   scope: { name: string; version: string }
 }
 
+/**
+ * Encodes a batch: each span is written after room left for the request's envelope, which
+ * is filled in last, so a batch is written once and never moved. The body returned is a view
+ * of the encoder's buffer, valid until its next call: Bun's fetch copies a typed-array body
+ * when it is called, so no copy is made here (a 170 KB allocation and copy a batch). One user
+ * per encoder.
+ */
+export type OtlpEncoder = (spans: readonly Span[]) => Uint8Array
+
 /** Makes the encoder: resource and scope are encoded once, here. */
-export function createOtlpEncoder(options: EncoderOptions): (spans: readonly Span[]) => Uint8Array {
+export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
   const w = new Writer()
   const RESOURCE_ATTRIBUTE = 1 * 8 + LEN
   for (const [key, value] of Object.entries(options.resource)) {
@@ -287,6 +302,7 @@ export function createOtlpEncoder(options: EncoderOptions): (spans: readonly Spa
   w.string(1, options.scope.name)
   w.string(2, options.scope.version)
   const scope = w.take()
+  w.reset()
   const timeOrigin = performance.timeOrigin
 
   /**
@@ -311,6 +327,12 @@ export function createOtlpEncoder(options: EncoderOptions): (spans: readonly Spa
     byMethod.set(method, bytes)
     return bytes
   }
+  /**
+   * server.address and server.port by Host field, encoded once: a gateway is reached under a
+   * few names. The client sets the field, so the maps stop growing at MAX_HOSTS.
+   */
+  const httpHosts = new Map<string, Uint8Array>()
+  const httpsHosts = new Map<string, Uint8Array>()
   const methodAttributes = (method: string, known: boolean) => {
     w.stringAttribute(K.method, known ? method : '_OTHER')
     if (!known) w.stringAttribute(K.methodOriginal, method)
@@ -355,12 +377,19 @@ export function createOtlpEncoder(options: EncoderOptions): (spans: readonly Spa
     w.intAttribute(K.status, span.status)
     if (span.host !== null) {
       const host = span.host
-      const colon = host.lastIndexOf(':')
-      const hasPort = colon > host.lastIndexOf(']')
-      const name = hasPort ? host.slice(0, colon) : host
-      w.stringAttribute(K.serverAddress, name.charCodeAt(0) === 91 ? name.slice(1, -1) : name)
-      const port = hasPort ? Number(host.slice(colon + 1)) : span.scheme === 'https' ? 443 : 80
-      if (Number.isInteger(port) && port >= 0 && port <= 65535) w.intAttribute(K.serverPort, port)
+      const hosts = span.scheme === 'https' ? httpsHosts : httpHosts
+      const cachedHost = hosts.get(host)
+      if (cachedHost !== undefined) w.raw(cachedHost)
+      else {
+        const at = w.pos
+        const colon = host.lastIndexOf(':')
+        const hasPort = colon > host.lastIndexOf(']')
+        const name = hasPort ? host.slice(0, colon) : host
+        w.stringAttribute(K.serverAddress, name.charCodeAt(0) === 91 ? name.slice(1, -1) : name)
+        const port = hasPort ? Number(host.slice(colon + 1)) : span.scheme === 'https' ? 443 : 80
+        if (Number.isInteger(port) && port >= 0 && port <= 65535) w.intAttribute(K.serverPort, port)
+        if (hosts.size < MAX_HOSTS) hosts.set(host, w.buf.slice(at, w.pos))
+      }
     }
     if (span.clientAddress !== undefined) w.stringAttribute(K.clientAddress, span.clientAddress)
     if (span.userAgent !== null) w.stringAttribute(K.userAgent, span.userAgent)
@@ -402,20 +431,53 @@ export function createOtlpEncoder(options: EncoderOptions): (spans: readonly Spa
     tail(span, errorType !== undefined)
   }
 
-  return function encode(spans) {
-    w.reset()
-    const resourceSpans = w.begin(1)
-    w.bytes(1, resource)
-    const scopeSpans = w.begin(2)
-    w.bytes(1, scope)
-    for (const span of spans) {
-      const at = w.begin(2)
-      if (span.kind === 'server') server(span)
-      else client(span)
-      w.end(at)
-    }
-    w.end(scopeSpans)
-    w.end(resourceSpans)
-    return w.take()
+  const add = (span: Span) => {
+    const at = w.begin(2)
+    if (span.kind === 'server') server(span)
+    else client(span)
+    w.end(at)
   }
+  // ExportTraceServiceRequest { resource_spans(1): ResourceSpans { resource(1), scope_spans(2): ScopeSpans { scope(1), spans(2)... } } }:
+  // the spans are written after room for the rest, which `cut` fills in, so a batch is never moved.
+  const headroom = 2 + 5 + varintSize(resource.length) + resource.length + 1 + 5 + 1 + varintSize(scope.length) + scope.length
+  w.pos = headroom
+  const cut = () => {
+    const spans = w.pos - headroom
+    const scopeSpans = 1 + varintSize(scope.length) + scope.length + spans
+    const resourceSpans = 1 + varintSize(resource.length) + resource.length + 1 + varintSize(scopeSpans) + scopeSpans
+    const start = headroom - (1 + varintSize(resourceSpans) + resourceSpans - spans)
+    const buf = w.buf
+    let pos = putVarint(buf, start, 1 * 8 + LEN, resourceSpans)
+    pos = putVarint(buf, pos, 1 * 8 + LEN, resource.length)
+    buf.set(resource, pos)
+    pos = putVarint(buf, pos + resource.length, 2 * 8 + LEN, scopeSpans)
+    pos = putVarint(buf, pos, 1 * 8 + LEN, scope.length)
+    buf.set(scope, pos)
+    // A view, not a copy (OtlpEncoder).
+    const body = buf.subarray(start, w.pos)
+    w.pos = headroom
+    return body
+  }
+  const encode = (spans: readonly Span[]) => {
+    try {
+      for (const span of spans) add(span)
+    } catch (err) {
+      // The batch is dropped (exporter.ts): none of it may lead the next one.
+      w.pos = headroom
+      throw err
+    }
+    return cut()
+  }
+  return encode
+}
+
+/** Writes a one-byte tag and a varint at `pos`; the position after them. */
+function putVarint(buf: Uint8Array, pos: number, tag: number, value: number): number {
+  buf[pos++] = tag
+  while (value > 127) {
+    buf[pos++] = (value & 127) | 128
+    value = Math.floor(value / 128)
+  }
+  buf[pos++] = value
+  return pos
 }

@@ -109,8 +109,6 @@ export class ClientSpan implements TryTrace {
 
 export type Span = ServerSpan | ClientSpan
 
-const NOT_RECORDED: TryTrace = { end() {} }
-
 /**
  * A request that is not sampled: nothing is recorded, but the upstream still learns the
  * trace (sampled flag 00), under one span id made for the request.
@@ -125,9 +123,8 @@ export class UnsampledTrace implements RequestTrace {
     this.traceparent = formatTraceparent(traceId, randomHex(16), false)
   }
 
-  startTry(headers: Headers): TryTrace {
+  startTry(headers: Headers): undefined {
     propagate(headers, this.traceparent, this.traceState)
-    return NOT_RECORDED
   }
 
   inject(headers: Headers): void {

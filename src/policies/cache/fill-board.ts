@@ -11,9 +11,13 @@
  * - **Presence bits**: a bit per hash of the primary key, set when an entry is queued and
  *   never cleared, so a key no worker ever stored is a miss without a query. A stale bit
  *   (an entry since evicted or purged) costs one query, as before.
+ * - **Byte total** of the database's entries, changed by each write transaction as it
+ *   writes (and changed back when it rolls back), so a commit does not also rewrite a row
+ *   (a 4 KiB WAL page) holding it. Set from SUM(size) whenever a store is opened, under the
+ *   write lock: a process killed inside a transaction leaves it off only until it is respawned.
  *
  * The primary makes the file (0600, in the cache's private directory) before any worker
- * starts, and sets the bits of the entries a kept database already holds.
+ * starts, and sets the bits and the total of the entries a kept database already holds.
  */
 import { closeSync, ftruncateSync, openSync } from 'node:fs'
 export { FILL_BOARD_SUFFIX } from '../../files/private.ts'
@@ -21,7 +25,7 @@ export { FILL_BOARD_SUFFIX } from '../../files/private.ts'
 const LOCK_SLOTS = 1 << 16
 const PRESENCE_BITS = 1 << 23
 const LOCK_BYTES = LOCK_SLOTS * 8
-export const FILL_BOARD_BYTES = LOCK_BYTES + PRESENCE_BITS / 8
+export const FILL_BOARD_BYTES = LOCK_BYTES + PRESENCE_BITS / 8 + 8
 
 const slotOf = (hash: number) => hash & (LOCK_SLOTS - 1)
 const bitOf = (hash: number) => hash >>> 9
@@ -37,10 +41,16 @@ export interface FillBoard {
   locked(primary: string, now: number): boolean
   /** Releases a lock this worker took with `lock(primary, _, expires)`, unless it expired and was taken since. */
   release(primary: string, expires: number): void
+  /** The byte total of the database's entries (see above). */
+  bytes(): number
+  /** Adds `delta` (negative to remove) to the byte total. */
+  addBytes(delta: number): void
+  /** Sets the byte total: only under the database's write lock, from SUM(size). */
+  setBytes(total: number): void
 }
 
-/** Makes the board at `path` (the primary, before any worker): a new file of zeros, then `stored` marked. */
-export function createFillBoard(path: string, stored: Iterable<string>): void {
+/** Makes the board at `path` (the primary, before any worker): a new file of zeros, then `stored` marked and `bytes` set. */
+export function createFillBoard(path: string, stored: Iterable<string>, bytes: number): void {
   // Exclusive: anything planted at the path (removed just before by the caller) fails here.
   const fd = openSync(path, 'wx', 0o600)
   try {
@@ -50,6 +60,7 @@ export function createFillBoard(path: string, stored: Iterable<string>): void {
   }
   const board = openFillBoard(path)
   for (const primary of stored) board.markStored(primary)
+  board.setBytes(bytes)
 }
 
 /** Maps the board at `path`; throws when it is missing or not a board. */
@@ -58,6 +69,7 @@ export function openFillBoard(path: string): FillBoard {
   if (map.byteLength !== FILL_BOARD_BYTES) throw Object.assign(new Error('not a fill board'), { code: 'SQLITE_CORRUPT' })
   const locks = new BigInt64Array(map.buffer, map.byteOffset, LOCK_SLOTS)
   const presence = new Uint8Array(map.buffer, map.byteOffset + LOCK_BYTES, PRESENCE_BITS / 8)
+  const total = new BigInt64Array(map.buffer, map.byteOffset + LOCK_BYTES + PRESENCE_BITS / 8, 1)
   const hashOf = (primary: string) => Bun.hash.crc32(primary)
   return {
     mayHold(primary) {
@@ -80,6 +92,15 @@ export function openFillBoard(path: string): FillBoard {
     },
     release(primary, expires) {
       Atomics.compareExchange(locks, slotOf(hashOf(primary)), BigInt(expires), 0n)
+    },
+    bytes() {
+      return Number(Atomics.load(total, 0))
+    },
+    addBytes(delta) {
+      if (delta !== 0) Atomics.add(total, 0, BigInt(delta))
+    },
+    setBytes(bytes) {
+      Atomics.store(total, 0, BigInt(bytes))
     },
   }
 }

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createExclusive } from '../../files/private.ts'
+import { openFillBoard } from './fill-board.ts'
 import { NO_DIRECTIVES } from './directives.ts'
 import { primaryKey, variantKey } from './key.ts'
 import { purge } from './purge.ts'
@@ -158,8 +159,7 @@ describe('the shared store', () => {
     const stored = entry('/stored', 10)
     // Written behind the store's back (as by a gateway of an older layout): the board knows nothing of it.
     const raw = new Database(path)
-    raw.query('INSERT INTO variants VALUES (?, ?)').run(stored.primary, '[]')
-    raw.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)').run(stored.key, stored.primary, JSON.stringify({ status: 200, headers: [], directives: stored.directives, lifetime: 60, clock: stored.clock, bodyBytes: 10 }), stored.body, stored.size, 1)
+    raw.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)').run(stored.key, stored.primary, stored.size, 1, JSON.stringify({ status: 200, headers: [], directives: stored.directives, lifetime: 60, clock: stored.clock, bodyBytes: 10 }), stored.body)
     raw.close()
     expect(storeAt(path).lookup(stored.primary, fields(new Headers()))).toBeUndefined()
     for (const store of open.splice(0)) store.close()
@@ -194,5 +194,75 @@ describe('the shared store', () => {
     store.put(entry('/again', 100))
     await Bun.sleep(10)
     expect(store.stats()).toEqual({ entries: 1, bytes: one.size })
+  })
+
+  test('a changed Vary, either way, leaves the old variants unreachable for every worker (RFC 9111 §4.1)', async () => {
+    const [a, b] = twoWorkers({ now: 1000 })
+    const primary = primaryKey('http', 'a', '/v', '')
+    const json = new Headers({ accept: 'application/json' })
+    a.put(entry('/v', 10))
+    await committed()
+    b.put(entry('/v', 20, ['accept'], json))
+    await committed()
+    expect(a.stats().entries).toBe(1)
+    expect(a.namesOf(primary)).toEqual(['accept'])
+    expect(a.lookup(primary, fields(json))?.body.byteLength).toBe(20)
+    expect(a.lookup(primary, fields(new Headers()))).toBeUndefined()
+    a.put(entry('/v', 30))
+    await committed()
+    expect(b.stats().entries).toBe(1)
+    expect(b.namesOf(primary)).toEqual([])
+    expect(b.lookup(primary, fields(json))?.body.byteLength).toBe(30)
+  })
+
+  test('the byte total is shared by the workers, and set from the rows when a store opens', async () => {
+    const path = preparedPath()
+    const [a, b] = [storeAt(path, 100_000), storeAt(path, 100_000)]
+    for (let i = 0; i < 40; i++) {
+      ;(i % 2 === 0 ? a : b).put(entry(`/s${i % 25}`, 9_000))
+      await committed()
+    }
+    const sum = () => {
+      const check = new Database(path)
+      const { total } = check.query('SELECT sum(size) AS total FROM entries').get() as { total: number }
+      check.close()
+      return total
+    }
+    expect(sum()).toBeLessThanOrEqual(100_000)
+    expect(a.stats().bytes).toBe(sum())
+    expect(b.stats().bytes).toBe(sum())
+    // As a process killed inside a transaction leaves it: the next store opened (its respawn) sets it right.
+    openFillBoard(`${path}-fill`).addBytes(12_345)
+    expect(storeAt(path, 100_000).stats().bytes).toBe(sum())
+  })
+
+  test('a database of the previous layout is emptied once, then kept', () => {
+    const path = freshPath()
+    const old = new Database(path)
+    old.exec(`CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('version', '3');
+      CREATE TABLE variants (primary_key TEXT PRIMARY KEY, names TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE entries (key TEXT PRIMARY KEY, primary_key TEXT NOT NULL, head TEXT NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL, used INTEGER NOT NULL);
+      CREATE INDEX entries_used ON entries (used);
+      CREATE TABLE usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
+      INSERT INTO usage VALUES (1, 0);
+      CREATE TRIGGER entries_added AFTER INSERT ON entries BEGIN UPDATE usage SET bytes = bytes + NEW.size; END;`)
+    old.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)').run('old', 'old', '{}', new Uint8Array(3), 3, 1)
+    old.close()
+    const first = prepareSharedCache(path)
+    expect(first).toMatchObject({ outcome: 'recreated', reason: 'layout' })
+    first.db.close()
+    const store = storeAt(path)
+    expect(store.stats()).toEqual({ entries: 0, bytes: 0 })
+    const kept = entry('/kept', 10)
+    store.put(kept)
+    store.close()
+    open.splice(0)
+    const second = prepareSharedCache(path)
+    expect(second.outcome).toBe('opened')
+    second.db.close()
+    const again = storeAt(path)
+    expect(again.lookup(kept.primary, fields(new Headers()))?.body).toEqual(kept.body)
+    expect(again.stats()).toEqual({ entries: 1, bytes: kept.size })
   })
 })

@@ -3,9 +3,12 @@
  * worker of the node reads and writes, under each worker's own LRU (store.ts), which keeps
  * the hottest entries. Readers never block in WAL mode; a write is one short transaction.
  *
- * - Bounded by maxBytes: a trigger keeps the running total of entry sizes, and a put evicts
- *   the least recently used entries (by `used`, which shared hits update in a batch each
- *   second) past it.
+ * - Bounded by maxBytes: the fill board keeps the running total of entry sizes, and a
+ *   commit evicts the least recently used entries (by `used`, which shared hits update in a
+ *   batch each second) past it.
+ * - A commit rewrites as few pages as it can (each a 4 KiB append to the WAL): an entry
+ *   without Vary is its row (and its `used` index entry) alone; only a primary key with Vary
+ *   also has a `variants` row naming the fields its variants are keyed by.
  * - Entries are written whole in one transaction and checked against their recorded length
  *   when read, so a body is never served short.
  * - Cross-worker collapsing and misses without a query: the fill board (fill-board.ts), a
@@ -30,7 +33,7 @@ import { entrySize, type CacheEntry } from './store.ts'
 import { createFillBoard, FILL_BOARD_SUFFIX, openFillBoard } from './fill-board.ts'
 
 /** Bumped when the layout changes: an older database is emptied and rebuilt. */
-const SCHEMA_VERSION = 3
+const SCHEMA_VERSION = 4
 /** A write waits this long for another worker's transaction; past it, the store is skipped. */
 const BUSY_TIMEOUT_MS = 50
 /** Hits are recorded for eviction order in one transaction this often, not one write per hit (~100 µs each). */
@@ -40,16 +43,18 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS variants (primary_key TEXT PRIMARY KEY, names TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS entries (
-  key TEXT PRIMARY KEY, primary_key TEXT NOT NULL, head TEXT NOT NULL, body BLOB NOT NULL,
-  size INTEGER NOT NULL, used INTEGER NOT NULL);
+  key TEXT PRIMARY KEY, primary_key TEXT NOT NULL, size INTEGER NOT NULL, used INTEGER NOT NULL,
+  head TEXT NOT NULL, body BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_used ON entries (used);
-CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
-INSERT OR IGNORE INTO usage VALUES (1, 0);
-CREATE TRIGGER IF NOT EXISTS entries_added AFTER INSERT ON entries BEGIN UPDATE usage SET bytes = bytes + NEW.size; END;
-CREATE TRIGGER IF NOT EXISTS entries_removed AFTER DELETE ON entries BEGIN UPDATE usage SET bytes = bytes - OLD.size; END;
 `
+/** Layout 3 kept the byte total in a row its triggers rewrote with every entry. */
+const OLD_LAYOUT = 'DROP TRIGGER IF EXISTS entries_added; DROP TRIGGER IF EXISTS entries_removed; DROP TABLE IF EXISTS usage; DROP TABLE IF EXISTS locks'
+/** The byte total, from the rows (size comes before the body: no overflow page is read). */
+const SUM_BYTES = 'SELECT coalesce(sum(size), 0) AS n FROM entries'
+/** Every primary key stored: its own row (no Vary) or a variants row (Vary). */
+const PRIMARIES = 'SELECT primary_key FROM variants UNION SELECT primary_key FROM entries'
 
-/** What is stored beside the body: what a CacheEntry holds but its key, bytes and Vary names (in `variants`). */
+/** What is stored beside the body: what a CacheEntry holds but its key, bytes and Vary names (none, or in `variants`). */
 interface Head {
   status: number
   headers: [string, string][]
@@ -87,8 +92,6 @@ function open(path: string): Database {
   // the primary checks it at start and remakes it, and a damaged row reads as a miss.
   db.exec('PRAGMA synchronous = OFF')
   db.exec('PRAGMA journal_size_limit = 8388608')
-  // INSERT OR REPLACE then fires the delete trigger for the row it replaces: usage stays right.
-  db.exec('PRAGMA recursive_triggers = ON')
   return db
 }
 
@@ -105,8 +108,9 @@ function removeFiles(path: string): void {
 /** A new fill board for the database `db` at `path`: its presence bits say what the database holds. */
 function remakeBoard(db: Database, path: string): void {
   rmSync(path + FILL_BOARD_SUFFIX, { force: true })
-  const primaries = db.query<{ primary_key: string }, []>('SELECT primary_key FROM variants').all()
-  createFillBoard(path + FILL_BOARD_SUFFIX, primaries.map((row) => row.primary_key))
+  const primaries = db.query<{ primary_key: string }, []>(PRIMARIES).all()
+  const bytes = db.query<{ n: number }, []>(SUM_BYTES).get()!.n
+  createFillBoard(path + FILL_BOARD_SUFFIX, primaries.map((row) => row.primary_key), bytes)
 }
 
 /**
@@ -123,7 +127,8 @@ export function prepareSharedCache(path: string): { db: Database; outcome: 'open
     db.exec(SCHEMA)
     const version = db.query("SELECT value FROM meta WHERE name = 'version'").get() as { value: string } | null
     if (version === null || version.value !== String(SCHEMA_VERSION)) {
-      db.exec('DELETE FROM entries; DELETE FROM variants; DROP TABLE IF EXISTS locks')
+      // Dropped and made anew: an older layout's columns differ.
+      db.exec(`${OLD_LAYOUT}; DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS variants`)
       initialise(db)
       // A new board: locks of a previous run are stale, nobody is filling them any more.
       remakeBoard(db, path)
@@ -156,27 +161,59 @@ export function openSharedStore(options: SharedStoreOptions) {
     }
   }
 
-  const selectNames = db.query<{ names: string }, [string]>('SELECT names FROM variants WHERE primary_key = ?')
-  // With no Vary (the common case) the variant key is the primary key: one query finds both.
-  const selectByPrimary = db.query<{ names: string; head: string | null; body: Uint8Array | null }, [string]>(
-    'SELECT v.names, e.head, e.body FROM variants v LEFT JOIN entries e ON e.key = v.primary_key WHERE v.primary_key = ?'
+  // A primary key's entry without Vary is the row keyed by it (a variant key with Vary always
+  // adds to it, key.ts); with Vary, its `variants` row names the fields. One query finds either.
+  const selectByPrimary = db.query<{ names: string | null; head: string | null; body: Uint8Array | null }, [string]>(
+    'SELECT NULL AS names, head, body FROM entries WHERE key = ?1 UNION ALL SELECT names, NULL, NULL FROM variants WHERE primary_key = ?1 LIMIT 1'
   )
   const selectEntry = db.query<{ head: string; body: Uint8Array }, [string]>('SELECT head, body FROM entries WHERE key = ?')
+  const selectSize = db.query<{ size: number }, [string]>('SELECT size FROM entries WHERE key = ?')
   const touch = db.query('UPDATE entries SET used = ? WHERE key = ?')
   const upsertNames = db.query('INSERT INTO variants VALUES (?, ?) ON CONFLICT (primary_key) DO UPDATE SET names = excluded.names')
-  const deleteKey = db.query('DELETE FROM entries WHERE key = ?')
+  const deleteKey = db.query<{ size: number }, [string]>('DELETE FROM entries WHERE key = ? RETURNING size')
   const insertEntry = db.query('INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)')
   // A primary's variants are its key alone or its key, NUL, the selecting values (key.ts):
   // a key range, so no index on primary_key is needed.
   const VARIANTS = 'key = ?1 OR (key > ?1 || char(0) AND key < ?1 || char(1))'
-  const deleteEntries = db.query(`DELETE FROM entries WHERE ${VARIANTS}`)
+  const deleteEntries = db.query<{ size: number }, [string]>(`DELETE FROM entries WHERE ${VARIANTS} RETURNING size`)
   const deleteNames = db.query('DELETE FROM variants WHERE primary_key = ?')
-  const selectBytes = db.query<{ bytes: number }, []>('SELECT bytes FROM usage WHERE id = 1')
   // Least recently used first, then oldest written: what a commit stored goes last.
   const selectOldest = db.query<{ key: string; primary_key: string }, []>('SELECT key, primary_key FROM entries ORDER BY used, rowid LIMIT 1')
   const countVariants = db.query<{ n: number }, [string]>(`SELECT count(*) AS n FROM entries WHERE ${VARIANTS}`)
-  const selectPrimaries = db.query<{ primary_key: string }, []>('SELECT primary_key FROM variants')
+  const selectPrimaries = db.query<{ primary_key: string }, []>(PRIMARIES)
   const selectCount = db.query<{ n: number }, []>('SELECT count(*) AS n FROM entries')
+  const sumBytes = db.query<{ n: number }, []>(SUM_BYTES)
+
+  /**
+   * The byte total lives on the board (fill-board.ts), changed as each statement of a write
+   * transaction runs: `pending` is what the open transaction changed, taken back if it rolls back.
+   */
+  let pending = 0
+  const changeBytes = (delta: number) => {
+    pending += delta
+    board.addBytes(delta)
+  }
+  /** `fn` in one write transaction (BEGIN IMMEDIATE), keeping the board's byte total right. */
+  const inWrite = <A extends unknown[], R>(fn: (...args: A) => R) => {
+    const tx = db.transaction(fn)
+    return (...args: A): R => {
+      pending = 0
+      try {
+        return tx.immediate(...args)
+      } catch (err) {
+        board.addBytes(-pending)
+        throw err
+      } finally {
+        pending = 0
+      }
+    }
+  }
+  // Under the write lock no other process is inside a transaction: the rows are the truth.
+  try {
+    inWrite(() => board.setBytes(sumBytes.get()!.n))()
+  } catch (err) {
+    failed(err)
+  }
 
   /** Keys hit since the last flush, with when. */
   const touched = new Map<string, number>()
@@ -195,30 +232,44 @@ export function openSharedStore(options: SharedStoreOptions) {
   flusher.unref()
 
   const removePrimary = (primary: string): number => {
-    const { changes } = deleteEntries.run(primary)
+    const removed = deleteEntries.all(primary)
+    for (const row of removed) changeBytes(-row.size)
     deleteNames.run(primary)
-    return changes
+    return removed.length
+  }
+  const removeKey = (key: string) => {
+    const removed = deleteKey.get(key)
+    if (removed) changeBytes(-removed.size)
+  }
+  /** The Vary names `primary`'s stored entries are keyed by: [] for its own row, undefined when none is stored. */
+  const storedNames = (primary: string): string | undefined => {
+    const first = selectByPrimary.get(primary)
+    if (!first) return undefined
+    return first.names ?? '[]'
   }
 
   /** Stores one entry; `fresh` when no worker had stored its primary key (the board said so): no Vary names to compare. */
   const writeOne = (entry: CacheEntry, head: string, fresh: boolean) => {
     const varyNames = JSON.stringify(entry.varyNames)
     if (!fresh) {
-      const names = selectNames.get(entry.primary)
+      const names = storedNames(entry.primary)
       // A changed Vary makes the old variants unreachable (RFC 9111 §4.1).
-      if (names && names.names !== varyNames) removePrimary(entry.primary)
+      if (names !== undefined && names !== varyNames) removePrimary(entry.primary)
     }
-    upsertNames.run(entry.primary, varyNames)
-    insertEntry.run(entry.key, entry.primary, head, entry.body, entry.size, now())
+    if (entry.varyNames.length > 0) upsertNames.run(entry.primary, varyNames)
+    // Replaced: its old size leaves the total (another worker may have stored it, fresh or not).
+    const old = selectSize.get(entry.key)
+    insertEntry.run(entry.key, entry.primary, entry.size, now(), head, entry.body)
+    changeBytes(entry.size - (old?.size ?? 0))
   }
 
   /** Evicts the least recently used entries while the total is over maxBytes (once per commit). */
   const evict = () => {
-    while (selectBytes.get()!.bytes > options.maxBytes) {
+    while (board.bytes() > options.maxBytes) {
       const oldest = selectOldest.get()
       if (!oldest) break
-      deleteKey.run(oldest.key)
-      if (countVariants.get(oldest.primary_key)!.n === 0) deleteNames.run(oldest.primary_key)
+      removeKey(oldest.key)
+      if (oldest.key !== oldest.primary_key && countVariants.get(oldest.primary_key)!.n === 0) deleteNames.run(oldest.primary_key)
     }
   }
 
@@ -228,7 +279,7 @@ export function openSharedStore(options: SharedStoreOptions) {
   const held = new Map<string, number>()
   const releases: string[] = []
   let scheduled = false
-  const writeQueued = db.transaction(() => {
+  const writeQueued = inWrite(() => {
     for (const { entry, head, fresh } of queued) writeOne(entry, head, fresh)
     evict()
   })
@@ -236,7 +287,7 @@ export function openSharedStore(options: SharedStoreOptions) {
     scheduled = false
     if (queued.length === 0 && releases.length === 0) return
     try {
-      if (queued.length > 0) writeQueued.immediate()
+      if (queued.length > 0) writeQueued()
     } catch (err) {
       failed(err)
     }
@@ -264,14 +315,14 @@ export function openSharedStore(options: SharedStoreOptions) {
       try {
         const first = selectByPrimary.get(primary)
         if (!first) return undefined
-        const varyNames = JSON.parse(first.names) as string[]
+        const varyNames = first.names === null ? [] : (JSON.parse(first.names) as string[])
         const key = variantKey(primary, varyNames, valueOf)
-        const row = key === primary ? (first.head === null ? null : (first as { head: string; body: Uint8Array })) : selectEntry.get(key)
+        const row = first.head !== null && first.body !== null ? { head: first.head, body: first.body } : selectEntry.get(key)
         if (!row) return undefined
         const head = JSON.parse(row.head) as Head
         // Written in one transaction, so this holds unless the file was damaged: then it is a miss.
         if (row.body.byteLength !== head.bodyBytes) {
-          deleteKey.run(key)
+          inWrite(removeKey)(key)
           return undefined
         }
         touched.set(key, now())
@@ -298,8 +349,8 @@ export function openSharedStore(options: SharedStoreOptions) {
     namesOf(primary: string): readonly string[] | undefined {
       if (!board.mayHold(primary)) return undefined
       try {
-        const names = selectNames.get(primary)
-        return names ? (JSON.parse(names.names) as string[]) : undefined
+        const names = storedNames(primary)
+        return names === undefined ? undefined : (JSON.parse(names) as string[])
       } catch (err) {
         failed(err)
         return undefined
@@ -327,7 +378,7 @@ export function openSharedStore(options: SharedStoreOptions) {
     delete(primary: string): number {
       flush()
       try {
-        return db.transaction(removePrimary).immediate(primary)
+        return inWrite(removePrimary)(primary)
       } catch (err) {
         failed(err)
         return 0
@@ -339,7 +390,7 @@ export function openSharedStore(options: SharedStoreOptions) {
       flush()
       try {
         const primaries = selectPrimaries.all().map((row) => row.primary_key).filter((primary) => match(splitPrimaryKey(primary)))
-        return db.transaction(() => primaries.reduce((sum, primary) => sum + removePrimary(primary), 0)).immediate()
+        return inWrite(() => primaries.reduce((sum, primary) => sum + removePrimary(primary), 0))()
       } catch (err) {
         failed(err)
         return 0
@@ -369,7 +420,7 @@ export function openSharedStore(options: SharedStoreOptions) {
     stats(): { entries: number; bytes: number } {
       flush()
       try {
-        return { entries: selectCount.get()!.n, bytes: selectBytes.get()!.bytes }
+        return { entries: selectCount.get()!.n, bytes: board.bytes() }
       } catch (err) {
         failed(err)
         return { entries: 0, bytes: 0 }

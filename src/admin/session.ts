@@ -8,8 +8,10 @@
  * A new token (reload) or a restart ends every session; nothing is stored per session.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { ADMIN_SESSION_COOKIE } from '../kernel/forwarding.ts'
 
-export const SESSION_COOKIE = 'gateway_admin'
+/** Its name is the kernel's: the forwarding rules keep it from upstreams. */
+export const SESSION_COOKIE = ADMIN_SESSION_COOKIE
 /** How long a page session lasts before the login form comes back. */
 export const SESSION_SECONDS = 12 * 60 * 60
 

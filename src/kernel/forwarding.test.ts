@@ -158,6 +158,8 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
     'claimed identity and a credential': { host: 'a.example', 'x-consumer': 'admin', 'x-user': 'root', 'x-api-key': 'k3y' },
     'Connection strips Accept-Encoding': { host: 'a.example', 'accept-encoding': 'br, gzip', connection: 'accept-encoding' },
     'a browser Accept-Encoding': { host: 'a.example', 'accept-encoding': 'gzip, deflate, br' },
+    'cookies with the admin session': { host: 'a.example', cookie: 'a=1; gateway_admin=123.abc; b=2' },
+    'only the admin session cookie': { host: 'a.example', cookie: 'gateway_admin=123.abc' },
   }
   const contexts: Record<string, ForwardingContext> = {
     untrusted: base,
@@ -206,6 +208,20 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
       })
     }
   }
+})
+
+describe('the admin session cookie', () => {
+  // Browsers send a cookie the admin port set on 127.0.0.1 to the public port too (RFC 6265 §8.5).
+  test.each([
+    ['a=1; gateway_admin=123.abc; b=2', 'a=1; b=2'],
+    ['gateway_admin=123.abc', null],
+    ['gateway_admin=1.x;gateway_admin=2.y; session=s', 'session=s'],
+    ['a=1; b=2', 'a=1; b=2'],
+    ['my_gateway_admin=1', 'my_gateway_admin=1'],
+  ])('%p goes upstream as %p', (cookie, expected) => {
+    const sent = upstreamRequestHeaders(new Headers({ host: 'a.example', cookie }), base, false)
+    expect(sent.get('cookie')).toBe(expected)
+  })
 })
 
 describe('identity', () => {

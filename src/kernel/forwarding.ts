@@ -146,6 +146,21 @@ const namedBy = (incoming: Headers) => {
 }
 
 /**
+ * The admin page's session cookie (admin/session.ts). Browsers do not isolate cookies by port
+ * (RFC 6265 §8.5), so one set by the admin port on 127.0.0.1 comes back on the public port
+ * too: it is removed from what goes upstream, where any service could replay it.
+ */
+export const ADMIN_SESSION_COOKIE = 'gateway_admin'
+const ADMIN_SESSION_PAIR = `${ADMIN_SESSION_COOKIE}=`
+
+/** A Cookie value without the admin session's pairs; null when nothing else is left. */
+export function withoutAdminSession(cookie: string): string | null {
+  if (!cookie.includes(ADMIN_SESSION_PAIR)) return cookie
+  const kept = cookie.split(';').filter((pair) => !pair.trimStart().startsWith(ADMIN_SESSION_PAIR))
+  return kept.length === 0 ? null : kept.map((pair) => pair.trim()).join('; ')
+}
+
+/**
  * The headers sent upstream: the client's fields that {@link copiesField} keeps, plus
  * X-Forwarded-* and X-Request-Id set by the gateway; Content-Length only with a body
  * (`hasBody`). One pass over the client's fields,
@@ -164,7 +179,11 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
     if (name === 'host' && !preserveHost) continue
     if (name === 'content-length' && !hasBody) continue
     const value = fields[name]!
-    if (typeof value === 'string') out.append(name, value)
+    if (name === 'cookie') {
+      // HTTP/2 may split a Cookie into fields; one value for HTTP/1.1 is "; "-joined (RFC 9113 §8.2.3).
+      const kept = withoutAdminSession(typeof value === 'string' ? value : value.join('; '))
+      if (kept !== null) out.append(name, kept)
+    } else if (typeof value === 'string') out.append(name, value)
     else for (const one of value) out.append(name, one)
   }
   const host = incoming.get('host')
@@ -202,6 +221,8 @@ function baseSentValue(incoming: Headers, name: string, context: ForwardingConte
   const named = namedBy(incoming)
   const copied = copiesField(name, named, context) ? incoming.get(name) : null
   switch (name) {
+    case 'cookie':
+      return copied === null ? null : withoutAdminSession(copied)
     case 'host':
       return incoming.get('host')
     case 'x-request-id':

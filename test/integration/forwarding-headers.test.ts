@@ -106,6 +106,15 @@ describe('request headers sent upstream', () => {
     expect(seen['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
   })
 
+  test("the admin page's session cookie, which a browser sends to every port of the host, never goes upstream", async () => {
+    const { reply, seen } = await send(untrusting, '/with-cookies', ['Cookie: theme=dark; gateway_admin=1700000000.abcdef; cart=7'])
+    expect(statusOf(reply)).toBe(200)
+    expect(seen['cookie']).toBe('theme=dark; cart=7')
+    const alone = await send(untrusting, '/admin-cookie-only', ['Cookie: gateway_admin=1700000000.abcdef'])
+    expect(statusOf(alone.reply)).toBe(200)
+    expect(alone.seen['cookie']).toBeUndefined()
+  })
+
   test('a field value with obs-text bytes (RFC 9110 §5.5) reaches the upstream byte for byte', async () => {
     const scripted = await startScriptedUpstream({ '/latin1': { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' } })
     const gw = await startGateway(configFor(scripted.origin))

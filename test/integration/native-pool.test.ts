@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import net from 'node:net'
 import { expectCleanOutput, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
+import { scrape, sumOf } from '../fixtures/metrics.ts'
 
 interface CountingUpstream {
   port: number
@@ -183,6 +184,9 @@ describe('native client pool', () => {
     expect(JSON.parse(refused.body)).toMatchObject({ error: 'overloaded', status: 503 })
     expect(refused.at).toBeLessThan(250)
     expect(slow.accepted).toBe(1)
+    // The refused try never left the gateway: the target counts the two that did.
+    const metrics = await scrape(gw.adminPort)
+    expect(sumOf(metrics, 'gateway_upstream_target_requests_total', { upstream: 'slow' })).toBe(2)
   })
 
   test('an upstream that closes keep-alive connections at random: 1,000 GETs, 8 at a time, all answered', async () => {

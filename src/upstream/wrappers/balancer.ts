@@ -47,10 +47,13 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
         if (err instanceof UpstreamError) {
           outliers.record(target, err.code)
           tryFailed(target, err.code, exchange)
-        } else if (exchange && asGatewayError(err)?.code === 'overloaded') {
+        } else if (asGatewayError(err)?.code === 'overloaded') {
           // Refused by the target's full connection queue: this try never left the gateway.
-          exchange.upstreamTries--
-          if (exchange.upstreamTries === 0) exchange.upstreamAddress = undefined
+          target.sent--
+          if (exchange) {
+            exchange.upstreamTries--
+            if (exchange.upstreamTries === 0) exchange.upstreamAddress = undefined
+          }
         }
         throw err
       } finally {

@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { events, expectCleanOutput, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
-import { freePort } from '../fixtures/services.ts'
 import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
 
 const KEY = 'access-log-fields-key-0123456789'
@@ -17,7 +16,8 @@ let dead: string
 beforeAll(async () => {
   up = startRecordingUpstream()
   live = `127.0.0.1:${up.server.port}`
-  dead = `127.0.0.1:${freePort()}`
+  // Port 1, which nothing listens on: a port that was just free may be given to a server started next.
+  dead = '127.0.0.1:1'
   gw = await startGateway({
     log: { access: true },
     upstreams: {

@@ -19,10 +19,9 @@ let gw: GatewayProcess
 
 beforeAll(async () => {
   upstream = startRecordingUpstream()
-  // A port that was just free: nothing listens there, so every connection is refused.
-  const closed = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
-  dead = `http://127.0.0.1:${closed.port}`
-  closed.stop(true)
+  // Port 1: nothing listens there, so every connection is refused. Not a port that was just free: a server
+  // started next (this file's own, or another's) may be given it again.
+  dead = 'http://127.0.0.1:1'
   cutter = net.createServer((socket) => {
     socket.on('error', () => {})
     // /big declares more than bufferResponseBytes: the cut comes while the body streams to the client.

@@ -12,10 +12,9 @@ let gw: GatewayProcess
 
 beforeAll(async () => {
   upstream = startRecordingUpstream()
-  // A port that was just free: nothing listens there, so every check fails.
-  const closed = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
-  dead = `http://127.0.0.1:${closed.port}`
-  closed.stop(true)
+  // Port 1: nothing listens there, so every check fails. Not a port that was just free: a server
+  // started next (this file's own, or another's) may be given it again.
+  dead = 'http://127.0.0.1:1'
   gw = await startGateway({
     server: { workers: 2 },
     upstreams: {

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import type { Server } from 'bun'
 import { expectCleanOutput, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
 import { scrape, sumOf } from '../fixtures/metrics.ts'
-import { freePort } from '../fixtures/services.ts'
 
 interface Seen {
   path: string
@@ -52,7 +51,7 @@ beforeAll(async () => {
     upstreams: {
       main: { targets: [main.origin] },
       shadow: { targets: [shadow.origin] },
-      dead: { targets: [`http://127.0.0.1:${freePort()}`] },
+      dead: { targets: ['http://127.0.0.1:1'] }, // port 1: nothing listens there
     },
     routes: [
       { name: 'all', path: '/all', upstream: 'main', mirror: { upstream: 'shadow', percent: 100 } },

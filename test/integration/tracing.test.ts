@@ -8,7 +8,6 @@ import { afterEach, describe, expect, test } from 'bun:test'
 import { expectCleanOutput, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
 import { scrape, sumOf } from '../fixtures/metrics.ts'
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../fixtures/otlp-receiver.ts'
-import { freePort } from '../fixtures/services.ts'
 import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
@@ -122,7 +121,7 @@ describe('tracing', () => {
 
   test('a retried request has two client spans, resend_count 0 and 1, under one server span; a 502 is an error', async () => {
     start()
-    const dead = `http://127.0.0.1:${freePort()}`
+    const dead = 'http://127.0.0.1:1' // port 1: nothing listens there
     const gw = await gateway(
       {},
       {
@@ -237,7 +236,7 @@ describe('tracing', () => {
 
   test('a dead collector: requests still answer 200, the lost spans are counted and said once', async () => {
     start()
-    const gw = await gateway({ endpoint: `http://127.0.0.1:${freePort()}/v1/traces`, intervalMs: 100, batchSize: 2 })
+    const gw = await gateway({ endpoint: 'http://127.0.0.1:1/v1/traces', intervalMs: 100, batchSize: 2 })
     for (let i = 0; i < 6; i++) expect((await fetch(gw.url('/api/d'))).status).toBe(200)
     let dropped = 0
     await waitFor(

@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { events, expectCleanOutput, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
-import { freePort } from '../fixtures/services.ts'
 import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
 
 let up: RecordingUpstream
@@ -48,7 +47,7 @@ const failureLines = (gw: GatewayProcess) => events(gw.output(), 'upstream_failu
 
 describe('upstream failure lines', () => {
   test('a dead target behind retries: 8 requests all answer 200, and exactly one line names it', async () => {
-    const dead = `127.0.0.1:${freePort()}`
+    const dead = '127.0.0.1:1' // port 1: nothing listens there
     const gw = await gateway(3_600_000, [`http://${dead}`, up.origin])
     const ids = await burst(gw, 8, 200)
     await waitFor(() => accessLines(gw, ids).length === 8, 5000, 'eight access lines')
@@ -63,7 +62,7 @@ describe('upstream failure lines', () => {
   })
 
   test('after the interval, the next failure line counts the ones left out; no failure goes uncounted', async () => {
-    const dead = `127.0.0.1:${freePort()}`
+    const dead = '127.0.0.1:1' // port 1: nothing listens there
     // One dead target: every request fails once (no other target to retry on) and answers 502.
     const gw = await gateway(200, [`http://${dead}`])
     const ids = await burst(gw, 8, 502)

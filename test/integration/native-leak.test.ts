@@ -65,8 +65,11 @@ test('10,000 requests with client aborts: connections stay bounded and close whe
   clearInterval(sampler)
   expect(ok).toBe(9000)
   expect(aborted).toBe(1000)
-  // At most one connection per concurrent request (32), plus those still closing after an abort.
-  expect(peak).toBeLessThanOrEqual(64)
+  // At most one connection per concurrent request (32), plus those of aborted requests not yet
+  // closed: the gateway sees a client's abort at its deadline wheel's next tick (50 ms, later on
+  // a loaded machine), and the test's worker has sent its next request meanwhile. 66 was seen
+  // once in CI. A leak keeps every aborted request's connection (1,000 of them): far above this.
+  expect(peak).toBeLessThanOrEqual(96)
   // Idle connections close after idleTimeoutSeconds; aborted ones were closed at once.
   await waitFor(() => connectionsTo(upstream.port!) === 0, 5000, 'upstream connections to close')
 }, 60_000)

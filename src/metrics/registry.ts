@@ -49,8 +49,8 @@ export interface WorkerMetrics {
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
-/** `worker` labels this process's own families: its pid unless told otherwise. */
-export function createWorkerMetrics(info: { version: string; bun: string; worker?: string }): WorkerMetrics {
+/** This process's own families are labelled with its pid (`worker`). */
+export function createWorkerMetrics(info: { version: string; bun: string }): WorkerMetrics {
   const registry = new Registry()
   const registers = [registry]
   /** Plugins' counters by name: routes of one plugin share its families. */
@@ -128,7 +128,7 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
     labelNames: METRICS.buildInfo.labels,
     aggregator: 'max',
     registers,
-  }).set({ version: info.version, bun: info.bun }, 1)
+  }).set(info, 1)
 
   // Only with a cached route (watchCache): no cache, no cache series.
   let cacheStats: (() => CacheStats) | undefined
@@ -174,7 +174,7 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
   registerCollected(registry, METRICS.targetFailures.name, 'Tries of each upstream target that failed, by reason: connect_refused, dns, connect_timeout, headers_timeout, body_timeout, reset, malformed_head, length_mismatch, tls (a body cut after the head counts too; an upstream\'s 5xx is an answer, not counted); bounded by the configured targets', 'counter', () =>
     (upstreamsOf?.() ?? []).flatMap((u) => u.targets.flatMap((t) => [...(t.failedBy ?? [])].map(([reason, value]) => ({ labels: { upstream: u.name, target: t.base, reason }, value }))))
   )
-  registerProcessMetrics(registry, info.worker ?? String(process.pid))
+  registerProcessMetrics(registry, String(process.pid))
   const cacheByRoute = new Map<string, Map<string, CounterChild>>()
   const metrics: WorkerMetrics = {
     registry,
@@ -233,7 +233,7 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
       upstreamsOf = read
     },
     watchTracing(stats) {
-      watchTracing(registers, stats)
+      watchTracing(registry, stats)
     },
   }
   new Gauge({
@@ -247,30 +247,22 @@ export function createWorkerMetrics(info: { version: string; bun: string; worker
   return metrics
 }
 
-/** The tracing counters, read from the exporter at every scrape. */
-function watchTracing(registers: Registry[], stats: () => ExportStats): void {
-  const seen = { queueFull: 0, exportFailed: 0, exported: 0 }
-  new Counter({
-    name: METRICS.tracingDropped.name,
-    help: 'Spans dropped instead of exported, by reason: queue_full (tracing.queueSize reached), export_failed (the collector refused the batch or could not be reached)',
-    labelNames: METRICS.tracingDropped.labels,
-    registers,
-    collect() {
+/** The tracing counters: the exporter's running totals, read at every scrape (a reason appears with its first drop). */
+function watchTracing(registry: Registry, stats: () => ExportStats): void {
+  registerCollected(
+    registry,
+    METRICS.tracingDropped.name,
+    'Spans dropped instead of exported, by reason: queue_full (tracing.queueSize reached), export_failed (the collector refused the batch or could not be reached)',
+    'counter',
+    () => {
       const now = stats()
-      for (const [key, reason] of [['queueFull', 'queue_full'], ['exportFailed', 'export_failed']] as const) {
-        if (now[key] > seen[key]) this.inc({ reason }, now[key] - seen[key])
-        seen[key] = now[key]
-      }
-    },
-  })
-  new Counter({
-    name: METRICS.tracingExported,
-    help: 'Spans the collector accepted (a 2xx answer to their batch)',
-    registers,
-    collect() {
-      const exported = stats().exported
-      if (exported > seen.exported) this.inc(exported - seen.exported)
-      seen.exported = exported
-    },
-  })
+      return DROP_REASONS.filter(([key]) => now[key] > 0).map(([key, reason]) => ({ labels: { reason }, value: now[key] }))
+    }
+  )
+  registerCollected(registry, METRICS.tracingExported, 'Spans the collector accepted (a 2xx answer to their batch)', 'counter', () => [{ labels: {}, value: stats().exported }])
 }
+
+const DROP_REASONS = [
+  ['queueFull', 'queue_full'],
+  ['exportFailed', 'export_failed'],
+] as const

@@ -253,4 +253,23 @@ describe('tracing', () => {
     expect(warnings.length).toBeLessThan(6)
     await stopped(gw)
   }, 20_000)
+
+  test('spans the collector accepted are counted; no drop is', async () => {
+    start()
+    const gw = await gateway({ sampleRatio: 1, intervalMs: 100, batchSize: 2 })
+    for (let i = 0; i < 3; i++) expect((await fetch(gw.url('/api/e'))).status).toBe(200)
+    await waitFor(() => receiver.spans.length === 6, 10_000, 'six spans at the collector')
+    let exported = 0
+    await waitFor(
+      async () => {
+        exported = sumOf(await scrape(gw.adminPort), 'gateway_tracing_spans_exported_total')
+        return exported >= 6
+      },
+      10_000,
+      'the exports to be counted'
+    )
+    expect(exported).toBe(6)
+    expect(sumOf(await scrape(gw.adminPort), 'gateway_tracing_spans_dropped_total')).toBe(0)
+    await stopped(gw)
+  }, 20_000)
 })

@@ -47,11 +47,6 @@ export function matchKey(match: MatchLike): string {
   return JSON.stringify(parts(match))
 }
 
-/** Header and query matchers counted (specificity: more first); `exact` is a path rule, not counted. */
-export function matcherCount(match: MatchLike): number {
-  return parts(match).filter((part) => part !== 'exact').length
-}
-
 /**
  * A route's name when the config gives none: the path, then its match in brackets when it
  * has one (`/api [exact header:x-canary=1]`), so routes sharing a path get names of their own.

@@ -17,7 +17,7 @@ export interface HistogramChild {
   observe(value: number): void
 }
 
-export interface MetricValue {
+interface MetricValue {
   labels: Record<string, string | number>
   value: number
   metricName?: string

@@ -13,7 +13,6 @@ import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
 import { addressUrl, boundTtl, chooseSrv, diffAddresses, dnsNameOf, portOf, type AddressSet, type DnsName, type ResolvedAddress } from '../upstream/dns.ts'
 
-export type { AddressSet }
 
 export interface DnsResolver {
   /** The current set of every name that has answered once. */

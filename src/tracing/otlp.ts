@@ -154,12 +154,6 @@ class Writer {
     this.pos = pos
   }
 
-  bytes(field: number, bytes: Uint8Array): void {
-    this.tag(field, LEN)
-    this.varint(bytes.length)
-    this.raw(bytes)
-  }
-
   /**
    * A span attribute (KeyValue, field 9 of Span) with a string value; `key` is the key's field,
    * encoded once (keyField). Short values, the common case, need no length computed ahead.

@@ -71,22 +71,15 @@ export function formatTraceparent(traceId: string, spanId: string, sampled: bool
   return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`
 }
 
-const HEX_DIGITS = new TextEncoder().encode('0123456789abcdef')
 const POOL_BYTES = 4096
-const random = new Uint8Array(POOL_BYTES)
-const hex = Buffer.alloc(POOL_BYTES * 2)
+const random = Buffer.alloc(POOL_BYTES)
 let pool = ''
 let used = POOL_BYTES * 2
 
 /** Refills the pool: 4 KiB from the CSPRNG as 8,192 hex digits, one string that ids are cut from. */
 function refill(): void {
   crypto.getRandomValues(random)
-  for (let i = 0; i < POOL_BYTES; i++) {
-    const byte = random[i]!
-    hex[2 * i] = HEX_DIGITS[byte >> 4]!
-    hex[2 * i + 1] = HEX_DIGITS[byte & 15]!
-  }
-  pool = hex.toString('latin1')
+  pool = random.toString('hex')
   used = 0
 }
 

@@ -21,9 +21,6 @@ type Part = string | number | { ref: 'path' | 'query' }
 
 /** A template compiled at load: `render` joins its parts with a request's values. */
 export interface Template {
-  /** Highest `$n` used (0: none). */
-  readonly maxCapture: number
-  readonly usesQuery: boolean
   render(captures: ArrayLike<string | undefined> | undefined, path: string, query: string): string
 }
 
@@ -90,8 +87,6 @@ export function templateProblem(template: string, captures: number | undefined, 
 /** The template's parts, joined per request (`templateProblem` must have passed). */
 export function compileTemplate(template: string): Template {
   const parts: Part[] = []
-  let maxCapture = 0
-  let usesQuery = false
   let literal = ''
   let last = 0
   for (const found of template.matchAll(/\$(\d|path|query|\$)/g)) {
@@ -104,19 +99,11 @@ export function compileTemplate(template: string): Template {
     }
     if (literal) parts.push(literal)
     literal = ''
-    if (ref === 'path' || ref === 'query') {
-      parts.push({ ref })
-      usesQuery ||= ref === 'query'
-    } else {
-      parts.push(Number(ref))
-      maxCapture = Math.max(maxCapture, Number(ref))
-    }
+    parts.push(ref === 'path' || ref === 'query' ? { ref } : Number(ref))
   }
   literal += template.slice(last)
   if (literal) parts.push(literal)
   return {
-    maxCapture,
-    usesQuery,
     render(captures, path, query) {
       let out = ''
       for (let i = 0; i < parts.length; i++) {

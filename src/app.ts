@@ -30,6 +30,7 @@ import { credentialQueryNames } from './policies/auth/api-key.ts'
 import { consumerHeaderNames } from './policies/auth/schema.ts'
 import type { ResponseCache } from './policies/cache/response-cache.ts'
 import { upstreamAcceptEncoding } from './policies/compression/index.ts'
+import { guardLimitsOf } from './policies/limits/index.ts'
 import type { LoadedPlugin } from './policies/plugins/load.ts'
 import { localStore, type RateLimitStore } from './policies/rate-limit/buckets.ts'
 import { createDeadlineWheel, type DeadlineWheel } from './upstream/deadline.ts'
@@ -103,7 +104,6 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   // Liveness probes are not traced: a span every few seconds that says nothing.
   const isHealthy = deps.isHealthy ?? (() => true)
   const serveHealth = routeServers(serveDeps)(health, buildChain(health, healthHandler(isHealthy), chainDeps, closers))
-  const healthRecorder = serveDeps.recorderFor?.(health.name)
   const serveRoute = routeServers({ ...serveDeps, tracer: deps.tracer })
 
   // A forwarder holds nothing of a route's own (the prefix to strip is the exchange's route's):
@@ -164,9 +164,9 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     const probe = healthProbe({
       path: healthPath,
       isHealthy,
-      limits: { maxUrlBytes: config.server.maxUrlBytes, maxHeaderBytes: config.server.maxHeaderBytes, maxBodyBytes: config.server.maxBodyBytes, underscoresInHeaders: config.server.underscoresInHeaders },
+      limits: guardLimitsOf(config.server),
       requestId: createRequestIds(edgeOptions),
-      recorder: healthRecorder,
+      recorder: serveHealth.recorder,
     })
     const dispatch = app.fetch
     app.fetch = (request, env, executionCtx) => probe(request, env) ?? dispatch(request, env, executionCtx)

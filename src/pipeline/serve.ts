@@ -73,7 +73,8 @@ export class RouteServer {
   constructor(
     private readonly route: Route,
     private readonly pipeline: Handler,
-    private readonly recorder: RequestRecorder | undefined,
+    /** The route's metrics (the health probe records in the health route's). */
+    readonly recorder: RequestRecorder | undefined,
     private readonly shared: Shared,
     private readonly load: Load | undefined
   ) {}

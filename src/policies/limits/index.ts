@@ -17,12 +17,7 @@ export const limitsPolicy = defineBuiltin({
     const { methods, allow } = context.route
     const route = context.route.config
     const server = context.settings.server
-    const guardLimits = sharedLimits({
-      maxUrlBytes: server.maxUrlBytes,
-      maxHeaderBytes: server.maxHeaderBytes,
-      maxBodyBytes: route?.maxBodyBytes ?? server.maxBodyBytes,
-      underscoresInHeaders: server.underscoresInHeaders,
-    })
+    const guardLimits = guardLimitsOf(server, route?.maxBodyBytes)
     const notAllowed = methodNotAllowed(allow)
     // A CORS route answers preflights itself, whatever its methods.
     const preflights = route?.cors !== undefined
@@ -36,12 +31,15 @@ export const limitsPolicy = defineBuiltin({
   },
 })
 
-/** One limits object per distinct set of values, shared by the routes that have it (most have the server's). */
+/**
+ * The guard's limits from `server.*` (a route's own maxBodyBytes, when it has one): one object
+ * per distinct set of values, shared by the routes that have it (most have the server's).
+ */
 const limitsBy = new Map<string, GuardLimits>()
-function sharedLimits(limits: GuardLimits): GuardLimits {
-  const key = `${limits.maxUrlBytes} ${limits.maxHeaderBytes} ${limits.maxBodyBytes} ${limits.underscoresInHeaders}`
+export function guardLimitsOf(server: GuardLimits, maxBodyBytes = server.maxBodyBytes): GuardLimits {
+  const key = `${server.maxUrlBytes} ${server.maxHeaderBytes} ${maxBodyBytes} ${server.underscoresInHeaders}`
   let known = limitsBy.get(key)
-  if (!known) limitsBy.set(key, (known = limits))
+  if (!known) limitsBy.set(key, (known = { maxUrlBytes: server.maxUrlBytes, maxHeaderBytes: server.maxHeaderBytes, maxBodyBytes, underscoresInHeaders: server.underscoresInHeaders }))
   return known
 }
 

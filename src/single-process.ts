@@ -14,7 +14,7 @@ import { startWorker } from './worker/server.ts'
 import { VERSION } from './version.ts'
 import { loadPlugins } from './policies/plugins/load.ts'
 import { createHealthChecker } from './primary/health-checker.ts'
-import { startDnsResolver } from './primary/dns-resolver.ts'
+import { firstSets, startDnsResolver } from './primary/dns-resolver.ts'
 import { refuseTakenPort } from './primary/ports.ts'
 import { AggregatorRegistry } from 'prom-client'
 import { createTokenBuckets, nodeStore } from './policies/rate-limit/buckets.ts'
@@ -49,7 +49,7 @@ export async function runSingleProcess(config: GatewayConfig, source: ConfigSour
     checker.setAddresses(set)
     worker?.setAddresses(set)
   })
-  await Promise.race([resolver.firstRound, Bun.sleep(5000)])
+  await firstSets(resolver)
   try {
     worker = startWorker(config, log, {
       plugins,

@@ -5,8 +5,8 @@
  * their matchers differ; the route table tries the one with more matchers first.
  */
 import { z } from 'zod'
+import { FIELD_NAME } from '../policies/fields.ts'
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 /** A matcher's value: the exact value, or `true` for "present, any value". */
 const matchValue = z.union([z.string().max(1000), z.literal(true)], { error: 'must be a string (the exact value) or true (present)' })
@@ -15,7 +15,7 @@ export const matchSchema = z.strictObject({
   /** Only the path itself (with or without one trailing "/"), not its subpaths. */
   exact: z.boolean().default(false),
   /** Request headers that must be present with these exact values (names case-insensitive). */
-  headers: z.record(z.string().regex(HEADER_NAME, { error: 'must be a header name' }), matchValue).default({}),
+  headers: z.record(z.string().regex(FIELD_NAME, { error: 'must be a header name' }), matchValue).default({}),
   /** Query parameters (first occurrence, percent-decoded) that must be present with these exact values. */
   query: z.record(z.string().min(1).max(200), matchValue).default({}),
 })

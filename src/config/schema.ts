@@ -10,7 +10,7 @@ import { matchSchema } from './match.ts'
 import { consumerSchema } from '../policies/auth/schema.ts'
 import { cacheStoreSchema } from '../policies/cache/schema.ts'
 import { compressionSchema } from '../policies/compression/schema.ts'
-import { headerRulesSchema, ROUTE_METHODS } from '../policies/fields.ts'
+import { FIELD_NAME, headerRulesSchema, ROUTE_METHODS } from '../policies/fields.ts'
 import { routePolicyShape } from '../policies/index.ts'
 import { pluginName, pluginsSchema } from '../policies/plugins/schema.ts'
 import { splitStickyOnSchema } from '../policies/split/schema.ts'
@@ -257,7 +257,7 @@ const tracingSchema = z.strictObject({
   /** The resource's service.name. */
   serviceName: z.string().min(1).max(200).default('bun-gateway'),
   /** Headers sent with every export (an API key): each value the literal, `env:NAME` or `file:/path`, resolved at load. */
-  headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a header name' }), z.string().min(1)).default({}),
+  headers: z.record(z.string().regex(FIELD_NAME, { error: 'must be a header name' }), z.string().min(1)).default({}),
   /** More resource attributes (deployment.environment.name, service.namespace...). */
   resourceAttributes: z.record(z.string().min(1).max(200), z.string().max(1000)).default({}),
   /** Ended spans waiting for export, per worker; past it new spans are dropped and counted. */

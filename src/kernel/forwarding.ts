@@ -154,7 +154,7 @@ export const ADMIN_SESSION_COOKIE = 'gateway_admin'
 const ADMIN_SESSION_PAIR = `${ADMIN_SESSION_COOKIE}=`
 
 /** A Cookie value without the admin session's pairs; null when nothing else is left. */
-export function withoutAdminSession(cookie: string): string | null {
+function withoutAdminSession(cookie: string): string | null {
   if (!cookie.includes(ADMIN_SESSION_PAIR)) return cookie
   const kept = cookie.split(';').filter((pair) => !pair.trimStart().startsWith(ADMIN_SESSION_PAIR))
   return kept.length === 0 ? null : kept.map((pair) => pair.trim()).join('; ')

@@ -7,10 +7,13 @@ import { z } from 'zod'
 /** Methods a route may list. TRACE and CONNECT are never proxied (RFC 9110 §9.3.8: TRACE echoes credentials). */
 export const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
+/** A field name as RFC 9110 §5.1 spells it: a token. */
+export const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
 /** A lower-case field name (RFC 9110 §5.1 token). */
 export const fieldName = z
   .string()
-  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a header field name' })
+  .regex(FIELD_NAME, { error: 'must be a header field name' })
   .transform((name) => name.toLowerCase())
 
 /** Header rules of one direction: names are matched case-insensitively. */

@@ -40,6 +40,11 @@ async function resolveAddresses(resolver: Resolver, name: string, port: number, 
   return { addresses: records.map((r) => ({ ip: r.address, port, weight })), ttl: Math.min(...records.map((r) => r.ttl)) }
 }
 
+/** Waits for the resolver's first answers (a query gives up within ~2 s; SRV asks twice in a row): workers start with the addresses. */
+export function firstSets(resolver: DnsResolver): Promise<void> {
+  return Promise.race([resolver.firstRound, Bun.sleep(5000)])
+}
+
 /**
  * SRV, then each chosen record target's addresses. node:dns gives no TTL for SRV records, so
  * the set is refreshed at its addresses' lowest TTL (within the bounds).

@@ -18,7 +18,7 @@ import { buildStatus, type ReloadRecord } from '../admin/status.ts'
 import { availableCpus } from '../runtime/cpus.ts'
 import { mergeSnapshots } from '../upstream/snapshot.ts'
 import { createHealthChecker, type HealthChecker, type TargetHealth } from './health-checker.ts'
-import { startDnsResolver, type DnsResolver } from './dns-resolver.ts'
+import { firstSets, startDnsResolver } from './dns-resolver.ts'
 import { nodeCaches, sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
 import { createSupervisor } from './supervisor.ts'
 import { refuseTakenPort } from './ports.ts'
@@ -60,16 +60,11 @@ export function workerCount(config: GatewayConfig): number {
  * RSS per worker under load (docs/performance-optimization.md, "Memory"). An operator's own
  * BUN_JSC_heapGrowthMaxIncrease wins.
  */
-export const WORKER_HEAP_GROWTH = { BUN_JSC_heapGrowthMaxIncrease: process.env.BUN_JSC_heapGrowthMaxIncrease ?? '1' }
+const WORKER_HEAP_GROWTH = { BUN_JSC_heapGrowthMaxIncrease: process.env.BUN_JSC_heapGrowthMaxIncrease ?? '1' }
 
 function workerBunFlags(config: GatewayConfig): string[] {
   const headerLimit = config.server.maxHeaderBytes + config.server.maxUrlBytes + 1024
   return ['--no-orphans', `--max-http-header-size=${headerLimit}`]
-}
-
-/** Waits for the resolver's first answers (a query gives up within ~2 s; SRV asks twice in a row): workers start with the addresses. */
-function firstSets(resolver: DnsResolver): Promise<void> {
-  return Promise.race([resolver.firstRound, Bun.sleep(5000)])
 }
 
 /** Waits for the checker's first round, at most the longest check timeout: a target down at start is out before it serves. */

@@ -108,6 +108,14 @@ export function createSupervisor(options: SupervisorOptions) {
   const metricsReplies = new Map<number, () => void>()
   const recycleQueue: { handle: WorkerHandle; reason: string; served: number; rssMb: number }[] = []
 
+  /**
+   * Tells every worker that was sent its start (a DNS address set, a log reopen): one still
+   * starting keeps the latest message and applies it once it serves, so none misses a change.
+   */
+  const announce = (message: PrimaryMessage): void => {
+    for (const w of workers.values()) if (w.greeted) sendTo(w, message)
+  }
+
   /** Live workers of the current generation. */
   const count = () => [...workers.values()].filter((w) => w.generation === generation).length
 
@@ -393,13 +401,7 @@ export function createSupervisor(options: SupervisorOptions) {
       for (const w of workers.values()) if (w.state !== 'starting') sendTo(w, message)
     },
 
-    /**
-     * Tells every worker that was sent its start (a DNS address set): one still starting keeps
-     * the latest set and applies it once it serves, so none misses a change.
-     */
-    announce(message: PrimaryMessage): void {
-      for (const w of workers.values()) if (w.greeted) sendTo(w, message)
-    },
+    announce,
 
     /** Every live worker's upstream snapshot; a worker that does not answer in 1 s is left out. */
     async upstreams(): Promise<UpstreamSnapshot[][]> {
@@ -426,9 +428,7 @@ export function createSupervisor(options: SupervisorOptions) {
      * SIGUSR1: every worker opens its access log file again, those still starting too (one
      * that opened the old file before this would write to it until the next rotation).
      */
-    reopenLogs(): void {
-      for (const w of workers.values()) if (w.greeted) sendTo(w, { type: 'reopen_logs' })
-    },
+    reopenLogs: () => announce({ type: 'reopen_logs' }),
 
     /** Workers started after the first generation, by reason. */
     restartsByReason: (): Readonly<Record<string, number>> => ({ ...restartsBy }),

@@ -27,6 +27,7 @@ import {
   unstorableReason,
 } from './policy.ts'
 import { byteRange } from './range.ts'
+import { VARIES_ON_CODING } from '../compression/index.ts'
 import type { SharedStore } from './shared-store.ts'
 import { consumedFields, targetedDirectives, targetedFields } from './targeted.ts'
 import { entrySize, type CacheEntry, type CacheStore } from './store.ts'
@@ -537,9 +538,6 @@ export function createResponseCache(deps: ResponseCacheDeps) {
 }
 
 export type ResponseCache = ReturnType<typeof createResponseCache>
-
-/** Vary already covers Accept-Encoding (by name, or by `*`). */
-const VARIES_ON_CODING = /(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i
 
 /**
  * A 304 does not change the stored bytes (RFC 9111 §3.2 keeps their Content-Encoding), so

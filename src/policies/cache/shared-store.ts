@@ -167,6 +167,10 @@ export function openSharedStore(options: SharedStoreOptions) {
     'SELECT NULL AS names, head, body FROM entries WHERE key = ?1 UNION ALL SELECT names, NULL, NULL FROM variants WHERE primary_key = ?1 LIMIT 1'
   )
   const selectEntry = db.query<{ head: string; body: Uint8Array }, [string]>('SELECT head, body FROM entries WHERE key = ?')
+  // The same choice without the row's head and body: only whether a row is there.
+  const selectNames = db.query<{ names: string }, [string]>(
+    "SELECT '[]' AS names FROM entries WHERE key = ?1 UNION ALL SELECT names FROM variants WHERE primary_key = ?1 LIMIT 1"
+  )
   const selectSize = db.query<{ size: number }, [string]>('SELECT size FROM entries WHERE key = ?')
   const touch = db.query('UPDATE entries SET used = ? WHERE key = ?')
   const upsertNames = db.query('INSERT INTO variants VALUES (?, ?) ON CONFLICT (primary_key) DO UPDATE SET names = excluded.names')
@@ -242,11 +246,7 @@ export function openSharedStore(options: SharedStoreOptions) {
     if (removed) changeBytes(-removed.size)
   }
   /** The Vary names `primary`'s stored entries are keyed by: [] for its own row, undefined when none is stored. */
-  const storedNames = (primary: string): string | undefined => {
-    const first = selectByPrimary.get(primary)
-    if (!first) return undefined
-    return first.names ?? '[]'
-  }
+  const storedNames = (primary: string): string | undefined => selectNames.get(primary)?.names
 
   /** Stores one entry; `fresh` when no worker had stored its primary key (the board said so): no Vary names to compare. */
   const writeOne = (entry: CacheEntry, head: string, fresh: boolean) => {

@@ -43,7 +43,7 @@ const WHOLE_BYTES = 64 * 1024
 
 const NO_TRANSFORM = /(?:^|,)\s*no-transform\s*(?:,|$)/i
 /** Vary already covers Accept-Encoding (by name, or by `*`). */
-const VARIES_ON_CODING = /(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i
+export const VARIES_ON_CODING = /(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i
 
 /** Adds Accept-Encoding to Vary, keeping what is there. */
 export function varyOnAcceptEncoding(headers: Headers): void {

@@ -12,7 +12,7 @@ import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
 import { resolveTls } from '../upstream/upstream.ts'
 import { createTarget, type TargetHealth } from '../upstream/target.ts'
-import { addressTarget, dnsNameOf, type AddressSet } from '../upstream/dns.ts'
+import { addressTarget, dnsNameOf, namedTls, type AddressSet } from '../upstream/dns.ts'
 
 export type { TargetHealth }
 
@@ -47,14 +47,17 @@ export function createHealthChecker(
   let checked: Checked[] = []
   const first: Promise<void>[] = []
   let stopped = false
+  const tlsByUpstream = new Map<string, ReturnType<typeof resolveTls>>()
   const watch = (name: string, from: string, base: string, host: string | undefined) => {
     const config = upstreams[name]!
     const check = config.healthCheck!
     const expect = new Set(check.expectStatus)
     // The upstream's own CA and server name, as the forwarder verifies it: a private-CA
     // target must not be judged against the system CAs. An address of a name: the name's.
-    const configured = resolveTls(config)
-    const tls = host === undefined ? configured : { rejectUnauthorized: true, ...configured, serverName: configured?.serverName ?? host.replace(/:\d+$/, '') }
+    // Read once per upstream, not once per address (a DNS change adds addresses).
+    let configured = tlsByUpstream.get(name)
+    if (configured === undefined && !tlsByUpstream.has(name)) tlsByUpstream.set(name, (configured = resolveTls(config)))
+    const tls = host === undefined ? configured : namedTls(configured, host)
     const headers: Record<string, string> = { 'user-agent': 'bun-gateway-health-check', ...(host === undefined ? {} : { host }) }
     {
       const state: Checked = { upstream: name, from, base, url: base + check.path, healthy: undefined, passes: 0, failures: 0 }

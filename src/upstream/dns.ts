@@ -73,6 +73,14 @@ export function addressTarget(name: DnsName, address: ResolvedAddress): Target {
   return { ...createTarget(addressUrl(name, address), address.weight), host: name.host }
 }
 
+/**
+ * The TLS settings for an address resolved from a name (`host`, the Host sent: the name with
+ * any port): the certificate is the name's, so it is verified against the name.
+ */
+export function namedTls<Tls extends { serverName?: string }>(tls: Tls | undefined, host: string): Tls & { rejectUnauthorized: boolean; serverName: string } {
+  return { rejectUnauthorized: true, ...tls, serverName: tls?.serverName ?? host.replace(/:\d+$/, '') } as Tls & { rejectUnauthorized: boolean; serverName: string }
+}
+
 /** The re-resolve delay in seconds: the record's TTL within [min, max] (a TTL of 0 must not make a busy loop). */
 export function boundTtl(ttlSeconds: number, minSeconds: number, maxSeconds: number): number {
   return Math.min(maxSeconds, Math.max(minSeconds, ttlSeconds))

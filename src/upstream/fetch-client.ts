@@ -6,7 +6,8 @@
  * HTTP/2 (`http2`, experimental in Bun 1.4, TLS only).
  */
 import { classifyFetchError, isRequestBodyTooLarge, UpstreamError } from './errors.ts'
-import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from './types.ts'
+import type { Target, UpstreamClient, UpstreamRequest, UpstreamResponse } from './types.ts'
+import { namedTls } from './dns.ts'
 
 export interface FetchClientOptions {
   /** Idle pooled connections kept; 0 disables keep-alive. */
@@ -32,16 +33,23 @@ export function createFetchClient(options: FetchClientOptions): UpstreamClient {
   /** Targets found not to speak HTTP/2 (fetch failed with HTTP2Unsupported), and those that did. */
   const http1Only = new Set<string>()
   const http2Seen = new Set<string>()
+  /** Each name-resolved target's TLS settings, made on its first try, not on every one. */
+  const namedTlsOf = new WeakMap<Target, NonNullable<FetchClientOptions['tls']>>()
   const fetchOnce = (request: UpstreamRequest, http2: boolean) => {
     // An address resolved from a name (upstream/dns.ts): Host and the TLS server name are the name's.
-    const named = request.target!.host
-    const tls = named === undefined ? options.tls : { rejectUnauthorized: true, ...options.tls, serverName: options.tls?.serverName ?? named.replace(/:\d+$/, '') }
+    const target = request.target!
+    const named = target.host
+    let tls = options.tls
+    if (named !== undefined) {
+      tls = namedTlsOf.get(target)
+      if (tls === undefined) namedTlsOf.set(target, (tls = namedTls(options.tls, named)))
+    }
     let headers = request.headers
     if (named !== undefined && !headers.has('host')) {
       headers = new Headers(headers)
       headers.set('host', named)
     }
-    return session.fetch(request.target!.base + request.path, {
+    return session.fetch(target.base + request.path, {
       method: request.method,
       headers,
       body: request.body,

@@ -7,7 +7,18 @@
  * variants are tracing off, on but unsampled (sampleRatio 0) and on and sampled (1), metrics
  * on in all three, exporting to bench/otlp-sink.ts (a process of its own, not measured).
  *
- *   bun run bench:overhead [-- --rounds 5 --duration 4 --connections 64 --path /api/small] [--tracing]
+ * Two settings make small costs measurable on a shared machine:
+ * - `--processes K` starts K processes of each variant: two processes of the same build differ
+ *   by up to ~1.5 µs per request for as long as they live (where the JIT and the allocator
+ *   landed), more than the cost being measured. A variant's figure is the mean of its
+ *   processes' medians, and the spread between them is printed.
+ * - `--delay-ms N` gives each connection N ms between its requests (wrk's `delay`), so every
+ *   variant serves the same offered rate. Flat out, a variant that costs more serves fewer
+ *   requests per wake-up and is also charged more kernel time per request; at one rate, the
+ *   difference is the feature's own CPU.
+ *
+ *   bun run bench:overhead [-- --rounds 5 --duration 4 --connections 64 --path /api/small]
+ *                          [--tracing] [--processes 3] [--delay-ms 5]
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -24,6 +35,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '64' },
     path: { type: 'string', default: '/api/small' },
     tracing: { type: 'boolean', default: false },
+    processes: { type: 'string', default: '1' },
+    'delay-ms': { type: 'string', default: '0' },
   },
 })
 
@@ -53,23 +66,28 @@ async function main() {
         { name: 'metrics on', metrics: true, access: false },
         { name: 'metrics on + access log', metrics: true, access: true },
       ]
+  const processes = Number(values.processes)
+  const delayMs = Number(values['delay-ms'])
+  // Process k of every variant before process k+1 of any: the rotation below alternates variants.
   const servers = []
-  for (const v of variants) {
-    const config = {
-      server: { host: '127.0.0.1', port: 0 },
-      admin: { port: 0 },
-      metrics: { enabled: v.metrics },
-      log: { access: v.access },
-      ...(v.tracing ? { tracing: v.tracing } : {}),
-      upstreams: { fixture: { targets: [`http://127.0.0.1:${upstream.port}`] } },
-      routes: [
-        { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
-        { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
-      ],
+  for (let k = 0; k < processes; k++) {
+    for (const [index, v] of variants.entries()) {
+      const config = {
+        server: { host: '127.0.0.1', port: 0 },
+        admin: { port: 0 },
+        metrics: { enabled: v.metrics },
+        log: { access: v.access },
+        ...(v.tracing ? { tracing: v.tracing } : {}),
+        upstreams: { fixture: { targets: [`http://127.0.0.1:${upstream.port}`] } },
+        routes: [
+          { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
+          { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
+        ],
+      }
+      const path = join(ROOT, '.tmp', `overhead-${servers.length}.json`)
+      await Bun.write(path, JSON.stringify(config))
+      servers.push({ variant: index, ...(await start(['src/main.ts', '--single-process', '--config', path])), cpu: [] as number[], rps: [] as number[] })
     }
-    const path = join(ROOT, '.tmp', `overhead-${servers.length}.json`)
-    await Bun.write(path, JSON.stringify(config))
-    servers.push({ ...v, ...(await start(['src/main.ts', '--single-process', '--config', path])), cpu: [] as number[], rps: [] as number[] })
   }
   const load = (port: number, seconds: number) =>
     runLoad(tool, {
@@ -77,6 +95,7 @@ async function main() {
       durationSeconds: seconds,
       connections: Number(values.connections),
       threads: 2,
+      delayMs: delayMs > 0 ? delayMs : undefined,
     })
   for (const s of servers) await load(s.port, 1) // warm the JIT and the pools
   const rounds = Number(values.rounds)
@@ -89,14 +108,19 @@ async function main() {
       s.rps.push(result.requestsPerSec)
     }
   }
-  const off = median(servers[0]!.cpu)
-  console.log(`${tool}, ${values.path}, ${rounds} rounds of ${values.duration}s at ${values.connections} connections, one process each`)
-  console.log('variant                    CPU µs/req (median)   req/s (median)   CPU vs off')
-  for (const s of servers) {
-    const cpu = median(s.cpu)
-    console.log(
-      `${s.name.padEnd(26)} ${cpu.toFixed(1).padStart(10)}            ${median(s.rps).toFixed(0).padStart(8)}        ${s === servers[0] ? '' : `${((cpu / off - 1) * 100).toFixed(1)}%`}`
-    )
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const results = variants.map((v, index) => {
+    const mine = servers.filter((s) => s.variant === index)
+    const medians = mine.map((s) => median(s.cpu))
+    return { name: v.name, cpu: mean(medians), spread: Math.max(...medians) - Math.min(...medians), rps: mean(mine.map((s) => median(s.rps))) }
+  })
+  const off = results[0]!.cpu
+  const pace = delayMs > 0 ? `, ${delayMs} ms between a connection's requests` : ''
+  console.log(`${tool}, ${values.path}, ${rounds} rounds of ${values.duration}s at ${values.connections} connections${pace}, ${processes} process(es) per variant`)
+  console.log('variant                    CPU µs/req   spread   req/s     over off')
+  for (const r of results) {
+    const over = r === results[0] ? '' : `${(r.cpu - off >= 0 ? '+' : '') + (r.cpu - off).toFixed(1)} µs (${((r.cpu / off - 1) * 100).toFixed(1)}%)`
+    console.log(`${r.name.padEnd(26)} ${r.cpu.toFixed(1).padStart(10)}   ${processes > 1 ? r.spread.toFixed(1).padStart(6) : '     -'}   ${r.rps.toFixed(0).padStart(6)}    ${over}`)
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { loadCommand, parseH2load, parseOha, parseWrk, pickTool } from './index.ts'
+import { loadCommand, parseH2load, parseOha, parseWrk, pickTool, runLoad } from './index.ts'
 
 const sample = (name: string) => Bun.file(join(import.meta.dir, '..', 'samples', name)).text()
 
@@ -51,6 +51,22 @@ describe('command lines', () => {
     expect(cmd.slice(0, 5)).toEqual(['wrk', '-t2', '-c32', '-d3s', '--latency'])
     expect(cmd.at(-1)).toBe(base.url)
     expect(env).toEqual({ BENCH_METHOD: 'POST', BENCH_BODY_BYTES: '4096', BENCH_UNIQUE: '1' })
+  })
+
+  // A real wrk against a real server: the pause is wrk's own `delay`, set by the Lua script.
+  test.skipIf(!Bun.which('wrk'))('wrk: delayMs paces each connection', async () => {
+    const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('ok') })
+    try {
+      const url = `http://127.0.0.1:${server.port}/`
+      const paced = await runLoad('wrk', { url, durationSeconds: 1, connections: 2, threads: 1, delayMs: 100 })
+      // 2 connections, one request per 100 ms each: about 20 in a second (flat out: thousands).
+      expect(paced.requests).toBeGreaterThan(0)
+      expect(paced.requests).toBeLessThanOrEqual(30)
+      expect(() => loadCommand('oha', { url, durationSeconds: 1, connections: 1, threads: 1, delayMs: 5 })).not.toThrow()
+      expect(runLoad('oha', { url, durationSeconds: 1, connections: 1, threads: 1, delayMs: 5 })).rejects.toThrow('cannot pace')
+    } finally {
+      server.stop(true)
+    }
   })
 
   test('oha: JSON output, no TUI, duration, unique paths as an escaped regex', () => {

@@ -40,6 +40,11 @@ export interface LoadOptions {
   headers?: Record<string, string>
   /** h2load: concurrent streams per connection. */
   streams?: number
+  /**
+   * wrk: ms each connection waits between its requests, so that runs compared at different
+   * costs see the same offered rate (bench:overhead). Not supported by the other tools.
+   */
+  delayMs?: number
 }
 
 /** oha if installed, else wrk; undefined when neither is. */
@@ -71,6 +76,7 @@ export function loadCommand(tool: ToolName, o: LoadOptions, logFile = '/dev/null
   if (o.method) env.BENCH_METHOD = o.method
   if (o.bodyBytes) env.BENCH_BODY_BYTES = String(o.bodyBytes)
   if (o.unique) env.BENCH_UNIQUE = '1'
+  if (o.delayMs) env.BENCH_DELAY_MS = String(o.delayMs)
   const script = join(import.meta.dir, 'wrk-json.lua')
   return {
     cmd: ['wrk', `-t${o.threads}`, `-c${o.connections}`, `-d${o.durationSeconds}s`, '--latency', ...Object.entries(o.headers ?? {}).flatMap(([n, v]) => ['-H', `${n}: ${v}`]), '-s', script, o.url],
@@ -79,6 +85,7 @@ export function loadCommand(tool: ToolName, o: LoadOptions, logFile = '/dev/null
 }
 
 export async function runLoad(tool: ToolName, o: LoadOptions): Promise<LoadResult> {
+  if (o.delayMs && tool !== 'wrk') throw new Error(`${tool} cannot pace its connections (delayMs): use wrk`)
   const dir = tool === 'h2load' ? mkdtempSync(join(tmpdir(), 'bench-h2load-')) : undefined
   const logFile = dir ? join(dir, 'requests.log') : undefined
   try {

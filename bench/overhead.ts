@@ -69,7 +69,7 @@ async function main() {
   const processes = Number(values.processes)
   const delayMs = Number(values['delay-ms'])
   // Process k of every variant before process k+1 of any: the rotation below alternates variants.
-  const servers = []
+  const servers: { variant: number; port: number; pid: number; cpu: number[]; rps: number[] }[] = []
   for (let k = 0; k < processes; k++) {
     for (const [index, v] of variants.entries()) {
       const config = {

@@ -33,12 +33,22 @@ export interface RequestTrace {
   readonly traceId: string
   /**
    * Starts the span of one upstream try (the first is resend 0): sets the `traceparent`
-   * naming it on `headers`, and the `tracestate` passed on (or removes the client's).
+   * naming it, and the `tracestate` passed on, on the try's `fields`, which the base client
+   * writes after the headers (the client's own were not copied: kernel/forwarding.ts).
    * Undefined when the trace is not sampled: the try is sent, and nothing is recorded.
    */
-  startTry(headers: Headers, method: string, path: string, resendCount: number): TryTrace | undefined
+  startTry(fields: TraceFields, method: string, path: string, resendCount: number): TryTrace | undefined
   /** Sets the `traceparent`/`tracestate` of a request sent without a try span (a WebSocket handshake). */
   inject(headers: Headers): void
+}
+
+/**
+ * The W3C trace fields an upstream try sends: set as strings on the request, not on its
+ * Headers (a new field and a delete on every request cost more than the span they name).
+ */
+export interface TraceFields {
+  traceparent?: string | undefined
+  tracestate?: string | undefined
 }
 
 /** One upstream try's span: ended with the target tried and what came of it. */

@@ -136,6 +136,14 @@ describe('a compressing route', () => {
   })
 })
 
+test('a traced request does not pass on the client’s trace fields (the gateway sends its own); an untraced one does', () => {
+  const incoming = new Headers({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'rojo=1' })
+  const traced = upstreamRequestHeaders(incoming, { ...base, traced: true }, false)
+  expect([traced.get('traceparent'), traced.get('tracestate')]).toEqual([null, null])
+  const passed = upstreamRequestHeaders(incoming, base, false)
+  expect(passed.get('tracestate')).toBe('rojo=1')
+})
+
 describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
   const incomings: Record<string, Record<string, string>> = {
     plain: { host: 'a.example', origin: 'https://app.example', 'accept-encoding': 'gzip' },
@@ -160,6 +168,7 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
     'a browser Accept-Encoding': { host: 'a.example', 'accept-encoding': 'gzip, deflate, br' },
     'cookies with the admin session': { host: 'a.example', cookie: 'a=1; gateway_admin=123.abc; b=2' },
     'only the admin session cookie': { host: 'a.example', cookie: 'gateway_admin=123.abc' },
+    'trace fields': { host: 'a.example', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'rojo=1' },
   }
   const contexts: Record<string, ForwardingContext> = {
     untrusted: base,
@@ -176,6 +185,7 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
       rules: { add: { origin: 'https://gw.example', 'x-a_b': 'added' }, set: { 'accept-encoding': 'gzip' }, remove: ['cookie', 'x-forwarded-host'] },
     },
     compressing: { ...base, acceptEncoding: negotiator(['zstd', 'br', 'gzip']) },
+    traced: { ...base, traced: true },
     'compressing, with header rules': { ...base, acceptEncoding: negotiator(['gzip']), rules: { add: { 'accept-encoding': 'zstd' }, set: {}, remove: [] } },
     'trusted, authenticated, credential forwarded': {
       ...base,
@@ -198,6 +208,8 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
     'x-consumer',
     'x-user',
     'x-api-key',
+    'traceparent',
+    'tracestate',
   ]
   for (const [incomingName, fields] of Object.entries(incomings)) {
     for (const [contextName, context] of Object.entries(contexts)) {

@@ -120,6 +120,11 @@ export interface ForwardingContext {
    * it negotiated), so what the cache keys a variant on is the coding of its body.
    */
   acceptEncoding?: (received: string | null) => string
+  /**
+   * The request is traced (tracing/): the gateway sends its own `traceparent` and `tracestate`
+   * (W3C Trace Context §3.2), so the client's are not copied.
+   */
+  traced?: boolean
   /** The authenticated caller, once the route's auth stage ran. */
   identity: { readonly consumer: string; readonly header: string; readonly credentialField: string | undefined } | undefined
 }
@@ -136,6 +141,7 @@ function copiesField(name: string, named: ReadonlySet<string> | undefined, conte
   if (!context.peerTrusted && FORWARDING_SET.has(name)) return false
   // X_Forwarded_For reads as X-Forwarded-For in WSGI, CGI and PHP.
   if (context.dropUnderscores && name.includes('_')) return false
+  if ((name === 'traceparent' || name === 'tracestate') && context.traced) return false
   // Bun answers Expect: 100-continue itself; the upstream gets the whole body.
   return name !== 'expect'
 }

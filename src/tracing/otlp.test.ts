@@ -2,6 +2,7 @@
 import { describe, expect, test } from 'bun:test'
 import { decodeTraces } from '../../test/fixtures/otlp-receiver.ts'
 import { createOtlpEncoder } from './otlp.ts'
+import type { TraceFields } from '../kernel/exchange.ts'
 import { ClientSpan, ServerSpan, type Span } from './spans.ts'
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c'
@@ -23,8 +24,8 @@ describe('createOtlpEncoder', () => {
   test('a server span and its client span decode with the official definitions', () => {
     const sink: Span[] = []
     const server = serverSpan(sink)
-    const headers = new Headers()
-    const tryTrace = server.startTry(headers, 'GET', '/users?q=secret', 1) as ClientSpan
+    const fields: TraceFields = {}
+    const tryTrace = server.startTry(fields, 'GET', '/users?q=secret', 1) as ClientSpan
     tryTrace.end('http://[::1]:3000/base', undefined, 'connect_refused')
     server.finish()
     const [client, decodedServer] = decodeTraces(encode(sink))
@@ -60,7 +61,7 @@ describe('createOtlpEncoder', () => {
     })
     expect(client).toMatchObject({ traceId: TRACE, parentSpanId: 'b7ad6b7169203331', name: 'GET', kind: 3, statusCode: 2, flags: 0x101 })
     expect(client!.spanId).toMatch(/^[0-9a-f]{16}$/)
-    expect(headers.get('traceparent')).toBe(`00-${TRACE}-${client!.spanId}-01`)
+    expect(fields).toEqual({ traceparent: `00-${TRACE}-${client!.spanId}-01`, tracestate: 'rojo=1' })
     for (const span of [client!, decodedServer!]) expect(new Set(span.attributeKeys).size).toBe(span.attributeKeys.length)
     expect(client!.attributes).toEqual({
       'http.request.method': 'GET',

@@ -4,7 +4,7 @@
  * copied in as strings and numbers, and the encoder (otlp.ts) names the attributes off the
  * request path. An unsampled request gets no span at all, only the ids to pass on.
  */
-import type { RequestTrace, TryTrace } from '../kernel/exchange.ts'
+import type { RequestTrace, TraceFields, TryTrace } from '../kernel/exchange.ts'
 import { formatTraceparent, randomHex } from './trace-context.ts'
 
 /** Where ended spans go: the export queue (exporter.ts). */
@@ -17,7 +17,7 @@ const SAMPLED = 0x01
 const HAS_IS_REMOTE = 0x100
 const IS_REMOTE = 0x200
 
-/** Sets the trace fields of an upstream request: the client's own are never passed on as they came. */
+/** Sets the trace fields of a WebSocket handshake: the client's own are never passed on as they came. */
 function propagate(headers: Headers, traceparent: string, traceState: string | undefined): void {
   headers.set('traceparent', traceparent)
   if (traceState === undefined) headers.delete('tracestate')
@@ -57,9 +57,10 @@ export class ServerSpan implements RequestTrace {
     this.flags = SAMPLED | HAS_IS_REMOTE | (parentSpanId === undefined ? 0 : IS_REMOTE)
   }
 
-  startTry(headers: Headers, method: string, path: string, resendCount: number): TryTrace {
+  startTry(fields: TraceFields, method: string, path: string, resendCount: number): TryTrace {
     const span = new ClientSpan(this.sink, this.traceId, randomHex(16), this.spanId, this.traceState, performance.now(), method, path, resendCount)
-    propagate(headers, formatTraceparent(this.traceId, span.spanId, true), this.traceState)
+    fields.traceparent = formatTraceparent(this.traceId, span.spanId, true)
+    fields.tracestate = this.traceState
     return span
   }
 
@@ -123,8 +124,9 @@ export class UnsampledTrace implements RequestTrace {
     this.traceparent = formatTraceparent(traceId, randomHex(16), false)
   }
 
-  startTry(headers: Headers): undefined {
-    propagate(headers, this.traceparent, this.traceState)
+  startTry(fields: TraceFields): undefined {
+    fields.traceparent = this.traceparent
+    fields.tracestate = this.traceState
   }
 
   inject(headers: Headers): void {

@@ -45,9 +45,12 @@ export function createFetchClient(options: FetchClientOptions): UpstreamClient {
       if (tls === undefined) namedTlsOf.set(target, (tls = namedTls(options.tls, named)))
     }
     let headers = request.headers
-    if (named !== undefined && !headers.has('host')) {
+    const { traceparent, tracestate } = request
+    if ((named !== undefined && !headers.has('host')) || traceparent !== undefined) {
       headers = new Headers(headers)
-      headers.set('host', named)
+      if (named !== undefined && !headers.has('host')) headers.set('host', named)
+      if (traceparent !== undefined) headers.set('traceparent', traceparent)
+      if (tracestate !== undefined) headers.set('tracestate', tracestate)
     }
     return session.fetch(target.base + request.path, {
       method: request.method,

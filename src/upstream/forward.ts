@@ -189,6 +189,8 @@ function hashKeyFunction(hashOn: string): (exchange: Exchange) => string | undef
 class OutgoingRequest implements UpstreamRequest {
   target: Target | undefined = undefined
   hashKey: string | undefined = undefined
+  traceparent: string | undefined = undefined
+  tracestate: string | undefined = undefined
   constructor(
     readonly method: string,
     readonly path: string,
@@ -224,6 +226,9 @@ class ExchangeContext implements ForwardingContext {
   }
   get requestId(): string {
     return this.exchange.requestId
+  }
+  get traced(): boolean {
+    return this.exchange.trace !== undefined
   }
 }
 

@@ -71,6 +71,12 @@ export interface UpstreamRequest {
    * and request id, and with tracing each try is a span of its `trace` (wrappers/tracing.ts).
    */
   exchange?: Exchange
+  /**
+   * The W3C trace fields of this try (wrappers/tracing.ts sets them when tracing is on): the
+   * base client sends them after `headers`.
+   */
+  traceparent?: string | undefined
+  tracestate?: string | undefined
 }
 
 /**

@@ -196,6 +196,26 @@ describe('tracing', () => {
     expect(upstream.requests[2]!.headers.tracestate).toBeUndefined()
   }, 20_000)
 
+  test('the fetch base client sends the same fields: the try’s traceparent and the trusted tracestate, once each', async () => {
+    start()
+    const gw = await gateway(
+      { trustIncoming: true, sampleRatio: 1 },
+      { upstreams: { app: { targets: [upstream.origin], timeoutMs: 5000, client: 'fetch' } } }
+    )
+    const tracestate = 'rojo=00f067aa0ba902b7'
+    expect((await fetch(gw.url('/api/a'), { headers: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate } })).status).toBe(200)
+    // Not traced by the caller: the gateway's own trace, and no tracestate at all.
+    expect((await fetch(gw.url('/api/b'))).status).toBe(200)
+    await stopped(gw)
+
+    const client = byKind(receiver.spans, 3).find((span) => span.traceId === TRACE)!
+    // One value each: the client's own fields were not copied beside the gateway's.
+    expect(upstream.requests[0]!.headers.traceparent).toBe(`00-${TRACE}-${client.spanId}-01`)
+    expect(upstream.requests[0]!.headers.tracestate).toBe(tracestate)
+    expect(upstreamParent(1).traceId).not.toBe(TRACE)
+    expect(upstream.requests[1]!.headers.tracestate).toBeUndefined()
+  }, 20_000)
+
   test('a WebSocket handshake is sent upstream under the request’s span, never the client’s traceparent', async () => {
     start()
     let handshake: Record<string, string> | undefined

@@ -249,6 +249,9 @@ class ActiveExchange implements ParserEvents {
       if (typeof value === 'string') head += `${name}: ${value}${CRLF}`
       else for (const one of value) head += `${name}: ${one}${CRLF}`
     }
+    const { traceparent, tracestate } = this.request
+    if (traceparent !== undefined) head += `traceparent: ${traceparent}${CRLF}`
+    if (tracestate !== undefined) head += `tracestate: ${tracestate}${CRLF}`
     const declared = fields['content-length'] === undefined ? null : String(fields['content-length'])
     const chunked = body !== null && declared === null
     if (chunked) head += `transfer-encoding: chunked${CRLF}`

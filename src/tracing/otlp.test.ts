@@ -118,6 +118,20 @@ describe('createOtlpEncoder', () => {
     expect(decoded[300]!.attributes['gateway.consumer']).toBe('alice')
   })
 
+  test('string values around the one-byte length limits decode whole, ASCII or not', () => {
+    // user_agent.original's key field is 21 bytes: an ASCII value of up to 102 characters has
+    // one-byte lengths (KeyValue ≤ 127 bytes); from 103 on, and for non-ASCII, two.
+    const sink: Span[] = []
+    const values: string[] = []
+    for (let n = 90; n <= 140; n++) values.push('a'.repeat(n), 'ü'.repeat(n >> 1) + 'a'.repeat(n - (n >> 1)))
+    for (const value of values) {
+      const span = serverSpan(sink)
+      span.userAgent = value
+      span.finish()
+    }
+    expect(decodeTraces(encode(sink)).map((s) => s.attributes['user_agent.original'])).toEqual(values)
+  })
+
   test('the body is a view of the buffer, valid until the next batch; a batch that fails to encode leaves nothing behind', () => {
     const sink: Span[] = []
     serverSpan(sink, { path: '/first' }).finish()

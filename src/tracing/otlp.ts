@@ -25,8 +25,12 @@ class Writer {
   buf = new Uint8Array(64 * 1024)
   pos = 0
 
+  /** Room for `n` more bytes; small enough to be inlined where it is called (every field). */
   reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return
+    if (this.pos + n > this.buf.length) this.grow(n)
+  }
+
+  private grow(n: number): void {
     const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n))
     next.set(this.buf.subarray(0, this.pos))
     this.buf = next
@@ -156,11 +160,13 @@ class Writer {
 
   /**
    * A span attribute (KeyValue, field 9 of Span) with a string value; `key` is the key's field,
-   * encoded once (keyField). Short values, the common case, need no length computed ahead.
+   * encoded once (keyField). An ASCII value whose KeyValue fits in 127 bytes, the common case
+   * (a request id, a path, an address), has one-byte lengths written as it goes; a longer or
+   * non-ASCII one takes the general path.
    */
   stringAttribute(key: Uint8Array, value: string, tag = ATTRIBUTE_TAG): void {
     const n = value.length
-    if (n + key.length < 40) {
+    if (n + key.length < 124) {
       this.reserve(4 + key.length + 3 * n)
       const buf = this.buf
       const start = this.pos

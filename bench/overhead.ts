@@ -7,21 +7,28 @@
  * variants are tracing off, on but unsampled (sampleRatio 0) and on and sampled (1), metrics
  * on in all three, exporting to bench/otlp-sink.ts (a process of its own, not measured).
  *
- * Two settings make small costs measurable on a shared machine:
- * - `--processes K` starts K processes of each variant: two processes of the same build differ
- *   by up to ~1.5 µs per request for as long as they live (where the JIT and the allocator
- *   landed), more than the cost being measured. A variant's figure is the mean of its
- *   processes' medians, and the spread between them is printed.
+ * Small costs are lost in a shared machine's noise unless it is taken apart:
+ * - Two processes of one build differ by up to ~3.5 µs per request for as long as they live
+ *   (where the JIT and the allocator landed), more than tracing's budget. `--in-process` runs
+ *   every variant as a worker (startWorker, real sockets) inside this one process, so they
+ *   share one JIT and one heap and that bias is gone; `--processes K` instead starts K
+ *   processes of each variant and averages them.
+ * - Each round loads every variant once, so the report pairs them by round: the cost over
+ *   "off" is the mean of the per-round differences, with its standard error (drift between
+ *   rounds cancels in a pair; what is left is the ± to read the figure with).
  * - `--delay-ms N` gives each connection N ms between its requests (wrk's `delay`), so every
  *   variant serves the same offered rate. Flat out, a variant that costs more serves fewer
  *   requests per wake-up and is also charged more kernel time per request; at one rate, the
  *   difference is the feature's own CPU.
  *
  *   bun run bench:overhead [-- --rounds 5 --duration 4 --connections 64 --path /api/small]
- *                          [--tracing] [--processes 3] [--delay-ms 5]
+ *                          [--tracing] [--in-process | --processes 3] [--delay-ms 5]
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { validateConfig } from '../src/config/load.ts'
+import { silentLogger } from '../src/log.ts'
+import { startWorker } from '../src/worker/server.ts'
 import { measureCpu } from './cpu.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
 import { startListening } from './listening.ts'
@@ -36,11 +43,13 @@ const { values } = parseArgs({
     path: { type: 'string', default: '/api/small' },
     tracing: { type: 'boolean', default: false },
     processes: { type: 'string', default: '1' },
+    'in-process': { type: 'boolean', default: false },
     'delay-ms': { type: 'string', default: '0' },
   },
 })
 
 const children: { kill(): void }[] = []
+const stops: (() => Promise<void>)[] = []
 async function start(args: string[]): Promise<{ port: number; pid: number }> {
   const started = await startListening(args)
   children.push(started.proc)
@@ -66,27 +75,62 @@ async function main() {
         { name: 'metrics on', metrics: true, access: false },
         { name: 'metrics on + access log', metrics: true, access: true },
       ]
-  const processes = Number(values.processes)
+  const inProcess = values['in-process']
+  const processes = inProcess ? 1 : Number(values.processes)
   const delayMs = Number(values['delay-ms'])
+  const configOf = (v: (typeof variants)[number]) => ({
+    server: { host: '127.0.0.1', port: 0 },
+    admin: { port: 0 },
+    metrics: { enabled: v.metrics },
+    log: { access: v.access },
+    ...(v.tracing ? { tracing: v.tracing } : {}),
+    upstreams: { fixture: { targets: [`http://127.0.0.1:${upstream.port}`] } },
+    routes: [
+      { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
+      { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
+    ],
+  })
+  /** One gateway: its port and how to read the CPU it spends (µs) from now. */
+  interface Server {
+    variant: number
+    port: number
+    cpuFrom(): () => number
+    cpu: number[]
+    rps: number[]
+  }
+  // This process's CPU: the variants in it take turns, so a window holds only the loaded one's work.
+  const ownCpu = () => {
+    const start = process.cpuUsage()
+    return () => {
+      const used = process.cpuUsage(start)
+      return used.user + used.system
+    }
+  }
   // Process k of every variant before process k+1 of any: the rotation below alternates variants.
-  const servers: { variant: number; port: number; pid: number; cpu: number[]; rps: number[] }[] = []
+  const servers: Server[] = []
   for (let k = 0; k < processes; k++) {
     for (const [index, v] of variants.entries()) {
-      const config = {
-        server: { host: '127.0.0.1', port: 0 },
-        admin: { port: 0 },
-        metrics: { enabled: v.metrics },
-        log: { access: v.access },
-        ...(v.tracing ? { tracing: v.tracing } : {}),
-        upstreams: { fixture: { targets: [`http://127.0.0.1:${upstream.port}`] } },
-        routes: [
-          { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
-          { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
-        ],
+      if (inProcess) {
+        const checked = validateConfig(configOf(v))
+        if (!checked.ok) throw new Error(checked.errors.join('\n'))
+        const worker = startWorker(checked.config, silentLogger)
+        stops.push(() => worker.stop(true))
+        servers.push({ variant: index, port: worker.port, cpuFrom: ownCpu, cpu: [], rps: [] })
+        continue
       }
       const path = join(ROOT, '.tmp', `overhead-${servers.length}.json`)
-      await Bun.write(path, JSON.stringify(config))
-      servers.push({ variant: index, ...(await start(['src/main.ts', '--single-process', '--config', path])), cpu: [] as number[], rps: [] as number[] })
+      await Bun.write(path, JSON.stringify(configOf(v)))
+      const { port, pid } = await start(['src/main.ts', '--single-process', '--config', path])
+      servers.push({
+        variant: index,
+        port,
+        cpuFrom: () => {
+          const cpu = measureCpu(pid)
+          return () => cpu.stop() * 1000
+        },
+        cpu: [],
+        rps: [],
+      })
     }
   }
   const load = (port: number, seconds: number) =>
@@ -102,25 +146,35 @@ async function main() {
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < servers.length; i++) {
       const s = servers[(i + round) % servers.length]!
-      const cpu = measureCpu(s.pid)
+      const spent = s.cpuFrom()
       const result = await load(s.port, Number(values.duration))
-      s.cpu.push((cpu.stop() * 1000) / result.requests)
+      s.cpu.push(spent() / result.requests)
       s.rps.push(result.requestsPerSec)
     }
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-  const results = variants.map((v, index) => {
+  // A variant's figure in a round: the mean over its processes.
+  const byRound = variants.map((_, index) => {
     const mine = servers.filter((s) => s.variant === index)
-    const medians = mine.map((s) => median(s.cpu))
-    return { name: v.name, cpu: mean(medians), spread: Math.max(...medians) - Math.min(...medians), rps: mean(mine.map((s) => median(s.rps))) }
+    return { mine, rounds: Array.from({ length: rounds }, (_, round) => mean(mine.map((s) => s.cpu[round]!))) }
   })
-  const off = results[0]!.cpu
+  const off = byRound[0]!.rounds
   const pace = delayMs > 0 ? `, ${delayMs} ms between a connection's requests` : ''
-  console.log(`${tool}, ${values.path}, ${rounds} rounds of ${values.duration}s at ${values.connections} connections${pace}, ${processes} process(es) per variant`)
-  console.log('variant                    CPU µs/req   spread   req/s     over off')
-  for (const r of results) {
-    const over = r === results[0] ? '' : `${(r.cpu - off >= 0 ? '+' : '') + (r.cpu - off).toFixed(1)} µs (${((r.cpu / off - 1) * 100).toFixed(1)}%)`
-    console.log(`${r.name.padEnd(26)} ${r.cpu.toFixed(1).padStart(10)}   ${processes > 1 ? r.spread.toFixed(1).padStart(6) : '     -'}   ${r.rps.toFixed(0).padStart(6)}    ${over}`)
+  const where = inProcess ? 'all variants in this process' : `${processes} process(es) per variant`
+  console.log(`${tool}, ${values.path}, ${rounds} rounds of ${values.duration}s at ${values.connections} connections${pace}, ${where}`)
+  console.log('variant                    CPU µs/req (median)   req/s    over off (mean of round pairs ± standard error)')
+  for (const [index, v] of variants.entries()) {
+    const { mine, rounds: cpu } = byRound[index]!
+    const medians = mine.map((s) => median(s.cpu))
+    const spread = processes > 1 ? ` (processes ${Math.min(...medians).toFixed(1)}-${Math.max(...medians).toFixed(1)})` : ''
+    let over = ''
+    if (index > 0) {
+      const pairs = cpu.map((value, round) => value - off[round]!)
+      const m = mean(pairs)
+      const se = pairs.length > 1 ? Math.sqrt(pairs.reduce((sum, d) => sum + (d - m) ** 2, 0) / (pairs.length - 1) / pairs.length) : NaN
+      over = `${m >= 0 ? '+' : ''}${m.toFixed(1)} ± ${se.toFixed(1)} µs (${((m / mean(off)) * 100).toFixed(1)}%)`
+    }
+    console.log(`${v.name.padEnd(26)} ${median(cpu).toFixed(1).padStart(10)}${spread.padEnd(14)} ${mean(mine.map((s) => median(s.rps))).toFixed(0).padStart(8)}    ${over}`)
   }
 }
 
@@ -128,4 +182,5 @@ try {
   await main()
 } finally {
   for (const child of children) child.kill()
+  await Promise.all(stops.map((stop) => stop()))
 }

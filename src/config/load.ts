@@ -257,7 +257,7 @@ function tracingErrors(config: GatewayConfig): string[] {
   for (const [name, reference] of Object.entries(tracing.headers)) {
     const resolved = resolveSecret(reference)
     if ('error' in resolved) errors.push(`tracing.headers.${name}: ${resolved.error}`)
-    // RFC 9110 §5.5: no control characters in a field value (fetch would refuse every export).
+    // RFC 9110 §5.5: no control characters in a field value (fetch would refuse every export; the http:// poster writes the value as it is).
     else if (/[\x00-\x08\x0a-\x1f\x7f]/.test(resolved.value)) errors.push(`tracing.headers.${name}: must not contain control characters`)
     else tracing.headers[name] = resolved.value
   }

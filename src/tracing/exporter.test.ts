@@ -104,6 +104,18 @@ describe('createSpanExporter', () => {
     await refused.close()
   })
 
+  test('an https:// collector goes through fetch, not the http:// poster: a plain-HTTP port fails its TLS handshake', async () => {
+    receiver = startOtlpReceiver()
+    const spans = exporter(receiver.url.replace('http:', 'https:'), { batchSize: 2 })
+    endSpans(spans, 2)
+    await spans.flush()
+    expect(spans.stats()).toEqual({ queueFull: 0, exportFailed: 2, exported: 0 })
+    // No export request was read by the receiver, and the failure is fetch's, not the poster's framing.
+    expect(receiver.requests).toHaveLength(0)
+    expect(spans.warnings[0]!.error).not.toBe('malformed_head')
+    await spans.close()
+  })
+
   test('close exports what is left', async () => {
     receiver = startOtlpReceiver()
     const spans = exporter(receiver.url)

@@ -14,12 +14,13 @@ export const LAYERS: readonly (readonly string[])[] = [
   // What everything builds on: the Exchange, stages, errors, forwarding rules; small leaves.
   ['kernel', 'net', 'files', 'log', 'version', 'self'],
   // Each built-in policy, and the plugin API (plugin.ts) users import; the access log (its field names are the config's).
-  // Tracing: W3C trace context, spans and their OTLP export (the pipeline and the upstream use it).
-  ['policies', 'plugin', 'access-log', 'tracing'],
+  ['policies', 'plugin', 'access-log'],
   // The config: its schema assembles the policies' keys.
   ['config'],
   ['upstream'],
-  ['edge', 'replicas'],
+  // Tracing: W3C trace context, spans and their OTLP export, whose answers the native client's
+  // parser reads (the upstream sees a trace only through the kernel's RequestTrace).
+  ['edge', 'replicas', 'tracing'],
   ['metrics'],
   // A route's chain from the policies, around the forwarder.
   ['pipeline'],

@@ -6,17 +6,19 @@
  * flight at a time (exporter.ts), so one connection is all it needs; it is opened again after
  * the collector closes it. https:// collectors keep using fetch.
  *
- * The answer is read only as far as the exporter needs: the status (RFC 9112 §4), and the end
- * of the body, by Content-Length, chunked framing (§7.1) or the connection's close (§6.3), so
- * the connection can be kept. Anything else that cannot be framed closes the connection.
+ * The answer is read by the native client's parser (upstream/native/parser.ts): its status,
+ * and its end by Content-Length, chunked framing or the close, so the connection can be kept
+ * when the collector allows it. A malformed answer closes the connection.
  */
+import { ResponseParser, type ParserEvents } from '../upstream/native/parser.ts'
 
 export interface Poster {
-  /** POSTs `body` (copied before this returns); the answer's status, or rejects (`code` names a network error). */
+  /** POSTs `body` (copied before this returns); the answer's status, or rejects (`code` names a network error). One at a time. */
   post(body: Uint8Array): Promise<number>
   close(): void
 }
 
+/** A failure of the poster's own: the deadline passed, or the connection refused the write. */
 class PostError extends Error {
   constructor(readonly code: string) {
     super(code)
@@ -25,12 +27,8 @@ class PostError extends Error {
 
 type Socket = Awaited<ReturnType<typeof Bun.connect>>
 
-const HEAD_END = '\r\n\r\n'
-const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})/
+/** Longest answer head read (a collector's is a few lines). */
 const MAX_HEAD = 16 * 1024
-
-/** What is left to read of an answer, once its head is in. */
-type Framing = { kind: 'length'; remaining: number } | { kind: 'chunked' } | { kind: 'close' } | { kind: 'none' }
 
 export function createPoster(endpoint: string, headers: Readonly<Record<string, string>>, timeoutMs: number): Poster {
   const url = new URL(endpoint)
@@ -41,23 +39,26 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
   const headPrefix = `POST ${url.pathname}${url.search} HTTP/1.1\r\n${fields}`
 
   let socket: Socket | undefined
-  let connecting: Promise<Socket> | undefined
   /** The export waiting for its answer. */
   let current: { resolve(status: number): void; reject(err: Error): void } | undefined
   let unsent: Uint8Array | undefined
-  // The answer read so far (latin1: the head is ASCII, the body is only counted).
-  let text = ''
+  const parser = new ResponseParser()
   let status = 0
-  let framing: Framing | undefined
+  /** Whether the connection may carry the next export (the parser's verdict at the answer's end). */
   let keep = true
-  /** Whether any byte of the current answer came. */
-  let answered = false
+  const events: ParserEvents = {
+    head(head) {
+      status = head.status
+    },
+    body() {},
+    end(mustClose) {
+      keep = !mustClose
+    },
+  }
 
   const settle = (err: Error | undefined) => {
     const waiting = current
     current = undefined
-    text = ''
-    framing = undefined
     unsent = undefined
     if (err) waiting?.reject(err)
     else waiting?.resolve(status)
@@ -69,66 +70,6 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
     old?.end()
   }
 
-  /** Reads what came; true once the answer is whole. */
-  const read = (): boolean => {
-    for (;;) {
-      if (framing === undefined) {
-        const end = text.indexOf(HEAD_END)
-        if (end === -1) {
-          if (text.length > MAX_HEAD) throw new PostError('malformed_head')
-          return false
-        }
-        const head = text.slice(0, end)
-        text = text.slice(end + 4)
-        const line = STATUS_LINE.exec(head)
-        if (line === null) throw new PostError('malformed_head')
-        status = Number(line[1])
-        // An interim answer (100 Continue): the real one follows.
-        if (status < 200) continue
-        const lower = head.toLowerCase()
-        keep = !/\r\nconnection:[^\r]*\bclose\b/.test(lower) && head.startsWith('HTTP/1.1')
-        const length = /\r\ncontent-length: *(\d+) *(?:\r|$)/.exec(lower)
-        if (status === 204 || status === 304) framing = { kind: 'none' }
-        else if (/\r\ntransfer-encoding:[^\r]*chunked/.test(lower)) framing = { kind: 'chunked' }
-        else if (length !== null) framing = { kind: 'length', remaining: Number(length[1]) }
-        else {
-          framing = { kind: 'close' }
-          keep = false
-        }
-      }
-      switch (framing.kind) {
-        case 'none':
-          return true
-        case 'close':
-          // Complete when the collector closes (the close handler settles it).
-          text = ''
-          return false
-        case 'length': {
-          const taken = Math.min(framing.remaining, text.length)
-          framing.remaining -= taken
-          text = text.slice(taken)
-          return framing.remaining === 0
-        }
-        case 'chunked': {
-          const line = text.indexOf('\r\n')
-          if (line === -1) return false
-          const size = parseInt(text.slice(0, line), 16)
-          if (!Number.isFinite(size) || size < 0) throw new PostError('malformed_head')
-          if (size === 0) {
-            // Trailers, if any, end with an empty line.
-            const rest = text.slice(line + 2)
-            if (rest.startsWith('\r\n')) return true
-            if (rest.includes(HEAD_END)) return true
-            return false
-          }
-          if (text.length < line + 2 + size + 2) return false
-          text = text.slice(line + 2 + size + 2)
-          continue
-        }
-      }
-    }
-  }
-
   const connect = (): Promise<Socket> =>
     Bun.connect({
       hostname,
@@ -137,15 +78,12 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
         // A connection given up (a timeout, a close after its answer) may still call back: only the open one counts.
         data(s, bytes) {
           if (s !== socket || current === undefined) return
-          answered = true
-          text += bytes.toString('latin1')
-          let whole: boolean
           try {
-            whole = read()
+            parser.feed(bytes)
           } catch (err) {
             return drop(err as Error)
           }
-          if (!whole) return
+          if (!parser.done) return
           if (!keep) {
             socket = undefined
             s.end()
@@ -160,11 +98,14 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
         close(s) {
           if (s !== socket) return
           socket = undefined
-          // An answer framed by the close is whole now; any other was cut.
-          if (current !== undefined) {
-            if (framing?.kind === 'close') settle(undefined)
-            else settle(new PostError('reset'))
+          if (current === undefined) return
+          // An answer framed by the close is whole now; any other was cut (reset, length_mismatch).
+          try {
+            parser.close()
+          } catch (err) {
+            return settle(err as Error)
           }
+          settle(undefined)
         },
         error(s, err) {
           if (s !== socket) return
@@ -176,12 +117,9 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
 
   /** One exchange on the open connection, or a new one. */
   const exchange = async (message: Uint8Array): Promise<number> => {
-    if (socket === undefined) {
-      connecting ??= connect().finally(() => (connecting = undefined))
-      socket = await connecting
-    }
+    socket ??= await connect()
     const open = socket
-    answered = false
+    parser.reset(events, MAX_HEAD, 'POST')
     const answer = new Promise<number>((resolve, reject) => (current = { resolve, reject }))
     const timer = setTimeout(() => drop(new PostError('timeout')), timeoutMs)
     const written = open.write(message)
@@ -207,7 +145,7 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
       } catch (err) {
         // A kept connection the collector closed while it sat idle (the keep-alive race): once
         // more on a new one, as long as no byte of an answer came.
-        if (!reused || answered || !(err instanceof PostError) || err.code !== 'reset') throw err
+        if (!reused || parser.started || (err as { code?: unknown }).code !== 'reset') throw err
         return exchange(message)
       }
     },

@@ -142,6 +142,9 @@ test('a traced request does not pass on the client’s trace fields (the gateway
   expect([traced.get('traceparent'), traced.get('tracestate')]).toEqual([null, null])
   const passed = upstreamRequestHeaders(incoming, base, false)
   expect(passed.get('tracestate')).toBe('rojo=1')
+  // Nor a route's header rule: the base client writes the gateway's after these, and two traceparents are none (W3C §3.2).
+  const ruled = upstreamRequestHeaders(incoming, { ...base, traced: true, rules: { add: { tracestate: 'x=1' }, set: { traceparent: 'set' }, remove: [] } }, false)
+  expect([ruled.get('traceparent'), ruled.get('tracestate')]).toEqual([null, null])
 })
 
 describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
@@ -186,6 +189,7 @@ describe('sentHeaderValue answers what upstreamRequestHeaders sends', () => {
     },
     compressing: { ...base, acceptEncoding: negotiator(['zstd', 'br', 'gzip']) },
     traced: { ...base, traced: true },
+    'traced, with header rules on the trace fields': { ...base, traced: true, rules: { add: { tracestate: 'x=1' }, set: { traceparent: 'set' }, remove: [] } },
     'compressing, with header rules': { ...base, acceptEncoding: negotiator(['gzip']), rules: { add: { 'accept-encoding': 'zstd' }, set: {}, remove: [] } },
     'trusted, authenticated, credential forwarded': {
       ...base,

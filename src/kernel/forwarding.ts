@@ -141,10 +141,14 @@ function copiesField(name: string, named: ReadonlySet<string> | undefined, conte
   if (!context.peerTrusted && FORWARDING_SET.has(name)) return false
   // X_Forwarded_For reads as X-Forwarded-For in WSGI, CGI and PHP.
   if (context.dropUnderscores && name.includes('_')) return false
-  if ((name === 'traceparent' || name === 'tracestate') && context.traced) return false
+  if (context.traced && isTraceField(name)) return false
   // Bun answers Expect: 100-continue itself; the upstream gets the whole body.
   return name !== 'expect'
 }
+
+/** W3C Trace Context's fields: a traced request sends the gateway's own (tracing/), never a copy or a rule's. */
+const TRACE_FIELDS = ['traceparent', 'tracestate'] as const
+const isTraceField = (name: string) => name === 'traceparent' || name === 'tracestate'
 
 const namedBy = (incoming: Headers) => {
   const connection = incoming.get('connection')
@@ -207,7 +211,11 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
   const { identity, rules, acceptEncoding } = context
   if (acceptEncoding) out.set('accept-encoding', acceptEncoding(out.get('accept-encoding')))
   if (identity) out.set(identity.header, identity.consumer)
-  if (rules) applyHeaderRules(out, rules)
+  if (rules) {
+    applyHeaderRules(out, rules)
+    // Nor a rule's: the base client writes the gateway's after these fields (two traceparents are none, W3C §3.2).
+    if (context.traced) for (const name of TRACE_FIELDS) out.delete(name)
+  }
   return out
 }
 
@@ -218,6 +226,7 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
  * a variant). `name` is lower-case. Host is the client's (it is in the primary key).
  */
 export function sentHeaderValue(incoming: Headers, name: string, context: ForwardingContext): string | null {
+  if (context.traced && isTraceField(name)) return null
   let value = baseSentValue(incoming, name, context)
   if (name === 'accept-encoding' && context.acceptEncoding) value = context.acceptEncoding(value)
   return context.rules ? ruledValue(name, value, context.rules) : value

@@ -243,15 +243,18 @@ describe('tracing', () => {
     expect(handshake!.tracestate).toBeUndefined()
   }, 20_000)
 
-  test('sampleRatio 0 exports nothing; the upstream still gets a traceparent, flag 00', async () => {
+  test('sampleRatio 0 exports nothing; the upstream still gets a traceparent, flag 00, and only the gateway’s', async () => {
     start()
-    const gw = await gateway({ sampleRatio: 0 })
+    // A route's header rule on the trace fields does not add a second traceparent or a tracestate.
+    const routes = [{ path: '/api', upstream: 'app', requestHeaders: { set: { traceparent: 'from-a-rule', tracestate: 'rule=1' } } }]
+    const gw = await gateway({ sampleRatio: 0 }, { routes })
     for (let i = 0; i < 3; i++) expect((await fetch(gw.url('/api/n'))).status).toBe(200)
     await stopped(gw)
     expect(receiver.requests).toHaveLength(0)
     const parents = upstream.requests.map((_, i) => upstreamParent(i))
     expect(parents.every((p) => p.version === '00' && p.flags === '00' && /^[0-9a-f]{32}$/.test(p.traceId!) && /^[0-9a-f]{16}$/.test(p.spanId!))).toBe(true)
     expect(new Set(parents.map((p) => p.traceId)).size).toBe(3)
+    expect(upstream.requests.map((r) => r.headers.tracestate)).toEqual([undefined, undefined, undefined])
   }, 20_000)
 
   test('a dead collector: requests still answer 200, the lost spans are counted and said once', async () => {

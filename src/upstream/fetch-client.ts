@@ -46,9 +46,10 @@ export function createFetchClient(options: FetchClientOptions): UpstreamClient {
     }
     let headers = request.headers
     const { traceparent, tracestate } = request
-    if ((named !== undefined && !headers.has('host')) || traceparent !== undefined) {
+    const namedHost = named !== undefined && !headers.has('host')
+    if (namedHost || traceparent !== undefined) {
       headers = new Headers(headers)
-      if (named !== undefined && !headers.has('host')) headers.set('host', named)
+      if (namedHost) headers.set('host', named)
       if (traceparent !== undefined) headers.set('traceparent', traceparent)
       if (tracestate !== undefined) headers.set('tracestate', tracestate)
     }

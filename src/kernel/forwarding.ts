@@ -141,7 +141,7 @@ function copiesField(name: string, named: ReadonlySet<string> | undefined, conte
   if (!context.peerTrusted && FORWARDING_SET.has(name)) return false
   // X_Forwarded_For reads as X-Forwarded-For in WSGI, CGI and PHP.
   if (context.dropUnderscores && name.includes('_')) return false
-  if (context.traced && isTraceField(name)) return false
+  if (isTraceField(name) && context.traced) return false
   // Bun answers Expect: 100-continue itself; the upstream gets the whole body.
   return name !== 'expect'
 }

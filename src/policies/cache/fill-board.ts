@@ -14,10 +14,11 @@
  * - **Byte total** of the database's entries, changed by each write transaction as it
  *   writes (and changed back when it rolls back), so a commit does not also rewrite a row
  *   (a 4 KiB WAL page) holding it. Set from SUM(size) whenever a store is opened, under the
- *   write lock: a process killed inside a transaction leaves it off only until it is respawned.
+ *   write lock (only stores read it): a process killed inside a transaction leaves it off only
+ *   until it is respawned.
  *
  * The primary makes the file (0600, in the cache's private directory) before any worker
- * starts, and sets the bits and the total of the entries a kept database already holds.
+ * starts, and sets the bits of the entries a kept database already holds.
  */
 import { closeSync, ftruncateSync, openSync } from 'node:fs'
 export { FILL_BOARD_SUFFIX } from '../../files/private.ts'
@@ -49,8 +50,8 @@ export interface FillBoard {
   setBytes(total: number): void
 }
 
-/** Makes the board at `path` (the primary, before any worker): a new file of zeros, then `stored` marked and `bytes` set. */
-export function createFillBoard(path: string, stored: Iterable<string>, bytes: number): void {
+/** Makes the board at `path` (the primary, before any worker): a new file of zeros, then `stored` marked. */
+export function createFillBoard(path: string, stored: Iterable<string>): void {
   // Exclusive: anything planted at the path (removed just before by the caller) fails here.
   const fd = openSync(path, 'wx', 0o600)
   try {
@@ -60,7 +61,6 @@ export function createFillBoard(path: string, stored: Iterable<string>, bytes: n
   }
   const board = openFillBoard(path)
   for (const primary of stored) board.markStored(primary)
-  board.setBytes(bytes)
 }
 
 /** Maps the board at `path`; throws when it is missing or not a board. */

@@ -109,8 +109,8 @@ function removeFiles(path: string): void {
 function remakeBoard(db: Database, path: string): void {
   rmSync(path + FILL_BOARD_SUFFIX, { force: true })
   const primaries = db.query<{ primary_key: string }, []>(PRIMARIES).all()
-  const bytes = db.query<{ n: number }, []>(SUM_BYTES).get()!.n
-  createFillBoard(path + FILL_BOARD_SUFFIX, primaries.map((row) => row.primary_key), bytes)
+  // Its byte total is set by each store as it opens (openSharedStore), the only readers.
+  createFillBoard(path + FILL_BOARD_SUFFIX, primaries.map((row) => row.primary_key))
 }
 
 /**

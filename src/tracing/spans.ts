@@ -17,11 +17,10 @@ const SAMPLED = 0x01
 const HAS_IS_REMOTE = 0x100
 const IS_REMOTE = 0x200
 
-/** Sets the trace fields of a WebSocket handshake: the client's own are never passed on as they came. */
+/** Sets the trace fields of a WebSocket handshake (the forwarding copied neither the client's nor a rule's). */
 function propagate(headers: Headers, traceparent: string, traceState: string | undefined): void {
   headers.set('traceparent', traceparent)
-  if (traceState === undefined) headers.delete('tracestate')
-  else headers.set('tracestate', traceState)
+  if (traceState !== undefined) headers.set('tracestate', traceState)
 }
 
 /** A request's span (SpanKind SERVER). The attributes are filled in by `finish`, once the answer is known. */

@@ -8,7 +8,13 @@
  * cores, and `bun --cpu-prof-md bench/ledger.ts --only proxied` profiles the gateway's code
  * alone. Not a test of forwarding (the integration tests use real sockets): a measurement.
  *
- *   bun bench/ledger.ts [--requests 200000] [--rounds 3] [--only floor,proxied,proxied-unsampled,proxied-sampled,cache-hit,health,cache-miss,cache-miss-shared]
+ * Tracing's cost: `--only proxied-untraced,proxied-untraced-twin,proxied-unsampled,proxied-sampled
+ * --baseline proxied-untraced --rounds 20 --requests 50000`, four apps built alike, each row
+ * paired with the baseline by round; the twin is the A/A check of how far two apps of one
+ * build differ.
+ *
+ *   bun bench/ledger.ts [--requests 200000] [--rounds 3] [--baseline NAME]
+ *                       [--only floor,proxied,proxied-untraced,proxied-untraced-twin,proxied-unsampled,proxied-sampled,cache-hit,health,cache-miss,cache-miss-shared]
  */
 import { parseArgs } from 'node:util'
 import { createApp } from '../src/app.ts'
@@ -31,11 +37,17 @@ import { startListening } from './listening.ts'
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { requests: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' }, only: { type: 'string' } },
+  options: {
+    requests: { type: 'string', default: '200000' },
+    rounds: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    baseline: { type: 'string' },
+  },
 })
 const REQUESTS = Number(values.requests)
 const ROUNDS = Number(values.rounds)
 const ONLY = values.only ? new Set(values.only.split(',')) : undefined
+const BASELINE = values.baseline
 
 const BODY = JSON.stringify({ id: 42, name: 'bench', tags: ['a', 'b'] })
 /** What the bench's fixture upstream (Bun.serve) answers to GET /small, byte for byte. */
@@ -115,12 +127,18 @@ const tracingSettings = (sampleRatio: number) => ({
   intervalMs: 5000,
   exportTimeoutMs: 10_000,
 })
-const tracedUpstreams = (sampled: boolean) => {
-  const traced = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(), observer: metrics.upstream('fixture'), tracing: true })
-  return { get: () => traced, all: () => [traced], close: async () => {} } as UpstreamRegistry
+/** An app of its own, built like the traced ones: with the tracing wrapper and a tracer at `sampleRatio`, or neither. */
+const tracingApp = (sampleRatio: number | undefined) => {
+  const tracing = sampleRatio !== undefined
+  const one = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(), observer: metrics.upstream('fixture'), tracing })
+  const upstreams = { get: () => one, all: () => [one], close: async () => {} } as UpstreamRegistry
+  return createApp({ config, upstreams, log, metrics, tracer: tracing ? createTracer(tracingSettings(sampleRatio), { log, scheme: 'http' }) : undefined })
 }
-const unsampledApp = createApp({ config, upstreams: tracedUpstreams(false), log, metrics, tracer: createTracer(tracingSettings(0), { log, scheme: 'http' }) })
-const sampledApp = createApp({ config, upstreams: tracedUpstreams(true), log, metrics, tracer: createTracer(tracingSettings(1), { log, scheme: 'http' }) })
+// Tracing off, twice: the second is the A/A check (two apps of one build differ by this much).
+const untracedApp = tracingApp(undefined)
+const untracedTwin = tracingApp(undefined)
+const unsampledApp = tracingApp(0)
+const sampledApp = tracingApp(1)
 /** What Bun.serve hands the app as `env`: requestIP answers like a loopback client's. */
 const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4', port: 40000 }), timeout() {} }
 
@@ -138,6 +156,8 @@ const scenarios: Record<string, { path: string | (() => string); serve: Serve }>
   health: { path: '/health', serve: (req) => app.fetch(req, server) },
   proxied: { path: '/api/small', serve: (req) => app.fetch(req, server) },
   'cache-hit': { path: '/cached/small', serve: (req) => app.fetch(req, server) },
+  'proxied-untraced': { path: '/api/small', serve: (req) => untracedApp.fetch(req, server) },
+  'proxied-untraced-twin': { path: '/api/small', serve: (req) => untracedTwin.fetch(req, server) },
   'proxied-unsampled': { path: '/api/small', serve: (req) => unsampledApp.fetch(req, server) },
   'proxied-sampled': { path: '/api/small', serve: (req) => sampledApp.fetch(req, server) },
   'cache-miss': { path: () => `/cached/m${misses++}`, serve: (req) => app.fetch(req, server) },
@@ -160,15 +180,29 @@ async function measure(serve: Serve, path: string | (() => string), count: numbe
 const names = Object.keys(scenarios).filter((n) => !ONLY || ONLY.has(n))
 const results = new Map<string, number[]>(names.map((n) => [n, []]))
 for (const name of names) await measure(scenarios[name]!.serve, scenarios[name]!.path, Math.min(REQUESTS, 50_000))
+// The order rotates each round, so no scenario always runs after the same one.
 for (let round = 0; round < ROUNDS; round++) {
-  for (const name of names) results.get(name)!.push(await measure(scenarios[name]!.serve, scenarios[name]!.path, REQUESTS))
+  for (let i = 0; i < names.length; i++) {
+    const name = names[(i + round) % names.length]!
+    results.get(name)!.push(await measure(scenarios[name]!.serve, scenarios[name]!.path, REQUESTS))
+  }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 console.log(`CPU µs per request in process (median of ${ROUNDS} rounds of ${REQUESTS}; a Request made and a body read in each):`)
 const floor = results.has('floor') ? median(results.get('floor')!) : undefined
+const base = BASELINE === undefined ? undefined : results.get(BASELINE)
+if (BASELINE !== undefined && base === undefined) throw new Error(`--baseline ${BASELINE} is not among the scenarios run`)
 for (const [name, xs] of results) {
   const m = median(xs)
-  console.log(`  ${name.padEnd(17)} ${m.toFixed(2).padStart(6)}${floor && name !== 'floor' ? `   +${(m - floor).toFixed(2)} over floor` : ''}`)
+  let over = floor && name !== 'floor' ? `   +${(m - floor).toFixed(2)} over floor` : ''
+  // Paired by round: the mean of the differences from the baseline in each round, ± its standard error.
+  if (base && name !== BASELINE) {
+    const pairs = xs.map((x, round) => x - base[round]!)
+    const d = pairs.reduce((a, b) => a + b, 0) / pairs.length
+    const se = Math.sqrt(pairs.reduce((sum, p) => sum + (p - d) ** 2, 0) / (pairs.length - 1) / pairs.length)
+    over += `   ${d >= 0 ? '+' : ''}${d.toFixed(2)} ± ${se.toFixed(2)} over ${BASELINE}`
+  }
+  console.log(`  ${name.padEnd(21)} ${m.toFixed(2).padStart(6)}${over}`)
 }
 // The sink and the tracers' timers would keep this process alive.
 sink?.proc.kill()

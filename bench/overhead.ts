@@ -20,9 +20,11 @@
  *   variant serves the same offered rate. Flat out, a variant that costs more serves fewer
  *   requests per wake-up and is also charged more kernel time per request; at one rate, the
  *   difference is the feature's own CPU.
+ * - `--twin` adds a second "off" variant: its cost over "off" should read as zero, and how
+ *   far it misses says how far to trust the other rows (an A/A check).
  *
  *   bun run bench:overhead [-- --rounds 5 --duration 4 --connections 64 --path /api/small]
- *                          [--tracing] [--in-process | --processes 3] [--delay-ms 5]
+ *                          [--tracing] [--in-process | --processes 3] [--delay-ms 5] [--twin]
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     processes: { type: 'string', default: '1' },
     'in-process': { type: 'boolean', default: false },
     'delay-ms': { type: 'string', default: '0' },
+    twin: { type: 'boolean', default: false },
   },
 })
 
@@ -75,6 +78,8 @@ async function main() {
         { name: 'metrics on', metrics: true, access: false },
         { name: 'metrics on + access log', metrics: true, access: true },
       ]
+  // The A/A check: a second "off", measured like the others, shows what a difference of nothing reads as.
+  if (values.twin) variants.push({ ...variants[0]!, name: `${variants[0]!.name} (twin)` })
   const inProcess = values['in-process']
   const processes = inProcess ? 1 : Number(values.processes)
   const delayMs = Number(values['delay-ms'])

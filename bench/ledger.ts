@@ -140,7 +140,7 @@ const untracedTwin = tracingApp(undefined)
 const unsampledApp = tracingApp(0)
 const sampledApp = tracingApp(1)
 /** What Bun.serve hands the app as `env`: requestIP answers like a loopback client's. */
-const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4', port: 40000 }), timeout() {} }
+const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4' as const, port: 40000 }), timeout() {} }
 
 const FLOOR_HEADERS = { 'content-type': 'application/json' }
 const floorBody = new TextEncoder().encode(BODY)

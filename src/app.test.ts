@@ -14,7 +14,8 @@ function app(extra: Record<string, unknown> = {}, deps: Partial<Parameters<typeo
     ...extra,
   })
   if (!result.ok) throw new Error(result.errors.join('\n'))
-  return createApp({ config: result.config, upstreams: createUpstreamRegistry(result.config.upstreams), log: silentLogger, ...deps })
+  const gateway = createApp({ config: result.config, upstreams: createUpstreamRegistry(result.config.upstreams), log: silentLogger, ...deps })
+  return { request: async (url: string, init?: RequestInit) => gateway.fetch(new Request(url, init)) }
 }
 
 const ERROR_BODY = /^\{"error":"[a-z_]+","status":\d{3},"requestId":"[0-9a-f-]{36}"\}$/
@@ -42,7 +43,7 @@ describe('gateway-made responses', () => {
     expect((await gw.request('http://gw.example/health')).status).toBe(404)
   })
 
-  // The probe (pipeline/health.ts) answers before Hono: the same answer as the health route's chain.
+  // The probe (pipeline/health.ts) answers before the route table: the same answer as the health route's chain.
   test('a probe gets no-store JSON and its own request id; 503 "draining" while the worker drains; counted as the health route', async () => {
     let healthy = true
     const metrics = createWorkerMetrics({ version: 'test', bun: Bun.version })
@@ -85,7 +86,7 @@ describe('gateway-made responses', () => {
   })
 })
 
-describe('one router: Hono matches the normalised path, most specific route first', () => {
+describe('one router: the route table matches the normalised path, most specific route first', () => {
   // Each route allows one distinct method, so the Allow of a 405 names the route that matched.
   const gw = app({
     upstreams: { u: { targets: ['http://127.0.0.1:9'] } },

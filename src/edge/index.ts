@@ -1,13 +1,12 @@
 /**
  * The edge of every request: the one place an Exchange is made. It takes the normalised
- * path Hono's router matched (the app's `getPath` is `routingPath`), the query, and the
- * request id: a trusted proxy's (which needs the peer, looked up only then), else a new one.
- * The checks that can refuse a request are the pipeline's first stage (policies/limits).
+ * path the route table matched (`routingPath`, app.ts), the query, and the request id: a
+ * trusted proxy's (which needs the peer, looked up only then), else a new one. The checks
+ * that can refuse a request are the pipeline's first stage (policies/limits).
  */
-import type { Context } from 'hono'
 import { Exchange, peerOf, type TrustPolicy } from '../kernel/exchange.ts'
 import type { Route } from '../config/routes.ts'
-import type { GatewayEnv, ServerBindings } from '../kernel/types.ts'
+import type { ServerBindings } from '../kernel/types.ts'
 import { requestIdFor } from './request-id.ts'
 import { normaliseHost, queryOf } from '../kernel/target.ts'
 
@@ -17,8 +16,8 @@ export interface EdgeOptions extends TrustPolicy {
   scheme?: 'http' | 'https'
 }
 
-/** Makes the Exchange of a request `route` matched. */
-export type Admit = (c: Context<GatewayEnv>, route: Route) => Exchange
+/** Makes the Exchange of a request `route` matched: `url` is `raw.url` read once, `path` its normalised path. */
+export type Admit = (raw: Request, server: ServerBindings | undefined, url: string, path: string, route: Route) => Exchange
 
 /** The id of a request that needs no Exchange (the health probe), by admit's rule. */
 export function createRequestIds(options: EdgeOptions): (raw: Request, server: ServerBindings | undefined) => string {
@@ -32,19 +31,16 @@ export function createEdge(options: EdgeOptions): Admit {
   const trust: TrustPolicy = { isTrusted: options.isTrusted, trustsProxies: options.trustsProxies }
   const generateId = options.generateId ?? (() => crypto.randomUUID())
   const defaultPort = options.scheme === 'https' ? '443' : '80'
-  return function admit(c, route) {
-    const raw = c.req.raw
+  return function admit(raw, server, url, path, route) {
     // One Host from here on: the cache key, the upstream's Host and X-Forwarded-Host read it.
     const host = raw.headers.get('host')
     if (host !== null) {
       const normal = normaliseHost(host, defaultPort)
       if (normal !== host) raw.headers.set('host', normal)
     }
-    const server = c.env
-    const url = raw.url
     // Only a trusted proxy's id is believed: look the peer up only when one could be.
     const peer = trust.trustsProxies ? peerOf(server, raw, trust) : undefined
     const id = requestIdFor(raw.headers, peer?.trusted ?? false, generateId)
-    return new Exchange(raw, url, server, route, c.req.path, queryOf(url), id, trust, peer)
+    return new Exchange(raw, url, server, route, path, queryOf(url), id, trust, peer)
   }
 }

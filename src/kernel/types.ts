@@ -1,7 +1,7 @@
-/** Types shared by the app's middleware: what Hono carries per request. */
+/** Types shared by the request path: the parts of Bun's server it is handed. */
 import type { Server } from 'bun'
 
-/** The parts of Bun's server the request path uses; absent under `app.request()` in unit tests. */
+/** The parts of Bun's server the request path uses; absent when unit tests call `app.fetch` without one. */
 export type ServerBindings = Partial<Pick<Server<undefined>, 'requestIP' | 'timeout'>> & {
   /** Bun's upgrade, for WebSocket routes: `data` becomes the socket's bridge. */
   upgrade?(request: Request, options: { data: unknown; headers?: Record<string, string> }): boolean
@@ -11,9 +11,4 @@ export type ServerBindings = Partial<Pick<Server<undefined>, 'requestIP' | 'time
 export interface Peer {
   readonly address: string | undefined
   readonly trusted: boolean
-}
-
-/** Hono's environment: Bun's server as the bindings; per-request state is the pipeline's Exchange. */
-export interface GatewayEnv {
-  Bindings: ServerBindings
 }

@@ -1,5 +1,5 @@
 /**
- * Turns a route's chain into its handler (a RouteServer, which the app's one Hono handler calls): the edge makes the
+ * Turns a route's chain into its handler (a RouteServer, which the app's dispatch calls): the edge makes the
  * Exchange, the chain answers (refusals too are answers), the answer gets its X-Request-Id
  * (made once, by the edge; set here only), and the request is recorded in the route's own
  * metric slot, the refusals counted, and, when on, the request's span ended (tracing/) and the
@@ -7,14 +7,13 @@
  * here as an exception: it is rendered as the one 500 (app.ts). The route table chose the
  * route (host routes included), so a handler serves whatever it is given.
  */
-import type { Context } from 'hono'
 import type { AccessLog } from '../access-log/index.ts'
 import type { Route } from '../config/routes.ts'
 import type { Admit } from '../edge/index.ts'
 import { overloaded, refusal, refusalOf } from '../kernel/errors.ts'
 import type { Exchange } from '../kernel/exchange.ts'
 import type { Handler } from '../kernel/stage.ts'
-import type { GatewayEnv } from '../kernel/types.ts'
+import type { ServerBindings } from '../kernel/types.ts'
 import type { RequestRecorder } from '../metrics/http.ts'
 import type { Tracer } from '../tracing/index.ts'
 
@@ -79,10 +78,11 @@ export class RouteServer {
     private readonly load: Load | undefined
   ) {}
 
-  handle(c: Context<GatewayEnv>): Response | Promise<Response> {
+  /** `url` is `raw.url` read once; `path` its normalised path, which the route table matched. */
+  handle(raw: Request, server: ServerBindings | undefined, url: string, path: string): Response | Promise<Response> {
     const started = performance.now()
     const { shared, load } = this
-    const exchange = shared.admit(c, this.route)
+    const exchange = shared.admit(raw, server, url, path, this.route)
     // With tracing, the span starts as the Exchange is made: a refusal (even overloaded) has one too.
     if (shared.tracer !== undefined) shared.tracer.start(exchange, started)
     if (load && load.inflight >= load.max) {

@@ -5,7 +5,8 @@
 import type { Server, TLSOptions } from 'bun'
 import { constants } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createApp } from '../app.ts'
+import { createApp, internalError } from '../app.ts'
+import type { ServerBindings } from '../kernel/types.ts'
 import { createClosers } from '../pipeline/build.ts'
 import type { LoadedPlugin } from '../policies/plugins/load.ts'
 import { shareEqualParts } from '../config/share.ts'
@@ -154,15 +155,16 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
       if (metrics) metrics.inflight++
       let answer: Response | Promise<Response>
       try {
-        answer = app.fetch(req, srv)
+        // Bun's server, seen through the parts the request path uses (its upgrade's data is the bridge).
+        answer = app.fetch(req, srv as unknown as ServerBindings)
       } catch (err) {
         return failed(err)
       }
       return answer instanceof Promise ? answer.then(finished, failed) : finished(answer)
     },
-    error() {
-      // Reached only if the app itself fails outside its onError; never show Bun's error page.
-      return errorResponse('internal_error', crypto.randomUUID())
+    error(err) {
+      // Reached only if a request's promise rejects outside the pipelines' own rendering (a bug); never show Bun's error page.
+      return internalError(err, log)
     },
     // Proxied WebSockets: each socket's data is its bridge to the upstream (upstream/websocket/).
     websocket: {

@@ -45,7 +45,7 @@ export function targetLength(url: string): number {
 }
 
 /**
- * The path the router matches (Hono's `getPath`), and so the path forwarded and cached
+ * The path the router matches (app.ts), and so the path forwarded and cached
  * by: normalised, or INVALID_PATH when it must be rejected (the edge answers 400).
  */
 export function routingPath(url: string, escapedSlashes: EscapedSlashes): string {

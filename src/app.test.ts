@@ -15,7 +15,7 @@ function app(extra: Record<string, unknown> = {}, deps: Partial<Parameters<typeo
   })
   if (!result.ok) throw new Error(result.errors.join('\n'))
   const gateway = createApp({ config: result.config, upstreams: createUpstreamRegistry(result.config.upstreams), log: silentLogger, ...deps })
-  return { request: async (url: string, init?: RequestInit) => gateway.fetch(new Request(url, init)) }
+  return { fetch: gateway.fetch, request: async (url: string, init?: RequestInit) => gateway.fetch(new Request(url, init)) }
 }
 
 const ERROR_BODY = /^\{"error":"[a-z_]+","status":\d{3},"requestId":"[0-9a-f-]{36}"\}$/
@@ -76,6 +76,20 @@ describe('gateway-made responses', () => {
   test('without a trusted peer, a client-sent request id is replaced', async () => {
     const res = await app().request('http://gw.example/nowhere', { headers: { 'x-request-id': 'mine' } })
     expect(res.headers.get('x-request-id')).not.toBe('mine')
+  })
+
+  test('a bug outside the pipelines gets the one 500: JSON with a request id, logged by the error class only', async () => {
+    const logged: [string, Record<string, unknown> | undefined][] = []
+    const log = { ...silentLogger, error: (event: string, fields?: Record<string, unknown>) => void logged.push([event, fields]) }
+    const gateway = app({}, { log })
+    // A request whose URL cannot be read: nothing in the gateway renders that but the dispatch's own catch.
+    const broken = { get url(): string { throw new RangeError('/secret/path at 10.0.0.1') }, headers: new Headers() } as unknown as Request
+    const res = await gateway.fetch(broken)
+    expect(res.status).toBe(500)
+    const body = await res.text()
+    expect(body).toMatch(ERROR_BODY)
+    expect(body).not.toContain('secret')
+    expect(logged).toEqual([['internal_error', { requestId: JSON.parse(body).requestId, error: 'RangeError' }]])
   })
 
   test('guard rejections are JSON and close the connection', async () => {

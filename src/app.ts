@@ -92,7 +92,7 @@ export function createApp(deps: AppDeps): App {
   const edgeOptions = { isTrusted: createIpMatcher(trustedProxies), trustsProxies: trustedProxies.length > 0, scheme: config.server.tls ? ('https' as const) : ('http' as const) }
   const serveDeps: ServeDeps = {
     admit: createEdge(edgeOptions),
-    renderError: (err, exchange) => renderError(err, exchange, log),
+    renderError: (err, exchange) => internalError(err, log, exchange.requestId),
     recorderFor: metrics && ((route) => metrics.http.forRoute(route)),
     rejected: metrics && ((code) => metrics.rejected(code)),
     accessLog: logging
@@ -158,35 +158,39 @@ export function createApp(deps: AppDeps): App {
 
   const unmatched = builtinRoute(UNMATCHED_ROUTE, '')
   const notFound = serveRoute(unmatched, buildChain(unmatched, noRoute, chainDeps, closers))
-  // The health path, else the route table (pipeline/route-table.ts), else 404.
-  const dispatch = (request: Request, server: ServerBindings | undefined): Response | Promise<Response> => {
-    try {
-      const url = request.url
-      const path = routingPath(url, escapedSlashes)
-      const handler = path === healthPath ? serveHealth : (routeTable.match(path, request.headers.get('host'), request) ?? notFound)
-      return handler.handle(request, server, url, path)
-    } catch (err) {
-      // Only a bug outside the pipelines (which render their own) gets here.
-      return internalError(err, log)
-    }
-  }
-  if (logging) return { fetch: dispatch }
   // Probes are answered before the route table (pipeline/health.ts); with access logging on,
   // by the route, which writes their line.
-  const probe = healthProbe({
-    path: healthPath,
-    isHealthy,
-    limits: guardLimitsOf(config.server),
-    requestId: createRequestIds(edgeOptions),
-    recorder: serveHealth.recorder,
-  })
-  return { fetch: (request, server) => probe(request, server) ?? dispatch(request, server) }
+  const probe = logging
+    ? undefined
+    : healthProbe({
+        path: healthPath,
+        isHealthy,
+        limits: guardLimitsOf(config.server),
+        requestId: createRequestIds(edgeOptions),
+        recorder: serveHealth.recorder,
+      })
+  return {
+    fetch(request, server) {
+      try {
+        const probed = probe?.(request, server)
+        if (probed !== undefined) return probed
+        // The health path, else the route table (pipeline/route-table.ts), else 404.
+        const url = request.url
+        const path = routingPath(url, escapedSlashes)
+        const handler = path === healthPath ? serveHealth : (routeTable.match(path, request.headers.get('host'), request) ?? notFound)
+        return handler.handle(request, server, url, path)
+      } catch (err) {
+        // Only a bug outside the pipelines (which render their own) gets here.
+        return internalError(err, log)
+      }
+    },
+  }
 }
 
-/** The one 500 of a bug, logged by the error's class only (messages can carry addresses or paths). */
-export function internalError(err: unknown, log: Pick<Logger, 'error'>): Response {
-  log.error('internal_error', { error: err instanceof Error ? err.name : typeof err })
-  return errorResponse('internal_error', crypto.randomUUID())
+/** The one 500 of a bug: logged with its request id, by the error's class only (messages can carry addresses or paths). */
+export function internalError(err: unknown, log: Pick<Logger, 'error'>, requestId: string = crypto.randomUUID()): Response {
+  log.error('internal_error', { requestId, error: err instanceof Error ? err.name : typeof err })
+  return errorResponse('internal_error', requestId)
 }
 
 /**
@@ -212,9 +216,3 @@ function splitTerminal(names: readonly string[], forwarderOf: (name: string) => 
 const NOT_FOUND = new GatewayError('not_found')
 const noRoute = (exchange: Exchange) => refusal(exchange.requestId, NOT_FOUND)
 
-/** An exception that escaped a chain is a bug, not bad input: a logged 500 naming the error class only (messages can carry addresses or paths). */
-function renderError(err: unknown, exchange: Exchange, log: Logger): Response {
-  const id = exchange.requestId
-  log.error('internal_error', { requestId: id, error: err instanceof Error ? err.name : typeof err })
-  return errorResponse('internal_error', id)
-}

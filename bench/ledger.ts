@@ -34,6 +34,7 @@ import type { UpstreamClient, UpstreamResponse } from '../src/upstream/types.ts'
 import { createUpstream } from '../src/upstream/upstream.ts'
 import { createTracer } from '../src/tracing/index.ts'
 import { startListening } from './listening.ts'
+import { median, pairedDifference } from './paired.ts'
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -187,7 +188,6 @@ for (let round = 0; round < ROUNDS; round++) {
     results.get(name)!.push(await measure(scenarios[name]!.serve, scenarios[name]!.path, REQUESTS))
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 console.log(`CPU µs per request in process (median of ${ROUNDS} rounds of ${REQUESTS}; a Request made and a body read in each):`)
 const floor = results.has('floor') ? median(results.get('floor')!) : undefined
 const base = BASELINE === undefined ? undefined : results.get(BASELINE)
@@ -197,9 +197,7 @@ for (const [name, xs] of results) {
   let over = floor && name !== 'floor' ? `   +${(m - floor).toFixed(2)} over floor` : ''
   // Paired by round: the mean of the differences from the baseline in each round, ± its standard error.
   if (base && name !== BASELINE) {
-    const pairs = xs.map((x, round) => x - base[round]!)
-    const d = pairs.reduce((a, b) => a + b, 0) / pairs.length
-    const se = Math.sqrt(pairs.reduce((sum, p) => sum + (p - d) ** 2, 0) / (pairs.length - 1) / pairs.length)
+    const { mean: d, se } = pairedDifference(xs, base)
     over += `   ${d >= 0 ? '+' : ''}${d.toFixed(2)} ± ${se.toFixed(2)} over ${BASELINE}`
   }
   console.log(`  ${name.padEnd(21)} ${m.toFixed(2).padStart(6)}${over}`)

@@ -34,6 +34,7 @@ import { startWorker } from '../src/worker/server.ts'
 import { measureCpu } from './cpu.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
 import { startListening } from './listening.ts'
+import { mean, median, pairedDifference } from './paired.ts'
 
 const ROOT = join(import.meta.dir, '..')
 const { values } = parseArgs({
@@ -59,7 +60,6 @@ async function start(args: string[]): Promise<{ port: number; pid: number }> {
   return started
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 async function main() {
   const tool = pickTool()
@@ -157,7 +157,6 @@ async function main() {
       s.rps.push(result.requestsPerSec)
     }
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
   // A variant's figure in a round: the mean over its processes.
   const byRound = variants.map((_, index) => {
     const mine = servers.filter((s) => s.variant === index)
@@ -174,9 +173,7 @@ async function main() {
     const spread = processes > 1 ? ` (processes ${Math.min(...medians).toFixed(1)}-${Math.max(...medians).toFixed(1)})` : ''
     let over = ''
     if (index > 0) {
-      const pairs = cpu.map((value, round) => value - off[round]!)
-      const m = mean(pairs)
-      const se = pairs.length > 1 ? Math.sqrt(pairs.reduce((sum, d) => sum + (d - m) ** 2, 0) / (pairs.length - 1) / pairs.length) : NaN
+      const { mean: m, se } = pairedDifference(cpu, off)
       over = `${m >= 0 ? '+' : ''}${m.toFixed(1)} ± ${se.toFixed(1)} µs (${((m / mean(off)) * 100).toFixed(1)}%)`
     }
     console.log(`${v.name.padEnd(26)} ${median(cpu).toFixed(1).padStart(10)}${spread.padEnd(14)} ${mean(mine.map((s) => median(s.rps))).toFixed(0).padStart(8)}    ${over}`)

@@ -18,6 +18,7 @@ import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, Trace
 import { testExchange } from '../test/fixtures/exchange.ts'
 import { createTracer, type Tracer } from '../src/tracing/index.ts'
 import { startListening } from './listening.ts'
+import { median } from './paired.ts'
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -120,7 +121,6 @@ try {
       results.get(variant.name)!.push(await measure(variant))
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const base = median(results.get(baseline.name)!)
   const received = (await (await fetch(`http://127.0.0.1:${sink.port}/`)).json()) as { requests: number; bytes: number }
   console.log(`${N} requests × ${ROUNDS} rounds; CPU µs per request (server span + client span + export), median, less the baseline (${base.toFixed(2)} µs)`)

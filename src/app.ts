@@ -172,10 +172,10 @@ export function createApp(deps: AppDeps): App {
   return {
     fetch(request, server) {
       try {
-        const probed = probe?.(request, server)
+        const url = request.url
+        const probed = probe?.(request, server, url)
         if (probed !== undefined) return probed
         // The health path, else the route table (pipeline/route-table.ts), else 404.
-        const url = request.url
         const path = routingPath(url, escapedSlashes)
         const handler = path === healthPath ? serveHealth : (routeTable.match(path, request.headers.get('host'), request) ?? notFound)
         return handler.handle(request, server, url, path)

@@ -45,10 +45,10 @@ export interface HealthProbeOptions {
  * method (405), a query, a request the limits would refuse (the chain renders the refusal).
  * Not used with access logging on (the log line needs the Exchange).
  */
-export function healthProbe(options: HealthProbeOptions): (raw: Request, server: ServerBindings | undefined) => Response | undefined {
+export function healthProbe(options: HealthProbeOptions): (raw: Request, server: ServerBindings | undefined, url: string) => Response | undefined {
   const { path, isHealthy, limits, requestId, recorder } = options
-  return function probe(raw, server) {
-    const url = raw.url
+  // `url` is `raw.url`, read once by the caller (each read makes a new string).
+  return function probe(raw, server, url) {
     if (!isTarget(url, path)) return undefined
     const method = raw.method
     if (method !== 'GET' && method !== 'HEAD') return undefined

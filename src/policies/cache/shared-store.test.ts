@@ -196,6 +196,39 @@ describe('the shared store', () => {
     expect(store.stats()).toEqual({ entries: 1, bytes: one.size })
   })
 
+  test('a new key another worker stored between this one queueing it and committing it is replaced, and counted once', async () => {
+    const path = preparedPath()
+    const store = storeAt(path)
+    const theirs = entry('/raced', 100)
+    // The other worker's commit, landed after this worker's put read the board (no worker held the key yet).
+    const other = new Database(path)
+    other.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)').run(theirs.key, theirs.primary, theirs.size, 1, '{}', theirs.body)
+    other.close()
+    openFillBoard(`${path}-fill`).addBytes(theirs.size)
+    const ours = entry('/raced', 50)
+    expect(store.put(ours)).toBe(true)
+    await committed()
+    expect(store.stats()).toEqual({ entries: 1, bytes: ours.size })
+    expect(store.lookup(ours.primary, fields(new Headers()))?.body.byteLength).toBe(50)
+  })
+
+  test('heads are written as a name → value object, and rows written with [name, value] pairs are still read', async () => {
+    const path = preparedPath()
+    const store = storeAt(path)
+    const stored = entry('/object', 10)
+    store.put(stored)
+    await committed()
+    const db = new Database(path)
+    const row = db.query('SELECT head FROM entries WHERE key = ?').get(stored.key) as { head: string }
+    expect(JSON.parse(row.head).headers).toEqual({ 'content-length': '10', 'content-type': 'text/plain' })
+    const old = entry('/pairs', 10)
+    const head = { status: 200, headers: [['content-type', 'text/plain'], ['content-length', '10']], directives: old.directives, lifetime: 60, clock: old.clock, bodyBytes: 10 }
+    db.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)').run(old.key, old.primary, old.size, 1, JSON.stringify(head), old.body)
+    db.close()
+    openFillBoard(`${path}-fill`).markStored(old.primary)
+    expect(store.lookup(old.primary, fields(new Headers()))?.headers.get('content-type')).toBe('text/plain')
+  })
+
   test('a changed Vary, either way, leaves the old variants unreachable for every worker (RFC 9111 §4.1)', async () => {
     const [a, b] = twoWorkers({ now: 1000 })
     const primary = primaryKey('http', 'a', '/v', '')

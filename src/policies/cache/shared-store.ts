@@ -57,7 +57,8 @@ const PRIMARIES = 'SELECT primary_key FROM variants UNION SELECT primary_key FRO
 /** What is stored beside the body: what a CacheEntry holds but its key, bytes and Vary names (none, or in `variants`). */
 interface Head {
   status: number
-  headers: [string, string][]
+  /** Name → value (Headers' toJSON); rows written before held [name, value] pairs. Both make the same Headers. */
+  headers: Record<string, string> | [string, string][]
   directives: CacheDirectives
   lifetime: number
   clock: CacheEntry['clock']
@@ -176,6 +177,7 @@ export function openSharedStore(options: SharedStoreOptions) {
   const upsertNames = db.query('INSERT INTO variants VALUES (?, ?) ON CONFLICT (primary_key) DO UPDATE SET names = excluded.names')
   const deleteKey = db.query<{ size: number }, [string]>('DELETE FROM entries WHERE key = ? RETURNING size')
   const insertEntry = db.query('INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?)')
+  const insertNew = db.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)')
   // A primary's variants are its key alone or its key, NUL, the selecting values (key.ts):
   // a key range, so no index on primary_key is needed.
   const VARIANTS = 'key = ?1 OR (key > ?1 || char(0) AND key < ?1 || char(1))'
@@ -248,18 +250,35 @@ export function openSharedStore(options: SharedStoreOptions) {
   /** The Vary names `primary`'s stored entries are keyed by: [] for its own row, undefined when none is stored. */
   const storedNames = (primary: string): string | undefined => selectNames.get(primary)?.names
 
+  /**
+   * Inserts the entry of a key no worker had stored when it was queued: no old size to read
+   * first. False when another worker has stored the key since (the insert is refused, the
+   * transaction goes on): then it is replaced as any stored key is.
+   */
+  const insertedNew = (entry: CacheEntry, head: string, used: number): boolean => {
+    try {
+      insertNew.run(entry.key, entry.primary, entry.size, used, head, entry.body)
+      return true
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return false
+      throw err
+    }
+  }
+
   /** Stores one entry; `fresh` when no worker had stored its primary key (the board said so): no Vary names to compare. */
   const writeOne = (entry: CacheEntry, head: string, fresh: boolean) => {
-    const varyNames = JSON.stringify(entry.varyNames)
+    const varyNames = entry.varyNames.length === 0 ? '[]' : JSON.stringify(entry.varyNames)
     if (!fresh) {
       const names = storedNames(entry.primary)
       // A changed Vary makes the old variants unreachable (RFC 9111 §4.1).
       if (names !== undefined && names !== varyNames) removePrimary(entry.primary)
     }
     if (entry.varyNames.length > 0) upsertNames.run(entry.primary, varyNames)
-    // Replaced: its old size leaves the total (another worker may have stored it, fresh or not).
+    const used = now()
+    if (fresh && insertedNew(entry, head, used)) return changeBytes(entry.size)
+    // Replaced: its old size leaves the total.
     const old = selectSize.get(entry.key)
-    insertEntry.run(entry.key, entry.primary, entry.size, now(), head, entry.body)
+    insertEntry.run(entry.key, entry.primary, entry.size, used, head, entry.body)
     changeBytes(entry.size - (old?.size ?? 0))
   }
 
@@ -362,7 +381,8 @@ export function openSharedStore(options: SharedStoreOptions) {
       if (entry.body.byteLength > options.maxObjectBytes || entry.size > options.maxBytes) return false
       const head: Head = {
         status: entry.status,
-        headers: [...entry.headers],
+        // Never a Set-Cookie, the one field toJSON gives as a list: the cache does not store it (response-cache.ts).
+        headers: entry.headers.toJSON(),
         directives: entry.directives,
         lifetime: entry.lifetime,
         clock: entry.clock,

@@ -10,7 +10,9 @@
  * ratio to the floor. The last rung is the lower bound of any gateway in Bun that does that
  * work; the gateway's row says how far above it the gateway's own structure is.
  *
- *   bun run bench:ladder [-- --kind proxy|hit --rounds 8 --duration 3 --connections 64]
+ * `--ends` loads only the floor, the top rung and the gateway (quicker, for before/after runs).
+ *
+ *   bun run bench:ladder [-- --kind proxy|hit --rounds 8 --duration 3 --connections 64 --ends]
  */
 import { parseArgs } from 'node:util'
 import { validateConfig } from '../src/config/load.ts'
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '8' },
     duration: { type: 'string', default: '3' },
     connections: { type: 'string', default: '64' },
+    ends: { type: 'boolean', default: false },
   },
 })
 if (values.kind !== 'proxy' && values.kind !== 'hit') throw new Error('--kind is proxy or hit')
@@ -46,10 +49,12 @@ interface Rung {
   rps: number[]
   stop(): void
 }
-const rungs: Rung[] = (proxy ? PROXY_RUNGS : HIT_RUNGS).map((name, index) => {
+const names = proxy ? PROXY_RUNGS : HIT_RUNGS
+const rungs: Rung[] = names.flatMap((name, index) => {
+  if (values.ends && index !== 0 && index !== names.length - 1) return []
   const serve = proxy ? ladderProxy(index, origin) : ladderHit(index, origin)
   const server = Bun.serve({ hostname: '127.0.0.1', port: 0, development: false, fetch: serve })
-  return { name, port: server.port!, cpu: [], rps: [], stop: () => server.stop(true) }
+  return [{ name, port: server.port!, cpu: [], rps: [], stop: () => server.stop(true) }]
 })
 // The gateway, as bench/overhead.ts runs it in process: metrics on, access log off.
 const checked = validateConfig({

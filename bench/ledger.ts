@@ -1,8 +1,8 @@
 /**
  * What the gateway's own code costs per request, without sockets: the real app (createApp:
- * Hono, the edge, the chain, the forwarder, the upstream wrappers, metrics) over a base
- * client that parses a recorded upstream answer with the native client's parser instead of
- * reading a socket. Beside it, the floor's share of the same work (a Request's URL and a
+ * the edge, the chain, the forwarder, the upstream wrappers, metrics) over the native
+ * client's connection on a socket that is not one: it writes the request head and parses a
+ * recorded upstream answer, with no kernel in between. Beside it, the floor's share of the same work (a Request's URL and a
  * Response). The cache misses store every answer (a new path each), with and without the
  * node's shared tier (SQLite) under the local store. The event loop turns every 16 requests,
  * so timers (the tracing exporter, the shared tier's commits) run as in a server. In process and single-threaded, so it is steadier than a load test on shared
@@ -29,9 +29,10 @@ import { createExclusive, makePrivateDir } from '../src/files/private.ts'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ResponseParser, type ParserEvents, type ResponseHead } from '../src/upstream/native/parser.ts'
+import { Connection } from '../src/upstream/native/connection.ts'
+import type { Socket } from 'bun'
 import type { UpstreamRegistry } from '../src/upstream/registry.ts'
-import type { UpstreamClient, UpstreamResponse } from '../src/upstream/types.ts'
+import type { UpstreamClient } from '../src/upstream/types.ts'
 import { createUpstream } from '../src/upstream/upstream.ts'
 import { createTracer, type Tracer } from '../src/tracing/index.ts'
 import { startListening } from './listening.ts'
@@ -60,28 +61,26 @@ const CACHEABLE = new TextEncoder().encode(
   `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: public, max-age=600\r\nDate: ${new Date().toUTCString()}\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`
 )
 
-/** The native client's answer without its socket: the parser, fields into Headers, the body whole. */
+/**
+ * The native client's connection (head written, parser, response) over a socket that is not
+ * one: what it writes is dropped, and the recorded answer arrives a microtask later.
+ */
 function recordedClient(): UpstreamClient {
-  const parser = new ResponseParser()
+  let answer = ANSWER
+  const socket = {
+    write(data: Uint8Array) {
+      const bytes = answer
+      queueMicrotask(() => connection.onData(bytes))
+      return data.byteLength
+    },
+    terminate() {},
+  }
+  const connection = new Connection(socket as unknown as Socket<Connection>, { release() {}, closed() {} })
+  const options = { maxHeaderBytes: 65536, bufferBytes: 65536, authority: '127.0.0.1:9', basePath: '' }
   return {
     send(request) {
-      let head: ResponseHead | undefined
-      const chunks: Uint8Array[] = []
-      const events: ParserEvents = { head: (h) => (head = h), body: (c) => chunks.push(c.slice()), end: () => {} }
-      parser.reset(events, 65536, request.method)
-      parser.feed(request.path.startsWith('/cached') ? CACHEABLE : ANSWER)
-      const body = chunks.length === 1 ? chunks[0]! : new Uint8Array(0)
-      const response: UpstreamResponse = {
-        status: head!.status,
-        headers: new Headers(head!.fields),
-        empty: false,
-        get body() {
-          return new ReadableStream({ start: (c) => (c.enqueue(body), c.close()) })
-        },
-        bytes: () => Promise.resolve(body),
-      }
-      // An answer arrives in a later turn of the event loop; a resolved promise is the least of it.
-      return Promise.resolve(response)
+      answer = request.path.startsWith('/cached') ? CACHEABLE : ANSWER
+      return connection.exchange(request, options)
     },
     closeIdle() {},
     checksHeads: true,

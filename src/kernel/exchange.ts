@@ -8,6 +8,7 @@
  */
 import type { RouteView } from './policy.ts'
 import type { Peer, ServerBindings } from './types.ts'
+import type { Fields } from './fields.ts'
 
 /** Whether an address is a trusted proxy (net/ip-matcher.ts makes one from CIDRs). */
 export type IpMatcher = (address: string | undefined) => boolean
@@ -39,7 +40,7 @@ export interface RequestTrace {
    */
   startTry(fields: TraceFields, method: string, path: string, resendCount: number): TryTrace | undefined
   /** Sets the `traceparent`/`tracestate` of a request sent without a try span (a WebSocket handshake). */
-  inject(headers: Headers): void
+  inject(headers: Fields): void
 }
 
 /**
@@ -86,7 +87,7 @@ export class Exchange {
   /** Set by the route's auth stage. */
   identity: Identity | undefined = undefined
   /** A last say over the upstream request's headers, set by a stage for the request it sends on (the cache's validators). */
-  adjustUpstreamHeaders: ((headers: Headers) => void) | undefined = undefined
+  adjustUpstreamHeaders: ((headers: Fields) => void) | undefined = undefined
   /** This request's W3C trace id when tracing is on (the access log's). */
   traceId: string | undefined = undefined
   /** This request's trace when tracing is on: the upstream tries are its children. */

@@ -3,6 +3,7 @@
  * forwarding headers set by the gateway (RFC 7239 §5.2 trust rules), and the sanity checks
  * an upstream response must pass before any byte reaches the client.
  */
+import { Fields } from './fields.ts'
 import { applyHeaderRules, ruledValue, type HeaderRules } from './header-rules.ts'
 
 /**
@@ -171,16 +172,16 @@ function withoutAdminSession(cookie: string): string | null {
 }
 
 /**
- * The headers sent upstream: the client's fields that {@link copiesField} keeps, plus
+ * The fields sent upstream (kernel/fields.ts): the client's that {@link copiesField} keeps, plus
  * X-Forwarded-* and X-Request-Id set by the gateway; Content-Length only with a body
  * (`hasBody`). One pass over the client's fields,
  * appending only what survives. {@link sentHeaderValue} answers for one field what this
  * builds: the cache keys on it, so keep the two in step (headers.test.ts checks them).
  */
-export function upstreamRequestHeaders(incoming: Headers, context: ForwardingContext, hasBody: boolean): Headers {
+export function upstreamRequestHeaders(incoming: Headers, context: ForwardingContext, hasBody: boolean): Fields {
   const { peerAddress, peerTrusted, preserveHost } = context
   const named = namedBy(incoming)
-  const out = new Headers()
+  const out = new Fields()
   // toJSON: Bun's native snapshot, with the iterator's combined values but no [name, value]
   // array per field (Set-Cookie alone comes as a list).
   const fields = incoming.toJSON() as Record<string, string | string[]>
@@ -192,22 +193,23 @@ export function upstreamRequestHeaders(incoming: Headers, context: ForwardingCon
     if (name === 'cookie') {
       // HTTP/2 may split a Cookie into fields; one value for HTTP/1.1 is "; "-joined (RFC 9113 §8.2.3).
       const kept = withoutAdminSession(typeof value === 'string' ? value : value.join('; '))
-      if (kept !== null) out.append(name, kept)
-    } else if (typeof value === 'string') out.append(name, value)
-    else for (const one of value) out.append(name, one)
+      if (kept !== null) out.copy(name, kept)
+    } else out.copy(name, value)
   }
-  const host = incoming.get('host')
+  const host = fields.host as string | undefined
+  // What the gateway adds here is valid as it stands (Bun's address, the checked Host, the
+  // request id): copied without the checks `set` makes of values from elsewhere.
   if (peerTrusted) {
     const prior = out.get('x-forwarded-for')
-    if (peerAddress) out.set('x-forwarded-for', prior ? `${prior}, ${peerAddress}` : peerAddress)
-    if (!out.has('x-forwarded-proto')) out.set('x-forwarded-proto', context.scheme ?? 'http')
-    if (!out.has('x-forwarded-host') && host) out.set('x-forwarded-host', host)
+    if (peerAddress) out.copy('x-forwarded-for', prior ? `${prior}, ${peerAddress}` : peerAddress)
+    if (!out.has('x-forwarded-proto')) out.copy('x-forwarded-proto', context.scheme ?? 'http')
+    if (!out.has('x-forwarded-host') && host) out.copy('x-forwarded-host', host)
   } else {
-    if (peerAddress) out.set('x-forwarded-for', peerAddress)
-    out.set('x-forwarded-proto', context.scheme ?? 'http')
-    if (host) out.set('x-forwarded-host', host)
+    if (peerAddress) out.copy('x-forwarded-for', peerAddress)
+    out.copy('x-forwarded-proto', context.scheme ?? 'http')
+    if (host) out.copy('x-forwarded-host', host)
   }
-  out.set('x-request-id', context.requestId)
+  out.copy('x-request-id', context.requestId)
   const { identity, rules, acceptEncoding } = context
   if (acceptEncoding) out.set('accept-encoding', acceptEncoding(out.get('accept-encoding')))
   if (identity) out.set(identity.header, identity.consumer)

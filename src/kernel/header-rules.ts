@@ -10,7 +10,14 @@ export interface HeaderRules {
   readonly remove: readonly string[]
 }
 
-export function applyHeaderRules(headers: Headers, rules: HeaderRules): void {
+/** What header rules change: a response's Headers, or the fields sent upstream (kernel/fields.ts). */
+export interface MutableFields {
+  delete(name: string): void
+  set(name: string, value: string): void
+  append(name: string, value: string): void
+}
+
+export function applyHeaderRules(headers: MutableFields, rules: HeaderRules): void {
   for (const name of rules.remove) headers.delete(name)
   for (const name in rules.set) headers.set(name, rules.set[name]!)
   for (const name in rules.add) headers.append(name, rules.add[name]!)

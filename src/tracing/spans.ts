@@ -6,6 +6,7 @@
  */
 import type { RequestTrace, TraceFields, TryTrace } from '../kernel/exchange.ts'
 import { formatTraceparent, randomHex } from './trace-context.ts'
+import type { Fields } from '../kernel/fields.ts'
 
 /** Where ended spans go: the export queue (exporter.ts). */
 export interface SpanSink {
@@ -18,7 +19,7 @@ const HAS_IS_REMOTE = 0x100
 const IS_REMOTE = 0x200
 
 /** Sets the trace fields of a WebSocket handshake (the forwarding copied neither the client's nor a rule's). */
-function propagate(headers: Headers, traceparent: string, traceState: string | undefined): void {
+function propagate(headers: Fields, traceparent: string, traceState: string | undefined): void {
   headers.set('traceparent', traceparent)
   if (traceState !== undefined) headers.set('tracestate', traceState)
 }
@@ -63,7 +64,7 @@ export class ServerSpan implements RequestTrace {
     return span
   }
 
-  inject(headers: Headers): void {
+  inject(headers: Fields): void {
     propagate(headers, formatTraceparent(this.traceId, this.spanId, true), this.traceState)
   }
 
@@ -128,7 +129,7 @@ export class UnsampledTrace implements RequestTrace {
     fields.tracestate = this.traceState
   }
 
-  inject(headers: Headers): void {
+  inject(headers: Fields): void {
     propagate(headers, this.traceparent, this.traceState)
   }
 }

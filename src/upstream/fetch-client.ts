@@ -44,15 +44,11 @@ export function createFetchClient(options: FetchClientOptions): UpstreamClient {
       tls = namedTlsOf.get(target)
       if (tls === undefined) namedTlsOf.set(target, (tls = namedTls(options.tls, named)))
     }
-    let headers = request.headers
+    const headers = request.headers.toHeaders()
     const { traceparent, tracestate } = request
-    const namedHost = named !== undefined && !headers.has('host')
-    if (namedHost || traceparent !== undefined) {
-      headers = new Headers(headers)
-      if (namedHost) headers.set('host', named)
-      if (traceparent !== undefined) headers.set('traceparent', traceparent)
-      if (tracestate !== undefined) headers.set('tracestate', tracestate)
-    }
+    if (named !== undefined && !headers.has('host')) headers.set('host', named)
+    if (traceparent !== undefined) headers.set('traceparent', traceparent)
+    if (tracestate !== undefined) headers.set('tracestate', tracestate)
     return session.fetch(target.base + request.path, {
       method: request.method,
       headers,

@@ -11,6 +11,7 @@
 import type { HeaderRules } from '../kernel/header-rules.ts'
 import { asGatewayError, GatewayError, refusal } from '../kernel/errors.ts'
 import type { Exchange } from '../kernel/exchange.ts'
+import type { Fields } from '../kernel/fields.ts'
 import { limitBody, relayBody, type RelayHooks } from './body.ts'
 import type { ClientLink, Deadline, DeadlineWheel } from './deadline.ts'
 import { toGatewayError, UpstreamError } from './errors.ts'
@@ -194,7 +195,7 @@ class OutgoingRequest implements UpstreamRequest {
   constructor(
     readonly method: string,
     readonly path: string,
-    readonly headers: Headers,
+    readonly headers: Fields,
     readonly body: ReadableStream<Uint8Array> | null,
     readonly deadline: Deadline,
     readonly exchange: Exchange

@@ -5,6 +5,7 @@
  * (pool.ts).
  */
 import type { Exchange } from '../kernel/exchange.ts'
+import type { Fields } from '../kernel/fields.ts'
 import type { Deadline } from './deadline.ts'
 import type { UpstreamErrorCode } from '../kernel/errors.ts'
 
@@ -51,7 +52,8 @@ export interface UpstreamRequest {
   method: string
   /** Path and query, appended to the target's base. */
   path: string
-  headers: Headers
+  /** The fields sent (kernel/fields.ts): forwarding and header rules applied, hop-by-hop removed. */
+  headers: Fields
   body: ReadableStream<Uint8Array> | null
   signal: AbortSignal
   /**

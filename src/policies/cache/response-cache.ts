@@ -31,6 +31,7 @@ import { VARIES_ON_CODING } from '../compression/index.ts'
 import type { SharedStore } from './shared-store.ts'
 import { consumedFields, targetedDirectives, targetedFields } from './targeted.ts'
 import { entrySize, type CacheEntry, type CacheStore } from './store.ts'
+import type { Fields } from '../../kernel/fields.ts'
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS' | 'EXPIRED' | 'STALE' | 'REVALIDATED'
 
@@ -293,7 +294,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
    * applied to the upstream request's headers; in the `background` (a revalidation nobody
    * waits for) on an exchange of its own that the client leaving does not abort.
    */
-  async function send(request: CachedRequest, adjust: (headers: Headers) => void, background = false): Promise<Response> {
+  async function send(request: CachedRequest, adjust: (headers: Fields) => void, background = false): Promise<Response> {
     const exchange = background ? request.exchange.fork() : request.exchange
     exchange.background = background
     exchange.adjustUpstreamHeaders = (headers) => {

@@ -15,6 +15,7 @@ import type { Exchange } from '../../kernel/exchange.ts'
 import { isWebSocketUpgrade } from '../../kernel/forwarding.ts'
 import { defineBuiltin } from '../builtin.ts'
 import { mirrorSchema } from './schema.ts'
+import type { Fields } from '../../kernel/fields.ts'
 
 /** What came of a request chosen for mirroring (the label of gateway_mirror_requests_total). */
 export type MirrorOutcome = 'sent' | 'failed' | 'skipped_body' | 'skipped_busy'
@@ -27,7 +28,7 @@ declare module '../../kernel/policy.ts' {
 }
 
 const ignore = () => {}
-const markMirrored = (headers: Headers) => headers.set('x-mirrored', '1')
+const markMirrored = (headers: Fields) => headers.set('x-mirrored', '1')
 
 export const mirrorPolicy = defineBuiltin({
   name: 'mirror',

@@ -241,8 +241,7 @@ class ActiveExchange implements ParserEvents {
   private writeRequest(): Promise<void> | undefined {
     const { method, path, headers, body } = this.request
     let head = `${method} ${this.options.basePath}${path} HTTP/1.1${CRLF}`
-    // toJSON is Bun's native snapshot of the fields, cheaper than the sorted iterator.
-    const fields = headers.toJSON() as Record<string, string | string[]>
+    const fields = headers.record
     if (fields.host === undefined) head += `host: ${this.options.authority}${CRLF}`
     for (const name in fields) {
       const value = fields[name]!

@@ -11,6 +11,7 @@ import { classifyFetchError, UpstreamError } from '../errors.ts'
 import { clientResponseHeaders } from '../../kernel/forwarding.ts'
 import { ResponseParser, type ResponseHead } from '../native/parser.ts'
 import { WebSocketBridge, type BridgeObserver } from './bridge.ts'
+import type { Fields } from '../../kernel/fields.ts'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 const HEAD_END = Buffer.from('\r\n\r\n')
@@ -22,7 +23,7 @@ export interface UpstreamHandshake {
   /** Path and query, after the base path. */
   path: string
   /** The forwarded headers (forwarding rules applied, hop-by-hop removed). */
-  headers: Headers
+  headers: Fields
   protocols: string[]
   timeoutMs: number
   /** For wss (an https:// target): the upstream's CA, name and whether to verify (verified by default). */

@@ -12,6 +12,7 @@ import { toGatewayError } from '../errors.ts'
 import type { BridgeObserver } from './bridge.ts'
 import { connectUpstream } from './connect.ts'
 import type { WebSocketSlots } from './slots.ts'
+import type { Fields } from '../../kernel/fields.ts'
 
 /** The worker's sockets, limits and observer, shared by every route. */
 export interface WebSockets {
@@ -35,7 +36,7 @@ function isValidHandshake(headers: Headers): boolean {
 export interface UpgradeOptions {
   base: string
   path: string
-  headers: Headers
+  headers: Fields
   timeoutMs: number
   maxHeaderBytes: number
   tls?: { ca?: string; serverName?: string; rejectUnauthorized: boolean }

@@ -1,0 +1,56 @@
+import { describe, expect, test } from 'bun:test'
+import { Fields } from './fields.ts'
+
+describe('Fields, the upstream request’s fields', () => {
+  test('reads as Headers would: names in any case, several values joined with ", "', () => {
+    const fields = new Fields()
+    fields.copy('accept', 'text/html')
+    fields.append('X-Tag', 'a')
+    fields.append('x-tag', 'b')
+    expect(fields.get('Accept')).toBe('text/html')
+    expect(fields.get('x-tag')).toBe('a, b')
+    expect(fields.has('X-TAG')).toBe(true)
+    expect(fields.get('missing')).toBeNull()
+    fields.set('X-Tag', 'c')
+    expect(fields.get('x-tag')).toBe('c')
+    fields.delete('ACCEPT')
+    expect(fields.has('accept')).toBe(false)
+  })
+
+  test('a value with CR, LF or NUL, or a name that is not a token, is refused as Headers refuses it', () => {
+    const fields = new Fields()
+    for (const value of ['a\r\nx-injected: 1', 'a\nb', 'a\0b']) {
+      expect(() => fields.set('x-consumer', value)).toThrow(TypeError)
+      expect(() => new Headers().set('x-consumer', value)).toThrow(TypeError)
+      expect(() => fields.append('x-consumer', value)).toThrow(TypeError)
+    }
+    expect(() => fields.set('bad name', 'v')).toThrow(TypeError)
+    expect(() => fields.set('', 'v')).toThrow(TypeError)
+    expect(fields.has('x-consumer')).toBe(false)
+  })
+
+  test('values lose their leading and trailing spaces and tabs, as Headers normalises them', () => {
+    const fields = new Fields()
+    fields.set('x-a', ' \tvalue \t')
+    fields.append('x-b', '  one')
+    expect(fields.get('x-a')).toBe(new Headers({ 'x-a': ' \tvalue \t' }).get('x-a')!)
+    expect(fields.get('x-b')).toBe('one')
+  })
+
+  test('iterates a line per value, and becomes the same Headers for fetch', () => {
+    const fields = new Fields()
+    fields.copy('cookie', 'a=1')
+    fields.copy('x-list', ['1', '2'])
+    fields.set('x-request-id', 'id')
+    expect([...fields]).toEqual([
+      ['cookie', 'a=1'],
+      ['x-list', '1'],
+      ['x-list', '2'],
+      ['x-request-id', 'id'],
+    ])
+    const headers = fields.toHeaders()
+    expect(headers.get('x-list')).toBe('1, 2')
+    expect(headers.get('cookie')).toBe('a=1')
+    expect(headers.get('x-request-id')).toBe('id')
+  })
+})

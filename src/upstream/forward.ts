@@ -295,6 +295,12 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
       this.discard()
       return new Response(null, { status, headers })
     }
+    // The native client read a small body whole already: no promise to wait on.
+    const whole = this.response.whole
+    if (whole !== undefined) {
+      this.deadline.clear()
+      return new Response(whole, { status, headers })
+    }
     const length = headers.get('content-length')
     if (length !== null && Number(length) <= this.bufferResponseBytes) {
       // Small bodies of known length are read whole, like nginx's proxy buffers: the client

@@ -92,6 +92,8 @@ export interface UpstreamResponse {
   readonly body: ReadableStream<Uint8Array> | null
   /** True when there is no body, known without making a stream (the native client sets it). */
   readonly empty?: boolean
+  /** The whole body, when the client read it before handing the answer over (the native client's small bodies). */
+  readonly whole?: Uint8Array
   /** The whole body. */
   bytes(): Promise<Uint8Array>
 }

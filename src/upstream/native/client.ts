@@ -8,7 +8,7 @@
  */
 import { UpstreamError } from '../errors.ts'
 import type { Target, UpstreamClient, UpstreamRequest, UpstreamResponse } from '../types.ts'
-import { StaleConnectionError, type Connection, type ExchangeOptions } from './connection.ts'
+import { StaleConnectionError, type Connection, type ExchangeOptions, type RetryStale } from './connection.ts'
 import { TargetPool } from './pool.ts'
 
 export interface NativeClientOptions {
@@ -28,6 +28,8 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
   interface PoolEntry {
     pool: TargetPool
     exchange: ExchangeOptions
+    /** The one retry of a request whose reused connection proved stale (made once per target). */
+    retryStale: RetryStale
   }
   const pools = new Map<Target, PoolEntry>()
   const poolOf = (target: Target) => {
@@ -52,6 +54,7 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
           authority: target.host ?? url.host,
           basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''),
         },
+        retryStale: (request) => retry(entry!, request),
       }
       pools.set(target, entry)
       // A request that chose the target just before it was retired: its connection is not kept.
@@ -76,17 +79,12 @@ export function createNativeClient(options: NativeClientOptions): UpstreamClient
   /** One exchange, and the one retry of a stale reused connection. */
   function attempt(entry: PoolEntry, connection: Connection, request: UpstreamRequest): Promise<UpstreamResponse> {
     // Deadline aborts arrive already classified (headers_timeout / body_timeout) by the exchange.
-    const exchanged = connection.exchange(request, entry.exchange)
     // A fresh connection is never stale: its failure is final.
-    if (connection.uses === 1) return exchanged
-    return exchanged.catch((err) => {
-      if (!(err instanceof StaleConnectionError)) throw err
-      if (!IDEMPOTENT.has(request.method) || request.body !== null) throw new UpstreamError('reset', { cause: err })
-      return retry(entry, request)
-    })
+    return connection.exchange(request, entry.exchange, connection.uses === 0 ? undefined : entry.retryStale)
   }
 
   async function retry(entry: PoolEntry, request: UpstreamRequest): Promise<UpstreamResponse> {
+    if (!IDEMPOTENT.has(request.method) || request.body !== null) throw new UpstreamError('reset', { cause: new StaleConnectionError() })
     const fresh = await entry.pool.connect()
     try {
       return await fresh.exchange(request, entry.exchange)

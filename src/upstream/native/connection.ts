@@ -28,6 +28,9 @@ export interface ExchangeOptions {
   basePath: string
 }
 
+/** What a stale connection's exchange resolves with instead (the native client's one retry). */
+export type RetryStale = (request: UpstreamRequest) => Promise<UpstreamResponse>
+
 /** A reused connection closed before any byte of the response: the request may be sent again. */
 export class StaleConnectionError extends Error {
   constructor() {
@@ -61,10 +64,14 @@ export class Connection {
     private readonly owner: ConnectionOwner
   ) {}
 
-  /** Sends `request`; resolves with the response (its body possibly still streaming). */
-  exchange(request: UpstreamRequest, options: ExchangeOptions): Promise<UpstreamResponse> {
+  /**
+   * Sends `request`; resolves with the response (its body possibly still streaming). When the
+   * connection proves stale (closed before any byte of the response), the promise follows
+   * `retryStale(request)` instead if given, else rejects with a StaleConnectionError.
+   */
+  exchange(request: UpstreamRequest, options: ExchangeOptions, retryStale?: RetryStale): Promise<UpstreamResponse> {
     this.uses++
-    const active = new ActiveExchange(this, request, options)
+    const active = new ActiveExchange(this, request, options, retryStale)
     this.current = active
     return active.start()
   }
@@ -125,6 +132,7 @@ export class Connection {
 /** An answer of the native client: the forwarder reads it and builds the client's Response. */
 class NativeResponse implements UpstreamResponse {
   readonly empty: boolean
+  readonly whole: Uint8Array | undefined
   private stream: ReadableStream<Uint8Array> | null | undefined
 
   constructor(
@@ -133,6 +141,7 @@ class NativeResponse implements UpstreamResponse {
     private readonly content: ReadableStream<Uint8Array> | Uint8Array | null
   ) {
     this.empty = content === null
+    this.whole = content instanceof Uint8Array ? content : undefined
   }
 
   /** A stream of the body; made on first use for a body that was read whole. */
@@ -163,7 +172,7 @@ class NativeResponse implements UpstreamResponse {
 /** One request and its response on a connection; it receives the parser's events itself. */
 class ActiveExchange implements ParserEvents {
   private readonly parser: ResponseParser
-  private resolveResponse!: (response: UpstreamResponse) => void
+  private resolveResponse!: (response: UpstreamResponse | Promise<UpstreamResponse>) => void
   private rejectResponse!: (err: unknown) => void
   private settled = false
   private responseHead: ResponseHead | undefined
@@ -181,7 +190,8 @@ class ActiveExchange implements ParserEvents {
   constructor(
     private readonly connection: Connection,
     private readonly request: UpstreamRequest,
-    private readonly options: ExchangeOptions
+    private readonly options: ExchangeOptions,
+    private readonly retryStale: RetryStale | undefined
   ) {
     this.parser = connection.parser
     this.parser.reset(this, options.maxHeaderBytes, request.method)
@@ -359,7 +369,9 @@ class ActiveExchange implements ParserEvents {
     else if (!(err instanceof UpstreamError) && (deadline ? deadline.aborted : this.request.signal.aborted)) error = (deadline ? deadline.reason : this.request.signal.reason) ?? err
     if (!this.settled) {
       this.settled = true
-      this.rejectResponse(error)
+      // Handed to the retry here rather than by a catch on every exchange's promise.
+      if (error instanceof StaleConnectionError && this.retryStale) this.resolveResponse(this.retryStale(this.request))
+      else this.rejectResponse(error)
     } else if (this.stream && !this.responseEnded && !cancelled) {
       try {
         this.stream.error(error)

@@ -296,7 +296,8 @@ describe('helpers', () => {
   })
 
   test('headerBlockBytes counts names, values and separators', () => {
-    expect(headerBlockBytes(new Headers({ ab: 'cd' }))).toEqual({ bytes: 8, underscore: false })
-    expect(headerBlockBytes(new Headers({ a_b: 'cd' })).underscore).toBe(true)
+    expect(headerBlockBytes({ ab: 'cd' })).toEqual({ bytes: 8, underscore: false })
+    expect(headerBlockBytes({ a_b: 'cd' }).underscore).toBe(true)
+    expect(headerBlockBytes({ 'set-cookie': ['a=1', 'b=2'] }).bytes).toBe(2 * ('set-cookie'.length + 3 + 4))
   })
 })

@@ -292,11 +292,13 @@ export function clientResponseHeaders(
   return headers
 }
 
+/** A request's fields as Bun's `toJSON` snapshot gives them: repeated fields joined by ", ", Set-Cookie as a list. */
+export type FieldSnapshot = Record<string, string | string[]>
+
 /** Size of a request header block as counted for the 431 limit, and whether a name has "_". */
-export function headerBlockBytes(headers: Headers): { bytes: number; underscore: boolean } {
+export function headerBlockBytes(fields: FieldSnapshot): { bytes: number; underscore: boolean } {
   let bytes = 0
   let underscore = false
-  const fields = headers.toJSON() as Record<string, string | string[]>
   for (const name in fields) {
     const value = fields[name]!
     // Repeated fields arrive joined by ", " (Set-Cookie as a list): count each as a line of its own.

@@ -4,7 +4,7 @@
  * connection's framing in doubt, so they also close it.
  */
 import { GatewayError } from '../../kernel/errors.ts'
-import { DIGITS, connectionNamesFramingField, headerBlockBytes } from '../../kernel/forwarding.ts'
+import { DIGITS, connectionNamesFramingField, headerBlockBytes, type FieldSnapshot } from '../../kernel/forwarding.ts'
 import { INVALID_PATH } from '../../kernel/path.ts'
 
 export interface GuardLimits {
@@ -25,6 +25,9 @@ const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|(?![^:]*\.\.)[A-Za-z0-9._~-]+)(?::\d{
 /** Whether a Host header value is one host and an optional port (VALID_HOST). */
 export const isValidHost = (host: string): boolean => VALID_HOST.test(host)
 
+/** A field's value as Headers.get gives it: a list (only Set-Cookie comes as one) joined, null when absent. */
+const one = (value: string | string[] | undefined): string | null => (value === undefined ? null : typeof value === 'string' ? value : value.join(', '))
+
 type GuardCode = 'bad_request' | 'uri_too_long' | 'header_fields_too_large' | 'payload_too_large'
 const reject = (code: GuardCode) => new GatewayError(code, { closeConnection: true })
 
@@ -42,25 +45,26 @@ const REFUSALS = {
  * `targetLength` is the received path + query.
  */
 export function guardRequest(raw: Request, path: string, targetLength: number, limits: GuardLimits): GatewayError | undefined {
-  const headers = raw.headers
-  const host = headers.get('host')
+  // One native snapshot of the fields, read here as a plain object: one call, not one per field.
+  const fields = raw.headers.toJSON() as FieldSnapshot
+  const host = one(fields.host)
   if (host !== null && !VALID_HOST.test(host)) return REFUSALS.bad_request
   // Dropping a framing header as hop-by-hop would reframe the body upstream (Varnish f00010).
-  if (connectionNamesFramingField(headers.get('connection'))) return REFUSALS.bad_request
+  if (connectionNamesFramingField(one(fields.connection))) return REFUSALS.bad_request
   if (targetLength > limits.maxUrlBytes) return REFUSALS.uri_too_long
-  const block = headerBlockBytes(headers)
+  const block = headerBlockBytes(fields)
   if (block.bytes > limits.maxHeaderBytes) return REFUSALS.header_fields_too_large
   if (block.underscore && limits.underscoresInHeaders === 'reject') return REFUSALS.bad_request
   if (path === INVALID_PATH) return REFUSALS.bad_request
 
-  const contentLength = headers.get('content-length')
+  const contentLength = one(fields['content-length'])
   // Bun accepts identical duplicates as "1, 1"; forwarding that would be ambiguous (RFC 9112 §6.3).
   if (contentLength !== null && !DIGITS.test(contentLength)) return REFUSALS.bad_request
   const method = raw.method
   if (method === 'GET' || method === 'HEAD') {
     // Bun drops GET/HEAD bodies; forwarding the request without its body would lose data
     // silently, and forwarding the length without the bytes would desync the upstream.
-    if ((contentLength !== null && contentLength !== '0') || headers.has('transfer-encoding')) {
+    if ((contentLength !== null && contentLength !== '0') || fields['transfer-encoding'] !== undefined) {
       return REFUSALS.bad_request
     }
   } else if (contentLength !== null && Number(contentLength) > limits.maxBodyBytes) {

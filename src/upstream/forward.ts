@@ -236,7 +236,6 @@ class ExchangeContext implements ForwardingContext {
 /** One upstream response being consumed: the methods of UpstreamExchange, without a closure per request. */
 class ResponseHandle implements UpstreamExchange, RelayHooks {
   readonly status: number
-  readonly headers: Headers
   private readonly hasBody: boolean
   private readonly deadline: Deadline
 
@@ -251,8 +250,12 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     const method = request.method
     this.deadline = request.deadline
     this.status = response.status
-    this.headers = response.headers
     this.hasBody = method !== 'HEAD' && !NO_BODY_STATUS.has(this.status) && !(response.empty ?? response.body === null)
+  }
+
+  /** Read on demand: a relayed answer's fields go into the client's Response as they came (`init`). */
+  get headers(): Headers {
+    return this.response.headers
   }
 
   /** RelayHooks: the relay ended (done, failed or cancelled): its bytes are known now. */
@@ -290,17 +293,18 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
   }
 
   async relay(): Promise<Response> {
-    const { status, headers } = this
+    const { status, response } = this
     if (!this.hasBody) {
       this.discard()
-      return new Response(null, { status, headers })
+      return new Response(null, { status, headers: response.init ?? response.headers })
     }
     // The native client read a small body whole already: no promise to wait on.
-    const whole = this.response.whole
+    const whole = response.whole
     if (whole !== undefined) {
       this.deadline.clear()
-      return new Response(whole, { status, headers })
+      return new Response(whole, { status, headers: response.init ?? response.headers })
     }
+    const headers = response.headers
     const length = headers.get('content-length')
     if (length !== null && Number(length) <= this.bufferResponseBytes) {
       // Small bodies of known length are read whole, like nginx's proxy buffers: the client

@@ -94,6 +94,8 @@ export interface UpstreamResponse {
   readonly empty?: boolean
   /** The whole body, when the client read it before handing the answer over (the native client's small bodies). */
   readonly whole?: Uint8Array
+  /** The fields as a Response init, cheaper for the client's Response than `headers` (the native client's). */
+  readonly init?: Headers | Record<string, string> | [string, string][]
   /** The whole body. */
   bytes(): Promise<Uint8Array>
 }

@@ -150,6 +150,14 @@ describe('proxy pass', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(500)
   })
 
+  test('fields the upstream sent more than once all reach the client: each Set-Cookie, and a list', async () => {
+    const res = await fetch(gw.url('/cookies'))
+    expect(await res.text()).toBe('cookies')
+    expect(res.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/'])
+    expect(res.headers.get('x-list')).toBe('one, two')
+    expect(res.headers.get('content-type')).toBe('text/plain')
+  })
+
   test('HEAD returns headers and no body', async () => {
     const res = await fetch(gw.url('/plain'), { method: 'HEAD' })
     expect(res.status).toBe(200)

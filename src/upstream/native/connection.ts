@@ -129,19 +129,47 @@ export class Connection {
   }
 }
 
-/** An answer of the native client: the forwarder reads it and builds the client's Response. */
+/**
+ * Field lines as a name → value record, which Bun makes a Response's headers from faster than
+ * from pairs or a Headers; the pairs themselves when a name repeats (Set-Cookie), which a
+ * record cannot hold.
+ */
+function asRecord(fields: [string, string][]): Record<string, string> | [string, string][] {
+  const record: Record<string, string> = Object.create(null)
+  for (const [name, value] of fields) {
+    if (name in record) return fields
+    record[name] = value
+  }
+  return record
+}
+
+/**
+ * An answer of the native client: the forwarder reads it and builds the client's Response.
+ * Its Headers are made only if something reads them: a proxied answer goes from the parsed
+ * fields straight into the client's Response (`init`), one native object fewer.
+ */
 class NativeResponse implements UpstreamResponse {
   readonly empty: boolean
   readonly whole: Uint8Array | undefined
+  private parsed: Headers | undefined
   private stream: ReadableStream<Uint8Array> | null | undefined
 
   constructor(
     readonly status: number,
-    readonly headers: Headers,
+    private readonly fields: [string, string][],
     private readonly content: ReadableStream<Uint8Array> | Uint8Array | null
   ) {
     this.empty = content === null
     this.whole = content instanceof Uint8Array ? content : undefined
+  }
+
+  get headers(): Headers {
+    return (this.parsed ??= new Headers(this.fields))
+  }
+
+  /** The fields for the client's Response: the Headers if anything read (and so may have changed) them. */
+  get init(): Headers | Record<string, string> | [string, string][] {
+    return this.parsed ?? asRecord(this.fields)
   }
 
   /** A stream of the body; made on first use for a body that was read whole. */
@@ -345,7 +373,7 @@ class ActiveExchange implements ParserEvents {
     if (this.settled) return
     this.settled = true
     const head = this.responseHead!
-    this.resolveResponse(new NativeResponse(head.status, new Headers(head.fields), body))
+    this.resolveResponse(new NativeResponse(head.status, head.fields, body))
   }
 
   private finish(): void {

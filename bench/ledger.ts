@@ -68,10 +68,10 @@ const CACHEABLE = new TextEncoder().encode(
 function recordedClient(): UpstreamClient {
   let answer = ANSWER
   const socket = {
-    write(data: Uint8Array) {
+    write(data: Uint8Array | string) {
       const bytes = answer
       queueMicrotask(() => connection.onData(bytes))
-      return data.byteLength
+      return typeof data === 'string' ? data.length : data.byteLength
     },
     terminate() {},
   }

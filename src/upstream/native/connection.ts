@@ -42,6 +42,7 @@ export class StaleConnectionError extends Error {
 const CRLF = '\r\n'
 /** Field values are byte strings (RFC 9110 §5.5): one character, one byte. */
 const latin1 = (text: string): Uint8Array => Buffer.from(text, 'latin1')
+const NOT_ASCII = /[^\x00-\x7f]/
 const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH'])
 /** Request bodies up to this many bytes, when declared, go out in one write with the head. */
 const SMALL_BODY = 64 * 1024
@@ -104,14 +105,22 @@ export class Connection {
 
   /** Writes all of `bytes`; resolves once they left (undefined when at once). */
   write(bytes: Uint8Array | string): Promise<void> | undefined {
-    if (this.writeOrKeep(typeof bytes === 'string' ? latin1(bytes) : bytes)) return undefined
+    // Text goes to the socket as it is when it is ASCII: Bun encodes it into the socket's
+    // buffer, with no Buffer made for it. Beyond ASCII (obs-text, RFC 9110 §5.5) a character
+    // must stay one byte, as UTF-8 would not keep it: then the latin1 bytes.
+    if (this.writeOrKeep(typeof bytes === 'string' && NOT_ASCII.test(bytes) ? latin1(bytes) : bytes)) return undefined
     return new Promise((resolve) => (this.drained = resolve))
   }
 
   /** Writes `data`; what the socket did not take is kept for the next drain. True when it all left. */
-  private writeOrKeep(data: Uint8Array): boolean {
+  private writeOrKeep(data: Uint8Array | string): boolean {
     const written = this.socket.write(data)
-    this.unwritten = written >= data.byteLength ? undefined : data.subarray(Math.max(written, 0))
+    if (typeof data === 'string') {
+      // ASCII: a character is a byte.
+      this.unwritten = written >= data.length ? undefined : latin1(data).subarray(Math.max(written, 0))
+    } else {
+      this.unwritten = written >= data.byteLength ? undefined : data.subarray(Math.max(written, 0))
+    }
     return this.unwritten === undefined
   }
 

@@ -8,7 +8,7 @@
  */
 import type { RouteView } from './policy.ts'
 import type { Peer, ServerBindings } from './types.ts'
-import type { Fields } from './fields.ts'
+import type { Fields, FieldSnapshot } from './fields.ts'
 
 /** Whether an address is a trusted proxy (net/ip-matcher.ts makes one from CIDRs). */
 export type IpMatcher = (address: string | undefined) => boolean
@@ -86,6 +86,12 @@ export class Exchange {
   relayEncoded = false
   /** Set by the route's auth stage. */
   identity: Identity | undefined = undefined
+  /**
+   * The request's fields as the limits stage read them (Bun's toJSON snapshot), which the
+   * forwarder reuses. Whatever changes the request's headers after it clears this: the plugin
+   * guard does, before any plugin runs.
+   */
+  fields: FieldSnapshot | undefined = undefined
   /** A last say over the upstream request's headers, set by a stage for the request it sends on (the cache's validators). */
   adjustUpstreamHeaders: ((headers: Fields) => void) | undefined = undefined
   /** This request's W3C trace id when tracing is on (the access log's). */

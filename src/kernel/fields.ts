@@ -9,6 +9,9 @@
  * value from a token's claim cannot end the head early.
  */
 
+/** A request's fields as Bun's `toJSON` snapshot gives them: repeated fields joined by ", ", Set-Cookie as a list. */
+export type FieldSnapshot = Record<string, string | string[]>
+
 /** RFC 9110 §5.6.2: a field name is a token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 /** RFC 9110 §5.5: CR, LF and NUL are never allowed in a value. */

@@ -3,7 +3,7 @@
  * forwarding headers set by the gateway (RFC 7239 §5.2 trust rules), and the sanity checks
  * an upstream response must pass before any byte reaches the client.
  */
-import { Fields } from './fields.ts'
+import { Fields, type FieldSnapshot } from './fields.ts'
 import { applyHeaderRules, ruledValue, type HeaderRules } from './header-rules.ts'
 
 /**
@@ -151,10 +151,8 @@ function copiesField(name: string, named: ReadonlySet<string> | undefined, conte
 const TRACE_FIELDS = ['traceparent', 'tracestate'] as const
 const isTraceField = (name: string) => name === 'traceparent' || name === 'tracestate'
 
-const namedBy = (incoming: Headers) => {
-  const connection = incoming.get('connection')
-  return connection ? new Set(connectionTokens(connection)) : undefined
-}
+/** The fields a Connection value names (RFC 9110 §7.6.1), or undefined for none. */
+const namedBy = (connection: string | string[] | null | undefined) => (typeof connection === 'string' && connection !== '' ? new Set(connectionTokens(connection)) : undefined)
 
 /**
  * The admin page's session cookie (admin/session.ts). Browsers do not isolate cookies by port
@@ -178,13 +176,14 @@ function withoutAdminSession(cookie: string): string | null {
  * appending only what survives. {@link sentHeaderValue} answers for one field what this
  * builds: the cache keys on it, so keep the two in step (headers.test.ts checks them).
  */
-export function upstreamRequestHeaders(incoming: Headers, context: ForwardingContext, hasBody: boolean): Fields {
+export function upstreamRequestHeaders(incoming: Headers | FieldSnapshot, context: ForwardingContext, hasBody: boolean): Fields {
   const { peerAddress, peerTrusted, preserveHost } = context
-  const named = namedBy(incoming)
-  const out = new Fields()
   // toJSON: Bun's native snapshot, with the iterator's combined values but no [name, value]
-  // array per field (Set-Cookie alone comes as a list).
-  const fields = incoming.toJSON() as Record<string, string | string[]>
+  // array per field (Set-Cookie alone comes as a list). The limits stage took one already
+  // (Exchange.fields) unless a plugin ran since.
+  const fields = incoming instanceof Headers ? (incoming.toJSON() as FieldSnapshot) : incoming
+  const named = namedBy(fields.connection)
+  const out = new Fields()
   for (const name in fields) {
     if (!copiesField(name, named, context)) continue
     if (name === 'host' && !preserveHost) continue
@@ -235,7 +234,7 @@ export function sentHeaderValue(incoming: Headers, name: string, context: Forwar
 }
 
 function baseSentValue(incoming: Headers, name: string, context: ForwardingContext): string | null {
-  const named = namedBy(incoming)
+  const named = namedBy(incoming.get('connection'))
   const copied = copiesField(name, named, context) ? incoming.get(name) : null
   switch (name) {
     case 'cookie':
@@ -291,9 +290,6 @@ export function clientResponseHeaders(
   if (strip) for (const name of strip) headers.delete(name)
   return headers
 }
-
-/** A request's fields as Bun's `toJSON` snapshot gives them: repeated fields joined by ", ", Set-Cookie as a list. */
-export type FieldSnapshot = Record<string, string | string[]>
 
 /** Size of a request header block as counted for the 431 limit, and whether a name has "_". */
 export function headerBlockBytes(fields: FieldSnapshot): { bytes: number; underscore: boolean } {

@@ -117,7 +117,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     const method = raw.method
     let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : raw.body
     if (body && !raw.headers.has('content-length')) body = limitBody(body, maxBodyBytes, exchange)
-    const headers = upstreamRequestHeaders(raw.headers, context(exchange), body !== null)
+    const headers = upstreamRequestHeaders(exchange.fields ?? raw.headers, context(exchange), body !== null)
     exchange.adjustUpstreamHeaders?.(headers)
     const background = exchange.background
     if (extendIdleTo !== undefined && !background) exchange.server?.timeout?.(raw, extendIdleTo)
@@ -144,7 +144,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const websockets = options.websockets
   const upgrade = (exchange: Exchange) => {
     const target = upstream.pick(hashKeyOf?.(exchange))
-    const headers = upstreamRequestHeaders(exchange.raw.headers, context(exchange), false)
+    const headers = upstreamRequestHeaders(exchange.fields ?? exchange.raw.headers, context(exchange), false)
     // No try span for a handshake: the upstream is told the request's own span.
     exchange.trace?.inject(headers)
     const path = upstreamPath(exchange.route, exchange.path) + exchange.query

@@ -4,7 +4,8 @@
  * connection's framing in doubt, so they also close it.
  */
 import { GatewayError } from '../../kernel/errors.ts'
-import { DIGITS, connectionNamesFramingField, headerBlockBytes, type FieldSnapshot } from '../../kernel/forwarding.ts'
+import { DIGITS, connectionNamesFramingField, headerBlockBytes } from '../../kernel/forwarding.ts'
+import type { FieldSnapshot } from '../../kernel/fields.ts'
 import { INVALID_PATH } from '../../kernel/path.ts'
 
 export interface GuardLimits {
@@ -40,13 +41,12 @@ const REFUSALS = {
 }
 
 /**
- * The refusal of a request that must not be forwarded, or undefined. `path` is the
- * normalised path (INVALID_PATH for a malformed escape, "%00" or a refused escaped slash);
- * `targetLength` is the received path + query.
+ * The refusal of a request that must not be forwarded, or undefined. `fields` is the
+ * request's toJSON snapshot, read as a plain object (one native call, not one per field);
+ * `path` is the normalised path (INVALID_PATH for a malformed escape, "%00" or a refused
+ * escaped slash); `targetLength` is the received path + query.
  */
-export function guardRequest(raw: Request, path: string, targetLength: number, limits: GuardLimits): GatewayError | undefined {
-  // One native snapshot of the fields, read here as a plain object: one call, not one per field.
-  const fields = raw.headers.toJSON() as FieldSnapshot
+export function guardRequest(raw: Request, fields: FieldSnapshot, path: string, targetLength: number, limits: GuardLimits): GatewayError | undefined {
   const host = one(fields.host)
   if (host !== null && !VALID_HOST.test(host)) return REFUSALS.bad_request
   // Dropping a framing header as hop-by-hop would reframe the body upstream (Varnish f00010).

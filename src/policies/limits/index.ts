@@ -8,6 +8,7 @@
 import { GatewayError, refusal } from '../../kernel/errors.ts'
 import { targetLength } from '../../kernel/target.ts'
 import { defineBuiltin } from '../builtin.ts'
+import type { FieldSnapshot } from '../../kernel/fields.ts'
 import { guardRequest, type GuardLimits } from './guard.ts'
 
 export const limitsPolicy = defineBuiltin({
@@ -23,7 +24,9 @@ export const limitsPolicy = defineBuiltin({
     const preflights = route?.cors !== undefined
     return function limits(exchange, next) {
       const raw = exchange.raw
-      const refused = guardRequest(raw, exchange.path, targetLength(exchange.url), guardLimits)
+      // The snapshot is the forwarder's too, unless a plugin runs in between (it may change the fields).
+      const fields = (exchange.fields = raw.headers.toJSON() as FieldSnapshot)
+      const refused = guardRequest(raw, fields, exchange.path, targetLength(exchange.url), guardLimits)
       if (refused) return refusal(exchange.requestId, refused)
       if (methods !== undefined && !methods.has(raw.method) && !(preflights && isPreflight(raw))) return refusal(exchange.requestId, notAllowed)
       return next(exchange)

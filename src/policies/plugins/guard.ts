@@ -29,6 +29,8 @@ export function guardPlugin(name: string, route: string, stage: Stage, log: Log,
   }
   const checked = (exchange: Exchange, value: unknown): Response => (value instanceof Response ? value : failed(exchange, new TypeError('not a Response')))
   return function plugin(exchange, next) {
+    // The plugin may change the request's headers: the forwarder takes its own snapshot then.
+    exchange.fields = undefined
     let answer: unknown
     try {
       answer = stage(exchange, next)

@@ -53,11 +53,11 @@ const ONLY = values.only ? new Set(values.only.split(',')) : undefined
 const BASELINE = values.baseline
 
 const BODY = JSON.stringify({ id: 42, name: 'bench', tags: ['a', 'b'] })
-/** What the bench's fixture upstream (Bun.serve) answers to GET /small, byte for byte. */
-const ANSWER = new TextEncoder().encode(
+/** What the bench's fixture upstream (Bun.serve) answers to GET /small, byte for byte (a Buffer, as a socket hands it over). */
+const ANSWER = Buffer.from(
   `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nDate: ${new Date().toUTCString()}\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`
 )
-const CACHEABLE = new TextEncoder().encode(
+const CACHEABLE = Buffer.from(
   `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: public, max-age=600\r\nDate: ${new Date().toUTCString()}\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`
 )
 

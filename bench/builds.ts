@@ -1,0 +1,154 @@
+/**
+ * `bun run bench:builds -- BEFORE AFTER`: one change's cost or saving, measured with both
+ * builds in one process. BEFORE and AFTER are checkouts of this repository (a `git worktree`
+ * of the commit before, and this one); each one's app is imported from its own path, so the
+ * two run side by side on one JIT and one heap, and a twin of BEFORE is the A/A check. Each
+ * round serves every app in turn (the order rotates); the report is each app's median CPU per
+ * request and its difference from BEFORE (the mean of the round pairs ± its standard error).
+ *
+ * Without `--sockets`, as bench:ledger does: the native client's connection over a socket that
+ * is not one, no kernel, the event loop turning every 16 requests; precise to ~0.1 µs on a quiet
+ * machine. With `--sockets`, each build runs a worker (real sockets, the fixture upstream)
+ * loaded by wrk in turn, CPU of this process per window: the whole gateway, noisier.
+ *
+ *   bun run bench:builds -- BEFORE AFTER [--path /api/small] [--rounds 30] [--requests 20000] [--sockets --duration 2]
+ */
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { Socket } from 'bun'
+import { startListening } from './listening.ts'
+import { pickTool, runLoad } from './load-tools/index.ts'
+import { median, pairedDifference } from './paired.ts'
+
+const { values, positionals } = parseArgs({
+  args: Bun.argv.slice(2),
+  allowPositionals: true,
+  options: {
+    path: { type: 'string', default: '/api/small' },
+    rounds: { type: 'string', default: '30' },
+    requests: { type: 'string', default: '20000' },
+    sockets: { type: 'boolean', default: false },
+    duration: { type: 'string', default: '2' },
+  },
+})
+if (positionals.length !== 2) throw new Error('usage: bun run bench:builds -- BEFORE AFTER (two checkouts)')
+const [before, after] = positionals.map((p) => resolve(p)) as [string, string]
+
+const BODY = JSON.stringify({ id: 42, name: 'bench', tags: ['a', 'b'] })
+const answerOf = (cacheable: boolean) =>
+  Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n${cacheable ? 'cache-control: public, max-age=600\r\n' : ''}Date: ${new Date().toUTCString()}\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`)
+const ANSWER = answerOf(false)
+const CACHEABLE = answerOf(true)
+const config = (upstream: string) => ({
+  server: { host: '127.0.0.1', port: 0 },
+  admin: { port: 0 },
+  upstreams: { fixture: { targets: [upstream] } },
+  routes: [
+    { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
+    { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
+  ],
+})
+
+/** Serves one request and tells the CPU it cost, µs; or serves `count` and tells the mean. */
+type Measure = (count: number) => Promise<number>
+
+/** A build's app over its own native Connection whose socket answers at once (bench:ledger's way). */
+async function inProcess(root: string): Promise<Measure> {
+  const { createApp } = await import(`${root}/src/app.ts`)
+  const { validateConfig } = await import(`${root}/src/config/load.ts`)
+  const { silentLogger } = await import(`${root}/src/log.ts`)
+  const { createWorkerMetrics } = await import(`${root}/src/metrics/registry.ts`)
+  const { createResponseCache } = await import(`${root}/src/policies/cache/response-cache.ts`)
+  const { createCacheStore } = await import(`${root}/src/policies/cache/store.ts`)
+  const { Connection } = await import(`${root}/src/upstream/native/connection.ts`)
+  const { createUpstream } = await import(`${root}/src/upstream/upstream.ts`)
+  let answer = ANSWER
+  const socket = {
+    write(data: Uint8Array | string) {
+      const bytes = answer
+      queueMicrotask(() => connection.onData(bytes))
+      return typeof data === 'string' ? data.length : data.byteLength
+    },
+    terminate() {},
+  }
+  const connection = new Connection(socket as unknown as Socket<unknown>, { release() {}, closed() {} })
+  const options = { maxHeaderBytes: 65536, bufferBytes: 65536, authority: '127.0.0.1:9', basePath: '' }
+  const base = {
+    send(request: { path: string }) {
+      answer = request.path.startsWith('/cached') ? CACHEABLE : ANSWER
+      return connection.exchange(request, options)
+    },
+    closeIdle() {},
+    checksHeads: true,
+  }
+  const checked = validateConfig(config('http://127.0.0.1:9'))
+  const metrics = createWorkerMetrics({ version: 'builds', bun: Bun.version })
+  const upstream = createUpstream('fixture', checked.config.upstreams.fixture, { base, observer: metrics.upstream('fixture') })
+  const cache = createResponseCache({ store: createCacheStore(checked.config.cache), targets: checked.config.cache.targets, maxObjectBytes: checked.config.cache.maxObjectBytes, implicitVary: [] })
+  const upstreams = { get: () => upstream, all: () => [upstream], close: async () => {} }
+  const app = createApp({ config: checked.config, upstreams, log: silentLogger, cache, metrics })
+  const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4', port: 40000 }), timeout() {} }
+  const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk' } }
+  return async (count) => {
+    const start = process.cpuUsage()
+    for (let i = 0; i < count; i++) {
+      const res = await app.fetch(new Request(`http://127.0.0.1:8080${values.path}`, init), server)
+      if (res.status !== 200) throw new Error(`${root}: ${res.status}`)
+      await res.arrayBuffer()
+      // The event loop turns, as between a server's batches of sockets (bench:ledger).
+      if (i % 16 === 15) await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    const used = process.cpuUsage(start)
+    return (used.user + used.system) / count
+  }
+}
+
+/** A build's worker on a real port in front of the fixture upstream, loaded by wrk. */
+async function overSockets(root: string, upstream: string): Promise<Measure> {
+  const tool = pickTool()
+  if (!tool) throw new Error('neither oha nor wrk is installed')
+  const { validateConfig } = await import(`${root}/src/config/load.ts`)
+  const { silentLogger } = await import(`${root}/src/log.ts`)
+  const { startWorker } = await import(`${root}/src/worker/server.ts`)
+  const worker = startWorker(validateConfig(config(upstream)).config, silentLogger)
+  stops.push(() => worker.stop(true))
+  return async (seconds) => {
+    const start = process.cpuUsage()
+    const result = await runLoad(tool, { url: `http://127.0.0.1:${worker.port}${values.path}`, durationSeconds: seconds, connections: 64, threads: 2 })
+    const used = process.cpuUsage(start)
+    if (result.non2xx > 0 || result.socketErrors > 0) throw new Error(`${root}: ${result.non2xx} non-2xx, ${result.socketErrors} socket errors`)
+    return (used.user + used.system) / result.requests
+  }
+}
+
+const stops: (() => unknown)[] = []
+const fixture = values.sockets ? await startListening(['bench/fixture-upstream.ts']) : undefined
+try {
+  const make = (root: string) => (fixture ? overSockets(root, `http://127.0.0.1:${fixture.port}`) : inProcess(root))
+  const builds = [
+    { name: 'before', measure: await make(before), cpu: [] as number[] },
+    { name: 'before (twin)', measure: await make(before), cpu: [] as number[] },
+    { name: 'after', measure: await make(after), cpu: [] as number[] },
+  ]
+  const amount = fixture ? Number(values.duration) : Number(values.requests)
+  for (const build of builds) await build.measure(fixture ? 1 : 20_000)
+  const rounds = Number(values.rounds)
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < builds.length; i++) {
+      const build = builds[(i + round) % builds.length]!
+      build.cpu.push(await build.measure(amount))
+    }
+  }
+  const how = fixture ? `over sockets, ${rounds} rounds of ${amount} s` : `in process, ${rounds} rounds of ${amount} requests`
+  console.log(`GET ${values.path}, ${how}; CPU µs per request (median), and over before (± standard error):`)
+  const base = builds[0]!.cpu
+  for (const build of builds) {
+    const d = build === builds[0] ? undefined : pairedDifference(build.cpu, base)
+    const over = d ? `   ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(2)} ± ${d.se.toFixed(2)}` : ''
+    console.log(`  ${build.name.padEnd(14)} ${median(build.cpu).toFixed(2).padStart(7)}${over}`)
+  }
+} finally {
+  fixture?.proc.kill()
+  await Promise.all(stops.map((stop) => stop()))
+}
+process.exit(0)

@@ -177,8 +177,10 @@ export function createApp(deps: AppDeps): App {
         if (probed !== undefined) return probed
         // The health path, else the route table (pipeline/route-table.ts), else 404.
         const path = routingPath(url, escapedSlashes)
-        const handler = path === healthPath ? serveHealth : (routeTable.match(path, request.headers.get('host'), request) ?? notFound)
-        return handler.handle(request, server, url, path)
+        // Host, read once: the route table matches on it and the edge normalises it.
+        const host = request.headers.get('host')
+        const handler = path === healthPath ? serveHealth : (routeTable.match(path, host, request) ?? notFound)
+        return handler.handle(request, server, url, path, host)
       } catch (err) {
         // Only a bug outside the pipelines (which render their own) gets here.
         return internalError(err, log)

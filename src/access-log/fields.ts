@@ -21,6 +21,8 @@ export interface LoggedExchange {
   readonly traceId: string | undefined
   readonly path: string
   readonly query: string
+  /** The Host field as the edge normalised it. */
+  readonly host: string | null
   readonly route: { readonly name: string; readonly config: { readonly upstream?: string | undefined } | undefined }
   readonly identity: { readonly consumer: string } | undefined
   readonly upstreamTries: number
@@ -69,7 +71,7 @@ const FIELDS = {
   /** The request's trace (32 hex digits), when tracing is on: the line and the spans meet on it. */
   traceId: ({ exchange }) => (exchange.traceId === undefined ? undefined : `"${exchange.traceId}"`),
   method: ({ exchange }) => `"${exchange.raw.method}"`,
-  host: ({ exchange }) => quoted(exchange.raw.headers.get('host')),
+  host: ({ exchange }) => quoted(exchange.host),
   /** The normalised path and the query, credentials in it redacted (redact.ts). */
   path: ({ exchange }, setup) => JSON.stringify(exchange.path + setup.redactQuery(exchange.query)),
   userAgent: ({ exchange }) => quoted(exchange.raw.headers.get('user-agent')),

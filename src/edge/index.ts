@@ -16,8 +16,8 @@ export interface EdgeOptions extends TrustPolicy {
   scheme?: 'http' | 'https'
 }
 
-/** Makes the Exchange of a request `route` matched: `url` is `raw.url` read once, `path` its normalised path. */
-export type Admit = (raw: Request, server: ServerBindings | undefined, url: string, path: string, route: Route) => Exchange
+/** Makes the Exchange of a request `route` matched: `url` is `raw.url` read once, `path` its normalised path, `host` its Host field as received. */
+export type Admit = (raw: Request, server: ServerBindings | undefined, url: string, path: string, route: Route, host: string | null) => Exchange
 
 /** The id of a request that needs no Exchange (the health probe), by admit's rule. */
 export function createRequestIds(options: EdgeOptions): (raw: Request, server: ServerBindings | undefined) => string {
@@ -31,16 +31,13 @@ export function createEdge(options: EdgeOptions): Admit {
   const trust: TrustPolicy = { isTrusted: options.isTrusted, trustsProxies: options.trustsProxies }
   const generateId = options.generateId ?? (() => crypto.randomUUID())
   const defaultPort = options.scheme === 'https' ? '443' : '80'
-  return function admit(raw, server, url, path, route) {
-    // One Host from here on: the cache key, the upstream's Host and X-Forwarded-Host read it.
-    const host = raw.headers.get('host')
-    if (host !== null) {
-      const normal = normaliseHost(host, defaultPort)
-      if (normal !== host) raw.headers.set('host', normal)
-    }
+  return function admit(raw, server, url, path, route, host) {
+    // One Host from here on (Exchange.host): the cache key, the upstream's Host and X-Forwarded-Host read it.
+    const normal = host === null ? null : normaliseHost(host, defaultPort)
+    if (normal !== host) raw.headers.set('host', normal!)
     // Only a trusted proxy's id is believed: look the peer up only when one could be.
     const peer = trust.trustsProxies ? peerOf(server, raw, trust) : undefined
     const id = requestIdFor(raw.headers, peer?.trusted ?? false, generateId)
-    return new Exchange(raw, url, server, route, path, queryOf(url), id, trust, peer)
+    return new Exchange(raw, url, server, route, path, queryOf(url), id, trust, peer, normal)
   }
 }

@@ -118,7 +118,9 @@ export class Exchange {
     public query: string,
     readonly requestId: string,
     private readonly trust: TrustPolicy,
-    peer?: Peer
+    peer?: Peer,
+    /** The Host field, normalised by the edge (lower case, no default port, no root dot); null without one. */
+    readonly host: string | null = raw.headers.get('host')
   ) {
     this.#peer = peer
   }
@@ -136,7 +138,7 @@ export class Exchange {
 
   /** A copy for a request of its own sent on the same client request (a background revalidation; a mirror, with its own copy of the body in `raw`). */
   fork(raw: Request = this.raw): Exchange {
-    const copy = new Exchange(raw, this.url, this.server, this.route, this.path, this.query, this.requestId, this.trust, this.#peer)
+    const copy = new Exchange(raw, this.url, this.server, this.route, this.path, this.query, this.requestId, this.trust, this.#peer, this.host)
     copy.identity = this.identity
     copy.traceId = this.traceId
     copy.trace = this.trace

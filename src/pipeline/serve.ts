@@ -78,11 +78,11 @@ export class RouteServer {
     private readonly load: Load | undefined
   ) {}
 
-  /** `url` is `raw.url` read once; `path` its normalised path, which the route table matched. */
-  handle(raw: Request, server: ServerBindings | undefined, url: string, path: string): Response | Promise<Response> {
+  /** `url` is `raw.url` read once; `path` its normalised path, which the route table matched; `host` the Host field as received. */
+  handle(raw: Request, server: ServerBindings | undefined, url: string, path: string, host: string | null): Response | Promise<Response> {
     const started = performance.now()
     const { shared, load } = this
-    const exchange = shared.admit(raw, server, url, path, this.route)
+    const exchange = shared.admit(raw, server, url, path, this.route, host)
     // With tracing, the span starts as the Exchange is made: a refusal (even overloaded) has one too.
     if (shared.tracer !== undefined) shared.tracer.start(exchange, started)
     if (load && load.inflight >= load.max) {

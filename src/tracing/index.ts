@@ -112,7 +112,7 @@ export function createTracer(settings: TracingOptions, options: TracerOptions): 
       span.status = response.status
       span.clientAddress = exchange.clientAddress
       span.userAgent = headers.get('user-agent')
-      span.host = headers.get('host')
+      span.host = exchange.host
       // Only a cache-enabled route's X-Cache-Status is the gateway's (an upstream may send its own).
       span.cache = exchange.route.config?.cache?.enabled ? response.headers.get('x-cache-status') : null
       span.consumer = exchange.identity?.consumer

@@ -43,7 +43,7 @@ export const cachePolicy = defineBuiltin({
         : (name: string) => sentHeaderValue(headers, name, forwarding)
       // From an untrusted peer the gateway sends X-Forwarded-Proto: http itself.
       const scheme = exchange.trusted ? sent('x-forwarded-proto')!.toLowerCase() : (forwarding.scheme ?? 'http')
-      return { exchange, next, options, scheme, sent, host: headers.get('host') ?? '' }
+      return { exchange, next, options, scheme, sent, host: exchange.host ?? '' }
     }
     return function cache(exchange, next) {
       const method = exchange.raw.method

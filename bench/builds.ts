@@ -15,8 +15,8 @@
  */
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { Socket } from 'bun'
 import { startListening } from './listening.ts'
+import { recordedClient } from './recorded.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
 import { median, pairedDifference } from './paired.ts'
 
@@ -34,11 +34,6 @@ const { values, positionals } = parseArgs({
 if (positionals.length !== 2) throw new Error('usage: bun run bench:builds -- BEFORE AFTER (two checkouts)')
 const [before, after] = positionals.map((p) => resolve(p)) as [string, string]
 
-const BODY = JSON.stringify({ id: 42, name: 'bench', tags: ['a', 'b'] })
-const answerOf = (cacheable: boolean) =>
-  Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n${cacheable ? 'cache-control: public, max-age=600\r\n' : ''}Date: ${new Date().toUTCString()}\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`)
-const ANSWER = answerOf(false)
-const CACHEABLE = answerOf(true)
 const config = (upstream: string) => ({
   server: { host: '127.0.0.1', port: 0 },
   admin: { port: 0 },
@@ -62,25 +57,7 @@ async function inProcess(root: string): Promise<Measure> {
   const { createCacheStore } = await import(`${root}/src/policies/cache/store.ts`)
   const { Connection } = await import(`${root}/src/upstream/native/connection.ts`)
   const { createUpstream } = await import(`${root}/src/upstream/upstream.ts`)
-  let answer = ANSWER
-  const socket = {
-    write(data: Uint8Array | string) {
-      const bytes = answer
-      queueMicrotask(() => connection.onData(bytes))
-      return typeof data === 'string' ? data.length : data.byteLength
-    },
-    terminate() {},
-  }
-  const connection = new Connection(socket as unknown as Socket<unknown>, { release() {}, closed() {} })
-  const options = { maxHeaderBytes: 65536, bufferBytes: 65536, authority: '127.0.0.1:9', basePath: '' }
-  const base = {
-    send(request: { path: string }) {
-      answer = request.path.startsWith('/cached') ? CACHEABLE : ANSWER
-      return connection.exchange(request, options)
-    },
-    closeIdle() {},
-    checksHeads: true,
-  }
+  const base = recordedClient(Connection)
   const checked = validateConfig(config('http://127.0.0.1:9'))
   const metrics = createWorkerMetrics({ version: 'builds', bun: Bun.version })
   const upstream = createUpstream('fixture', checked.config.upstreams.fixture, { base, observer: metrics.upstream('fixture') })

@@ -30,9 +30,8 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Connection } from '../src/upstream/native/connection.ts'
-import type { Socket } from 'bun'
+import { RECORDED_BODY, recordedClient } from './recorded.ts'
 import type { UpstreamRegistry } from '../src/upstream/registry.ts'
-import type { UpstreamClient } from '../src/upstream/types.ts'
 import { createUpstream } from '../src/upstream/upstream.ts'
 import { createTracer, type Tracer } from '../src/tracing/index.ts'
 import { startListening } from './listening.ts'
@@ -52,41 +51,6 @@ const ROUNDS = Number(values.rounds)
 const ONLY = values.only ? new Set(values.only.split(',')) : undefined
 const BASELINE = values.baseline
 
-const BODY = JSON.stringify({ id: 42, name: 'bench', tags: ['a', 'b'] })
-/** What the bench's fixture upstream (Bun.serve) answers to GET /small, byte for byte (a Buffer, as a socket hands it over). */
-const ANSWER = Buffer.from(
-  `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nDate: ${new Date().toUTCString()}\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`
-)
-const CACHEABLE = Buffer.from(
-  `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: public, max-age=600\r\nDate: ${new Date().toUTCString()}\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`
-)
-
-/**
- * The native client's connection (head written, parser, response) over a socket that is not
- * one: what it writes is dropped, and the recorded answer arrives a microtask later.
- */
-function recordedClient(): UpstreamClient {
-  let answer = ANSWER
-  const socket = {
-    write(data: Uint8Array | string) {
-      const bytes = answer
-      queueMicrotask(() => connection.onData(bytes))
-      return typeof data === 'string' ? data.length : data.byteLength
-    },
-    terminate() {},
-  }
-  const connection = new Connection(socket as unknown as Socket<Connection>, { release() {}, closed() {} })
-  const options = { maxHeaderBytes: 65536, bufferBytes: 65536, authority: '127.0.0.1:9', basePath: '' }
-  return {
-    send(request) {
-      answer = request.path.startsWith('/cached') ? CACHEABLE : ANSWER
-      return connection.exchange(request, options)
-    },
-    closeIdle() {},
-    checksHeads: true,
-  }
-}
-
 const checked = validateConfig({
   server: { host: '127.0.0.1', port: 0 },
   upstreams: { fixture: { targets: ['http://127.0.0.1:9'] } },
@@ -98,7 +62,7 @@ const checked = validateConfig({
 if (!checked.ok) throw new Error(checked.errors.join('\n'))
 const config = checked.config
 const metrics = createWorkerMetrics({ version: 'ledger', bun: Bun.version })
-const upstream = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(), observer: metrics.upstream('fixture') })
+const upstream = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(Connection), observer: metrics.upstream('fixture') })
 const upstreams: UpstreamRegistry = { get: () => upstream, all: () => [upstream], close: async () => {} }
 const store = createCacheStore(config.cache)
 const cache = createResponseCache({ store, targets: config.cache.targets, maxObjectBytes: config.cache.maxObjectBytes, implicitVary: [] })
@@ -133,7 +97,7 @@ let sampledTracer: Tracer | undefined
 /** An app of its own, built like the traced ones: with the tracing wrapper and a tracer at `sampleRatio`, or neither. */
 const tracingApp = (sampleRatio: number | undefined) => {
   const tracing = sampleRatio !== undefined
-  const one = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(), observer: metrics.upstream('fixture'), tracing })
+  const one = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(Connection), observer: metrics.upstream('fixture'), tracing })
   const upstreams = { get: () => one, all: () => [one], close: async () => {} } as UpstreamRegistry
   const tracer = tracing ? createTracer(tracingSettings(sampleRatio), { log, scheme: 'http' }) : undefined
   if (sampleRatio === 1) sampledTracer = tracer
@@ -148,7 +112,7 @@ const sampledApp = tracingApp(1)
 const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4' as const, port: 40000 }), timeout() {} }
 
 const FLOOR_HEADERS = { 'content-type': 'application/json' }
-const floorBody = new TextEncoder().encode(BODY)
+const floorBody = new TextEncoder().encode(RECORDED_BODY)
 type Serve = (req: Request) => Response | Promise<Response>
 /** A path per request: every one a miss that is stored. */
 let misses = 0

@@ -7,8 +7,9 @@
  * Not a proxy to use: it forwards GETs without bodies to one upstream and relays answers
  * with a Content-Length, as the floors do (bench/floor/proxy.ts, hit.ts).
  */
-import type { Server, Socket, SocketHandler } from 'bun'
+import type { Server } from 'bun'
 import { routingPath } from '../../src/kernel/target.ts'
+import { floorPool, type FloorHead } from './pool.ts'
 
 /** Proxied: the floor, then X-Forwarded-*, the client's fields, the answer's fields, the request id, the request checks, routing, the answer's checks, metrics. */
 export const PROXY_RUNGS = ['floor', '+ X-Forwarded-*', "+ client's fields", "+ answer's fields", '+ request id', '+ request checks', '+ routing', "+ answer's checks", '+ metrics'] as const
@@ -62,92 +63,37 @@ class Metrics {
   }
 }
 
-interface Pending {
-  resolve(res: Response): void
-  reject(err: Error): void
-}
-
-/** One upstream connection: the request in flight and the answer's bytes so far. */
-interface Connection {
-  pending: Pending | undefined
-  buffer: Buffer | undefined
-  bodyStart: number
-  bodyLength: number
-  status: number
-  headers: Headers | Record<string, string>
-}
-
 /** The proxy of `rung` (an index into PROXY_RUNGS) in front of `upstream` (http://host:port). */
 export function ladderProxy(rung: number, upstream: string): (req: Request, server: Server<undefined>) => Response | Promise<Response> {
   const origin = new URL(upstream)
-  const idle: Socket<Connection>[] = []
   const metrics = new Metrics()
   const allFields = rung >= 3
   const checksAnswer = rung >= 7
 
-  const handlers: SocketHandler<Connection> = {
-    data(socket, chunk) {
-      const c = socket.data
-      const buffer = c.buffer ? Buffer.concat([c.buffer, chunk]) : chunk
-      if (c.bodyStart === -1) {
-        const end = buffer.indexOf('\r\n\r\n')
-        if (end === -1) {
-          c.buffer = buffer
-          return
-        }
-        const head = buffer.toString('latin1', 0, end)
-        c.status = Number(head.slice(9, 12))
-        let length = 0
-        let framing = false
-        const headers: Headers | Record<string, string> = allFields ? new Headers() : {}
-        for (let at = head.indexOf(CRLF) + 2; at > 1; ) {
-          const next = head.indexOf(CRLF, at)
-          const line = next === -1 ? head.slice(at) : head.slice(at, next)
-          const colon = line.indexOf(':')
-          const name = line.slice(0, colon).toLowerCase()
-          const value = line.slice(colon + 1).trim()
-          if (name === 'content-length') length = Number(value)
-          else if (name === 'transfer-encoding') framing = true
-          else if (allFields) {
-            if (!HOP_BY_HOP.has(name)) (headers as Headers).append(name, value)
-          } else if (name === 'content-type') (headers as Record<string, string>)['content-type'] = value
-          at = next === -1 ? -1 : next + 2
-        }
-        // RFC 9112 §6.3: a status out of range, or Content-Length beside Transfer-Encoding, is a 502.
-        if (checksAnswer && (c.status < 200 || c.status > 599 || framing || head.length > MAX_HEADER_BYTES)) c.status = 502
-        c.bodyLength = length
-        c.headers = headers
-        c.bodyStart = end + 4
-      }
-      if (buffer.length < c.bodyStart + c.bodyLength) {
-        c.buffer = buffer
-        return
-      }
-      const body = new Uint8Array(buffer.subarray(c.bodyStart, c.bodyStart + c.bodyLength))
-      const pending = c.pending!
-      const { status, headers } = c
-      c.pending = undefined
-      c.buffer = undefined
-      c.bodyStart = -1
-      idle.push(socket)
-      pending.resolve(new Response(body, { status, headers }))
-    },
-    close(socket) {
-      const at = idle.indexOf(socket)
-      if (at !== -1) idle.splice(at, 1)
-      socket.data.pending?.reject(new Error('the upstream closed the connection'))
-    },
-    error(socket, err) {
-      socket.data.pending?.reject(err)
-    },
+  /** The floor reads the status, Content-Length and Content-Type; from rung 3, every field is relayed. */
+  function readHead(head: string): FloorHead {
+    let status = Number(head.slice(9, 12))
+    let length = 0
+    let framing = false
+    const headers: Headers | Record<string, string> = allFields ? new Headers() : {}
+    for (let at = head.indexOf(CRLF) + 2; at > 1; ) {
+      const next = head.indexOf(CRLF, at)
+      const line = next === -1 ? head.slice(at) : head.slice(at, next)
+      const colon = line.indexOf(':')
+      const name = line.slice(0, colon).toLowerCase()
+      const value = line.slice(colon + 1).trim()
+      if (name === 'content-length') length = Number(value)
+      else if (name === 'transfer-encoding') framing = true
+      else if (allFields) {
+        if (!HOP_BY_HOP.has(name)) (headers as Headers).append(name, value)
+      } else if (name === 'content-type') (headers as Record<string, string>)['content-type'] = value
+      at = next === -1 ? -1 : next + 2
+    }
+    // RFC 9112 §6.3: a status out of range, or Content-Length beside Transfer-Encoding, is a 502.
+    if (checksAnswer && (status < 200 || status > 599 || framing || head.length > MAX_HEADER_BYTES)) status = 502
+    return { status, length, headers }
   }
-  const connect = () =>
-    Bun.connect<Connection>({
-      hostname: origin.hostname,
-      port: Number(origin.port),
-      data: { pending: undefined, buffer: undefined, bodyStart: -1, bodyLength: 0, status: 0, headers: {} },
-      socket: handlers,
-    })
+  const pool = floorPool(origin, readHead)
 
   return async (req, server) => {
     const started = performance.now()
@@ -175,11 +121,7 @@ export function ladderProxy(rung: number, upstream: string): (req: Request, serv
     }
     const id = rung >= 4 ? crypto.randomUUID() : undefined
     if (id) head += `x-request-id: ${id}${CRLF}`
-    const socket = idle.pop() ?? (await connect())
-    const response = await new Promise<Response>((resolve, reject) => {
-      socket.data.pending = { resolve, reject }
-      socket.write(head + CRLF)
-    })
+    const response = await pool.send(head + CRLF)
     if (id) response.headers.set('x-request-id', id)
     if (rung >= 8) metrics.record(response.status, (performance.now() - started) / 1000, 0, Number(response.headers.get('content-length') ?? 0))
     return response

@@ -7,31 +7,12 @@
  *
  *   bun bench/floor/proxy.ts --port 0 --upstream http://127.0.0.1:PORT [--workers 2]
  */
-import type { Socket, SocketHandler } from 'bun'
 import { floorOptions, runFloor } from './cluster.ts'
-
-interface Exchange {
-  resolve(res: Response): void
-  reject(err: Error): void
-}
-
-/** One upstream connection's state: the request in flight and the bytes of its answer so far. */
-interface Connection {
-  exchange: Exchange | undefined
-  buffer: Buffer | undefined
-  /** Where the body starts in `buffer`, once the head has been read; -1 before. */
-  bodyStart: number
-  bodyLength: number
-  status: number
-  contentType: string | null
-}
+import { floorPool, type FloorHead } from './pool.ts'
 
 const { upstream } = floorOptions()
 const origin = new URL(upstream)
-const HOSTNAME = origin.hostname
-const PORT = Number(origin.port)
 const HOST = origin.host
-const idle: Socket<Connection>[] = []
 
 /** The value of header `name` (lowercase, with ":") in a head whose lowercase copy is `lower`. */
 function header(head: string, lower: string, name: string): string | null {
@@ -42,63 +23,18 @@ function header(head: string, lower: string, name: string): string | null {
   return head.slice(start, end === -1 ? head.length : end).trim()
 }
 
-const handlers: SocketHandler<Connection> = {
-  data(socket, chunk) {
-    const c = socket.data
-    const buffer = c.buffer ? Buffer.concat([c.buffer, chunk]) : chunk
-    if (c.bodyStart === -1) {
-      const end = buffer.indexOf('\r\n\r\n')
-      if (end === -1) {
-        c.buffer = buffer
-        return
-      }
-      const head = buffer.toString('latin1', 0, end)
-      const lower = head.toLowerCase()
-      c.status = Number(head.slice(9, 12))
-      c.bodyLength = Number(header(head, lower, 'content-length:') ?? 0)
-      c.contentType = header(head, lower, 'content-type:')
-      c.bodyStart = end + 4
-    }
-    if (buffer.length < c.bodyStart + c.bodyLength) {
-      c.buffer = buffer
-      return
-    }
-    // A copy: the chunk's memory is not ours to keep.
-    const body = new Uint8Array(buffer.subarray(c.bodyStart, c.bodyStart + c.bodyLength))
-    const exchange = c.exchange!
-    const headers: Record<string, string> = c.contentType === null ? {} : { 'content-type': c.contentType }
-    const status = c.status
-    c.exchange = undefined
-    c.buffer = undefined
-    c.bodyStart = -1
-    idle.push(socket)
-    exchange.resolve(new Response(body, { status, headers }))
-  },
-  close(socket) {
-    const at = idle.indexOf(socket)
-    if (at !== -1) idle.splice(at, 1)
-    socket.data.exchange?.reject(new Error('the upstream closed the connection'))
-  },
-  error(socket, err) {
-    socket.data.exchange?.reject(err)
-  },
+/** The status line, Content-Length and Content-Type: nothing else is read. */
+function readHead(head: string): FloorHead {
+  const lower = head.toLowerCase()
+  const contentType = header(head, lower, 'content-type:')
+  return { status: Number(head.slice(9, 12)), length: Number(header(head, lower, 'content-length:') ?? 0), headers: contentType === null ? {} : { 'content-type': contentType } }
 }
 
-const connect = () =>
-  Bun.connect<Connection>({
-    hostname: HOSTNAME,
-    port: PORT,
-    data: { exchange: undefined, buffer: undefined, bodyStart: -1, bodyLength: 0, status: 0, contentType: null },
-    socket: handlers,
-  })
+const pool = floorPool(origin, readHead)
 
-async function proxy(req: Request): Promise<Response> {
-  const socket = idle.pop() ?? (await connect())
+function proxy(req: Request): Promise<Response> {
   const path = req.url.slice(req.url.indexOf('/', 8))
-  return new Promise((resolve, reject) => {
-    socket.data.exchange = { resolve, reject }
-    socket.write(`${req.method} ${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`)
-  })
+  return pool.send(`${req.method} ${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`)
 }
 
 await runFloor(import.meta.path, (port) => Bun.serve({ hostname: '127.0.0.1', port, reusePort: true, development: false, fetch: proxy }))

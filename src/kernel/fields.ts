@@ -12,6 +12,9 @@
 /** A request's fields as Bun's `toJSON` snapshot gives them: repeated fields joined by ", ", Set-Cookie as a list. */
 export type FieldSnapshot = Record<string, string | string[]>
 
+/** A field's value as Headers.get gives it, from a snapshot or a record: a list joined with ", ", null when absent. */
+export const joinedValue = (value: string | string[] | undefined): string | null => (value === undefined ? null : typeof value === 'string' ? value : value.join(', '))
+
 /** RFC 9110 §5.6.2: a field name is a token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 /** RFC 9110 §5.5: CR, LF and NUL are never allowed in a value. */
@@ -45,8 +48,7 @@ export class Fields {
 
   /** The value, several joined with ", " as Headers gives them; null when absent. */
   get(name: string): string | null {
-    const value = this.record[name.toLowerCase()]
-    return value === undefined ? null : typeof value === 'string' ? value : value.join(', ')
+    return joinedValue(this.record[name.toLowerCase()])
   }
 
   has(name: string): boolean {

@@ -5,7 +5,7 @@
  */
 import { GatewayError } from '../../kernel/errors.ts'
 import { DIGITS, connectionNamesFramingField, headerBlockBytes } from '../../kernel/forwarding.ts'
-import type { FieldSnapshot } from '../../kernel/fields.ts'
+import { joinedValue, type FieldSnapshot } from '../../kernel/fields.ts'
 import { INVALID_PATH } from '../../kernel/path.ts'
 
 export interface GuardLimits {
@@ -26,9 +26,6 @@ const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|(?![^:]*\.\.)[A-Za-z0-9._~-]+)(?::\d{
 /** Whether a Host header value is one host and an optional port (VALID_HOST). */
 export const isValidHost = (host: string): boolean => VALID_HOST.test(host)
 
-/** A field's value as Headers.get gives it: a list (only Set-Cookie comes as one) joined, null when absent. */
-const one = (value: string | string[] | undefined): string | null => (value === undefined ? null : typeof value === 'string' ? value : value.join(', '))
-
 type GuardCode = 'bad_request' | 'uri_too_long' | 'header_fields_too_large' | 'payload_too_large'
 const reject = (code: GuardCode) => new GatewayError(code, { closeConnection: true })
 
@@ -47,17 +44,17 @@ const REFUSALS = {
  * escaped slash); `targetLength` is the received path + query.
  */
 export function guardRequest(raw: Request, fields: FieldSnapshot, path: string, targetLength: number, limits: GuardLimits): GatewayError | undefined {
-  const host = one(fields.host)
+  const host = joinedValue(fields.host)
   if (host !== null && !VALID_HOST.test(host)) return REFUSALS.bad_request
   // Dropping a framing header as hop-by-hop would reframe the body upstream (Varnish f00010).
-  if (connectionNamesFramingField(one(fields.connection))) return REFUSALS.bad_request
+  if (connectionNamesFramingField(joinedValue(fields.connection))) return REFUSALS.bad_request
   if (targetLength > limits.maxUrlBytes) return REFUSALS.uri_too_long
   const block = headerBlockBytes(fields)
   if (block.bytes > limits.maxHeaderBytes) return REFUSALS.header_fields_too_large
   if (block.underscore && limits.underscoresInHeaders === 'reject') return REFUSALS.bad_request
   if (path === INVALID_PATH) return REFUSALS.bad_request
 
-  const contentLength = one(fields['content-length'])
+  const contentLength = joinedValue(fields['content-length'])
   // Bun accepts identical duplicates as "1, 1"; forwarding that would be ambiguous (RFC 9112 §6.3).
   if (contentLength !== null && !DIGITS.test(contentLength)) return REFUSALS.bad_request
   const method = raw.method

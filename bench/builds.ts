@@ -16,9 +16,10 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startListening } from './listening.ts'
-import { recordedClient } from './recorded.ts'
+import { cpuPerRequest, recordedClient } from './recorded.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
 import { median, pairedDifference } from './paired.ts'
+import { FIXTURE_ROUTES } from './scenarios.ts'
 
 const { values, positionals } = parseArgs({
   args: Bun.argv.slice(2),
@@ -38,14 +39,11 @@ const config = (upstream: string) => ({
   server: { host: '127.0.0.1', port: 0 },
   admin: { port: 0 },
   upstreams: { fixture: { targets: [upstream] } },
-  routes: [
-    { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
-    { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
-  ],
+  routes: FIXTURE_ROUTES,
 })
 
-/** Serves one request and tells the CPU it cost, µs; or serves `count` and tells the mean. */
-type Measure = (count: number) => Promise<number>
+/** Serves `amount` (requests in process, seconds of load over sockets) and tells the mean CPU of a request, µs. */
+type Measure = (amount: number) => Promise<number>
 
 /** A build's app over its own native Connection whose socket answers at once (bench:ledger's way). */
 async function inProcess(root: string): Promise<Measure> {
@@ -65,19 +63,7 @@ async function inProcess(root: string): Promise<Measure> {
   const upstreams = { get: () => upstream, all: () => [upstream], close: async () => {} }
   const app = createApp({ config: checked.config, upstreams, log: silentLogger, cache, metrics })
   const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4', port: 40000 }), timeout() {} }
-  const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk' } }
-  return async (count) => {
-    const start = process.cpuUsage()
-    for (let i = 0; i < count; i++) {
-      const res = await app.fetch(new Request(`http://127.0.0.1:8080${values.path}`, init), server)
-      if (res.status !== 200) throw new Error(`${root}: ${res.status}`)
-      await res.arrayBuffer()
-      // The event loop turns, as between a server's batches of sockets (bench:ledger).
-      if (i % 16 === 15) await new Promise<void>((resolve) => setImmediate(resolve))
-    }
-    const used = process.cpuUsage(start)
-    return (used.user + used.system) / count
-  }
+  return (count) => cpuPerRequest((req) => app.fetch(req, server), values.path!, count)
 }
 
 /** A build's worker on a real port in front of the fixture upstream, loaded by wrk. */

@@ -22,6 +22,7 @@ import { HIT_RUNGS, ladderHit, ladderProxy, PROXY_RUNGS } from './floor/ladder.t
 import { startListening } from './listening.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
 import { median, pairedDifference } from './paired.ts'
+import { FIXTURE_ROUTES } from './scenarios.ts'
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -61,10 +62,7 @@ const checked = validateConfig({
   server: { host: '127.0.0.1', port: 0 },
   admin: { port: 0 },
   upstreams: { fixture: { targets: [origin] } },
-  routes: [
-    { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
-    { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
-  ],
+  routes: FIXTURE_ROUTES,
 })
 if (!checked.ok) throw new Error(checked.errors.join('\n'))
 const worker = startWorker(checked.config, silentLogger)

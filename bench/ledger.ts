@@ -30,12 +30,13 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Connection } from '../src/upstream/native/connection.ts'
-import { RECORDED_BODY, recordedClient } from './recorded.ts'
+import { cpuPerRequest, RECORDED_BODY, recordedClient } from './recorded.ts'
 import type { UpstreamRegistry } from '../src/upstream/registry.ts'
 import { createUpstream } from '../src/upstream/upstream.ts'
 import { createTracer, type Tracer } from '../src/tracing/index.ts'
 import { startListening } from './listening.ts'
 import { median, pairedDifference } from './paired.ts'
+import { FIXTURE_ROUTES } from './scenarios.ts'
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -54,10 +55,7 @@ const BASELINE = values.baseline
 const checked = validateConfig({
   server: { host: '127.0.0.1', port: 0 },
   upstreams: { fixture: { targets: ['http://127.0.0.1:9'] } },
-  routes: [
-    { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
-    { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
-  ],
+  routes: FIXTURE_ROUTES,
 })
 if (!checked.ok) throw new Error(checked.errors.join('\n'))
 const config = checked.config
@@ -133,38 +131,14 @@ const scenarios: Record<string, { path: string | (() => string); serve: Serve }>
   'cache-miss-shared': { path: () => `/cached/m${misses++}`, serve: (req) => sharedApp.fetch(req, server) },
 }
 
-/**
- * Requests answered between two turns of the event loop. A loop of awaits on settled promises
- * never yields to it: timers and setImmediate would not run until the round ends, so what the
- * gateway does there (the tracing exporter's batches, the shared tier's commits, the deadline
- * wheel) would be left out or piled up. A server under load answers a handful of requests a
- * turn (the sockets epoll reported ready), then the loop runs its timers: so does this.
- */
-const REQUESTS_PER_TURN = 16
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
-
-async function measure(serve: Serve, path: string | (() => string), count: number): Promise<number> {
-  const url = typeof path === 'string' ? () => `http://127.0.0.1:8080${path}` : () => `http://127.0.0.1:8080${path()}`
-  const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk' } }
-  const started = process.cpuUsage()
-  for (let i = 0; i < count; i++) {
-    const res = await serve(new Request(url(), init))
-    if (res.status !== 200) throw new Error(`${path}: ${res.status}`)
-    await res.arrayBuffer()
-    if (i % REQUESTS_PER_TURN === REQUESTS_PER_TURN - 1) await nextTurn()
-  }
-  const used = process.cpuUsage(started)
-  return (used.user + used.system) / count
-}
-
 const names = Object.keys(scenarios).filter((n) => !ONLY || ONLY.has(n))
 const results = new Map<string, number[]>(names.map((n) => [n, []]))
-for (const name of names) await measure(scenarios[name]!.serve, scenarios[name]!.path, Math.min(REQUESTS, 50_000))
+for (const name of names) await cpuPerRequest(scenarios[name]!.serve, scenarios[name]!.path, Math.min(REQUESTS, 50_000))
 // The order rotates each round, so no scenario always runs after the same one.
 for (let round = 0; round < ROUNDS; round++) {
   for (let i = 0; i < names.length; i++) {
     const name = names[(i + round) % names.length]!
-    results.get(name)!.push(await measure(scenarios[name]!.serve, scenarios[name]!.path, REQUESTS))
+    results.get(name)!.push(await cpuPerRequest(scenarios[name]!.serve, scenarios[name]!.path, REQUESTS))
   }
 }
 console.log(`CPU µs per request in process (median of ${ROUNDS} rounds of ${REQUESTS}; a Request made and a body read in each):`)

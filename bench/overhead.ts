@@ -35,6 +35,7 @@ import { measureCpu } from './cpu.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
 import { startListening } from './listening.ts'
 import { mean, median, pairedDifference } from './paired.ts'
+import { FIXTURE_ROUTES } from './scenarios.ts'
 
 const ROOT = join(import.meta.dir, '..')
 const { values } = parseArgs({
@@ -90,10 +91,7 @@ async function main() {
     log: { access: v.access },
     ...(v.tracing ? { tracing: v.tracing } : {}),
     upstreams: { fixture: { targets: [`http://127.0.0.1:${upstream.port}`] } },
-    routes: [
-      { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
-      { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
-    ],
+    routes: FIXTURE_ROUTES,
   })
   /** One gateway: its port and how to read the CPU it spends (µs) from now. */
   interface Server {

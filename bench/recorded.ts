@@ -1,9 +1,10 @@
 /**
- * The upstream without a socket, for the benches that measure the gateway's own code
- * (bench:ledger, bench:builds): the native client's own Connection (the request head
- * written, the parser, the response), over a socket that is not one. What it writes is
- * dropped, and the recorded answer arrives a microtask later. `Connection` is passed in, so
- * bench:builds can give each checkout its own.
+ * What the benches that measure the gateway's own code in process share (bench:ledger,
+ * bench:builds): the upstream without a socket, the native client's own Connection (the
+ * request head written, the parser, the response) over a socket that is not one, whose
+ * writes are dropped and whose recorded answer arrives a microtask later (`Connection` is
+ * passed in, so bench:builds can give each checkout its own); and the loop that serves
+ * requests one after another and reads the CPU they cost.
  */
 import type { Socket } from 'bun'
 import type { Connection } from '../src/upstream/native/connection.ts'
@@ -42,4 +43,29 @@ export function recordedClient(ConnectionOf: ConnectionClass): UpstreamClient {
     closeIdle() {},
     checksHeads: true,
   }
+}
+
+/**
+ * Requests answered between two turns of the event loop. A loop of awaits on settled promises
+ * never yields to it: timers and setImmediate would not run until the round ends, so what the
+ * gateway does there (the tracing exporter's batches, the shared tier's commits, the deadline
+ * wheel) would be left out or piled up. A server under load answers a handful of requests a
+ * turn (the sockets epoll reported ready), then the loop runs its timers: so does this.
+ */
+const REQUESTS_PER_TURN = 16
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** Serves `count` GETs of `path` (or of a new path each) one after another, each answer read whole: the mean CPU of one, µs. */
+export async function cpuPerRequest(serve: (req: Request) => Response | Promise<Response>, path: string | (() => string), count: number): Promise<number> {
+  const url = typeof path === 'string' ? () => `http://127.0.0.1:8080${path}` : () => `http://127.0.0.1:8080${path()}`
+  const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk' } }
+  const started = process.cpuUsage()
+  for (let i = 0; i < count; i++) {
+    const res = await serve(new Request(url(), init))
+    if (res.status !== 200) throw new Error(`${path}: ${res.status}`)
+    await res.arrayBuffer()
+    if (i % REQUESTS_PER_TURN === REQUESTS_PER_TURN - 1) await nextTurn()
+  }
+  const used = process.cpuUsage(started)
+  return (used.user + used.system) / count
 }

@@ -160,6 +160,12 @@ export function routesTable(count: number, host = false, matchers = false): Reco
 
 const ZIPPED = { enabled: true, minBytes: 1024, levels: { gzip: 1 } }
 
+/** The cache-hit route and the proxied route of the fixture upstream, which every bench's gateway has. */
+export const FIXTURE_ROUTES = [
+  { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
+  { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
+]
+
 /** The gateway config the bench runs (through the real start path); with `redisUrl`, the /limited route too. */
 export function gatewayConfig(upstreamPort: number, workers: string, client?: string, redisUrl?: string): Record<string, unknown> {
   // High enough never to refuse: the scenario measures what the limit costs, not what it refuses.
@@ -170,8 +176,7 @@ export function gatewayConfig(upstreamPort: number, workers: string, client?: st
     admin: { port: 0 },
     upstreams: { fixture: { targets: [`http://127.0.0.1:${upstreamPort}`], ...(client ? { client } : {}) } },
     routes: [
-      { name: 'cached', path: '/cached', upstream: 'fixture', cache: { enabled: true } },
-      { name: 'api', path: '/api', upstream: 'fixture', stripPrefix: true },
+      ...FIXTURE_ROUTES,
       { name: 'keyed', path: '/keyed', upstream: 'fixture', stripPrefix: true, auth: { apiKey: {} } },
       { name: 'jwt', path: '/jwt', upstream: 'fixture', stripPrefix: true, auth: { jwt: { algorithms: ['HS256'], secret: BENCH_JWT_SECRET } } },
       { name: 'plugin', path: '/plugin', upstream: 'fixture', stripPrefix: true, plugins: ['noop'] },

@@ -101,10 +101,7 @@ export class RouteServer {
       if (load.countAfterOneTurn) return this.countAfterOneTurn(answer, exchange, started, load)
       // Counted until the response head: what waits on an upstream is the queue being bounded.
       load.inflight++
-      return this.settle(answer, exchange, started).then((response) => {
-        load.inflight--
-        return response
-      })
+      return this.settle(answer, exchange, started, load)
     }
     this.observe(exchange, answer, started)
     return answer
@@ -124,14 +121,15 @@ export class RouteServer {
     accessLog?.(exchange, response, ms, refused)
   }
 
-  /** The asynchronous end of a request: one await, then the same rendering and recording. */
-  private async settle(answer: Promise<Response>, exchange: Exchange, started: number): Promise<Response> {
+  /** The asynchronous end of a request: one await, then the same rendering and recording; `counted` in flight until then. */
+  private async settle(answer: Promise<Response>, exchange: Exchange, started: number, counted?: Load): Promise<Response> {
     let response: Response
     try {
       response = await answer
     } catch (err) {
       response = this.shared.renderError(err, exchange)
     }
+    if (counted !== undefined) counted.inflight--
     this.observe(exchange, response, started)
     return response
   }

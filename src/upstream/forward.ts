@@ -55,8 +55,11 @@ export interface UpstreamExchange {
   readonly headers: Headers
   /** Reads the whole body; a failure (reset, truncation, deadline) rejects with a GatewayError. */
   bytes(): Promise<Uint8Array>
-  /** The client response: small bodies buffered, others streamed (see `bufferResponseBytes`). */
-  relay(): Promise<Response>
+  /**
+   * The client response: small bodies buffered, others streamed (see `bufferResponseBytes`);
+   * at once when no body is to be read first (none, read whole already, or streamed).
+   */
+  relay(): Response | Promise<Response>
   /** Drops the body and ends the deadline. */
   discard(): void
 }
@@ -159,7 +162,9 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
       if (isGrpc(exchange.raw.headers.get('content-type'))) return refusal(exchange.requestId, GRPC_UNIMPLEMENTED)
       try {
         if (websockets && isWebSocketUpgrade(exchange.raw)) return await upgrade(exchange)
-        return await (await send(exchange)).relay()
+        const answer = (await send(exchange)).relay()
+        // Most answers are at hand (a small body the native client read whole): no await.
+        return answer instanceof Promise ? await answer : answer
       } catch (err) {
         const refused = asGatewayError(err)
         if (!refused) throw err
@@ -292,7 +297,7 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     }
   }
 
-  async relay(): Promise<Response> {
+  relay(): Response | Promise<Response> {
     const { status, response } = this
     if (!this.hasBody) {
       this.discard()
@@ -310,7 +315,7 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
       // Small bodies of known length are read whole, like nginx's proxy buffers: the client
       // gets an exact Content-Length, a truncated body becomes a 502 instead of a short 200,
       // and Bun sends it natively (a JS relay halves proxied throughput on small bodies).
-      return new Response(await this.bytes(), { status, headers })
+      return this.bytes().then((bytes) => new Response(bytes, { status, headers }))
     }
     // Its length known only at the end: the access log waits for it (Exchange.afterRelay).
     if (length === null) this.request.exchange.relaying = true

@@ -7,7 +7,7 @@
 import { asGatewayError } from '../../kernel/errors.ts'
 import { UpstreamError } from '../errors.ts'
 import type { OutlierDetector } from '../outlier.ts'
-import type { ClientWrapper, SelectionPolicy, Target, TryFailed, UpstreamRequest } from '../types.ts'
+import type { ClientWrapper, SelectionPolicy, Target, TryFailed, UpstreamRequest, UpstreamResponse } from '../types.ts'
 
 /** The target for `request` by `policy`, among the usable ones not yet tried (also for WebSockets, which bypass the client). */
 export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, request: Pick<UpstreamRequest, 'tried' | 'hashKey'>): Target {
@@ -29,7 +29,8 @@ export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy
  */
 export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, tryFailed: TryFailed): ClientWrapper {
   return (next) => ({
-    async send(request) {
+    // A plain function and a `then`, not an async frame: this runs on every try.
+    send(request) {
       const target = chooseTarget(targets, policy, outliers, request)
       request.target = target
       const exchange = request.exchange
@@ -39,11 +40,8 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
       }
       target.inflight++
       target.sent++
-      try {
-        const response = await next.send(request)
-        outliers.record(target, response.status)
-        return response
-      } catch (err) {
+      const failed = (err: unknown): never => {
+        target.inflight--
         if (err instanceof UpstreamError) {
           outliers.record(target, err.code)
           tryFailed(target, err.code, exchange)
@@ -56,9 +54,19 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
           }
         }
         throw err
-      } finally {
-        target.inflight--
       }
+      let sent: Promise<UpstreamResponse>
+      try {
+        sent = next.send(request)
+      } catch (err) {
+        // A send that threw still answers with a rejection, as an async one would.
+        sent = Promise.reject(err)
+      }
+      return sent.then((response) => {
+        target.inflight--
+        outliers.record(target, response.status)
+        return response
+      }, failed)
     },
     closeIdle: () => next.closeIdle(),
   })

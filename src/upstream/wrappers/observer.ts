@@ -3,7 +3,7 @@
  * by code. Body failures are reported by the forwarder, which reads the body.
  */
 import { UpstreamError, type UpstreamErrorCode } from '../errors.ts'
-import type { ClientWrapper } from '../types.ts'
+import type { ClientWrapper, UpstreamResponse } from '../types.ts'
 
 /** What is reported about one upstream's exchanges. */
 export interface UpstreamObserver {
@@ -19,17 +19,24 @@ export interface UpstreamObserver {
 }
 
 export function withObserver(observer: UpstreamObserver): ClientWrapper {
+  const failed = (err: unknown): never => {
+    if (err instanceof UpstreamError) observer.error(err.code)
+    throw err
+  }
   return (next) => ({
-    async send(request) {
+    // A plain function and a `then`, not an async frame: this runs on every request.
+    send(request) {
       const sentAt = performance.now()
+      let sent: Promise<UpstreamResponse>
       try {
-        const response = await next.send(request)
+        sent = next.send(request)
+      } catch (err) {
+        sent = Promise.reject(err)
+      }
+      return sent.then((response) => {
         observer.response(response.status, (performance.now() - sentAt) / 1000)
         return response
-      } catch (err) {
-        if (err instanceof UpstreamError) observer.error(err.code)
-        throw err
-      }
+      }, failed)
     },
     closeIdle: () => next.closeIdle(),
   })

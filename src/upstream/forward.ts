@@ -48,29 +48,11 @@ export interface ForwarderOptions {
   http2?: boolean
 }
 
-/** An upstream answer whose head passed the checks; its body is still to be consumed. */
-export interface UpstreamExchange {
-  readonly status: number
-  /** Client-facing headers: hop-by-hop fields already removed. */
-  readonly headers: Headers
-  /** Reads the whole body; a failure (reset, truncation, deadline) rejects with a GatewayError. */
-  bytes(): Promise<Uint8Array>
-  /**
-   * The client response: small bodies buffered, others streamed (see `bufferResponseBytes`);
-   * at once when no body is to be read first (none, read whole already, or streamed).
-   */
-  relay(): Response | Promise<Response>
-  /** Drops the body and ends the deadline. */
-  discard(): void
-}
-
 export interface RouteForwarder {
   /** The header rules for `exchange`: what the cache keys variants on, too. */
   context(exchange: Exchange): ForwardingContext
   /** Forwards `exchange`: the upstream's answer, or the gateway's refusal when it failed. */
   forward(exchange: Exchange): Promise<Response>
-  /** Sends `exchange` upstream and resolves once a valid response head arrived; rejects with a GatewayError. */
-  send(exchange: Exchange): Promise<UpstreamExchange>
 }
 
 const NO_BODY_STATUS: ReadonlySet<number> = new Set([204, 304])
@@ -111,37 +93,24 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const { identityFields, requestHeaders: rules, scheme, acceptEncoding } = options
   const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields, rules, scheme, acceptEncoding)
 
-  async function send(exchange: Exchange): Promise<UpstreamExchange> {
+  /** The upstream request for `exchange`, its deadline started (and cleared if making it fails). */
+  function outgoing(exchange: Exchange, requester: ClientLink): OutgoingRequest {
     const raw = exchange.raw
-    if (options.http2 && !exchange.background) {
-      await nextTurn()
-      if (raw.signal.aborted) throw CLIENT_GONE_AFTER_ONE_TURN
-    }
     const method = raw.method
     let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : raw.body
     if (body && !raw.headers.has('content-length')) body = limitBody(body, maxBodyBytes, exchange)
     const headers = upstreamRequestHeaders(exchange.fields ?? raw.headers, context(exchange), body !== null)
     exchange.adjustUpstreamHeaders?.(headers)
-    const background = exchange.background
-    if (extendIdleTo !== undefined && !background) exchange.server?.timeout?.(raw, extendIdleTo)
-
-    // The Request, not its signal: the signal is made only if the exchange outlives a tick.
-    const requester = background ? NO_CLIENT : raw
+    if (extendIdleTo !== undefined && !exchange.background) exchange.server?.timeout?.(raw, extendIdleTo)
     const deadline = deadlines.start(timeoutMs, requester)
-    const sentAt = performance.now()
-    let response: UpstreamResponse
-    let request: OutgoingRequest
     try {
-      request = new OutgoingRequest(method, upstreamPath(exchange.route, exchange.path) + exchange.query, headers, body, deadline, exchange)
+      const request = new OutgoingRequest(method, upstreamPath(exchange.route, exchange.path) + exchange.query, headers, body, deadline, exchange)
       if (hashKeyOf) request.hashKey = hashKeyOf(exchange)
-      response = await client.send(request)
+      return request
     } catch (err) {
       deadline.clear()
       throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: requester.signal.aborted })
     }
-    exchange.upstreamMs = performance.now() - sentAt
-    exchange.upstreamStatus = response.status
-    return new ResponseHandle(response, request, requester, upstream, bufferResponseBytes)
   }
 
   const websockets = options.websockets
@@ -156,13 +125,32 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
 
   return {
     context,
-    send,
+    // One async frame from here to the base client's promise: the request is made, sent and
+    // relayed in it (the wrappers below are plain functions and thens).
     async forward(exchange) {
+      const raw = exchange.raw
       // Not sent: a gRPC client gets a status it understands instead (docs/proxying.md, "gRPC").
-      if (isGrpc(exchange.raw.headers.get('content-type'))) return refusal(exchange.requestId, GRPC_UNIMPLEMENTED)
+      if (isGrpc(raw.headers.get('content-type'))) return refusal(exchange.requestId, GRPC_UNIMPLEMENTED)
       try {
-        if (websockets && isWebSocketUpgrade(exchange.raw)) return await upgrade(exchange)
-        const answer = (await send(exchange)).relay()
+        if (websockets && isWebSocketUpgrade(raw)) return await upgrade(exchange)
+        if (options.http2 && !exchange.background) {
+          await nextTurn()
+          if (raw.signal.aborted) throw CLIENT_GONE_AFTER_ONE_TURN
+        }
+        // The Request, not its signal: the signal is made only if the exchange outlives a tick.
+        const requester = exchange.background ? NO_CLIENT : raw
+        const request = outgoing(exchange, requester)
+        const sentAt = performance.now()
+        let response: UpstreamResponse
+        try {
+          response = await client.send(request)
+        } catch (err) {
+          request.deadline.clear()
+          throw toGatewayError(err, { timedOut: request.deadline.timedOut, clientGone: requester.signal.aborted })
+        }
+        exchange.upstreamMs = performance.now() - sentAt
+        exchange.upstreamStatus = response.status
+        const answer = new ResponseHandle(response, request, requester, upstream, bufferResponseBytes).relay()
         // Most answers are at hand (a small body the native client read whole): no await.
         return answer instanceof Promise ? await answer : answer
       } catch (err) {
@@ -238,8 +226,11 @@ class ExchangeContext implements ForwardingContext {
   }
 }
 
-/** One upstream response being consumed: the methods of UpstreamExchange, without a closure per request. */
-class ResponseHandle implements UpstreamExchange, RelayHooks {
+/**
+ * One upstream answer whose head passed the checks, its body still to be consumed: its
+ * relay to the client, and the hooks the relay calls (a class: no closure per request).
+ */
+class ResponseHandle implements RelayHooks {
   readonly status: number
   private readonly hasBody: boolean
   private readonly deadline: Deadline
@@ -278,16 +269,14 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     this.failure(err)
   }
 
-  discard(): void {
+  /** Drops the body and ends the deadline. */
+  private discard(): void {
     this.deadline.clear()
     this.response.body?.cancel().catch(ignore)
   }
 
-  async bytes(): Promise<Uint8Array> {
-    if (!this.hasBody) {
-      this.discard()
-      return new Uint8Array(0)
-    }
+  /** Reads the whole body; a failure (reset, truncation, deadline) rejects with a GatewayError. */
+  private async bytes(): Promise<Uint8Array> {
     try {
       return await this.response.bytes()
     } catch (err) {
@@ -297,6 +286,10 @@ class ResponseHandle implements UpstreamExchange, RelayHooks {
     }
   }
 
+  /**
+   * The client response: small bodies buffered, others streamed (see `bufferResponseBytes`);
+   * at once when no body is to be read first (none, read whole already, or streamed).
+   */
   relay(): Response | Promise<Response> {
     const { status, response } = this
     if (!this.hasBody) {

@@ -27,7 +27,6 @@ function config(): GatewayConfig {
 }
 
 /** One worker's real registry after `record` ran against it. */
-const NO_HEADERS = new Headers()
 
 async function workerReport(record: (m: ReturnType<typeof createWorkerMetrics>) => void): Promise<MetricsSnapshot> {
   const metrics = createWorkerMetrics({ version: 'test', bun: Bun.version })
@@ -63,15 +62,15 @@ describe('buildStatus', () => {
     const aggregator = createMetricsAggregator()
     aggregator.report(NO_PID[0]!, await workerReport((m) => {
       const api = m.http.forRoute('api')
-      for (let i = 0; i < 6; i++) api.record('GET', 200, 0.003, NO_HEADERS, NO_HEADERS)
-      api.record('POST', 502, 0.2, NO_HEADERS, NO_HEADERS)
-      m.http.forRoute('(none)').record('GET', 404, 0.0001, NO_HEADERS, NO_HEADERS)
+      for (let i = 0; i < 6; i++) api.record('GET', 200, 0.003, 0, 0)
+      api.record('POST', 502, 0.2, 0, 0)
+      m.http.forRoute('(none)').record('GET', 404, 0.0001, 0, 0)
     }))
     aggregator.report(NO_PID[1]!, await workerReport((m) => {
-      m.http.forRoute('api').record('GET', 503, 0.04, NO_HEADERS, NO_HEADERS)
-      m.http.forRoute('/plain').record('GET', 200, 0.001, NO_HEADERS, NO_HEADERS)
+      m.http.forRoute('api').record('GET', 503, 0.04, 0, 0)
+      m.http.forRoute('/plain').record('GET', 200, 0.001, 0, 0)
     }))
-    aggregator.report(NO_PID[2]!, await workerReport((m) => m.http.forRoute('api').record('GET', 200, 0.5, NO_HEADERS, NO_HEADERS)))
+    aggregator.report(NO_PID[2]!, await workerReport((m) => m.http.forRoute('api').record('GET', 200, 0.5, 0, 0)))
     await aggregator.retire(NO_PID[2]!)
     const status = await buildStatus(
       sources({ metrics: async () => ({ merged: await aggregator.merged(), byPid: aggregator.byPid() }), workers: () => [{ pid: NO_PID[0]!, generation: 1, state: 'listening', reason: 'start', startedAt: 0 }] })

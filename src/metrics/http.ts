@@ -2,8 +2,8 @@
  * Request count and duration per method, status and route: the standard families
  * gateway_http_requests_total and gateway_http_request_duration_seconds, with the label set
  * @hono/prometheus defines (method, status, ok, route); and body bytes in and out per route.
- * Each route gets its recorder at boot; a request costs two map reads, two Content-Length
- * reads and up to four increments (docs/monitoring.md). `route` is
+ * Each route gets its recorder at boot; a request costs two map reads and up to four
+ * increments (docs/monitoring.md). `route` is
  * the configured route's name, never the raw path; unknown methods count as OTHER, so a
  * client cannot add series.
  */
@@ -12,8 +12,11 @@ import { createCounterFamily, createHistogramFamily, type CounterChild, type His
 import { LATENCY_BUCKETS, METRICS } from './names.ts'
 
 export interface RequestRecorder {
-  /** Records one answered request; its body sizes are read from the two heads' Content-Length. */
-  record(method: string, status: number, seconds: number, request: Headers, response: Headers): void
+  /**
+   * Records one answered request; `requestBytes` and `responseBytes` are the two heads'
+   * declared body lengths (`declaredLength`), which the caller may know without reading a head.
+   */
+  record(method: string, status: number, seconds: number, requestBytes: number, responseBytes: number): void
 }
 
 export interface HttpMetrics {
@@ -71,12 +74,11 @@ class RouteRecorder implements RequestRecorder {
     private readonly families: Families
   ) {}
 
-  record(method: string, status: number, seconds: number, request: Headers, response: Headers): void {
+  record(method: string, status: number, seconds: number, requestBytes: number, responseBytes: number): void {
     const { route, families } = this
-    const sent = declaredLength(request)
-    if (sent > 0) (this.bytesIn ??= families.requestBytes.child(route)).inc(sent)
+    if (requestBytes > 0) (this.bytesIn ??= families.requestBytes.child(route)).inc(requestBytes)
     // A HEAD or 304 answer may declare the length of a body it does not carry (RFC 9110 §8.6).
-    const answered = method === 'HEAD' || status === 304 ? 0 : declaredLength(response)
+    const answered = method === 'HEAD' || status === 304 ? 0 : responseBytes
     if (answered > 0) (this.bytesOut ??= families.responseBytes.child(route)).inc(answered)
     const byStatus = (this.byStatus ??= new Map())
     let byMethod = byStatus.get(status)
@@ -94,7 +96,7 @@ class RouteRecorder implements RequestRecorder {
 }
 
 /** A head's Content-Length as a number; 0 when absent (Bun.serve refused a malformed one already). */
-function declaredLength(headers: Headers): number {
+export function declaredLength(headers: Headers): number {
   const value = headers.get('content-length')
   return value === null ? 0 : Number(value) || 0
 }

@@ -7,7 +7,7 @@
 import type { Handler } from '../kernel/stage.ts'
 import type { ServerBindings } from '../kernel/types.ts'
 import { isTarget, targetLength } from '../kernel/target.ts'
-import type { RequestRecorder } from '../metrics/http.ts'
+import { declaredLength, type RequestRecorder } from '../metrics/http.ts'
 import type { FieldSnapshot } from '../kernel/fields.ts'
 import { guardRequest, type GuardLimits } from '../policies/limits/guard.ts'
 
@@ -57,7 +57,7 @@ export function healthProbe(options: HealthProbeOptions): (raw: Request, server:
     if (guardRequest(raw, raw.headers.toJSON() as FieldSnapshot, path, targetLength(url), limits) !== undefined) return undefined
     const response = answer(isHealthy())
     response.headers.set('x-request-id', requestId(raw, server))
-    recorder?.record(method, response.status, (performance.now() - started) / 1000, raw.headers, response.headers)
+    recorder?.record(method, response.status, (performance.now() - started) / 1000, declaredLength(raw.headers), declaredLength(response.headers))
     return response
   }
 }

@@ -14,7 +14,7 @@ import { overloaded, refusal, refusalOf } from '../kernel/errors.ts'
 import type { Exchange } from '../kernel/exchange.ts'
 import type { Handler } from '../kernel/stage.ts'
 import type { ServerBindings } from '../kernel/types.ts'
-import type { RequestRecorder } from '../metrics/http.ts'
+import { declaredLength, type RequestRecorder } from '../metrics/http.ts'
 import type { Tracer } from '../tracing/index.ts'
 
 export interface ServeDeps {
@@ -69,6 +69,9 @@ export function routeServers(deps: ServeDeps): (route: Route, pipeline: Handler,
 
 /** One route's handler: a class, not closures, as a worker holds one per route (10,000 routes, 10,000 of these). */
 export class RouteServer {
+  /** No stage of this route changes an answer's fields in place but for its own (CORS): the forwarder's stamp holds. */
+  private readonly keepsStamped: boolean
+
   constructor(
     private readonly route: Route,
     private readonly pipeline: Handler,
@@ -76,7 +79,10 @@ export class RouteServer {
     readonly recorder: RequestRecorder | undefined,
     private readonly shared: Shared,
     private readonly load: Load | undefined
-  ) {}
+  ) {
+    const config = route.config
+    this.keepsStamped = config !== undefined && config.responseHeaders === undefined && config.plugins.length === 0
+  }
 
   /** `url` is `raw.url` read once; `path` its normalised path, which the route table matched; `host` the Host field as received. */
   handle(raw: Request, server: ServerBindings | undefined, url: string, path: string, host: string | null): Response | Promise<Response> {
@@ -107,11 +113,17 @@ export class RouteServer {
     return answer
   }
 
-  /** The end of every answer: the one place X-Request-Id is set, then metrics and the access log. */
+  /**
+   * The end of every answer: the one place X-Request-Id is set (where the forwarder did not put
+   * it in already: Exchange.stamped), then metrics and the access log.
+   */
   private observe(exchange: Exchange, response: Response, started: number): void {
-    response.headers.set('x-request-id', exchange.requestId)
+    // A stage that may change an answer's fields in place (header rules, plugins) may have changed that one.
+    const stamped = exchange.stamped === response && this.keepsStamped
+    if (!stamped) response.headers.set('x-request-id', exchange.requestId)
     const ms = performance.now() - started
-    this.recorder?.record(exchange.raw.method, response.status, ms / 1000, exchange.raw.headers, response.headers)
+    const raw = exchange.raw
+    this.recorder?.record(raw.method, response.status, ms / 1000, declaredLength(raw.headers), stamped ? exchange.responseBytes! : declaredLength(response.headers))
     const { tracer, rejected, accessLog } = this.shared
     tracer?.end(exchange, response)
     if (!rejected && !accessLog) return

@@ -300,7 +300,17 @@ class ResponseHandle implements RelayHooks {
     const whole = response.whole
     if (whole !== undefined) {
       this.deadline.clear()
-      return new Response(whole, { status, headers: response.init ?? response.headers })
+      const init = response.init
+      // A record of the fields (no name repeated): the request id goes in with them (Exchange.stamped).
+      if (init !== undefined && !(init instanceof Headers) && !Array.isArray(init)) {
+        const exchange = this.request.exchange
+        init['x-request-id'] = exchange.requestId
+        const answer = new Response(whole, { status, headers: init })
+        exchange.stamped = answer
+        exchange.responseBytes = whole.byteLength
+        return answer
+      }
+      return new Response(whole, { status, headers: init ?? response.headers })
     }
     const headers = response.headers
     const length = headers.get('content-length')

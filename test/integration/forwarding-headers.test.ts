@@ -153,6 +153,37 @@ describe('response headers sent to the client', () => {
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
   })
 
+  test("the client gets the gateway's request id, once, whatever the upstream or the route's header rules say", async () => {
+    // The upstream sends an id of its own (twice, in two spellings): a small body, relayed whole.
+    const scripted = await startScriptedUpstream({
+      '/own-id': { bytes: 'HTTP/1.1 200 OK\r\nX-Request-Id: upstream-1\r\nx-request-id: upstream-2\r\nContent-Length: 2\r\n\r\nok', after: 'keep' },
+      '/own-id-once': { bytes: 'HTTP/1.1 200 OK\r\nX-Request-Id: upstream-1\r\nContent-Length: 2\r\n\r\nok', after: 'keep' },
+    })
+    const rules = { remove: ['x-request-id'], set: { 'x-ruled': 'yes' } }
+    const gw = await startGateway(
+      configFor(scripted.origin, {
+        routes: [
+          { path: '/ruled', upstream: 'app', stripPrefix: true, responseHeaders: rules },
+          { path: '/', upstream: 'app' },
+        ],
+      })
+    )
+    try {
+      for (const path of ['/own-id', '/own-id-once', '/ruled/own-id', '/ruled/own-id-once']) {
+        const reply = await rawRequest(gw.port, `GET ${path} HTTP/1.1\r\nHost: gw.example\r\nConnection: close\r\n\r\n`)
+        expect(statusOf(reply)).toBe(200)
+        const ids = reply.split('\r\n').filter((line) => line.toLowerCase().startsWith('x-request-id:'))
+        expect(ids).toHaveLength(1)
+        const sent = /x-request-id: ([^\r]+)/i.exec(scripted.received.at(-1)!)![1]
+        expect(ids[0]!.slice('x-request-id: '.length)).toBe(sent!)
+        expect(reply.includes('x-ruled: yes')).toBe(path.startsWith('/ruled'))
+      }
+    } finally {
+      expect(await gw.stop()).toBe(0)
+      scripted.close()
+    }
+  })
+
   test("/health (answered before the router) keeps a trusted proxy's request id, and makes its own for anyone else", async () => {
     const sent = { 'x-request-id': 'lb-probe-7' }
     expect((await fetch(trusting.url('/health'), { headers: sent })).headers.get('x-request-id')).toBe('lb-probe-7')

@@ -8,7 +8,7 @@
  */
 import type { RouteView } from './policy.ts'
 import type { Peer, ServerBindings } from './types.ts'
-import type { Fields, FieldSnapshot } from './fields.ts'
+import { SnapshotReader, type FieldReader, type Fields, type FieldSnapshot } from './fields.ts'
 
 /** Whether an address is a trusted proxy (net/ip-matcher.ts makes one from CIDRs). */
 export type IpMatcher = (address: string | undefined) => boolean
@@ -110,6 +110,7 @@ export class Exchange {
   upstream: string | undefined = undefined
   #peer: Peer | undefined
   #state: Map<unknown, unknown> | undefined
+  #reader: SnapshotReader | undefined
 
   constructor(
     /** The client's request, as Bun.serve gave it. */
@@ -134,6 +135,17 @@ export class Exchange {
   /** The client's request (a Fetch Request; its headers are what goes upstream, by the forwarding rules). */
   get request(): Request {
     return this.raw
+  }
+
+  /**
+   * The client's fields to read: from the limits stage's snapshot while there is one (a
+   * property lookup a read; Headers costs a native call each), else from the request's Headers.
+   */
+  get requestFields(): FieldReader {
+    const fields = this.fields
+    if (fields === undefined) return this.raw.headers
+    if (this.#reader?.snapshot !== fields) this.#reader = new SnapshotReader(fields)
+    return this.#reader
   }
 
   /** Per-request state for stages and plugins, made on first use; key it by something of yours (a Symbol). */

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { Fields } from './fields.ts'
+import { testExchange } from '../../test/fixtures/exchange.ts'
+import { Fields, SnapshotReader, type FieldSnapshot } from './fields.ts'
 
 describe('Fields, the upstream request’s fields', () => {
   test('reads as Headers would: names in any case, several values joined with ", "', () => {
@@ -52,5 +53,38 @@ describe('Fields, the upstream request’s fields', () => {
     expect(headers.get('x-list')).toBe('1, 2')
     expect(headers.get('cookie')).toBe('a=1')
     expect(headers.get('x-request-id')).toBe('id')
+  })
+})
+
+describe('SnapshotReader and Exchange.requestFields, the client’s fields read from the limits stage’s snapshot', () => {
+  const headers = new Headers([
+    ['Cache-Control', 'no-cache'],
+    ['Accept', 'text/html'],
+    ['Accept', 'application/json'],
+    ['Set-Cookie', 'a=1'],
+    ['Set-Cookie', 'b=2'],
+  ])
+
+  test('reads as Headers reads: any case, repeated fields joined, absent ones null', () => {
+    const reader = new SnapshotReader(headers.toJSON() as FieldSnapshot)
+    for (const name of ['cache-control', 'Cache-Control', 'ACCEPT', 'set-cookie', 'pragma']) {
+      expect(reader.get(name)).toBe(headers.get(name))
+      expect(reader.has(name)).toBe(headers.has(name))
+    }
+  })
+
+  test('an exchange reads its snapshot while it has one, and its Headers once a stage cleared it', () => {
+    const exchange = testExchange('/', { headers: { 'cache-control': 'max-age=0' } })
+    expect(exchange.requestFields.get('cache-control')).toBe('max-age=0')
+    exchange.fields = exchange.raw.headers.toJSON() as FieldSnapshot
+    // A plugin changes the request; the guard clears the snapshot before it runs.
+    exchange.raw.headers.set('cache-control', 'no-store')
+    expect(exchange.requestFields.get('cache-control')).toBe('max-age=0')
+    exchange.fields = undefined
+    expect(exchange.requestFields.get('cache-control')).toBe('no-store')
+    exchange.fields = exchange.raw.headers.toJSON() as FieldSnapshot
+    exchange.raw.headers.delete('cache-control')
+    // A new snapshot, a new reader.
+    expect(exchange.requestFields.get('cache-control')).toBe('no-store')
   })
 })

@@ -15,6 +15,22 @@ export type FieldSnapshot = Record<string, string | string[]>
 /** A field's value as Headers.get gives it, from a snapshot or a record: a list joined with ", ", null when absent. */
 export const joinedValue = (value: string | string[] | undefined): string | null => (value === undefined ? null : typeof value === 'string' ? value : value.join(', '))
 
+/** What reading a request's fields takes: Headers, or a snapshot's reader. */
+export type FieldReader = Pick<Headers, 'get' | 'has'>
+
+/** Reads a snapshot as Headers reads (names in any case): a property lookup a read, not a native call. */
+export class SnapshotReader implements FieldReader {
+  constructor(readonly snapshot: FieldSnapshot) {}
+
+  get(name: string): string | null {
+    return joinedValue(this.snapshot[name.toLowerCase()])
+  }
+
+  has(name: string): boolean {
+    return this.snapshot[name.toLowerCase()] !== undefined
+  }
+}
+
 /** RFC 9110 §5.6.2: a field name is a token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 /** RFC 9110 §5.5: CR, LF and NUL are never allowed in a value. */

@@ -3,7 +3,7 @@
  * forwarding headers set by the gateway (RFC 7239 §5.2 trust rules), and the sanity checks
  * an upstream response must pass before any byte reaches the client.
  */
-import { Fields, type FieldSnapshot } from './fields.ts'
+import { Fields, type FieldReader, type FieldSnapshot } from './fields.ts'
 import { applyHeaderRules, ruledValue, type HeaderRules } from './header-rules.ts'
 
 /**
@@ -226,14 +226,14 @@ export function upstreamRequestHeaders(incoming: Headers | FieldSnapshot, contex
  * what the client sent (a field the client had stripped with Connection must not select
  * a variant). `name` is lower-case. Host is the client's (it is in the primary key).
  */
-export function sentHeaderValue(incoming: Headers, name: string, context: ForwardingContext): string | null {
+export function sentHeaderValue(incoming: FieldReader, name: string, context: ForwardingContext): string | null {
   if (context.traced && isTraceField(name)) return null
   let value = baseSentValue(incoming, name, context)
   if (name === 'accept-encoding' && context.acceptEncoding) value = context.acceptEncoding(value)
   return context.rules ? ruledValue(name, value, context.rules) : value
 }
 
-function baseSentValue(incoming: Headers, name: string, context: ForwardingContext): string | null {
+function baseSentValue(incoming: FieldReader, name: string, context: ForwardingContext): string | null {
   const named = namedBy(incoming.get('connection'))
   const copied = copiesField(name, named, context) ? incoming.get(name) : null
   switch (name) {

@@ -96,7 +96,7 @@ class RouteRecorder implements RequestRecorder {
 }
 
 /** A head's Content-Length as a number; 0 when absent (Bun.serve refused a malformed one already). */
-export function declaredLength(headers: Headers): number {
+export function declaredLength(headers: Pick<Headers, 'get'>): number {
   const value = headers.get('content-length')
   return value === null ? 0 : Number(value) || 0
 }

@@ -123,7 +123,7 @@ export class RouteServer {
     if (!stamped) response.headers.set('x-request-id', exchange.requestId)
     const ms = performance.now() - started
     const raw = exchange.raw
-    this.recorder?.record(raw.method, response.status, ms / 1000, declaredLength(raw.headers), stamped ? exchange.responseBytes! : declaredLength(response.headers))
+    this.recorder?.record(raw.method, response.status, ms / 1000, declaredLength(exchange.requestFields), stamped ? exchange.responseBytes! : declaredLength(response.headers))
     const { tracer, rejected, accessLog } = this.shared
     tracer?.end(exchange, response)
     if (!rejected && !accessLog) return

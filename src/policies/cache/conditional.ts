@@ -2,9 +2,10 @@
  * Conditional requests answered from a stored response (RFC 9110 §13.1.1, §13.1.3, §13.2.2):
  * If-None-Match, with weak comparison, takes precedence over If-Modified-Since.
  */
+import type { FieldReader } from '../../kernel/fields.ts'
 
 /** True when the client's copy is current, so a 304 answers it. */
-export function notModified(request: Headers, stored: Headers): boolean {
+export function notModified(request: FieldReader, stored: Headers): boolean {
   const ifNoneMatch = request.get('if-none-match')
   if (ifNoneMatch !== null) {
     const etag = stored.get('etag')

@@ -34,7 +34,7 @@ export const cachePolicy = defineBuiltin({
     // A split route's answers are kept per upstream chosen (the split stage runs first).
     const splits = context.route.config?.split !== undefined
     const cachedRequest = (exchange: Exchange, next: Handler): CachedRequest => {
-      const headers = exchange.raw.headers
+      const headers = exchange.requestFields
       const forwarding = context.forwarding(exchange)
       // Keys come from what the upstream is sent: a field the client stripped with
       // Connection (or an untrusted X-Forwarded-Proto) must not select what is served.

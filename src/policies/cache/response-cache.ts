@@ -31,7 +31,7 @@ import { VARIES_ON_CODING } from '../compression/index.ts'
 import type { SharedStore } from './shared-store.ts'
 import { consumedFields, targetedDirectives, targetedFields } from './targeted.ts'
 import { entrySize, type CacheEntry, type CacheStore } from './store.ts'
-import type { Fields } from '../../kernel/fields.ts'
+import type { FieldReader, Fields } from '../../kernel/fields.ts'
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS' | 'EXPIRED' | 'STALE' | 'REVALIDATED'
 
@@ -141,7 +141,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     const raw = request.exchange.raw
     const age = String(Math.floor(ageSeconds ?? currentAge(entry.clock, now())))
     report(request.exchange.route.name, status)
-    if (entry.status === 200 && notModified(raw.headers, entry.headers)) {
+    if (entry.status === 200 && notModified(request.exchange.requestFields, entry.headers)) {
       const headers = new Headers({ age, 'x-cache-status': status })
       for (const name of NOT_MODIFIED_FIELDS) {
         const value = entry.headers.get(name)
@@ -206,7 +206,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
         status: up.status,
         responseDirectives: parsed,
         responseHeaders: up.headers,
-        requestHasAuthorization: raw.headers.has('authorization'),
+        requestHasAuthorization: request.exchange.requestFields.has('authorization'),
         mode: options.mode,
         overrideStatuses: options.statuses,
         setCookie: options.setCookie,
@@ -380,7 +380,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   const usable = (entry: CacheEntry | undefined, request: CachedRequest): entry is CacheEntry =>
     entry !== undefined &&
     entry.key === variantKey(entry.primary, entry.varyNames, request.sent) &&
-    (!request.exchange.raw.headers.has('authorization') || reusableWithAuthorization(entry.directives, request.options.mode))
+    (!request.exchange.requestFields.has('authorization') || reusableWithAuthorization(entry.directives, request.options.mode))
 
   /**
    * Another worker of the node holds the fill of `primary`: waits, up to lockTimeoutMs, for
@@ -471,7 +471,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     /** Answers a GET or HEAD on a cache-enabled route; a fresh hit synchronously. */
     handle(request: CachedRequest): Response | Promise<Response> {
       const raw = request.exchange.raw
-      const headers = raw.headers
+      const headers = request.exchange.requestFields
       const { options } = request
       const wants = wantsOf(request)
       if (
@@ -568,11 +568,11 @@ function headMatches(entry: CacheEntry, head: Headers): boolean {
 
 /** What the request asks of the cache, under the route's clientNoCache. */
 function wantsOf(request: CachedRequest): CacheDirectives {
-  const headers = request.exchange.raw.headers
+  const headers = request.exchange.requestFields
   return request.options.clientNoCache === 'ignore' ? ignoredDirectives(headers) : requestDirectives(headers)
 }
 
-function hasAny(headers: Headers, names: readonly string[]): boolean {
+function hasAny(headers: FieldReader, names: readonly string[]): boolean {
   for (const name of names) if (headers.has(name)) return true
   return false
 }
@@ -583,13 +583,13 @@ const ONLY_IF_CACHED: CacheDirectives = { ...NO_DIRECTIVES, onlyIfCached: true }
  * `clientNoCache: ignore`: like nginx, a client cannot force an upstream fetch (no-cache,
  * max-age=0, no-store, Pragma). only-if-cached still holds: it never reaches the upstream.
  */
-function ignoredDirectives(headers: Headers): CacheDirectives {
+function ignoredDirectives(headers: FieldReader): CacheDirectives {
   const cacheControl = headers.get('cache-control')
   return cacheControl !== null && parseCacheControl(cacheControl).onlyIfCached ? ONLY_IF_CACHED : NO_DIRECTIVES
 }
 
 /** Request directives, with HTTP/1.0's Pragma: no-cache when there is no Cache-Control (RFC 9111 §5.4). */
-function requestDirectives(headers: Headers): CacheDirectives {
+function requestDirectives(headers: FieldReader): CacheDirectives {
   const cacheControl = headers.get('cache-control')
   if (cacheControl !== null) return parseCacheControl(cacheControl)
   const pragma = headers.get('pragma')

@@ -183,7 +183,7 @@ export const compressionPolicy = defineBuiltin({
       if (exchange.raw.method === 'HEAD') return next(exchange)
       // What the upstream is sent, which the cache keys on: the coding this answer must have.
       const coding = negotiated(
-        sentHeaderValue(exchange.raw.headers, 'accept-encoding', context.forwarding(exchange))
+        sentHeaderValue(exchange.requestFields, 'accept-encoding', context.forwarding(exchange))
       )
       const answer = next(exchange)
       return answer instanceof Promise

@@ -65,6 +65,25 @@ describe('normaliseHost', () => {
     const host = 'api.example:8080'
     expect(normaliseHost(host, '80')).toBe(host)
   })
+
+  test.each([
+    ['api.example', '80', 'api.example'],
+    ['Api.example', '80', 'api.example'],
+    ['api.example.', '80', 'api.example'],
+    ['api.example..', '80', 'api.example..'],
+    ['api.example:', '80', 'api.example'],
+    ['api.example:80', '443', 'api.example:80'],
+    ['api.example:080', '80', 'api.example:080'],
+    ['api.example:180', '80', 'api.example:180'],
+    ['api.example:8443', '443', 'api.example:8443'],
+    ['[::1]', '80', '[::1]'],
+    ['[::1]:443', '443', '[::1]'],
+    ['[::1.]', '80', '[::1.]'],
+    ['x', '80', 'x'],
+    ['', '80', ''],
+  ] as const)('the shortcut for a host already normal agrees with the full rules: %p (default port %p)', (host, port, expected) => {
+    expect(normaliseHost(host, port)).toBe(expected)
+  })
 })
 
 test('requestTarget is the path and query as sent, without the fragment', () => {

@@ -88,9 +88,25 @@ export function hostForRouting(host: string | null): string | undefined {
  * host another way. Returns `host` itself, not a copy, when it is already so.
  */
 export function normaliseHost(host: string, defaultPort: '80' | '443'): string {
+  if (isNormalHost(host, defaultPort)) return host
   const colon = portColon(host)
   const name = colon === -1 ? host : host.slice(0, colon)
   const port = colon === -1 ? '' : host.slice(colon + 1)
   const normal = withoutRootDot(name).toLowerCase() + (port === '' || port === defaultPort ? '' : `:${port}`)
   return normal === host ? host : normal
+}
+
+/** Whether normaliseHost would give `host` back as it is (the common case): one pass over it, no string made. */
+function isNormalHost(host: string, defaultPort: string): boolean {
+  const n = host.length
+  for (let i = 0; i < n; i++) {
+    const c = host.charCodeAt(i)
+    if (c >= 65 && c <= 90) return false // "A"-"Z"
+  }
+  const colon = portColon(host)
+  // A trailing dot may be a root dot: the full check decides.
+  if (host.charCodeAt((colon === -1 ? n : colon) - 1) === 46) return false
+  if (colon === -1) return true
+  const port = n - colon - 1
+  return port !== 0 && !(port === defaultPort.length && host.endsWith(defaultPort))
 }

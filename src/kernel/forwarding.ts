@@ -304,7 +304,7 @@ export function headerBlockBytes(fields: FieldSnapshot): { bytes: number; unders
   return { bytes, underscore }
 }
 
-/** A request asking for a WebSocket (RFC 6455 §4.2.1). */
-export function isWebSocketUpgrade(raw: Request): boolean {
-  return raw.method === 'GET' && raw.headers.get('upgrade')?.toLowerCase() === 'websocket'
+/** A request asking for a WebSocket (RFC 6455 §4.2.1): its method, and its fields (Exchange.requestFields). */
+export function isWebSocketUpgrade(method: string, fields: FieldReader): boolean {
+  return method === 'GET' && fields.get('upgrade')?.toLowerCase() === 'websocket'
 }

@@ -132,7 +132,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
       // Not sent: a gRPC client gets a status it understands instead (docs/proxying.md, "gRPC").
       if (isGrpc(raw.headers.get('content-type'))) return refusal(exchange.requestId, GRPC_UNIMPLEMENTED)
       try {
-        if (websockets && isWebSocketUpgrade(raw)) return await upgrade(exchange)
+        if (websockets && isWebSocketUpgrade(raw.method, exchange.requestFields)) return await upgrade(exchange)
         if (options.http2 && !exchange.background) {
           await nextTurn()
           if (raw.signal.aborted) throw CLIENT_GONE_AFTER_ONE_TURN

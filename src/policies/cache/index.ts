@@ -48,7 +48,7 @@ export const cachePolicy = defineBuiltin({
     return function cache(exchange, next) {
       const method = exchange.raw.method
       // A WebSocket upgrade the route proxies is a GET, but nothing of it is cacheable.
-      const upgrade = websocket && isWebSocketUpgrade(exchange.raw)
+      const upgrade = websocket && isWebSocketUpgrade(method, exchange.requestFields)
       if ((method === 'GET' || method === 'HEAD') && !upgrade) return responses.handle(cachedRequest(exchange, next))
       const answer = next(exchange)
       if (!UNSAFE.has(method)) return answer

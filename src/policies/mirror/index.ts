@@ -67,7 +67,7 @@ export const mirrorPolicy = defineBuiltin({
     return function mirror(exchange, next) {
       if (percent < 100 && Math.random() * 100 >= percent) return next(exchange)
       const raw = exchange.raw
-      if (isWebSocketUpgrade(raw)) return next(exchange)
+      if (isWebSocketUpgrade(raw.method, exchange.requestFields)) return next(exchange)
       if (inFlight >= maxInFlight) {
         count('skipped_busy')
         return next(exchange)

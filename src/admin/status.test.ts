@@ -27,7 +27,6 @@ function config(): GatewayConfig {
 }
 
 /** One worker's real registry after `record` ran against it. */
-
 async function workerReport(record: (m: ReturnType<typeof createWorkerMetrics>) => void): Promise<MetricsSnapshot> {
   const metrics = createWorkerMetrics({ version: 'test', bun: Bun.version })
   record(metrics)

@@ -131,3 +131,15 @@ export type ClientWrapper = (next: UpstreamClient) => UpstreamClient
 export function composeClient(base: UpstreamClient, ...wrappers: ClientWrapper[]): UpstreamClient {
   return wrappers.reduceRight((client, wrap) => wrap(client), base)
 }
+
+/**
+ * `next.send(request)` for a wrapper that chains a `then` on it instead of being an async
+ * function: a send that throws still answers with a rejection, as an async one would.
+ */
+export function sendFrom(next: UpstreamClient, request: UpstreamRequest): Promise<UpstreamResponse> {
+  try {
+    return next.send(request)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}

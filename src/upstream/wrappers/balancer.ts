@@ -7,7 +7,7 @@
 import { asGatewayError } from '../../kernel/errors.ts'
 import { UpstreamError } from '../errors.ts'
 import type { OutlierDetector } from '../outlier.ts'
-import type { ClientWrapper, SelectionPolicy, Target, TryFailed, UpstreamRequest, UpstreamResponse } from '../types.ts'
+import { sendFrom, type ClientWrapper, type SelectionPolicy, type Target, type TryFailed, type UpstreamRequest } from '../types.ts'
 
 /** The target for `request` by `policy`, among the usable ones not yet tried (also for WebSockets, which bypass the client). */
 export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, request: Pick<UpstreamRequest, 'tried' | 'hashKey'>): Target {
@@ -55,14 +55,7 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
         }
         throw err
       }
-      let sent: Promise<UpstreamResponse>
-      try {
-        sent = next.send(request)
-      } catch (err) {
-        // A send that threw still answers with a rejection, as an async one would.
-        sent = Promise.reject(err)
-      }
-      return sent.then((response) => {
+      return sendFrom(next, request).then((response) => {
         target.inflight--
         outliers.record(target, response.status)
         return response

@@ -3,7 +3,7 @@
  * by code. Body failures are reported by the forwarder, which reads the body.
  */
 import { UpstreamError, type UpstreamErrorCode } from '../errors.ts'
-import type { ClientWrapper, UpstreamResponse } from '../types.ts'
+import { sendFrom, type ClientWrapper } from '../types.ts'
 
 /** What is reported about one upstream's exchanges. */
 export interface UpstreamObserver {
@@ -27,13 +27,7 @@ export function withObserver(observer: UpstreamObserver): ClientWrapper {
     // A plain function and a `then`, not an async frame: this runs on every request.
     send(request) {
       const sentAt = performance.now()
-      let sent: Promise<UpstreamResponse>
-      try {
-        sent = next.send(request)
-      } catch (err) {
-        sent = Promise.reject(err)
-      }
-      return sent.then((response) => {
+      return sendFrom(next, request).then((response) => {
         observer.response(response.status, (performance.now() - sentAt) / 1000)
         return response
       }, failed)

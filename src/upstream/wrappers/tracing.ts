@@ -6,7 +6,7 @@
  * the response head, or with the try's error code. Present only when tracing is on.
  */
 import { UpstreamError } from '../errors.ts'
-import type { ClientWrapper, UpstreamResponse } from '../types.ts'
+import { sendFrom, type ClientWrapper } from '../types.ts'
 
 export const withTracing: ClientWrapper = (next) => ({
   // A plain function, not an async one: an unsampled try (no span) is passed through as it
@@ -21,13 +21,7 @@ export const withTracing: ClientWrapper = (next) => ({
       span.end(request.target?.base, undefined, err instanceof UpstreamError ? err.code : err instanceof Error ? err.name : 'error')
       throw err
     }
-    let sent: Promise<UpstreamResponse>
-    try {
-      sent = next.send(request)
-    } catch (err) {
-      return failed(err)
-    }
-    return sent.then((response) => {
+    return sendFrom(next, request).then((response) => {
       span.end(request.target?.base, response.status, undefined)
       return response
     }, failed)

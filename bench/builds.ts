@@ -9,9 +9,11 @@
  * Without `--sockets`, as bench:ledger does: the native client's connection over a socket that
  * is not one, no kernel, the event loop turning every 16 requests; precise to ~0.1 µs on a quiet
  * machine. With `--sockets`, each build runs a worker (real sockets, the fixture upstream)
- * loaded by wrk in turn, CPU of this process per window: the whole gateway, noisier.
+ * loaded by wrk in turn, CPU of this process per window: the whole gateway, noisier. With
+ * `--sampled`, every request is traced and sampled, its spans exported to bench/otlp-sink.ts:
+ * a change to tracing, measured the same way.
  *
- *   bun run bench:builds -- BEFORE AFTER [--path /api/small] [--rounds 30] [--requests 20000] [--sockets --duration 2]
+ *   bun run bench:builds -- BEFORE AFTER [--path /api/small] [--rounds 30] [--requests 20000] [--sockets --duration 2] [--sampled]
  */
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -30,16 +32,20 @@ const { values, positionals } = parseArgs({
     requests: { type: 'string', default: '20000' },
     sockets: { type: 'boolean', default: false },
     duration: { type: 'string', default: '2' },
+    sampled: { type: 'boolean', default: false },
   },
 })
 if (positionals.length !== 2) throw new Error('usage: bun run bench:builds -- BEFORE AFTER (two checkouts)')
 const [before, after] = positionals.map((p) => resolve(p)) as [string, string]
 
+// With --sampled, every request traced and sampled, its spans exported to bench/otlp-sink.ts (a process of its own).
+const sink = values.sampled ? await startListening(['bench/otlp-sink.ts']) : undefined
 const config = (upstream: string) => ({
   server: { host: '127.0.0.1', port: 0 },
   admin: { port: 0 },
   upstreams: { fixture: { targets: [upstream] } },
   routes: FIXTURE_ROUTES,
+  ...(sink ? { tracing: { endpoint: `http://127.0.0.1:${sink.port}/v1/traces`, sampleRatio: 1 } } : {}),
 })
 
 /** Serves `amount` (requests in process, seconds of load over sockets) and tells the mean CPU of a request, µs. */
@@ -58,10 +64,13 @@ async function inProcess(root: string): Promise<Measure> {
   const base = recordedClient(Connection)
   const checked = validateConfig(config('http://127.0.0.1:9'))
   const metrics = createWorkerMetrics({ version: 'builds', bun: Bun.version })
-  const upstream = createUpstream('fixture', checked.config.upstreams.fixture, { base, observer: metrics.upstream('fixture') })
+  const tracing = checked.config.tracing
+  const tracer = tracing && (await import(`${root}/src/tracing/index.ts`)).createTracer(tracing, { log: silentLogger, scheme: 'http' })
+  if (tracer) stops.push(() => tracer.close())
+  const upstream = createUpstream('fixture', checked.config.upstreams.fixture, { base, observer: metrics.upstream('fixture'), tracing: tracer !== undefined })
   const cache = createResponseCache({ store: createCacheStore(checked.config.cache), targets: checked.config.cache.targets, maxObjectBytes: checked.config.cache.maxObjectBytes, implicitVary: [] })
   const upstreams = { get: () => upstream, all: () => [upstream], close: async () => {} }
-  const app = createApp({ config: checked.config, upstreams, log: silentLogger, cache, metrics })
+  const app = createApp({ config: checked.config, upstreams, log: silentLogger, cache, metrics, tracer })
   const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4', port: 40000 }), timeout() {} }
   return (count) => cpuPerRequest((req) => app.fetch(req, server), values.path!, count)
 }
@@ -113,5 +122,6 @@ try {
 } finally {
   fixture?.proc.kill()
   await Promise.all(stops.map((stop) => stop()))
+  sink?.proc.kill()
 }
 process.exit(0)

@@ -8,7 +8,7 @@
  */
 import type { RouteView } from './policy.ts'
 import type { Peer, ServerBindings } from './types.ts'
-import { SnapshotReader, type FieldReader, type Fields, type FieldSnapshot } from './fields.ts'
+import { RecordReader, type FieldReader, type Fields, type FieldSnapshot } from './fields.ts'
 
 /** Whether an address is a trusted proxy (net/ip-matcher.ts makes one from CIDRs). */
 export type IpMatcher = (address: string | undefined) => boolean
@@ -110,7 +110,7 @@ export class Exchange {
   upstream: string | undefined = undefined
   #peer: Peer | undefined
   #state: Map<unknown, unknown> | undefined
-  #reader: SnapshotReader | undefined
+  #reader: RecordReader | undefined
 
   constructor(
     /** The client's request, as Bun.serve gave it. */
@@ -144,7 +144,7 @@ export class Exchange {
   get requestFields(): FieldReader {
     const fields = this.fields
     if (fields === undefined) return this.raw.headers
-    if (this.#reader?.snapshot !== fields) this.#reader = new SnapshotReader(fields)
+    if (this.#reader?.record !== fields) this.#reader = new RecordReader(fields)
     return this.#reader
   }
 

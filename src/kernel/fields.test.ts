@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { testExchange } from '../../test/fixtures/exchange.ts'
-import { Fields, SnapshotReader, type FieldSnapshot } from './fields.ts'
+import { Fields, RecordReader, type FieldSnapshot } from './fields.ts'
 
 describe('Fields, the upstream request’s fields', () => {
   test('reads as Headers would: names in any case, several values joined with ", "', () => {
@@ -56,7 +56,7 @@ describe('Fields, the upstream request’s fields', () => {
   })
 })
 
-describe('SnapshotReader and Exchange.requestFields, the client’s fields read from the limits stage’s snapshot', () => {
+describe('RecordReader and Exchange.requestFields, the client’s fields read from the limits stage’s snapshot', () => {
   const headers = new Headers([
     ['Cache-Control', 'no-cache'],
     ['Accept', 'text/html'],
@@ -66,7 +66,7 @@ describe('SnapshotReader and Exchange.requestFields, the client’s fields read 
   ])
 
   test('reads as Headers reads: any case, repeated fields joined, absent ones null', () => {
-    const reader = new SnapshotReader(headers.toJSON() as FieldSnapshot)
+    const reader = new RecordReader(headers.toJSON() as FieldSnapshot)
     for (const name of ['cache-control', 'Cache-Control', 'ACCEPT', 'set-cookie', 'pragma']) {
       expect(reader.get(name)).toBe(headers.get(name))
       expect(reader.has(name)).toBe(headers.has(name))

@@ -18,16 +18,24 @@ export const joinedValue = (value: string | string[] | undefined): string | null
 /** What reading a request's fields takes: Headers, or a snapshot's reader. */
 export type FieldReader = Pick<Headers, 'get' | 'has'>
 
-/** Reads a snapshot as Headers reads (names in any case): a property lookup a read, not a native call. */
-export class SnapshotReader implements FieldReader {
-  constructor(readonly snapshot: FieldSnapshot) {}
+/**
+ * Reads a record of fields as Headers reads (names in any case, a list joined): a property
+ * lookup a read, not a native call. A request's snapshot (Exchange.requestFields), and the
+ * base of the fields sent upstream.
+ */
+export class RecordReader implements FieldReader {
+  constructor(
+    /** Lower-case name → value, or the values of a field sent more than once, in order. */
+    readonly record: FieldSnapshot
+  ) {}
 
+  /** The value, several joined with ", " as Headers gives them; null when absent. */
   get(name: string): string | null {
-    return joinedValue(this.snapshot[name.toLowerCase()])
+    return joinedValue(this.record[name.toLowerCase()])
   }
 
   has(name: string): boolean {
-    return this.snapshot[name.toLowerCase()] !== undefined
+    return this.record[name.toLowerCase()] !== undefined
   }
 }
 
@@ -50,9 +58,10 @@ function lowerName(name: string): string {
   return name.toLowerCase()
 }
 
-export class Fields {
-  /** Lower-case name → value, or the values of a field sent more than once, in order. */
-  readonly record: Record<string, string | string[]> = Object.create(null)
+export class Fields extends RecordReader {
+  constructor() {
+    super(Object.create(null))
+  }
 
   /**
    * Sets a field known to be valid, unchecked: a client's as Bun's parser passed it, or one the
@@ -60,15 +69,6 @@ export class Fields {
    */
   copy(name: string, value: string | string[]): void {
     this.record[name] = value
-  }
-
-  /** The value, several joined with ", " as Headers gives them; null when absent. */
-  get(name: string): string | null {
-    return joinedValue(this.record[name.toLowerCase()])
-  }
-
-  has(name: string): boolean {
-    return this.record[name.toLowerCase()] !== undefined
   }
 
   set(name: string, value: string): void {

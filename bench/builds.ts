@@ -18,7 +18,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startListening } from './listening.ts'
-import { cpuPerRequest, recordedClient } from './recorded.ts'
+import { cpuPerRequest, LOOPBACK_SERVER, recordedClient } from './recorded.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
 import { median, pairedDifference } from './paired.ts'
 import { FIXTURE_ROUTES } from './scenarios.ts'
@@ -71,8 +71,7 @@ async function inProcess(root: string): Promise<Measure> {
   const cache = createResponseCache({ store: createCacheStore(checked.config.cache), targets: checked.config.cache.targets, maxObjectBytes: checked.config.cache.maxObjectBytes, implicitVary: [] })
   const upstreams = { get: () => upstream, all: () => [upstream], close: async () => {} }
   const app = createApp({ config: checked.config, upstreams, log: silentLogger, cache, metrics, tracer })
-  const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4', port: 40000 }), timeout() {} }
-  return (count) => cpuPerRequest((req) => app.fetch(req, server), values.path!, count)
+  return (count) => cpuPerRequest((req) => app.fetch(req, LOOPBACK_SERVER), values.path!, count)
 }
 
 /** A build's worker on a real port in front of the fixture upstream, loaded by wrk. */

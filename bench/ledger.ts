@@ -30,7 +30,7 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Connection } from '../src/upstream/native/connection.ts'
-import { cpuPerRequest, RECORDED_BODY, recordedClient } from './recorded.ts'
+import { cpuPerRequest, LOOPBACK_SERVER, RECORDED_BODY, recordedClient } from './recorded.ts'
 import type { UpstreamRegistry } from '../src/upstream/registry.ts'
 import { createUpstream } from '../src/upstream/upstream.ts'
 import { createTracer, type Tracer } from '../src/tracing/index.ts'
@@ -106,8 +106,6 @@ const untracedApp = tracingApp(undefined)
 const untracedTwin = tracingApp(undefined)
 const unsampledApp = tracingApp(0)
 const sampledApp = tracingApp(1)
-/** What Bun.serve hands the app as `env`: requestIP answers like a loopback client's. */
-const server = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4' as const, port: 40000 }), timeout() {} }
 
 const FLOOR_HEADERS = { 'content-type': 'application/json' }
 const floorBody = new TextEncoder().encode(RECORDED_BODY)
@@ -120,15 +118,15 @@ const scenarios: Record<string, { path: string | (() => string); serve: Serve }>
     // The floor proxy's own share (bench/floor/proxy.ts): the path from the URL, a Response.
     serve: (req) => Promise.resolve(new Response(floorBody, { status: 200, headers: FLOOR_HEADERS })).then((r) => (req.url.indexOf('/', 8), r)),
   },
-  health: { path: '/health', serve: (req) => app.fetch(req, server) },
-  proxied: { path: '/api/small', serve: (req) => app.fetch(req, server) },
-  'cache-hit': { path: '/cached/small', serve: (req) => app.fetch(req, server) },
-  'proxied-untraced': { path: '/api/small', serve: (req) => untracedApp.fetch(req, server) },
-  'proxied-untraced-twin': { path: '/api/small', serve: (req) => untracedTwin.fetch(req, server) },
-  'proxied-unsampled': { path: '/api/small', serve: (req) => unsampledApp.fetch(req, server) },
-  'proxied-sampled': { path: '/api/small', serve: (req) => sampledApp.fetch(req, server) },
-  'cache-miss': { path: () => `/cached/m${misses++}`, serve: (req) => app.fetch(req, server) },
-  'cache-miss-shared': { path: () => `/cached/m${misses++}`, serve: (req) => sharedApp.fetch(req, server) },
+  health: { path: '/health', serve: (req) => app.fetch(req, LOOPBACK_SERVER) },
+  proxied: { path: '/api/small', serve: (req) => app.fetch(req, LOOPBACK_SERVER) },
+  'cache-hit': { path: '/cached/small', serve: (req) => app.fetch(req, LOOPBACK_SERVER) },
+  'proxied-untraced': { path: '/api/small', serve: (req) => untracedApp.fetch(req, LOOPBACK_SERVER) },
+  'proxied-untraced-twin': { path: '/api/small', serve: (req) => untracedTwin.fetch(req, LOOPBACK_SERVER) },
+  'proxied-unsampled': { path: '/api/small', serve: (req) => unsampledApp.fetch(req, LOOPBACK_SERVER) },
+  'proxied-sampled': { path: '/api/small', serve: (req) => sampledApp.fetch(req, LOOPBACK_SERVER) },
+  'cache-miss': { path: () => `/cached/m${misses++}`, serve: (req) => app.fetch(req, LOOPBACK_SERVER) },
+  'cache-miss-shared': { path: () => `/cached/m${misses++}`, serve: (req) => sharedApp.fetch(req, LOOPBACK_SERVER) },
 }
 
 const names = Object.keys(scenarios).filter((n) => !ONLY || ONLY.has(n))

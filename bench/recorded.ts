@@ -22,6 +22,9 @@ export const RECORDED_BODY = BODY
 
 type ConnectionClass = new (socket: Socket<Connection>, owner: { release(c: Connection): void; closed(c: Connection): void }) => Connection
 
+/** What Bun.serve hands the app as `env`, for an app served in process: requestIP answers like a loopback client's. */
+export const LOOPBACK_SERVER = { requestIP: () => ({ address: '127.0.0.1', family: 'IPv4' as const, port: 40000 }), timeout() {} }
+
 /** A base client that answers a path under /cached with CACHEABLE, any other with ANSWER. */
 export function recordedClient(ConnectionOf: ConnectionClass): UpstreamClient {
   let answer = ANSWER

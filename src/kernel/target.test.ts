@@ -57,17 +57,7 @@ describe('normaliseHost', () => {
     ['[::1]:80', '80', '[::1]'],
     ['[::1]:8080', '80', '[::1]:8080'],
     ['127.0.0.1:80', '80', '127.0.0.1'],
-  ] as const)('%p (default port %p) → %p', (host, port, expected) => {
-    expect(normaliseHost(host, port)).toBe(expected)
-  })
-
-  test('returns the same string when nothing changes (no copy on the hot path)', () => {
-    const host = 'api.example:8080'
-    expect(normaliseHost(host, '80')).toBe(host)
-  })
-
-  test.each([
-    ['api.example', '80', 'api.example'],
+    // Around the shortcut for a host already normal: it must agree with the full rules.
     ['Api.example', '80', 'api.example'],
     ['api.example.', '80', 'api.example'],
     ['api.example..', '80', 'api.example..'],
@@ -81,8 +71,13 @@ describe('normaliseHost', () => {
     ['[::1.]', '80', '[::1.]'],
     ['x', '80', 'x'],
     ['', '80', ''],
-  ] as const)('the shortcut for a host already normal agrees with the full rules: %p (default port %p)', (host, port, expected) => {
+  ] as const)('%p (default port %p) → %p', (host, port, expected) => {
     expect(normaliseHost(host, port)).toBe(expected)
+  })
+
+  test('returns the same string when nothing changes (no copy on the hot path)', () => {
+    const host = 'api.example:8080'
+    expect(normaliseHost(host, '80')).toBe(host)
   })
 })
 

@@ -55,8 +55,8 @@ const status = async (target: string, headers?: Record<string, string>) => {
 }
 
 /** Keys in the shared tier's database containing `part` (LIKE stops at the keys' NUL separators). */
-function storedKeys(part: string): string[] {
-  const db = new Database(path)
+function storedKeys(part: string, file = path): string[] {
+  const db = new Database(file)
   const keys = (db.query('SELECT key FROM entries').all() as { key: string }[]).map((row) => row.key)
   db.close()
   return keys.filter((key) => key.includes(part))
@@ -179,6 +179,10 @@ test('a corrupt database file at start is logged, made anew, and the gateway ser
     const first = await fetch(other.url('/c/after-corruption?cc=max-age%3D600'), { headers: { connection: 'close' } })
     expect(first.status).toBe(200)
     expect(first.headers.get('x-cache-status')).toBe('MISS')
+    await first.arrayBuffer()
+    // The entry is written to the shared tier after the answer's last byte; the next
+    // connection may reach the other worker, which sees the entry only once it is written.
+    await waitFor(() => storedKeys('/c/after-corruption', corrupt).length === 1, 5000, 'the entry in the new database')
     const second = await fetch(other.url('/c/after-corruption?cc=max-age%3D600'), { headers: { connection: 'close' } })
     expect(second.headers.get('x-cache-status')).toBe('HIT')
   } finally {

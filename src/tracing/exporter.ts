@@ -68,7 +68,8 @@ export function createSpanExporter(options: ExporterOptions): SpanExporter {
       return failed(batch.length, { error: err instanceof Error ? err.name : 'encode' })
     }
     try {
-      // The body is a view of the encoder's buffer: the poster and Bun's fetch copy it when called.
+      // The body is a view of the encoder's buffer, unchanged until this export settles: the
+      // next batch is encoded only after it (one export at a time).
       let status: number
       if (poster) status = await poster.post(body)
       else {

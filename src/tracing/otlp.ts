@@ -283,8 +283,8 @@ export interface EncoderOptions {
 /**
  * Encodes a batch: each span is written after room left for the request's envelope, which
  * is filled in last, so a batch is written once and never moved. The body returned is a view
- * of the encoder's buffer, valid until its next call: Bun's fetch copies a typed-array body
- * when it is called, so no copy is made here (a 170 KB allocation and copy a batch). One user
+ * of the encoder's buffer, valid until its next call: the poster writes it as it is and Bun's
+ * fetch copies it, so no copy is made here (a 170 KB allocation and copy a batch). One user
  * per encoder.
  */
 export type OtlpEncoder = (spans: readonly Span[]) => Uint8Array

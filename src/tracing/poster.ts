@@ -13,7 +13,10 @@
 import { ResponseParser, type ParserEvents } from '../upstream/native/parser.ts'
 
 export interface Poster {
-  /** POSTs `body` (copied before this returns); the answer's status, or rejects (`code` names a network error). One at a time. */
+  /**
+   * POSTs `body`; the answer's status, or rejects (`code` names a network error). One at a
+   * time. `body` is written as it is, not copied: it must stay unchanged until this settles.
+   */
   post(body: Uint8Array): Promise<number>
   close(): void
 }
@@ -41,7 +44,8 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
   let socket: Socket | undefined
   /** The export waiting for its answer. */
   let current: { resolve(status: number): void; reject(err: Error): void } | undefined
-  let unsent: Uint8Array | undefined
+  /** What the kernel did not take yet: the rest of the head, then the body (Bun's socket keeps no copy). */
+  let unsent: Uint8Array[] = []
   const parser = new ResponseParser()
   let status = 0
   /** Whether the connection may carry the next export (the parser's verdict at the answer's end). */
@@ -59,7 +63,7 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
   const settle = (err: Error | undefined) => {
     const waiting = current
     current = undefined
-    unsent = undefined
+    unsent = []
     if (err) waiting?.reject(err)
     else waiting?.resolve(status)
   }
@@ -91,9 +95,7 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
           settle(undefined)
         },
         drain(s) {
-          if (unsent === undefined) return
-          const written = s.write(unsent)
-          unsent = written < unsent.byteLength ? unsent.subarray(written) : undefined
+          if (writeOut(s) < 0) drop(new PostError('reset'))
         },
         close(s) {
           if (s !== socket) return
@@ -115,16 +117,32 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
       },
     })
 
+  /** Writes what is unsent until the kernel takes no more; -1 if the connection refused the write. */
+  const writeOut = (s: Socket): number => {
+    while (unsent.length > 0) {
+      const chunk = unsent[0]!
+      const written = s.write(chunk)
+      if (written < 0) return -1
+      if (written < chunk.byteLength) {
+        unsent[0] = chunk.subarray(written)
+        return 0
+      }
+      unsent.shift()
+    }
+    return 0
+  }
+
   /** One exchange on the open connection, or a new one. */
-  const exchange = async (message: Uint8Array): Promise<number> => {
+  const exchange = async (head: Uint8Array, body: Uint8Array): Promise<number> => {
     socket ??= await connect()
     const open = socket
     parser.reset(events, MAX_HEAD, 'POST')
     const answer = new Promise<number>((resolve, reject) => (current = { resolve, reject }))
     const timer = setTimeout(() => drop(new PostError('timeout')), timeoutMs)
-    const written = open.write(message)
-    if (written < 0) drop(new PostError('reset'))
-    else if (written < message.byteLength) unsent = message.subarray(written)
+    // The head and the body as two writes: a batch is ~170 KB, and copying it behind the head
+    // into a new array cost ~0.5 µs per sampled request (the allocation brings the GC on sooner).
+    unsent = [head, body]
+    if (writeOut(open) < 0) drop(new PostError('reset'))
     try {
       return await answer
     } finally {
@@ -134,19 +152,15 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
 
   return {
     async post(body) {
-      // The body is a view of the encoder's buffer: copied into the message now, before any await.
-      const head = `${headPrefix}content-length: ${body.byteLength}\r\n\r\n`
-      const message = new Uint8Array(head.length + body.byteLength)
-      for (let i = 0; i < head.length; i++) message[i] = head.charCodeAt(i)
-      message.set(body, head.length)
+      const head = Buffer.from(`${headPrefix}content-length: ${body.byteLength}\r\n\r\n`, 'latin1')
       const reused = socket !== undefined
       try {
-        return await exchange(message)
+        return await exchange(head, body)
       } catch (err) {
         // A kept connection the collector closed while it sat idle (the keep-alive race): once
         // more on a new one, as long as no byte of an answer came.
         if (!reused || parser.started || (err as { code?: unknown }).code !== 'reset') throw err
-        return exchange(message)
+        return exchange(head, body)
       }
     },
     close() {

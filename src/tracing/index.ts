@@ -108,10 +108,9 @@ export function createTracer(settings: TracingOptions, options: TracerOptions): 
     end(exchange, response) {
       const span = exchange.trace
       if (!(span instanceof ServerSpan)) return
-      const headers = exchange.raw.headers
       span.status = response.status
       span.clientAddress = exchange.clientAddress
-      span.userAgent = headers.get('user-agent')
+      span.userAgent = exchange.requestFields.get('user-agent')
       span.host = exchange.host
       // Only a cache-enabled route's X-Cache-Status is the gateway's (an upstream may send its own).
       span.cache = exchange.route.config?.cache?.enabled ? response.headers.get('x-cache-status') : null

@@ -92,7 +92,7 @@ class Writer {
     // Ids are 8 or 16 bytes: the tag and the length are one byte each.
     buf[pos++] = field * 8 + LEN
     buf[pos++] = n
-    for (let i = 0; i < n; i++) buf[pos++] = (NIBBLE[hex.charCodeAt(2 * i)]! << 4) | NIBBLE[hex.charCodeAt(2 * i + 1)]!
+    for (let i = 0; i < 2 * n; i += 2) buf[pos++] = HEX_PAIR[(hex.charCodeAt(i) << 7) | hex.charCodeAt(i + 1)]!
     this.pos = pos
   }
 
@@ -234,8 +234,11 @@ function writeAscii(buf: Uint8Array, pos: number, value: string): number {
 
 const ATTRIBUTE_FIELD = 9
 const ATTRIBUTE_TAG = ATTRIBUTE_FIELD * 8 + LEN
-const NIBBLE = new Uint8Array(128)
-for (let i = 0; i < 16; i++) NIBBLE['0123456789abcdef'.charCodeAt(i)] = i
+/** A byte by its two lowercase hex digits' char codes (first << 7 | second): one lookup a byte. */
+const HEX_PAIR = new Uint8Array(128 * 128)
+for (let high = 0; high < 16; high++) {
+  for (let low = 0; low < 16; low++) HEX_PAIR[('0123456789abcdef'.charCodeAt(high) << 7) | '0123456789abcdef'.charCodeAt(low)] = (high << 4) | low
+}
 
 /** A KeyValue's key field, encoded once. */
 function keyField(key: string): Uint8Array {

@@ -190,10 +190,14 @@ export class ResponseParser {
 
   /** Hands on up to `remaining` body bytes of `data`; returns what follows them. */
   private takeBody(data: Uint8Array): Uint8Array {
-    const take = Math.min(this.remaining, data.byteLength)
-    this.events.body(data.subarray(0, take))
+    const size = data.byteLength
+    const take = Math.min(this.remaining, size)
+    // Most often the body is all that is left: handed on as it is (a subarray is a native
+    // call and a new view, and this made two a response).
+    const whole = take === size
+    this.events.body(whole ? data : data.subarray(0, take))
     this.remaining -= take
-    return data.subarray(take)
+    return whole ? EMPTY : data.subarray(take)
   }
 
   private finish(extra: boolean) {

@@ -5,7 +5,7 @@
  * --save-reference also the committed bench/results/reference.json and .svg), and exits 1 when a
  * threshold in bench/thresholds.json is missed.
  *
- *   bun run bench [-- --duration 10 --connections 64 --workers auto --scenario proxied,cache-hit
+ *   bun run bench [-- --duration 10 --warmup 5 --connections 64 --workers auto --scenario proxied,cache-hit
  *                     --quick --compare nginx --client native|fetch --results DIR --save-reference]
  */
 import { mkdirSync } from 'node:fs'
@@ -28,6 +28,8 @@ const { values } = parseArgs({
   args: Bun.argv.slice(2),
   options: {
     duration: { type: 'string' },
+    /** Seconds of load on each scenario before any is measured (the JIT's warm-up): 5, or 1 with --quick. */
+    warmup: { type: 'string' },
     connections: { type: 'string', default: '64' },
     workers: { type: 'string', default: 'auto' },
     scenario: { type: 'string' },
@@ -257,8 +259,11 @@ async function main(): Promise<void> {
   const nginxPort = (s: Scenario) => (s.protocol === 'h2' ? nginx!.h2Port! : nginx!.port)
 
   // Warm every proxy once (JIT, pools, the cache entry the cache-hit scenarios read).
-  for (const s of scenarios.filter((x) => !x.direct && !x.routes)) await load(serverOf(s).port, serverOf(s).pid, s, 1)
-  if (nginx) for (const s of scenarios.filter(withNginx)) await load(nginxPort(s), nginx.pid, s, 1)
+  // A worker's JIT is still compiling for several seconds under load: a gateway measured after
+  // 1 s read ~15% more CPU per request than the same one after 10 s (docs/performance-optimization.md).
+  const warmup = Number(values.warmup ?? (quick ? 1 : 5))
+  for (const s of scenarios.filter((x) => !x.direct && !x.routes)) await load(serverOf(s).port, serverOf(s).pid, s, warmup)
+  if (nginx) for (const s of scenarios.filter(withNginx)) await load(nginxPort(s), nginx.pid, s, warmup)
 
   const results: ScenarioResult[] = []
   const routed = scenarios.filter((s) => s.routes)

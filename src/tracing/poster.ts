@@ -140,7 +140,7 @@ export function createPoster(endpoint: string, headers: Readonly<Record<string, 
     const answer = new Promise<number>((resolve, reject) => (current = { resolve, reject }))
     const timer = setTimeout(() => drop(new PostError('timeout')), timeoutMs)
     // The head and the body as two writes: a batch is ~170 KB, and copying it behind the head
-    // into a new array cost ~0.5 µs per sampled request (the allocation brings the GC on sooner).
+    // into a new array doubled a post's CPU (~65 → ~130 µs, ~0.25 µs a sampled request).
     unsent = [head, body]
     if (writeOut(open) < 0) drop(new PostError('reset'))
     try {

@@ -8,17 +8,26 @@ import type { BenchReport, ScenarioResult } from '../../bench/report.ts'
 
 const ROOT = join(import.meta.dir, '..', '..')
 
-/** `bun run bench` with `args` and one-second scenarios: its output, the report it wrote and where. */
+/**
+ * `bun run bench` with `args` and one-second scenarios, warmed one second each: its output,
+ * the report it wrote and where. Whether the thresholds held is not this test's business (one
+ * second beside the rest of the suite says nothing of performance; CI's `bench --quick` run
+ * judges them): the run must end with its verdict, exit 1 only when it names a missed one.
+ */
 async function bench(args: string[]): Promise<{ out: string; report: BenchReport; results: string }> {
   const results = mkdtempSync(join(tmpdir(), 'bench-results-'))
-  const proc = Bun.spawn([process.execPath, 'bench/run.ts', '--duration', '1', '--connections', '8', '--workers', '1', ...args, '--results', results], {
+  const proc = Bun.spawn([process.execPath, 'bench/run.ts', '--duration', '1', '--warmup', '1', '--connections', '8', '--workers', '1', ...args, '--results', results], {
     cwd: ROOT,
     stdout: 'pipe',
     stderr: 'pipe',
   })
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()])
-  expect(await proc.exited, `${out}\n${err}`).toBe(0)
-  return { out, report: (await Bun.file(join(results, 'latest.json')).json()) as BenchReport, results }
+  const exited = await proc.exited
+  const report = (await Bun.file(join(results, 'latest.json')).json()) as BenchReport
+  expect(exited, `${out}\n${err}`).toBe(report.failures.length === 0 ? 0 : 1)
+  if (report.failures.length === 0) expect(out).toContain('thresholds: all met')
+  else expect(err).toContain(`thresholds missed (bench/thresholds.json):\n  ${report.failures.join('\n  ')}`)
+  return { out, report, results }
 }
 
 const named = (report: BenchReport, name: string): ScenarioResult => report.scenarios.find((s) => s.name === name)!
@@ -26,7 +35,6 @@ const named = (report: BenchReport, name: string): ScenarioResult => report.scen
 test.skipIf(pickTool() === undefined)('a one-second scenario runs end to end and writes its report', async () => {
   const { out, report, results } = await bench(['--scenario', 'health'])
   expect(out).toContain('load tool: ')
-  expect(out).toContain('thresholds: all met')
   expect(report.scenarios.map((s) => s.name)).toEqual(['direct', 'health'])
   expect(report.scenarios[1]!.gateway.requestsPerSec).toBeGreaterThan(0)
   expect(report.scenarios[1]!.ratioVsDirect).toBeGreaterThan(0)

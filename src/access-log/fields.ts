@@ -8,6 +8,7 @@
  * id, the method token, catalogue codes, upstream names, target addresses from the config).
  */
 import { errorBodyBytes, UPSTREAM_ERROR_CODES, type GatewayError } from '../kernel/errors.ts'
+import type { FieldReader } from '../kernel/fields.ts'
 
 /**
  * What a line reads of an Exchange (kernel/exchange.ts), which has all of it. Written out
@@ -16,6 +17,8 @@ import { errorBodyBytes, UPSTREAM_ERROR_CODES, type GatewayError } from '../kern
  */
 export interface LoggedExchange {
   readonly raw: Request
+  /** The client's fields, from the limits stage's snapshot when there is one (no native Headers call). */
+  readonly requestFields: FieldReader
   readonly requestId: string
   /** The W3C trace id, when tracing is on (src/tracing/). */
   readonly traceId: string | undefined
@@ -74,7 +77,7 @@ const FIELDS = {
   host: ({ exchange }) => quoted(exchange.host),
   /** The normalised path and the query, credentials in it redacted (redact.ts). */
   path: ({ exchange }, setup) => JSON.stringify(exchange.path + setup.redactQuery(exchange.query)),
-  userAgent: ({ exchange }) => quoted(exchange.raw.headers.get('user-agent')),
+  userAgent: ({ exchange }) => quoted(exchange.requestFields.get('user-agent')),
   route: ({ exchange }) => JSON.stringify(exchange.route.name),
   /** The status the client got. */
   status: ({ response }) => String(response.status),
@@ -93,7 +96,7 @@ const FIELDS = {
   cache: ({ response }) => quoted(response.headers.get('x-cache-status')),
   /** The request body: its Content-Length, else the bytes read of it. */
   requestBytes: ({ exchange }) => {
-    const length = exchange.raw.headers.get('content-length')
+    const length = exchange.requestFields.get('content-length')
     return length === null ? String(exchange.requestBytes ?? 0) : numeric(length)
   },
   /** The response body: 0 where none is sent, the gateway's own error body, Content-Length, else as counted. */

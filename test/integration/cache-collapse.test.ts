@@ -49,12 +49,11 @@ test('concurrent stale requests make one revalidation', async () => {
 })
 
 test('a hung upstream does not hang everyone: followers stop waiting after lockTimeoutMs', async () => {
-  const started = performance.now()
   const results = await many('/short-lock/hung?cc=max-age%3D60&delay=1500', 5)
-  // The followers gave up waiting after 200 ms and asked the origin themselves.
+  // The followers gave up waiting after 200 ms and asked the origin themselves (followers that
+  // waited would have been answered from the leader's entry: a count of 1).
   expect(origin.count('/short-lock/hung')).toBe(5)
   expect(results.every((r) => r.status === 200)).toBe(true)
-  expect(performance.now() - started).toBeLessThan(4000)
 })
 
 test('followers of an unstorable answer go upstream themselves and get their own answers', async () => {

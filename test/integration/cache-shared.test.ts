@@ -110,6 +110,9 @@ describe('the shared tier', () => {
     const purge = await fetch(`http://127.0.0.1:${gw.adminPort}/cache/purge?url=${encodeURIComponent(`http://127.0.0.1:${gw.port}/c/purged?cc=max-age%3D600`)}`, { method: 'POST' })
     expect(await purge.json()).toMatchObject({ workers: 2, shared: 1 })
     expect(await status('/c/purged?cc=max-age%3D600')).toBe('MISS')
+    // Stored again, behind that answer: the POST below may reach the other worker, whose delete
+    // must find the row there, not see it written after.
+    await waitFor(() => storedKeys('/c/purged').length === 1, 5000, 'the entry in the shared tier again')
     const before = origin.count('/c/purged')
     expect((await fetch(gw.url('/c/purged?cc=max-age%3D600'), { method: 'POST' })).status).toBe(200)
     // Left in the shared tier, every worker would keep answering HIT from it.

@@ -83,8 +83,17 @@ describe.skipIf(!ready)('replicas sharing Redis', () => {
   })
 
   /** `count` requests through HAProxy, 10 at a time; statuses by count. */
+  /** How long the last burst took, in seconds: the buckets refill while a slow machine sends it. */
+  let burstSeconds = 0
+  /**
+   * The most a limit of 20/s with burst 20 lets through one burst on `buckets` buckets: 35 on
+   * one (the burst, and room for the leases the replicas take) and 70 on two, when the burst
+   * is sent within 0.75 s; what refilled after that on top.
+   */
+  const mostAdmitted = (buckets: number) => buckets * (35 + Math.ceil(20 * Math.max(0, burstSeconds - 0.75)))
   async function burst(path: string, count = 100): Promise<Map<number, number>> {
     const statuses = new Map<number, number>()
+    const started = performance.now()
     let sent = 0
     const client = async () => {
       while (sent < count) {
@@ -95,6 +104,7 @@ describe.skipIf(!ready)('replicas sharing Redis', () => {
       }
     }
     await Promise.all(Array.from({ length: 10 }, client))
+    burstSeconds = (performance.now() - started) / 1000
     return statuses
   }
 
@@ -108,7 +118,7 @@ describe.skipIf(!ready)('replicas sharing Redis', () => {
     const statuses = await burst('/global/x')
     const ok = statuses.get(200) ?? 0
     expect(ok).toBeGreaterThanOrEqual(20)
-    expect(ok).toBeLessThanOrEqual(35)
+    expect(ok).toBeLessThanOrEqual(mostAdmitted(1))
     expect(ok + (statuses.get(429) ?? 0)).toBe(100)
   })
 
@@ -223,7 +233,7 @@ describe.skipIf(!ready)('replicas sharing Redis', () => {
     const fallback = await burst('/global/y')
     expect((fallback.get(200) ?? 0) + (fallback.get(429) ?? 0)).toBe(100)
     expect(fallback.get(200)).toBeGreaterThanOrEqual(40)
-    expect(fallback.get(200)).toBeLessThanOrEqual(70)
+    expect(fallback.get(200)).toBeLessThanOrEqual(mostAdmitted(2))
     // deny: refused with a 503 that names the cause, not an error page.
     const strict = await fetch(a.url('/strict/y'))
     expect(strict.status).toBe(503)
@@ -250,7 +260,7 @@ describe.skipIf(!ready)('replicas sharing Redis', () => {
     )
     const again = await burst('/global/z')
     expect(again.get(200)).toBeGreaterThanOrEqual(20)
-    expect(again.get(200)).toBeLessThanOrEqual(35)
+    expect(again.get(200)).toBeLessThanOrEqual(mostAdmitted(1))
     expect((await fetch(a.url('/strict/z'))).status).toBe(200)
     expect(sumOf(await scrape(a.adminPort), 'gateway_redis_connected')).toBe(1)
   }, 20_000)

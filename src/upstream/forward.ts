@@ -93,26 +93,6 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
   const { identityFields, requestHeaders: rules, scheme, acceptEncoding } = options
   const context = (exchange: Exchange): ForwardingContext => new ExchangeContext(exchange, preserveHost, dropUnderscores, identityFields, rules, scheme, acceptEncoding)
 
-  /** The upstream request for `exchange`, its deadline started (and cleared if making it fails). */
-  function outgoing(exchange: Exchange, requester: ClientLink): OutgoingRequest {
-    const raw = exchange.raw
-    const method = raw.method
-    let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : raw.body
-    if (body && !raw.headers.has('content-length')) body = limitBody(body, maxBodyBytes, exchange)
-    const headers = upstreamRequestHeaders(exchange.fields ?? raw.headers, context(exchange), body !== null)
-    exchange.adjustUpstreamHeaders?.(headers)
-    if (extendIdleTo !== undefined && !exchange.background) exchange.server?.timeout?.(raw, extendIdleTo)
-    const deadline = deadlines.start(timeoutMs, requester)
-    try {
-      const request = new OutgoingRequest(method, upstreamPath(exchange.route, exchange.path) + exchange.query, headers, body, deadline, exchange)
-      if (hashKeyOf) request.hashKey = hashKeyOf(exchange)
-      return request
-    } catch (err) {
-      deadline.clear()
-      throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: requester.signal.aborted })
-    }
-  }
-
   const websockets = options.websockets
   const upgrade = (exchange: Exchange) => {
     const target = upstream.pick(hashKeyOf?.(exchange))
@@ -137,16 +117,25 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
           await nextTurn()
           if (raw.signal.aborted) throw CLIENT_GONE_AFTER_ONE_TURN
         }
+        const method = raw.method
+        let body: ReadableStream<Uint8Array> | null = method === 'GET' || method === 'HEAD' ? null : raw.body
+        if (body && !raw.headers.has('content-length')) body = limitBody(body, maxBodyBytes, exchange)
+        const headers = upstreamRequestHeaders(exchange.fields ?? raw.headers, context(exchange), body !== null)
+        exchange.adjustUpstreamHeaders?.(headers)
+        if (extendIdleTo !== undefined && !exchange.background) exchange.server?.timeout?.(raw, extendIdleTo)
         // The Request, not its signal: the signal is made only if the exchange outlives a tick.
         const requester = exchange.background ? NO_CLIENT : raw
-        const request = outgoing(exchange, requester)
+        const deadline = deadlines.start(timeoutMs, requester)
         const sentAt = performance.now()
+        let request: OutgoingRequest
         let response: UpstreamResponse
         try {
+          request = new OutgoingRequest(method, upstreamPath(exchange.route, exchange.path) + exchange.query, headers, body, deadline, exchange)
+          if (hashKeyOf) request.hashKey = hashKeyOf(exchange)
           response = await client.send(request)
         } catch (err) {
-          request.deadline.clear()
-          throw toGatewayError(err, { timedOut: request.deadline.timedOut, clientGone: requester.signal.aborted })
+          deadline.clear()
+          throw toGatewayError(err, { timedOut: deadline.timedOut, clientGone: requester.signal.aborted })
         }
         exchange.upstreamMs = performance.now() - sentAt
         exchange.upstreamStatus = response.status

@@ -236,8 +236,9 @@ const ATTRIBUTE_FIELD = 9
 const ATTRIBUTE_TAG = ATTRIBUTE_FIELD * 8 + LEN
 /** A byte by its two lowercase hex digits' char codes (first << 7 | second): one lookup a byte. */
 const HEX_PAIR = new Uint8Array(128 * 128)
+const HEX_DIGITS = '0123456789abcdef'
 for (let high = 0; high < 16; high++) {
-  for (let low = 0; low < 16; low++) HEX_PAIR[('0123456789abcdef'.charCodeAt(high) << 7) | '0123456789abcdef'.charCodeAt(low)] = (high << 4) | low
+  for (let low = 0; low < 16; low++) HEX_PAIR[(HEX_DIGITS.charCodeAt(high) << 7) | HEX_DIGITS.charCodeAt(low)] = (high << 4) | low
 }
 
 /** A KeyValue's key field, encoded once. */

@@ -391,12 +391,16 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     const deadline = now() + request.options.lockTimeoutMs
     while (now() < deadline) {
       await Bun.sleep(SHARED_FILL_POLL_MS)
-      const entry = lookup(primary, request)
-      if (entry !== undefined) {
-        const fresh = reuseDecision({ lifetime: entry.lifetime, age: currentAge(entry.clock, now()), response: entry.directives, request: wantsOf(request) }) === 'fresh'
-        return fresh && usable(entry, request) ? entry : undefined
+      let entry = lookup(primary, request)
+      if (entry === undefined) {
+        if (shared!.locked(primary)) continue
+        // The fill may have committed and released its lock (in that order) since that miss:
+        // one more look before going upstream. Only a wait pays for it, never a plain miss.
+        entry = lookup(primary, request)
+        if (entry === undefined) return undefined
       }
-      if (!shared!.locked(primary)) return undefined
+      const fresh = reuseDecision({ lifetime: entry.lifetime, age: currentAge(entry.clock, now()), response: entry.directives, request: wantsOf(request) }) === 'fresh'
+      return fresh && usable(entry, request) ? entry : undefined
     }
     return undefined
   }

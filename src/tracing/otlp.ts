@@ -51,51 +51,6 @@ class Writer {
     this.varint(field * 8 + wire)
   }
 
-  fixed32(field: number, value: number): void {
-    this.tag(field, FIXED32)
-    this.reserve(4)
-    this.little(value)
-  }
-
-  private little(value: number): void {
-    const buf = this.buf
-    buf[this.pos++] = value & 255
-    buf[this.pos++] = (value >>> 8) & 255
-    buf[this.pos++] = (value >>> 16) & 255
-    buf[this.pos++] = (value >>> 24) & 255
-  }
-
-  /**
-   * A Unix time in nanoseconds from milliseconds since the epoch, as fixed64: ~1.7e18 is past
-   * a double's exact range, so the low and high words are computed from parts that are not.
-   */
-  time(field: number, epochMs: number): void {
-    this.tag(field, FIXED64)
-    this.reserve(8)
-    const whole = Math.floor(epochMs)
-    const nanos = Math.round((epochMs - whole) * 1e6)
-    const high20 = Math.floor(whole / 1048576)
-    // ns = (high20 * 1e6) * 2^20 + (low20 * 1e6 + nanos)
-    const a = high20 * 1e6
-    const b = (whole - high20 * 1048576) * 1e6 + nanos
-    const low = (a % 4096) * 1048576 + b
-    this.little(low % 4294967296)
-    this.little(Math.floor(a / 4096) + Math.floor(low / 4294967296))
-  }
-
-  /** A lowercase hex id as bytes. */
-  hexBytes(field: number, hex: string): void {
-    const n = hex.length >> 1
-    this.reserve(n + 2)
-    const buf = this.buf
-    let pos = this.pos
-    // Ids are 8 or 16 bytes: the tag and the length are one byte each.
-    buf[pos++] = field * 8 + LEN
-    buf[pos++] = n
-    for (let i = 0; i < 2 * n; i += 2) buf[pos++] = HEX_PAIR[(hex.charCodeAt(i) << 7) | hex.charCodeAt(i + 1)]!
-    this.pos = pos
-  }
-
   /** Starts a length-delimited field of likely 128 bytes or more (two length bytes kept); `end` with what it returns. */
   begin(field: number): number {
     this.tag(field, LEN)
@@ -146,47 +101,20 @@ class Writer {
   /** Bytes as they are (a block encoded before). */
   raw(bytes: Uint8Array): void {
     this.reserve(bytes.length)
-    const buf = this.buf
-    const n = bytes.length
-    // A loop beats set() for the short blocks written here (on locals: not this.pos per byte).
-    let pos = this.pos
-    if (n < 64) for (let i = 0; i < n; i++) buf[pos++] = bytes[i]!
-    else {
-      buf.set(bytes, pos)
-      pos += n
-    }
-    this.pos = pos
+    this.pos = putBytes(this.buf, this.pos, bytes)
   }
 
   /**
    * A span attribute (KeyValue, field 9 of Span) with a string value; `key` is the key's field,
-   * encoded once (keyField). An ASCII value whose KeyValue fits in 127 bytes, the common case
-   * (a request id, a path, an address), has one-byte lengths written as it goes; a longer or
-   * non-ASCII one takes the general path.
+   * encoded once (keyField). A short ASCII value is written by putStringAttribute; a longer or
+   * non-ASCII one takes the general path here.
    */
   stringAttribute(key: Uint8Array, value: string, tag = ATTRIBUTE_TAG): void {
-    const n = value.length
-    if (n + key.length < 124) {
-      this.reserve(4 + key.length + 3 * n)
-      const buf = this.buf
-      const start = this.pos
-      buf[this.pos++] = tag
-      const kv = this.pos++
-      this.raw(key)
-      buf[this.pos++] = 0x12 // value: AnyValue
-      const any = this.pos++
-      buf[this.pos++] = 0x0a // string_value
-      const text = this.pos++
-      const end = writeAscii(buf, this.pos, value)
-      if (end !== -1) {
-        this.pos = end
-        const length = end - text - 1
-        buf[text] = length
-        buf[any] = length + 2
-        buf[kv] = end - kv - 1
-        return
-      }
-      this.pos = start
+    this.reserve(4 + key.length + value.length)
+    const end = putStringAttribute(this.buf, this.pos, key, value, tag)
+    if (end !== -1) {
+      this.pos = end
+      return
     }
     const at = this.begin(tag >> 3)
     this.raw(key)
@@ -198,17 +126,8 @@ class Writer {
 
   /** A span attribute with an int value (non-negative). */
   intAttribute(key: Uint8Array, value: number, tag = ATTRIBUTE_TAG): void {
-    this.reserve(4 + key.length)
-    const buf = this.buf
-    buf[this.pos++] = tag
-    const kv = this.pos++
-    this.raw(key)
-    buf[this.pos++] = 0x12
-    const any = this.pos++
-    this.tag(3, VARINT)
-    this.varint(value)
-    this.buf[any] = this.pos - any - 1
-    this.buf[kv] = this.pos - kv - 1
+    this.reserve(14 + key.length)
+    this.pos = putIntAttribute(this.buf, this.pos, key, value, tag)
   }
 
   /** The bytes written since `reset`, copied (the buffer is reused). */
@@ -342,29 +261,55 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
     if (!known) w.stringAttribute(K.methodOriginal, method)
   }
 
-  /** The fields both kinds share, before the attributes. */
-  const head = (span: Span) => {
-    w.hexBytes(1, span.traceId)
-    w.hexBytes(2, span.spanId)
-    if (span.traceState !== undefined) w.string(3, span.traceState)
-    if (span.parentSpanId !== undefined) w.hexBytes(4, span.parentSpanId)
-    w.time(7, timeOrigin + span.startMs)
-    w.time(8, timeOrigin + span.endMs)
+  /**
+   * Room for a span, made once before it is written: its fixed fields (ids, times, flags,
+   * status, at most 14 keys of under 40 bytes with their lengths) and 3 bytes a
+   * character of the strings it and its cached blocks hold (UTF-8's most, as the Writer's
+   * general path writes them). The put* functions below do not check.
+   */
+  const SPAN_ROOM = 2048
+  const size = (value: string | null | undefined) => (value == null ? 0 : value.length)
+  /** A string attribute: on the fast path, or the Writer's when the value is not short ASCII. */
+  const attribute = (pos: number, key: Uint8Array, value: string): number => {
+    const end = putStringAttribute(w.buf, pos, key, value)
+    if (end !== -1) return end
+    w.pos = pos
+    w.stringAttribute(key, value)
+    return w.pos
   }
-  const tail = (span: Span, error: boolean) => {
+  /** The fields both kinds share, before the attributes. */
+  const head = (pos: number, span: Span): number => {
+    const buf = w.buf
+    pos = putId(buf, pos, 1 * 8 + LEN, span.traceId)
+    pos = putId(buf, pos, 2 * 8 + LEN, span.spanId)
+    if (span.traceState !== undefined) {
+      w.pos = pos
+      w.string(3, span.traceState)
+      pos = w.pos
+    }
+    if (span.parentSpanId !== undefined) pos = putId(w.buf, pos, 4 * 8 + LEN, span.parentSpanId)
+    pos = putTime(w.buf, pos, 7 * 8 + FIXED64, timeOrigin + span.startMs)
+    return putTime(w.buf, pos, 8 * 8 + FIXED64, timeOrigin + span.endMs)
+  }
+  /** Status (an error's) and flags, the last fields. */
+  const tail = (pos: number, span: Span, error: boolean): number => {
+    const buf = w.buf
     if (error) {
       // Status { code: STATUS_CODE_ERROR }
-      w.tag(15, LEN)
-      w.varint(2)
-      w.tag(3, VARINT)
-      w.varint(STATUS_ERROR)
+      buf[pos] = 15 * 8 + LEN
+      buf[pos + 1] = 2
+      buf[pos + 2] = 3 * 8 + VARINT
+      buf[pos + 3] = STATUS_ERROR
+      pos += 4
     }
-    w.fixed32(16, span.flags)
+    // flags (16, fixed32): a two-byte tag.
+    buf[pos] = ((16 * 8 + FIXED32) & 127) | 128
+    buf[pos + 1] = (16 * 8 + FIXED32) >> 7
+    return putLittle(buf, pos + 2, span.flags)
   }
 
-  const server = (span: ServerSpan) => {
-    head(span)
-    const cached = block(serverBlocks, span.routeName, span.method, (known) => {
+  const serverBlock = (span: ServerSpan) =>
+    block(serverBlocks, span.routeName, span.method, (known) => {
       const verb = known ? span.method : 'HTTP'
       w.string(5, span.route === undefined ? verb : `${verb} ${span.route}`)
       w.tag(6, VARINT)
@@ -376,40 +321,50 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
       w.stringAttribute(K.protocol, '1.1')
       w.stringAttribute(K.gatewayRoute, span.routeName)
     })
-    if (cached !== undefined) w.raw(cached)
-    w.stringAttribute(K.path, span.path)
-    w.intAttribute(K.status, span.status)
-    if (span.host !== null) {
-      const host = span.host
-      const hosts = span.scheme === 'https' ? httpsHosts : httpHosts
-      const cachedHost = hosts.get(host)
-      if (cachedHost !== undefined) w.raw(cachedHost)
-      else {
-        const at = w.pos
-        const colon = host.lastIndexOf(':')
-        const hasPort = colon > host.lastIndexOf(']')
-        const name = hasPort ? host.slice(0, colon) : host
-        w.stringAttribute(K.serverAddress, name.charCodeAt(0) === 91 ? name.slice(1, -1) : name)
-        const port = hasPort ? Number(host.slice(colon + 1)) : span.scheme === 'https' ? 443 : 80
-        if (Number.isInteger(port) && port >= 0 && port <= 65535) w.intAttribute(K.serverPort, port)
-        if (hosts.size < MAX_HOSTS) hosts.set(host, w.buf.slice(at, w.pos))
-      }
-    }
-    if (span.clientAddress !== undefined) w.stringAttribute(K.clientAddress, span.clientAddress)
-    if (span.userAgent !== null) w.stringAttribute(K.userAgent, span.userAgent)
+  /** server.address and server.port of a Host field, cached (httpHosts). */
+  const hostBlock = (pos: number, span: ServerSpan, host: string): number => {
+    const hosts = span.scheme === 'https' ? httpsHosts : httpHosts
+    const cached = hosts.get(host)
+    if (cached !== undefined) return putBytes(w.buf, pos, cached)
+    w.pos = pos
+    const colon = host.lastIndexOf(':')
+    const hasPort = colon > host.lastIndexOf(']')
+    const name = hasPort ? host.slice(0, colon) : host
+    w.stringAttribute(K.serverAddress, name.charCodeAt(0) === 91 ? name.slice(1, -1) : name)
+    const port = hasPort ? Number(host.slice(colon + 1)) : span.scheme === 'https' ? 443 : 80
+    if (Number.isInteger(port) && port >= 0 && port <= 65535) w.intAttribute(K.serverPort, port)
+    if (hosts.size < MAX_HOSTS) hosts.set(host, w.buf.slice(pos, w.pos))
+    return w.pos
+  }
+
+  const server = (span: ServerSpan) => {
+    const { path, host, clientAddress, userAgent, requestId } = span
+    const strings = size(span.traceState) + 2 * span.method.length + 2 * size(span.route) + span.routeName.length + path.length + size(host) + size(clientAddress) + size(userAgent) + requestId.length + size(span.cache) + size(span.consumer) + 2 * size(span.errorCode)
+    w.reserve(SPAN_ROOM + 3 * strings)
+    let pos = head(w.pos, span)
+    w.pos = pos
+    const cached = serverBlock(span)
+    pos = cached === undefined ? w.pos : putBytes(w.buf, pos, cached)
+    pos = attribute(pos, K.path, path)
+    pos = putIntAttribute(w.buf, pos, K.status, span.status)
+    if (host !== null) pos = hostBlock(pos, span, host)
+    if (clientAddress !== undefined) pos = attribute(pos, K.clientAddress, clientAddress)
+    if (userAgent !== null) pos = attribute(pos, K.userAgent, userAgent)
     const error = span.status >= 500
-    if (error) w.stringAttribute(K.errorType, span.errorCode ?? String(span.status))
-    w.stringAttribute(K.requestId, span.requestId)
-    if (span.cache !== null) w.stringAttribute(K.cache, span.cache)
-    if (span.consumer !== undefined) w.stringAttribute(K.consumer, span.consumer)
-    if (span.errorCode !== undefined) w.stringAttribute(K.errorCode, span.errorCode)
+    if (error) pos = attribute(pos, K.errorType, span.errorCode ?? String(span.status))
+    pos = attribute(pos, K.requestId, requestId)
+    if (span.cache !== null) pos = attribute(pos, K.cache, span.cache)
+    if (span.consumer !== undefined) pos = attribute(pos, K.consumer, span.consumer)
+    if (span.errorCode !== undefined) pos = attribute(pos, K.errorCode, span.errorCode)
     // Server spans: only 5xx is an error; a 4xx is the client's (semconv, HTTP spans' status).
-    tail(span, error)
+    w.pos = tail(pos, span, error)
   }
 
   const client = (span: ClientSpan) => {
-    head(span)
     const target = span.target
+    w.reserve(SPAN_ROOM + 3 * (size(span.traceState) + 2 * span.method.length + span.path.length + size(target) + size(span.error)))
+    let pos = head(w.pos, span)
+    w.pos = pos
     const cached = block(clientBlocks, target, span.method, (known) => {
       w.string(5, known ? span.method : 'HTTP')
       w.tag(6, VARINT)
@@ -421,18 +376,20 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
         w.intAttribute(K.serverPort, url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80)
       }
     })
-    if (cached !== undefined) w.raw(cached)
+    pos = cached === undefined ? w.pos : putBytes(w.buf, pos, cached)
     if (target !== undefined) {
       // Without the query: it can carry what the operator would not want in a trace store.
       const query = span.path.indexOf('?')
-      w.stringAttribute(K.urlFull, target + (query === -1 ? span.path : span.path.slice(0, query)))
+      const end = putUrlAttribute(w.buf, pos, K.urlFull, target, span.path, query === -1 ? span.path.length : query)
+      pos = end !== -1 ? end : attribute(pos, K.urlFull, target + (query === -1 ? span.path : span.path.slice(0, query)))
     }
-    w.intAttribute(K.resendCount, span.resendCount)
-    if (span.status !== undefined) w.intAttribute(K.status, span.status)
+    // Semconv: recommended only when the request was resent; the first try has none.
+    if (span.resendCount > 0) pos = putIntAttribute(w.buf, pos, K.resendCount, span.resendCount)
+    if (span.status !== undefined) pos = putIntAttribute(w.buf, pos, K.status, span.status)
     const errorType = span.error ?? (span.status !== undefined && span.status >= 400 ? String(span.status) : undefined)
-    if (errorType !== undefined) w.stringAttribute(K.errorType, errorType)
+    if (errorType !== undefined) pos = attribute(pos, K.errorType, errorType)
     // Client spans: 4xx and 5xx are errors too (semconv).
-    tail(span, errorType !== undefined)
+    w.pos = tail(pos, span, errorType !== undefined)
   }
 
   const add = (span: Span) => {
@@ -483,5 +440,121 @@ function putVarint(buf: Uint8Array, pos: number, tag: number, value: number): nu
     value = Math.floor(value / 128)
   }
   buf[pos++] = value
+  return pos
+}
+
+/** Writes `bytes` (a key, a block encoded before) at `pos`; the position after them. */
+function putBytes(buf: Uint8Array, pos: number, bytes: Uint8Array): number {
+  const n = bytes.length
+  // A loop beats set() for the short blocks written here.
+  if (n >= 64) buf.set(bytes, pos)
+  else for (let i = 0; i < n; i++) buf[pos + i] = bytes[i]!
+  return pos + n
+}
+
+/** A little-endian 32-bit word at `pos`; the position after it. */
+function putLittle(buf: Uint8Array, pos: number, value: number): number {
+  buf[pos] = value & 255
+  buf[pos + 1] = (value >>> 8) & 255
+  buf[pos + 2] = (value >>> 16) & 255
+  buf[pos + 3] = (value >>> 24) & 255
+  return pos + 4
+}
+
+/** A trace or span id (8 or 16 bytes: one-byte tag and length) from its lowercase hex. */
+function putId(buf: Uint8Array, pos: number, tag: number, hex: string): number {
+  const n = hex.length >> 1
+  buf[pos] = tag
+  buf[pos + 1] = n
+  pos += 2
+  for (let i = 0; i < n; i++) buf[pos + i] = HEX_PAIR[(hex.charCodeAt(2 * i) << 7) | hex.charCodeAt(2 * i + 1)]!
+  return pos + n
+}
+
+/**
+ * A Unix time in nanoseconds from milliseconds since the epoch, as fixed64 with a one-byte
+ * tag: ~1.7e18 is past a double's exact range, so the low and high words are computed from
+ * parts that are not.
+ */
+function putTime(buf: Uint8Array, pos: number, tag: number, epochMs: number): number {
+  buf[pos] = tag
+  const whole = Math.floor(epochMs)
+  const nanos = Math.round((epochMs - whole) * 1e6)
+  const high20 = Math.floor(whole / 1048576)
+  // ns = (high20 * 1e6) * 2^20 + (low20 * 1e6 + nanos)
+  const a = high20 * 1e6
+  const b = (whole - high20 * 1048576) * 1e6 + nanos
+  const low = (a % 4096) * 1048576 + b
+  putLittle(buf, pos + 1, low % 4294967296)
+  return putLittle(buf, pos + 5, Math.floor(a / 4096) + Math.floor(low / 4294967296))
+}
+
+/**
+ * A span attribute (KeyValue, field 9) with a string value, when the value is ASCII and the
+ * KeyValue fits in 127 bytes (the common case: a request id, a path, an address), so every
+ * length is one byte; -1 otherwise, for the Writer's general path.
+ */
+function putStringAttribute(buf: Uint8Array, pos: number, key: Uint8Array, value: string, tag = ATTRIBUTE_TAG): number {
+  const n = value.length
+  if (n + key.length > 123) return -1
+  buf[pos] = tag
+  buf[pos + 1] = key.length + 4 + n
+  pos = putBytes(buf, pos + 2, key)
+  // value: AnyValue { string_value }
+  buf[pos] = 0x12
+  buf[pos + 1] = n + 2
+  buf[pos + 2] = 0x0a
+  buf[pos + 3] = n
+  pos += 4
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i)
+    if (c >= 128) return -1
+    buf[pos + i] = c
+  }
+  return pos + n
+}
+
+/** The same for url.full: `base` then `path` up to `end`, with no string made for the pair. */
+function putUrlAttribute(buf: Uint8Array, pos: number, key: Uint8Array, base: string, path: string, end: number): number {
+  const n = base.length + end
+  if (n + key.length > 123) return -1
+  buf[pos] = ATTRIBUTE_TAG
+  buf[pos + 1] = key.length + 4 + n
+  pos = putBytes(buf, pos + 2, key)
+  buf[pos] = 0x12
+  buf[pos + 1] = n + 2
+  buf[pos + 2] = 0x0a
+  buf[pos + 3] = n
+  pos += 4
+  for (let i = 0; i < base.length; i++) {
+    const c = base.charCodeAt(i)
+    if (c >= 128) return -1
+    buf[pos++] = c
+  }
+  for (let i = 0; i < end; i++) {
+    const c = path.charCodeAt(i)
+    if (c >= 128) return -1
+    buf[pos++] = c
+  }
+  return pos
+}
+
+/** A span attribute with a non-negative int value (below 2^53). */
+function putIntAttribute(buf: Uint8Array, pos: number, key: Uint8Array, value: number, tag = ATTRIBUTE_TAG): number {
+  buf[pos] = tag
+  const kv = pos + 1
+  pos = putBytes(buf, pos + 2, key)
+  buf[pos] = 0x12
+  const any = pos + 1
+  // int_value (3, varint)
+  buf[pos + 2] = 3 * 8 + VARINT
+  pos += 3
+  while (value > 127) {
+    buf[pos++] = (value & 127) | 128
+    value = Math.floor(value / 128)
+  }
+  buf[pos++] = value
+  buf[any] = pos - any - 1
+  buf[kv] = pos - kv - 1
   return pos
 }

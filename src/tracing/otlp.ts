@@ -235,13 +235,15 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
    */
   const serverBlocks = new Map<string, Map<string, Uint8Array>>()
   const clientBlocks = new Map<string | undefined, Map<string, Uint8Array>>()
-  const block = <K>(blocks: Map<K, Map<string, Uint8Array>>, owner: K, method: string, make: (known: boolean) => void): Uint8Array | undefined => {
+  /** A span's block, from the cache or made by `make` (a function made once: no closure a span). */
+  const block = <K, S extends Span>(blocks: Map<K, Map<string, Uint8Array>>, owner: K, span: S, make: (span: S, known: boolean) => void): Uint8Array | undefined => {
+    const method = span.method
     let byMethod = blocks.get(owner)
     let bytes = byMethod?.get(method)
     if (bytes !== undefined) return bytes
     const known = KNOWN_METHODS.has(method)
     const at = w.pos
-    make(known)
+    make(span, known)
     // Another method stays written where it is, and is not kept.
     if (!known) return undefined
     bytes = w.buf.slice(at, w.pos)
@@ -308,19 +310,29 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
     return putLittle(buf, pos + 2, span.flags)
   }
 
-  const serverBlock = (span: ServerSpan) =>
-    block(serverBlocks, span.routeName, span.method, (known) => {
-      const verb = known ? span.method : 'HTTP'
-      w.string(5, span.route === undefined ? verb : `${verb} ${span.route}`)
-      w.tag(6, VARINT)
-      w.varint(KIND_SERVER)
-      methodAttributes(span.method, known)
-      w.stringAttribute(K.scheme, span.scheme)
-      if (span.route !== undefined) w.stringAttribute(K.route, span.route)
-      // Bun.serve does not say which HTTP/1.x a request used; the gateway serves HTTP/1.1.
-      w.stringAttribute(K.protocol, '1.1')
-      w.stringAttribute(K.gatewayRoute, span.routeName)
-    })
+  const makeServerBlock = (span: ServerSpan, known: boolean) => {
+    const verb = known ? span.method : 'HTTP'
+    w.string(5, span.route === undefined ? verb : `${verb} ${span.route}`)
+    w.tag(6, VARINT)
+    w.varint(KIND_SERVER)
+    methodAttributes(span.method, known)
+    w.stringAttribute(K.scheme, span.scheme)
+    if (span.route !== undefined) w.stringAttribute(K.route, span.route)
+    // Bun.serve does not say which HTTP/1.x a request used; the gateway serves HTTP/1.1.
+    w.stringAttribute(K.protocol, '1.1')
+    w.stringAttribute(K.gatewayRoute, span.routeName)
+  }
+  const makeClientBlock = (span: ClientSpan, known: boolean) => {
+    w.string(5, known ? span.method : 'HTTP')
+    w.tag(6, VARINT)
+    w.varint(KIND_CLIENT)
+    methodAttributes(span.method, known)
+    if (span.target !== undefined) {
+      const url = new URL(span.target)
+      w.stringAttribute(K.serverAddress, url.hostname.charCodeAt(0) === 91 ? url.hostname.slice(1, -1) : url.hostname)
+      w.intAttribute(K.serverPort, url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80)
+    }
+  }
   /** server.address and server.port of a Host field, cached (httpHosts). */
   const hostBlock = (pos: number, span: ServerSpan, host: string): number => {
     const hosts = span.scheme === 'https' ? httpsHosts : httpHosts
@@ -343,7 +355,7 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
     w.reserve(SPAN_ROOM + 3 * strings)
     let pos = head(w.pos, span)
     w.pos = pos
-    const cached = serverBlock(span)
+    const cached = block(serverBlocks, span.routeName, span, makeServerBlock)
     pos = cached === undefined ? w.pos : putBytes(w.buf, pos, cached)
     pos = attribute(pos, K.path, path)
     pos = putIntAttribute(w.buf, pos, K.status, span.status)
@@ -365,17 +377,7 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
     w.reserve(SPAN_ROOM + 3 * (size(span.traceState) + 2 * span.method.length + span.path.length + size(target) + size(span.error)))
     let pos = head(w.pos, span)
     w.pos = pos
-    const cached = block(clientBlocks, target, span.method, (known) => {
-      w.string(5, known ? span.method : 'HTTP')
-      w.tag(6, VARINT)
-      w.varint(KIND_CLIENT)
-      methodAttributes(span.method, known)
-      if (target !== undefined) {
-        const url = new URL(target)
-        w.stringAttribute(K.serverAddress, url.hostname.charCodeAt(0) === 91 ? url.hostname.slice(1, -1) : url.hostname)
-        w.intAttribute(K.serverPort, url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80)
-      }
-    })
+    const cached = block(clientBlocks, target, span, makeClientBlock)
     pos = cached === undefined ? w.pos : putBytes(w.buf, pos, cached)
     if (target !== undefined) {
       // Without the query: it can carry what the operator would not want in a trace store.

@@ -15,13 +15,16 @@ test('workers that keep crashing make the primary give up with a clear message a
       await waitFor(() => events(gw.output(), 'worker_exit').length === crash, 5000, `crash ${crash} seen`)
     }
     expect(await gw.proc.exited).toBe(1)
+    // The exit can be seen before the last lines are read: wait for both pipes to close.
+    // (startGateway's output is collect()'s, which says when.)
+    await gw.output.ended
     expect(events(gw.output(), 'giving_up')[0]!.reason).toBe('workers crashed 3 times within 60 s')
     expect(events(gw.output(), 'worker_spawn').filter((e) => e.reason === 'crash')).toHaveLength(2)
     expect(listenerPids(gw.port)).toEqual([])
   } finally {
     upstream.stop()
   }
-})
+}, 30_000)
 
 test('an address that cannot be bound stops the gateway at once, naming it', async () => {
   // 192.0.2.1 (TEST-NET-1, RFC 5737) is on no interface: the workers' bind fails. A port
@@ -29,5 +32,6 @@ test('an address that cannot be bound stops the gateway at once, naming it', asy
   const path = writeConfig({ server: { host: '192.0.2.1', port: 18080, workers: 2 }, admin: { port: 0 } })
   const { proc, output } = spawnMain(['--config', path])
   expect(await proc.exited).toBe(1)
+  await output.ended
   expect(events(output(), 'giving_up')[0]!.reason).toBe('workers cannot listen on 192.0.2.1:18080 (EADDRNOTAVAIL)')
-})
+}, 20_000)

@@ -1,21 +1,81 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { expectCleanOutput, startGateway, type GatewayProcess } from '../fixtures/gateway.ts'
+import { waitFor } from '../fixtures/process.ts'
 import { rawRequest, statusOf } from '../fixtures/raw.ts'
 import { GZIP_TEXT, startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
 
 let upstream: RecordingUpstream
 let other: RecordingUpstream
+let gated: GatedUpstream
 let gw: GatewayProcess
+
+/** How long the gated upstream waits for the client to acknowledge a chunk before giving up. */
+const GATE_DEADLINE_MS = 5000
+
+interface GatedUpstream {
+  readonly origin: string
+  /** Set when a chunk was not acknowledged within GATE_DEADLINE_MS. */
+  readonly gaveUp: boolean
+  /** The client has read chunk `i`: the upstream may send chunk `i + 1`. */
+  acknowledge(i: number): void
+  stop(): void
+}
+
+/**
+ * Streams `chunk 0..2`, each one only once the client has acknowledged reading the one before.
+ * A gateway that buffered the body would never pass chunk 0 on, so it is never acknowledged:
+ * after GATE_DEADLINE_MS the upstream gives up, says so in the body, and ends it.
+ */
+function startGatedUpstream(): GatedUpstream {
+  let acknowledged = 0
+  let gaveUp = false
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    development: false,
+    idleTimeout: 30,
+    fetch() {
+      acknowledged = 0
+      gaveUp = false
+      return new Response(
+        (async function* () {
+          for (let i = 0; i < 3; i++) {
+            yield `chunk ${i}\n`
+            if (i === 2) return
+            try {
+              await waitFor(() => acknowledged > i, GATE_DEADLINE_MS, `chunk ${i} to reach the client`)
+            } catch {
+              gaveUp = true
+              yield `upstream gave up: chunk ${i} not read by the client within ${GATE_DEADLINE_MS} ms\n`
+              return
+            }
+          }
+        })()
+      )
+    },
+  })
+  return {
+    origin: `http://127.0.0.1:${server.port}`,
+    get gaveUp() {
+      return gaveUp
+    },
+    acknowledge: (i) => void (acknowledged = Math.max(acknowledged, i + 1)),
+    stop: () => void server.stop(true),
+  }
+}
 
 beforeAll(async () => {
   upstream = startRecordingUpstream()
   other = startRecordingUpstream()
+  gated = startGatedUpstream()
   gw = await startGateway({
     upstreams: {
       app: { targets: [upstream.origin] },
       other: { targets: [`${other.origin}/base/`] },
+      gated: { targets: [gated.origin] },
     },
     routes: [
+      { path: '/gated', upstream: 'gated' },
       { path: '/api', upstream: 'app', stripPrefix: true },
       { path: '/api/v2', upstream: 'other' },
       { path: '/readonly', upstream: 'app', methods: ['GET'] },
@@ -29,6 +89,7 @@ afterAll(async () => {
   expect(await gw.stop()).toBe(0)
   upstream.stop()
   other.stop()
+  gated.stop()
   expectCleanOutput(gw.output())
 })
 
@@ -133,22 +194,28 @@ describe('proxy pass', () => {
   })
 
   test('a streamed response arrives in pieces, not buffered', async () => {
-    const res = await fetch(gw.url('/stream?chunks=3&gapMs=300'))
+    // The upstream produces chunk i + 1 only after the client has read chunk i. Streaming, each
+    // read sees exactly the chunks sent so far; buffering, chunk 0 never arrives on its own, the
+    // upstream gives up after GATE_DEADLINE_MS, and the body says so. A causal order, no clock.
+    const res = await fetch(gw.url('/gated/stream'))
+    expect(res.status).toBe(200)
     const reader = res.body!.getReader()
-    const started = Date.now()
-    const first = await reader.read()
-    const firstAt = Date.now() - started
-    expect(new TextDecoder().decode(first.value)).toContain('chunk 0')
-    let rest = ''
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      rest += new TextDecoder().decode(value)
+    const decoder = new TextDecoder()
+    let text = ''
+    let expected = ''
+    for (let i = 0; i < 3; i++) {
+      expected += `chunk ${i}\n`
+      while (!text.includes(`chunk ${i}\n`)) {
+        const { done, value } = await reader.read()
+        if (done) break
+        text += decoder.decode(value, { stream: true })
+      }
+      expect(text).toBe(expected)
+      gated.acknowledge(i)
     }
-    expect(rest).toContain('chunk 2')
-    expect(firstAt).toBeLessThan(400)
-    expect(Date.now() - started).toBeGreaterThanOrEqual(500)
-  })
+    expect((await reader.read()).done).toBe(true)
+    expect(gated.gaveUp).toBe(false)
+  }, 15_000)
 
   test('fields the upstream sent more than once all reach the client: each Set-Cookie, and a list', async () => {
     const res = await fetch(gw.url('/cookies'))

@@ -34,12 +34,12 @@ export function parseConfigText(text: string, fileName: string): unknown {
  * Reads and parses `path`; errors name the file, never a stack. A syntax error says
  * `FILE:LINE:COL:` and shows the line (syntax-error.ts).
  */
-export async function readConfigFile(path: string): Promise<{ raw?: unknown; error?: string }> {
+export async function readConfigFile(path: string): Promise<{ raw?: unknown; text?: string; error?: string }> {
   const file = Bun.file(path)
   if (!(await file.exists())) return { error: `${path}: file not found` }
   const text = await file.text()
   try {
-    return { raw: parseConfigText(text, path) }
+    return { raw: parseConfigText(text, path), text }
   } catch (err) {
     return { error: configSyntaxError(path, text, err) }
   }

@@ -125,10 +125,18 @@ export function positionOf(text: string, offset: number): TextPosition {
 
 /**
  * `FILE:LINE:COL: not valid YAML: reason`, then the line with its number and a caret under
- * the column. The caret's indent repeats the line's tabs, so it lines up in any terminal.
+ * the column (pointAt).
  */
 export function syntaxErrorMessage(file: string, text: string, kind: 'YAML' | 'JSON', reason: string, at: TextPosition | undefined): string {
   if (!at) return `${file}: not valid ${kind}: ${reason}`
+  return pointAt(file, text, at, `not valid ${kind}: ${reason}`)
+}
+
+/**
+ * `FILE:LINE:COL: message`, then the line with its number and a caret under the column. The
+ * caret's indent repeats the line's tabs, so it lines up in any terminal.
+ */
+export function pointAt(file: string, text: string, at: TextPosition, message: string): string {
   const raw = (text.split('\n')[at.line - 1] ?? '').replace(/\r$/, '')
   // Long lines show a window around the column.
   const start = at.column > 100 ? at.column - 60 : 0
@@ -136,11 +144,7 @@ export function syntaxErrorMessage(file: string, text: string, kind: 'YAML' | 'J
   const caretAt = at.column - 1 - start + (start > 0 ? 1 : 0)
   const gutter = String(at.line)
   const pad = shown.slice(0, caretAt).replace(/[^\t]/g, ' ')
-  return [
-    `${file}:${at.line}:${at.column}: not valid ${kind}: ${reason}`,
-    `    ${gutter} | ${shown}`,
-    `    ${' '.repeat(gutter.length)} | ${pad}^`,
-  ].join('\n')
+  return [`${file}:${at.line}:${at.column}: ${message}`, `    ${gutter} | ${shown}`, `    ${' '.repeat(gutter.length)} | ${pad}^`].join('\n')
 }
 
 /** Bun's `YAML Parse error: Unexpected token` → `unexpected token`. */

@@ -73,6 +73,35 @@ describe('a bad config exits 2 before anything listens', () => {
     expect(text).toContain('timeoutMs: unknown key "timeoutMs" — not a top-level key; it belongs under upstreams.<name> or upstreams.<name>.healthCheck (indent it under upstreams.users?)')
   })
 
+  test('a key given twice is an error, named with its line, beside the other problems; nothing listens', async () => {
+    const path = writeConfig(
+      [
+        'server:',
+        `  port: ${PORT}`,
+        'upstreams:',
+        '  users: { targets: ["http://127.0.0.1:1"] }',
+        'routes:',
+        '  - { path: /users, upstream: users }',
+        'routes:',
+        '  - { path: /orders, upstream: orders }',
+      ].join('\n'),
+      'gateway.yaml'
+    )
+    const { code, text } = await run(['--config', path])
+    expect(code).toBe(2)
+    expect(text).toContain([`${path}:7:1: "routes" is given twice in one mapping: only the last would count (the first repeated key; there may be more)`, '    7 | routes:', '      | ^'].join('\n'))
+    // The last one is what Bun's parser kept, and it is checked too.
+    expect(text).toContain('routes[0].upstream: no upstream named "orders"')
+    expect(await listening(PORT)).toBe(false)
+  })
+
+  test('a member given twice in a JSON config is refused as well', async () => {
+    const path = writeConfig(JSON.stringify({ upstreams: { a: { targets: ['http://127.0.0.1:1'] } }, routes: [] }).replace('"routes"', '"upstreams": {}, "routes"'), 'gateway.json')
+    const { code, text } = await run(['--config', path])
+    expect(code).toBe(2)
+    expect(text).toContain('"upstreams" is given twice in one mapping')
+  })
+
   test('a YAML syntax error names the file, the line and the column, and shows the line', async () => {
     const path = writeConfig(['server:', `  port: ${PORT}`, '   host: 127.0.0.1'].join('\n'), 'broken.yaml')
     const { code, text } = await run(['--config', path])

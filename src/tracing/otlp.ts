@@ -140,9 +140,8 @@ class Writer {
   }
 }
 
-/** Writes `value` as ASCII at `pos`; the position after it, or -1 at the first non-ASCII character. */
-function writeAscii(buf: Uint8Array, pos: number, value: string): number {
-  const n = value.length
+/** Writes `value` (its first `n` characters) as ASCII at `pos`; the position after it, or -1 at the first non-ASCII character. */
+function writeAscii(buf: Uint8Array, pos: number, value: string, n = value.length): number {
   for (let i = 0; i < n; i++) {
     const c = value.charCodeAt(i)
     if (c >= 128) return -1
@@ -497,8 +496,19 @@ function putTime(buf: Uint8Array, pos: number, tag: number, epochMs: number): nu
  * length is one byte; -1 otherwise, for the Writer's general path.
  */
 function putStringAttribute(buf: Uint8Array, pos: number, key: Uint8Array, value: string, tag = ATTRIBUTE_TAG): number {
-  const n = value.length
-  if (n + key.length > 123) return -1
+  if (value.length + key.length > 123) return -1
+  return writeAscii(buf, putStringHead(buf, pos, tag, key, value.length), value)
+}
+
+/** The same for url.full: `base` then `path` up to `end`, with no string made for the pair. */
+function putUrlAttribute(buf: Uint8Array, pos: number, key: Uint8Array, base: string, path: string, end: number): number {
+  if (base.length + end + key.length > 123) return -1
+  pos = writeAscii(buf, putStringHead(buf, pos, ATTRIBUTE_TAG, key, base.length + end), base)
+  return pos === -1 ? -1 : writeAscii(buf, pos, path, end)
+}
+
+/** A string KeyValue's bytes before its `n` characters of ASCII (n + key.length <= 123: one-byte lengths). */
+function putStringHead(buf: Uint8Array, pos: number, tag: number, key: Uint8Array, n: number): number {
   buf[pos] = tag
   buf[pos + 1] = key.length + 4 + n
   pos = putBytes(buf, pos + 2, key)
@@ -507,38 +517,7 @@ function putStringAttribute(buf: Uint8Array, pos: number, key: Uint8Array, value
   buf[pos + 1] = n + 2
   buf[pos + 2] = 0x0a
   buf[pos + 3] = n
-  pos += 4
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i)
-    if (c >= 128) return -1
-    buf[pos + i] = c
-  }
-  return pos + n
-}
-
-/** The same for url.full: `base` then `path` up to `end`, with no string made for the pair. */
-function putUrlAttribute(buf: Uint8Array, pos: number, key: Uint8Array, base: string, path: string, end: number): number {
-  const n = base.length + end
-  if (n + key.length > 123) return -1
-  buf[pos] = ATTRIBUTE_TAG
-  buf[pos + 1] = key.length + 4 + n
-  pos = putBytes(buf, pos + 2, key)
-  buf[pos] = 0x12
-  buf[pos + 1] = n + 2
-  buf[pos + 2] = 0x0a
-  buf[pos + 3] = n
-  pos += 4
-  for (let i = 0; i < base.length; i++) {
-    const c = base.charCodeAt(i)
-    if (c >= 128) return -1
-    buf[pos++] = c
-  }
-  for (let i = 0; i < end; i++) {
-    const c = path.charCodeAt(i)
-    if (c >= 128) return -1
-    buf[pos++] = c
-  }
-  return pos
+  return pos + 4
 }
 
 /** A span attribute with a non-negative int value (below 2^53). */

@@ -3,7 +3,7 @@
  * builds in one process. BEFORE and AFTER are checkouts of this repository (a `git worktree`
  * of the commit before, and this one); each one's app is imported from its own path, so the
  * two run side by side on one JIT and one heap, and a twin of BEFORE is the A/A check. Each
- * round serves every app in turn (the order rotates); the report is each app's median CPU per
+ * round serves every app in turn (in an order that changes, roundOrder in paired.ts); the report is each app's median CPU per
  * request and its difference from BEFORE (the mean of the round pairs ± its standard error).
  *
  * Without `--sockets`, as bench:ledger does: the native client's connection over a socket that
@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util'
 import { startListening } from './listening.ts'
 import { cpuPerRequest, LOOPBACK_SERVER, recordedClient } from './recorded.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
-import { median, pairedDifference } from './paired.ts'
+import { median, pairedDifference, roundOrder } from './paired.ts'
 import { FIXTURE_ROUTES } from './scenarios.ts'
 
 const { values, positionals } = parseArgs({
@@ -105,8 +105,8 @@ try {
   for (const build of builds) await build.measure(fixture ? 1 : 20_000)
   const rounds = Number(values.rounds)
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < builds.length; i++) {
-      const build = builds[(i + round) % builds.length]!
+    for (const i of roundOrder(builds.length, round)) {
+      const build = builds[i]!
       build.cpu.push(await build.measure(amount))
     }
   }

@@ -3,7 +3,7 @@
  * (bench/floor/) and the same server with each required piece of work added in its leanest
  * hand-written form, one rung at a time (bench/floor/ladder.ts), loaded side by side with the
  * gateway itself. Every server runs in this one process (real sockets, the fixture upstream
- * in a process of its own), each round loads each in turn (the order rotates) and reads this
+ * in a process of its own), each round loads each in turn (in an order that changes) and reads this
  * process's CPU time for the window, so the rungs share one JIT and one heap and drift
  * between rounds cancels in the pairs. The report: each rung's median CPU per request, what
  * it adds over the rung below (the mean of the round pairs ± its standard error), and its
@@ -21,7 +21,7 @@ import { startWorker } from '../src/worker/server.ts'
 import { HIT_RUNGS, ladderHit, ladderProxy, PROXY_RUNGS } from './floor/ladder.ts'
 import { startListening } from './listening.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
-import { median, pairedDifference } from './paired.ts'
+import { median, pairedDifference, roundOrder } from './paired.ts'
 import { FIXTURE_ROUTES } from './scenarios.ts'
 
 const { values } = parseArgs({
@@ -75,8 +75,8 @@ try {
   for (const rung of rungs) await load(rung.port, 1)
   const rounds = Number(values.rounds)
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < rungs.length; i++) {
-      const rung = rungs[(i + round) % rungs.length]!
+    for (const i of roundOrder(rungs.length, round)) {
+      const rung = rungs[i]!
       const start = process.cpuUsage()
       const result = await load(rung.port, Number(values.duration))
       const used = process.cpuUsage(start)

@@ -35,7 +35,7 @@ import type { UpstreamRegistry } from '../src/upstream/registry.ts'
 import { createUpstream } from '../src/upstream/upstream.ts'
 import { createTracer, type Tracer } from '../src/tracing/index.ts'
 import { startListening } from './listening.ts'
-import { median, pairedDifference } from './paired.ts'
+import { median, pairedDifference, roundOrder } from './paired.ts'
 import { FIXTURE_ROUTES } from './scenarios.ts'
 
 const { values } = parseArgs({
@@ -132,10 +132,10 @@ const scenarios: Record<string, { path: string | (() => string); serve: Serve }>
 const names = Object.keys(scenarios).filter((n) => !ONLY || ONLY.has(n))
 const results = new Map<string, number[]>(names.map((n) => [n, []]))
 for (const name of names) await cpuPerRequest(scenarios[name]!.serve, scenarios[name]!.path, Math.min(REQUESTS, 50_000))
-// The order rotates each round, so no scenario always runs after the same one.
+// The order changes each round (roundOrder): no scenario always runs right after the same one.
 for (let round = 0; round < ROUNDS; round++) {
-  for (let i = 0; i < names.length; i++) {
-    const name = names[(i + round) % names.length]!
+  for (const i of roundOrder(names.length, round)) {
+    const name = names[i]!
     results.get(name)!.push(await cpuPerRequest(scenarios[name]!.serve, scenarios[name]!.path, REQUESTS))
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `bun run bench:overhead`: what metrics and access logs cost. Three single-process gateways
  * run side by side against one fixture upstream: metrics off, metrics on, metrics on +
- * access log (to /dev/null). Each round loads each of them in turn (the order rotates, so
+ * access log (to /dev/null). Each round loads each of them in turn (the order changes, so
  * drift on a shared machine cancels out) and reads its CPU time from /proc; the report is
  * the median CPU per request of each variant and its cost over "off". With `--tracing`, the
  * variants are tracing off, on but unsampled (sampleRatio 0) and on and sampled (1), metrics
@@ -34,7 +34,7 @@ import { startWorker } from '../src/worker/server.ts'
 import { measureCpu } from './cpu.ts'
 import { pickTool, runLoad } from './load-tools/index.ts'
 import { startListening } from './listening.ts'
-import { mean, median, pairedDifference } from './paired.ts'
+import { mean, median, pairedDifference, roundOrder } from './paired.ts'
 import { FIXTURE_ROUTES } from './scenarios.ts'
 
 const ROOT = join(import.meta.dir, '..')
@@ -109,7 +109,7 @@ async function main() {
       return used.user + used.system
     }
   }
-  // Process k of every variant before process k+1 of any: the rotation below alternates variants.
+  // Process k of every variant before process k+1 of any: the order below alternates variants.
   const servers: Server[] = []
   for (let k = 0; k < processes; k++) {
     for (const [index, v] of variants.entries()) {
@@ -147,8 +147,8 @@ async function main() {
   for (const s of servers) await load(s.port, 1) // warm the JIT and the pools
   const rounds = Number(values.rounds)
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < servers.length; i++) {
-      const s = servers[(i + round) % servers.length]!
+    for (const i of roundOrder(servers.length, round)) {
+      const s = servers[i]!
       const spent = s.cpuFrom()
       const result = await load(s.port, Number(values.duration))
       s.cpu.push(spent() / result.requests)

@@ -10,17 +10,17 @@
 import { load, YAMLException } from 'js-yaml'
 import { pointAt } from './syntax-error.ts'
 
-/** The first key given twice (`FILE:LINE:COL:`, the line and a caret), or none. */
-export function duplicateKeyErrors(file: string, text: string): string[] {
+/** The first key given twice (`FILE:LINE:COL:`, the line and a caret), or undefined. */
+export function duplicateKeyError(file: string, text: string): string | undefined {
   try {
     load(text)
-    return []
+    return undefined
   } catch (err) {
-    if (!(err instanceof YAMLException) || err.reason !== 'duplicated mapping key' || !err.mark) return []
+    if (!(err instanceof YAMLException) || err.reason !== 'duplicated mapping key' || !err.mark) return undefined
     const { line, column, position } = err.mark
     // A quoted key's mark is its first character inside the quotes: point at the quote.
     const quoted = position > 0 && (text[position - 1] === '"' || text[position - 1] === "'") ? 1 : 0
-    return [pointAt(file, text, { line: line + 1, column: column + 1 - quoted }, `${keyAt(text, position - quoted)} is given twice in one mapping: only the last would count (the first repeated key; there may be more)`)]
+    return pointAt(file, text, { line: line + 1, column: column + 1 - quoted }, `${keyAt(text, position - quoted)} is given twice in one mapping: only the last would count (the first repeated key; there may be more)`)
   }
 }
 

@@ -5,7 +5,7 @@
 import { dirname, resolve } from 'node:path'
 import { defaultConfig } from './default.ts'
 import type { EnvSettings } from './env.ts'
-import { duplicateKeyErrors } from './duplicate-keys.ts'
+import { duplicateKeyError } from './duplicate-keys.ts'
 import { applyEnvOverrides, loadConfig, readConfigFile, type ValidationResult } from './load.ts'
 
 export interface ConfigSource {
@@ -22,11 +22,11 @@ export function fileSource(path: string, overrides: EnvSettings['overrides']): C
     async load() {
       const file = await readConfigFile(path)
       if (file.error !== undefined) return { ok: false, errors: [file.error] }
-      const duplicates = duplicateKeyErrors(path, file.text!)
+      const duplicate = duplicateKeyError(path, file.text!)
       const result = await loadConfig(applyEnvOverrides(file.raw, overrides), overrides, { baseDir })
       // A key given twice is an error however the rest reads: both kinds are named in one run.
-      if (duplicates.length === 0) return result
-      return { ok: false, errors: [...duplicates, ...(result.ok ? [] : result.errors)] }
+      if (duplicate === undefined) return result
+      return { ok: false, errors: [duplicate, ...(result.ok ? [] : result.errors)] }
     },
   }
 }

@@ -218,6 +218,14 @@ describe('tracing', () => {
   })
 })
 
+test('tracing header values: a control character or one above U+00FF is refused, without the value in the message', () => {
+  const tracing = { endpoint: 'http://collector:4318/v1/traces', headers: { 'x-a': 'key\r\nx-injected: 1', 'x-b': 'clé-€', 'x-c': 'clé' } }
+  expect(errorsOf({ ...minimal(), tracing }).sort()).toEqual([
+    'tracing.headers.x-a: must not contain control characters',
+    'tracing.headers.x-b: must be Latin-1 text (a character above U+00FF is not a byte)',
+  ])
+})
+
 describe('parsing', () => {
   test('YAML and JSON files', () => {
     expect(parseConfigText('server:\n  port: 81\n', 'g.yaml')).toEqual({ server: { port: 81 } })

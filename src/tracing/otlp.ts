@@ -527,14 +527,7 @@ function putIntAttribute(buf: Uint8Array, pos: number, key: Uint8Array, value: n
   pos = putBytes(buf, pos + 2, key)
   buf[pos] = 0x12
   const any = pos + 1
-  // int_value (3, varint)
-  buf[pos + 2] = 3 * 8 + VARINT
-  pos += 3
-  while (value > 127) {
-    buf[pos++] = (value & 127) | 128
-    value = Math.floor(value / 128)
-  }
-  buf[pos++] = value
+  pos = putVarint(buf, pos + 2, 3 * 8 + VARINT, value) // int_value
   buf[any] = pos - any - 1
   buf[kv] = pos - kv - 1
   return pos

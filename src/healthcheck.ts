@@ -14,8 +14,8 @@ const TIMEOUT_MS = 2000
 
 /** The admin listener's /ready, as reachable from this host (a wildcard address is loopback). */
 export async function adminReadyUrl(env: EnvSettings): Promise<string> {
-  const file = env.configPath ? await readConfigFile(env.configPath) : {}
-  const raw = applyEnvOverrides(file.raw ?? {}, env.overrides) as { admin?: unknown }
+  const file = env.configPath ? await readConfigFile(env.configPath) : undefined
+  const raw = applyEnvOverrides(file?.raw ?? {}, env.overrides) as { admin?: unknown }
   const parsed = configSchema.shape.admin.safeParse(raw.admin)
   const { host, port } = parsed.success ? parsed.data : configSchema.shape.admin.parse(undefined)
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host

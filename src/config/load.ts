@@ -34,7 +34,7 @@ export function parseConfigText(text: string, fileName: string): unknown {
  * Reads and parses `path`; errors name the file, never a stack. A syntax error says
  * `FILE:LINE:COL:` and shows the line (syntax-error.ts).
  */
-export async function readConfigFile(path: string): Promise<{ raw?: unknown; text?: string; error?: string }> {
+export async function readConfigFile(path: string): Promise<{ raw: unknown; text: string; error?: undefined } | { raw?: undefined; text?: undefined; error: string }> {
   const file = Bun.file(path)
   if (!(await file.exists())) return { error: `${path}: file not found` }
   const text = await file.text()

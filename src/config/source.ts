@@ -22,7 +22,7 @@ export function fileSource(path: string, overrides: EnvSettings['overrides']): C
     async load() {
       const file = await readConfigFile(path)
       if (file.error !== undefined) return { ok: false, errors: [file.error] }
-      const duplicate = duplicateKeyError(path, file.text!)
+      const duplicate = duplicateKeyError(path, file.text)
       const result = await loadConfig(applyEnvOverrides(file.raw, overrides), overrides, { baseDir })
       // A key given twice is an error however the rest reads: both kinds are named in one run.
       if (duplicate === undefined) return result

@@ -98,14 +98,18 @@ async function main() {
     variant: number
     port: number
     cpuFrom(): () => number
+    /** In this process only: the system part of the last window read, µs. */
+    lastSystem?: number
     cpu: number[]
+    system: number[]
     rps: number[]
   }
   // This process's CPU: the variants in it take turns, so a window holds only the loaded one's work.
-  const ownCpu = () => {
+  const ownCpu = (server: () => Server) => () => {
     const start = process.cpuUsage()
     return () => {
       const used = process.cpuUsage(start)
+      server().lastSystem = used.system
       return used.user + used.system
     }
   }
@@ -118,7 +122,8 @@ async function main() {
         if (!checked.ok) throw new Error(checked.errors.join('\n'))
         const worker = startWorker(checked.config, silentLogger)
         stops.push(() => worker.stop(true))
-        servers.push({ variant: index, port: worker.port, cpuFrom: ownCpu, cpu: [], rps: [] })
+        const server: Server = { variant: index, port: worker.port, cpuFrom: ownCpu(() => server), cpu: [], system: [], rps: [] }
+        servers.push(server)
         continue
       }
       const path = join(ROOT, '.tmp', `overhead-${servers.length}.json`)
@@ -132,6 +137,7 @@ async function main() {
           return () => cpu.stop() * 1000
         },
         cpu: [],
+        system: [],
         rps: [],
       })
     }
@@ -152,6 +158,7 @@ async function main() {
       const spent = s.cpuFrom()
       const result = await load(s.port, Number(values.duration))
       s.cpu.push(spent() / result.requests)
+      if (s.lastSystem !== undefined) s.system.push(s.lastSystem / result.requests)
       s.rps.push(result.requestsPerSec)
     }
   }
@@ -173,6 +180,11 @@ async function main() {
     if (index > 0) {
       const { mean: m, se } = pairedDifference(cpu, off)
       over = `${m >= 0 ? '+' : ''}${m.toFixed(1)} ± ${se.toFixed(1)} µs (${((m / mean(off)) * 100).toFixed(1)}%)`
+      // In process, the kernel's share of it (the export's writes are system time).
+      if (inProcess) {
+        const kernel = pairedDifference(mine[0]!.system, servers[0]!.system)
+        over += `, system ${kernel.mean >= 0 ? '+' : ''}${kernel.mean.toFixed(1)} ± ${kernel.se.toFixed(1)}`
+      }
     }
     console.log(`${v.name.padEnd(26)} ${median(cpu).toFixed(1).padStart(10)}${spread.padEnd(14)} ${mean(mine.map((s) => median(s.rps))).toFixed(0).padStart(8)}    ${over}`)
   }

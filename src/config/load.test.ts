@@ -226,6 +226,20 @@ test('tracing header values: a control character or one above U+00FF is refused,
   ])
 })
 
+test('route header rule values: a control character or one above U+00FF is refused at load, not on every request, and the value is not shown', () => {
+  const base = minimal()
+  const route = base.routes[0]!
+  const routes = [
+    { ...route, path: '/a', requestHeaders: { set: { 'x-a': 'key\r\nx-injected: 1' }, add: { 'x-ok': 'clé\tlatin-1' } } },
+    { ...route, path: '/b', responseHeaders: { add: { 'x-b': 'a\nb' }, set: { 'x-c': '€uro' } } },
+  ]
+  expect(errorsOf({ ...base, routes }).sort()).toEqual([
+    'routes[0].requestHeaders.set.x-a: must not contain control characters',
+    'routes[1].responseHeaders.add.x-b: must not contain control characters',
+    'routes[1].responseHeaders.set.x-c: must be Latin-1 text (a character above U+00FF is not a byte)',
+  ])
+})
+
 describe('parsing', () => {
   test('YAML and JSON files', () => {
     expect(parseConfigText('server:\n  port: 81\n', 'g.yaml')).toEqual({ server: { port: 81 } })

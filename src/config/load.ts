@@ -5,7 +5,7 @@
  */
 import { configSchema, type GatewayConfig } from './schema.ts'
 import { consumerHeaderNames } from '../policies/auth/schema.ts'
-import { headerRuleProblems } from '../policies/fields.ts'
+import { fieldValueProblem, headerRuleProblems } from '../policies/fields.ts'
 import { BUILTIN_POLICIES } from '../policies/index.ts'
 import type { BuiltinPolicy } from '../policies/builtin.ts'
 import { resolvePluginModules } from '../policies/plugins/load.ts'
@@ -256,11 +256,13 @@ function tracingErrors(config: GatewayConfig): string[] {
   const errors: string[] = []
   for (const [name, reference] of Object.entries(tracing.headers)) {
     const resolved = resolveSecret(reference)
-    if ('error' in resolved) errors.push(`tracing.headers.${name}: ${resolved.error}`)
-    // RFC 9110 §5.5: no control characters in a field value (fetch would refuse every export; the http:// poster writes the value as it is).
-    else if (/[\x00-\x08\x0a-\x1f\x7f]/.test(resolved.value)) errors.push(`tracing.headers.${name}: must not contain control characters`)
-    // A value is bytes, one a character (obs-text up to 0xFF): the poster would cut a wider one to its low byte.
-    else if (/[^\x00-\xff]/.test(resolved.value)) errors.push(`tracing.headers.${name}: must be Latin-1 text (a character above U+00FF is not a byte)`)
+    if ('error' in resolved) {
+      errors.push(`tracing.headers.${name}: ${resolved.error}`)
+      continue
+    }
+    // Fetch would refuse every export; the http:// poster writes the value as it is.
+    const problem = fieldValueProblem(resolved.value)
+    if (problem !== undefined) errors.push(`tracing.headers.${name}: ${problem}`)
     else tracing.headers[name] = resolved.value
   }
   if (tracing.batchSize > tracing.queueSize) errors.push(`tracing.batchSize: must not exceed tracing.queueSize (${tracing.queueSize})`)

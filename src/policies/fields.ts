@@ -16,12 +16,34 @@ export const fieldName = z
   .regex(FIELD_NAME, { error: 'must be a header field name' })
   .transform((name) => name.toLowerCase())
 
+// RFC 9110 §5.5: a field value has no control character but HTAB.
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/
+// A value goes out as bytes, one a character (obs-text reaches 0xFF): a wider one would be cut to its low byte.
+const NOT_LATIN1 = /[^\x00-\xff]/
+
+/**
+ * Why `value` cannot be sent as a field value, or undefined. Said without the value (it may
+ * be a secret). Checked at load: Bun's Headers refuse such a value on every request (a 500),
+ * and the native client would send a wide character's low byte.
+ */
+export function fieldValueProblem(value: string): string | undefined {
+  if (CONTROL.test(value)) return 'must not contain control characters'
+  if (NOT_LATIN1.test(value)) return 'must be Latin-1 text (a character above U+00FF is not a byte)'
+  return undefined
+}
+
+/** A header value a rule sets or adds; the issue carries no input, so the message does not show the value. */
+const fieldValue = z.string().check((ctx) => {
+  const problem = fieldValueProblem(ctx.value)
+  if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: undefined })
+})
+
 /** Header rules of one direction: names are matched case-insensitively. */
 export const headerRulesSchema = z.strictObject({
   /** Appended (after any value already there). */
-  add: z.record(fieldName, z.string()).default({}),
+  add: z.record(fieldName, fieldValue).default({}),
   /** Replacing any value already there. */
-  set: z.record(fieldName, z.string()).default({}),
+  set: z.record(fieldName, fieldValue).default({}),
   /** Removed. */
   remove: z.array(fieldName).default([]),
 })

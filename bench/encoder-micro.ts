@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util'
 import { createOtlpEncoder } from '../src/tracing/otlp.ts'
 import { ServerSpan, type Span } from '../src/tracing/spans.ts'
-import { randomHex } from '../src/tracing/trace-context.ts'
+import { drawId, idHex } from '../src/tracing/trace-context.ts'
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -30,7 +30,9 @@ for (let b = 0; b < Number(values.distinct); b++) {
   const sink = { push: (span: Span) => void batch.push(span) }
   for (let i = 0; i < 256; i++) {
     // Strings made per request, as the edge makes them (not shared literals).
-    const server = new ServerSpan(sink, randomHex(32), randomHex(16), undefined, undefined, performance.now(), 'GET', 'http', `/api/small?n=${i}`.slice(0, 10), '/api', 'api', crypto.randomUUID())
+    // Ids drawn as the tracer draws them (tracing/index.ts).
+    const traceAt = drawId(4)
+    const server = new ServerSpan(sink, idHex(traceAt, 4), traceAt, undefined, undefined, performance.now(), 'GET', 'http', `/api/small?n=${i}`.slice(0, 10), '/api', 'api', crypto.randomUUID())
     server.startTry({}, 'GET', '/small', 0)!.end('http://127.0.0.1:3000', 200, undefined)
     server.status = 200
     server.clientAddress = `127.0.0.${1 + (i & 1)}`.slice(0, 9)

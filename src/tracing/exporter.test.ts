@@ -34,7 +34,7 @@ function exporter(endpoint: string, options: Partial<ExporterOptions> = {}) {
 /** Ends `count` sampled server spans into `sink`. */
 function endSpans(sink: SpanSink, count: number) {
   for (let i = 0; i < count; i++) {
-    const span = new ServerSpan(sink, randomHex(32), randomHex(16), undefined, undefined, performance.now(), 'GET', 'http', '/', '/', 'r', `id-${i}`)
+    const span = new ServerSpan(sink, randomHex(32), -1, undefined, undefined, performance.now(), 'GET', 'http', '/', '/', 'r', `id-${i}`)
     span.status = 200
     span.finish()
   }

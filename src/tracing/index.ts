@@ -17,7 +17,7 @@ import { VERSION } from '../version.ts'
 import { createSpanExporter, type ExportStats } from './exporter.ts'
 import { createOtlpEncoder } from './otlp.ts'
 import { ServerSpan, UnsampledTrace } from './spans.ts'
-import { parseTraceparent, parseTracestate, randomHex, ratioSampler } from './trace-context.ts'
+import { drawId, idHex, parseTraceparent, parseTracestate, ratioSampler } from './trace-context.ts'
 
 /** The `tracing` settings (config/schema.ts), with secrets resolved. */
 export interface TracingOptions {
@@ -85,6 +85,8 @@ export function createTracer(settings: TracingOptions, options: TracerOptions): 
       // The peer is looked up only for a request that carries a traceparent.
       const parent = trusts === undefined ? undefined : parseTraceparent(headers.get('traceparent'))
       let traceId: string
+      // Where a trace id drawn here has its words (idWords); -1 for a caller's.
+      let traceAt = -1
       let parentSpanId: string | undefined
       let traceState: string | undefined
       let sampled: boolean
@@ -96,13 +98,14 @@ export function createTracer(settings: TracingOptions, options: TracerOptions): 
         // Parent-based: a trusted caller's decision stands.
         sampled = parent.sampled
       } else {
-        traceId = randomHex(32)
+        traceAt = drawId(4)
+        traceId = idHex(traceAt, 4)
         sampled = sample(traceId)
       }
       exchange.traceId = traceId
       const route = exchange.route
       exchange.trace = sampled
-        ? new ServerSpan(exporter, traceId, randomHex(16), parentSpanId, traceState, startedMs, exchange.raw.method, scheme, exchange.path, route.config === undefined ? undefined : route.prefix, route.name, exchange.requestId)
+        ? new ServerSpan(exporter, traceId, traceAt, parentSpanId, traceState, startedMs, exchange.raw.method, scheme, exchange.path, route.config === undefined ? undefined : route.prefix, route.name, exchange.requestId)
         : new UnsampledTrace(traceId, traceState)
     },
     end(exchange, response) {

@@ -9,7 +9,7 @@ const TRACE = '0af7651916cd43dd8448eb211c80319c'
 const encode = createOtlpEncoder({ resource: { 'service.name': 'gw-test', 'process.pid': 42 }, scope: { name: 'bun-gateway', version: '9.9.9' } })
 
 function serverSpan(sink: Span[], overrides: Partial<{ path: string; route: string | undefined; method: string }> = {}) {
-  const span = new ServerSpan({ push: (s) => void sink.push(s) }, TRACE, 'b7ad6b7169203331', '00f067aa0ba902b7', 'rojo=1', 1000.25, overrides.method ?? 'GET', 'http', overrides.path ?? '/api/users', 'route' in overrides ? overrides.route : '/api', 'api', 'req-1')
+  const span = new ServerSpan({ push: (s) => void sink.push(s) }, TRACE, -1, '00f067aa0ba902b7', 'rojo=1', 1000.25, overrides.method ?? 'GET', 'http', overrides.path ?? '/api/users', 'route' in overrides ? overrides.route : '/api', 'api', 'req-1')
   span.status = 502
   span.clientAddress = '127.0.0.1'
   span.userAgent = 'curl/8'
@@ -31,7 +31,7 @@ describe('createOtlpEncoder', () => {
     const [client, decodedServer] = decodeTraces(encode(sink))
     expect(decodedServer).toMatchObject({
       traceId: TRACE,
-      spanId: 'b7ad6b7169203331',
+      spanId: server.spanId,
       parentSpanId: '00f067aa0ba902b7',
       traceState: 'rojo=1',
       name: 'GET /api',
@@ -59,7 +59,8 @@ describe('createOtlpEncoder', () => {
       'gateway.consumer': 'alice',
       'gateway.error.code': 'bad_gateway',
     })
-    expect(client).toMatchObject({ traceId: TRACE, parentSpanId: 'b7ad6b7169203331', name: 'GET', kind: 3, statusCode: 2, flags: 0x101 })
+    expect(server.spanId).toMatch(/^[0-9a-f]{16}$/)
+    expect(client).toMatchObject({ traceId: TRACE, parentSpanId: server.spanId, name: 'GET', kind: 3, statusCode: 2, flags: 0x101 })
     expect(client!.spanId).toMatch(/^[0-9a-f]{16}$/)
     expect(fields).toEqual({ traceparent: `00-${TRACE}-${client!.spanId}-01`, tracestate: 'rojo=1' })
     for (const span of [client!, decodedServer!]) expect(new Set(span.attributeKeys).size).toBe(span.attributeKeys.length)

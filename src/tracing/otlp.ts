@@ -152,12 +152,6 @@ function writeAscii(buf: Uint8Array, pos: number, value: string, n = value.lengt
 
 const ATTRIBUTE_FIELD = 9
 const ATTRIBUTE_TAG = ATTRIBUTE_FIELD * 8 + LEN
-/** A byte by its two lowercase hex digits' char codes (first << 7 | second): one lookup a byte. */
-const HEX_PAIR = new Uint8Array(128 * 128)
-const HEX_DIGITS = '0123456789abcdef'
-for (let high = 0; high < 16; high++) {
-  for (let low = 0; low < 16; low++) HEX_PAIR[(HEX_DIGITS.charCodeAt(high) << 7) | HEX_DIGITS.charCodeAt(low)] = (high << 4) | low
-}
 
 /** A KeyValue's key field, encoded once. */
 function keyField(key: string): Uint8Array {
@@ -281,14 +275,18 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
   /** The fields both kinds share, before the attributes. */
   const head = (pos: number, span: Span): number => {
     const buf = w.buf
-    pos = putId(buf, pos, 1 * 8 + LEN, span.traceId)
-    pos = putId(buf, pos, 2 * 8 + LEN, span.spanId)
+    // trace_id (1), 16 bytes: the span's words (spans.ts), little-endian, are the id's bytes in order.
+    buf[pos] = 1 * 8 + LEN
+    buf[pos + 1] = 16
+    pos = putLittle(buf, putLittle(buf, putLittle(buf, putLittle(buf, pos + 2, span.t0), span.t1), span.t2), span.t3)
+    pos = putSpanId(buf, pos, 2 * 8 + LEN, span.s0, span.s1)
     if (span.traceState !== undefined) {
       w.pos = pos
       w.string(3, span.traceState)
       pos = w.pos
     }
-    if (span.parentSpanId !== undefined) pos = putId(w.buf, pos, 4 * 8 + LEN, span.parentSpanId)
+    // A server span without a remote parent has none (0, 0).
+    if (span.p0 !== 0 || span.p1 !== 0) pos = putSpanId(w.buf, pos, 4 * 8 + LEN, span.p0, span.p1)
     pos = putTime(w.buf, pos, 7 * 8 + FIXED64, timeOrigin + span.startMs)
     return putTime(w.buf, pos, 8 * 8 + FIXED64, timeOrigin + span.endMs)
   }
@@ -462,14 +460,11 @@ function putLittle(buf: Uint8Array, pos: number, value: number): number {
   return pos + 4
 }
 
-/** A trace or span id (8 or 16 bytes: one-byte tag and length) from its lowercase hex. */
-function putId(buf: Uint8Array, pos: number, tag: number, hex: string): number {
-  const n = hex.length >> 1
+/** A span id (8 bytes, with its one-byte tag and length) from its two words. */
+function putSpanId(buf: Uint8Array, pos: number, tag: number, first: number, second: number): number {
   buf[pos] = tag
-  buf[pos + 1] = n
-  pos += 2
-  for (let i = 0; i < n; i++) buf[pos + i] = HEX_PAIR[(hex.charCodeAt(2 * i) << 7) | hex.charCodeAt(2 * i + 1)]!
-  return pos + n
+  buf[pos + 1] = 8
+  return putLittle(buf, putLittle(buf, pos + 2, first), second)
 }
 
 /**

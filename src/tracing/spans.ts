@@ -5,7 +5,7 @@
  * request path. An unsampled request gets no span at all, only the ids to pass on.
  */
 import type { RequestTrace, TraceFields, TryTrace } from '../kernel/exchange.ts'
-import { formatTraceparent, randomHex } from './trace-context.ts'
+import { drawId, formatTraceparent, hexWord, idHex, idWords, randomHex } from './trace-context.ts'
 import type { Fields } from '../kernel/fields.ts'
 
 /** Where ended spans go: the export queue (exporter.ts). */
@@ -36,13 +36,25 @@ export class ServerSpan implements RequestTrace {
   consumer: string | undefined = undefined
   errorCode: string | undefined = undefined
   readonly flags: number
+  readonly spanId: string
+  // The ids as words (idWords'), for the encoder: the trace id's four, the span id's two, the
+  // remote parent's two (0, 0 without one: an all-zero id is invalid, W3C §3.2.2.4).
+  readonly t0: number
+  readonly t1: number
+  readonly t2: number
+  readonly t3: number
+  readonly s0: number
+  readonly s1: number
+  readonly p0: number
+  readonly p1: number
 
   constructor(
     private readonly sink: SpanSink,
     readonly traceId: string,
-    readonly spanId: string,
+    /** Where the trace id's words are in idWords (drawn just now), or -1: a trusted caller's, read from its hex. */
+    traceAt: number,
     /** The remote parent's span id (a trusted caller's traceparent), if any. */
-    readonly parentSpanId: string | undefined,
+    parentSpanId: string | undefined,
     readonly traceState: string | undefined,
     /** performance.now() ms. */
     readonly startMs: number,
@@ -55,10 +67,21 @@ export class ServerSpan implements RequestTrace {
     readonly requestId: string
   ) {
     this.flags = SAMPLED | HAS_IS_REMOTE | (parentSpanId === undefined ? 0 : IS_REMOTE)
+    // The trace id's words first: drawing the span id may refill the pool.
+    this.t0 = traceAt < 0 ? hexWord(traceId, 0) : idWords[traceAt]!
+    this.t1 = traceAt < 0 ? hexWord(traceId, 1) : idWords[traceAt + 1]!
+    this.t2 = traceAt < 0 ? hexWord(traceId, 2) : idWords[traceAt + 2]!
+    this.t3 = traceAt < 0 ? hexWord(traceId, 3) : idWords[traceAt + 3]!
+    const at = drawId(2)
+    this.s0 = idWords[at]!
+    this.s1 = idWords[at + 1]!
+    this.spanId = idHex(at, 2)
+    this.p0 = parentSpanId === undefined ? 0 : hexWord(parentSpanId, 0)
+    this.p1 = parentSpanId === undefined ? 0 : hexWord(parentSpanId, 1)
   }
 
   startTry(fields: TraceFields, method: string, path: string, resendCount: number): TryTrace {
-    const span = new ClientSpan(this.sink, this.traceId, randomHex(16), this.spanId, this.traceState, performance.now(), method, path, resendCount)
+    const span = new ClientSpan(this.sink, this, performance.now(), method, path, resendCount)
     fields.traceparent = formatTraceparent(this.traceId, span.spanId, true)
     fields.tracestate = this.traceState
     return span
@@ -86,18 +109,39 @@ export class ClientSpan implements TryTrace {
   /** The gateway's error code for a try that failed before a response head (connect_refused...). */
   error: string | undefined = undefined
 
+  readonly spanId: string
+  // The ids as words, as ServerSpan's: the trace's, this span's, and the request's span's as parent.
+  readonly t0: number
+  readonly t1: number
+  readonly t2: number
+  readonly t3: number
+  readonly s0: number
+  readonly s1: number
+  readonly p0: number
+  readonly p1: number
+  readonly traceState: string | undefined
+
   constructor(
     private readonly sink: SpanSink,
-    readonly traceId: string,
-    readonly spanId: string,
-    readonly parentSpanId: string,
-    readonly traceState: string | undefined,
+    parent: ServerSpan,
     readonly startMs: number,
     readonly method: string,
     /** Path (no query) sent upstream, for url.full. */
     readonly path: string,
     readonly resendCount: number
-  ) {}
+  ) {
+    this.t0 = parent.t0
+    this.t1 = parent.t1
+    this.t2 = parent.t2
+    this.t3 = parent.t3
+    const at = drawId(2)
+    this.s0 = idWords[at]!
+    this.s1 = idWords[at + 1]!
+    this.spanId = idHex(at, 2)
+    this.p0 = parent.s0
+    this.p1 = parent.s1
+    this.traceState = parent.traceState
+  }
 
   end(target: string | undefined, status: number | undefined, error: string | undefined): void {
     this.endMs = performance.now()

@@ -71,27 +71,62 @@ export function formatTraceparent(traceId: string, spanId: string, sampled: bool
   return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`
 }
 
-const POOL_BYTES = 4096
-const random = Buffer.alloc(POOL_BYTES)
-let pool = ''
-let used = POOL_BYTES * 2
-
-/** Refills the pool: 4 KiB from the CSPRNG as 8,192 hex digits, one string that ids are cut from. */
-function refill(): void {
-  crypto.getRandomValues(random)
-  pool = random.toString('hex')
-  used = 0
-}
+const POOL_WORDS = 1024
+/** CSPRNG output, 4 KiB at a time, that ids are drawn from: 2 words a span id, 4 a trace id. */
+// Int32: JSC keeps an int32 in an object's field unboxed, where a uint32 above 2^31 is a double.
+const pool = new Int32Array(POOL_WORDS)
+const poolBytes = Buffer.from(pool.buffer)
+/** The pool as hex: word i is digits 8i to 8i+8 (its bytes in memory order). */
+let poolHex = ''
+let drawn = POOL_WORDS
 
 /**
- * `chars` random lowercase hex digits, never all zero (§3.2.2.3). Cut from a pool made 256
- * trace ids at a time: one id costs a substring, not a call into the CSPRNG.
+ * The words ids are drawn from: read an id's at the index `drawId` returned, before the next
+ * draw (which may refill the pool). A span keeps its ids as these numbers, which the encoder
+ * writes back as little-endian words, the bytes in the order of the hex: reading the hex
+ * strings a batch later, out of the caches, cost ~0.7 µs a sampled request.
  */
+export const idWords: Int32Array = pool
+
+/** Draws a new id of `words` words (2: a span id, 4: a trace id), never all zero (§3.2.2.3): its index in `idWords`. */
+export function drawId(words: 2 | 4): number {
+  if (drawn + words > POOL_WORDS) {
+    crypto.getRandomValues(pool)
+    poolHex = poolBytes.toString('hex')
+    drawn = 0
+  }
+  const at = drawn
+  drawn += words
+  const any = words === 2 ? pool[at]! | pool[at + 1]! : pool[at]! | pool[at + 1]! | pool[at + 2]! | pool[at + 3]!
+  return any === 0 ? drawId(words) : at
+}
+
+/** The lowercase hex of the id at `at` (a substring of the pool's hex: nothing is copied until it is written). */
+export function idHex(at: number, words: 2 | 4): string {
+  return poolHex.slice(8 * at, 8 * (at + words))
+}
+
+/** `chars` random lowercase hex digits, never all zero: an id whose words are not kept. */
 export function randomHex(chars: 16 | 32): string {
-  if (used + chars > pool.length) refill()
-  const id = pool.slice(used, used + chars)
-  used += chars
-  return id === INVALID_TRACE_ID || id === INVALID_SPAN_ID ? randomHex(chars) : id
+  const words = chars === 16 ? 2 : 4
+  return idHex(drawId(words), words)
+}
+
+/** A byte by its two lowercase hex digits' char codes (first << 7 | second): one lookup a byte. */
+const HEX_PAIR = new Uint8Array(128 * 128)
+const HEX_DIGITS = '0123456789abcdef'
+for (let high = 0; high < 16; high++) {
+  for (let low = 0; low < 16; low++) HEX_PAIR[(HEX_DIGITS.charCodeAt(high) << 7) | HEX_DIGITS.charCodeAt(low)] = (high << 4) | low
+}
+
+/** Word `i` of an id given as hex (a trusted caller's), as `idWords` holds a drawn one's. */
+export function hexWord(hex: string, i: number): number {
+  const at = 8 * i
+  const b0 = HEX_PAIR[(hex.charCodeAt(at) << 7) | hex.charCodeAt(at + 1)]!
+  const b1 = HEX_PAIR[(hex.charCodeAt(at + 2) << 7) | hex.charCodeAt(at + 3)]!
+  const b2 = HEX_PAIR[(hex.charCodeAt(at + 4) << 7) | hex.charCodeAt(at + 5)]!
+  const b3 = HEX_PAIR[(hex.charCodeAt(at + 6) << 7) | hex.charCodeAt(at + 7)]!
+  return b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
 }
 
 const TWO_52 = 2 ** 52

@@ -80,14 +80,29 @@ describe('createOtlpEncoder', () => {
     span.finish()
     span.endMs = 2000.000001
     const [decoded] = decodeTraces(encode(sink))
-    const ns = (ms: number) => {
-      const epoch = performance.timeOrigin + ms
-      const whole = Math.floor(epoch)
-      return BigInt(whole) * 1_000_000n + BigInt(Math.round((epoch - whole) * 1e6))
-    }
-    expect(decoded!.startNanos).toBe(ns(1000.25))
-    expect(decoded!.endNanos).toBe(ns(2000.000001))
-    expect(decoded!.endNanos - decoded!.startNanos).toBeGreaterThan(999_000_000n)
+    // The origin's nanoseconds, then each time's own since it: a span's length is exact.
+    const originMs = Math.floor(performance.timeOrigin)
+    const origin = BigInt(originMs) * 1_000_000n + BigInt(Math.round((performance.timeOrigin - originMs) * 1e6))
+    expect(decoded!.startNanos).toBe(origin + 1_000_250_000n)
+    expect(decoded!.endNanos).toBe(origin + 2_000_000_001n)
+    expect(decoded!.endNanos - decoded!.startNanos).toBe(999_750_001n)
+  })
+
+  test('a time whose low word carries into the high one', () => {
+    const originMs = Math.floor(performance.timeOrigin)
+    const origin = BigInt(originMs) * 1_000_000n + BigInt(Math.round((performance.timeOrigin - originMs) * 1e6))
+    const low = Number(origin & 0xffffffffn)
+    // Nanoseconds since the origin whose low word, added to the origin's, passes 2^32 (start) and does not (end).
+    const carried = 3 * 2 ** 32 + (2 ** 32 - low) + 1000
+    const plain = 5 * 2 ** 32 + (2 ** 32 - low) - 1000
+    const sink: Span[] = []
+    const span = serverSpan(sink)
+    span.finish()
+    ;(span as { startMs: number }).startMs = carried / 1e6
+    span.endMs = plain / 1e6
+    const [decoded] = decodeTraces(encode(sink))
+    expect(decoded!.startNanos).toBe(origin + BigInt(carried))
+    expect(decoded!.endNanos).toBe(origin + BigInt(plain))
   })
 
   test('long, non-ASCII and unknown-method values; a 4xx is no server error; no route, no http.route', () => {

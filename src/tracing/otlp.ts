@@ -219,7 +219,12 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
   w.string(2, options.scope.version)
   const scope = w.take()
   w.reset()
-  const timeOrigin = performance.timeOrigin
+  // The epoch's nanoseconds at performance.now() 0, in 32-bit halves, made once: a span's time
+  // is these plus its own nanoseconds since (exact below 2^53), added with a carry.
+  const originMs = Math.floor(performance.timeOrigin)
+  const origin = BigInt(originMs) * 1_000_000n + BigInt(Math.round((performance.timeOrigin - originMs) * 1e6))
+  const originLow = Number(origin & 0xffffffffn)
+  const originHigh = Number(origin >> 32n)
 
   /**
    * What repeats from span to span, encoded once: a server span's name, kind, method and
@@ -287,8 +292,8 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
     }
     // A server span without a remote parent has none (0, 0).
     if (span.p0 !== 0 || span.p1 !== 0) pos = putSpanId(w.buf, pos, 4 * 8 + LEN, span.p0, span.p1)
-    pos = putTime(w.buf, pos, 7 * 8 + FIXED64, timeOrigin + span.startMs)
-    return putTime(w.buf, pos, 8 * 8 + FIXED64, timeOrigin + span.endMs)
+    pos = putTime(w.buf, pos, 7 * 8 + FIXED64, originLow, originHigh, span.startMs)
+    return putTime(w.buf, pos, 8 * 8 + FIXED64, originLow, originHigh, span.endMs)
   }
   /** Status (an error's) and flags, the last fields. */
   const tail = (pos: number, span: Span, error: boolean): number => {
@@ -467,22 +472,32 @@ function putSpanId(buf: Uint8Array, pos: number, tag: number, first: number, sec
   return putLittle(buf, putLittle(buf, pos + 2, first), second)
 }
 
+const TWO_16 = 65536
+const TWO_32 = 4294967296
+
 /**
- * A Unix time in nanoseconds from milliseconds since the epoch, as fixed64 with a one-byte
- * tag: ~1.7e18 is past a double's exact range, so the low and high words are computed from
- * parts that are not.
+ * A Unix time in nanoseconds as fixed64 with a one-byte tag: the origin's (in 32-bit halves)
+ * plus `ms` (performance.now()) in nanoseconds, with a carry. Only exact divisions by powers of
+ * two: a float `%` is a call into C in JSC (the old way, four a span, cost ~0.4 µs a request).
  */
-function putTime(buf: Uint8Array, pos: number, tag: number, epochMs: number): number {
+function putTime(buf: Uint8Array, pos: number, tag: number, originLow: number, originHigh: number, ms: number): number {
   buf[pos] = tag
-  const whole = Math.floor(epochMs)
-  const nanos = Math.round((epochMs - whole) * 1e6)
-  const high20 = Math.floor(whole / 1048576)
-  // ns = (high20 * 1e6) * 2^20 + (low20 * 1e6 + nanos)
-  const a = high20 * 1e6
-  const b = (whole - high20 * 1048576) * 1e6 + nanos
-  const low = (a % 4096) * 1048576 + b
-  putLittle(buf, pos + 1, low % 4294967296)
-  return putLittle(buf, pos + 5, Math.floor(a / 4096) + Math.floor(low / 4294967296))
+  const ns = Math.round(ms * 1e6)
+  const nsHigh = Math.floor(ns / TWO_32)
+  let low = originLow + (ns - nsHigh * TWO_32)
+  let high = originHigh + nsHigh
+  if (low >= TWO_32) {
+    low -= TWO_32
+    high++
+  }
+  // The low word in 16-bit halves: a double of 2^31 or more would take the slow way to an int.
+  const lowHigh = Math.floor(low / TWO_16)
+  const lowLow = low - lowHigh * TWO_16
+  buf[pos + 1] = lowLow & 255
+  buf[pos + 2] = lowLow >> 8
+  buf[pos + 3] = lowHigh & 255
+  buf[pos + 4] = lowHigh >> 8
+  return putLittle(buf, pos + 5, high)
 }
 
 /**

@@ -8,8 +8,8 @@ import { ClientSpan, ServerSpan, type Span } from './spans.ts'
 const TRACE = '0af7651916cd43dd8448eb211c80319c'
 const encode = createOtlpEncoder({ resource: { 'service.name': 'gw-test', 'process.pid': 42 }, scope: { name: 'bun-gateway', version: '9.9.9' } })
 
-function serverSpan(sink: Span[], overrides: Partial<{ path: string; route: string | undefined; method: string }> = {}) {
-  const span = new ServerSpan({ push: (s) => void sink.push(s) }, TRACE, -1, '00f067aa0ba902b7', 'rojo=1', 1000.25, overrides.method ?? 'GET', 'http', overrides.path ?? '/api/users', 'route' in overrides ? overrides.route : '/api', 'api', 'req-1')
+function serverSpan(sink: Span[], overrides: Partial<{ path: string; route: string | undefined; routeName: string; method: string }> = {}) {
+  const span = new ServerSpan({ push: (s) => void sink.push(s) }, TRACE, -1, '00f067aa0ba902b7', 'rojo=1', 1000.25, overrides.method ?? 'GET', 'http', overrides.path ?? '/api/users', 'route' in overrides ? overrides.route : '/api', overrides.routeName ?? 'api', 'req-1')
   span.status = 502
   span.clientAddress = '127.0.0.1'
   span.userAgent = 'curl/8'
@@ -86,6 +86,24 @@ describe('createOtlpEncoder', () => {
     expect(decoded!.startNanos).toBe(origin + 1_000_250_000n)
     expect(decoded!.endNanos).toBe(origin + 2_000_000_001n)
     expect(decoded!.endNanos - decoded!.startNanos).toBe(999_750_001n)
+  })
+
+  test('spans of other routes and methods in turn each get their own name and attributes', () => {
+    const sink: Span[] = []
+    const cases = [
+      { route: '/api', routeName: 'api', method: 'GET' },
+      { route: '/other', routeName: 'other', method: 'GET' },
+      { route: '/other', routeName: 'other', method: 'POST' },
+      { route: '/api', routeName: 'api', method: 'GET' },
+    ]
+    for (const c of cases) serverSpan(sink, c).finish()
+    const decoded = decodeTraces(encode(sink))
+    expect(decoded.map((span) => [span.name, span.attributes['http.request.method'], span.attributes['http.route']])).toEqual([
+      ['GET /api', 'GET', '/api'],
+      ['GET /other', 'GET', '/other'],
+      ['POST /other', 'POST', '/other'],
+      ['GET /api', 'GET', '/api'],
+    ])
   })
 
   test('a time whose low word carries into the high one', () => {

@@ -231,24 +231,34 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
    * route attributes by route and method; a client span's by target and method. Bounded by
    * the config (routes, targets) and the known methods; another method is encoded each time.
    */
-  const serverBlocks = new Map<string, Map<string, Uint8Array>>()
-  const clientBlocks = new Map<string | undefined, Map<string, Uint8Array>>()
-  /** A span's block, from the cache or made by `make` (a function made once: no closure a span). */
-  const block = <K, S extends Span>(blocks: Map<K, Map<string, Uint8Array>>, owner: K, span: S, make: (span: S, known: boolean) => void): Uint8Array | undefined => {
-    const method = span.method
-    let byMethod = blocks.get(owner)
-    let bytes = byMethod?.get(method)
-    if (bytes !== undefined) return bytes
-    const known = KNOWN_METHODS.has(method)
-    const at = w.pos
-    make(span, known)
-    // Another method stays written where it is, and is not kept.
-    if (!known) return undefined
-    bytes = w.buf.slice(at, w.pos)
-    w.pos = at
-    if (!byMethod) blocks.set(owner, (byMethod = new Map()))
-    byMethod.set(method, bytes)
-    return bytes
+  const blockCache = <K, S extends Span>(make: (span: S, known: boolean) => void) => {
+    const blocks = new Map<K, Map<string, Uint8Array>>()
+    // The last one asked for: spans of one route (or target) and method come in runs.
+    let lastOwner: K | undefined
+    let lastMethod = ''
+    let lastBytes: Uint8Array | undefined
+    /** A span's block, from the cache or made by `make` (a function made once: no closure a span). */
+    return (owner: K, span: S): Uint8Array | undefined => {
+      const method = span.method
+      if (owner === lastOwner && method === lastMethod) return lastBytes
+      let byMethod = blocks.get(owner)
+      let bytes = byMethod?.get(method)
+      if (bytes === undefined) {
+        const known = KNOWN_METHODS.has(method)
+        const at = w.pos
+        make(span, known)
+        // Another method stays written where it is, and is not kept.
+        if (!known) return undefined
+        bytes = w.buf.slice(at, w.pos)
+        w.pos = at
+        if (!byMethod) blocks.set(owner, (byMethod = new Map()))
+        byMethod.set(method, bytes)
+      }
+      lastOwner = owner
+      lastMethod = method
+      lastBytes = bytes
+      return bytes
+    }
   }
   /**
    * server.address and server.port by Host field, encoded once: a gateway is reached under a
@@ -335,6 +345,8 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
       w.intAttribute(K.serverPort, url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80)
     }
   }
+  const serverBlock = blockCache<string, ServerSpan>(makeServerBlock)
+  const clientBlock = blockCache<string | undefined, ClientSpan>(makeClientBlock)
   /** server.address and server.port of a Host field, cached (httpHosts). */
   const hostBlock = (pos: number, span: ServerSpan, host: string): number => {
     const hosts = span.scheme === 'https' ? httpsHosts : httpHosts
@@ -357,7 +369,7 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
     w.reserve(SPAN_ROOM + 3 * strings)
     let pos = head(w.pos, span)
     w.pos = pos
-    const cached = block(serverBlocks, span.routeName, span, makeServerBlock)
+    const cached = serverBlock(span.routeName, span)
     pos = cached === undefined ? w.pos : putBytes(w.buf, pos, cached)
     pos = attribute(pos, K.path, path)
     pos = putIntAttribute(w.buf, pos, K.status, span.status)
@@ -379,13 +391,16 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
     w.reserve(SPAN_ROOM + 3 * (size(span.traceState) + 2 * span.method.length + span.path.length + size(target) + size(span.error)))
     let pos = head(w.pos, span)
     w.pos = pos
-    const cached = block(clientBlocks, target, span, makeClientBlock)
+    const cached = clientBlock(target, span)
     pos = cached === undefined ? w.pos : putBytes(w.buf, pos, cached)
     if (target !== undefined) {
       // Without the query: it can carry what the operator would not want in a trace store.
-      const query = span.path.indexOf('?')
-      const end = putUrlAttribute(w.buf, pos, K.urlFull, target, span.path, query === -1 ? span.path.length : query)
-      pos = end !== -1 ? end : attribute(pos, K.urlFull, target + (query === -1 ? span.path : span.path.slice(0, query)))
+      const path = span.path
+      let query = 0
+      // A loop, not indexOf: a call out of the compiled code a span.
+      while (query < path.length && path.charCodeAt(query) !== 63) query++
+      const end = putUrlAttribute(w.buf, pos, K.urlFull, target, path, query)
+      pos = end !== -1 ? end : attribute(pos, K.urlFull, target + path.slice(0, query))
     }
     // Semconv: recommended only when the request was resent; the first try has none.
     if (span.resendCount > 0) pos = putIntAttribute(w.buf, pos, K.resendCount, span.resendCount)

@@ -60,7 +60,7 @@ describe('createOtlpEncoder', () => {
       'gateway.error.code': 'bad_gateway',
     })
     expect(server.spanId).toMatch(/^[0-9a-f]{16}$/)
-    expect(client).toMatchObject({ traceId: TRACE, parentSpanId: server.spanId, name: 'GET', kind: 3, statusCode: 2, flags: 0x101 })
+    expect(client).toMatchObject({ traceId: TRACE, parentSpanId: server.spanId, traceState: 'rojo=1', name: 'GET', kind: 3, statusCode: 2, flags: 0x101 })
     expect(client!.spanId).toMatch(/^[0-9a-f]{16}$/)
     expect(fields).toEqual({ traceparent: `00-${TRACE}-${client!.spanId}-01`, tracestate: 'rojo=1' })
     for (const span of [client!, decodedServer!]) expect(new Set(span.attributeKeys).size).toBe(span.attributeKeys.length)

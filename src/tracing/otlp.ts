@@ -287,21 +287,23 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
     w.stringAttribute(key, value)
     return w.pos
   }
-  /** The fields both kinds share, before the attributes. */
-  const head = (pos: number, span: Span): number => {
+  /**
+   * The fields both kinds share, before the attributes: `trace` is the request's span (the
+   * span itself, or a client span's parent), and `p0, p1` the parent's id (0, 0 for none).
+   */
+  const head = (pos: number, span: Span, trace: ServerSpan, p0: number, p1: number): number => {
     const buf = w.buf
     // trace_id (1), 16 bytes: the span's words (spans.ts), little-endian, are the id's bytes in order.
     buf[pos] = 1 * 8 + LEN
     buf[pos + 1] = 16
-    pos = putLittle(buf, putLittle(buf, putLittle(buf, putLittle(buf, pos + 2, span.t0), span.t1), span.t2), span.t3)
+    pos = putLittle(buf, putLittle(buf, putLittle(buf, putLittle(buf, pos + 2, trace.t0), trace.t1), trace.t2), trace.t3)
     pos = putSpanId(buf, pos, 2 * 8 + LEN, span.s0, span.s1)
-    if (span.traceState !== undefined) {
+    if (trace.traceState !== undefined) {
       w.pos = pos
-      w.string(3, span.traceState)
+      w.string(3, trace.traceState)
       pos = w.pos
     }
-    // A server span without a remote parent has none (0, 0).
-    if (span.p0 !== 0 || span.p1 !== 0) pos = putSpanId(w.buf, pos, 4 * 8 + LEN, span.p0, span.p1)
+    if (p0 !== 0 || p1 !== 0) pos = putSpanId(w.buf, pos, 4 * 8 + LEN, p0, p1)
     pos = putTime(w.buf, pos, 7 * 8 + FIXED64, originLow, originHigh, span.startMs)
     return putTime(w.buf, pos, 8 * 8 + FIXED64, originLow, originHigh, span.endMs)
   }
@@ -367,7 +369,8 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
     const { path, host, clientAddress, userAgent, requestId } = span
     const strings = size(span.traceState) + 2 * span.method.length + 2 * size(span.route) + span.routeName.length + path.length + size(host) + size(clientAddress) + size(userAgent) + requestId.length + size(span.cache) + size(span.consumer) + 2 * size(span.errorCode)
     w.reserve(SPAN_ROOM + 3 * strings)
-    let pos = head(w.pos, span)
+    // A server span without a remote parent has none (0, 0).
+    let pos = head(w.pos, span, span, span.p0, span.p1)
     w.pos = pos
     const cached = serverBlock(span.routeName, span)
     pos = cached === undefined ? w.pos : putBytes(w.buf, pos, cached)
@@ -388,8 +391,9 @@ export function createOtlpEncoder(options: EncoderOptions): OtlpEncoder {
 
   const client = (span: ClientSpan) => {
     const target = span.target
-    w.reserve(SPAN_ROOM + 3 * (size(span.traceState) + 2 * span.method.length + span.path.length + size(target) + size(span.error)))
-    let pos = head(w.pos, span)
+    const parent = span.parent
+    w.reserve(SPAN_ROOM + 3 * (size(parent.traceState) + 2 * span.method.length + span.path.length + size(target) + size(span.error)))
+    let pos = head(w.pos, span, parent, parent.s0, parent.s1)
     w.pos = pos
     const cached = clientBlock(target, span)
     pos = cached === undefined ? w.pos : putBytes(w.buf, pos, cached)

@@ -110,37 +110,24 @@ export class ClientSpan implements TryTrace {
   error: string | undefined = undefined
 
   readonly spanId: string
-  // The ids as words, as ServerSpan's: the trace's, this span's, and the request's span's as parent.
-  readonly t0: number
-  readonly t1: number
-  readonly t2: number
-  readonly t3: number
+  // Its id as words, as ServerSpan's; the trace's and the parent's are the request span's.
   readonly s0: number
   readonly s1: number
-  readonly p0: number
-  readonly p1: number
-  readonly traceState: string | undefined
 
   constructor(
     private readonly sink: SpanSink,
-    parent: ServerSpan,
+    /** The request's span: the trace, its state, and this span's parent. */
+    readonly parent: ServerSpan,
     readonly startMs: number,
     readonly method: string,
     /** Path (no query) sent upstream, for url.full. */
     readonly path: string,
     readonly resendCount: number
   ) {
-    this.t0 = parent.t0
-    this.t1 = parent.t1
-    this.t2 = parent.t2
-    this.t3 = parent.t3
     const at = drawId(2)
     this.s0 = idWords[at]!
     this.s1 = idWords[at + 1]!
     this.spanId = idHex(at, 2)
-    this.p0 = parent.s0
-    this.p1 = parent.s1
-    this.traceState = parent.traceState
   }
 
   end(target: string | undefined, status: number | undefined, error: string | undefined): void {

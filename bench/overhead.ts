@@ -93,24 +93,21 @@ async function main() {
     upstreams: { fixture: { targets: [`http://127.0.0.1:${upstream.port}`] } },
     routes: FIXTURE_ROUTES,
   })
-  /** One gateway: its port and how to read the CPU it spends (µs) from now. */
+  /** One gateway: its port and how to read the CPU it spends (µs) from now, and its system part when it is known. */
   interface Server {
     variant: number
     port: number
-    cpuFrom(): () => number
-    /** In this process only: the system part of the last window read, µs. */
-    lastSystem?: number
+    cpuFrom(): () => { total: number; system?: number }
     cpu: number[]
     system: number[]
     rps: number[]
   }
   // This process's CPU: the variants in it take turns, so a window holds only the loaded one's work.
-  const ownCpu = (server: () => Server) => () => {
+  const ownCpu = () => {
     const start = process.cpuUsage()
     return () => {
       const used = process.cpuUsage(start)
-      server().lastSystem = used.system
-      return used.user + used.system
+      return { total: used.user + used.system, system: used.system }
     }
   }
   // Process k of every variant before process k+1 of any: the order below alternates variants.
@@ -122,8 +119,7 @@ async function main() {
         if (!checked.ok) throw new Error(checked.errors.join('\n'))
         const worker = startWorker(checked.config, silentLogger)
         stops.push(() => worker.stop(true))
-        const server: Server = { variant: index, port: worker.port, cpuFrom: ownCpu(() => server), cpu: [], system: [], rps: [] }
-        servers.push(server)
+        servers.push({ variant: index, port: worker.port, cpuFrom: ownCpu, cpu: [], system: [], rps: [] })
         continue
       }
       const path = join(ROOT, '.tmp', `overhead-${servers.length}.json`)
@@ -134,7 +130,7 @@ async function main() {
         port,
         cpuFrom: () => {
           const cpu = measureCpu(pid)
-          return () => cpu.stop() * 1000
+          return () => ({ total: cpu.stop() * 1000 })
         },
         cpu: [],
         system: [],
@@ -157,8 +153,9 @@ async function main() {
       const s = servers[i]!
       const spent = s.cpuFrom()
       const result = await load(s.port, Number(values.duration))
-      s.cpu.push(spent() / result.requests)
-      if (s.lastSystem !== undefined) s.system.push(s.lastSystem / result.requests)
+      const used = spent()
+      s.cpu.push(used.total / result.requests)
+      if (used.system !== undefined) s.system.push(used.system / result.requests)
       s.rps.push(result.requestsPerSec)
     }
   }

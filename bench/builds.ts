@@ -67,6 +67,7 @@ async function inProcess(root: string): Promise<Measure> {
   const tracing = checked.config.tracing
   const tracer = tracing && (await import(`${root}/src/tracing/index.ts`)).createTracer(tracing, { log: silentLogger, scheme: 'http' })
   if (tracer) stops.push(() => tracer.close())
+  // `tracing` is read by builds from before the try spans moved into the balancer (a wrapper of their own then).
   const upstream = createUpstream('fixture', checked.config.upstreams.fixture, { base, observer: metrics.upstream('fixture'), tracing: tracer !== undefined })
   const cache = createResponseCache({ store: createCacheStore(checked.config.cache), targets: checked.config.cache.targets, maxObjectBytes: checked.config.cache.maxObjectBytes, implicitVary: [] })
   const upstreams = { get: () => upstream, all: () => [upstream], close: async () => {} }

@@ -92,10 +92,10 @@ const tracingSettings = (sampleRatio: number) => ({
 })
 /** The sampled app's tracer: its spans must all be exported, or the sampled row leaves their cost out. */
 let sampledTracer: Tracer | undefined
-/** An app of its own, built like the traced ones: with the tracing wrapper and a tracer at `sampleRatio`, or neither. */
+/** An app of its own, built like the traced ones: with a tracer at `sampleRatio`, or none. */
 const tracingApp = (sampleRatio: number | undefined) => {
   const tracing = sampleRatio !== undefined
-  const one = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(Connection), observer: metrics.upstream('fixture'), tracing })
+  const one = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(Connection), observer: metrics.upstream('fixture') })
   const upstreams = { get: () => one, all: () => [one], close: async () => {} } as UpstreamRegistry
   const tracer = tracing ? createTracer(tracingSettings(sampleRatio), { log, scheme: 'http' }) : undefined
   if (sampleRatio === 1) sampledTracer = tracer

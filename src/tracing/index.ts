@@ -6,8 +6,8 @@
  * not taken (bench/tracing-micro.ts, docs/monitoring.md): it costs several times more CPU
  * per span.
  *
- * When tracing is off nothing here runs: the pipeline holds no tracer and the upstream
- * client has no tracing wrapper.
+ * When tracing is off nothing here runs: the pipeline holds no tracer, so an exchange has
+ * no trace and the upstream balancer (upstream/wrappers/balancer.ts) makes no try span.
  */
 import { refusalOf } from '../kernel/errors.ts'
 import type { Exchange } from '../kernel/exchange.ts'

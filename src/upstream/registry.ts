@@ -14,12 +14,11 @@ export function createUpstreamRegistry(
   upstreams: GatewayConfig['upstreams'],
   observerFor?: (upstream: string) => UpstreamObserver,
   log?: Pick<Logger, 'warn'>,
-  failureIntervalMs?: number,
-  tracing = false
+  failureIntervalMs?: number
 ): UpstreamRegistry {
   const byName = new Map<string, Upstream>()
   for (const [name, config] of Object.entries(upstreams)) {
-    byName.set(name, createUpstream(name, config, { observer: observerFor?.(name), log, failureIntervalMs, tracing }))
+    byName.set(name, createUpstream(name, config, { observer: observerFor?.(name), log, failureIntervalMs }))
   }
   return {
     get: (name) => byName.get(name),

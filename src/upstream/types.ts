@@ -1,7 +1,7 @@
 /**
  * Interfaces of the upstream layer: targets, how one is chosen, and the client that talks
  * to them. A client is a base (native or fetch) inside wrappers, each one concern (undici's
- * Dispatcher.compose): observer → head checks → breaker → retries → (tracing) → balancer → base
+ * Dispatcher.compose): observer → head checks → breaker → retries → balancer (each try, and its span) → base
  * (pool.ts).
  */
 import type { Exchange } from '../kernel/exchange.ts'
@@ -70,11 +70,11 @@ export interface UpstreamRequest {
   hashKey?: string
   /**
    * The client's exchange: each try records its target on it, a failed try names its route
-   * and request id, and with tracing each try is a span of its `trace` (wrappers/tracing.ts).
+   * and request id, and with tracing each try is a span of its `trace` (wrappers/balancer.ts).
    */
   exchange?: Exchange
   /**
-   * The W3C trace fields of this try (wrappers/tracing.ts sets them when tracing is on): the
+   * The W3C trace fields of this try (the balancer sets them when tracing is on): the
    * base client sends them after `headers`.
    */
   traceparent?: string | undefined

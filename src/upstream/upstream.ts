@@ -24,7 +24,6 @@ import { createBreaker, type Breaker } from './wrappers/breaker.ts'
 import { withHeadChecks } from './wrappers/head-checks.ts'
 import { withObserver, type UpstreamObserver } from './wrappers/observer.ts'
 import { withRetries } from './wrappers/retry.ts'
-import { withTracing } from './wrappers/tracing.ts'
 
 export interface Upstream {
   readonly name: string
@@ -61,8 +60,6 @@ export interface UpstreamOptions {
   log?: Pick<Logger, 'warn'>
   /** At most one failure line per target and error code in this many ms (`log.failureIntervalMs`). */
   failureIntervalMs?: number
-  /** Tracing is on: each try gets a client span (wrappers/tracing.ts). */
-  tracing?: boolean
 }
 
 /** The failure lines' default interval (the config's default too). */
@@ -154,7 +151,6 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     ...(config.retries.attempts > 1 && (targets.length > 1 || groups.size > 0)
       ? [withRetries(config.retries, groups.size > 0 ? config.retries.attempts : targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
       : []),
-    ...(options.tracing ? [withTracing] : []),
     withBalancer(targets, policy, outliers, tryFailed),
   ]
   const client = composeClient(base, ...wrappers)

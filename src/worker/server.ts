@@ -89,7 +89,7 @@ export function startWorker(config: GatewayConfig, log: Logger, options: WorkerO
   const tracing = config.tracing
   const tracer = tracing?.endpoint ? createTracer({ ...tracing, endpoint: tracing.endpoint }, { log, scheme: config.server.tls ? 'https' : 'http' }) : undefined
   if (tracer) metrics?.watchTracing(tracer.stats)
-  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log, config.log.failureIntervalMs, tracer !== undefined)
+  const upstreams = createUpstreamRegistry(config.upstreams, metrics && ((name) => metrics.upstream(name)), log, config.log.failureIntervalMs)
   const deadlines = createDeadlineWheel()
   const setHealth = (state: TargetHealth) => upstreams.get(state.upstream)?.setHealth(state.target, state.healthy)
   const setAddresses = (set: AddressSet) => upstreams.get(set.upstream)?.setAddresses(set.target, set.addresses)

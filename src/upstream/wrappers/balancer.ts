@@ -5,6 +5,7 @@
  * used anyway (and then any): better a likely failure than a certain one.
  */
 import { asGatewayError } from '../../kernel/errors.ts'
+import type { TryTrace } from '../../kernel/exchange.ts'
 import { UpstreamError } from '../errors.ts'
 import type { OutlierDetector } from '../outlier.ts'
 import { sendFrom, type ClientWrapper, type SelectionPolicy, type Target, type TryFailed, type UpstreamRequest } from '../types.ts'
@@ -24,8 +25,11 @@ export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy
 
 /**
  * Every try passes here once, so this is where a try is recorded on the client's exchange
- * (its count and target, for the access log) and a failed one reported (`tryFailed`: the
- * target's failure count and the failure lines).
+ * (its count and target, for the access log), a failed one reported (`tryFailed`: the
+ * target's failure count and the failure lines), and, with tracing, each try made a CLIENT
+ * span of the request's trace (tracing/spans.ts), ended at the response head or with the
+ * try's error code. Here rather than in a wrapper of its own: a sampled try then costs no
+ * second `then`, two closures and a promise (bench:builds --sampled, docs/monitoring.md).
  */
 export function withBalancer(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, tryFailed: TryFailed): ClientWrapper {
   return (next) => ({
@@ -34,14 +38,19 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
       const target = chooseTarget(targets, policy, outliers, request)
       request.target = target
       const exchange = request.exchange
+      let span: TryTrace | undefined
       if (exchange) {
         exchange.upstreamTries++
         exchange.upstreamAddress = target.address
+        // Its request carries a traceparent naming this try's span (the base client writes
+        // `request.traceparent`); the retry wrapper records each try's target in `tried` after it.
+        span = exchange.trace?.startTry(request, request.method, request.path, request.tried?.length ?? 0)
       }
       target.inflight++
       target.sent++
       const failed = (err: unknown): never => {
         target.inflight--
+        span?.end(target.base, undefined, err instanceof UpstreamError ? err.code : err instanceof Error ? err.name : 'error')
         if (err instanceof UpstreamError) {
           outliers.record(target, err.code)
           tryFailed(target, err.code, exchange)
@@ -57,6 +66,7 @@ export function withBalancer(targets: readonly Target[], policy: SelectionPolicy
       }
       return sendFrom(next, request).then((response) => {
         target.inflight--
+        span?.end(target.base, response.status, undefined)
         outliers.record(target, response.status)
         return response
       }, failed)

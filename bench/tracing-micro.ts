@@ -55,7 +55,7 @@ function lean(name: string, sampleRatio: number): Variant {
       tracer.start(exchange, performance.now())
       const span = exchange.trace!.startTry({}, 'GET', '/users?id=7', 0)
       span?.end(TARGET, 200, undefined)
-      tracer.end(exchange, response)
+      tracer.end(exchange, response, performance.now())
     },
     flush: () => tracer.flush(),
   }

@@ -121,11 +121,12 @@ export class RouteServer {
     // A stage that may change an answer's fields in place (header rules, plugins) may have changed that one.
     const stamped = exchange.stamped === response && this.keepsStamped
     if (!stamped) response.headers.set('x-request-id', exchange.requestId)
-    const ms = performance.now() - started
+    const ended = performance.now()
+    const ms = ended - started
     const raw = exchange.raw
     this.recorder?.record(raw.method, response.status, ms / 1000, declaredLength(exchange.requestFields), stamped ? exchange.responseBytes! : declaredLength(response.headers))
     const { tracer, rejected, accessLog } = this.shared
-    tracer?.end(exchange, response)
+    tracer?.end(exchange, response, ended)
     if (!rejected && !accessLog) return
     const refused = refusalOf(response)
     // The client's refusals and the overload's; an upstream's failure is counted as such.

@@ -36,8 +36,11 @@ export interface TracingOptions {
 export interface Tracer {
   /** Starts the trace of a request the edge admitted at `startedMs` (performance.now()). */
   start(exchange: Exchange, startedMs: number): void
-  /** Ends the request's span with its answer (nothing to do when it is not sampled). */
-  end(exchange: Exchange, response: Response): void
+  /**
+   * Ends the request's span with its answer at `endMs` (performance.now(), the caller's own
+   * reading for its metrics: a clock read costs ~45 ns here); nothing to do when it is not sampled.
+   */
+  end(exchange: Exchange, response: Response, endMs: number): void
   stats(): ExportStats
   /** Exports what is queued now. */
   flush(): Promise<void>
@@ -108,7 +111,7 @@ export function createTracer(settings: TracingOptions, options: TracerOptions): 
         ? new ServerSpan(exporter, traceId, traceAt, parentSpanId, traceState, startedMs, exchange.raw.method, scheme, exchange.path, route.config === undefined ? undefined : route.prefix, route.name, exchange.requestId)
         : new UnsampledTrace(traceId, traceState)
     },
-    end(exchange, response) {
+    end(exchange, response, endMs) {
       const span = exchange.trace
       if (!(span instanceof ServerSpan)) return
       span.status = response.status
@@ -119,7 +122,7 @@ export function createTracer(settings: TracingOptions, options: TracerOptions): 
       span.cache = exchange.route.config?.cache?.enabled ? response.headers.get('x-cache-status') : null
       span.consumer = exchange.identity?.consumer
       span.errorCode = refusalOf(response)?.code
-      span.finish()
+      span.finish(endMs)
     },
     stats: exporter.stats,
     flush: exporter.flush,

@@ -91,9 +91,9 @@ export class ServerSpan implements RequestTrace {
     propagate(headers, formatTraceparent(this.traceId, this.spanId, true), this.traceState)
   }
 
-  /** Ends the span; what the answer says was filled in by the caller. */
-  finish(): void {
-    this.endMs = performance.now()
+  /** Ends the span at `endMs` (performance.now()); what the answer says was filled in by the caller. */
+  finish(endMs = performance.now()): void {
+    this.endMs = endMs
     this.sink.push(this)
   }
 }

@@ -7,7 +7,7 @@
 import { Counter, Gauge, Registry } from 'prom-client'
 import type { CacheStats } from '../policies/cache/store.ts'
 import type { UpstreamErrorCode } from '../upstream/errors.ts'
-import type { UpstreamObserver } from '../upstream/wrappers/observer.ts'
+import type { UpstreamObserver } from '../upstream/types.ts'
 import { createCounterFamily, createHistogramFamily, registerCollected, type CounterChild, type HistogramChild } from './family.ts'
 import { registerProcessMetrics } from './process.ts'
 import type { Upstream } from '../upstream/upstream.ts'

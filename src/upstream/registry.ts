@@ -2,7 +2,7 @@
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Logger } from '../log.ts'
 import { createUpstream, type Upstream } from './upstream.ts'
-import type { UpstreamObserver } from './wrappers/observer.ts'
+import type { UpstreamObserver } from './types.ts'
 
 export interface UpstreamRegistry {
   get(name: string): Upstream | undefined

@@ -1,7 +1,7 @@
 /**
  * Interfaces of the upstream layer: targets, how one is chosen, and the client that talks
  * to them. A client is a base (native or fetch) inside wrappers, each one concern (undici's
- * Dispatcher.compose): observer → head checks → breaker → retries → balancer (each try, and its span) → base
+ * Dispatcher.compose): head checks → breaker → retries → balancer (each try, and its span) → base
  * (pool.ts).
  */
 import type { Exchange } from '../kernel/exchange.ts'
@@ -122,6 +122,23 @@ export interface UpstreamClient {
   readonly checksHeads?: boolean
   /** A target left its upstream (DNS): close its idle connections now and the others once their request ends. */
   retire?(target: Target): void
+}
+
+/**
+ * What is reported about one upstream's exchanges (metrics). The forwarder, which sends every
+ * request and reads every answer, reports a request's time to its response head and its
+ * failure by code, of the head or of the body; the wrappers report their own events.
+ */
+export interface UpstreamObserver {
+  /** A response head arrived `seconds` after the request was sent. */
+  response(status: number, seconds: number): void
+  error(code: UpstreamErrorCode): void
+  /** A request that was retried ended: with a success, a failure, or out of budget. */
+  retry?(outcome: 'success' | 'failure' | 'budget_exhausted'): void
+  /** Passive health ejected the target with this base URL. */
+  ejected?(target: string): void
+  /** The circuit breaker changed state. */
+  breaker?(state: 'closed' | 'open' | 'half-open'): void
 }
 
 /** A layer around a client. */

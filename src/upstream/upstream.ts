@@ -18,11 +18,10 @@ import { weightedRandom } from './selection/random.ts'
 import { roundRobin } from './selection/round-robin.ts'
 import { countFailure, createTarget } from './target.ts'
 import { addressTarget, dnsNameOf, type DnsName, type ResolvedAddress } from './dns.ts'
-import { composeClient, type ClientWrapper, type SelectionPolicy, type Target, type TryFailed, type UpstreamClient } from './types.ts'
+import { composeClient, type ClientWrapper, type SelectionPolicy, type Target, type TryFailed, type UpstreamClient, type UpstreamObserver } from './types.ts'
 import { chooseTarget, withBalancer } from './wrappers/balancer.ts'
 import { createBreaker, type Breaker } from './wrappers/breaker.ts'
 import { withHeadChecks } from './wrappers/head-checks.ts'
-import { withObserver, type UpstreamObserver } from './wrappers/observer.ts'
 import { withRetries } from './wrappers/retry.ts'
 
 export interface Upstream {
@@ -145,7 +144,6 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     failureLog?.(target, code, exchange?.route.name, exchange?.requestId)
   }
   const wrappers: ClientWrapper[] = [
-    ...(observer ? [withObserver(observer)] : []),
     ...(base.checksHeads ? [] : [withHeadChecks(config)]),
     ...(breaker ? [breaker.wrap] : []),
     ...(config.retries.attempts > 1 && (targets.length > 1 || groups.size > 0)

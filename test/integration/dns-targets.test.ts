@@ -6,12 +6,22 @@
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import type { Server } from 'bun'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { makeCertificate } from '../fixtures/certs.ts'
 import { startDnsServer, type DnsServer } from '../fixtures/dns.ts'
 import { events, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
 
 const ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4']
+/** An https upstream whose certificate names secure.test only, on an address of its own. */
+const SECURE_ADDRESS = '127.0.0.5'
 let dns: DnsServer
 let port = 0
+let securePort = 0
+let secureCa = ''
+/** The Host each request to the https upstream carried. */
+const secureHosts: string[] = []
 const servers: Server<undefined>[] = []
 /** Requests per upstream address, and the Host each saw. */
 const hits = new Map<string, number>()
@@ -44,8 +54,27 @@ const upstreamsView = async () => {
   return Object.fromEntries(upstreams.map((u) => [u.name, u.targets.map((t) => t.url).sort()]))
 }
 
+/** The https upstream: answers only over TLS with the certificate of secure.test. */
+function serveSecure(): void {
+  const cert = makeCertificate(mkdtempSync(join(tmpdir(), 'gw-dns-tls-')), 'secure', 'secure.test', true)
+  secureCa = cert.cert
+  const server = Bun.serve({
+    hostname: SECURE_ADDRESS,
+    port: 0,
+    development: false,
+    tls: { cert: readFileSync(cert.cert, 'utf8'), key: readFileSync(cert.key, 'utf8') },
+    fetch(req) {
+      secureHosts.push(req.headers.get('host') ?? '')
+      return new Response('secure')
+    },
+  })
+  securePort = server.port!
+  servers.push(server)
+}
+
 beforeAll(async () => {
   serveAll()
+  serveSecure()
   dns = await startDnsServer(
     {
       'app.test': { A: ['127.0.0.2', '127.0.0.3'] },
@@ -55,6 +84,9 @@ beforeAll(async () => {
       ] },
       'a.svc.test': { A: ['127.0.0.4'] },
       'b.svc.test': { A: ['127.0.0.2'] },
+      'secure.test': { A: [SECURE_ADDRESS] },
+      // The same address under a name its certificate does not carry.
+      'other.test': { A: [SECURE_ADDRESS] },
     },
     1
   )
@@ -64,9 +96,13 @@ beforeAll(async () => {
     upstreams: {
       app: { targets: [`http://app.test:${port}`], timeoutMs: 10_000 },
       srv: { targets: ['srv+http://_http._tcp.svc.test'] },
+      secure: { targets: [`https://secure.test:${securePort}`], tls: { caFile: secureCa }, retries: { attempts: 1 } },
+      misnamed: { targets: [`https://other.test:${securePort}`], tls: { caFile: secureCa }, retries: { attempts: 1 } },
     },
     routes: [
       { path: '/srv', upstream: 'srv', stripPrefix: true },
+      { path: '/secure', upstream: 'secure' },
+      { path: '/misnamed', upstream: 'misnamed' },
       { path: '/', upstream: 'app' },
     ],
   })
@@ -85,6 +121,20 @@ test('requests spread over both addresses of the name, with the name as Host', a
   expect(hits.get('127.0.0.3')).toBeGreaterThan(0)
   expect([...hosts]).toContain(`app.test:${port}`)
   expect((await upstreamsView()).app).toEqual([`http://127.0.0.2:${port}`, `http://127.0.0.3:${port}`])
+})
+
+test('https by name: the connection goes to the address, the certificate is checked against the name, which is the Host', async () => {
+  await waitFor(async () => (await upstreamsView()).secure?.[0] === `https://${SECURE_ADDRESS}:${securePort}`, 10_000, 'the https name resolved')
+  const res = await fetch(gw.url('/secure/x'))
+  expect(res.status).toBe(200)
+  expect(await res.text()).toBe('secure')
+  expect(secureHosts).toEqual([`secure.test:${securePort}`])
+  // The same address and CA under another name: the certificate does not name it, so no answer is relayed.
+  await waitFor(async () => (await upstreamsView()).misnamed?.[0] === `https://${SECURE_ADDRESS}:${securePort}`, 10_000, 'the other name resolved')
+  const misnamed = await fetch(gw.url('/misnamed/x'))
+  expect(misnamed.status).toBe(502)
+  expect(((await misnamed.json()) as { error: string }).error).toBe('bad_gateway')
+  expect(secureHosts).toHaveLength(1)
 })
 
 test('SRV: the lowest priority only, each record target resolved', async () => {

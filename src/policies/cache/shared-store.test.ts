@@ -135,6 +135,33 @@ describe('the shared store', () => {
     expect(a.lock('k', 500)).toBe(true)
   })
 
+  test('a commit that finds the write lock taken waits outside SQLite: it lands once the lock is free, its fill lock released after it', async () => {
+    const path = preparedPath()
+    const errors: string[] = []
+    const writer = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, onError: (kind) => errors.push(kind) })
+    const reader = storeAt(path)
+    open.push(writer)
+    // Another worker's write transaction, open across turns of this loop.
+    const other = new Database(path)
+    other.exec('BEGIN IMMEDIATE')
+    const held = entry('/held', 100)
+    expect(writer.lock(held.primary, 10_000)).toBe(true)
+    writer.put(held)
+    writer.unlock(held.primary)
+    // The commit ran on this turn and found the lock taken. SQLite's own wait would have stopped
+    // this loop (the other connection could never commit) and dropped the entry, reporting "busy".
+    await committed()
+    expect(reader.lookup(held.primary, fields(new Headers()))).toBeUndefined()
+    expect(reader.locked(held.primary)).toBe(true)
+    other.exec('COMMIT')
+    other.close()
+    const deadline = performance.now() + 5000
+    while (reader.lookup(held.primary, fields(new Headers())) === undefined && performance.now() < deadline) await Bun.sleep(1)
+    expect(reader.lookup(held.primary, fields(new Headers()))?.body.byteLength).toBe(100)
+    expect(reader.locked(held.primary)).toBe(false)
+    expect(errors).toEqual([])
+  })
+
   test('a corrupt file is recreated, a missing one created, a good one kept', async () => {
     const path = freshPath()
     const created = prepareSharedCache(path)

@@ -308,8 +308,8 @@ export function openSharedStore(options: SharedStoreOptions) {
     evict()
   })
   // The loop's own commits do not wait for another worker's write lock inside SQLite, whose
-  // busy handler sleeps with the event loop stopped (flushes of 5-34 ms under unique-URL misses
-  // on 2 workers, the p99 of every request in flight): they try again on a timer instead.
+  // busy handler sleeps with the event loop stopped (commits of up to 34 ms under unique-URL
+  // misses on 2 workers, every request of the worker waiting): they try again on a timer instead.
   const noWait = db.query('PRAGMA busy_timeout = 0')
   const wait = db.query(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
   /** When the queued commit first found the lock taken (performance.now()), and its next wait. */

@@ -26,7 +26,7 @@ export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy
 /**
  * Every try passes here once, so this is where a try is recorded on the client's exchange
  * (its count and target, for the access log), a failed one reported (`tryFailed`: the
- * target's failure count and the failure lines), and, with tracing, each try made a CLIENT
+ * target's failure count and the failure lines), and, with tracing, each try gets a CLIENT
  * span of the request's trace (tracing/spans.ts), ended at the response head or with the
  * try's error code. Here rather than in a wrapper of its own: a sampled try then costs no
  * second `then`, two closures and a promise (bench:builds --sampled, docs/monitoring.md).

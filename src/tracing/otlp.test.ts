@@ -8,6 +8,12 @@ import { ClientSpan, ServerSpan, type Span } from './spans.ts'
 const TRACE = '0af7651916cd43dd8448eb211c80319c'
 const encode = createOtlpEncoder({ resource: { 'service.name': 'gw-test', 'process.pid': 42 }, scope: { name: 'bun-gateway', version: '9.9.9' } })
 
+/** The epoch's nanoseconds at performance.now() 0, exact (BigInt), as a span's times are counted from. */
+function originNanos(): bigint {
+  const originMs = Math.floor(performance.timeOrigin)
+  return BigInt(originMs) * 1_000_000n + BigInt(Math.round((performance.timeOrigin - originMs) * 1e6))
+}
+
 function serverSpan(sink: Span[], overrides: Partial<{ path: string; route: string | undefined; routeName: string; method: string }> = {}) {
   const span = new ServerSpan({ push: (s) => void sink.push(s) }, TRACE, -1, '00f067aa0ba902b7', 'rojo=1', 1000.25, overrides.method ?? 'GET', 'http', overrides.path ?? '/api/users', 'route' in overrides ? overrides.route : '/api', overrides.routeName ?? 'api', 'req-1')
   span.status = 502
@@ -81,8 +87,7 @@ describe('createOtlpEncoder', () => {
     span.endMs = 2000.000001
     const [decoded] = decodeTraces(encode(sink))
     // The origin's nanoseconds, then each time's own since it: a span's length is exact.
-    const originMs = Math.floor(performance.timeOrigin)
-    const origin = BigInt(originMs) * 1_000_000n + BigInt(Math.round((performance.timeOrigin - originMs) * 1e6))
+    const origin = originNanos()
     expect(decoded!.startNanos).toBe(origin + 1_000_250_000n)
     expect(decoded!.endNanos).toBe(origin + 2_000_000_001n)
     expect(decoded!.endNanos - decoded!.startNanos).toBe(999_750_001n)
@@ -107,8 +112,7 @@ describe('createOtlpEncoder', () => {
   })
 
   test('a time whose low word carries into the high one', () => {
-    const originMs = Math.floor(performance.timeOrigin)
-    const origin = BigInt(originMs) * 1_000_000n + BigInt(Math.round((performance.timeOrigin - originMs) * 1e6))
+    const origin = originNanos()
     const low = Number(origin & 0xffffffffn)
     // Nanoseconds since the origin whose low word, added to the origin's, passes 2^32 (start) and does not (end).
     const carried = 3 * 2 ** 32 + (2 ** 32 - low) + 1000

@@ -1,8 +1,8 @@
 /**
  * An upstream: its targets and the client that reaches them, composed at boot from the
- * base client and its wrappers, outermost first: observe (metrics) → head checks (for a base
- * client that does not check heads itself: fetch) → circuit breaker → retries → (a span per
- * try, when tracing) → balance (active and passive health) → base.
+ * base client and its wrappers, outermost first: head checks (for a base client that does not
+ * check heads itself: fetch) → circuit breaker → retries → balance (active and passive
+ * health; a span per try, when tracing) → base. The forwarder reports the metrics.
  */
 import type { UpstreamConfig } from '../config/schema.ts'
 import { readClientTls, type ClientTls } from '../files/tls.ts'
@@ -19,7 +19,7 @@ import { roundRobin } from './selection/round-robin.ts'
 import { countFailure, createTarget } from './target.ts'
 import { addressTarget, dnsNameOf, type DnsName, type ResolvedAddress } from './dns.ts'
 import { composeClient, type ClientWrapper, type SelectionPolicy, type Target, type TryFailed, type UpstreamClient, type UpstreamObserver } from './types.ts'
-import { chooseTarget, withBalancer } from './wrappers/balancer.ts'
+import { Balancer, chooseTarget, withBalancer } from './wrappers/balancer.ts'
 import { createBreaker, type Breaker } from './wrappers/breaker.ts'
 import { withHeadChecks } from './wrappers/head-checks.ts'
 import { withRetries } from './wrappers/retry.ts'
@@ -30,6 +30,12 @@ export interface Upstream {
   readonly targets: readonly Target[]
   /** The composed client: every request of every route to this upstream goes through it. */
   readonly client: UpstreamClient
+  /**
+   * When the balancer is the client's only layer (no breaker, retries or head checks): it and
+   * the base client, for the forwarder to call around the base itself, one `then` less a
+   * request than `client`, which does the same.
+   */
+  readonly direct: { readonly balancer: Balancer; readonly base: UpstreamClient } | undefined
   /** Reports body failures the forwarder sees (head failures are reported by the client). */
   readonly observer: UpstreamObserver | undefined
   /** Reports a try's body failure the forwarder sees (the balancer reports head failures the same way). */
@@ -143,20 +149,21 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     countFailure(target, code)
     failureLog?.(target, code, exchange?.route.name, exchange?.requestId)
   }
-  const wrappers: ClientWrapper[] = [
+  const layers: ClientWrapper[] = [
     ...(base.checksHeads ? [] : [withHeadChecks(config)]),
     ...(breaker ? [breaker.wrap] : []),
     ...(config.retries.attempts > 1 && (targets.length > 1 || groups.size > 0)
       ? [withRetries(config.retries, groups.size > 0 ? config.retries.attempts : targets.length, createRetryBudget(config.retries.budgetPercent), observer?.retry)]
       : []),
-    withBalancer(targets, policy, outliers, tryFailed),
   ]
-  const client = composeClient(base, ...wrappers)
+  const balancer = new Balancer(targets, policy, outliers, tryFailed)
+  const client = composeClient(base, ...layers, withBalancer(balancer))
   return {
     name,
     config,
     targets,
     client,
+    direct: layers.length === 0 ? { balancer, base } : undefined,
     observer,
     tryFailed,
     tls,

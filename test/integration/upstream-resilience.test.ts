@@ -108,6 +108,20 @@ describe('balancing', () => {
     expect(bodies.every((b) => b === 'slow' || b === 'fast')).toBe(true)
   }, 20_000)
 
+  test('with retries off (the forwarder calls the balancer around the base client itself): least-inflight still sees each try end, and none stays in flight', async () => {
+    const slow = startTarget('slow', async () => (await Bun.sleep(200), new Response('slow')))
+    const fast = startTarget('fast')
+    const gw = await gateway({ targets: [slow.url, fast.url], balancing: 'least-inflight', retries: { attempts: 1 } })
+    const bodies = await load(gw, 400, 16)
+    expect(share(bodies, 'slow')).toBeLessThan(0.2)
+    expect(bodies.every((b) => b === 'slow' || b === 'fast')).toBe(true)
+    const inflight = async () => {
+      const { upstreams } = (await (await fetch(`http://127.0.0.1:${gw.adminPort}/upstreams`)).json()) as { upstreams: { targets: { inflight: number }[] }[] }
+      return upstreams[0]!.targets.map((t) => t.inflight)
+    }
+    await waitFor(async () => (await inflight()).every((n) => n === 0), 5000, 'no try in flight')
+  }, 20_000)
+
   test('hash keeps a key on one target, and a target leaving moves only its own keys', async () => {
     const targets = [startTarget('a'), startTarget('b'), startTarget('c')]
     const gw = await gateway({ targets: targets.map((t) => t.url), balancing: 'hash', hashOn: 'header:x-user', outlierDetection: { consecutiveFailures: 1 } })

@@ -113,7 +113,7 @@ export function createForwarder(options: ForwarderOptions): RouteForwarder {
     async forward(exchange) {
       const raw = exchange.raw
       // Not sent: a gRPC client gets a status it understands instead (docs/proxying.md, "gRPC").
-      if (isGrpc(raw.headers.get('content-type'))) return refusal(exchange.requestId, GRPC_UNIMPLEMENTED)
+      if (isGrpc(exchange.requestFields.get('content-type'))) return refusal(exchange.requestId, GRPC_UNIMPLEMENTED)
       try {
         if (websockets && isWebSocketUpgrade(raw.method, exchange.requestFields)) return await upgrade(exchange)
         if (options.http2 && !exchange.background) {

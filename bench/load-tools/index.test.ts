@@ -50,7 +50,31 @@ describe('command lines', () => {
     const { cmd, env } = loadCommand('wrk', { ...base, method: 'POST', bodyBytes: 4096, unique: true })
     expect(cmd.slice(0, 5)).toEqual(['wrk', '-t2', '-c32', '-d3s', '--latency'])
     expect(cmd.at(-1)).toBe(base.url)
-    expect(env).toEqual({ BENCH_METHOD: 'POST', BENCH_BODY_BYTES: '4096', BENCH_UNIQUE: '1' })
+    expect(env).toMatchObject({ BENCH_METHOD: 'POST', BENCH_BODY_BYTES: '4096' })
+    expect(env.BENCH_UNIQUE).toMatch(/^[0-9a-f]{8}$/)
+  })
+
+  // Two runs, as the bench's warm-up and its measured run: the second asks for no path the
+  // first did (the cache-miss scenarios measured repeats of the warm-up's paths, hits).
+  test.skipIf(!Bun.which('wrk'))('wrk: unique paths are new in every run, not only within one', async () => {
+    const seen: string[][] = [[], []]
+    let run = 0
+    const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: (req) => (seen[run]!.push(new URL(req.url).pathname), new Response('ok')) })
+    try {
+      const options = { url: `http://127.0.0.1:${server.port}/miss`, durationSeconds: 1, connections: 4, threads: 2, unique: true }
+      await runLoad('wrk', options)
+      run = 1
+      await runLoad('wrk', options)
+      for (const paths of seen) {
+        expect(paths.length).toBeGreaterThan(10)
+        expect(new Set(paths).size).toBe(paths.length)
+        expect(paths.every((p) => p.startsWith('/miss-'))).toBe(true)
+      }
+      const first = new Set(seen[0])
+      expect(seen[1]!.filter((p) => first.has(p))).toEqual([])
+    } finally {
+      server.stop(true)
+    }
   })
 
   // A real wrk against a real server: the pause is wrk's own `delay`, set by the Lua script.

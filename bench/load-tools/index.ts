@@ -75,7 +75,9 @@ export function loadCommand(tool: ToolName, o: LoadOptions, logFile = '/dev/null
   const env: Record<string, string> = {}
   if (o.method) env.BENCH_METHOD = o.method
   if (o.bodyBytes) env.BENCH_BODY_BYTES = String(o.bodyBytes)
-  if (o.unique) env.BENCH_UNIQUE = '1'
+  // A token of this run in every path: a later run (the measured one after the warm-up) never
+  // asks again for a path an earlier one stored, so each of its requests is a miss.
+  if (o.unique) env.BENCH_UNIQUE = crypto.randomUUID().slice(0, 8)
   if (o.delayMs) env.BENCH_DELAY_MS = String(o.delayMs)
   const script = join(import.meta.dir, 'wrk-json.lua')
   return {

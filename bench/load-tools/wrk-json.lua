@@ -1,11 +1,12 @@
 -- wrk script for `bun run bench`: optional request shaping from the environment, and one
 -- JSON line with oha-like fields (seconds) after wrk's own report.
---   BENCH_METHOD=POST  BENCH_BODY_BYTES=4096  BENCH_UNIQUE=1 (a new path per request)
+--   BENCH_METHOD=POST  BENCH_BODY_BYTES=4096  BENCH_UNIQUE=<a token of the run> (a new path per request, in this run and any other)
 --   BENCH_DELAY_MS=5 (each connection waits 5 ms between its requests: a set offered rate)
 -- usage: wrk -t2 -c64 -d10s --latency -s wrk-json.lua URL | tail -n1
 local method = os.getenv("BENCH_METHOD")
 local bodyBytes = tonumber(os.getenv("BENCH_BODY_BYTES") or "0")
-local unique = os.getenv("BENCH_UNIQUE") == "1"
+local unique = os.getenv("BENCH_UNIQUE")
+if unique == "" then unique = nil end
 local delayMs = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 
 if method then wrk.method = method end
@@ -28,7 +29,7 @@ if unique then
   local counter = 0
   request = function()
     counter = counter + 1
-    return wrk.format(nil, wrk.path .. "-" .. tid .. "-" .. counter)
+    return wrk.format(nil, wrk.path .. "-" .. unique .. "-" .. tid .. "-" .. counter)
   end
 end
 

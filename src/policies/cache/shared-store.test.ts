@@ -100,6 +100,50 @@ describe('the shared store', () => {
     expect(statSync(path).size).toBeLessThan(3 * 100_000 + 65_536)
   })
 
+  /** The `used` of each key's row, read as another connection sees it. */
+  const usedOf = (path: string, keys: string[]) => {
+    const db = new Database(path, { readonly: true })
+    const used = keys.map((key) => (db.query('SELECT used FROM entries WHERE key = ?').get(key) as { used: number }).used)
+    db.close()
+    return used
+  }
+  /** Resolves once `done()` holds; fails after 4 s (the touches are written every second). */
+  const until = async (done: () => boolean) => {
+    for (const deadline = Date.now() + 4000; !done(); await Bun.sleep(20)) if (Date.now() > deadline) throw new Error('timed out')
+  }
+
+  test('a hit is recorded for eviction order only when the recorded use is over a minute old', async () => {
+    const path = preparedPath()
+    const clock = { now: 1_000_000 }
+    const store = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => clock.now })
+    open.push(store)
+    const [old, recent] = [entry('/old', 100), entry('/recent', 100)]
+    store.put(old)
+    await committed()
+    clock.now += 31_000
+    store.put(recent)
+    await committed()
+    clock.now += 30_000
+    for (const e of [old, recent]) expect(store.lookup(e.primary, fields(new Headers()))).toBeDefined()
+    // Both hits are flushed in one transaction: once the old one's is written, the recent one's was not.
+    await until(() => usedOf(path, [old.key])[0] === 1_061_000)
+    expect(usedOf(path, [recent.key])).toEqual([1_031_000])
+  })
+
+  test('hits beyond one transaction are all recorded, over the next turns', async () => {
+    const path = preparedPath()
+    const clock = { now: 1_000_000 }
+    const store = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => clock.now })
+    open.push(store)
+    const entries = Array.from({ length: 600 }, (_, i) => entry(`/hit${i}`, 100))
+    for (const e of entries) store.put(e)
+    await committed()
+    clock.now += 61_000
+    for (const e of entries) expect(store.lookup(e.primary, fields(new Headers()))).toBeDefined()
+    const keys = entries.map((e) => e.key)
+    await until(() => usedOf(path, keys).every((used) => used === 1_061_000))
+  })
+
   test('a body that does not match its recorded length is a miss, never served short', async () => {
     const path = preparedPath()
     const store = storeAt(path)

@@ -36,7 +36,7 @@ export interface Upstream {
    * request than `client`, which does the same.
    */
   readonly direct: { readonly balancer: Balancer; readonly base: UpstreamClient } | undefined
-  /** Reports body failures the forwarder sees (head failures are reported by the client). */
+  /** The upstream's metrics: the forwarder reports each request's time to its head and its failures, the wrappers their own events. */
   readonly observer: UpstreamObserver | undefined
   /** Reports a try's body failure the forwarder sees (the balancer reports head failures the same way). */
   readonly tryFailed: TryFailed

@@ -182,6 +182,8 @@ async function main(): Promise<void> {
   const floors = {
     proxy: scenarios.some((s) => s.floorServer === 'proxy') ? await startListening(['bench/floor/proxy.ts', ...floorArgs]) : undefined,
     hit: scenarios.some((s) => s.floorServer === 'hit') ? await startListening(['bench/floor/hit.ts', ...floorArgs]) : undefined,
+    'required-proxy': scenarios.some((s) => s.floorServer === 'required-proxy') ? await startListening(['bench/floor/required-proxy.ts', ...floorArgs]) : undefined,
+    'required-hit': scenarios.some((s) => s.floorServer === 'required-hit') ? await startListening(['bench/floor/required-hit.ts', ...floorArgs]) : undefined,
   }
   if (values.compare === 'nginx') {
     const h2 = scenarios.some((s) => s.protocol === 'h2') ? { port: freePort(), ...benchCertificate() } : undefined

@@ -7,7 +7,7 @@ describe('selectScenarios', () => {
   test('a default run has the floors beside proxied and cache-hit, and no routes or concurrency groups', () => {
     const all = names(undefined)
     expect(all.slice(0, 6)).toEqual(['direct', 'health', 'floor-proxy', 'proxied', 'floor-hit', 'cache-hit'])
-    expect(all.some((n) => n.startsWith('routes-') || n.startsWith('proxied-c'))).toBe(false)
+    expect(all.some((n) => n.startsWith('routes-') || n.startsWith('proxied-c') || n.startsWith('required-'))).toBe(false)
   })
 
   test('a scenario brings the floor and the baseline it is compared with', () => {
@@ -20,6 +20,8 @@ describe('selectScenarios', () => {
     expect(names('concurrency')).toEqual(['direct', 'proxied-c64', 'proxied-c256', 'proxied-c1024'])
     expect(names('http2')).toEqual(['direct', 'tls', 'h2', 'tls-h2-port'])
     expect(names('compression')).toEqual(['direct', 'proxied-4k', 'compressed', 'compressed-hit'])
+    // The required work's servers, each beside its floor, which its ratio is taken against.
+    expect(names('proxied,cache-hit,required')).toEqual(['direct', 'floor-proxy', 'required-proxy', 'proxied', 'floor-hit', 'required-hit', 'cache-hit'])
   })
 
   test('an unknown name is refused', () => {

@@ -32,7 +32,7 @@ export interface Scenario {
   /** The scenario this one's "vs direct" ratios are taken against; default `direct`. */
   baseline?: string
   /** Against the bench's own leanest Bun server (bench/floor/) instead of the gateway: a baseline, like direct. */
-  floorServer?: 'proxy' | 'hit'
+  floorServer?: 'proxy' | 'hit' | 'required-proxy' | 'required-hit'
   /** The floor scenario this one's "vs floor" ratios are taken against. */
   floor?: 'floor-proxy' | 'floor-hit'
   /** Against a second gateway, the same config but without the node's shared cache tier (cache.shared.enabled: false). */
@@ -40,7 +40,7 @@ export interface Scenario {
   /** Against a gateway of its own, started for it with `count` routes (one per host when `host`; with header-matcher twins when `matchers`), its boot timed. */
   routes?: { count: number; host?: boolean; matchers?: boolean }
   /** Run only when asked for, by its name or its group's (`--scenario routes`): not in a default or --quick run. */
-  group?: 'routes' | 'concurrency' | 'http2' | 'compression'
+  group?: 'routes' | 'concurrency' | 'http2' | 'compression' | 'required'
   describe: string
 }
 
@@ -67,8 +67,24 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'direct', direct: true, path: '/small', describe: 'small GET on the upstream directly (baseline)' },
   { name: 'health', path: '/health', describe: "the gateway's own /health" },
   { name: 'floor-proxy', floorServer: 'proxy', path: '/small', describe: 'small GET through the leanest Bun proxy (bench/floor/proxy.ts): the floor for proxied' },
+  {
+    name: 'required-proxy',
+    floorServer: 'required-proxy',
+    path: '/api/small',
+    floor: 'floor-proxy',
+    group: 'required',
+    describe: "small GET through the floor proxy with the gateway's required work hand-written (bench/floor/required-proxy.ts): the least a Bun gateway doing it costs",
+  },
   { name: 'proxied', path: '/api/small', floor: 'floor-proxy', describe: 'small GET proxied' },
   { name: 'floor-hit', floorServer: 'hit', path: '/cached/small', describe: 'small GET from the leanest Bun cache hit (bench/floor/hit.ts): the floor for cache-hit' },
+  {
+    name: 'required-hit',
+    floorServer: 'required-hit',
+    path: '/cached/small',
+    floor: 'floor-hit',
+    group: 'required',
+    describe: "small GET from the floor cache hit with the gateway's required work hand-written (bench/floor/required-hit.ts): the least a Bun cache hit doing it costs",
+  },
   { name: 'cache-hit', path: '/cached/small', warm: true, floor: 'floor-hit', describe: 'small GET answered from the cache' },
   { name: 'cache-miss-local', path: '/cached/miss', unique: true, localCacheOnly: true, describe: 'unique URLs through the cache, no shared tier (each worker its own store)' },
   { name: 'cache-miss', path: '/cached/miss', unique: true, baseline: 'cache-miss-local', describe: 'unique URLs through the cache and the shared tier (every request a miss, stored in both)' },
@@ -137,7 +153,7 @@ export const SCENARIOS: readonly Scenario[] = [
  */
 export function selectScenarios(names: string | undefined): Scenario[] {
   const wanted = names ? names.split(',').map((n) => n.trim()).filter(Boolean) : SCENARIOS.filter((s) => !s.group).map((s) => s.name)
-  const known = [...SCENARIOS.map((s) => s.name), 'routes', 'concurrency', 'http2', 'compression']
+  const known = [...SCENARIOS.map((s) => s.name), 'routes', 'concurrency', 'http2', 'compression', 'required']
   const unknown = wanted.filter((n) => !known.includes(n))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}`)
   const chosen = SCENARIOS.filter((s) => wanted.includes(s.name) || (s.group !== undefined && wanted.includes(s.group)))

@@ -3,6 +3,7 @@ import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { waitFor } from '../../../test/fixtures/process.ts'
 import { createExclusive } from '../../files/private.ts'
 import { openFillBoard } from './fill-board.ts'
 import { NO_DIRECTIVES } from './directives.ts'
@@ -107,10 +108,6 @@ describe('the shared store', () => {
     db.close()
     return used
   }
-  /** Resolves once `done()` holds; fails after 4 s (the touches are written every second). */
-  const until = async (done: () => boolean) => {
-    for (const deadline = Date.now() + 4000; !done(); await Bun.sleep(20)) if (Date.now() > deadline) throw new Error('timed out')
-  }
 
   test('a hit is recorded for eviction order only when the recorded use is over a minute old', async () => {
     const path = preparedPath()
@@ -126,7 +123,8 @@ describe('the shared store', () => {
     clock.now += 30_000
     for (const e of [old, recent]) expect(store.lookup(e.primary, fields(new Headers()))).toBeDefined()
     // Both hits are flushed in one transaction: once the old one's is written, the recent one's was not.
-    await until(() => usedOf(path, [old.key])[0] === 1_061_000)
+    // The touches are written every second.
+    await waitFor(() => usedOf(path, [old.key])[0] === 1_061_000, 4000, 'the old hit recorded')
     expect(usedOf(path, [recent.key])).toEqual([1_031_000])
   })
 
@@ -141,7 +139,7 @@ describe('the shared store', () => {
     clock.now += 61_000
     for (const e of entries) expect(store.lookup(e.primary, fields(new Headers()))).toBeDefined()
     const keys = entries.map((e) => e.key)
-    await until(() => usedOf(path, keys).every((used) => used === 1_061_000))
+    await waitFor(() => usedOf(path, keys).every((used) => used === 1_061_000), 4000, 'every hit recorded')
   })
 
   test('a body that does not match its recorded length is a miss, never served short', async () => {
@@ -199,8 +197,7 @@ describe('the shared store', () => {
     expect(reader.locked(held.primary)).toBe(true)
     other.exec('COMMIT')
     other.close()
-    const deadline = performance.now() + 5000
-    while (reader.lookup(held.primary, fields(new Headers())) === undefined && performance.now() < deadline) await Bun.sleep(1)
+    await waitFor(() => reader.lookup(held.primary, fields(new Headers())) !== undefined, 5000, 'the entry committed')
     expect(reader.lookup(held.primary, fields(new Headers()))?.body.byteLength).toBe(100)
     expect(reader.locked(held.primary)).toBe(false)
     expect(errors).toEqual([])

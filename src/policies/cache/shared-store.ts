@@ -112,8 +112,8 @@ function initialise(db: Database): void {
   db.query("INSERT OR REPLACE INTO meta VALUES ('version', ?)").run(String(SCHEMA_VERSION))
 }
 
-/** SQLITE_BUSY and its extended codes: another connection holds the lock. */
-const isBusy = (err: unknown): boolean => String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY')
+/** SQLITE_BUSY and its extended codes (busy_snapshot, ...): another connection holds the lock. */
+const isBusy = (err: unknown): boolean => errorKind(err).startsWith('busy')
 
 function removeFiles(path: string): void {
   for (const suffix of ['', ...SHARED_CACHE_COMPANIONS]) rmSync(path + suffix, { force: true })

@@ -16,7 +16,7 @@ import { measureCpu } from './cpu.ts'
 import { startNginx, type RunningNginx } from './nginx.ts'
 import { svgChart, table, type BenchReport, type ScenarioResult } from './report.ts'
 import { sampleRss } from './rss.ts'
-import { gatewayConfig, routesTable, selectScenarios, type Scenario } from './scenarios.ts'
+import { gatewayConfig, loadRounds, routesTable, selectScenarios, type Scenario } from './scenarios.ts'
 import { evaluate, type Thresholds } from './thresholds.ts'
 import { startListening as listening } from './listening.ts'
 import { readFileSync } from 'node:fs'
@@ -267,30 +267,42 @@ async function main(): Promise<void> {
   for (const s of scenarios.filter((x) => !x.direct && !x.routes)) await load(serverOf(s).port, serverOf(s).pid, s, warmup)
   if (nginx) for (const s of scenarios.filter(withNginx)) await load(nginxPort(s), nginx.pid, s, warmup)
 
-  const results: ScenarioResult[] = []
+  // Results by scenario, reported in the scenarios' order (a floor is measured with its gateway scenario).
+  const measured = new Map<string, ScenarioResult>()
   const routed = scenarios.filter((s) => s.routes)
   for (const [i, s] of scenarios.entries()) {
     if (s.routes) {
-      if (s === routed[0]) results.push(...(await measureRoutes(routed, i)))
+      if (s === routed[0]) for (const r of await measureRoutes(routed, i)) measured.set(r.name, r)
       continue
     }
+    if (measured.has(s.name)) continue
     const seconds = Math.max(1, Math.round(durationSeconds * (s.durationShare ?? 1)))
-    const rounds = withNginx(s) && !quick ? 2 : 1
-    progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${withNginx(s) ? `${rounds > 1 ? ' ×2' : ''}, alternating with nginx` : ''})`)
     if (s.direct || s.floorServer) {
-      results.push({ name: s.name, describe: s.describe, gateway: await load(serverOf(s).port, serverOf(s).pid, s, seconds) })
+      progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s)`)
+      measured.set(s.name, { name: s.name, describe: s.describe, gateway: await load(serverOf(s).port, serverOf(s).pid, s, seconds) })
       continue
     }
+    // The floor this scenario is compared with, and the required work over that floor, when
+    // selected: loaded in the same rounds as the gateway (and nginx), so the ratios are side by side.
+    const rounds = loadRounds(s, scenarios, withNginx(s), quick, new Set(measured.keys()))
+    const floors = rounds[0]!.flatMap((name) => scenarios.find((x) => x.name === name && x.floorServer) ?? [])
+    const others = rounds[0]!.slice(1)
+    progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${rounds.length > 1 ? ' ×2' : ''}${others.length ? `, alternating with ${others.join(', ')}` : ''})`)
     const server = serverOf(s)
     const ours: LoadResult[] = []
     const theirs: LoadResult[] = []
+    const floorLoads = floors.map(() => [] as LoadResult[])
     let rss: Record<string, number> = {}
-    for (let round = 0; round < rounds; round++) {
-      // Alternate the order each round so drift on a shared machine cancels out.
-      const order: ('gateway' | 'nginx')[] = round % 2 === 0 ? ['gateway', 'nginx'] : ['nginx', 'gateway']
+    for (const order of rounds) {
       for (const target of order) {
         if (target === 'nginx') {
-          if (withNginx(s)) theirs.push(await load(nginxPort(s), nginx!.pid, s, seconds))
+          theirs.push(await load(nginxPort(s), nginx!.pid, s, seconds))
+          continue
+        }
+        if (target !== 'gateway') {
+          const j = floors.findIndex((f) => f.name === target)
+          const floor = floors[j]!
+          floorLoads[j]!.push(await load(serverOf(floor).port, serverOf(floor).pid, floor, seconds))
           continue
         }
         const sampler = sampleRss(() => workerPids(server.output()))
@@ -298,9 +310,11 @@ async function main(): Promise<void> {
         rss = sampler.stop()
       }
     }
-    results.push({ name: s.name, describe: s.describe, gateway: merge(ours), nginx: theirs.length ? merge(theirs) : undefined, rssMbByWorker: rss })
+    for (const [j, floor] of floors.entries()) measured.set(floor.name, { name: floor.name, describe: floor.describe, gateway: merge(floorLoads[j]!) })
+    measured.set(s.name, { name: s.name, describe: s.describe, gateway: merge(ours), nginx: theirs.length ? merge(theirs) : undefined, rssMbByWorker: rss })
   }
   progress('')
+  const results = scenarios.flatMap((s) => measured.get(s.name) ?? [])
 
   for (const r of results) {
     const baseline = scenarios.find((s) => s.name === r.name)?.baseline ?? 'direct'

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { routesTable, selectScenarios } from './scenarios.ts'
+import { loadRounds, routesTable, selectScenarios } from './scenarios.ts'
 
 const names = (selection: string | undefined) => selectScenarios(selection).map((s) => s.name)
 
@@ -34,5 +34,28 @@ describe('selectScenarios', () => {
     expect(routesTable(10_000)[5000]!.path).toBe('/svc5000')
     const [host] = selectScenarios('routes-1000-host').filter((s) => s.name === 'routes-1000-host')
     expect(routesTable(1_000, true).find((r) => r.host === host!.headers!.Host)?.path).toBe('/api')
+  })
+})
+
+describe('loadRounds', () => {
+  const selected = selectScenarios('proxied,cache-hit,required')
+  const scenario = (name: string) => selected.find((s) => s.name === name)!
+
+  test('a scenario is loaded in the same rounds as its floor and the required rung, the second round reversed', () => {
+    expect(loadRounds(scenario('proxied'), selected, true, false)).toEqual([
+      ['gateway', 'nginx', 'floor-proxy', 'required-proxy'],
+      ['required-proxy', 'floor-proxy', 'nginx', 'gateway'],
+    ])
+    expect(loadRounds(scenario('cache-hit'), selected, false, false)).toEqual([
+      ['gateway', 'floor-hit', 'required-hit'],
+      ['required-hit', 'floor-hit', 'gateway'],
+    ])
+  })
+
+  test('one round when quick, or when nothing is loaded beside the gateway; a floor measured already is not loaded again', () => {
+    expect(loadRounds(scenario('proxied'), selected, true, true)).toEqual([['gateway', 'nginx', 'floor-proxy', 'required-proxy']])
+    const health = selectScenarios('health').find((s) => s.name === 'health')!
+    expect(loadRounds(health, selected, false, false)).toEqual([['gateway']])
+    expect(loadRounds(scenario('proxied'), selected, false, false, new Set(['floor-proxy', 'required-proxy']))).toEqual([['gateway']])
   })
 })

@@ -61,8 +61,8 @@ const JWT_SIGNED = `${base64url('{"alg":"HS256","typ":"JWT"}')}.${base64url('{"s
 const GZIP = { 'Accept-Encoding': 'gzip' }
 const BENCH_JWT = `${JWT_SIGNED}.${new Bun.CryptoHasher('sha256', BENCH_JWT_SECRET).update(JWT_SIGNED).digest('base64url')}`
 
-// A floor is listed just before the scenario it is the floor of: measured side by side in time,
-// the two see the same neighbours on a shared machine.
+// A floor is listed just before the scenario it is the floor of, and is loaded in that
+// scenario's rounds (run.ts): side by side in time, the two see the same neighbours.
 export const SCENARIOS: readonly Scenario[] = [
   { name: 'direct', direct: true, path: '/small', describe: 'small GET on the upstream directly (baseline)' },
   { name: 'health', path: '/health', describe: "the gateway's own /health" },
@@ -163,6 +163,18 @@ export function selectScenarios(names: string | undefined): Scenario[] {
 }
 
 /** The route table of a routes scenario: `count` prefix routes /svcN, or `count` hosts svcN.bench.test at /api. */
+/**
+ * The rounds `s` is loaded in (run.ts): each round the gateway, then nginx when it serves `s`,
+ * then the floor `s` is compared with and the required rung over that floor, when selected and
+ * not measured yet; the next round in reverse, so drift on a shared machine weighs on each alike.
+ * One round with `quick`, or when nothing is loaded beside the gateway.
+ */
+export function loadRounds(s: Scenario, selected: readonly Scenario[], nginx: boolean, quick: boolean, measured: ReadonlySet<string> = new Set()): string[][] {
+  const floors = s.floor === undefined ? [] : selected.filter((x) => x.floorServer && (x.name === s.floor || x.floor === s.floor) && !measured.has(x.name))
+  const order = ['gateway', ...(nginx ? ['nginx'] : []), ...floors.map((f) => f.name)]
+  return order.length > 1 && !quick ? [order, [...order].reverse()] : [order]
+}
+
 export function routesTable(count: number, host = false, matchers = false): Record<string, unknown>[] {
   const routes: Record<string, unknown>[] = Array.from({ length: count }, (_, i) =>
     host

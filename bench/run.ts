@@ -212,31 +212,33 @@ async function main(): Promise<void> {
   }
 
   /**
-   * The routes scenarios, together: a gateway each, booted one at a time (each boot timed
-   * alone), then loaded in two rounds, the second in reverse order, so drift on a shared
-   * machine weighs on each alike (they are compared with routes-1, not with nginx).
+   * The routes scenarios, together: two gateways each, booted one at a time (each boot timed
+   * alone; a table's boot is its slower one) and warmed, then loaded in two rounds, the second
+   * in reverse order and on each table's second gateway, so drift on a shared machine weighs on
+   * each alike and no table's reading rests on one process's JIT, which can land slow for the
+   * life of the process (docs/performance-optimization.md). They are compared with routes-1, not nginx.
    */
   const measureRoutes = async (group: Scenario[], first: number): Promise<ScenarioResult[]> => {
     const step = (j: number, text: string) => progress(`[${first + j + 1}/${scenarios.length}] ${group[j]!.name}: ${text}`)
-    const started: { server: Server; bootMs: number }[] = []
+    const started: { server: Server; bootMs: number }[][] = []
     for (const [j, s] of group.entries()) {
-      step(j, `starting a gateway with ${s.routes!.count} routes`)
-      started.push(await startRoutesGateway(upstream.port, s.routes!))
+      step(j, `starting two gateways with ${s.routes!.count} routes`)
+      started.push([await startRoutesGateway(upstream.port, s.routes!), await startRoutesGateway(upstream.port, s.routes!)])
     }
-    for (const [j, s] of group.entries()) await load(started[j]!.server.port, started[j]!.server.pid, s, 1)
+    for (const [j, s] of group.entries()) for (const { server } of started[j]!) await load(server.port, server.pid, s, warmup)
     const seconds = durationSeconds
     const runs = group.map(() => ({ loads: [] as LoadResult[], rss: {} as Record<string, number> }))
-    for (const order of [[...group.keys()], [...group.keys()].reverse()]) {
+    for (const [round, order] of [[...group.keys()], [...group.keys()].reverse()].entries()) {
       for (const j of order) {
-        const { server } = started[j]!
-        step(j, `${group[j]!.describe} (${seconds}s ×2, alternating with the other route tables)`)
+        const { server } = started[j]![round]!
+        step(j, `${group[j]!.describe} (${seconds}s ×2, two gateways, alternating with the other route tables)`)
         const sampler = sampleRss(() => workerPids(server.output()))
         runs[j]!.loads.push(await load(server.port, server.pid, group[j]!, seconds))
         for (const [pid, mb] of Object.entries(sampler.stop())) runs[j]!.rss[pid] = Math.max(runs[j]!.rss[pid] ?? 0, mb)
       }
     }
-    for (const { server } of started) await stop(server)
-    return group.map((s, j) => ({ name: s.name, describe: s.describe, gateway: merge(runs[j]!.loads), rssMbByWorker: runs[j]!.rss, bootMs: started[j]!.bootMs }))
+    for (const pair of started) for (const { server } of pair) await stop(server)
+    return group.map((s, j) => ({ name: s.name, describe: s.describe, gateway: merge(runs[j]!.loads), rssMbByWorker: runs[j]!.rss, bootMs: Math.max(...started[j]!.map((g) => g.bootMs)) }))
   }
 
   /** The server a scenario loads (the routes scenarios' are their own, see measureRoutes). */

@@ -16,7 +16,7 @@ import { measureCpu } from './cpu.ts'
 import { startNginx, type RunningNginx } from './nginx.ts'
 import { svgChart, table, type BenchReport, type ScenarioResult } from './report.ts'
 import { sampleRss } from './rss.ts'
-import { gatewayConfig, loadRounds, routesTable, selectScenarios, type Scenario } from './scenarios.ts'
+import { companionFloors, gatewayConfig, loadRounds, routesTable, selectScenarios, type Scenario } from './scenarios.ts'
 import { evaluate, type Thresholds } from './thresholds.ts'
 import { startListening as listening } from './listening.ts'
 import { readFileSync } from 'node:fs'
@@ -272,12 +272,14 @@ async function main(): Promise<void> {
   // Results by scenario, reported in the scenarios' order (a floor is measured with its gateway scenario).
   const measured = new Map<string, ScenarioResult>()
   const routed = scenarios.filter((s) => s.routes)
+  // Floors listed before their scenario wait for it: they are loaded in its rounds.
+  const loadedWithTheirs = new Set(scenarios.flatMap((s) => companionFloors(s, scenarios).map((f) => f.name)))
   for (const [i, s] of scenarios.entries()) {
     if (s.routes) {
       if (s === routed[0]) for (const r of await measureRoutes(routed, i)) measured.set(r.name, r)
       continue
     }
-    if (measured.has(s.name)) continue
+    if (measured.has(s.name) || loadedWithTheirs.has(s.name)) continue
     const seconds = Math.max(1, Math.round(durationSeconds * (s.durationShare ?? 1)))
     if (s.direct || s.floorServer) {
       progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s)`)

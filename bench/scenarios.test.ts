@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { loadRounds, routesTable, selectScenarios } from './scenarios.ts'
+import { companionFloors, loadRounds, routesTable, selectScenarios } from './scenarios.ts'
 
 const names = (selection: string | undefined) => selectScenarios(selection).map((s) => s.name)
 
@@ -50,6 +50,12 @@ describe('loadRounds', () => {
       ['gateway', 'floor-hit', 'required-hit'],
       ['required-hit', 'floor-hit', 'gateway'],
     ])
+  })
+
+  test("a floor waits for its scenario: it and the required rung are that scenario's companions, and a floor has none", () => {
+    expect(companionFloors(scenario('proxied'), selected).map((s) => s.name)).toEqual(['floor-proxy', 'required-proxy'])
+    expect(companionFloors(scenario('floor-proxy'), selected)).toEqual([])
+    expect(companionFloors(scenario('required-proxy'), selected)).toEqual([])
   })
 
   test('one round when quick, or when nothing is loaded beside the gateway; a floor measured already is not loaded again', () => {

@@ -163,6 +163,12 @@ export function selectScenarios(names: string | undefined): Scenario[] {
 }
 
 /** The route table of a routes scenario: `count` prefix routes /svcN, or `count` hosts svcN.bench.test at /api. */
+/** The selected floor `s` is compared with and the required rung over it (a floor itself has none): loaded in `s`'s rounds. */
+export function companionFloors(s: Scenario, selected: readonly Scenario[]): Scenario[] {
+  if (s.floorServer || s.floor === undefined) return []
+  return selected.filter((x) => x.floorServer && (x.name === s.floor || x.floor === s.floor))
+}
+
 /**
  * The rounds `s` is loaded in (run.ts): each round the gateway, then nginx when it serves `s`,
  * then the floor `s` is compared with and the required rung over that floor, when selected and
@@ -170,7 +176,7 @@ export function selectScenarios(names: string | undefined): Scenario[] {
  * One round with `quick`, or when nothing is loaded beside the gateway.
  */
 export function loadRounds(s: Scenario, selected: readonly Scenario[], nginx: boolean, quick: boolean, measured: ReadonlySet<string> = new Set()): string[][] {
-  const floors = s.floor === undefined ? [] : selected.filter((x) => x.floorServer && (x.name === s.floor || x.floor === s.floor) && !measured.has(x.name))
+  const floors = companionFloors(s, selected).filter((x) => !measured.has(x.name))
   const order = ['gateway', ...(nginx ? ['nginx'] : []), ...floors.map((f) => f.name)]
   return order.length > 1 && !quick ? [order, [...order].reverse()] : [order]
 }

@@ -162,7 +162,6 @@ export function selectScenarios(names: string | undefined): Scenario[] {
   return SCENARIOS.filter((s) => baselines.has(s.name) || chosen.includes(s))
 }
 
-/** The route table of a routes scenario: `count` prefix routes /svcN, or `count` hosts svcN.bench.test at /api. */
 /** The selected floor `s` is compared with and the required rung over it (a floor itself has none): loaded in `s`'s rounds. */
 export function companionFloors(s: Scenario, selected: readonly Scenario[]): Scenario[] {
   if (s.floorServer || s.floor === undefined) return []
@@ -181,6 +180,7 @@ export function loadRounds(s: Scenario, selected: readonly Scenario[], nginx: bo
   return order.length > 1 && !quick ? [order, [...order].reverse()] : [order]
 }
 
+/** The route table of a routes scenario: `count` prefix routes /svcN, or `count` hosts svcN.bench.test at /api. */
 export function routesTable(count: number, host = false, matchers = false): Record<string, unknown>[] {
   const routes: Record<string, unknown>[] = Array.from({ length: count }, (_, i) =>
     host

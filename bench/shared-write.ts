@@ -3,8 +3,10 @@
  * process: the real store (src/policies/cache/shared-store.ts) given `--batch` new entries
  * each turn of the event loop, which its commit then writes in one transaction, as a worker
  * under unique-URL misses does (~15 a commit on 2 workers in `bun run bench --scenario
- * cache-miss`). `--writers 2` runs two processes on one file, as two workers do. Each writer
- * reports the CPU of its own process per entry: the head's JSON, the inserts, the commits.
+ * cache-miss`). `--writers 2` runs two processes on one file, as two workers do: then a
+ * commit that finds the lock taken tries again later with what queued meanwhile, so commits
+ * hold more than `--batch`. Each writer reports the CPU of its own process per entry: the
+ * head's JSON, the inserts, the commits.
  *
  *   bun bench/shared-write.ts [--entries 60000] [--batch 15] [--writers 1] [--prefill 100000]
  */

@@ -1,7 +1,7 @@
 /**
  * Liveness on the public port, for load-balancer checks; answered by the gateway itself. The
  * health route's chain answers every request to the path; `healthProbe` answers the probes
- * themselves (a plain GET or HEAD of exactly the path) before Hono's dispatch, the Exchange and
+ * themselves (a plain GET or HEAD of exactly the path) before the route table, the Exchange and
  * the chain, with the same answer: a probe every second per balancer should cost what Bun.serve does.
  */
 import type { Handler } from '../kernel/stage.ts'

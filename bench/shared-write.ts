@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createExclusive, makePrivateDir } from '../src/files/private.ts'
 import { parseCacheControl } from '../src/policies/cache/directives.ts'
+import { primaryKey } from '../src/policies/cache/key.ts'
 import { openSharedStore, prepareSharedCache } from '../src/policies/cache/shared-store.ts'
 import { entrySize, type CacheEntry } from '../src/policies/cache/store.ts'
 
@@ -38,7 +39,7 @@ const DIRECTIVES = parseCacheControl('public, max-age=600')
 
 /** An entry as the response cache makes one for the bench's /cached answers. */
 function entry(path: string): CacheEntry {
-  const primary = `http\u0000127.0.0.1:8080\u0000${path}`
+  const primary = primaryKey('http', '127.0.0.1:8080', path, '')
   const headers = new Headers({ 'content-type': 'application/json', 'cache-control': 'public, max-age=600', date: new Date().toUTCString(), 'content-length': '52' })
   const now = Date.now()
   return { primary, key: primary, status: 200, headers, body: BODY, directives: DIRECTIVES, lifetime: 600, clock: { requestTime: now, responseTime: now, dateValue: now, ageValue: 0 }, varyNames: [], size: entrySize(primary, headers, BODY) }

@@ -289,13 +289,13 @@ async function main(): Promise<void> {
     // The floor this scenario is compared with, and the required work over that floor, when
     // selected: loaded in the same rounds as the gateway (and nginx), so the ratios are side by side.
     const rounds = loadRounds(s, scenarios, withNginx(s), quick, new Set(measured.keys()))
-    const floors = rounds[0]!.flatMap((name) => scenarios.find((x) => x.name === name && x.floorServer) ?? [])
+    // Each floor loaded beside the gateway, by name, with its loads.
+    const floors = new Map(rounds[0]!.flatMap((name) => scenarios.filter((x) => x.name === name && x.floorServer).map((floor) => [name, { floor, loads: [] as LoadResult[] }] as const)))
     const others = rounds[0]!.slice(1)
     progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${rounds.length > 1 ? ' ×2' : ''}${others.length ? `, alternating with ${others.join(', ')}` : ''})`)
     const server = serverOf(s)
     const ours: LoadResult[] = []
     const theirs: LoadResult[] = []
-    const floorLoads = floors.map(() => [] as LoadResult[])
     let rss: Record<string, number> = {}
     for (const order of rounds) {
       for (const target of order) {
@@ -304,9 +304,8 @@ async function main(): Promise<void> {
           continue
         }
         if (target !== 'gateway') {
-          const j = floors.findIndex((f) => f.name === target)
-          const floor = floors[j]!
-          floorLoads[j]!.push(await load(serverOf(floor).port, serverOf(floor).pid, floor, seconds))
+          const { floor, loads } = floors.get(target)!
+          loads.push(await load(serverOf(floor).port, serverOf(floor).pid, floor, seconds))
           continue
         }
         const sampler = sampleRss(() => workerPids(server.output()))
@@ -314,7 +313,7 @@ async function main(): Promise<void> {
         rss = sampler.stop()
       }
     }
-    for (const [j, floor] of floors.entries()) measured.set(floor.name, { name: floor.name, describe: floor.describe, gateway: merge(floorLoads[j]!) })
+    for (const { floor, loads } of floors.values()) measured.set(floor.name, { name: floor.name, describe: floor.describe, gateway: merge(loads) })
     measured.set(s.name, { name: s.name, describe: s.describe, gateway: merge(ours), nginx: theirs.length ? merge(theirs) : undefined, rssMbByWorker: rss })
   }
   progress('')

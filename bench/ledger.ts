@@ -65,13 +65,13 @@ const upstreams: UpstreamRegistry = { get: () => upstream, all: () => [upstream]
 const store = createCacheStore(config.cache)
 const cache = createResponseCache({ store, targets: config.cache.targets, maxObjectBytes: config.cache.maxObjectBytes, implicitVary: [] })
 const app = createApp({ config, upstreams, log, cache, metrics })
-// The same app with the node's shared tier under its cache (a private SQLite file, as the primary makes it).
+// The same app with the node's shared tier under its cache (a private file, as the primary makes it).
 const sharedDir = makePrivateDir(tmpdir(), 'ledger-')
-const sharedPath = join(sharedDir, 'cache.sqlite')
+const sharedPath = join(sharedDir, 'cache.ring')
 createExclusive(sharedPath)
-prepareSharedCache(sharedPath).db.close()
+prepareSharedCache(sharedPath, config.cache.shared.maxBytes)
 process.on('exit', () => rmSync(sharedDir, { recursive: true, force: true }))
-const shared = openSharedStore({ path: sharedPath, maxBytes: config.cache.shared.maxBytes, maxObjectBytes: config.cache.maxObjectBytes })
+const shared = openSharedStore({ path: sharedPath, maxObjectBytes: config.cache.maxObjectBytes })
 const sharedCache = createResponseCache({ store: createCacheStore(config.cache), shared, targets: config.cache.targets, maxObjectBytes: config.cache.maxObjectBytes, implicitVary: [] })
 const sharedApp = createApp({ config, upstreams, log, cache: sharedCache, metrics })
 // Tracing, unsampled and sampled, with the default batches exported over OTLP/HTTP to

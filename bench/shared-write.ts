@@ -1,12 +1,10 @@
 /**
  * `bun bench/shared-write.ts`: what the shared cache tier's write of one entry costs, in
  * process: the real store (src/policies/cache/shared-store.ts) given `--batch` new entries
- * each turn of the event loop, which its commit then writes in one transaction, as a worker
- * under unique-URL misses does (~15 a commit on 2 workers in `bun run bench --scenario
- * cache-miss`). `--writers 2` runs two processes on one file, as two workers do: then a
- * commit that finds the lock taken tries again later with what queued meanwhile, so commits
- * hold more than `--batch`. Each writer reports the CPU of its own process per entry: the
- * head's JSON, the inserts, the commits.
+ * each turn of the event loop, as a worker under unique-URL misses is (~15 a turn on 2
+ * workers in `bun run bench --scenario cache-miss`). `--writers 2` runs two processes on one
+ * file, as two workers do, taking its write lock in turn. Each writer reports the CPU of its
+ * own process per entry: the head's JSON, the copy into the ring, the index.
  *
  *   bun bench/shared-write.ts [--entries 60000] [--batch 15] [--writers 1] [--prefill 100000]
  */
@@ -49,7 +47,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** A writer: `count` new entries, `batch` a turn; the CPU of this process per entry, in µs. */
 async function write(path: string, name: string, count: number, batch: number): Promise<number> {
-  const store = openSharedStore({ path, maxBytes: 1 << 30, maxObjectBytes: 1 << 20 })
+  const store = openSharedStore({ path, maxObjectBytes: 1 << 20 })
   // Made before the clock starts: the entries' own making is the response cache's, not the tier's.
   const entries = Array.from({ length: count }, (_, i) => entry(`/cached/${name}-${i}-${Math.random().toString(36).slice(2)}`))
   const before = process.cpuUsage()
@@ -69,11 +67,11 @@ if (values.path !== undefined) {
 }
 
 const dir = makePrivateDir(tmpdir(), 'shared-write-')
-const path = join(dir, 'cache.sqlite')
+const path = join(dir, 'cache.ring')
 try {
   createExclusive(path)
-  prepareSharedCache(path).db.close()
-  // A tier that holds something already: the key index is deeper than one page.
+  prepareSharedCache(path, 1 << 30)
+  // A tier that holds something already: its index is not empty.
   if (Number(values.prefill) > 0) await write(path, 'prefill', Number(values.prefill), 1000)
   const writers = Array.from({ length: Number(values.writers) }, (_, w) =>
     Bun.spawn([process.execPath, import.meta.path, '--path', path, '--name', `w${w}`, '--entries', String(ENTRIES), '--batch', String(BATCH)], { stdout: 'pipe', stderr: 'inherit' })

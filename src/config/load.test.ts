@@ -86,6 +86,7 @@ describe('validateConfig', () => {
     [{ routes: [{ path: '/a', upstream: 'u', methods: ['TRACE'] }] }, 'routes[0].methods[0]: expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", got "TRACE"'],
     [{ routes: [{ path: '/a', upstream: 'u', host: 'a.example:80' }] }, 'routes[0].host: must be a host name without port'],
     [{ routes: [{ path: '/a', upstream: 'u', cache: { enabled: 'yes' } }] }, 'routes[0].cache.enabled: expected true or false, got "yes" (a string)'],
+    [{ cache: { shared: { maxBytes: 4 * 1024 ** 3 } } }, 'cache.shared.maxBytes:'],
   ])('%j → %s', (raw, message) => {
     const errors = errorsOf({ upstreams: { u: { targets: ['http://h'] } }, ...raw })
     expect(errors.some((e) => e.startsWith(message))).toBe(true)

@@ -7,12 +7,11 @@
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, type Stats } from 'node:fs'
 import { dirname, join } from 'node:path'
 
-/** The files SQLite keeps beside a database in WAL mode, private like it. */
-export const SQLITE_COMPANIONS = ['-wal', '-shm'] as const
-/** The shared cache's fill board (policies/cache/fill-board.ts), a memory map beside its database. */
-export const FILL_BOARD_SUFFIX = '-fill'
-/** Every file beside the node's shared cache database, private like it. */
-export const SHARED_CACHE_COMPANIONS = [...SQLITE_COMPANIONS, FILL_BOARD_SUFFIX] as const
+/**
+ * The files an older gateway kept beside the node's shared cache file (SQLite's -wal and -shm,
+ * and the fill board): checked as private like it, and removed when the file is prepared.
+ */
+export const SHARED_CACHE_COMPANIONS = ['-wal', '-shm', '-fill'] as const
 
 const uid = () => process.getuid?.() ?? 0
 const ourGroups = () => new Set([process.getegid?.() ?? 0, ...(process.getgroups?.() ?? [])])

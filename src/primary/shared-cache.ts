@@ -1,6 +1,6 @@
 /**
- * The node's shared cache tier, as the primary holds it: it prepares the database before any
- * worker starts (a missing or corrupt file is logged and made anew), applies admin purges and
+ * The node's shared cache tier, as the primary holds it: it prepares the file before any
+ * worker starts (a missing file, or one of another layout or size, is logged and made anew), applies admin purges and
  * other replicas' invalidations to it once, reports its size, and removes a default-path file
  * at shutdown. Workers read and write it themselves (policies/cache/shared-store.ts).
  */
@@ -27,38 +27,40 @@ export function sharedCacheEnabled(config: GatewayConfig, workers: number): bool
   return config.routes.some((r) => r.cache.enabled) && (config.cache.shared.enabled ?? workers > 1)
 }
 
-/** Default locations are `<TMPDIR>/bun-gateway-<primary pid>-<random>/cache.sqlite`. */
+/** The tier's size is counted at most this often. */
+const STATS_MS = 1000
+
+/** Default locations are `<TMPDIR>/bun-gateway-<primary pid>-<random>/cache.ring`. */
 const DEFAULT_PREFIX = 'bun-gateway-'
 
 /**
- * The database file, made private before anything opens it: the configured path checked
+ * The tier's file, made private before anything opens it: the configured path checked
  * again (load checked it) and narrowed to 0600, or by default a new mkdtemp directory (0700)
  * holding a file created exclusively (0600). A predictable name in a world-writable directory
- * would let a local user plant a database the gateway then serves from.
+ * would let a local user plant a file the gateway then serves from.
  */
-function privateDatabase(configured: string | undefined, log: Logger): string {
+function privateFile(configured: string | undefined, log: Logger): string {
   if (configured !== undefined) {
     preparePrivateFile(configured, SHARED_CACHE_COMPANIONS)
     return configured
   }
   const removed = sweepLeftovers(tmpdir(), DEFAULT_PREFIX)
   if (removed.length > 0) log.info('shared_cache_swept', { removed: removed.length })
-  const path = join(makePrivateDir(tmpdir(), `${DEFAULT_PREFIX}${process.pid}-`), 'cache.sqlite')
+  const path = join(makePrivateDir(tmpdir(), `${DEFAULT_PREFIX}${process.pid}-`), 'cache.ring')
   createExclusive(path)
   return path
 }
 
 export function startSharedCache(config: GatewayConfig, log: Logger): SharedCache | undefined {
   const configured = config.cache.shared.path
-  // The default directory is ours alone: removed whole (database, -wal, -shm and -fill) when done.
+  // The default directory is ours alone: removed whole when done.
   const removeDefault = (path: string | undefined) => {
     if (configured === undefined && path !== undefined) rmSync(dirname(path), { recursive: true, force: true })
   }
   let path: string | undefined
   try {
-    path = privateDatabase(configured, log)
-    const prepared = prepareSharedCache(path)
-    prepared.db.close()
+    path = privateFile(configured, log)
+    const prepared = prepareSharedCache(path, config.cache.shared.maxBytes)
     const fields = { path, reason: prepared.reason }
     if (prepared.outcome === 'recreated') log.warn('shared_cache_recreated', fields)
     else log.info(prepared.outcome === 'created' ? 'shared_cache_created' : 'shared_cache_opened', fields)
@@ -73,13 +75,19 @@ export function startSharedCache(config: GatewayConfig, log: Logger): SharedCach
     removeDefault(path)
     return undefined
   }
+  // A count scans the index (~2 ms per 100,000 entries): one scan serves a scrape's two gauges.
+  let counted = { at: -Infinity, stats: { entries: 0, bytes: 0 } }
   return {
     path,
     purge: (selector) => purge(store, selector),
     invalidate(primaryKeys) {
-      for (const key of primaryKeys) store.delete(key)
+      for (const key of primaryKeys) store.remove(key)
     },
-    stats: () => store.stats(),
+    stats() {
+      const at = performance.now()
+      if (at - counted.at >= STATS_MS) counted = { at, stats: store.stats() }
+      return counted.stats
+    },
     close() {
       store.close()
       removeDefault(path)

@@ -69,7 +69,7 @@ export interface WorkerOptions {
   health?: readonly TargetHealth[]
   /** The resolver's address sets so far, applied before the first request (and before the health verdicts on them). */
   dns?: readonly AddressSet[]
-  /** The node's shared cache database, prepared by the primary; no shared tier when absent. */
+  /** The node's shared cache file, prepared by the primary; no shared tier when absent. */
   sharedCachePath?: string
   /** The config's plugins, loaded by the caller (loadPlugins is asynchronous). */
   plugins?: ReadonlyMap<string, LoadedPlugin>

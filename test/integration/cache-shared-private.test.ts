@@ -30,12 +30,12 @@ function asNobody(script: string): void {
   if (run.exitCode !== 0) throw new Error(`as nobody: ${run.stderr.toString()}`)
 }
 
-/** A valid shared-tier database holding a fresh entry for GET http://poison.example/p. */
+/** A valid shared-tier file holding a fresh entry for GET http://poison.example/p. */
 async function poisonedDatabase(dir: string): Promise<string> {
-  const path = join(dir, 'poison.sqlite')
+  const path = join(dir, 'poison.ring')
   createExclusive(path)
-  prepareSharedCache(path).db.close()
-  const store = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16 })
+  prepareSharedCache(path, 1 << 20)
+  const store = openSharedStore({ path, maxObjectBytes: 1 << 16 })
   const body = new TextEncoder().encode(POISON)
   const headers = new Headers({ 'content-length': String(body.byteLength), 'content-type': 'text/plain' })
   const key = primaryKey('http', HOST, '/p', '')
@@ -83,7 +83,7 @@ describe.skipIf(!canRun)('the shared tier against another local user', () => {
     `)
     // A leftover of a killed gateway of ours (dead pid): swept at start.
     mkdirSync(join(tmp, `bun-gateway-${DEAD}-ours`), { mode: 0o700 })
-    writeFileSync(join(tmp, `bun-gateway-${DEAD}-ours`, 'cache.sqlite'), 'old')
+    writeFileSync(join(tmp, `bun-gateway-${DEAD}-ours`, 'cache.ring'), 'old')
     gw = await startGateway(
       { cache: { shared: { enabled: true } }, upstreams: { origin: { targets: [origin.origin] } }, routes: [{ path: '/', upstream: 'origin', cache: { enabled: true } }] },
       { TMPDIR: tmp }
@@ -99,7 +99,7 @@ describe.skipIf(!canRun)('the shared tier against another local user', () => {
     origin?.stop()
   })
 
-  test('a planted database is never opened: the upstream answers', async () => {
+  test('a planted file is never opened: the upstream answers', async () => {
     expect(events(gw.output(), 'shared_cache_opened')).toEqual([])
     const res = await fetch(gw.url('/p'), { headers: { host: HOST } })
     expect(await res.text()).not.toContain(POISON)
@@ -111,9 +111,9 @@ describe.skipIf(!canRun)('the shared tier against another local user', () => {
     const dir = dirname(created)
     expect(statSync(dir).mode & 0o7777).toBe(0o700)
     expect(statSync(dir).uid).toBe(process.getuid!())
-    // Fill and hit, so the workers have written the -wal and -shm.
+    // Fill and hit: the workers write the tier's one file, and make no other.
     for (let i = 0; i < 3; i++) await (await fetch(gw.url('/c?cc=max-age%3D600'), { headers: { host: HOST } })).arrayBuffer()
-    await waitFor(() => readdirSync(dir).some((name) => name.endsWith('-wal')), 5000, 'the -wal file')
+    expect(readdirSync(dir)).toEqual(['cache.ring'])
     for (const name of readdirSync(dir)) {
       const stats = statSync(join(dir, name))
       expect({ name, mode: stats.mode & 0o777, uid: stats.uid }).toEqual({ name, mode: 0o600, uid: process.getuid!() })
@@ -138,10 +138,10 @@ describe.skipIf(!canRun)('a configured cache.shared.path', () => {
   test('in a world-writable directory, or owned by another user, exits 2 before listening and names the field', async () => {
     const open = mkdtempSync(join(tmpdir(), 'gw-open-'))
     chmodSync(open, 0o1777)
-    const theirs = join(mkdtempSync(join(tmpdir(), 'gw-theirs-')), 'cache.sqlite')
+    const theirs = join(mkdtempSync(join(tmpdir(), 'gw-theirs-')), 'cache.ring')
     writeFileSync(theirs, '')
     chownSync(theirs, NOBODY, NOBODY)
-    for (const path of [join(open, 'cache.sqlite'), theirs]) {
+    for (const path of [join(open, 'cache.ring'), theirs]) {
       const { proc, output } = spawnMain(['--config', configWith(path)])
       expect(await proc.exited).toBe(2)
       expect(output()).toContain('cache.shared.path')

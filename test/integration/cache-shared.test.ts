@@ -2,21 +2,22 @@
  * The node's shared cache tier with two workers: concurrent misses on both workers make
  * one upstream request, entries outlive the workers (reload, crash), the tier stays within
  * its bytes however much is filled, purges and invalidations reach it, and it keeps the
- * local tier's safety: never a truncated body, never another consumer's answer. A corrupt
- * or missing database file at start is logged and made anew.
+ * local tier's safety: never a truncated body, never another consumer's answer. A missing
+ * file, or one that is not the tier's (an older gateway's SQLite database), is logged and made anew.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { openSharedStore } from '../../src/policies/cache/shared-store.ts'
 import { startCacheOrigin, type CacheOrigin } from '../fixtures/cache-origin.ts'
 import { events, expectCleanOutput, liveWorkerPids, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
 import { scrape, sumOf } from '../fixtures/metrics.ts'
 
 const MAX_BYTES = 1024 * 1024
 const dir = mkdtempSync(join(tmpdir(), 'gw-shared-'))
-const path = join(dir, 'cache.sqlite')
+const path = join(dir, 'cache.ring')
 
 let origin: CacheOrigin
 let gw: GatewayProcess
@@ -54,16 +55,13 @@ const status = async (target: string, headers?: Record<string, string>) => {
   return res.headers.get('x-cache-status')
 }
 
-/** Keys in the shared tier's database containing `part` (LIKE stops at the keys' NUL separators). */
-function storedKeys(part: string, file = path): string[] {
-  const db = new Database(file)
-  const keys = (db.query('SELECT key FROM entries').all() as { key: string }[]).map((row) => row.key)
-  db.close()
-  return keys.filter((key) => key.includes(part))
-}
+/** The shared tier's file at `file`, as another worker maps it. */
+const tier = (file = path) => openSharedStore({ path: file, maxObjectBytes: 1 << 20 })
+/** Keys in the shared tier containing `part`. */
+const storedKeys = (part: string, file = path): string[] => tier(file).keys().filter((key) => key.includes(part))
 
 describe('the shared tier', () => {
-  test('a missing database file at start is logged and created', () => {
+  test('a missing file at start is logged and created', () => {
     expect(events(gw.output(), 'shared_cache_created')[0]).toMatchObject({ path })
   })
 
@@ -90,14 +88,13 @@ describe('the shared tier', () => {
   }, 30_000)
 
   test('a 10x maxBytes fill never goes over it', async () => {
-    const db = new Database(path)
-    const stored = () => (db.query('SELECT coalesce(sum(size), 0) AS total FROM entries').get() as { total: number }).total
+    const store = tier()
+    const stored = () => store.stats().bytes
     for (let i = 0; i < 100; i++) {
       expect(await status(`/c/fill/${i}?cc=max-age%3D600&bytes=102400`)).toBe('MISS')
       if (i % 10 === 9) expect(stored()).toBeLessThanOrEqual(MAX_BYTES)
     }
     expect(stored()).toBeGreaterThan(MAX_BYTES / 2)
-    db.close()
     const metrics = await scrape(gw.adminPort)
     expect(sumOf(metrics, 'gateway_cache_shared_bytes')).toBeLessThanOrEqual(MAX_BYTES)
     expect(sumOf(metrics, 'gateway_cache_shared_entries')).toBeGreaterThan(0)
@@ -105,13 +102,13 @@ describe('the shared tier', () => {
 
   test('an admin purge and an unsafe method reach the shared tier', async () => {
     expect(await status('/c/purged?cc=max-age%3D600')).toBe('MISS')
-    // Shared writes are committed behind the answer, on the worker's next turn.
+    // Written to the shared tier once the body is whole, as the answer's last bytes go out.
     await waitFor(() => storedKeys('/c/purged').length === 1, 5000, 'the entry in the shared tier')
     const purge = await fetch(`http://127.0.0.1:${gw.adminPort}/cache/purge?url=${encodeURIComponent(`http://127.0.0.1:${gw.port}/c/purged?cc=max-age%3D600`)}`, { method: 'POST' })
     expect(await purge.json()).toMatchObject({ workers: 2, shared: 1 })
     expect(await status('/c/purged?cc=max-age%3D600')).toBe('MISS')
-    // Stored again, behind that answer: the POST below may reach the other worker, whose delete
-    // must find the row there, not see it written after.
+    // Stored again: the POST below may reach the other worker, whose invalidation must find
+    // the entry there, not see it written after.
     await waitFor(() => storedKeys('/c/purged').length === 1, 5000, 'the entry in the shared tier again')
     const before = origin.count('/c/purged')
     expect((await fetch(gw.url('/c/purged?cc=max-age%3D600'), { method: 'POST' })).status).toBe(200)
@@ -144,7 +141,7 @@ describe('the shared tier', () => {
 
 test('workers recycled at their request limit: the next request is a HIT', async () => {
   const recycled = await startGateway({
-    ...config(join(dir, 'recycle.sqlite')),
+    ...config(join(dir, 'recycle.ring')),
     server: { workers: 2, maxRequestsPerWorker: 10, maxRequestsJitter: 0, recycleDrainMs: 100 },
   })
   try {
@@ -173,19 +170,21 @@ test('workers recycled at their request limit: the next request is a HIT', async
   }
 }, 30_000)
 
-test('a corrupt database file at start is logged, made anew, and the gateway serves', async () => {
-  const corrupt = join(dir, 'corrupt.sqlite')
-  writeFileSync(corrupt, 'not a database at all '.repeat(500))
+test("a file that is not the tier's at start (an older gateway's SQLite database) is logged, made anew, and the gateway serves", async () => {
+  const corrupt = join(dir, 'old.sqlite')
+  const old = new Database(corrupt)
+  old.exec('CREATE TABLE entries (key TEXT PRIMARY KEY)')
+  old.close()
   const other = await startGateway(config(corrupt))
   try {
-    expect(events(other.output(), 'shared_cache_recreated')[0]).toMatchObject({ path: corrupt, reason: 'notadb' })
+    expect(events(other.output(), 'shared_cache_recreated')[0]).toMatchObject({ path: corrupt, reason: 'format' })
     const first = await fetch(other.url('/c/after-corruption?cc=max-age%3D600'), { headers: { connection: 'close' } })
     expect(first.status).toBe(200)
     expect(first.headers.get('x-cache-status')).toBe('MISS')
     await first.arrayBuffer()
     // The entry is written to the shared tier after the answer's last byte; the next
     // connection may reach the other worker, which sees the entry only once it is written.
-    await waitFor(() => storedKeys('/c/after-corruption', corrupt).length === 1, 5000, 'the entry in the new database')
+    await waitFor(() => storedKeys('/c/after-corruption', corrupt).length === 1, 5000, 'the entry in the new file')
     const second = await fetch(other.url('/c/after-corruption?cc=max-age%3D600'), { headers: { connection: 'close' } })
     expect(second.headers.get('x-cache-status')).toBe('HIT')
   } finally {

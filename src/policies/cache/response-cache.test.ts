@@ -20,13 +20,13 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-/** Two workers' shared stores on one database prepared as the primary prepares it. */
+/** Two workers' shared stores on one file prepared as the primary prepares it. */
 function twoWorkers(): [SharedStore, SharedStore] {
-  const path = join(mkdtempSync(join(tmpdir(), 'gw-collapse-')), 'cache.sqlite')
+  const path = join(mkdtempSync(join(tmpdir(), 'gw-collapse-')), 'cache.ring')
   dirs.push(dirname(path))
   createExclusive(path)
-  prepareSharedCache(path).db.close()
-  const stores = [0, 1].map(() => openSharedStore({ path, maxBytes: LIMITS.maxBytes, maxObjectBytes: LIMITS.maxObjectBytes }))
+  prepareSharedCache(path, LIMITS.maxBytes)
+  const stores = [0, 1].map(() => openSharedStore({ path, maxObjectBytes: LIMITS.maxObjectBytes }))
   open.push(...stores)
   return stores as [SharedStore, SharedStore]
 }

@@ -120,7 +120,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
 
   function remove(primary: string): void {
     store.delete(primary)
-    shared?.delete(primary)
+    shared?.remove(primary)
   }
 
   function mark(response: Response, status: CacheStatus, route: string): Response {

@@ -50,15 +50,16 @@ export const cacheStoreSchema = z.strictObject({
    * replaces Cache-Control and Expires here, and they are not passed downstream.
    */
   targets: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must be a lower-case target name (cdn, gateway, surrogate, ...)' })).default([]),
-  /** The node's shared tier under each worker's store (SQLite in WAL mode; docs/caching.md). */
+  /** The node's shared tier under each worker's store (a ring in shared memory; docs/caching.md). */
   shared: z
     .strictObject({
       /** Default: on when the node runs more than one worker. */
       enabled: z.boolean().optional(),
-      /** The database file; default a file under the OS temp dir named by the primary's pid, removed at shutdown. */
+      /** The tier's file (mapped into every worker's memory); default a file under the OS temp dir named by the primary's pid, removed at shutdown. */
       path: z.string().min(1).optional(),
-      /** Most bytes of stored responses in the shared tier (bodies, headers and bookkeeping). */
-      maxBytes: z.int().min(1024).default(256 * 1024 * 1024),
+      /** Most bytes of stored responses in the shared tier (bodies, headers and bookkeeping); its index adds 9-19%. */
+      // At most 3 GiB: the file (with its index) must map whole, and Bun.mmap stops short of 4 GiB.
+      maxBytes: z.int().min(1024).max(3 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
     })
     .prefault({}),
 })

@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { waitFor } from '../../../test/fixtures/process.ts'
 import { createExclusive } from '../../files/private.ts'
-import { openFillBoard } from './fill-board.ts'
 import { NO_DIRECTIVES } from './directives.ts'
 import { primaryKey, variantKey } from './key.ts'
 import { purge } from './purge.ts'
@@ -13,13 +12,12 @@ import { openSharedStore, prepareSharedCache, type SharedStore } from './shared-
 import { entrySize, type CacheEntry } from './store.ts'
 
 const fields = (headers: Headers) => (name: string) => headers.get(name)
-/** Stores and lock releases are committed on the next turn of the event loop. */
-const committed = () => new Promise((resolve) => setImmediate(resolve))
+const none = fields(new Headers())
 
-function entry(path: string, bytes: number, names: string[] = [], request = new Headers()): CacheEntry {
+function entry(path: string, bytes: number, names: string[] = [], request = new Headers(), fill = 7): CacheEntry {
   const primary = primaryKey('http', 'a', path, '')
-  const headers = new Headers({ 'content-length': String(bytes), 'content-type': 'text/plain' })
-  const body = new Uint8Array(bytes).fill(7)
+  const headers = new Headers({ 'content-length': String(bytes), 'content-type': 'text/plain', 'x-fill': String(fill) })
+  const body = new Uint8Array(bytes).fill(fill)
   const key = variantKey(primary, names, fields(request))
   return {
     primary,
@@ -34,336 +32,389 @@ function entry(path: string, bytes: number, names: string[] = [], request = new 
     size: entrySize(key, headers, body),
   }
 }
+const keyOf = (path: string) => primaryKey('http', 'a', path, '')
 
 const open: SharedStore[] = []
-function storeAt(path: string, maxBytes = 1 << 20) {
-  const store = openSharedStore({ path, maxBytes, maxObjectBytes: 1 << 16 })
+function storeAt(path: string, onError?: (kind: string) => void, now?: () => number) {
+  const store = openSharedStore({ path, maxObjectBytes: 1 << 16, onError, now })
   open.push(store)
   return store
 }
-/** A new private database file, as the primary makes it before opening (files/private.ts). */
+/** A new private file, as the primary makes it before preparing it (files/private.ts). */
 function freshPath(): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'gw-shared-')), 'cache.sqlite')
+  const path = join(mkdtempSync(join(tmpdir(), 'gw-shared-')), 'cache.ring')
   createExclusive(path)
   return path
 }
-/** A new database prepared as the primary prepares it before any worker opens it (with its fill board). */
-function preparedPath(): string {
+/** A file prepared as the primary prepares it before any worker opens it. */
+function preparedPath(maxBytes = 1 << 20): string {
   const path = freshPath()
-  prepareSharedCache(path).db.close()
+  prepareSharedCache(path, maxBytes)
   return path
 }
-/** Two workers' stores on one prepared database, on the clock `clock.now`. */
+/** Two workers' stores on one prepared file, on the clock `clock.now`. */
 function twoWorkers(clock: { now: number }): [SharedStore, SharedStore] {
   const path = preparedPath()
-  const stores = [0, 1].map(() => openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => clock.now }))
-  open.push(...stores)
-  return stores as [SharedStore, SharedStore]
+  return [storeAt(path, undefined, () => clock.now), storeAt(path, undefined, () => clock.now)]
 }
+/** The file's header words (ring.ts): [magic, version, write lock, slots]. */
+const headerWords = (path: string) => new Int32Array(Bun.mmap(path, { shared: true }).buffer, 0, 4)
 afterEach(() => {
   for (const store of open.splice(0)) store.close()
 })
 
+/** Runs `script` in a process of its own with `store` opened on `path` (another worker). */
+function worker(path: string, script: string) {
+  const source = `
+    import { openSharedStore } from ${JSON.stringify(join(import.meta.dir, 'shared-store.ts'))}
+    import { primaryKey } from ${JSON.stringify(join(import.meta.dir, 'key.ts'))}
+    import { entrySize } from ${JSON.stringify(join(import.meta.dir, 'store.ts'))}
+    const store = openSharedStore({ path: ${JSON.stringify(path)}, maxObjectBytes: 1 << 16 })
+    const put = (path, bytes, fill) => {
+      const key = primaryKey('http', 'a', path, '')
+      const headers = new Headers({ 'content-length': String(bytes), 'x-fill': String(fill) })
+      const body = new Uint8Array(bytes).fill(fill)
+      const clock = { requestTime: 1, responseTime: 2, dateValue: 2, ageValue: 0 }
+      return store.put({ primary: key, key, status: 200, headers, body, directives: {}, lifetime: 60, clock, varyNames: [], size: entrySize(key, headers, body) })
+    }
+    ${script}`
+  return Bun.spawn([process.execPath, '-e', source], { stdout: 'pipe', stderr: 'pipe' })
+}
+
 describe('the shared store', () => {
-  test('an entry put by one worker is found, whole, by another, once committed', async () => {
+  test('an entry put by one worker is found, whole, by another', () => {
     const path = preparedPath()
-    prepareSharedCache(path).db.close()
     const gzip = new Headers({ 'accept-encoding': 'gzip' })
-    storeAt(path).put(entry('/x', 100, ['accept-encoding'], gzip))
-    const other = storeAt(path)
-    expect(other.lookup(primaryKey('http', 'a', '/x', ''), fields(gzip))).toBeUndefined()
-    await committed()
-    const found = other.lookup(primaryKey('http', 'a', '/x', ''), fields(gzip))!
+    expect(storeAt(path).put(entry('/x', 100, ['accept-encoding'], gzip))).toBe(true)
+    const found = storeAt(path).lookup(keyOf('/x'), fields(gzip))!
     expect(found.status).toBe(200)
+    expect(found.key).toBe(variantKey(keyOf('/x'), ['accept-encoding'], fields(gzip)))
     expect(found.body).toEqual(new Uint8Array(100).fill(7))
     expect(found.headers.get('content-type')).toBe('text/plain')
     expect(found.directives.maxAge).toBe(60)
     expect(found.clock).toEqual({ requestTime: 1, responseTime: 2, dateValue: 2, ageValue: 0 })
+    expect(found.varyNames).toEqual(['accept-encoding'])
     // Another variant is not served in its place.
-    expect(other.lookup(primaryKey('http', 'a', '/x', ''), fields(new Headers()))).toBeUndefined()
+    expect(storeAt(path).lookup(keyOf('/x'), none)).toBeUndefined()
   })
 
-  test('a 10x maxBytes fill never goes over it, evicting the least recently used', async () => {
-    const path = preparedPath()
-    const store = storeAt(path, 100_000)
+  test('a 10x maxBytes fill never goes over it: the oldest entries go first', () => {
+    const path = preparedPath(100_000)
+    const store = storeAt(path)
     for (let i = 0; i < 100; i++) {
       expect(store.put(entry(`/e${i}`, 10_000))).toBe(true)
-      if (i % 7 === 0) await committed()
       expect(store.stats().bytes).toBeLessThanOrEqual(100_000)
     }
-    const check = new Database(path)
-    const { total } = check.query('SELECT sum(size) AS total FROM entries').get() as { total: number }
-    check.close()
-    expect(total).toBeLessThanOrEqual(100_000)
-    expect(store.lookup(primaryKey('http', 'a', '/e99', ''), fields(new Headers()))).toBeDefined()
-    expect(store.lookup(primaryKey('http', 'a', '/e0', ''), fields(new Headers()))).toBeUndefined()
-    // Freed pages are reused: the file stays near the bound.
-    expect(statSync(path).size).toBeLessThan(3 * 100_000 + 65_536)
+    expect(store.stats().bytes).toBeGreaterThan(80_000)
+    expect(store.lookup(keyOf('/e99'), none)?.body.byteLength).toBe(10_000)
+    expect(store.lookup(keyOf('/e0'), none)).toBeUndefined()
+    expect(store.lookup(keyOf('/e90'), none)).toBeUndefined()
+    // The file is its header, fill locks and index beside the ring: it never grows.
+    expect(statSync(path).size).toBeLessThanOrEqual(100_000 + 4096 + 524_288 + 24 * 512)
   })
 
-  /** The `used` of each key's row, read as another connection sees it. */
-  const usedOf = (path: string, keys: string[]) => {
-    const db = new Database(path, { readonly: true })
-    const used = keys.map((key) => (db.query('SELECT used FROM entries WHERE key = ?').get(key) as { used: number }).used)
-    db.close()
-    return used
-  }
-
-  test('a hit is recorded for eviction order only when the recorded use is over a minute old', async () => {
-    const path = preparedPath()
-    const clock = { now: 1_000_000 }
-    const store = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => clock.now })
-    open.push(store)
-    const [old, recent] = [entry('/old', 100), entry('/recent', 100)]
-    store.put(old)
-    await committed()
-    clock.now += 31_000
-    store.put(recent)
-    await committed()
-    clock.now += 30_000
-    for (const e of [old, recent]) expect(store.lookup(e.primary, fields(new Headers()))).toBeDefined()
-    // Both hits are flushed in one transaction: once the old one's is written, the recent one's was not.
-    // The touches are written every second.
-    await waitFor(() => usedOf(path, [old.key])[0] === 1_061_000, 4000, 'the old hit recorded')
-    expect(usedOf(path, [recent.key])).toEqual([1_031_000])
+  test('a hit near the end of the ring gives its entry a second chance at the front', () => {
+    const store = storeAt(preparedPath(100_000))
+    for (let i = 0; i < 16; i++) store.put(entry(`/k${i}`, 5000))
+    // /k0 is the oldest, over 3/4 of the ring behind the head: a hit moves it to the front.
+    expect(store.lookup(keyOf('/k0'), none)).toBeDefined()
+    for (let i = 16; i < 26; i++) store.put(entry(`/k${i}`, 5000))
+    expect(store.lookup(keyOf('/k0'), none)?.body.byteLength).toBe(5000)
+    // Its neighbour, never asked for, went.
+    expect(store.lookup(keyOf('/k1'), none)).toBeUndefined()
   })
 
-  test('hits beyond one transaction are all recorded, over the next turns', async () => {
-    const path = preparedPath()
-    const clock = { now: 1_000_000 }
-    const store = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, now: () => clock.now })
-    open.push(store)
-    const entries = Array.from({ length: 600 }, (_, i) => entry(`/hit${i}`, 100))
-    for (const e of entries) store.put(e)
-    await committed()
-    clock.now += 61_000
-    for (const e of entries) expect(store.lookup(e.primary, fields(new Headers()))).toBeDefined()
-    const keys = entries.map((e) => e.key)
-    await waitFor(() => usedOf(path, keys).every((used) => used === 1_061_000), 4000, 'every hit recorded')
+  test('a second chance never brings back what was invalidated while it was read, nor takes another key\'s slot', () => {
+    // The ring's index has 512 slots in buckets of 8: Q's variant is made to share P's bucket.
+    const path = preparedPath(100_000)
+    const [reader, other] = [storeAt(path), storeAt(path)]
+    const bucket = (key: string) => Bun.hash.crc32(key) & 511 & ~7
+    const P = keyOf('/p')
+    const accept = (value: string) => new Headers({ accept: value })
+    let q = 0
+    while (bucket(variantKey(keyOf(`/q${q}`), ['accept'], fields(accept('q')))) !== bucket(P) || bucket(keyOf(`/q${q}`)) === bucket(P)) q++
+    other.put(entry('/p', 10, ['accept'], accept('v'), 1))
+    for (let i = 0, n = 0; n < 8; i++) {
+      if (bucket(keyOf(`/f${i}`)) === bucket(P)) continue
+      other.put(entry(`/f${i}`, 9_800))
+      n++
+    }
+    let once = true
+    reader.lookup(P, (name) => {
+      if (once) {
+        // While the lookup runs, other workers invalidate P, then store Q's variant (in the
+        // slot P's had) and a new variant of P.
+        once = false
+        other.remove(P)
+        other.put(entry(`/q${q}`, 10, ['accept'], accept('q'), 3))
+        other.put(entry('/p', 10, ['accept'], accept('w'), 2))
+      }
+      return name === 'accept' ? 'v' : null
+    })
+    expect(reader.lookup(P, fields(accept('v')))).toBeUndefined()
+    expect(reader.lookup(P, fields(accept('w')))?.headers.get('x-fill')).toBe('2')
+    expect(reader.lookup(keyOf(`/q${q}`), fields(accept('q')))?.headers.get('x-fill')).toBe('3')
+    const keys = reader.keys()
+    expect(new Set(keys).size).toBe(keys.length)
   })
 
-  test('a body that does not match its recorded length is a miss, never served short', async () => {
+  test('a damaged entry is a miss, never served, and reported', () => {
     const path = preparedPath()
-    const store = storeAt(path)
+    const errors: string[] = []
+    const store = storeAt(path, (kind) => errors.push(kind))
     store.put(entry('/t', 1000))
-    await committed()
-    const damage = new Database(path)
-    damage.query('UPDATE entries SET body = ?').run(new Uint8Array(10))
-    damage.close()
-    expect(store.lookup(primaryKey('http', 'a', '/t', ''), fields(new Headers()))).toBeUndefined()
+    const map = Bun.mmap(path, { shared: true })
+    const at = map.lastIndexOf(7)
+    map[at - 500] = 8
+    expect(store.lookup(keyOf('/t'), none)).toBeUndefined()
+    expect(errors).toEqual(['damaged'])
+    // Stored again, it is whole.
+    store.put(entry('/t', 1000))
+    expect(store.lookup(keyOf('/t'), none)?.body).toEqual(new Uint8Array(1000).fill(7))
   })
 
-  test('purge and delete remove every variant', () => {
+  test('purge and delete remove every variant, and count them', () => {
     const store = storeAt(preparedPath())
     store.put(entry('/api/1', 10, ['accept'], new Headers({ accept: 'a' })))
     store.put(entry('/api/1', 10, ['accept'], new Headers({ accept: 'b' })))
-    store.put(entry('/other', 10))
-    expect(purge(store, { prefix: '/api' })).toBe(2)
-    expect(store.delete(primaryKey('http', 'a', '/other', ''))).toBe(1)
+    store.put(entry('/api/2', 10))
+    store.put(entry('/other', 10, ['accept'], new Headers({ accept: 'a' })))
+    store.put(entry('/other', 10, ['accept'], new Headers({ accept: 'b' })))
+    store.put(entry('/last', 10))
+    expect(store.stats().entries).toBe(6)
+    expect(purge(store, { prefix: '/api' })).toBe(3)
+    expect(store.delete(keyOf('/other'))).toBe(2)
+    expect(store.delete(keyOf('/other'))).toBe(0)
+    expect(store.keys()).toEqual([keyOf('/last')])
+    expect(store.delete(keyOf('/last'))).toBe(1)
     expect(store.stats()).toEqual({ entries: 0, bytes: 0 })
+    expect(store.lookup(keyOf('/api/1'), fields(new Headers({ accept: 'a' })))).toBeUndefined()
   })
 
-  test('one worker holds the fill lock for a key until it unlocks (with the next commit) or the lock expires', async () => {
+  test("an invalidation leaves no variant behind: another variant stored after it does not bring them back (RFC 9111 §4.4)", () => {
+    const [a, b] = twoWorkers({ now: 1000 })
+    const [x, y] = [new Headers({ accept: 'x' }), new Headers({ accept: 'y' })]
+    a.put(entry('/inv', 10, ['accept'], x))
+    a.put(entry('/inv', 20, ['accept'], y))
+    expect(b.lookup(keyOf('/inv'), fields(x))?.body.byteLength).toBe(10)
+    b.remove(keyOf('/inv'))
+    expect(a.lookup(keyOf('/inv'), fields(x))).toBeUndefined()
+    expect(a.lookup(keyOf('/inv'), fields(y))).toBeUndefined()
+    a.put(entry('/inv', 30, ['accept'], y))
+    expect(b.lookup(keyOf('/inv'), fields(y))?.body.byteLength).toBe(30)
+    expect(b.lookup(keyOf('/inv'), fields(x))).toBeUndefined()
+    expect(b.stats().entries).toBe(1)
+  })
+
+  test('a changed Vary, either way, leaves the old variants unreachable for every worker (RFC 9111 §4.1)', () => {
+    const [a, b] = twoWorkers({ now: 1000 })
+    const primary = keyOf('/v')
+    const json = new Headers({ accept: 'application/json' })
+    a.put(entry('/v', 10))
+    b.put(entry('/v', 20, ['accept'], json))
+    expect(a.stats().entries).toBe(1)
+    expect(a.namesOf(primary)).toEqual(['accept'])
+    expect(a.lookup(primary, fields(json))?.body.byteLength).toBe(20)
+    expect(a.lookup(primary, none)).toBeUndefined()
+    a.put(entry('/v', 30))
+    expect(b.stats().entries).toBe(1)
+    expect(b.namesOf(primary)).toEqual([])
+    expect(b.lookup(primary, fields(json))?.body.byteLength).toBe(30)
+    // Vary on another field: the accept variant stored before is not served under it.
+    b.put(entry('/v', 40, ['accept'], json))
+    b.put(entry('/v', 50, ['accept-language'], new Headers()))
+    expect(a.lookup(primary, fields(json))?.body.byteLength).toBe(50)
+    b.put(entry('/v', 60, ['accept'], new Headers()))
+    expect(a.lookup(primary, fields(json))).toBeUndefined()
+  })
+
+  test('storing a key again replaces it: counted once', () => {
+    const store = storeAt(preparedPath())
+    store.put(entry('/again', 100))
+    store.put(entry('/again', 200))
+    expect(store.stats().entries).toBe(1)
+    expect(store.lookup(keyOf('/again'), none)?.body.byteLength).toBe(200)
+  })
+
+  test('one worker holds the fill lock for a key until it unlocks or the lock expires', () => {
     const clock = { now: 1000 }
     const [a, b] = twoWorkers(clock)
     expect(a.lock('k', 500)).toBe(true)
     expect(b.lock('k', 500)).toBe(false)
     expect(b.locked('k')).toBe(true)
     a.unlock('k')
-    await committed()
     expect(b.locked('k')).toBe(false)
     expect(b.lock('k', 500)).toBe(true)
     clock.now += 501
     expect(a.lock('k', 500)).toBe(true)
   })
 
-  test('a commit that finds the write lock taken waits outside SQLite: it lands once the lock is free, its fill lock released after it', async () => {
-    const path = preparedPath()
-    const errors: string[] = []
-    const writer = openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16, onError: (kind) => errors.push(kind) })
-    const reader = storeAt(path)
-    open.push(writer)
-    // Another worker's write transaction, open across turns of this loop.
-    const other = new Database(path)
-    other.exec('BEGIN IMMEDIATE')
-    const held = entry('/held', 100)
-    expect(writer.lock(held.primary, 10_000)).toBe(true)
-    writer.put(held)
-    writer.unlock(held.primary)
-    // The commit ran on this turn and found the lock taken. SQLite's own wait would have stopped
-    // this loop (the other connection could never commit) and dropped the entry, reporting "busy".
-    await committed()
-    expect(reader.lookup(held.primary, fields(new Headers()))).toBeUndefined()
-    expect(reader.locked(held.primary)).toBe(true)
-    other.exec('COMMIT')
-    other.close()
-    await waitFor(() => reader.lookup(held.primary, fields(new Headers())) !== undefined, 5000, 'the entry committed')
-    expect(reader.lookup(held.primary, fields(new Headers()))?.body.byteLength).toBe(100)
-    expect(reader.locked(held.primary)).toBe(false)
-    expect(errors).toEqual([])
-  })
-
-  test('a corrupt file is recreated, a missing one created, a good one kept', async () => {
-    const path = freshPath()
-    const created = prepareSharedCache(path)
-    expect(created.outcome).toBe('created')
-    created.db.close()
-    storeAt(path).put(entry('/kept', 10))
-    await committed()
-    const reopened = prepareSharedCache(path)
-    expect(reopened.outcome).toBe('opened')
-    reopened.db.close()
-    expect(storeAt(path).lookup(primaryKey('http', 'a', '/kept', ''), fields(new Headers()))).toBeDefined()
-    for (const store of open.splice(0)) store.close()
-    writeFileSync(path, 'this is not a database '.repeat(200))
-    const recreated = prepareSharedCache(path)
-    expect(recreated.outcome).toBe('recreated')
-    recreated.db.close()
-    expect(storeAt(path).lookup(primaryKey('http', 'a', '/kept', ''), fields(new Headers()))).toBeUndefined()
-  })
-
-  test('a key no worker stored is a miss without a query; a kept database marks what it holds when prepared again', async () => {
-    const path = preparedPath()
-    const stored = entry('/stored', 10)
-    // Written behind the store's back (as by a gateway of an older layout): the board knows nothing of it.
-    const raw = new Database(path)
-    raw.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)').run(stored.key, stored.primary, stored.size, 1, JSON.stringify({ status: 200, headers: [], directives: stored.directives, lifetime: 60, clock: stored.clock, bodyBytes: 10 }), stored.body)
-    raw.close()
-    expect(storeAt(path).lookup(stored.primary, fields(new Headers()))).toBeUndefined()
-    for (const store of open.splice(0)) store.close()
-    prepareSharedCache(path).db.close()
-    expect(storeAt(path).lookup(stored.primary, fields(new Headers()))?.body).toEqual(stored.body)
-  })
-
-  test('a lock that expired and was taken by another worker is not released by its first holder', async () => {
+  test('a lock that expired and was taken by another worker is not released by its first holder', () => {
     const clock = { now: 1000 }
     const [a, b] = twoWorkers(clock)
     expect(a.lock('k', 500)).toBe(true)
     clock.now += 501
     expect(b.lock('k', 500)).toBe(true)
     a.unlock('k')
-    await committed()
     expect(a.locked('k')).toBe(true)
     expect(a.lock('k', 500)).toBe(false)
   })
 
-  test('the fill board is a private file beside the database, made by the primary', () => {
+  test("a store that finds the write lock taken is queued: it lands once the lock is free, its fill lock released after it", async () => {
     const path = preparedPath()
-    expect(statSync(`${path}-fill`).mode & 0o777).toBe(0o600)
-    rmSync(`${path}-fill`)
-    expect(() => openSharedStore({ path, maxBytes: 1 << 20, maxObjectBytes: 1 << 16 })).toThrow()
+    const errors: string[] = []
+    const store = storeAt(path, (kind) => errors.push(kind))
+    const other = storeAt(path)
+    const words = headerWords(path)
+    // Another process's write, its holder preempted.
+    words[2] = Math.floor(Date.now() / 1000) + 60
+    const held = entry('/held', 100)
+    expect(store.lock(held.primary, 10_000)).toBe(true)
+    expect(store.put(held)).toBe(true)
+    store.unlock(held.primary)
+    expect(other.lookup(held.primary, none)).toBeUndefined()
+    expect(other.locked(held.primary)).toBe(true)
+    words[2] = 0
+    await waitFor(() => other.lookup(held.primary, none) !== undefined, 5000, 'the queued store')
+    expect(other.locked(held.primary)).toBe(false)
+    expect(errors).toEqual([])
   })
 
-  test('storing a key again replaces it: the byte total counts it once', async () => {
-    const store = storeAt(preparedPath())
-    const one = entry('/again', 100)
-    store.put(one)
-    await committed()
-    store.put(entry('/again', 100))
-    await Bun.sleep(10)
-    expect(store.stats()).toEqual({ entries: 1, bytes: one.size })
+  test("a store queued past 50 ms is dropped and reported busy; a dead writer's lock is taken over once it expires", async () => {
+    const path = preparedPath()
+    const errors: string[] = []
+    const store = storeAt(path, (kind) => errors.push(kind))
+    const words = headerWords(path)
+    words[2] = Math.floor(Date.now() / 1000) + 60
+    expect(store.put(entry('/dropped', 10))).toBe(true)
+    await waitFor(() => errors.length > 0, 5000, 'the store given up')
+    expect(errors).toEqual(['busy'])
+    words[2] = 0
+    expect(store.lookup(keyOf('/dropped'), none)).toBeUndefined()
+    words[2] = Math.floor(Date.now() / 1000) - 1
+    expect(store.put(entry('/taken', 10))).toBe(true)
+    expect(words[2]).toBe(0)
+    expect(store.lookup(keyOf('/taken'), none)).toBeDefined()
   })
 
-  test('a new key another worker stored between this one queueing it and committing it is replaced, and counted once', async () => {
+  test('an invalidation that finds the write lock taken is never dropped: it lands once the lock is free', async () => {
+    const path = preparedPath()
+    const errors: string[] = []
+    const [store, other] = [storeAt(path, (kind) => errors.push(kind)), storeAt(path)]
+    store.put(entry('/doc', 100))
+    const words = headerWords(path)
+    words[2] = Math.floor(Date.now() / 1000) + 60
+    store.remove(keyOf('/doc'))
+    store.put(entry('/stored', 10))
+    // Past the 50 ms a store waits: the store is dropped, the invalidation kept.
+    await waitFor(() => errors.length > 0, 5000, 'the store given up')
+    expect(errors).toEqual(['busy'])
+    expect(other.lookup(keyOf('/doc'), none)).toBeDefined()
+    words[2] = 0
+    await waitFor(() => other.lookup(keyOf('/doc'), none) === undefined, 5000, 'the invalidation')
+    expect(other.lookup(keyOf('/stored'), none)).toBeUndefined()
+  })
+
+  test("an admin purge waits out a dead writer's lock, and lands", () => {
     const path = preparedPath()
     const store = storeAt(path)
-    const theirs = entry('/raced', 100)
-    // The other worker's commit, landed after this worker's put read the board (no worker held the key yet).
-    const other = new Database(path)
-    other.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)').run(theirs.key, theirs.primary, theirs.size, 1, '{}', theirs.body)
-    other.close()
-    openFillBoard(`${path}-fill`).addBytes(theirs.size)
-    const ours = entry('/raced', 50)
-    expect(store.put(ours)).toBe(true)
-    await committed()
-    expect(store.stats()).toEqual({ entries: 1, bytes: ours.size })
-    expect(store.lookup(ours.primary, fields(new Headers()))?.body.byteLength).toBe(50)
+    store.put(entry('/a', 10))
+    // A writer killed holding the lock: it expires within 2 s.
+    headerWords(path)[2] = Math.floor(Date.now() / 1000) + 1
+    expect(store.delete(keyOf('/a'))).toBe(1)
+    expect(store.lookup(keyOf('/a'), none)).toBeUndefined()
+    expect(headerWords(path)[2]).toBe(0)
   })
 
-  test('heads are written as a name → value object, and rows written with [name, value] pairs are still read', async () => {
-    const path = preparedPath()
+  test('two processes writing at once lose nothing and damage nothing', async () => {
+    const path = preparedPath(32 << 20)
+    const script = (name: string, fill: number) => `for (let i = 0; i < 20000; i++) if (!put('/${name}/' + i, 300, ${fill})) process.exit(3); store.close()`
+    const writers = [worker(path, script('a', 1)), worker(path, script('b', 2))]
+    const codes = await Promise.all(writers.map((proc) => proc.exited))
+    expect(codes).toEqual([0, 0])
     const store = storeAt(path)
-    const stored = entry('/object', 10)
-    store.put(stored)
-    await committed()
-    const db = new Database(path)
-    const row = db.query('SELECT head FROM entries WHERE key = ?').get(stored.key) as { head: string }
-    expect(JSON.parse(row.head).headers).toEqual({ 'content-length': '10', 'content-type': 'text/plain' })
-    const old = entry('/pairs', 10)
-    const head = { status: 200, headers: [['content-type', 'text/plain'], ['content-length', '10']], directives: old.directives, lifetime: 60, clock: old.clock, bodyBytes: 10 }
-    db.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)').run(old.key, old.primary, old.size, 1, JSON.stringify(head), old.body)
-    db.close()
-    openFillBoard(`${path}-fill`).markStored(old.primary)
-    expect(store.lookup(old.primary, fields(new Headers()))?.headers.get('content-type')).toBe('text/plain')
-  })
-
-  test('a changed Vary, either way, leaves the old variants unreachable for every worker (RFC 9111 §4.1)', async () => {
-    const [a, b] = twoWorkers({ now: 1000 })
-    const primary = primaryKey('http', 'a', '/v', '')
-    const json = new Headers({ accept: 'application/json' })
-    a.put(entry('/v', 10))
-    await committed()
-    b.put(entry('/v', 20, ['accept'], json))
-    await committed()
-    expect(a.stats().entries).toBe(1)
-    expect(a.namesOf(primary)).toEqual(['accept'])
-    expect(a.lookup(primary, fields(json))?.body.byteLength).toBe(20)
-    expect(a.lookup(primary, fields(new Headers()))).toBeUndefined()
-    a.put(entry('/v', 30))
-    await committed()
-    expect(b.stats().entries).toBe(1)
-    expect(b.namesOf(primary)).toEqual([])
-    expect(b.lookup(primary, fields(json))?.body.byteLength).toBe(30)
-  })
-
-  test('the byte total is shared by the workers, and set from the rows when a store opens', async () => {
-    const path = preparedPath()
-    const [a, b] = [storeAt(path, 100_000), storeAt(path, 100_000)]
-    for (let i = 0; i < 40; i++) {
-      ;(i % 2 === 0 ? a : b).put(entry(`/s${i % 25}`, 9_000))
-      await committed()
+    for (const [name, fill] of [['a', 1], ['b', 2]] as const) {
+      for (let i = 0; i < 20000; i++) expect(store.lookup(keyOf(`/${name}/${i}`), none)?.body).toEqual(new Uint8Array(300).fill(fill))
     }
-    const sum = () => {
-      const check = new Database(path)
-      const { total } = check.query('SELECT sum(size) AS total FROM entries').get() as { total: number }
-      check.close()
-      return total
-    }
-    expect(sum()).toBeLessThanOrEqual(100_000)
-    expect(a.stats().bytes).toBe(sum())
-    expect(b.stats().bytes).toBe(sum())
-    // As a process killed inside a transaction leaves it: the next store opened (its respawn) sets it right.
-    openFillBoard(`${path}-fill`).addBytes(12_345)
-    expect(storeAt(path, 100_000).stats().bytes).toBe(sum())
-  })
+    expect(store.stats().entries).toBe(40000)
+  }, 30_000)
 
-  test('a database of the previous layout is emptied once, then kept', () => {
+  test('an entry overwritten while another process reads it is a miss, never a mix of two answers', async () => {
+    // A ring of ~20 entries that another process laps again and again.
+    const path = preparedPath(64 * 1024)
+    const errors: string[] = []
+    const store = storeAt(path, (kind) => errors.push(kind))
+    const writer = worker(path, `for (let i = 0; i < 200000; i++) put('/r' + (i % 40), 3000, i % 251)`)
+    let found = 0
+    let done = false
+    void writer.exited.then(() => (done = true))
+    while (!done) {
+      for (let k = 0; k < 40; k++) {
+        const hit = store.lookup(keyOf(`/r${k}`), none)
+        if (hit === undefined) continue
+        found++
+        const fill = Number(hit.headers.get('x-fill'))
+        expect(hit.body.byteLength).toBe(3000)
+        expect(hit.body.every((byte) => byte === fill)).toBe(true)
+      }
+      await Bun.sleep(0)
+    }
+    expect(await writer.exited).toBe(0)
+    expect(found).toBeGreaterThan(100)
+    // Seen as overwritten, not as damaged.
+    expect(errors).toEqual([])
+  }, 60_000)
+
+  test('a missing file is created, a good one kept with its entries, another made anew', () => {
     const path = freshPath()
-    const old = new Database(path)
-    old.exec(`CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-      INSERT INTO meta VALUES ('version', '3');
-      CREATE TABLE variants (primary_key TEXT PRIMARY KEY, names TEXT NOT NULL) WITHOUT ROWID;
-      CREATE TABLE entries (key TEXT PRIMARY KEY, primary_key TEXT NOT NULL, head TEXT NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL, used INTEGER NOT NULL);
-      CREATE INDEX entries_used ON entries (used);
-      CREATE TABLE usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
-      INSERT INTO usage VALUES (1, 0);
-      CREATE TRIGGER entries_added AFTER INSERT ON entries BEGIN UPDATE usage SET bytes = bytes + NEW.size; END;`)
-    old.query('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)').run('old', 'old', '{}', new Uint8Array(3), 3, 1)
-    old.close()
-    const first = prepareSharedCache(path)
-    expect(first).toMatchObject({ outcome: 'recreated', reason: 'layout' })
-    first.db.close()
+    expect(prepareSharedCache(path, 1 << 20)).toEqual({ outcome: 'created' })
+    storeAt(path).put(entry('/kept', 10))
+    expect(prepareSharedCache(path, 1 << 20)).toEqual({ outcome: 'opened' })
+    expect(storeAt(path).lookup(keyOf('/kept'), none)).toBeDefined()
+    // Another maxBytes: another geometry.
+    expect(prepareSharedCache(path, 2 << 20)).toEqual({ outcome: 'recreated', reason: 'size' })
+    expect(storeAt(path).lookup(keyOf('/kept'), none)).toBeUndefined()
+    writeFileSync(path, 'this is not a cache '.repeat(500))
+    expect(prepareSharedCache(path, 1 << 20)).toEqual({ outcome: 'recreated', reason: 'format' })
+    expect(storeAt(path).stats()).toEqual({ entries: 0, bytes: 0 })
+    expect(statSync(path).mode & 0o777).toBe(0o600)
+  })
+
+  test('a file whose head is not a position is made anew; one whose index points past its head (an OS crash) starts a lap on', () => {
+    const path = preparedPath()
+    storeAt(path).put(entry('/x', 10))
+    const numbers = new Float64Array(Bun.mmap(path, { shared: true }).buffer, 0, 4)
+    numbers[3] = 8
+    expect(prepareSharedCache(path, 1 << 20)).toEqual({ outcome: 'opened' })
+    // The index points at /x, past the head: none of it is served, and what is stored next is.
     const store = storeAt(path)
-    expect(store.stats()).toEqual({ entries: 0, bytes: 0 })
-    const kept = entry('/kept', 10)
-    store.put(kept)
-    store.close()
-    open.splice(0)
-    const second = prepareSharedCache(path)
-    expect(second.outcome).toBe('opened')
-    second.db.close()
-    const again = storeAt(path)
-    expect(again.lookup(kept.primary, fields(new Headers()))?.body).toEqual(kept.body)
-    expect(again.stats()).toEqual({ entries: 1, bytes: kept.size })
+    expect(store.lookup(keyOf('/x'), none)).toBeUndefined()
+    store.put(entry('/y', 10))
+    expect(store.lookup(keyOf('/y'), none)).toBeDefined()
+    expect(store.stats().entries).toBe(1)
+    numbers[3] = Number.NaN
+    expect(prepareSharedCache(path, 1 << 20)).toEqual({ outcome: 'recreated', reason: 'format' })
+  })
+
+  test("an older gateway's SQLite database and its companions are replaced", () => {
+    const path = freshPath()
+    const db = new Database(path)
+    db.exec('PRAGMA journal_mode = WAL; CREATE TABLE entries (key TEXT)')
+    for (const suffix of ['-fill']) writeFileSync(path + suffix, '')
+    expect(existsSync(`${path}-wal`)).toBe(true)
+    expect(prepareSharedCache(path, 1 << 20)).toEqual({ outcome: 'recreated', reason: 'format' })
+    db.close()
+    for (const suffix of ['-wal', '-shm', '-fill']) expect(existsSync(path + suffix)).toBe(false)
+    expect(storeAt(path).put(entry('/new', 10))).toBe(true)
+  })
+
+  test("the fill locks and write lock a previous run left are freed when the file is prepared again", () => {
+    const path = preparedPath()
+    const store = storeAt(path)
+    expect(store.lock('k', 60_000)).toBe(true)
+    headerWords(path)[2] = Math.floor(Date.now() / 1000) + 60
+    prepareSharedCache(path, 1 << 20)
+    expect(storeAt(path).locked('k')).toBe(false)
+    expect(headerWords(path)[2]).toBe(0)
   })
 })

@@ -55,6 +55,8 @@ export function ringGeometry(maxBytes: number): RingGeometry {
 
 const indexBytes = (slots: number) => Math.ceil((slots * SLOT_LANES * 8) / 4096) * 4096
 const fileBytes = (g: RingGeometry) => HEADER_BYTES + FILL_LOCK_BYTES + indexBytes(g.slots) + g.capacity
+/** The size of the file for `maxBytes` of entries (its header, fill locks and index added). */
+export const ringFileBytes = (maxBytes: number) => fileBytes(ringGeometry(maxBytes))
 
 /** Writes a new, empty file at `path` (exclusive: the caller removed what was there; 0600). */
 export function createRingFile(path: string, g: RingGeometry): void {

@@ -77,7 +77,7 @@ try {
     Bun.spawn([process.execPath, import.meta.path, '--path', path, '--name', `w${w}`, '--entries', String(ENTRIES), '--batch', String(BATCH)], { stdout: 'pipe', stderr: 'inherit' })
   )
   const results = await Promise.all(writers.map(async (proc) => JSON.parse(await new Response(proc.stdout).text()) as { us: number }))
-  console.log(`shared tier write, ${values.writers} writer(s), ${BATCH} entries a commit: CPU µs per entry ${results.map((r) => r.us.toFixed(2)).join(', ')}`)
+  console.log(`shared tier write, ${values.writers} writer(s), ${BATCH} entries a turn: CPU µs per entry ${results.map((r) => r.us.toFixed(2)).join(', ')}`)
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

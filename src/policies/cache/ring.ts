@@ -1,22 +1,25 @@
 /**
- * The shared tier's file: one memory map (Bun.mmap, shared) that every process of the node
- * reads and writes, laid out as
+ * The shared tier's file, which every process of the node reads and writes, laid out as
  *
  *   header (4 KiB) | fill locks (fill-locks.ts) | index | ring of entries
+ *
+ * The header, fill locks and index are mapped into memory (Bun.mmap, shared, updated with
+ * atomic instructions); the entries are read and written with pread and pwrite (openRing says
+ * why).
  *
  * - **The ring** holds whole entries one after another; `head` is where the next one goes,
  *   counted in bytes since the file was made, so an entry is known by its position (`pos`)
  *   and lives at `pos % capacity` until the ring comes round: the oldest entry is overwritten
  *   first, and the file never holds more than `capacity` bytes of entries.
- * - **The index** is a hash table of buckets of 8 slots, each [key hash, pos, base]. A slot
+ * - **The index** is a hash table of buckets of 8 slots, each [key hash, pos, base, length]. A slot
  *   only points: every reader checks the entry it reaches (its own position, its key, its
  *   checksum), so a stale, torn or colliding slot is a miss, never a wrong answer.
  * - **Writers** take a lock word in the header (a compare-and-swap holding an expiry, so a
  *   process killed while writing holds it for at most LOCK_SECONDS). A writer moves `head`
- *   before it overwrites anything, and a reader looks at `head` again after copying an entry:
+ *   before it overwrites anything, and a reader looks at `head` again after reading an entry:
  *   an entry overwritten while it was read is a miss. Readers take no lock.
  */
-import { closeSync, ftruncateSync, openSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, readSync, writeSync, writevSync } from 'node:fs'
 import { FILL_LOCK_BYTES } from './fill-locks.ts'
 
 const MAGIC = 0x31524742 // "BGR1"
@@ -26,7 +29,9 @@ const HEADER_BYTES = 4096
 /** Bytes of an entry's own header: state, length, position, checksum, key hash, part lengths. */
 export const ENTRY_HEADER = 48
 const BUCKET = 8
-const SLOT_LANES = 3
+const SLOT_LANES = 4
+/** The first read of an entry: all of it up to this size, else its header, key and names at least. */
+const PEEK_BYTES = 16 * 1024
 /** A write lock older than this is taken over: its holder died while writing. */
 const LOCK_SECONDS = 2
 /** Tries at a taken write lock before `lock` gives up (a write holds it for a few µs). */
@@ -42,9 +47,9 @@ export interface RingGeometry {
 }
 
 /**
- * The geometry for `maxBytes` of entries: a slot per 128-256 bytes (at least 64, at most 16M),
- * so the index adds 9-19% and the ring fills before its buckets of small entries (a 50-byte
- * body's entry is ~350 bytes) overflow.
+ * The geometry for `maxBytes` of entries: a slot (32 bytes) per 128-256 bytes (at least 64, at
+ * most 16M), so the index adds 12.5-25% and the ring fills before its buckets of small entries
+ * (a 50-byte body's entry is ~350 bytes) overflow.
  */
 export function ringGeometry(maxBytes: number): RingGeometry {
   const capacity = Math.floor(maxBytes / 8) * 8
@@ -66,7 +71,7 @@ export function createRingFile(path: string, g: RingGeometry): void {
   } finally {
     closeSync(fd)
   }
-  const map = Bun.mmap(path, { shared: true })
+  const map = Bun.mmap(path, { shared: true, size: HEADER_BYTES })
   const words = new Int32Array(map.buffer, map.byteOffset, 4)
   const numbers = new Float64Array(map.buffer, map.byteOffset, 4)
   words[1] = RING_VERSION
@@ -81,7 +86,7 @@ export function createRingFile(path: string, g: RingGeometry): void {
 export function ringProblem(path: string, g: RingGeometry): string | null {
   const file = Bun.file(path)
   if (file.size < HEADER_BYTES) return 'format'
-  const map = Bun.mmap(path, { shared: true })
+  const map = Bun.mmap(path, { shared: true, size: HEADER_BYTES })
   const words = new Int32Array(map.buffer, map.byteOffset, 4)
   const numbers = new Float64Array(map.buffer, map.byteOffset, 4)
   if (words[0] !== MAGIC) return 'format'
@@ -92,17 +97,21 @@ export function ringProblem(path: string, g: RingGeometry): string | null {
   return null
 }
 
-/** Where an entry's parts are, and what they hold, once its header checked out. */
+/** An entry read from the ring, its header checked: its key and Vary names, and where its parts are. */
 export interface EntryParts {
   pos: number
-  /** Offset of the entry in the map. */
-  at: number
   length: number
+  key: string
+  primary: string
+  /** The Vary names (JSON) the entry was stored under; '' without Vary. */
+  names: string
   keyBytes: number
-  primaryBytes: number
   namesBytes: number
   headBytes: number
   bodyBytes: number
+  /** Its bytes as read (the first PEEK_BYTES of it, or all of it when `whole`). */
+  bytes: Uint8Array
+  whole: boolean
 }
 
 /** What a writer puts in an entry: the key and the three parts as bytes. */
@@ -118,49 +127,76 @@ export interface EntryBytes {
 
 /** The hash slots are keyed by (crc32 of the key's characters). */
 export const keyHash = (key: string): number => Bun.hash.crc32(key)
+/** An entry's length in the ring: its header and parts, rounded up to 8 bytes. */
+export const entryLength = (entry: EntryBytes) => Math.ceil((ENTRY_HEADER + entry.key.byteLength + entry.names.byteLength + entry.head.byteLength + entry.body.byteLength) / 8) * 8
 
-/** Maps the ring file at `path`; throws when it is not one. */
+/**
+ * Opens the ring file at `path`; throws when it is not one. Only the header, the fill locks and
+ * the index are mapped: the entries are read and written with pread and pwrite. JSC counts a
+ * mapped buffer as live heap, and lets garbage grow in proportion (a worker's RSS +100 MiB under
+ * misses with a 256 MiB ring mapped whole).
+ */
 export function openRing(path: string) {
-  const mapped = Bun.mmap(path, { shared: true })
-  // A view of the map's buffer, not the map itself: slice() on Bun.mmap's own array costs 5x.
-  const map = new Uint8Array(mapped.buffer, mapped.byteOffset, mapped.byteLength)
-  const words = new Int32Array(map.buffer, map.byteOffset, map.byteLength >>> 2)
-  const numbers = new Float64Array(map.buffer, map.byteOffset, map.byteLength >>> 3)
-  if (map.byteLength < HEADER_BYTES || words[0] !== MAGIC || words[1] !== RING_VERSION) {
+  const probe = Bun.mmap(path, { shared: true, size: HEADER_BYTES })
+  const probeWords = new Int32Array(probe.buffer, probe.byteOffset, 4)
+  if (probe.byteLength < HEADER_BYTES || probeWords[0] !== MAGIC || probeWords[1] !== RING_VERSION) {
     throw Object.assign(new Error('not a shared cache file'), { code: 'format' })
   }
-  const slots = words[3]!
-  const capacity = numbers[2]!
+  const slots = probeWords[3]!
+  const capacity = new Float64Array(probe.buffer, probe.byteOffset, 4)[2]!
   const g = { slots, capacity }
-  if (map.byteLength !== fileBytes(g)) throw Object.assign(new Error('not a shared cache file'), { code: 'size' })
-  const locks = new BigInt64Array(map.buffer, map.byteOffset + HEADER_BYTES, FILL_LOCK_BYTES / 8)
-  /** Slot i's lanes are index[3i] (hash), [3i+1] (pos), [3i+2] (base). */
-  const index = new Float64Array(map.buffer, map.byteOffset + HEADER_BYTES + FILL_LOCK_BYTES, slots * SLOT_LANES)
+  if (Bun.file(path).size !== fileBytes(g)) throw Object.assign(new Error('not a shared cache file'), { code: 'size' })
   const ringStart = HEADER_BYTES + FILL_LOCK_BYTES + indexBytes(slots)
+  const mapped = Bun.mmap(path, { shared: true, size: ringStart })
+  const words = new Int32Array(mapped.buffer, mapped.byteOffset, HEADER_BYTES >>> 2)
+  const numbers = new Float64Array(mapped.buffer, mapped.byteOffset, HEADER_BYTES >>> 3)
+  const locks = new BigInt64Array(mapped.buffer, mapped.byteOffset + HEADER_BYTES, FILL_LOCK_BYTES / 8)
+  /** Slot i's lanes are index[4i] (hash), [4i+1] (pos), [4i+2] (base), [4i+3] (the entry's length). */
+  const index = new Float64Array(mapped.buffer, mapped.byteOffset + HEADER_BYTES + FILL_LOCK_BYTES, slots * SLOT_LANES)
+  const fd = openSync(path, 'r+')
+  let closed = false
   const HEAD = 3 // numbers[3]
   const LOCK = 2 // words[2]
 
   const head = () => numbers[HEAD]!
   /** Whether the entry at `pos` has not been overwritten (yet), and is not past the head (a file the OS crashed under). */
   const intact = (pos: number) => pos >= FIRST && pos < head() && head() - pos <= capacity
+  const fileOffset = (pos: number) => ringStart + (pos % capacity)
 
-  /** The entry at `pos` if its header says it is whole and there, else undefined. */
-  const partsAt = (pos: number): EntryParts | undefined => {
-    if (!intact(pos)) return undefined
-    const at = ringStart + (pos % capacity)
-    const w = at >>> 2
-    if (Atomics.load(words, w) !== COMMITTED || numbers[(at >>> 3) + 1] !== pos) return undefined
-    const length = words[w + 1]!
-    const keyBytes = words[w + 6]!
-    const namesBytes = words[w + 8]!
-    const headBytes = words[w + 9]!
-    const bodyBytes = words[w + 10]!
-    if (length < ENTRY_HEADER || (pos % capacity) + length > capacity) return undefined
-    if (keyBytes < 0 || namesBytes < 0 || headBytes < 0 || bodyBytes < 0) return undefined
+  /** Reads `length` bytes of the entry at `pos` into `into` (from its start); false when short. */
+  const readInto = (into: Uint8Array, pos: number, length: number) => readSync(fd, into, 0, length, fileOffset(pos)) === length
+
+  /**
+   * The entry at `pos`, `length` bytes long (its slot's lanes), read and its header checked;
+   * undefined when it is not there whole. Entries up to PEEK_BYTES are read whole in one pread.
+   */
+  const partsAt = (pos: number, length: number): EntryParts | undefined => {
+    if (!intact(pos) || length < ENTRY_HEADER || length > capacity || (pos % capacity) + length > capacity) return undefined
+    const whole = length <= PEEK_BYTES
+    const bytes = new Uint8Array(whole ? length : PEEK_BYTES)
+    if (!readInto(bytes, pos, bytes.byteLength)) return undefined
+    const view = new DataView(bytes.buffer)
+    if (view.getInt32(0, true) !== COMMITTED || view.getInt32(4, true) !== length || view.getFloat64(8, true) !== pos) return undefined
+    const keyBytes = view.getInt32(24, true)
+    const primaryBytes = view.getInt32(28, true)
+    const namesBytes = view.getInt32(32, true)
+    const headBytes = view.getInt32(36, true)
+    const bodyBytes = view.getInt32(40, true)
+    if (keyBytes < 0 || namesBytes < 0 || headBytes < 0 || bodyBytes < 0 || primaryBytes < 0 || primaryBytes > keyBytes) return undefined
     if (ENTRY_HEADER + keyBytes + namesBytes + headBytes + bodyBytes > length) return undefined
-    const primaryBytes = words[w + 7]!
-    if (primaryBytes < 0 || primaryBytes > keyBytes) return undefined
-    return { pos, at, length, keyBytes, primaryBytes, namesBytes, headBytes, bodyBytes }
+    // Its key and names, at least, in the first read.
+    if (ENTRY_HEADER + keyBytes + namesBytes > bytes.byteLength) return undefined
+    const key = decoder.decode(bytes.subarray(ENTRY_HEADER, ENTRY_HEADER + keyBytes))
+    const primary = key.length === keyBytes ? key.slice(0, primaryBytes) : decoder.decode(bytes.subarray(ENTRY_HEADER, ENTRY_HEADER + primaryBytes))
+    const names = namesBytes === 0 ? '' : decoder.decode(bytes.subarray(ENTRY_HEADER + keyBytes, ENTRY_HEADER + keyBytes + namesBytes))
+    return { pos, length, key, primary, names, keyBytes, namesBytes, headBytes, bodyBytes, bytes, whole }
+  }
+
+  /** All of the entry `parts`' bytes: those read, or read again whole. Undefined when short. */
+  const wholeOf = (parts: EntryParts): Uint8Array | undefined => {
+    if (parts.whole) return parts.bytes
+    const bytes = new Uint8Array(parts.length)
+    return readInto(bytes, parts.pos, parts.length) ? bytes : undefined
   }
 
   /** The lock word this process wrote when it took the lock (0: not held). */
@@ -185,6 +221,11 @@ export function openRing(path: string) {
   const unlock = () => {
     if (mine !== 0) Atomics.compareExchange(words, LOCK, mine, 0)
     mine = 0
+  }
+  /** Where the next entry of `length` bytes goes: an entry never wraps, so past the end it starts the next lap. */
+  const nextPos = (length: number) => {
+    const pos = head()
+    return (pos % capacity) + length > capacity ? pos + capacity - (pos % capacity) : pos
   }
 
   return {
@@ -213,112 +254,82 @@ export function openRing(path: string) {
     slotHash: (n: number) => index[n * SLOT_LANES]!,
     slotPos: (n: number) => index[n * SLOT_LANES + 1]!,
     slotBase: (n: number) => index[n * SLOT_LANES + 2]!,
-    /** Points slot `n` at `pos` (base first: a reader between the two sees the old pos). Under the write lock. */
-    setSlot(n: number, hash: number, pos: number, base: number) {
+    slotLength: (n: number) => index[n * SLOT_LANES + 3]!,
+    /** The entry slot `n` points at, read; undefined when it is empty or gone. */
+    entryAt: (n: number) => (index[n * SLOT_LANES + 1] === 0 ? undefined : partsAt(index[n * SLOT_LANES + 1]!, index[n * SLOT_LANES + 3]!)),
+    /** Points slot `n` at `pos` (length and base first: a reader between sees the old pos, a miss). Under the write lock. */
+    setSlot(n: number, hash: number, pos: number, base: number, length: number) {
       index[n * SLOT_LANES] = hash
       index[n * SLOT_LANES + 2] = base
+      index[n * SLOT_LANES + 3] = length
       index[n * SLOT_LANES + 1] = pos
     },
     /** The first slot of `hash`'s bucket; its bucket is BUCKET slots from there. */
-    bucketOf: (hash: number) => (hash & (slots - 1) & ~(BUCKET - 1)),
+    bucketOf: (hash: number) => hash & (slots - 1) & ~(BUCKET - 1),
     BUCKET,
-
-    /** The key of the entry `parts` (its bytes as they are now: check them with `copy`). */
-    keyOf(parts: EntryParts): string {
-      const from = parts.at + ENTRY_HEADER
-      return decoder.decode(map.subarray(from, from + parts.keyBytes))
-    },
-    /** The primary key of the entry `parts` (a prefix of its key). */
-    primaryOf(parts: EntryParts): string {
-      const from = parts.at + ENTRY_HEADER
-      return decoder.decode(map.subarray(from, from + parts.primaryBytes))
-    },
-    /** Whether the entry's key (or with `primary`, its primary key) is `key`'s bytes. */
-    keyIs(parts: EntryParts, key: Uint8Array, primary: boolean): boolean {
-      if ((primary ? parts.primaryBytes : parts.keyBytes) !== key.byteLength) return false
-      const from = parts.at + ENTRY_HEADER
-      for (let i = 0; i < key.byteLength; i++) if (map[from + i] !== key[i]) return false
-      return true
-    },
-    /** The Vary names (JSON) the entry was stored under; '' without Vary. */
-    namesOf(parts: EntryParts): string {
-      if (parts.namesBytes === 0) return ''
-      const from = parts.at + ENTRY_HEADER + parts.keyBytes
-      return decoder.decode(map.subarray(from, from + parts.namesBytes))
-    },
-    keyHashOf: (parts: EntryParts) => words[(parts.at >>> 2) + 5]! >>> 0,
 
     /**
      * The entry's head (text) and a copy of its body, or `overwritten` when the ring came round
-     * while they were read, or `damaged` when its checksum fails. Read straight from the map (a
-     * subarray of a fresh copy costs JSC ~300 ns): the check of the head afterwards says the
-     * bytes did not change between the checksum and the copy.
+     * while they were read, or `damaged` when its checksum fails.
      */
     read(parts: EntryParts): { head: string; body: Uint8Array } | 'overwritten' | 'damaged' {
-      const from = parts.at + ENTRY_HEADER
-      const headAt = from + parts.keyBytes + parts.namesBytes
-      const bodyAt = headAt + parts.headBytes
-      const stored = words[(parts.at >>> 2) + 4]! >>> 0
-      const sum = Bun.hash.crc32(map.subarray(from, bodyAt + parts.bodyBytes))
-      const head = decoder.decode(map.subarray(headAt, bodyAt))
-      const body = map.slice(bodyAt, bodyAt + parts.bodyBytes)
-      // A fence: the head is read after the copies (x86-64 keeps loads in order; ARM does not).
+      const bytes = wholeOf(parts)
+      if (bytes === undefined) return 'overwritten'
+      // A fence: the head is read after the copy (x86-64 keeps loads in order; ARM does not).
       Atomics.load(words, 0)
       if (!intact(parts.pos)) return 'overwritten'
-      if (sum !== stored) return 'damaged'
-      return { head, body }
+      const headAt = ENTRY_HEADER + parts.keyBytes + parts.namesBytes
+      const bodyAt = headAt + parts.headBytes
+      const stored = new DataView(bytes.buffer).getUint32(16, true)
+      if (Bun.hash.crc32(bytes.subarray(ENTRY_HEADER, bodyAt + parts.bodyBytes)) !== stored) return 'damaged'
+      return { head: decoder.decode(bytes.subarray(headAt, bodyAt)), body: bytes.slice(bodyAt, bodyAt + parts.bodyBytes) }
     },
 
     /** Appends an entry and returns its position; undefined when it is larger than the ring or the lock was lost. Under the write lock. */
     append(entry: EntryBytes): number | undefined {
-      const bytes = ENTRY_HEADER + entry.key.byteLength + entry.names.byteLength + entry.head.byteLength + entry.body.byteLength
-      const length = Math.ceil(bytes / 8) * 8
+      const length = entryLength(entry)
       if (length > capacity) return undefined
-      let pos = head()
-      // An entry never wraps: past the end of the ring, the next starts at its beginning.
-      if ((pos % capacity) + length > capacity) pos += capacity - (pos % capacity)
+      const pos = nextPos(length)
       // Moved before anything is overwritten: readers check it after they copy.
       numbers[HEAD] = pos + length
-      const at = ringStart + (pos % capacity)
-      const w = at >>> 2
-      Atomics.store(words, w, 0)
-      words[w + 1] = length
-      numbers[(at >>> 3) + 1] = pos
-      words[w + 5] = entry.keyHash | 0
-      words[w + 6] = entry.key.byteLength
-      words[w + 7] = entry.primaryBytes
-      words[w + 8] = entry.names.byteLength
-      words[w + 9] = entry.head.byteLength
-      words[w + 10] = entry.body.byteLength
-      let p = at + ENTRY_HEADER
-      map.set(entry.key, p)
-      map.set(entry.names, (p += entry.key.byteLength))
-      map.set(entry.head, (p += entry.names.byteLength))
-      map.set(entry.body, p + entry.head.byteLength)
-      // Of the bytes meant, not of the map: bytes a second writer mixed in fail it.
+      const header = new Uint8Array(ENTRY_HEADER)
+      const view = new DataView(header.buffer)
       const { crc32 } = Bun.hash
-      words[w + 4] = crc32(entry.body, crc32(entry.head, crc32(entry.names, crc32(entry.key)))) | 0
-      // Stopped past the lock's expiry, another writer may have taken over: never committed then.
+      view.setInt32(0, COMMITTED, true)
+      view.setInt32(4, length, true)
+      view.setFloat64(8, pos, true)
+      // Of the bytes meant: a write another writer mixed into fails it.
+      view.setUint32(16, crc32(entry.body, crc32(entry.head, crc32(entry.names, crc32(entry.key)))), true)
+      view.setInt32(20, entry.keyHash | 0, true)
+      view.setInt32(24, entry.key.byteLength, true)
+      view.setInt32(28, entry.primaryBytes, true)
+      view.setInt32(32, entry.names.byteLength, true)
+      view.setInt32(36, entry.head.byteLength, true)
+      view.setInt32(40, entry.body.byteLength, true)
+      // Stopped past the lock's expiry, another writer may have taken over: nothing written then.
       if (!holding()) return undefined
-      Atomics.store(words, w, COMMITTED)
+      writevSync(fd, [header, entry.key, entry.names, entry.head, entry.body], fileOffset(pos))
       return pos
     },
 
     /** Copies the entry `parts` to the head of the ring (a hit near its end: second chance). Under the write lock. */
     reappend(parts: EntryParts): number | undefined {
-      let pos = head()
-      if ((pos % capacity) + parts.length > capacity) pos += capacity - (pos % capacity)
-      // The new copy may overlap the old one, only ever starting before it (the old one is over
-      // 3/4 of the ring behind), and copyWithin moves as memmove does. A reader of the old one
-      // sees the head past it once it has copied, and misses.
+      const bytes = wholeOf(parts)
+      if (bytes === undefined || !intact(parts.pos)) return undefined
+      const copy = bytes.slice()
+      const pos = nextPos(parts.length)
       numbers[HEAD] = pos + parts.length
-      const at = ringStart + (pos % capacity)
-      Atomics.store(words, at >>> 2, 0)
-      map.copyWithin(at + 4, parts.at + 4, parts.at + parts.length)
-      numbers[(at >>> 3) + 1] = pos
+      new DataView(copy.buffer).setFloat64(8, pos, true)
       if (!holding()) return undefined
-      Atomics.store(words, at >>> 2, COMMITTED)
+      writeSync(fd, copy, 0, copy.byteLength, fileOffset(pos))
       return pos
+    },
+
+    /** Closes the file, once (the map goes with the last reference to it). */
+    close(): void {
+      if (closed) return
+      closed = true
+      closeSync(fd)
     },
   }
 }

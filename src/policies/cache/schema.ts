@@ -55,10 +55,10 @@ export const cacheStoreSchema = z.strictObject({
     .strictObject({
       /** Default: on when the node runs more than one worker. */
       enabled: z.boolean().optional(),
-      /** The tier's file (mapped into every worker's memory); default a file under the OS temp dir named by the primary's pid, removed at shutdown. */
+      /** The tier's file (its index mapped into every worker's memory); default a file under the OS temp dir named by the primary's pid, removed at shutdown. */
       path: z.string().min(1).optional(),
-      /** Most bytes of stored responses in the shared tier (bodies, headers and bookkeeping); its index adds 9-19%. */
-      // At most 3 GiB: the file (with its index) must map whole, and Bun.mmap stops short of 4 GiB.
+      /** Most bytes of stored responses in the shared tier (bodies, headers and bookkeeping); its index adds 12.5-25%. */
+      // At most 3 GiB: Bun.mmap stops short of 4 GiB, and a larger tier's index would near it.
       maxBytes: z.int().min(1024).max(3 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
     })
     .prefault({}),

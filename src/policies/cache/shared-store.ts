@@ -1,21 +1,21 @@
 /**
- * The node's shared cache tier: one file in shared memory (ring.ts) that every worker of the
- * node maps, reads and writes, under each worker's own LRU (store.ts), which keeps the
- * hottest entries.
+ * The node's shared cache tier: one file (ring.ts) that every worker of the node reads and
+ * writes, its index in shared memory, under each worker's own LRU (store.ts), which keeps
+ * the hottest entries.
  *
  * - Bounded by maxBytes: entries are written one after another round a ring of that many
  *   bytes, the oldest overwritten first. A hit on an entry in the ring's last quarter copies
  *   it to the front (second chance), so what is still asked for stays.
- * - A store is one copy into the map under a lock a few µs long, written before the answer
- *   (~2 µs; SQLite's commit cost 12-39 µs an entry). A taken lock is never waited on for long:
- *   the store is skipped, a cache may forget.
- * - Readers take no lock: an entry is checked whole (its position, key and CRC-32) after it is
- *   copied out, so a body is never served short or from an entry overwritten while read.
+ * - A store is one pwrite of the entry under a lock held a few µs (7-9 µs of CPU an entry
+ *   with its JSON head; SQLite's insert and commit cost 15-18). A taken lock queues the write
+ *   (below): the event loop never waits on another process.
+ * - Readers take no lock: an entry is read with one pread and checked whole (its position,
+ *   key and CRC-32), so a body is never served short or from an entry overwritten while read.
  * - Vary (RFC 9111 §4.1): a primary key's slot points at its newest entry, which names the
  *   fields its variants are keyed by; a variant is served only when it was stored with the
  *   same names, after the slot's `base` (moved by a changed Vary or a delete).
  * - Fill locks (fill-locks.ts): one worker of the node fills a key while the others wait.
- * - Every failure (busy, full, damaged) is a miss or a skipped store, never an error to the
+ * - Every failure (busy, damaged) is a miss or a skipped store, never an error to the
  *   client; it is reported once per kind through `onError`.
  */
 import { rmSync } from 'node:fs'
@@ -26,7 +26,7 @@ import type { CacheDirectives } from './directives.ts'
 import { splitPrimaryKey, variantKey, type FieldValue } from './key.ts'
 import { entrySize, type CacheEntry } from './store.ts'
 import { fillLocks } from './fill-locks.ts'
-import { createRingFile, ENTRY_HEADER, keyHash, openRing, ringGeometry, ringProblem, type EntryParts } from './ring.ts'
+import { createRingFile, entryLength, keyHash, openRing, ringGeometry, ringProblem, type EntryParts } from './ring.ts'
 
 /** What is stored beside the body: what a CacheEntry holds but its key, bytes and Vary names. */
 interface Head {
@@ -41,7 +41,7 @@ interface Head {
 export interface SharedStoreOptions {
   path: string
   maxObjectBytes: number
-  /** A failure kind (`busy`, `full`, `damaged`, ...) the first time it happens. */
+  /** A failure kind (`busy` or `damaged`) the first time it happens. */
   onError?: (kind: string) => void
   now?: () => number
 }
@@ -94,23 +94,23 @@ export function openSharedStore(options: SharedStoreOptions) {
   }
 
   /** `primary`'s slot (base > 0) and the newest entry it points at, while that is still there. */
-  function primarySlot(primary: Uint8Array, hash: number): { n: number; parts: EntryParts } | undefined {
+  function primarySlot(primary: string, hash: number): { n: number; parts: EntryParts } | undefined {
     const first = ring.bucketOf(hash)
     for (let n = first; n < first + BUCKET; n++) {
       if (ring.slotHash(n) !== hash || ring.slotBase(n) === 0) continue
-      const parts = ring.partsAt(ring.slotPos(n))
-      if (parts !== undefined && parts.pos >= ring.slotBase(n) && ring.keyIs(parts, primary, true)) return { n, parts }
+      const parts = ring.entryAt(n)
+      if (parts !== undefined && parts.pos >= ring.slotBase(n) && parts.primary === primary) return { n, parts }
     }
     return undefined
   }
 
   /** The slot of variant key `key` (base 0) and its entry, while that is still there. */
-  function variantSlot(key: Uint8Array, hash: number): { n: number; parts: EntryParts } | undefined {
+  function variantSlot(key: string, hash: number): { n: number; parts: EntryParts } | undefined {
     const first = ring.bucketOf(hash)
     for (let n = first; n < first + BUCKET; n++) {
       if (ring.slotHash(n) !== hash || ring.slotBase(n) !== 0) continue
-      const parts = ring.partsAt(ring.slotPos(n))
-      if (parts !== undefined && ring.keyIs(parts, key, false)) return { n, parts }
+      const parts = ring.entryAt(n)
+      if (parts !== undefined && parts.key === key) return { n, parts }
     }
     return undefined
   }
@@ -159,20 +159,20 @@ export function openSharedStore(options: SharedStoreOptions) {
    * `newest`) to the ring's front: second chance for a hit near the end. Skipped when the lock
    * is taken.
    */
-  function keep(parts: EntryParts, own: number, primary: string, primaryBytes: Uint8Array, newest: number, names: string): void {
+  function keep(parts: EntryParts, own: number, primary: string, newest: number, names: string): void {
     if (!ring.lock()) return
     try {
       // Replaced, deleted or moved since it was read, or its primary key's slot since taken
       // by another key, or its Vary changed: left as it is.
-      if (ring.slotPos(own) !== parts.pos || ring.partsAt(parts.pos) === undefined) return
-      const head = ring.partsAt(ring.slotPos(newest))
+      if (ring.slotPos(own) !== parts.pos || !ring.intact(parts.pos)) return
+      const head = ring.entryAt(newest)
       if (head === undefined || ring.slotBase(newest) === 0 || ring.slotHash(newest) !== keyHash(primary)) return
-      if (!ring.keyIs(head, primaryBytes, true) || parts.pos < ring.slotBase(newest) || ring.namesOf(head) !== names) return
+      if (head.primary !== primary || parts.pos < ring.slotBase(newest) || head.names !== names) return
       const pos = ring.reappend(parts)
       if (pos === undefined) return
-      ring.setSlot(own, ring.slotHash(own), pos, ring.slotBase(own))
+      ring.setSlot(own, ring.slotHash(own), pos, ring.slotBase(own), parts.length)
       // Now its primary key's newest entry, under the same names: the same base.
-      if (newest !== own) ring.setSlot(newest, ring.slotHash(newest), pos, ring.slotBase(newest))
+      if (newest !== own) ring.setSlot(newest, ring.slotHash(newest), pos, ring.slotBase(newest), parts.length)
     } finally {
       ring.unlock()
     }
@@ -192,39 +192,39 @@ export function openSharedStore(options: SharedStoreOptions) {
     for (let n = 0; n < ring.slots; n++) {
       const pos = ring.slotPos(n)
       if (pos === 0) continue
-      const parts = ring.partsAt(pos)
+      const parts = ring.entryAt(n)
       if (parts === undefined) continue
       if (ring.slotBase(n) !== 0) {
-        if (parts.namesBytes === 0 && pos >= ring.slotBase(n)) yield { parts, key: ring.keyOf(parts) }
+        if (parts.names === '' && pos >= ring.slotBase(n)) yield { parts, key: parts.key }
         continue
       }
-      const primary = ring.primaryOf(parts)
+      const primary = parts.primary
       let newest = primaries.get(primary)
       if (!primaries.has(primary)) {
-        const found = primarySlot(encoder.encode(primary), keyHash(primary))
-        newest = found && { base: ring.slotBase(found.n), names: ring.namesOf(found.parts) }
+        const found = primarySlot(primary, keyHash(primary))
+        newest = found && { base: ring.slotBase(found.n), names: found.parts.names }
         primaries.set(primary, newest)
       }
-      if (newest !== undefined && pos >= newest.base && newest.names === ring.namesOf(parts)) yield { parts, key: ring.keyOf(parts) }
+      if (newest !== undefined && pos >= newest.base && newest.names === parts.names) yield { parts, key: parts.key }
     }
   }
 
   /** Makes every entry of `primary` unreachable: its slot emptied, and the next put's base past them. Under the write lock. */
   function forget(primary: string): boolean {
     const hash = keyHash(primary)
-    const found = primarySlot(encoder.encode(primary), hash)
+    const found = primarySlot(primary, hash)
     if (found === undefined) return false
-    ring.setSlot(found.n, hash, 0, ring.slotBase(found.n))
+    ring.setSlot(found.n, hash, 0, ring.slotBase(found.n), 0)
     return true
   }
 
   /** How many entries of `primary` a lookup could reach (a scan of the index when it has Vary). */
   function reachable(primary: string): number {
-    const found = primarySlot(encoder.encode(primary), keyHash(primary))
+    const found = primarySlot(primary, keyHash(primary))
     if (found === undefined) return 0
-    if (found.parts.namesBytes === 0) return 1
+    if (found.parts.names === '') return 1
     let count = 0
-    for (const { parts } of live()) if (ring.primaryOf(parts) === primary) count++
+    for (const { parts } of live()) if (parts.primary === primary) count++
     return count
   }
 
@@ -317,26 +317,23 @@ export function openSharedStore(options: SharedStoreOptions) {
     /** The stored variant of `primary` selected by the request's sent fields, if any (a new object each time). */
     lookup(primary: string, valueOf: FieldValue): CacheEntry | undefined {
       try {
-        const primaryBytes = encoder.encode(primary)
-        const found = primarySlot(primaryBytes, keyHash(primary))
+        const found = primarySlot(primary, keyHash(primary))
         if (found === undefined) return undefined
-        const names = ring.namesOf(found.parts)
+        const names = found.parts.names
         let own = found
         let varyNames: string[] = []
         let key = primary
-        let keyBytes = primaryBytes
         if (names !== '') {
           varyNames = JSON.parse(names) as string[]
           key = variantKey(primary, varyNames, valueOf)
-          keyBytes = encoder.encode(key)
-          const variant = variantSlot(keyBytes, keyHash(key))
+          const variant = variantSlot(key, keyHash(key))
           // Stored before its primary key was deleted or its Vary changed, or under other names: gone.
-          if (variant === undefined || variant.parts.pos < ring.slotBase(found.n) || ring.namesOf(variant.parts) !== names) return undefined
+          if (variant === undefined || variant.parts.pos < ring.slotBase(found.n) || variant.parts.names !== names) return undefined
           own = variant
         }
         const entry = read(own.parts, primary, key, varyNames)
         if (entry === undefined) return undefined
-        if (ring.head() - own.parts.pos > KEEP_BEHIND && own.parts.length <= KEEP_AT_MOST) keep(own.parts, own.n, primary, primaryBytes, found.n, names)
+        if (ring.head() - own.parts.pos > KEEP_BEHIND && own.parts.length <= KEEP_AT_MOST) keep(own.parts, own.n, primary, found.n, names)
         return entry
       } catch {
         // Names or a head that do not parse: overwritten while read (a miss), or damaged (then its CRC fails too).
@@ -347,9 +344,9 @@ export function openSharedStore(options: SharedStoreOptions) {
     /** The Vary names stored variants of `primary` are keyed by, if any are stored. */
     namesOf(primary: string): readonly string[] | undefined {
       try {
-        const found = primarySlot(encoder.encode(primary), keyHash(primary))
+        const found = primarySlot(primary, keyHash(primary))
         if (found === undefined) return undefined
-        const names = ring.namesOf(found.parts)
+        const names = found.parts.names
         return names === '' ? [] : (JSON.parse(names) as string[])
       } catch {
         return undefined
@@ -369,28 +366,27 @@ export function openSharedStore(options: SharedStoreOptions) {
       }
       const names = entry.varyNames.length === 0 ? '' : JSON.stringify(entry.varyNames)
       const key = encoder.encode(entry.key)
-      const primary = entry.key === entry.primary ? key : encoder.encode(entry.primary)
       const bytes = {
         key,
-        primaryBytes: primary.byteLength,
+        primaryBytes: entry.key === entry.primary ? key.byteLength : encoder.encode(entry.primary).byteLength,
         keyHash: keyHash(entry.key),
         names: names === '' ? NO_BYTES : encoder.encode(names),
         head: encoder.encode(JSON.stringify(head)),
         body: entry.body,
       }
-      if (ENTRY_HEADER + key.byteLength + bytes.names.byteLength + bytes.head.byteLength + entry.body.byteLength > ring.capacity) return false
+      const length = entryLength(bytes)
+      if (length > ring.capacity) return false
       write(() => {
         const hash = keyHash(entry.primary)
-        const found = primarySlot(primary, hash)
-        // Read before the append, which may overwrite it.
-        const sameNames = found !== undefined && ring.namesOf(found.parts) === names
+        const found = primarySlot(entry.primary, hash)
+        const sameNames = found !== undefined && found.parts.names === names
         const pos = ring.append(bytes)
         // Its lock lost (this process stopped past its expiry): not stored.
         if (pos === undefined) return failed('busy')
         // A changed Vary leaves the old variants behind the base (RFC 9111 §4.1).
-        if (found !== undefined) ring.setSlot(found.n, hash, pos, sameNames ? ring.slotBase(found.n) : pos)
-        else ring.setSlot(freeSlot(hash), hash, pos, pos)
-        if (entry.key !== entry.primary) ring.setSlot(variantSlot(key, bytes.keyHash)?.n ?? freeSlot(bytes.keyHash), bytes.keyHash, pos, 0)
+        if (found !== undefined) ring.setSlot(found.n, hash, pos, sameNames ? ring.slotBase(found.n) : pos, length)
+        else ring.setSlot(freeSlot(hash), hash, pos, pos, length)
+        if (entry.key !== entry.primary) ring.setSlot(variantSlot(entry.key, bytes.keyHash)?.n ?? freeSlot(bytes.keyHash), bytes.keyHash, pos, 0, length)
       }, true)
       return true
     },
@@ -415,7 +411,7 @@ export function openSharedStore(options: SharedStoreOptions) {
       const primaries = new Set<string>()
       let count = 0
       for (const { parts } of live()) {
-        const primary = ring.primaryOf(parts)
+        const primary = parts.primary
         if (!primaries.has(primary) && !match(splitPrimaryKey(primary))) continue
         primaries.add(primary)
         count++
@@ -465,6 +461,7 @@ export function openSharedStore(options: SharedStoreOptions) {
     close(): void {
       if (queued.length > 0) blocking(undefined, () => {})
       for (const primary of [...held.keys()]) release(primary)
+      ring.close()
     },
   }
 }

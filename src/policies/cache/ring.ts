@@ -24,10 +24,10 @@ import { FILL_LOCK_BYTES } from './fill-locks.ts'
 
 const MAGIC = 0x31524742 // "BGR1"
 /** Bumped when the layout changes: a file of another version is made anew. */
-export const RING_VERSION = 5
+const RING_VERSION = 5
 const HEADER_BYTES = 4096
 /** Bytes of an entry's own header: state, length, position, checksum, key hash, part lengths. */
-export const ENTRY_HEADER = 48
+const ENTRY_HEADER = 48
 const BUCKET = 8
 const SLOT_LANES = 4
 /** The first read of an entry: all of it up to this size, else its header, key and names at least. */
@@ -133,8 +133,8 @@ export const entryLength = (entry: EntryBytes) => Math.ceil((ENTRY_HEADER + entr
 /**
  * Opens the ring file at `path`; throws when it is not one. Only the header, the fill locks and
  * the index are mapped: the entries are read and written with pread and pwrite. JSC counts a
- * mapped buffer as live heap, and lets garbage grow in proportion (a worker's RSS +100 MiB under
- * misses with a 256 MiB ring mapped whole).
+ * mapped buffer as live heap, and lets garbage grow in proportion (a worker held ~150 MiB more
+ * of its own memory under misses with a 256 MiB ring mapped whole).
  */
 export function openRing(path: string) {
   const probe = Bun.mmap(path, { shared: true, size: HEADER_BYTES })
@@ -254,7 +254,6 @@ export function openRing(path: string) {
     slotHash: (n: number) => index[n * SLOT_LANES]!,
     slotPos: (n: number) => index[n * SLOT_LANES + 1]!,
     slotBase: (n: number) => index[n * SLOT_LANES + 2]!,
-    slotLength: (n: number) => index[n * SLOT_LANES + 3]!,
     /** The entry slot `n` points at, read; undefined when it is empty or gone. */
     entryAt: (n: number) => (index[n * SLOT_LANES + 1] === 0 ? undefined : partsAt(index[n * SLOT_LANES + 1]!, index[n * SLOT_LANES + 3]!)),
     /** Points slot `n` at `pos` (length and base first: a reader between sees the old pos, a miss). Under the write lock. */

@@ -1,8 +1,8 @@
 /**
  * The node's shared cache tier, as the primary holds it: it prepares the file before any
- * worker starts (a missing file, or one of another layout or size, is logged and made anew), applies admin purges and
- * other replicas' invalidations to it once, reports its size, and removes a default-path file
- * at shutdown. Workers read and write it themselves (policies/cache/shared-store.ts).
+ * worker starts (a missing file, or one of another layout or size, is logged and made anew),
+ * applies admin purges and other replicas' invalidations to it once, reports its size, and
+ * removes a default-path file at shutdown. Workers read and write it themselves (policies/cache/shared-store.ts).
  */
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

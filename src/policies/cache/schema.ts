@@ -50,7 +50,7 @@ export const cacheStoreSchema = z.strictObject({
    * replaces Cache-Control and Expires here, and they are not passed downstream.
    */
   targets: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must be a lower-case target name (cdn, gateway, surrogate, ...)' })).default([]),
-  /** The node's shared tier under each worker's store (a ring in shared memory; docs/caching.md). */
+  /** The node's shared tier under each worker's store (a ring of entries in one file; docs/caching.md). */
   shared: z
     .strictObject({
       /** Default: on when the node runs more than one worker. */

@@ -19,7 +19,7 @@
  *   before it overwrites anything, and a reader looks at `head` again after reading an entry:
  *   an entry overwritten while it was read is a miss. Readers take no lock.
  */
-import { closeSync, ftruncateSync, openSync, readSync, writeSync, writevSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
 import { FILL_LOCK_BYTES } from './fill-locks.ts'
 
 const MAGIC = 0x31524742 // "BGR1"
@@ -109,9 +109,8 @@ export interface EntryParts {
   namesBytes: number
   headBytes: number
   bodyBytes: number
-  /** Its bytes as read (the first PEEK_BYTES of it, or all of it when `whole`). */
-  bytes: Uint8Array
-  whole: boolean
+  /** The CRC-32 its writer recorded. */
+  sum: number
 }
 
 /** What a writer puts in an entry: the key and the three parts as bytes. */
@@ -163,8 +162,27 @@ export function openRing(path: string) {
   const intact = (pos: number) => pos >= FIRST && pos < head() && head() - pos <= capacity
   const fileOffset = (pos: number) => ringStart + (pos % capacity)
 
-  /** Reads `length` bytes of the entry at `pos` into `into` (from its start); false when short. */
-  const readInto = (into: Uint8Array, pos: number, length: number) => readSync(fd, into, 0, length, fileOffset(pos)) === length
+  /**
+   * Buffers kept for reads and writes, grown for a larger entry: a subarray or DataView of a
+   * freshly allocated array costs JSC ~300 ns, and one write of a copy is cheaper than a writev
+   * of the parts (1.3 against 1.8 µs). `readingWhole` is the position of the entry `reading`
+   * holds whole (0: none).
+   */
+  let reading = new Uint8Array(PEEK_BYTES)
+  let readView = new DataView(reading.buffer)
+  let readingWhole = 0
+  let writing = new Uint8Array(PEEK_BYTES)
+  let writeView = new DataView(writing.buffer)
+
+  /** Reads `length` bytes of the entry at `pos` into `reading`; false when short. */
+  const readInto = (pos: number, length: number): boolean => {
+    if (length > reading.byteLength) {
+      reading = new Uint8Array(length)
+      readView = new DataView(reading.buffer)
+    }
+    readingWhole = 0
+    return readSync(fd, reading, 0, length, fileOffset(pos)) === length
+  }
 
   /**
    * The entry at `pos`, `length` bytes long (its slot's lanes), read and its header checked;
@@ -172,10 +190,9 @@ export function openRing(path: string) {
    */
   const partsAt = (pos: number, length: number): EntryParts | undefined => {
     if (!intact(pos) || length < ENTRY_HEADER || length > capacity || (pos % capacity) + length > capacity) return undefined
-    const whole = length <= PEEK_BYTES
-    const bytes = new Uint8Array(whole ? length : PEEK_BYTES)
-    if (!readInto(bytes, pos, bytes.byteLength)) return undefined
-    const view = new DataView(bytes.buffer)
+    const first = Math.min(length, PEEK_BYTES)
+    if (!readInto(pos, first)) return undefined
+    const view = readView
     if (view.getInt32(0, true) !== COMMITTED || view.getInt32(4, true) !== length || view.getFloat64(8, true) !== pos) return undefined
     const keyBytes = view.getInt32(24, true)
     const primaryBytes = view.getInt32(28, true)
@@ -185,18 +202,24 @@ export function openRing(path: string) {
     if (keyBytes < 0 || namesBytes < 0 || headBytes < 0 || bodyBytes < 0 || primaryBytes < 0 || primaryBytes > keyBytes) return undefined
     if (ENTRY_HEADER + keyBytes + namesBytes + headBytes + bodyBytes > length) return undefined
     // Its key and names, at least, in the first read.
-    if (ENTRY_HEADER + keyBytes + namesBytes > bytes.byteLength) return undefined
-    const key = decoder.decode(bytes.subarray(ENTRY_HEADER, ENTRY_HEADER + keyBytes))
-    const primary = key.length === keyBytes ? key.slice(0, primaryBytes) : decoder.decode(bytes.subarray(ENTRY_HEADER, ENTRY_HEADER + primaryBytes))
-    const names = namesBytes === 0 ? '' : decoder.decode(bytes.subarray(ENTRY_HEADER + keyBytes, ENTRY_HEADER + keyBytes + namesBytes))
-    return { pos, length, key, primary, names, keyBytes, namesBytes, headBytes, bodyBytes, bytes, whole }
+    if (ENTRY_HEADER + keyBytes + namesBytes > first) return undefined
+    const key = decoder.decode(reading.subarray(ENTRY_HEADER, ENTRY_HEADER + keyBytes))
+    const primary = key.length === keyBytes ? key.slice(0, primaryBytes) : decoder.decode(reading.subarray(ENTRY_HEADER, ENTRY_HEADER + primaryBytes))
+    const names = namesBytes === 0 ? '' : decoder.decode(reading.subarray(ENTRY_HEADER + keyBytes, ENTRY_HEADER + keyBytes + namesBytes))
+    if (first === length) readingWhole = pos
+    return { pos, length, key, primary, names, keyBytes, namesBytes, headBytes, bodyBytes, sum: view.getUint32(16, true) }
   }
 
-  /** All of the entry `parts`' bytes: those read, or read again whole. Undefined when short. */
-  const wholeOf = (parts: EntryParts): Uint8Array | undefined => {
-    if (parts.whole) return parts.bytes
-    const bytes = new Uint8Array(parts.length)
-    return readInto(bytes, parts.pos, parts.length) ? bytes : undefined
+  /**
+   * Makes `reading` hold all of the entry `parts` (read again unless it was the last one read
+   * whole); false when short. Positions are never reused, so the bytes are that entry's as long
+   * as it is intact after they are used.
+   */
+  const wholeIn = (parts: EntryParts): boolean => {
+    if (readingWhole === parts.pos) return true
+    if (!readInto(parts.pos, parts.length)) return false
+    readingWhole = parts.pos
+    return true
   }
 
   /** The lock word this process wrote when it took the lock (0: not held). */
@@ -272,16 +295,14 @@ export function openRing(path: string) {
      * while they were read, or `damaged` when its checksum fails.
      */
     read(parts: EntryParts): { head: string; body: Uint8Array } | 'overwritten' | 'damaged' {
-      const bytes = wholeOf(parts)
-      if (bytes === undefined) return 'overwritten'
+      if (!wholeIn(parts)) return 'overwritten'
       // A fence: the head is read after the copy (x86-64 keeps loads in order; ARM does not).
       Atomics.load(words, 0)
       if (!intact(parts.pos)) return 'overwritten'
       const headAt = ENTRY_HEADER + parts.keyBytes + parts.namesBytes
       const bodyAt = headAt + parts.headBytes
-      const stored = new DataView(bytes.buffer).getUint32(16, true)
-      if (Bun.hash.crc32(bytes.subarray(ENTRY_HEADER, bodyAt + parts.bodyBytes)) !== stored) return 'damaged'
-      return { head: decoder.decode(bytes.subarray(headAt, bodyAt)), body: bytes.slice(bodyAt, bodyAt + parts.bodyBytes) }
+      if (Bun.hash.crc32(reading.subarray(ENTRY_HEADER, bodyAt + parts.bodyBytes)) !== parts.sum) return 'damaged'
+      return { head: decoder.decode(reading.subarray(headAt, bodyAt)), body: reading.slice(bodyAt, bodyAt + parts.bodyBytes) }
     },
 
     /** Appends an entry and returns its position; undefined when it is larger than the ring or the lock was lost. Under the write lock. */
@@ -291,8 +312,11 @@ export function openRing(path: string) {
       const pos = nextPos(length)
       // Moved before anything is overwritten: readers check it after they copy.
       numbers[HEAD] = pos + length
-      const header = new Uint8Array(ENTRY_HEADER)
-      const view = new DataView(header.buffer)
+      if (length > writing.byteLength) {
+        writing = new Uint8Array(length)
+        writeView = new DataView(writing.buffer)
+      }
+      const view = writeView
       const { crc32 } = Bun.hash
       view.setInt32(0, COMMITTED, true)
       view.setInt32(4, length, true)
@@ -305,22 +329,27 @@ export function openRing(path: string) {
       view.setInt32(32, entry.names.byteLength, true)
       view.setInt32(36, entry.head.byteLength, true)
       view.setInt32(40, entry.body.byteLength, true)
+      let at = ENTRY_HEADER
+      writing.set(entry.key, at)
+      writing.set(entry.names, (at += entry.key.byteLength))
+      writing.set(entry.head, (at += entry.names.byteLength))
+      writing.set(entry.body, at + entry.head.byteLength)
       // Stopped past the lock's expiry, another writer may have taken over: nothing written then.
       if (!holding()) return undefined
-      writevSync(fd, [header, entry.key, entry.names, entry.head, entry.body], fileOffset(pos))
+      writeSync(fd, writing, 0, length, fileOffset(pos))
       return pos
     },
 
     /** Copies the entry `parts` to the head of the ring (a hit near its end: second chance). Under the write lock. */
     reappend(parts: EntryParts): number | undefined {
-      const bytes = wholeOf(parts)
-      if (bytes === undefined || !intact(parts.pos)) return undefined
-      const copy = bytes.slice()
+      if (!wholeIn(parts) || !intact(parts.pos)) return undefined
       const pos = nextPos(parts.length)
       numbers[HEAD] = pos + parts.length
-      new DataView(copy.buffer).setFloat64(8, pos, true)
+      readView.setFloat64(8, pos, true)
+      // `reading` no longer holds the entry at parts.pos as it is.
+      readingWhole = 0
       if (!holding()) return undefined
-      writeSync(fd, copy, 0, copy.byteLength, fileOffset(pos))
+      writeSync(fd, reading, 0, parts.length, fileOffset(pos))
       return pos
     },
 

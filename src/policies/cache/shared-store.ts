@@ -6,7 +6,7 @@
  * - Bounded by maxBytes: entries are written one after another round a ring of that many
  *   bytes, the oldest overwritten first. A hit on an entry in the ring's last quarter copies
  *   it to the front (second chance), so what is still asked for stays.
- * - A store is one pwrite of the entry under a lock held a few µs (7-9 µs of CPU an entry
+ * - A store is one pwrite of the entry under a lock held a few µs (7-8 µs of CPU an entry
  *   with its JSON head; SQLite's insert and commit cost 15-18). A taken lock queues the write
  *   (below): the event loop never waits on another process.
  * - Readers take no lock: an entry is read with one pread and checked whole (its position,

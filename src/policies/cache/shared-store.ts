@@ -131,14 +131,14 @@ export function openSharedStore(options: SharedStoreOptions) {
   function read(parts: EntryParts, primary: string, key: string, varyNames: string[]): CacheEntry | undefined {
     // Its key was checked by the slot's look, and positions are never reused: intact to the end
     // of the read, it is the same entry.
-    const read = ring.read(parts)
-    if (read === 'overwritten') return undefined
-    if (read === 'damaged') {
+    const stored = ring.read(parts)
+    if (stored === 'overwritten') return undefined
+    if (stored === 'damaged') {
       failed('damaged')
       return undefined
     }
-    const head = JSON.parse(read.head) as Head
-    const body = read.body
+    const head = JSON.parse(stored.head) as Head
+    const body = stored.body
     const headers = new Headers(head.headers)
     return {
       primary,
@@ -186,7 +186,7 @@ export function openSharedStore(options: SharedStoreOptions) {
    * Every entry a lookup could reach, once, by the slot of its own key: a primary key's
    * without Vary, or a variant's stored under its primary key's names since its base.
    */
-  function* live(): Generator<{ parts: EntryParts; key: string }> {
+  function* live(): Generator<EntryParts> {
     /** Each primary key's slot base and names, looked up once a scan. */
     const primaries = new Map<string, { base: number; names: string } | undefined>()
     for (let n = 0; n < ring.slots; n++) {
@@ -195,7 +195,7 @@ export function openSharedStore(options: SharedStoreOptions) {
       const parts = ring.entryAt(n)
       if (parts === undefined) continue
       if (ring.slotBase(n) !== 0) {
-        if (parts.names === '' && pos >= ring.slotBase(n)) yield { parts, key: parts.key }
+        if (parts.names === '' && pos >= ring.slotBase(n)) yield parts
         continue
       }
       const primary = parts.primary
@@ -205,17 +205,15 @@ export function openSharedStore(options: SharedStoreOptions) {
         newest = found && { base: ring.slotBase(found.n), names: found.parts.names }
         primaries.set(primary, newest)
       }
-      if (newest !== undefined && pos >= newest.base && newest.names === parts.names) yield { parts, key: parts.key }
+      if (newest !== undefined && pos >= newest.base && newest.names === parts.names) yield parts
     }
   }
 
   /** Makes every entry of `primary` unreachable: its slot emptied, and the next put's base past them. Under the write lock. */
-  function forget(primary: string): boolean {
+  function forget(primary: string): void {
     const hash = keyHash(primary)
     const found = primarySlot(primary, hash)
-    if (found === undefined) return false
-    ring.setSlot(found.n, hash, 0, ring.slotBase(found.n), 0)
-    return true
+    if (found !== undefined) ring.setSlot(found.n, hash, 0, ring.slotBase(found.n), 0)
   }
 
   /** How many entries of `primary` a lookup could reach (a scan of the index when it has Vary). */
@@ -224,7 +222,7 @@ export function openSharedStore(options: SharedStoreOptions) {
     if (found === undefined) return 0
     if (found.parts.names === '') return 1
     let count = 0
-    for (const { parts } of live()) if (parts.primary === primary) count++
+    for (const parts of live()) if (parts.primary === primary) count++
     return count
   }
 
@@ -410,7 +408,7 @@ export function openSharedStore(options: SharedStoreOptions) {
     purgeWhere(match: (parts: { scheme: string; host: string; target: string }) => boolean): number {
       const primaries = new Set<string>()
       let count = 0
-      for (const { parts } of live()) {
+      for (const parts of live()) {
         const primary = parts.primary
         if (!primaries.has(primary) && !match(splitPrimaryKey(primary))) continue
         primaries.add(primary)
@@ -444,13 +442,13 @@ export function openSharedStore(options: SharedStoreOptions) {
 
     /** The live entries' keys (tests and tools). */
     keys(): string[] {
-      return [...live()].map((item) => item.key)
+      return [...live()].map((parts) => parts.key)
     },
 
     stats(): { entries: number; bytes: number } {
       let entries = 0
       let bytes = 0
-      for (const { parts } of live()) {
+      for (const parts of live()) {
         entries++
         bytes += parts.length
       }

@@ -63,6 +63,12 @@ const fileBytes = (g: RingGeometry) => HEADER_BYTES + FILL_LOCK_BYTES + indexByt
 /** The size of the file for `maxBytes` of entries (its header, fill locks and index added). */
 export const ringFileBytes = (maxBytes: number) => fileBytes(ringGeometry(maxBytes))
 
+/** The file's header, mapped: words [magic, version, write lock, slots], numbers [-, -, capacity, head]. */
+function mapHeader(path: string) {
+  const map = Bun.mmap(path, { shared: true, size: HEADER_BYTES })
+  return { words: new Int32Array(map.buffer, map.byteOffset, 4), numbers: new Float64Array(map.buffer, map.byteOffset, 4) }
+}
+
 /** Writes a new, empty file at `path` (exclusive: the caller removed what was there; 0600). */
 export function createRingFile(path: string, g: RingGeometry): void {
   const fd = openSync(path, 'wx', 0o600)
@@ -71,9 +77,7 @@ export function createRingFile(path: string, g: RingGeometry): void {
   } finally {
     closeSync(fd)
   }
-  const map = Bun.mmap(path, { shared: true, size: HEADER_BYTES })
-  const words = new Int32Array(map.buffer, map.byteOffset, 4)
-  const numbers = new Float64Array(map.buffer, map.byteOffset, 4)
+  const { words, numbers } = mapHeader(path)
   words[1] = RING_VERSION
   words[3] = g.slots
   numbers[2] = g.capacity
@@ -86,9 +90,7 @@ export function createRingFile(path: string, g: RingGeometry): void {
 export function ringProblem(path: string, g: RingGeometry): string | null {
   const file = Bun.file(path)
   if (file.size < HEADER_BYTES) return 'format'
-  const map = Bun.mmap(path, { shared: true, size: HEADER_BYTES })
-  const words = new Int32Array(map.buffer, map.byteOffset, 4)
-  const numbers = new Float64Array(map.buffer, map.byteOffset, 4)
+  const { words, numbers } = mapHeader(path)
   if (words[0] !== MAGIC) return 'format'
   if (words[1] !== RING_VERSION) return 'layout'
   if (words[3] !== g.slots || numbers[2] !== g.capacity || file.size !== fileBytes(g)) return 'size'
@@ -136,13 +138,12 @@ export const entryLength = (entry: EntryBytes) => Math.ceil((ENTRY_HEADER + entr
  * of its own memory under misses with a 256 MiB ring mapped whole).
  */
 export function openRing(path: string) {
-  const probe = Bun.mmap(path, { shared: true, size: HEADER_BYTES })
-  const probeWords = new Int32Array(probe.buffer, probe.byteOffset, 4)
-  if (probe.byteLength < HEADER_BYTES || probeWords[0] !== MAGIC || probeWords[1] !== RING_VERSION) {
+  const header = Bun.file(path).size >= HEADER_BYTES ? mapHeader(path) : undefined
+  if (header === undefined || header.words[0] !== MAGIC || header.words[1] !== RING_VERSION) {
     throw Object.assign(new Error('not a shared cache file'), { code: 'format' })
   }
-  const slots = probeWords[3]!
-  const capacity = new Float64Array(probe.buffer, probe.byteOffset, 4)[2]!
+  const slots = header.words[3]!
+  const capacity = header.numbers[2]!
   const g = { slots, capacity }
   if (Bun.file(path).size !== fileBytes(g)) throw Object.assign(new Error('not a shared cache file'), { code: 'size' })
   const ringStart = HEADER_BYTES + FILL_LOCK_BYTES + indexBytes(slots)

@@ -57,8 +57,15 @@ const status = async (target: string, headers?: Record<string, string>) => {
 
 /** The shared tier's file at `file`, as another worker maps it. */
 const tier = (file = path) => openSharedStore({ path: file, maxObjectBytes: 1 << 20 })
-/** Keys in the shared tier containing `part`. */
-const storedKeys = (part: string, file = path): string[] => tier(file).keys().filter((key) => key.includes(part))
+/** Keys in the shared tier containing `part` (the store closed after: waitFor calls this often). */
+function storedKeys(part: string, file = path): string[] {
+  const store = tier(file)
+  try {
+    return store.keys().filter((key) => key.includes(part))
+  } finally {
+    store.close()
+  }
+}
 
 describe('the shared tier', () => {
   test('a missing file at start is logged and created', () => {
@@ -95,6 +102,7 @@ describe('the shared tier', () => {
       if (i % 10 === 9) expect(stored()).toBeLessThanOrEqual(MAX_BYTES)
     }
     expect(stored()).toBeGreaterThan(MAX_BYTES / 2)
+    store.close()
     const metrics = await scrape(gw.adminPort)
     expect(sumOf(metrics, 'gateway_cache_shared_bytes')).toBeLessThanOrEqual(MAX_BYTES)
     expect(sumOf(metrics, 'gateway_cache_shared_entries')).toBeGreaterThan(0)

@@ -33,6 +33,8 @@ function entry(path: string, bytes: number, names: string[] = [], request = new 
   }
 }
 const keyOf = (path: string) => primaryKey('http', 'a', path, '')
+/** The end of this turn of the event loop, when a store's staged entries are written. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 const open: SharedStore[] = []
 function storeAt(path: string, onError?: (kind: string) => void, now?: () => number) {
@@ -82,11 +84,15 @@ function worker(path: string, script: string) {
 }
 
 describe('the shared store', () => {
-  test('an entry put by one worker is found, whole, by another', () => {
+  test('an entry put by one worker is found, whole, by another once the turn ends', async () => {
     const path = preparedPath()
     const gzip = new Headers({ 'accept-encoding': 'gzip' })
+    const other = storeAt(path)
     expect(storeAt(path).put(entry('/x', 100, ['accept-encoding'], gzip))).toBe(true)
-    const found = storeAt(path).lookup(keyOf('/x'), fields(gzip))!
+    // Written with the turn's other stores, at its end.
+    expect(other.lookup(keyOf('/x'), fields(gzip))).toBeUndefined()
+    await turn()
+    const found = other.lookup(keyOf('/x'), fields(gzip))!
     expect(found.status).toBe(200)
     expect(found.key).toBe(variantKey(keyOf('/x'), ['accept-encoding'], fields(gzip)))
     expect(found.body).toEqual(new Uint8Array(100).fill(7))
@@ -96,6 +102,35 @@ describe('the shared store', () => {
     expect(found.varyNames).toEqual(['accept-encoding'])
     // Another variant is not served in its place.
     expect(storeAt(path).lookup(keyOf('/x'), none)).toBeUndefined()
+  })
+
+  test("a turn's stores land together at its end; a fill lock released meanwhile is released after them", async () => {
+    const path = preparedPath()
+    const [store, other] = [storeAt(path), storeAt(path)]
+    expect(store.lock(keyOf('/a'), 10_000)).toBe(true)
+    store.put(entry('/a', 10))
+    store.put(entry('/b', 20))
+    store.unlock(keyOf('/a'))
+    // Its own stores it finds at once (they are written first); another worker waits for them.
+    expect(other.locked(keyOf('/a'))).toBe(true)
+    expect(other.lookup(keyOf('/b'), none)).toBeUndefined()
+    await turn()
+    expect(other.locked(keyOf('/a'))).toBe(false)
+    expect(other.lookup(keyOf('/a'), none)?.body.byteLength).toBe(10)
+    expect(other.lookup(keyOf('/b'), none)?.body.byteLength).toBe(20)
+    expect(store.lookup(keyOf('/a'), none)?.body.byteLength).toBe(10)
+  })
+
+  test('an invalidation lands after the stores of its turn before it, and before those after it', async () => {
+    const path = preparedPath()
+    const [store, other] = [storeAt(path), storeAt(path)]
+    store.put(entry('/a', 10))
+    store.put(entry('/b', 10))
+    store.remove(keyOf('/a'))
+    store.put(entry('/b', 30))
+    await turn()
+    expect(other.lookup(keyOf('/a'), none)).toBeUndefined()
+    expect(other.lookup(keyOf('/b'), none)?.body.byteLength).toBe(30)
   })
 
   test('a 10x maxBytes fill never goes over it: the oldest entries go first', () => {
@@ -124,7 +159,7 @@ describe('the shared store', () => {
     expect(store.lookup(keyOf('/k1'), none)).toBeUndefined()
   })
 
-  test('a second chance never brings back what was invalidated while it was read, nor takes another key\'s slot', () => {
+  test('a second chance never brings back what was invalidated while it was read, nor takes another key\'s slot', async () => {
     // The ring's index has 512 slots in buckets of 8: Q's variant is made to share P's bucket.
     const path = preparedPath(100_000)
     const [reader, other] = [storeAt(path), storeAt(path)]
@@ -139,6 +174,7 @@ describe('the shared store', () => {
       other.put(entry(`/f${i}`, 9_800))
       n++
     }
+    await turn()
     let once = true
     reader.lookup(P, (name) => {
       if (once) {
@@ -151,6 +187,7 @@ describe('the shared store', () => {
       }
       return name === 'accept' ? 'v' : null
     })
+    await turn()
     expect(reader.lookup(P, fields(accept('v')))).toBeUndefined()
     expect(reader.lookup(P, fields(accept('w')))?.headers.get('x-fill')).toBe('2')
     expect(reader.lookup(keyOf(`/q${q}`), fields(accept('q')))?.headers.get('x-fill')).toBe('3')
@@ -158,11 +195,12 @@ describe('the shared store', () => {
     expect(new Set(keys).size).toBe(keys.length)
   })
 
-  test('a damaged entry is a miss, never served, and reported', () => {
+  test('a damaged entry is a miss, never served, and reported', async () => {
     const path = preparedPath()
     const errors: string[] = []
     const store = storeAt(path, (kind) => errors.push(kind))
     store.put(entry('/t', 1000))
+    await turn()
     const map = Bun.mmap(path, { shared: true })
     const at = map.lastIndexOf(7)
     map[at - 500] = 8
@@ -191,40 +229,47 @@ describe('the shared store', () => {
     expect(store.lookup(keyOf('/api/1'), fields(new Headers({ accept: 'a' })))).toBeUndefined()
   })
 
-  test("an invalidation leaves no variant behind: another variant stored after it does not bring them back (RFC 9111 §4.4)", () => {
+  test("an invalidation leaves no variant behind: another variant stored after it does not bring them back (RFC 9111 §4.4)", async () => {
     const [a, b] = twoWorkers({ now: 1000 })
     const [x, y] = [new Headers({ accept: 'x' }), new Headers({ accept: 'y' })]
     a.put(entry('/inv', 10, ['accept'], x))
     a.put(entry('/inv', 20, ['accept'], y))
+    await turn()
     expect(b.lookup(keyOf('/inv'), fields(x))?.body.byteLength).toBe(10)
     b.remove(keyOf('/inv'))
     expect(a.lookup(keyOf('/inv'), fields(x))).toBeUndefined()
     expect(a.lookup(keyOf('/inv'), fields(y))).toBeUndefined()
     a.put(entry('/inv', 30, ['accept'], y))
+    await turn()
     expect(b.lookup(keyOf('/inv'), fields(y))?.body.byteLength).toBe(30)
     expect(b.lookup(keyOf('/inv'), fields(x))).toBeUndefined()
     expect(b.stats().entries).toBe(1)
   })
 
-  test('a changed Vary, either way, leaves the old variants unreachable for every worker (RFC 9111 §4.1)', () => {
+  test('a changed Vary, either way, leaves the old variants unreachable for every worker (RFC 9111 §4.1)', async () => {
     const [a, b] = twoWorkers({ now: 1000 })
     const primary = keyOf('/v')
     const json = new Headers({ accept: 'application/json' })
     a.put(entry('/v', 10))
+    await turn()
     b.put(entry('/v', 20, ['accept'], json))
+    await turn()
     expect(a.stats().entries).toBe(1)
     expect(a.namesOf(primary)).toEqual(['accept'])
     expect(a.lookup(primary, fields(json))?.body.byteLength).toBe(20)
     expect(a.lookup(primary, none)).toBeUndefined()
     a.put(entry('/v', 30))
+    await turn()
     expect(b.stats().entries).toBe(1)
     expect(b.namesOf(primary)).toEqual([])
     expect(b.lookup(primary, fields(json))?.body.byteLength).toBe(30)
     // Vary on another field: the accept variant stored before is not served under it.
     b.put(entry('/v', 40, ['accept'], json))
     b.put(entry('/v', 50, ['accept-language'], new Headers()))
+    await turn()
     expect(a.lookup(primary, fields(json))?.body.byteLength).toBe(50)
     b.put(entry('/v', 60, ['accept'], new Headers()))
+    await turn()
     expect(a.lookup(primary, fields(json))).toBeUndefined()
   })
 
@@ -293,6 +338,7 @@ describe('the shared store', () => {
     expect(store.lookup(keyOf('/dropped'), none)).toBeUndefined()
     words[2] = Math.floor(Date.now() / 1000) - 1
     expect(store.put(entry('/taken', 10))).toBe(true)
+    await turn()
     expect(words[2]).toBe(0)
     expect(store.lookup(keyOf('/taken'), none)).toBeDefined()
   })
@@ -302,6 +348,7 @@ describe('the shared store', () => {
     const errors: string[] = []
     const [store, other] = [storeAt(path, (kind) => errors.push(kind)), storeAt(path)]
     store.put(entry('/doc', 100))
+    await turn()
     const words = headerWords(path)
     words[2] = Math.floor(Date.now() / 1000) + 60
     store.remove(keyOf('/doc'))
@@ -315,10 +362,11 @@ describe('the shared store', () => {
     expect(other.lookup(keyOf('/stored'), none)).toBeUndefined()
   })
 
-  test("an admin purge waits out a dead writer's lock, and lands", () => {
+  test("an admin purge waits out a dead writer's lock, and lands", async () => {
     const path = preparedPath()
     const store = storeAt(path)
     store.put(entry('/a', 10))
+    await turn()
     // A writer killed holding the lock: it expires within 2 s.
     headerWords(path)[2] = Math.floor(Date.now() / 1000) + 1
     expect(store.delete(keyOf('/a'))).toBe(1)
@@ -365,10 +413,11 @@ describe('the shared store', () => {
     expect(errors).toEqual([])
   }, 60_000)
 
-  test('a missing file is created, a good one kept with its entries, another made anew', () => {
+  test('a missing file is created, a good one kept with its entries, another made anew', async () => {
     const path = freshPath()
     expect(prepareSharedCache(path, 1 << 20)).toEqual({ outcome: 'created' })
     storeAt(path).put(entry('/kept', 10))
+    await turn()
     expect(prepareSharedCache(path, 1 << 20)).toEqual({ outcome: 'opened' })
     expect(storeAt(path).lookup(keyOf('/kept'), none)).toBeDefined()
     // Another maxBytes: another geometry.

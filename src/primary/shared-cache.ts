@@ -75,7 +75,7 @@ export function startSharedCache(config: GatewayConfig, log: Logger): SharedCach
     removeDefault(path)
     return undefined
   }
-  // A count scans the index and reads each entry (~190 ms per 100,000 entries, on this loop): one
+  // A count scans the index, no entry read (5-17 ms for a full 256 MiB tier, on this loop): one
   // scan serves a scrape's two gauges.
   let counted = { at: -Infinity, stats: { entries: 0, bytes: 0 } }
   return {

@@ -13,7 +13,10 @@
  *   first, and the file never holds more than `capacity` bytes of entries.
  * - **The index** is a hash table of buckets of 8 slots, each [key hash, pos, base, length]. A slot
  *   only points: every reader checks the entry it reaches (its own position, its key, its
- *   checksum), so a stale, torn or colliding slot is a miss, never a wrong answer.
+ *   checksum), so a stale, torn or colliding slot is a miss, never a wrong answer. A primary
+ *   key's slot has a base > 0 and a negative length when its entry has Vary; a variant's slot
+ *   has base -1 - its primary key's hash. So the index alone says which entries a lookup
+ *   could reach: they are counted without reading one (shared-store.ts).
  * - **Writers** take a lock word in the header (a compare-and-swap holding an expiry, so a
  *   process killed while writing holds it for at most LOCK_SECONDS). A writer moves `head`
  *   before it overwrites anything, and a reader looks at `head` again after reading an entry:
@@ -24,7 +27,7 @@ import { FILL_LOCK_BYTES } from './fill-locks.ts'
 
 const MAGIC = 0x31524742 // "BGR1"
 /** Bumped when the layout changes: a file of another version is made anew. */
-const RING_VERSION = 5
+const RING_VERSION = 6
 const HEADER_BYTES = 4096
 /** Bytes of an entry's own header: state, length, position, checksum, key hash, part lengths. */
 const ENTRY_HEADER = 48
@@ -128,6 +131,8 @@ export interface EntrySource {
 
 /** The hash slots are keyed by (crc32 of the key's characters). */
 export const keyHash = (key: string): number => Bun.hash.crc32(key)
+/** A variant's slot base: its primary key's hash, below 0 (a primary key's slot base is a position). */
+export const variantBase = (primaryHash: number) => -1 - primaryHash
 /** At least the bytes `encodeEntry` writes for `entry` (UTF-8 takes at most 3 bytes per UTF-16 unit). */
 export const entryBound = (entry: EntrySource) => ENTRY_HEADER + 3 * (entry.key.length + entry.names.length + entry.head.length) + entry.body.byteLength + 8
 
@@ -301,17 +306,23 @@ export function openRing(path: string) {
       if (last >= head()) numbers[HEAD] = Math.ceil((last + capacity + 8) / 8) * 8
     },
 
-    /** The `n`th slot's lanes. */
+    /** The `n`th slot's lanes: base > 0 for a primary key's slot, < 0 for a variant's (`variantBase`). */
     slotHash: (n: number) => index[n * SLOT_LANES]!,
     slotPos: (n: number) => index[n * SLOT_LANES + 1]!,
     slotBase: (n: number) => index[n * SLOT_LANES + 2]!,
+    slotLength: (n: number) => Math.abs(index[n * SLOT_LANES + 3]!),
+    /** Whether the entry of primary slot `n` has Vary (its variants have slots of their own). */
+    slotVaries: (n: number) => index[n * SLOT_LANES + 3]! < 0,
     /** The entry slot `n` points at, read; undefined when it is empty or gone. */
-    entryAt: (n: number) => (index[n * SLOT_LANES + 1] === 0 ? undefined : partsAt(index[n * SLOT_LANES + 1]!, index[n * SLOT_LANES + 3]!)),
-    /** Points slot `n` at `pos` (length and base first: a reader between sees the old pos, a miss). Under the write lock. */
-    setSlot(n: number, hash: number, pos: number, base: number, length: number) {
+    entryAt: (n: number) => (index[n * SLOT_LANES + 1] === 0 ? undefined : partsAt(index[n * SLOT_LANES + 1]!, Math.abs(index[n * SLOT_LANES + 3]!))),
+    /**
+     * Points slot `n` at `pos` (length and base first: a reader between sees the old pos, a
+     * miss); `varies` for a primary key's entry with Vary. Under the write lock.
+     */
+    setSlot(n: number, hash: number, pos: number, base: number, length: number, varies = false) {
       index[n * SLOT_LANES] = hash
       index[n * SLOT_LANES + 2] = base
-      index[n * SLOT_LANES + 3] = length
+      index[n * SLOT_LANES + 3] = varies ? -length : length
       index[n * SLOT_LANES + 1] = pos
     },
     /** The first slot of `hash`'s bucket; its bucket is BUCKET slots from there. */

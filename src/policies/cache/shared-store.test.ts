@@ -195,6 +195,37 @@ describe('the shared store', () => {
     expect(new Set(keys).size).toBe(keys.length)
   })
 
+  test('a variant given a second chance is still counted once, and its primary key still varies', () => {
+    const store = storeAt(preparedPath(100_000))
+    const [a, b] = [new Headers({ accept: 'a' }), new Headers({ accept: 'b' })]
+    store.put(entry('/k0', 5000, ['accept'], a))
+    store.put(entry('/k0', 5000, ['accept'], b))
+    for (let i = 2; i < 16; i++) store.put(entry(`/k${i}`, 5000))
+    // Over 3/4 of the ring behind the head: moved to the front.
+    expect(store.lookup(keyOf('/k0'), fields(a))?.body.byteLength).toBe(5000)
+    expect(store.lookup(keyOf('/k0'), fields(b))?.body.byteLength).toBe(5000)
+    expect(store.lookup(keyOf('/k0'), none)).toBeUndefined()
+    expect(store.namesOf(keyOf('/k0'))).toEqual(['accept'])
+    const variants = [a, b].map((sent) => variantKey(keyOf('/k0'), ['accept'], fields(sent)))
+    expect(store.keys().filter((key) => key.startsWith(keyOf('/k0'))).sort()).toEqual(variants.sort())
+    expect(store.stats().entries).toBe(store.keys().length)
+  })
+
+  test('the tier is counted from its index alone (a metrics scrape reads no entry)', async () => {
+    const path = preparedPath(1 << 20)
+    const store = storeAt(path)
+    store.put(entry('/a', 10))
+    store.put(entry('/b', 10, ['accept'], new Headers({ accept: 'x' })))
+    store.put(entry('/b', 10, ['accept'], new Headers({ accept: 'y' })))
+    const counted = store.stats()
+    expect(counted.entries).toBe(3)
+    // Every entry's bytes gone (the ring is the file's last 1 MiB): counted all the same, and never served.
+    const map = Bun.mmap(path, { shared: true })
+    map.fill(0, map.byteLength - (1 << 20))
+    expect(store.stats()).toEqual(counted)
+    expect(store.lookup(keyOf('/a'), none)).toBeUndefined()
+  })
+
   test('a damaged entry is a miss, never served, and reported', async () => {
     const path = preparedPath()
     const errors: string[] = []

@@ -27,7 +27,7 @@ import type { CacheDirectives } from './directives.ts'
 import { splitPrimaryKey, variantKey, type FieldValue } from './key.ts'
 import { entrySize, type CacheEntry } from './store.ts'
 import { fillLocks } from './fill-locks.ts'
-import { createRingFile, encodeEntry, entryBound, keyHash, openRing, ringGeometry, ringProblem, type EntryParts, type EntrySource } from './ring.ts'
+import { createRingFile, encodeEntry, entryBound, keyHash, openRing, ringGeometry, ringProblem, variantBase, type EntryParts, type EntrySource } from './ring.ts'
 
 /** What is stored beside the body: what a CacheEntry holds but its key, bytes and Vary names. */
 interface Head {
@@ -98,18 +98,18 @@ export function openSharedStore(options: SharedStoreOptions) {
   function primarySlot(primary: string, hash: number): { n: number; parts: EntryParts } | undefined {
     const first = ring.bucketOf(hash)
     for (let n = first; n < first + BUCKET; n++) {
-      if (ring.slotHash(n) !== hash || ring.slotBase(n) === 0) continue
+      if (ring.slotHash(n) !== hash || ring.slotBase(n) <= 0) continue
       const parts = ring.entryAt(n)
       if (parts !== undefined && parts.pos >= ring.slotBase(n) && parts.primary === primary) return { n, parts }
     }
     return undefined
   }
 
-  /** The slot of variant key `key` (base 0) and its entry, while that is still there. */
+  /** The slot of variant key `key` (base < 0) and its entry, while that is still there. */
   function variantSlot(key: string, hash: number): { n: number; parts: EntryParts } | undefined {
     const first = ring.bucketOf(hash)
     for (let n = first; n < first + BUCKET; n++) {
-      if (ring.slotHash(n) !== hash || ring.slotBase(n) !== 0) continue
+      if (ring.slotHash(n) !== hash || ring.slotBase(n) >= 0) continue
       const parts = ring.entryAt(n)
       if (parts !== undefined && parts.key === key) return { n, parts }
     }
@@ -167,13 +167,13 @@ export function openSharedStore(options: SharedStoreOptions) {
       // by another key, or its Vary changed: left as it is.
       if (ring.slotPos(own) !== parts.pos || !ring.intact(parts.pos)) return
       const head = ring.entryAt(newest)
-      if (head === undefined || ring.slotBase(newest) === 0 || ring.slotHash(newest) !== keyHash(primary)) return
+      if (head === undefined || ring.slotBase(newest) <= 0 || ring.slotHash(newest) !== keyHash(primary)) return
       if (head.primary !== primary || parts.pos < ring.slotBase(newest) || head.names !== names) return
       const pos = ring.reappend(parts)
       if (pos === undefined) return
       ring.setSlot(own, ring.slotHash(own), pos, ring.slotBase(own), parts.length)
       // Now its primary key's newest entry, under the same names: the same base.
-      if (newest !== own) ring.setSlot(newest, ring.slotHash(newest), pos, ring.slotBase(newest), parts.length)
+      if (newest !== own) ring.setSlot(newest, ring.slotHash(newest), pos, ring.slotBase(newest), parts.length, true)
     } finally {
       ring.unlock()
     }
@@ -184,29 +184,31 @@ export function openSharedStore(options: SharedStoreOptions) {
   const KEEP_AT_MOST = ring.capacity / 16
 
   /**
-   * Every entry a lookup could reach, once, by the slot of its own key: a primary key's
-   * without Vary, or a variant's stored under its primary key's names since its base.
+   * Whether slot `n` points at an entry a lookup could reach, from the index alone (no entry
+   * read): a primary key's entry without Vary, or a variant stored since its primary key's
+   * base, while that primary key's newest entry has Vary. Every such entry has one slot.
    */
+  function reachableSlot(n: number): boolean {
+    const pos = ring.slotPos(n)
+    if (pos === 0 || !ring.intact(pos)) return false
+    const base = ring.slotBase(n)
+    if (base > 0) return !ring.slotVaries(n)
+    // Its primary key's hash (variantBase, inverted).
+    const hash = -1 - base
+    const first = ring.bucketOf(hash)
+    for (let p = first; p < first + BUCKET; p++) {
+      if (ring.slotHash(p) !== hash || ring.slotBase(p) <= 0 || !ring.slotVaries(p) || pos < ring.slotBase(p)) continue
+      if (ring.slotPos(p) !== 0 && ring.intact(ring.slotPos(p))) return true
+    }
+    return false
+  }
+
+  /** Every entry a lookup could reach, once, read (for its key). */
   function* live(): Generator<EntryParts> {
-    /** Each primary key's slot base and names, looked up once a scan. */
-    const primaries = new Map<string, { base: number; names: string } | undefined>()
     for (let n = 0; n < ring.slots; n++) {
-      const pos = ring.slotPos(n)
-      if (pos === 0) continue
+      if (!reachableSlot(n)) continue
       const parts = ring.entryAt(n)
-      if (parts === undefined) continue
-      if (ring.slotBase(n) !== 0) {
-        if (parts.names === '' && pos >= ring.slotBase(n)) yield parts
-        continue
-      }
-      const primary = parts.primary
-      let newest = primaries.get(primary)
-      if (!primaries.has(primary)) {
-        const found = primarySlot(primary, keyHash(primary))
-        newest = found && { base: ring.slotBase(found.n), names: found.parts.names }
-        primaries.set(primary, newest)
-      }
-      if (newest !== undefined && pos >= newest.base && newest.names === parts.names) yield parts
+      if (parts !== undefined) yield parts
     }
   }
 
@@ -219,11 +221,13 @@ export function openSharedStore(options: SharedStoreOptions) {
 
   /** How many entries of `primary` a lookup could reach (a scan of the index when it has Vary). */
   function reachable(primary: string): number {
-    const found = primarySlot(primary, keyHash(primary))
+    const hash = keyHash(primary)
+    const found = primarySlot(primary, hash)
     if (found === undefined) return 0
-    if (found.parts.names === '') return 1
+    if (!ring.slotVaries(found.n)) return 1
+    const base = variantBase(hash)
     let count = 0
-    for (const parts of live()) if (parts.primary === primary) count++
+    for (let n = 0; n < ring.slots; n++) if (ring.slotBase(n) === base && reachableSlot(n)) count++
     return count
   }
 
@@ -380,9 +384,10 @@ export function openSharedStore(options: SharedStoreOptions) {
       const hash = keyHash(source.primary)
       const found = primarySlot(source.primary, hash)
       // A changed Vary leaves the old variants behind the base (RFC 9111 §4.1).
-      if (found !== undefined) ring.setSlot(found.n, hash, pos, found.parts.names === source.names ? ring.slotBase(found.n) : pos, length)
-      else ring.setSlot(freeSlot(hash), hash, pos, pos, length)
-      if (source.key !== source.primary) ring.setSlot(variantSlot(source.key, source.keyHash)?.n ?? freeSlot(source.keyHash), source.keyHash, pos, 0, length)
+      const varies = source.names !== ''
+      if (found !== undefined) ring.setSlot(found.n, hash, pos, found.parts.names === source.names ? ring.slotBase(found.n) : pos, length, varies)
+      else ring.setSlot(freeSlot(hash), hash, pos, pos, length, varies)
+      if (varies) ring.setSlot(variantSlot(source.key, source.keyHash)?.n ?? freeSlot(source.keyHash), source.keyHash, pos, variantBase(hash), length)
     }
   }
 
@@ -515,13 +520,15 @@ export function openSharedStore(options: SharedStoreOptions) {
       return [...live()].map((parts) => parts.key)
     },
 
+    /** How many entries a lookup could reach, and their bytes in the ring: from the index alone. */
     stats(): { entries: number; bytes: number } {
       flush()
       let entries = 0
       let bytes = 0
-      for (const parts of live()) {
+      for (let n = 0; n < ring.slots; n++) {
+        if (!reachableSlot(n)) continue
         entries++
-        bytes += parts.length
+        bytes += ring.slotLength(n)
       }
       return { entries, bytes }
     },

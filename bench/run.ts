@@ -16,7 +16,7 @@ import { measureCpu } from './cpu.ts'
 import { startNginx, type RunningNginx } from './nginx.ts'
 import { svgChart, table, type BenchReport, type ScenarioResult } from './report.ts'
 import { sampleRss } from './rss.ts'
-import { companionFloors, gatewayConfig, loadRounds, routesTable, selectScenarios, type Scenario } from './scenarios.ts'
+import { companions, gatewayConfig, loadRounds, routesTable, selectScenarios, type Scenario } from './scenarios.ts'
 import { evaluate, type Thresholds } from './thresholds.ts'
 import { startListening as listening } from './listening.ts'
 import { readFileSync } from 'node:fs'
@@ -273,7 +273,7 @@ async function main(): Promise<void> {
   const measured = new Map<string, ScenarioResult>()
   const routed = scenarios.filter((s) => s.routes)
   // Floors listed before their scenario wait for it: they are loaded in its rounds.
-  const loadedWithTheirs = new Set(scenarios.flatMap((s) => companionFloors(s, scenarios).map((f) => f.name)))
+  const loadedWithTheirs = new Set(scenarios.flatMap((s) => companions(s, scenarios).map((f) => f.name)))
   for (const [i, s] of scenarios.entries()) {
     if (s.routes) {
       if (s === routed[0]) for (const r of await measureRoutes(routed, i)) measured.set(r.name, r)
@@ -289,8 +289,8 @@ async function main(): Promise<void> {
     // The floor this scenario is compared with, and the required work over that floor, when
     // selected: loaded in the same rounds as the gateway (and nginx), so the ratios are side by side.
     const rounds = loadRounds(s, scenarios, withNginx(s), quick, new Set(measured.keys()))
-    // Each floor loaded beside the gateway, by name, with its loads.
-    const floors = new Map(rounds[0]!.flatMap((name) => scenarios.filter((x) => x.name === name && x.floorServer).map((floor) => [name, { floor, loads: [] as LoadResult[] }] as const)))
+    // Each companion (a floor, or the baseline gateway) loaded beside the gateway, by name, with its loads.
+    const floors = new Map(rounds[0]!.flatMap((name) => scenarios.filter((x) => x.name === name && (x.floorServer || x.localCacheOnly)).map((floor) => [name, { floor, loads: [] as LoadResult[], rss: undefined as Record<string, number> | undefined }] as [string, { floor: Scenario; loads: LoadResult[]; rss?: Record<string, number> }])))
     const others = rounds[0]!.slice(1)
     progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${rounds.length > 1 ? ' ×2' : ''}${others.length ? `, alternating with ${others.join(', ')}` : ''})`)
     const server = serverOf(s)
@@ -304,8 +304,12 @@ async function main(): Promise<void> {
           continue
         }
         if (target !== 'gateway') {
-          const { floor, loads } = floors.get(target)!
+          const companion = floors.get(target)!
+          const { floor, loads } = companion
+          // A gateway's workers' RSS, as its own scenario would report it.
+          const sampler = floor.localCacheOnly ? sampleRss(() => workerPids(serverOf(floor).output())) : undefined
           loads.push(await load(serverOf(floor).port, serverOf(floor).pid, floor, seconds))
+          if (sampler) companion.rss = sampler.stop()
           continue
         }
         const sampler = sampleRss(() => workerPids(server.output()))
@@ -313,7 +317,7 @@ async function main(): Promise<void> {
         rss = sampler.stop()
       }
     }
-    for (const { floor, loads } of floors.values()) measured.set(floor.name, { name: floor.name, describe: floor.describe, gateway: merge(loads) })
+    for (const { floor, loads, rss } of floors.values()) measured.set(floor.name, { name: floor.name, describe: floor.describe, gateway: merge(loads), ...(rss ? { rssMbByWorker: rss } : {}) })
     measured.set(s.name, { name: s.name, describe: s.describe, gateway: merge(ours), nginx: theirs.length ? merge(theirs) : undefined, rssMbByWorker: rss })
   }
   progress('')

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { companionFloors, loadRounds, routesTable, selectScenarios } from './scenarios.ts'
+import { companions, loadRounds, routesTable, selectScenarios } from './scenarios.ts'
 
 const names = (selection: string | undefined) => selectScenarios(selection).map((s) => s.name)
 
@@ -53,9 +53,20 @@ describe('loadRounds', () => {
   })
 
   test("a floor waits for its scenario: it and the required rung are that scenario's companions, and a floor has none", () => {
-    expect(companionFloors(scenario('proxied'), selected).map((s) => s.name)).toEqual(['floor-proxy', 'required-proxy'])
-    expect(companionFloors(scenario('floor-proxy'), selected)).toEqual([])
-    expect(companionFloors(scenario('required-proxy'), selected)).toEqual([])
+    expect(companions(scenario('proxied'), selected).map((s) => s.name)).toEqual(['floor-proxy', 'required-proxy'])
+    expect(companions(scenario('floor-proxy'), selected)).toEqual([])
+    expect(companions(scenario('required-proxy'), selected)).toEqual([])
+  })
+
+  test('the shared tier\'s miss is loaded in the same rounds as the miss without it', () => {
+    const misses = selectScenarios('cache-miss')
+    const miss = misses.find((s) => s.name === 'cache-miss')!
+    expect(companions(miss, misses).map((s) => s.name)).toEqual(['cache-miss-local'])
+    expect(loadRounds(miss, misses, false, false)).toEqual([
+      ['gateway', 'cache-miss-local'],
+      ['cache-miss-local', 'gateway'],
+    ])
+    expect(companions(misses.find((s) => s.name === 'cache-miss-local')!, misses)).toEqual([])
   })
 
   test('one round when quick, or when nothing is loaded beside the gateway; a floor measured already is not loaded again', () => {

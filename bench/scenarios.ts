@@ -162,20 +162,25 @@ export function selectScenarios(names: string | undefined): Scenario[] {
   return SCENARIOS.filter((s) => baselines.has(s.name) || chosen.includes(s))
 }
 
-/** The selected floor `s` is compared with and the required rung over it (a floor itself has none): loaded in `s`'s rounds. */
-export function companionFloors(s: Scenario, selected: readonly Scenario[]): Scenario[] {
-  if (s.floorServer || s.floor === undefined) return []
-  return selected.filter((x) => x.floorServer && (x.name === s.floor || x.floor === s.floor))
+/**
+ * What `s` is read against, loaded in `s`'s rounds: the selected floor it is compared with and
+ * the required rung over it, and its baseline when that is another gateway (cache-miss-local
+ * for cache-miss). A floor, or a scenario without either, has none.
+ */
+export function companions(s: Scenario, selected: readonly Scenario[]): Scenario[] {
+  if (s.floorServer) return []
+  const floors = s.floor === undefined ? [] : selected.filter((x) => x.floorServer && (x.name === s.floor || x.floor === s.floor))
+  return [...selected.filter((x) => x.localCacheOnly && x.name === s.baseline), ...floors]
 }
 
 /**
  * The rounds `s` is loaded in (run.ts): each round the gateway, then nginx when it serves `s`,
- * then the floor `s` is compared with and the required rung over that floor, when selected and
- * not measured yet; the next round in reverse, so drift on a shared machine weighs on each alike.
+ * then its companions (above), when selected and not measured yet; the next round in reverse,
+ * so drift on a shared machine weighs on each alike.
  * One round with `quick`, or when nothing is loaded beside the gateway.
  */
 export function loadRounds(s: Scenario, selected: readonly Scenario[], nginx: boolean, quick: boolean, measured: ReadonlySet<string> = new Set()): string[][] {
-  const floors = companionFloors(s, selected).filter((x) => !measured.has(x.name))
+  const floors = companions(s, selected).filter((x) => !measured.has(x.name))
   const order = ['gateway', ...(nginx ? ['nginx'] : []), ...floors.map((f) => f.name)]
   return order.length > 1 && !quick ? [order, [...order].reverse()] : [order]
 }

@@ -16,7 +16,8 @@ import type { ReplicaMessage } from '../replicas/bus.ts'
 
 export interface SharedCache {
   readonly path: string
-  purge(selector: PurgeSelector): number
+  /** Resolves when done: a purge by prefix reads the tier in slices, the loop turning between. */
+  purge(selector: PurgeSelector): Promise<number>
   invalidate(primaryKeys: readonly string[]): void
   stats(): { entries: number; bytes: number }
   close(): void
@@ -80,7 +81,7 @@ export function startSharedCache(config: GatewayConfig, log: Logger): SharedCach
   let counted = { at: -Infinity, stats: { entries: 0, bytes: 0 } }
   return {
     path,
-    purge: (selector) => purge(store, selector),
+    purge: async (selector) => purge(store, selector),
     invalidate(primaryKeys) {
       for (const key of primaryKeys) store.remove(key)
     },
@@ -111,8 +112,9 @@ export function nodeCaches(shared: SharedCache | undefined, workers: NodeWorkers
     /** Another replica's purge or invalidation. */
     apply(message: ReplicaMessage): void {
       if ('purge' in message) {
-        shared?.purge(message.purge)
-        void workers.purge(message.purge)
+        // The shared tier first: a worker's local miss meanwhile may copy an entry not yet purged from it.
+        const local = () => void workers.purge(message.purge)
+        void (shared?.purge(message.purge) ?? Promise.resolve()).then(local, local)
       } else {
         shared?.invalidate(message.invalidate)
         workers.invalidate(message.invalidate)
@@ -121,7 +123,7 @@ export function nodeCaches(shared: SharedCache | undefined, workers: NodeWorkers
 
     /** An admin purge; `shared` counts the shared tier's entries, `replicas` whether Redis took the message. */
     async purge(selector: PurgeSelector): Promise<{ purged: number; workers: number; shared?: number; replicas?: boolean }> {
-      const sharedCount = shared?.purge(selector)
+      const sharedCount = await shared?.purge(selector)
       const local = await workers.purge(selector)
       const result = sharedCount === undefined ? local : { ...local, shared: sharedCount }
       return publish ? { ...result, replicas: await publish({ purge: selector }) } : result

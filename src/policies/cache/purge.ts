@@ -3,7 +3,6 @@
  * variant), or every URL under a path prefix, optionally on one host.
  */
 import { primaryKey } from './key.ts'
-import type { CacheStore } from './store.ts'
 
 export type PurgeSelector = { url: string } | { prefix: string; host?: string }
 
@@ -25,8 +24,16 @@ export function parsePurgeSelector(params: URLSearchParams): PurgeSelector | und
   return host ? { prefix, host: host.toLowerCase() } : { prefix }
 }
 
+type PrimaryParts = { scheme: string; host: string; target: string }
+
+/** A store purges are applied to: a worker's (its count at once) or the shared tier (in slices). */
+interface Purgeable<Count> {
+  delete(primary: string): number
+  purgeWhere(match: (parts: PrimaryParts) => boolean): Count
+}
+
 /** Removes what `selector` names from `store`; returns how many entries went. */
-export function purge(store: Pick<CacheStore, 'delete' | 'purgeWhere'>, selector: PurgeSelector): number {
+export function purge<Count extends number | Promise<number>>(store: Purgeable<Count>, selector: PurgeSelector): number | Count {
   if ('url' in selector) {
     const url = new URL(selector.url)
     return store.delete(primaryKey(url.protocol.slice(0, -1), url.host, url.pathname, url.search))

@@ -242,7 +242,7 @@ describe('the shared store', () => {
     expect(store.lookup(keyOf('/t'), none)?.body).toEqual(new Uint8Array(1000).fill(7))
   })
 
-  test('purge and delete remove every variant, and count them', () => {
+  test('purge and delete remove every variant, and count them', async () => {
     const store = storeAt(preparedPath())
     store.put(entry('/api/1', 10, ['accept'], new Headers({ accept: 'a' })))
     store.put(entry('/api/1', 10, ['accept'], new Headers({ accept: 'b' })))
@@ -251,13 +251,45 @@ describe('the shared store', () => {
     store.put(entry('/other', 10, ['accept'], new Headers({ accept: 'b' })))
     store.put(entry('/last', 10))
     expect(store.stats().entries).toBe(6)
-    expect(purge(store, { prefix: '/api' })).toBe(3)
+    expect(await purge(store, { prefix: '/api' })).toBe(3)
     expect(store.delete(keyOf('/other'))).toBe(2)
     expect(store.delete(keyOf('/other'))).toBe(0)
     expect(store.keys()).toEqual([keyOf('/last')])
     expect(store.delete(keyOf('/last'))).toBe(1)
     expect(store.stats()).toEqual({ entries: 0, bytes: 0 })
     expect(store.lookup(keyOf('/api/1'), fields(new Headers({ accept: 'a' })))).toBeUndefined()
+  })
+
+  test('a purge by prefix reads the index in slices, the event loop turning between them; closed meanwhile, it stops', async () => {
+    // 8 MiB of ring: 32 Ki slots, four slices.
+    const path = preparedPath(8 << 20)
+    const store = storeAt(path)
+    for (let i = 0; i < 200; i++) store.put(entry(`/api/${i}`, 10))
+    store.put(entry('/other', 10))
+    await turn()
+    let turned = false
+    const purged = store.purgeWhere((parts) => parts.target.startsWith('/api/'))
+    setImmediate(() => (turned = true))
+    expect(await purged).toBe(200)
+    expect(turned).toBe(true)
+    expect(store.keys()).toEqual([keyOf('/other')])
+    // A key stored again after the scan passed its slot goes too, with what it was before.
+    const bucket = (key: string) => Bun.hash.crc32(key) & 32767 & ~7
+    let k = 0
+    while (bucket(keyOf(`/api/again${k}`)) >= 8192) k++
+    store.put(entry(`/api/again${k}`, 10, ['accept'], new Headers({ accept: 'a' })))
+    await turn()
+    const again = store.purgeWhere((parts) => parts.target.startsWith('/api/'))
+    await turn()
+    store.put(entry(`/api/again${k}`, 20, ['accept'], new Headers({ accept: 'b' })))
+    await again
+    expect(store.lookup(keyOf(`/api/again${k}`), fields(new Headers({ accept: 'a' })))).toBeUndefined()
+    expect(store.lookup(keyOf(`/api/again${k}`), fields(new Headers({ accept: 'b' })))).toBeUndefined()
+    const closing = storeAt(path)
+    const stopped = closing.purgeWhere(() => true)
+    closing.close()
+    expect(await stopped).toBe(0)
+    expect(store.keys()).toEqual([keyOf('/other')])
   })
 
   test("an invalidation leaves no variant behind: another variant stored after it does not bring them back (RFC 9111 §4.4)", async () => {

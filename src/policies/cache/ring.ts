@@ -278,11 +278,8 @@ export function openRing(path: string) {
     if (mine !== 0) Atomics.compareExchange(words, LOCK, mine, 0)
     mine = 0
   }
-  /** Where the next entry of `length` bytes goes: an entry never wraps, so past the end it starts the next lap. */
-  const nextPos = (length: number) => {
-    const pos = head()
-    return (pos % capacity) + length > capacity ? pos + capacity - (pos % capacity) : pos
-  }
+  /** Where an entry of `length` bytes goes after `pos`: an entry never wraps, so past the end it starts the next lap. */
+  const nextPos = (length: number, pos = head()) => ((pos % capacity) + length > capacity ? pos + capacity - (pos % capacity) : pos)
 
   return {
     locks,
@@ -356,8 +353,7 @@ export function openRing(path: string) {
       let next = head()
       for (let at = 0; at < end; ) {
         const length = view.getInt32(at + 4, true)
-        // An entry never wraps: past the ring's end it starts the next lap.
-        const pos = (next % capacity) + length > capacity ? next + capacity - (next % capacity) : next
+        const pos = nextPos(length, next)
         view.setFloat64(at + 8, pos, true)
         positions.push(pos)
         next = pos + length

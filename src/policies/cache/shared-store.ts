@@ -27,7 +27,8 @@ import type { CacheDirectives } from './directives.ts'
 import { splitPrimaryKey, variantKey, type FieldValue } from './key.ts'
 import { entrySize, type CacheEntry } from './store.ts'
 import { fillLocks } from './fill-locks.ts'
-import { createRingFile, encodeEntry, entryBound, keyHash, openRing, ringGeometry, ringProblem, variantBase, type EntryParts, type EntrySource } from './ring.ts'
+import { createRingFile, encodeEntry, entryBound, keyHash, openRing, ringGeometry, ringProblem, type EntryParts, type EntrySource } from './ring.ts'
+import { ringIndex } from './ring-index.ts'
 
 /** What is stored beside the body: what a CacheEntry holds but its key, bytes and Vary names. */
 interface Head {
@@ -89,7 +90,7 @@ export function openSharedStore(options: SharedStoreOptions) {
   const now = options.now ?? Date.now
   const ring = openRing(options.path)
   const locks = fillLocks(ring.locks)
-  const { BUCKET } = ring
+  const { primarySlot, variantSlot, reachableSlot, forget, reachable, point } = ringIndex(ring)
   /** Fill locks this worker holds, by primary key: their expiry, to release only our own. */
   const held = new Map<string, number>()
   const reported = new Set<string>()
@@ -99,40 +100,6 @@ export function openSharedStore(options: SharedStoreOptions) {
       reported.add(kind)
       options.onError?.(kind)
     }
-  }
-
-  /** `primary`'s slot (base > 0) and the newest entry it points at, while that is still there. */
-  function primarySlot(primary: string, hash: number): { n: number; parts: EntryParts } | undefined {
-    const first = ring.bucketOf(hash)
-    for (let n = first; n < first + BUCKET; n++) {
-      if (ring.slotHash(n) !== hash || ring.slotBase(n) <= 0) continue
-      const parts = ring.entryAt(n)
-      if (parts !== undefined && parts.pos >= ring.slotBase(n) && parts.primary === primary) return { n, parts }
-    }
-    return undefined
-  }
-
-  /** The slot of variant key `key` (base < 0) and its entry, while that is still there. */
-  function variantSlot(key: string, hash: number): { n: number; parts: EntryParts } | undefined {
-    const first = ring.bucketOf(hash)
-    for (let n = first; n < first + BUCKET; n++) {
-      if (ring.slotHash(n) !== hash || ring.slotBase(n) >= 0) continue
-      const parts = ring.entryAt(n)
-      if (parts !== undefined && parts.key === key) return { n, parts }
-    }
-    return undefined
-  }
-
-  /** A slot of `hash`'s bucket to take: an empty one, else one whose entry is gone, else the oldest. */
-  function freeSlot(hash: number): number {
-    const first = ring.bucketOf(hash)
-    let oldest = first
-    for (let n = first; n < first + BUCKET; n++) {
-      const pos = ring.slotPos(n)
-      if (pos === 0 || !ring.intact(pos)) return n
-      if (pos < ring.slotPos(oldest)) oldest = n
-    }
-    return oldest
   }
 
   /** The entry `parts`, whose key is `key`, read and checked; undefined when overwritten meanwhile or damaged. */
@@ -189,45 +156,6 @@ export function openSharedStore(options: SharedStoreOptions) {
   const KEEP_BEHIND = (ring.capacity * 3) / 4
   /** ...unless they are this large: each copy would push a sixteenth of the ring out. */
   const KEEP_AT_MOST = ring.capacity / 16
-
-  /**
-   * Whether slot `n` points at an entry a lookup could reach, from the index alone (no entry
-   * read): a primary key's entry without Vary, or a variant stored since its primary key's
-   * base, while that primary key's newest entry has Vary. Every such entry has one slot.
-   */
-  function reachableSlot(n: number): boolean {
-    const pos = ring.slotPos(n)
-    if (pos === 0 || !ring.intact(pos)) return false
-    const base = ring.slotBase(n)
-    if (base > 0) return !ring.slotVaries(n)
-    // Its primary key's hash (variantBase, inverted).
-    const hash = -1 - base
-    const first = ring.bucketOf(hash)
-    for (let p = first; p < first + BUCKET; p++) {
-      if (ring.slotHash(p) !== hash || ring.slotBase(p) <= 0 || !ring.slotVaries(p) || pos < ring.slotBase(p)) continue
-      if (ring.slotPos(p) !== 0 && ring.intact(ring.slotPos(p))) return true
-    }
-    return false
-  }
-
-  /** Makes every entry of `primary` unreachable: its slot emptied, and the next put's base past them. Under the write lock. */
-  function forget(primary: string): void {
-    const hash = keyHash(primary)
-    const found = primarySlot(primary, hash)
-    if (found !== undefined) ring.setSlot(found.n, hash, 0, ring.slotBase(found.n), 0)
-  }
-
-  /** How many entries of `primary` a lookup could reach (a scan of the index when it has Vary). */
-  function reachable(primary: string): number {
-    const hash = keyHash(primary)
-    const found = primarySlot(primary, hash)
-    if (found === undefined) return 0
-    if (!ring.slotVaries(found.n)) return 1
-    const base = variantBase(hash)
-    let count = 0
-    for (let n = 0; n < ring.slots; n++) if (ring.slotBase(n) === base && reachableSlot(n)) count++
-    return count
-  }
 
   /**
    * Writes that found the write lock taken (its holder preempted mid-write, most often), in
@@ -376,17 +304,7 @@ export function openSharedStore(options: SharedStoreOptions) {
   function land(bytes: Uint8Array, end: number, entries: { source: EntrySource; length: number }[]): void {
     // Its lock lost (this process stopped past its expiry): not stored.
     if (!ring.appendEntries(bytes, end, positions)) return failed('busy')
-    for (let i = 0; i < entries.length; i++) {
-      const { source, length } = entries[i]!
-      const pos = positions[i]!
-      const hash = keyHash(source.primary)
-      const found = primarySlot(source.primary, hash)
-      // A changed Vary leaves the old variants behind the base (RFC 9111 §4.1).
-      const varies = source.names !== ''
-      if (found !== undefined) ring.setSlot(found.n, hash, pos, found.parts.names === source.names ? ring.slotBase(found.n) : pos, length, varies)
-      else ring.setSlot(freeSlot(hash), hash, pos, pos, length, varies)
-      if (varies) ring.setSlot(variantSlot(source.key, source.keyHash)?.n ?? freeSlot(source.keyHash), source.keyHash, pos, variantBase(hash), length)
-    }
+    for (let i = 0; i < entries.length; i++) point(entries[i]!.source, positions[i]!, entries[i]!.length)
   }
 
   return {

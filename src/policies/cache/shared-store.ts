@@ -8,8 +8,8 @@
  *   it to the front (second chance), so what is still asked for stays.
  * - A turn's stores are one pwrite under one take of a lock held a few µs (~6.5 µs of CPU an
  *   entry with its JSON head at 15 a turn; one pwrite each cost 8.5-9.5, SQLite's insert and
- *   commit 15-18). A taken lock queues the write (below): the event loop never waits on
- *   another process.
+ *   commit 15-18). A taken lock queues the write (shared-writes.ts): the event loop never
+ *   waits on another process.
  * - Readers take no lock: an entry is read with one pread and checked whole (its position,
  *   key and CRC-32), so a body is never served short or from an entry overwritten while read.
  * - Vary (RFC 9111 §4.1): a primary key's slot points at its newest entry, which names the
@@ -27,8 +27,9 @@ import type { CacheDirectives } from './directives.ts'
 import { splitPrimaryKey, variantKey, type FieldValue } from './key.ts'
 import { entrySize, type CacheEntry } from './store.ts'
 import { fillLocks } from './fill-locks.ts'
-import { createRingFile, encodeEntry, entryBound, keyHash, openRing, ringGeometry, ringProblem, type EntryParts, type EntrySource } from './ring.ts'
+import { createRingFile, keyHash, openRing, ringGeometry, ringProblem, type EntryParts, type EntrySource } from './ring.ts'
 import { ringIndex } from './ring-index.ts'
+import { sharedWrites } from './shared-writes.ts'
 
 /** What is stored beside the body: what a CacheEntry holds but its key, bytes and Vary names. */
 interface Head {
@@ -72,13 +73,6 @@ export function prepareSharedCache(path: string, maxBytes: number): { outcome: '
   return existed ? { outcome: 'recreated', reason: problem } : { outcome: 'created' }
 }
 
-/** How long stores queued behind a taken write lock are tried again before they are dropped. */
-const BUSY_GIVE_UP_MS = 50
-/** How long an admin purge waits for the write lock: past a dead holder's expiry (ring.ts, 2 s). */
-const BLOCKING_MS = 3000
-
-/** A turn's stores are written at once when they reach this many bytes (or a sixteenth of the ring). */
-const BATCH_BYTES = 1 << 20
 /**
  * Index slots a purge by prefix scans a turn: it reads each live entry for its key (~2 µs),
  * so a full 256 MiB tier (1 Mi slots) is read in ~130 slices of a few ms, not one stop of
@@ -157,161 +151,18 @@ export function openSharedStore(options: SharedStoreOptions) {
   /** ...unless they are this large: each copy would push a sixteenth of the ring out. */
   const KEEP_AT_MOST = ring.capacity / 16
 
-  /**
-   * Writes that found the write lock taken (its holder preempted mid-write, most often), in
-   * order, tried again on a timer (1, 2, 4 ... ms, then every 64 ms): the event loop never
-   * waits on another process. Stores still queued after BUSY_GIVE_UP_MS are dropped and
-   * reported busy (a cache may forget); invalidations are kept until they land, since a
-   * dropped one would serve what an unsafe method changed (a holder that died frees the lock
-   * within LOCK_SECONDS). Fill locks of queued entries are released after them, so a waiting
-   * worker finds the entry.
-   */
-  const queued: { run: () => void; droppable: boolean }[] = []
-  const releases = new Set<string>()
-  let retryMs = 0
-  let busySince = 0
-  const writeQueued = () => {
-    for (const write of queued) write.run()
-    queued.length = 0
-    retryMs = 0
-  }
-  const releaseQueued = () => {
-    for (const primary of releases) release(primary)
-    releases.clear()
-  }
-  const retry = () => {
-    if (queued.length === 0) return
-    if (ring.lock()) {
-      try {
-        writeQueued()
-      } finally {
-        ring.unlock()
-      }
-      return releaseQueued()
-    }
-    if (performance.now() - busySince >= BUSY_GIVE_UP_MS && queued.some((write) => write.droppable)) {
-      failed('busy')
-      const kept = queued.filter((write) => !write.droppable)
-      queued.length = 0
-      queued.push(...kept)
-      releaseQueued()
-      if (queued.length === 0) return void (retryMs = 0)
-    }
-    retryMs = Math.min(retryMs * 2, 64)
-    setTimeout(retry, retryMs)
-  }
-  /** Runs `fn` under the write lock now, or queues it behind the writes already waiting. */
-  function write(fn: () => void, droppable: boolean): void {
-    if (queued.length === 0 && ring.lock()) {
-      try {
-        return fn()
-      } finally {
-        ring.unlock()
-      }
-    }
-    queued.push({ run: fn, droppable })
-    if (retryMs === 0) {
-      retryMs = 1
-      busySince = performance.now()
-      setTimeout(retry, retryMs)
-    }
-  }
-  /**
-   * `fn` under the write lock after what is queued (admin purges, close), waiting for the lock
-   * up to BLOCKING_MS: longer than a dead holder keeps it, so a purge is never lost to one.
-   */
-  function blocking<R>(fallback: R, fn: () => R): R {
-    const since = performance.now()
-    while (!ring.lock()) {
-      if (performance.now() - since > BLOCKING_MS) {
-        failed('busy')
-        return fallback
-      }
-    }
-    try {
-      writeQueued()
-      return fn()
-    } finally {
-      ring.unlock()
-      releaseQueued()
-    }
-  }
   const release = (primary: string) => {
     const expires = held.get(primary)
     held.delete(primary)
     if (expires !== undefined) locks.release(primary, expires)
   }
-
-  /**
-   * The stores of this turn of the event loop, laid out as the ring holds them in `staging`
-   * and written in one pwrite under one take of the lock at the turn's end (setImmediate):
-   * under unique-URL misses a worker stores ~15 entries a turn, and a pwrite costs 1-4 µs.
-   * Their slots are pointed at them after the write, in order.
-   */
-  let staging = Buffer.allocUnsafe(64 * 1024)
-  let stagedBytes = 0
-  let staged: { source: EntrySource; length: number }[] = []
-  const stagedPrimaries = new Set<string>()
-  let flushing = false
-  const batchBytes = Math.min(BATCH_BYTES, ring.capacity / 16)
-  const positions: number[] = []
-
-  function stage(source: EntrySource): boolean {
-    const bound = entryBound(source)
-    if (stagedBytes + bound > staging.byteLength) {
-      const grown = Buffer.allocUnsafe(Math.max(staging.byteLength * 2, stagedBytes + bound))
-      grown.set(staging.subarray(0, stagedBytes))
-      staging = grown
-    }
-    const length = encodeEntry(staging, stagedBytes, source)
-    if (length > ring.capacity) return false
-    stagedBytes += length
-    staged.push({ source, length })
-    stagedPrimaries.add(source.primary)
-    if (stagedBytes >= batchBytes) flush()
-    else if (!flushing) {
-      flushing = true
-      setImmediate(flushTurn)
-    }
-    return true
-  }
-  const flushTurn = () => {
-    flushing = false
-    flush()
-  }
-
-  /** Writes the staged stores now, or queues them (with a copy of their bytes) behind a taken lock. */
-  function flush(): void {
-    if (staged.length === 0) return
-    const entries = staged
-    const end = stagedBytes
-    staged = []
-    stagedBytes = 0
-    stagedPrimaries.clear()
-    if (queued.length === 0 && ring.lock()) {
-      try {
-        land(staging, end, entries)
-      } finally {
-        ring.unlock()
-      }
-      return releaseQueued()
-    }
-    const bytes = Uint8Array.prototype.slice.call(staging, 0, end)
-    write(() => land(bytes, end, entries), true)
-  }
-
-  /** Appends the entries laid out in `bytes` and points their slots at them. Under the write lock. */
-  function land(bytes: Uint8Array, end: number, entries: { source: EntrySource; length: number }[]): void {
-    // Its lock lost (this process stopped past its expiry): not stored.
-    if (!ring.appendEntries(bytes, end, positions)) return failed('busy')
-    for (let i = 0; i < entries.length; i++) point(entries[i]!.source, positions[i]!, entries[i]!.length)
-  }
+  const writes = sharedWrites(ring, { point, failed, release })
 
   return {
     /** The stored variant of `primary` selected by the request's sent fields, if any (a new object each time). */
     lookup(primary: string, valueOf: FieldValue): CacheEntry | undefined {
       // This worker's own store of it, still staged: written first.
-      if (stagedPrimaries.has(primary)) flush()
+      if (writes.staged(primary)) writes.flush()
       try {
         const found = primarySlot(primary, keyHash(primary))
         if (found === undefined) return undefined
@@ -339,7 +190,7 @@ export function openSharedStore(options: SharedStoreOptions) {
 
     /** The Vary names stored variants of `primary` are keyed by, if any are stored. */
     namesOf(primary: string): readonly string[] | undefined {
-      if (stagedPrimaries.has(primary)) flush()
+      if (writes.staged(primary)) writes.flush()
       try {
         const found = primarySlot(primary, keyHash(primary))
         if (found === undefined) return undefined
@@ -372,22 +223,22 @@ export function openSharedStore(options: SharedStoreOptions) {
         head: JSON.stringify(head),
         body: entry.body,
       }
-      return stage(source)
+      return writes.stage(source)
     },
 
     /** Makes every variant of `primary` unreachable (an unsafe method's invalidation, RFC 9111 §4.4). */
     remove(primary: string): void {
       // After this turn's stores, which may be of `primary`.
-      flush()
-      write(() => forget(primary), false)
+      writes.flush()
+      writes.write(() => forget(primary), false)
     },
 
     /** Removes every variant of `primary`; returns how many (an admin purge). */
     delete(primary: string): number {
-      flush()
+      writes.flush()
       // Counted before the lock is taken: a scan of the index when it has Vary, too long to hold it.
       const count = reachable(primary)
-      return blocking(0, () => {
+      return writes.blocking(0, () => {
         forget(primary)
         return count
       })
@@ -400,7 +251,7 @@ export function openSharedStore(options: SharedStoreOptions) {
      * while it runs may stay. 0 when the store is closed meanwhile.
      */
     async purgeWhere(match: (parts: { scheme: string; host: string; target: string }) => boolean): Promise<number> {
-      flush()
+      writes.flush()
       // The primary slots of matching keys, and where each pointed when it was scanned.
       const slots: number[] = []
       const positions: number[] = []
@@ -427,7 +278,7 @@ export function openSharedStore(options: SharedStoreOptions) {
       }
       // Under the lock, no entry read (~50 ns a key): a slot that still points where it did is
       // emptied; one stored again meanwhile is found by its key.
-      return blocking(0, () => {
+      return writes.blocking(0, () => {
         for (let i = 0; i < slots.length; i++) {
           const n = slots[i]!
           if (ring.slotPos(n) === positions[i]) ring.setSlot(n, ring.slotHash(n), 0, ring.slotBase(n), 0)
@@ -453,13 +304,12 @@ export function openSharedStore(options: SharedStoreOptions) {
 
     /** Releases the fill lock of `primary`, after its entry if that is still queued. */
     unlock(primary: string): void {
-      if (staged.length > 0 || queued.length > 0) releases.add(primary)
-      else release(primary)
+      writes.releaseAfter(primary)
     },
 
     /** The live entries' keys (tests and tools). */
     keys(): string[] {
-      flush()
+      writes.flush()
       const keys: string[] = []
       for (let n = 0; n < ring.slots; n++) {
         const parts = reachableSlot(n) ? ring.entryAt(n) : undefined
@@ -470,7 +320,7 @@ export function openSharedStore(options: SharedStoreOptions) {
 
     /** How many entries a lookup could reach, and their bytes in the ring: from the index alone. */
     stats(): { entries: number; bytes: number } {
-      flush()
+      writes.flush()
       let entries = 0
       let bytes = 0
       for (let n = 0; n < ring.slots; n++) {
@@ -484,8 +334,7 @@ export function openSharedStore(options: SharedStoreOptions) {
     /** Writes what is queued (waiting for the lock as an admin purge does), then frees this worker's fill locks. */
     close(): void {
       if (closed) return
-      flush()
-      if (queued.length > 0) blocking(undefined, () => {})
+      writes.drain()
       for (const primary of [...held.keys()]) release(primary)
       closed = true
       ring.close()

@@ -64,11 +64,15 @@ export function ringIndex(ring: Ring) {
     return false
   }
 
-  /** Makes every entry of `primary` unreachable: its slot emptied, and the next put's base past them. Under the write lock. */
+  /** Empties primary slot `n`: every entry of its key unreachable, and the next put's base past them. Under the write lock. */
+  function empty(n: number): void {
+    ring.setSlot(n, ring.slotHash(n), 0, ring.slotBase(n), 0)
+  }
+
+  /** Makes every entry of `primary` unreachable (its slot emptied). Under the write lock. */
   function forget(primary: string): void {
-    const hash = keyHash(primary)
-    const found = primarySlot(primary, hash)
-    if (found !== undefined) ring.setSlot(found.n, hash, 0, ring.slotBase(found.n), 0)
+    const found = primarySlot(primary, keyHash(primary))
+    if (found !== undefined) empty(found.n)
   }
 
   /** How many entries of `primary` a lookup could reach (a scan of the index when it has Vary). */
@@ -96,5 +100,5 @@ export function ringIndex(ring: Ring) {
     if (varies) ring.setSlot(variantSlot(source.key, source.keyHash)?.n ?? freeSlot(source.keyHash), source.keyHash, pos, variantBase(hash), length)
   }
 
-  return { primarySlot, variantSlot, reachableSlot, forget, reachable, point }
+  return { primarySlot, variantSlot, reachableSlot, empty, forget, reachable, point }
 }

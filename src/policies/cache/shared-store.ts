@@ -84,7 +84,7 @@ export function openSharedStore(options: SharedStoreOptions) {
   const now = options.now ?? Date.now
   const ring = openRing(options.path)
   const locks = fillLocks(ring.locks)
-  const { primarySlot, variantSlot, reachableSlot, forget, reachable, point } = ringIndex(ring)
+  const { primarySlot, variantSlot, reachableSlot, empty, forget, reachable, point } = ringIndex(ring)
   /** Fill locks this worker holds, by primary key: their expiry, to release only our own. */
   const held = new Map<string, number>()
   const reported = new Set<string>()
@@ -134,9 +134,8 @@ export function openSharedStore(options: SharedStoreOptions) {
       // Replaced, deleted or moved since it was read, or its primary key's slot since taken
       // by another key, or its Vary changed: left as it is.
       if (ring.slotPos(own) !== parts.pos || !ring.intact(parts.pos)) return
-      const head = ring.entryAt(newest)
-      if (head === undefined || ring.slotBase(newest) <= 0 || ring.slotHash(newest) !== keyHash(primary)) return
-      if (head.primary !== primary || parts.pos < ring.slotBase(newest) || head.names !== names) return
+      const found = primarySlot(primary, keyHash(primary))
+      if (found?.n !== newest || parts.pos < ring.slotBase(newest) || found.parts.names !== names) return
       const pos = ring.reappend(parts)
       if (pos === undefined) return
       ring.setSlot(own, ring.slotHash(own), pos, ring.slotBase(own), parts.length)
@@ -263,17 +262,17 @@ export function openSharedStore(options: SharedStoreOptions) {
         for (let n = from; n < Math.min(ring.slots, from + PURGE_SLICE); n++) {
           const pos = ring.slotPos(n)
           if (pos === 0 || !ring.intact(pos)) continue
-          const primarySlot = ring.slotBase(n) > 0
-          if (!primarySlot && !reachableSlot(n)) continue
+          const isPrimary = ring.slotBase(n) > 0
+          if (!isPrimary && !reachableSlot(n)) continue
           const primary = ring.entryAt(n)?.primary
           if (primary === undefined || !match(splitPrimaryKey(primary))) continue
-          if (primarySlot) {
+          if (isPrimary) {
             slots.push(n)
             positions.push(pos)
             primaries.push(primary)
           }
           // Each entry a lookup could reach, once: a variant by its own slot.
-          if (!primarySlot || !ring.slotVaries(n)) count++
+          if (!isPrimary || !ring.slotVaries(n)) count++
         }
       }
       // Under the lock, no entry read (~50 ns a key): a slot that still points where it did is
@@ -281,7 +280,7 @@ export function openSharedStore(options: SharedStoreOptions) {
       return writes.blocking(0, () => {
         for (let i = 0; i < slots.length; i++) {
           const n = slots[i]!
-          if (ring.slotPos(n) === positions[i]) ring.setSlot(n, ring.slotHash(n), 0, ring.slotBase(n), 0)
+          if (ring.slotPos(n) === positions[i]) empty(n)
           else forget(primaries[i]!)
         }
         return count

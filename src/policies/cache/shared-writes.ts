@@ -67,21 +67,29 @@ export function sharedWrites(ring: Ring, hooks: WriteHooks) {
     retryMs = Math.min(retryMs * 2, 64)
     setTimeout(retry, retryMs)
   }
-  /** Runs `fn` under the write lock now, or queues it behind the writes already waiting. */
-  function write(fn: () => void, droppable: boolean): void {
-    if (queued.length === 0 && ring.lock()) {
-      try {
-        return fn()
-      } finally {
-        ring.unlock()
-      }
+  /** Runs `fn` under the write lock when nothing waits and the lock is free, then the fill locks waiting on it; false otherwise. */
+  function writeNow(fn: () => void): boolean {
+    if (queued.length > 0 || !ring.lock()) return false
+    try {
+      fn()
+    } finally {
+      ring.unlock()
     }
+    releaseQueued()
+    return true
+  }
+  /** Queues `fn` behind the writes already waiting. */
+  function enqueue(fn: () => void, droppable: boolean): void {
     queued.push({ run: fn, droppable })
     if (retryMs === 0) {
       retryMs = 1
       busySince = performance.now()
       setTimeout(retry, retryMs)
     }
+  }
+  /** Runs `fn` under the write lock now, or queues it behind the writes already waiting. */
+  function write(fn: () => void, droppable: boolean): void {
+    if (!writeNow(fn)) enqueue(fn, droppable)
   }
   /**
    * `fn` under the write lock after what is queued (admin purges, close), waiting for the lock
@@ -150,16 +158,10 @@ export function sharedWrites(ring: Ring, hooks: WriteHooks) {
     staged = []
     stagedBytes = 0
     stagedPrimaries.clear()
-    if (queued.length === 0 && ring.lock()) {
-      try {
-        land(staging, end, entries)
-      } finally {
-        ring.unlock()
-      }
-      return releaseQueued()
-    }
+    if (writeNow(() => land(staging, end, entries))) return
+    // Queued: `staging` is written over by the next turn's stores.
     const bytes = Uint8Array.prototype.slice.call(staging, 0, end)
-    write(() => land(bytes, end, entries), true)
+    enqueue(() => land(bytes, end, entries), true)
   }
 
   /** Appends the entries laid out in `bytes` and points their slots at them. Under the write lock. */

@@ -66,6 +66,8 @@ function fail(message: string): never {
 }
 
 type Server = Awaited<ReturnType<typeof listening>>
+/** A server loaded in a scenario's rounds beside it (a floor, or the baseline gateway): its loads, and a gateway's workers' RSS. */
+type Companion = { floor: Scenario; loads: LoadResult[]; rss?: Record<string, number> }
 
 /** A bun script started and listening, stopped with the others at the end. */
 async function startListening(args: string[]): Promise<Server> {
@@ -290,7 +292,7 @@ async function main(): Promise<void> {
     // selected: loaded in the same rounds as the gateway (and nginx), so the ratios are side by side.
     const rounds = loadRounds(s, scenarios, withNginx(s), quick, new Set(measured.keys()))
     // Each companion (a floor, or the baseline gateway) loaded beside the gateway, by name, with its loads.
-    const floors = new Map(rounds[0]!.flatMap((name) => scenarios.filter((x) => x.name === name && (x.floorServer || x.localCacheOnly)).map((floor) => [name, { floor, loads: [] as LoadResult[], rss: undefined as Record<string, number> | undefined }] as [string, { floor: Scenario; loads: LoadResult[]; rss?: Record<string, number> }])))
+    const floors = new Map(rounds[0]!.flatMap((name) => scenarios.filter((x) => x.name === name && (x.floorServer || x.localCacheOnly)).map((floor): [string, Companion] => [name, { floor, loads: [] }])))
     const others = rounds[0]!.slice(1)
     progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${rounds.length > 1 ? ' ×2' : ''}${others.length ? `, alternating with ${others.join(', ')}` : ''})`)
     const server = serverOf(s)

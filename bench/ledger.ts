@@ -4,7 +4,7 @@
  * client's connection on a socket that is not one: it writes the request head and parses a
  * recorded upstream answer, with no kernel in between. Beside it, the floor's share of the same work (a Request's URL and a
  * Response). The cache misses store every answer (a new path each), with and without the
- * node's shared tier (SQLite) under the local store. The event loop turns every 16 requests,
+ * node's shared tier (the ring file) under the local store. The event loop turns every 16 requests,
  * so timers (the tracing exporter, the shared tier's commits) run as in a server. In process and single-threaded, so it is steadier than a load test on shared
  * cores, and `bun --cpu-prof-md bench/ledger.ts --only proxied` profiles the gateway's code
  * alone. Not a test of forwarding (the integration tests use real sockets): a measurement.
@@ -14,14 +14,15 @@
  * paired with the baseline by round; the twin is the A/A check of how far two apps of one
  * build differ.
  *
- *   bun bench/ledger.ts [--requests 200000] [--rounds 3] [--baseline NAME]
+ * `--allocations` counts instead of timing: the heap cells each scenario's request leaves, by
+ * type (closures, promises, lexical environments, strings...), exactly (recorded.ts).
+ *
+ *   bun bench/ledger.ts [--requests 200000] [--rounds 3] [--baseline NAME] [--allocations]
  *                       [--only floor,proxied,proxied-untraced,proxied-untraced-twin,proxied-unsampled,proxied-sampled,cache-hit,health,cache-miss,cache-miss-shared]
  */
 import { parseArgs } from 'node:util'
 import { createApp } from '../src/app.ts'
-import { validateConfig } from '../src/config/load.ts'
 import { silentLogger as log } from '../src/log.ts'
-import { createWorkerMetrics } from '../src/metrics/registry.ts'
 import { createResponseCache } from '../src/policies/cache/response-cache.ts'
 import { openSharedStore, prepareSharedCache } from '../src/policies/cache/shared-store.ts'
 import { createCacheStore } from '../src/policies/cache/store.ts'
@@ -30,13 +31,13 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Connection } from '../src/upstream/native/connection.ts'
-import { cpuPerRequest, LOOPBACK_SERVER, RECORDED_BODY, recordedClient } from './recorded.ts'
+import { allocationsPerRequest, cpuPerRequest, LOOPBACK_SERVER, RECORDED_BODY, recordedClient } from './recorded.ts'
+import { fixtureApp } from './fixture-app.ts'
 import type { UpstreamRegistry } from '../src/upstream/registry.ts'
 import { createUpstream } from '../src/upstream/upstream.ts'
 import { createTracer, type Tracer } from '../src/tracing/index.ts'
 import { startListening } from './listening.ts'
 import { median, pairedDifference, roundOrder } from './paired.ts'
-import { FIXTURE_ROUTES } from './scenarios.ts'
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     only: { type: 'string' },
     baseline: { type: 'string' },
+    allocations: { type: 'boolean', default: false },
   },
 })
 const REQUESTS = Number(values.requests)
@@ -52,19 +54,7 @@ const ROUNDS = Number(values.rounds)
 const ONLY = values.only ? new Set(values.only.split(',')) : undefined
 const BASELINE = values.baseline
 
-const checked = validateConfig({
-  server: { host: '127.0.0.1', port: 0 },
-  upstreams: { fixture: { targets: ['http://127.0.0.1:9'] } },
-  routes: FIXTURE_ROUTES,
-})
-if (!checked.ok) throw new Error(checked.errors.join('\n'))
-const config = checked.config
-const metrics = createWorkerMetrics({ version: 'ledger', bun: Bun.version })
-const upstream = createUpstream('fixture', config.upstreams.fixture!, { base: recordedClient(Connection), observer: metrics.upstream('fixture') })
-const upstreams: UpstreamRegistry = { get: () => upstream, all: () => [upstream], close: async () => {} }
-const store = createCacheStore(config.cache)
-const cache = createResponseCache({ store, targets: config.cache.targets, maxObjectBytes: config.cache.maxObjectBytes, implicitVary: [] })
-const app = createApp({ config, upstreams, log, cache, metrics })
+const { app, config, metrics, upstreams } = fixtureApp()
 // The same app with the node's shared tier under its cache (a private file, as the primary makes it).
 const sharedDir = makePrivateDir(tmpdir(), 'ledger-')
 const sharedPath = join(sharedDir, 'cache.ring')
@@ -130,6 +120,18 @@ const scenarios: Record<string, { path: string | (() => string); serve: Serve }>
 }
 
 const names = Object.keys(scenarios).filter((n) => !ONLY || ONLY.has(n))
+if (values.allocations) {
+  // What each request leaves on the heap, by cell type: exact counts, not times.
+  console.log('Heap cells allocated per request in process, by type (a Request made and a body read in each; the floor row is that alone):')
+  for (const name of names) {
+    const counts = await allocationsPerRequest(scenarios[name]!.serve, scenarios[name]!.path)
+    const total = [...counts.values()].reduce((a, b) => a + b, 0)
+    const types = [...counts].sort((a, b) => b[1] - a[1]).map(([type, n]) => `${type} ${Number(n.toFixed(2))}`)
+    console.log(`  ${name.padEnd(21)} ${total.toFixed(1).padStart(6)}   ${types.join(', ')}`)
+  }
+  sink?.proc.kill()
+  process.exit(0)
+}
 const results = new Map<string, number[]>(names.map((n) => [n, []]))
 for (const name of names) await cpuPerRequest(scenarios[name]!.serve, scenarios[name]!.path, Math.min(REQUESTS, 50_000))
 // The order changes each round (roundOrder): no scenario always runs right after the same one.

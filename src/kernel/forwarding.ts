@@ -295,10 +295,12 @@ export function clientResponseHeaders(
 export function headerBlockBytes(fields: FieldSnapshot): { bytes: number; underscore: boolean } {
   let bytes = 0
   let underscore = false
+  // No closure in the loop: one capturing `name` would make a scope object per field, per request.
   for (const name in fields) {
     const value = fields[name]!
     // Repeated fields arrive joined by ", " (Set-Cookie as a list): count each as a line of its own.
-    bytes += typeof value === 'string' ? name.length + value.length + 4 : value.reduce((sum, one) => sum + name.length + one.length + 4, 0)
+    if (typeof value === 'string') bytes += name.length + value.length + 4
+    else for (const one of value) bytes += name.length + one.length + 4
     if (!underscore && name.includes('_')) underscore = true
   }
   return { bytes, underscore }

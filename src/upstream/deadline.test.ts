@@ -58,7 +58,7 @@ describe('createDeadlineWheel', () => {
     wheel = createDeadlineWheel({ tickMs: 5 })
     const deadline = wheel.start(10, { signal: new AbortController().signal })
     const heard: unknown[] = []
-    deadline.onAbort((reason) => heard.push(reason))
+    deadline.onAbort({ abortedBy: (reason) => heard.push(reason) })
     const until = performance.now() + 2000
     while (!deadline.aborted && performance.now() < until) await Bun.sleep(5)
     await Bun.sleep(20)
@@ -73,7 +73,7 @@ describe('createDeadlineWheel', () => {
     const client = new AbortController()
     const deadline = wheel.start(10_000, client)
     let heard = 0
-    deadline.onAbort(() => heard++)
+    deadline.onAbort({ abortedBy: () => heard++ })
     deadline.onAbort(undefined)
     client.abort()
     const until = performance.now() + 2000

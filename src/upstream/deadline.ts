@@ -21,10 +21,18 @@ export interface Deadline {
   readonly aborted: boolean
   /** Why it aborted: a TimeoutError, or the client's reason. */
   readonly reason: unknown
-  /** The one direct listener (replacing any earlier): called once, when it aborts. */
-  onAbort(listener: ((reason: unknown) => void) | undefined): void
+  /** The one direct listener (replacing any earlier): told once, when it aborts. */
+  onAbort(listener: AbortListener | undefined): void
   /** Ends the watch; call when the exchange is over, however it ended. Idempotent. */
   clear(): void
+}
+
+/**
+ * Who hears an abort directly: an object, not a function, so the exchange that listens is the
+ * listener and makes no closure per request.
+ */
+export interface AbortListener {
+  abortedBy(reason: unknown): void
 }
 
 /** Where the client's signal is read, when it is: the client's Request itself. */
@@ -50,7 +58,7 @@ export class AbortPoint {
   aborted = false
   reason: unknown = undefined
   private controller: AbortController | undefined
-  private listener: ((reason: unknown) => void) | undefined
+  private listener: AbortListener | undefined
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -60,7 +68,7 @@ export class AbortPoint {
     return this.controller.signal
   }
 
-  onAbort(listener: ((reason: unknown) => void) | undefined): void {
+  onAbort(listener: AbortListener | undefined): void {
     this.listener = listener
   }
 
@@ -70,7 +78,7 @@ export class AbortPoint {
     this.timedOut = timedOut
     this.reason = reason
     this.controller?.abort(reason)
-    this.listener?.(reason)
+    this.listener?.abortedBy(reason)
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import type { Socket } from 'bun'
 import { UpstreamError } from '../errors.ts'
+import type { AbortListener } from '../deadline.ts'
 import type { UpstreamRequest, UpstreamResponse } from '../types.ts'
 import { ResponseParser, type ParserEvents, type ResponseHead } from './parser.ts'
 
@@ -207,7 +208,7 @@ class NativeResponse implements UpstreamResponse {
 }
 
 /** One request and its response on a connection; it receives the parser's events itself. */
-class ActiveExchange implements ParserEvents {
+class ActiveExchange implements ParserEvents, AbortListener, EventListenerObject {
   private readonly parser: ResponseParser
   private resolveResponse!: (response: UpstreamResponse | Promise<UpstreamResponse>) => void
   private rejectResponse!: (err: unknown) => void
@@ -220,9 +221,6 @@ class ActiveExchange implements ParserEvents {
   private requestWritten = false
   private responseEnded = false
   private reusable = false
-  private readonly onAbort = (reason?: unknown) => this.fail(reason ?? new DOMException('aborted', 'AbortError'))
-  /** Only for a request without a deadline (a client used on its own). */
-  private readonly onSignalAbort = () => this.onAbort(this.request.signal.reason)
 
   constructor(
     private readonly connection: Connection,
@@ -243,11 +241,12 @@ class ActiveExchange implements ParserEvents {
     const { deadline } = this.request
     if (deadline ? deadline.aborted : this.request.signal.aborted) {
       // Nothing is written for a request whose client or deadline is already gone.
-      this.onAbort(deadline ? deadline.reason : this.request.signal.reason)
+      this.abortedBy(deadline ? deadline.reason : this.request.signal.reason)
       return promise
     }
-    if (deadline) deadline.onAbort(this.onAbort)
-    else this.request.signal.addEventListener('abort', this.onSignalAbort, { once: true })
+    // The exchange listens itself (abortedBy, handleEvent): no closure per request.
+    if (deadline) deadline.onAbort(this)
+    else this.request.signal.addEventListener('abort', this, { once: true })
     // A bodyless request whose head left in one write is written synchronously: no promise.
     let written: Promise<void> | undefined
     try {
@@ -259,6 +258,16 @@ class ActiveExchange implements ParserEvents {
     if (written === undefined) this.requestWritten = true
     else written.then(() => this.written(), (err) => this.fail(err))
     return promise
+  }
+
+  /** The deadline passed or the client left. */
+  abortedBy(reason: unknown): void {
+    this.fail(reason ?? new DOMException('aborted', 'AbortError'))
+  }
+
+  /** The request's signal aborted: only for a request without a deadline (a client used on its own). */
+  handleEvent(): void {
+    this.abortedBy(this.request.signal.reason)
   }
 
   private written(): void {
@@ -393,7 +402,7 @@ class ActiveExchange implements ParserEvents {
   private stopListening(): void {
     const { deadline } = this.request
     if (deadline) deadline.onAbort(undefined)
-    else this.request.signal.removeEventListener('abort', this.onSignalAbort)
+    else this.request.signal.removeEventListener('abort', this)
   }
 
   /** Ends the exchange with `err`: rejects the response, or errors its body; the connection closes. */

@@ -251,9 +251,7 @@ export class ResponseParser {
     }
     if (transferEncoding !== undefined && (contentLength !== undefined || transferEncoding !== 'chunked')) throw malformed()
     this.keepAlive = minor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive')
-    // Fields the Connection field names are for this hop only; a rare case, so a second pass.
-    const named = connection === '' ? undefined : connectionTokens(connection).filter((t) => t !== 'close' && !HOP_BY_HOP_SET.has(t))
-    const endToEnd = named && named.length > 0 ? fields.filter(([name]) => !named.includes(name)) : fields
+    const endToEnd = connection === '' ? fields : withoutNamedFields(fields, connection)
     const bodyless = this.method === 'HEAD' || status === 204 || status === 304 || contentLength === '0'
     const head: ResponseHead = {
       status,
@@ -284,6 +282,15 @@ export class ResponseParser {
 }
 
 const malformed = () => new UpstreamError('malformed_head')
+
+/**
+ * Fields the Connection field names are for this hop only; a rare case, so a second pass, in
+ * a function of its own: its closure would make parseHead a scope object on every response.
+ */
+function withoutNamedFields(fields: [string, string][], connection: string): [string, string][] {
+  const named = connectionTokens(connection).filter((t) => t !== 'close' && !HOP_BY_HOP_SET.has(t))
+  return named.length > 0 ? fields.filter(([name]) => !named.includes(name)) : fields
+}
 
 const DIGITS = /^\d{1,15}$/
 const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout=(\d+)/i

@@ -14,9 +14,20 @@ import { sendFrom, type ClientWrapper, type SelectionPolicy, type Target, type T
 export function chooseTarget(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, request: Pick<UpstreamRequest, 'tried' | 'hashKey'>): Target {
   if (targets.length === 1) return targets[0]!
   const at = performance.now()
+  // The common case, every target usable and none tried: no array, and no closure (whose
+  // captured variables would make this function a scope object on every call).
+  if (request.tried === undefined && allUsable(targets, outliers, at)) return policy.pick(targets, request)
+  return chooseAmongUsable(targets, policy, outliers, request, at)
+}
+
+function allUsable(targets: readonly Target[], outliers: OutlierDetector, at: number): boolean {
+  for (const target of targets) if (!outliers.usable(target, at)) return false
+  return true
+}
+
+/** Some target is ejected or already tried: the usable untried ones, else the untried ones, else any. */
+function chooseAmongUsable(targets: readonly Target[], policy: SelectionPolicy, outliers: OutlierDetector, request: Pick<UpstreamRequest, 'tried' | 'hashKey'>, at: number): Target {
   const tried = request.tried
-  // The common case, every target usable and none tried: no array made.
-  if (!tried && targets.every((t) => outliers.usable(t, at))) return policy.pick(targets, request)
   let pool = targets.filter((t) => outliers.usable(t, at) && !tried?.includes(t))
   if (pool.length === 0 && tried) pool = targets.filter((t) => !tried.includes(t))
   if (pool.length === 0) return policy.pick(targets, request)

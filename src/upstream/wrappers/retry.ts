@@ -117,7 +117,7 @@ class TryDeadline extends AbortPoint {
 
   constructor(outer: NonNullable<UpstreamRequest['deadline']>, ms: number) {
     super()
-    outer.onAbort((reason) => this.abort(reason, outer.timedOut))
+    outer.onAbort({ abortedBy: (reason) => this.abort(reason, outer.timedOut) })
     if (outer.aborted) this.abort(outer.reason, outer.timedOut)
     this.timer = setTimeout(() => this.abort(new DOMException('per-try deadline passed', 'TimeoutError'), true), ms)
   }

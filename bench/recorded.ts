@@ -82,9 +82,13 @@ export async function cpuPerRequest(serve: (req: Request) => Response | Promise<
  * collection cut short does not count. Exact, not timed: each closure, promise, lexical
  * environment or string a request makes is one here, whatever the machine's load.
  */
-export async function allocationsPerRequest(serve: (req: Request) => Response | Promise<Response>, path: string | (() => string), count = 500): Promise<Map<string, number>> {
+export async function allocationsPerRequest(
+  serve: (req: Request) => Response | Promise<Response>,
+  path: string | (() => string),
+  { count = 500, headers = {} }: { count?: number; headers?: Record<string, string> } = {}
+): Promise<Map<string, number>> {
   const url = typeof path === 'string' ? () => `http://127.0.0.1:8080${path}` : () => `http://127.0.0.1:8080${path()}`
-  const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk' } }
+  const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk', ...headers } }
   const run = async (n: number) => {
     for (let i = 0; i < n; i++) await (await serve(new Request(url(), init))).arrayBuffer()
   }

@@ -157,10 +157,14 @@ export function createWorkerMetrics(info: { version: string; bun: string }): Wor
       this.set(wsSlots?.handshakes ?? 0)
     },
   })
+  // A direction's two series, found once on first use: every relayed message counts in them,
+  // and a label lookup (an array, a join, a Map get each) per message cost 0.18 µs an echo.
+  const wsSeries: Partial<Record<'to_upstream' | 'to_client', { messages: CounterChild; bytes: CounterChild }>> = {}
   const websocket: BridgeObserver = {
     message(direction, bytes) {
-      wsMessages.child(direction).inc()
-      wsBytes.child(direction).inc(bytes)
+      const series = (wsSeries[direction] ??= { messages: wsMessages.child(direction), bytes: wsBytes.child(direction) })
+      series.messages.inc()
+      series.bytes.inc(bytes)
     },
     closed(code) {
       wsCloses.child(code >= 4000 ? '4xxx' : code >= 3000 ? '3xxx' : String(code)).inc()

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import type WSType from 'ws'
 import { expectCleanOutput, liveWorkerPids, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
+import { scrape, sumOf } from '../fixtures/metrics.ts'
 
 // The npm package itself: Bun answers a bare `import 'ws'` with its own built-in module,
 // which would not be a second, independent implementation.
@@ -113,6 +114,29 @@ describe('WebSocket proxying', () => {
     const headers = seenHeaders.at(-1)!
     expect(headers['x-forwarded-for']).toBe('127.0.0.1')
     expect(headers['x-request-id']).toBeTruthy()
+  })
+
+  test('relayed messages and their payload bytes are counted by direction on /metrics', async () => {
+    const counted = async () => {
+      const text = await scrape(gw.adminPort)
+      const of = (name: string, direction: string) => sumOf(text, `gateway_websocket_${name}_total`, { direction })
+      return [of('messages', 'to_upstream'), of('messages', 'to_client'), of('bytes', 'to_upstream'), of('bytes', 'to_client')]
+    }
+    const before = await counted()
+    const ws = await open('/ws/echo')
+    for (const text of ['abc', 'hello', 'x']) {
+      const reply = next(ws)
+      ws.send(text)
+      expect((await reply).data).toBe(text)
+    }
+    ws.close()
+    // Three messages of 9 bytes in all each way (the echo); closes are not messages.
+    const expected = [before[0]! + 3, before[1]! + 3, before[2]! + 9, before[3]! + 9]
+    try {
+      await waitFor(async () => (await counted()).every((n, i) => n === expected[i]), 3000, 'the counts')
+    } catch {
+      expect(await counted()).toEqual(expected)
+    }
   })
 
   test('the subprotocol is the one the upstream chose (the second offered)', async () => {

@@ -3,8 +3,9 @@
  * bench:builds): the upstream without a socket, the native client's own Connection (the
  * request head written, the parser, the response) over a socket that is not one, whose
  * writes are dropped and whose recorded answer arrives a microtask later (`Connection` is
- * passed in, so bench:builds can give each checkout its own); and the loop that serves
- * requests one after another and reads the CPU they cost.
+ * passed in, so bench:builds can give each checkout its own); the loop that serves
+ * requests one after another and reads the CPU they cost; and the one that counts the heap
+ * cells they leave (bench:ledger --allocations, bench/allocations.ts).
  */
 import type { Socket } from 'bun'
 import { heapStats } from 'bun:jsc'

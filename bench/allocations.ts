@@ -5,7 +5,10 @@
  * the counts. Prints one JSON object: path -> { cell type: count per request }.
  * `bun bench/ledger.ts --allocations` prints the same counts for people, for any scenario.
  *
- *   bun bench/allocations.ts
+ * bench/allocations.test.ts runs it with `BUN_JSC_useConcurrentJIT=0`, so the tier each
+ * function has reached by then is the same on a slow machine as on a fast one.
+ *
+ *   BUN_JSC_useConcurrentJIT=0 bun bench/allocations.ts
  */
 import { fixtureApp } from './fixture-app.ts'
 import { allocationsPerRequest, LOOPBACK_SERVER } from './recorded.ts'

@@ -67,7 +67,7 @@ function fail(message: string): never {
 
 type Server = Awaited<ReturnType<typeof listening>>
 /** A server loaded in a scenario's rounds beside it (a floor, or the baseline gateway): its loads, and a gateway's workers' RSS. */
-type Companion = { floor: Scenario; loads: LoadResult[]; rss?: Record<string, number> }
+type Companion = { scenario: Scenario; loads: LoadResult[]; rss?: Record<string, number> }
 
 /** A bun script started and listening, stopped with the others at the end. */
 async function startListening(args: string[]): Promise<Server> {
@@ -292,7 +292,7 @@ async function main(): Promise<void> {
     // selected: loaded in the same rounds as the gateway (and nginx), so the ratios are side by side.
     const rounds = loadRounds(s, scenarios, withNginx(s), quick, new Set(measured.keys()))
     // Each companion (a floor, or the baseline gateway) loaded beside the gateway, by name, with its loads.
-    const floors = new Map(rounds[0]!.flatMap((name) => scenarios.filter((x) => x.name === name && (x.floorServer || x.localCacheOnly)).map((floor): [string, Companion] => [name, { floor, loads: [] }])))
+    const beside = new Map(rounds[0]!.flatMap((name) => scenarios.filter((x) => x.name === name && (x.floorServer || x.localCacheOnly)).map((scenario): [string, Companion] => [name, { scenario, loads: [] }])))
     const others = rounds[0]!.slice(1)
     progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${rounds.length > 1 ? ' ×2' : ''}${others.length ? `, alternating with ${others.join(', ')}` : ''})`)
     const server = serverOf(s)
@@ -306,11 +306,11 @@ async function main(): Promise<void> {
           continue
         }
         if (target !== 'gateway') {
-          const companion = floors.get(target)!
-          const { floor, loads } = companion
+          const companion = beside.get(target)!
+          const { scenario, loads } = companion
           // A gateway's workers' RSS, as its own scenario would report it.
-          const sampler = floor.localCacheOnly ? sampleRss(() => workerPids(serverOf(floor).output())) : undefined
-          loads.push(await load(serverOf(floor).port, serverOf(floor).pid, floor, seconds))
+          const sampler = scenario.localCacheOnly ? sampleRss(() => workerPids(serverOf(scenario).output())) : undefined
+          loads.push(await load(serverOf(scenario).port, serverOf(scenario).pid, scenario, seconds))
           if (sampler) companion.rss = sampler.stop()
           continue
         }
@@ -319,7 +319,7 @@ async function main(): Promise<void> {
         rss = sampler.stop()
       }
     }
-    for (const { floor, loads, rss } of floors.values()) measured.set(floor.name, { name: floor.name, describe: floor.describe, gateway: merge(loads), ...(rss ? { rssMbByWorker: rss } : {}) })
+    for (const { scenario, loads, rss } of beside.values()) measured.set(scenario.name, { name: scenario.name, describe: scenario.describe, gateway: merge(loads), ...(rss ? { rssMbByWorker: rss } : {}) })
     measured.set(s.name, { name: s.name, describe: s.describe, gateway: merge(ours), nginx: theirs.length ? merge(theirs) : undefined, rssMbByWorker: rss })
   }
   progress('')

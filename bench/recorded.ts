@@ -60,13 +60,19 @@ export function recordedClient(ConnectionOf: ConnectionClass): UpstreamClient {
 const REQUESTS_PER_TURN = 16
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
+/** The GET the loops below serve: of `path`, or of a new path each; wrk's fields and any `headers` more. */
+function requests(path: string | (() => string), headers: Record<string, string> = {}): () => Request {
+  const url = typeof path === 'string' ? () => `http://127.0.0.1:8080${path}` : () => `http://127.0.0.1:8080${path()}`
+  const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk', ...headers } }
+  return () => new Request(url(), init)
+}
+
 /** Serves `count` GETs of `path` (or of a new path each) one after another, each answer read whole: the mean CPU of one, µs. */
 export async function cpuPerRequest(serve: (req: Request) => Response | Promise<Response>, path: string | (() => string), count: number): Promise<number> {
-  const url = typeof path === 'string' ? () => `http://127.0.0.1:8080${path}` : () => `http://127.0.0.1:8080${path()}`
-  const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk' } }
+  const request = requests(path)
   const started = process.cpuUsage()
   for (let i = 0; i < count; i++) {
-    const res = await serve(new Request(url(), init))
+    const res = await serve(request())
     if (res.status !== 200) throw new Error(`${path}: ${res.status}`)
     await res.arrayBuffer()
     if (i % REQUESTS_PER_TURN === REQUESTS_PER_TURN - 1) await nextTurn()
@@ -88,10 +94,9 @@ export async function allocationsPerRequest(
   path: string | (() => string),
   { count = 500, headers = {} }: { count?: number; headers?: Record<string, string> } = {}
 ): Promise<Map<string, number>> {
-  const url = typeof path === 'string' ? () => `http://127.0.0.1:8080${path}` : () => `http://127.0.0.1:8080${path()}`
-  const init = { headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk', ...headers } }
+  const request = requests(path, headers)
   const run = async (n: number) => {
-    for (let i = 0; i < n; i++) await (await serve(new Request(url(), init))).arrayBuffer()
+    for (let i = 0; i < n; i++) await (await serve(request())).arrayBuffer()
   }
   // Warm: the JIT's tiers, the pools, the caches (a hit's entry is stored by the first request).
   await run(20_000)

@@ -82,6 +82,22 @@ describe('createDeadlineWheel', () => {
     expect(heard).toBe(0)
   })
 
+  test('its timer runs only while something is watched: set by start, stopped by the first tick with nothing left', async () => {
+    wheel = createDeadlineWheel({ tickMs: 5 })
+    expect(wheel.ticking).toBe(false)
+    const first = wheel.start(10_000, { signal: new AbortController().signal })
+    expect(wheel.ticking).toBe(true)
+    first.clear()
+    const until = performance.now() + 2000
+    while (wheel.ticking && performance.now() < until) await Bun.sleep(5)
+    expect(wheel.ticking).toBe(false)
+    // Watched again: the timer is set again and still aborts on time.
+    const second = wheel.start(10, { signal: new AbortController().signal })
+    expect(wheel.ticking).toBe(true)
+    await aborted(second.signal)
+    expect(second.timedOut).toBe(true)
+  })
+
   test('ten thousand finished exchanges leave nothing pending', () => {
     wheel = createDeadlineWheel()
     const client = { signal: new AbortController().signal }

@@ -2,7 +2,8 @@
  * Whole-response deadlines of upstream exchanges, on one coarse timer per worker. A
  * setTimeout, an AbortController linked to the client's signal by a listener pair, and the
  * clearTimeout measured 2.3 µs per proxied request here; a wheel tick that walks the pending
- * exchanges costs nothing per request but an entry in a Set. Each tick aborts the exchanges
+ * exchanges costs nothing per request but an entry in a Set, and the timer runs only while
+ * some exchange is watched (an idle worker is not woken). Each tick aborts the exchanges
  * whose deadline passed or whose client went away (Bun sets `req.signal.aborted` on
  * disconnect), so both are noticed within one tick (`tickMs`, 50 ms by default). The client's
  * signal is read at a tick, not at the start: Bun makes a request's AbortSignal when it is
@@ -45,6 +46,8 @@ export interface DeadlineWheel {
   start(timeoutMs: number, client: ClientLink): Deadline
   /** Exchanges being watched (for tests and stats). */
   readonly pending: number
+  /** Whether its timer is set: only while something is watched, so an idle worker is not woken 20 times a second. */
+  readonly ticking: boolean
   close(): void
 }
 
@@ -100,8 +103,12 @@ export function createDeadlineWheel(options: { tickMs?: number; now?: () => numb
   const tickMs = options.tickMs ?? 50
   const now = options.now ?? performance.now.bind(performance)
   const pending = new Set<Watch>()
+  let timer: ReturnType<typeof setInterval> | undefined
+  const stop = () => {
+    clearInterval(timer)
+    timer = undefined
+  }
   const tick = () => {
-    if (pending.size === 0) return
     const at = now()
     for (const watch of pending) {
       const client = watch.client.signal
@@ -113,21 +120,28 @@ export function createDeadlineWheel(options: { tickMs?: number; now?: () => numb
         watch.abort(new DOMException('upstream deadline passed', 'TimeoutError'), true)
       }
     }
+    // Nothing left to watch: the timer stops until the next start. Under load it never does.
+    if (pending.size === 0) stop()
   }
-  const timer = setInterval(tick, tickMs)
-  // A worker with nothing else to do may exit; the wheel never keeps it alive.
-  timer.unref?.()
   return {
     start(timeoutMs, client) {
       const watch = new Watch(now() + timeoutMs, client, pending)
       pending.add(watch)
+      if (timer === undefined) {
+        timer = setInterval(tick, tickMs)
+        // A worker with nothing else to do may exit; the wheel never keeps it alive.
+        timer.unref?.()
+      }
       return watch
     },
     get pending() {
       return pending.size
     },
+    get ticking() {
+      return timer !== undefined
+    },
     close() {
-      clearInterval(timer)
+      stop()
       pending.clear()
     },
   }

@@ -40,13 +40,22 @@ export class TargetPool implements ConnectionOwner {
   /** Connections being opened (counted against maxConnections). */
   private connecting = 0
   private readonly waiters: Waiter[] = []
-  private readonly sweeper: ReturnType<typeof setInterval>
+  /**
+   * Closes what idled too long; set only while something is idle, so an idle worker is not
+   * woken once a second per target (a thousand targets found by DNS, a thousand timers).
+   */
+  private sweeper: ReturnType<typeof setInterval> | undefined = undefined
+  private readonly sweepMs: number
   /** The target left its upstream: nothing is kept idle any more. */
   private retired = false
 
   constructor(private readonly options: PoolOptions) {
-    this.sweeper = setInterval(() => this.expireIdle(), Math.min(1000, Math.max(100, options.idleTimeoutMs / 4)))
-    this.sweeper.unref?.()
+    this.sweepMs = Math.min(1000, Math.max(100, options.idleTimeoutMs / 4))
+  }
+
+  /** Whether the idle sweep's timer is set (tests). */
+  get sweeping(): boolean {
+    return this.sweeper !== undefined
   }
 
   /** An idle connection, a new one, or a place in the queue (left when `request.signal` aborts). */
@@ -90,6 +99,10 @@ export class TargetPool implements ConnectionOwner {
     }
     connection.idleSince = performance.now()
     this.idle.push(connection)
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(() => this.expireIdle(), this.sweepMs)
+      this.sweeper.unref?.()
+    }
   }
 
   closed(connection: Connection): void {
@@ -102,7 +115,7 @@ export class TargetPool implements ConnectionOwner {
   /** The target was removed (DNS): close what is idle, keep nothing idle from now on; in-flight requests finish. */
   retire(): void {
     this.retired = true
-    clearInterval(this.sweeper)
+    this.stopSweeping()
     this.closeIdle()
   }
 
@@ -117,7 +130,8 @@ export class TargetPool implements ConnectionOwner {
    * of the stack, since reuse takes the top).
    */
   private expireIdle(): void {
-    if (this.idle.length === 0) return
+    // Nothing idle since the last sweep (all busy, or all closed): the next release sets it again.
+    if (this.idle.length === 0) return this.stopSweeping()
     const now = performance.now()
     let surplus = this.idle.length - this.options.maxIdle
     for (const connection of [...this.idle]) {
@@ -128,6 +142,11 @@ export class TargetPool implements ConnectionOwner {
         connection.destroy()
       }
     }
+  }
+
+  private stopSweeping(): void {
+    clearInterval(this.sweeper)
+    this.sweeper = undefined
   }
 
   /** A closed connection left room: open one for the first waiter. */

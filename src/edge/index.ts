@@ -19,17 +19,23 @@ export interface EdgeOptions extends TrustPolicy {
 /** Makes the Exchange of a request `route` matched: `url` is `raw.url` read once, `path` its normalised path, `host` its Host field as received. */
 export type Admit = (raw: Request, server: ServerBindings | undefined, url: string, path: string, route: Route, host: string | null) => Exchange
 
+/** Who is trusted and how new ids are made: the edge's and the probe's, from one rule. */
+function idRule(options: EdgeOptions): { trust: TrustPolicy; generateId: () => string } {
+  return {
+    trust: { isTrusted: options.isTrusted, trustsProxies: options.trustsProxies },
+    generateId: options.generateId ?? (() => crypto.randomUUID()),
+  }
+}
+
 /** The id of a request that needs no Exchange (the health probe), by admit's rule. */
 export function createRequestIds(options: EdgeOptions): (raw: Request, server: ServerBindings | undefined) => string {
-  const trust: TrustPolicy = { isTrusted: options.isTrusted, trustsProxies: options.trustsProxies }
-  const generateId = options.generateId ?? (() => crypto.randomUUID())
+  const { trust, generateId } = idRule(options)
   return (raw, server) => requestIdFor(raw.headers, trust.trustsProxies && peerOf(server, raw, trust).trusted, generateId)
 }
 
 /** @example const admit = createEdge({ isTrusted: createIpMatcher([]), trustsProxies: false }) */
 export function createEdge(options: EdgeOptions): Admit {
-  const trust: TrustPolicy = { isTrusted: options.isTrusted, trustsProxies: options.trustsProxies }
-  const generateId = options.generateId ?? (() => crypto.randomUUID())
+  const { trust, generateId } = idRule(options)
   const defaultPort = options.scheme === 'https' ? '443' : '80'
   return function admit(raw, server, url, path, route, host) {
     // One Host from here on (Exchange.host): the cache key, the upstream's Host and X-Forwarded-Host read it.

@@ -14,7 +14,9 @@
  * - `in-turn`: every kind of request in turn, proxied first, as `bun run bench` warms up;
  * - `interleaved`: every kind, one after another, request by request.
  *
- *   bun run bench:history [-- --processes 4 --rounds 9]
+ * `--kinds` narrows the other kinds served (proxied is always one): which route's types cost most.
+ *
+ *   bun run bench:history [-- --processes 4 --rounds 9 --kinds jwt,post-4k]
  */
 import { parseArgs } from 'node:util'
 import { benchApp } from './fixture-app.ts'
@@ -60,11 +62,11 @@ async function serveAll(serve: Serve, make: (i: number) => Request, count: numbe
 }
 
 /** One process's reading: its history served, then proxied's median CPU µs a request over `rounds`. */
-async function child(history: History, rounds: number): Promise<number> {
+async function child(history: History, rounds: number, only: readonly string[] | undefined): Promise<number> {
   const { app } = await benchApp()
   const serve: Serve = (req) => app.fetch(req, LOOPBACK_SERVER)
   const kinds = requestKinds()
-  const names = Object.keys(kinds)
+  const names = Object.keys(kinds).filter((name) => name === 'proxied' || only === undefined || only.includes(name))
   const each = HISTORY_REQUESTS / names.length
   if (history === 'alone') await serveAll(serve, kinds.proxied!, HISTORY_REQUESTS)
   else if (history === 'in-turn') for (const name of names) await serveAll(serve, kinds[name]!, each)
@@ -77,17 +79,21 @@ async function child(history: History, rounds: number): Promise<number> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Bun.argv.slice(2),
-    options: { processes: { type: 'string', default: '4' }, rounds: { type: 'string', default: '9' }, child: { type: 'string' } },
+    options: { processes: { type: 'string', default: '4' }, rounds: { type: 'string', default: '9' }, kinds: { type: 'string' }, child: { type: 'string' } },
   })
   const rounds = Number(values.rounds)
+  const only = values.kinds?.split(',')
+  const unknown = only?.filter((name) => !(name in requestKinds()))
+  if (unknown?.length) throw new Error(`unknown kinds: ${unknown.join(', ')} (known: ${Object.keys(requestKinds()).join(', ')})`)
   if (values.child) {
-    console.log(JSON.stringify({ history: values.child, us: await child(values.child as History, rounds) }))
+    console.log(JSON.stringify({ history: values.child, us: await child(values.child as History, rounds, only) }))
     return
   }
   const readings = new Map<History, number[]>(HISTORIES.map((h) => [h, []]))
   for (let p = 0; p < Number(values.processes); p++) {
     for (const history of HISTORIES) {
-      const proc = Bun.spawn([process.execPath, import.meta.path, '--child', history, '--rounds', String(rounds)], { stdout: 'pipe', stderr: 'inherit' })
+      const args = ['--child', history, '--rounds', String(rounds), ...(only ? ['--kinds', only.join(',')] : [])]
+      const proc = Bun.spawn([process.execPath, import.meta.path, ...args], { stdout: 'pipe', stderr: 'inherit' })
       const out = await new Response(proc.stdout).text()
       if ((await proc.exited) !== 0) throw new Error(`the ${history} process failed`)
       readings.get(history)!.push(JSON.parse(out.trim().split('\n').at(-1)!).us)

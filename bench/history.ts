@@ -20,16 +20,15 @@
  */
 import { parseArgs } from 'node:util'
 import { benchApp } from './fixture-app.ts'
-import { LOOPBACK_SERVER } from './recorded.ts'
+import { cpuOfRequests, LOOPBACK_SERVER } from './recorded.ts'
 import { median } from './paired.ts'
 import { SCENARIOS } from './scenarios.ts'
 
-export const HISTORIES = ['alone', 'in-turn', 'interleaved'] as const
+const HISTORIES = ['alone', 'in-turn', 'interleaved'] as const
 type History = (typeof HISTORIES)[number]
 
 const HISTORY_REQUESTS = 320_000
 const ROUND_REQUESTS = 50_000
-const REQUESTS_PER_TURN = 16
 
 /** The kinds of request a history serves, by name: the bench scenarios' GETs, a 4 KiB POST, and cache misses (a new path each). */
 export function requestKinds(): Record<string, () => Request> {
@@ -45,34 +44,19 @@ export function requestKinds(): Record<string, () => Request> {
   kinds['cache-miss'] = () => new Request(`http://127.0.0.1:8080/cached/h${misses++}`, { headers: { host: '127.0.0.1:8080' } })
   return kinds
 }
-type Serve = (req: Request) => Response | Promise<Response>
-
-/** Serves `count` requests made by `make`, each answer read whole; the mean CPU of one, µs. */
-async function serveAll(serve: Serve, make: (i: number) => Request, count: number): Promise<number> {
-  const started = process.cpuUsage()
-  for (let i = 0; i < count; i++) {
-    const res = await serve(make(i))
-    if (res.status >= 400) throw new Error(`${res.status} for ${make(i).url}`)
-    await res.arrayBuffer()
-    // The loop turns, as a server's does between reads: timers run.
-    if (i % REQUESTS_PER_TURN === REQUESTS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve))
-  }
-  const used = process.cpuUsage(started)
-  return (used.user + used.system) / count
-}
 
 /** One process's reading: its history served, then proxied's median CPU µs a request over `rounds`. */
 async function child(history: History, rounds: number, only: readonly string[] | undefined): Promise<number> {
   const { app } = await benchApp()
-  const serve: Serve = (req) => app.fetch(req, LOOPBACK_SERVER)
+  const serve = (req: Request) => app.fetch(req, LOOPBACK_SERVER)
   const kinds = requestKinds()
   const names = Object.keys(kinds).filter((name) => name === 'proxied' || only === undefined || only.includes(name))
   const each = HISTORY_REQUESTS / names.length
-  if (history === 'alone') await serveAll(serve, kinds.proxied!, HISTORY_REQUESTS)
-  else if (history === 'in-turn') for (const name of names) await serveAll(serve, kinds[name]!, each)
-  else await serveAll(serve, (i) => kinds[names[i % names.length]!]!(), HISTORY_REQUESTS)
+  if (history === 'alone') await cpuOfRequests(serve, kinds.proxied!, HISTORY_REQUESTS)
+  else if (history === 'in-turn') for (const name of names) await cpuOfRequests(serve, kinds[name]!, each)
+  else await cpuOfRequests(serve, (i) => kinds[names[i % names.length]!]!(), HISTORY_REQUESTS)
   const readings: number[] = []
-  for (let r = 0; r < rounds; r++) readings.push(await serveAll(serve, kinds.proxied!, ROUND_REQUESTS))
+  for (let r = 0; r < rounds; r++) readings.push(await cpuOfRequests(serve, kinds.proxied!, ROUND_REQUESTS))
   return median(readings)
 }
 

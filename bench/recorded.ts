@@ -58,6 +58,7 @@ export function recordedClient(ConnectionOf: ConnectionClass): UpstreamClient {
  * turn (the sockets epoll reported ready), then the loop runs its timers: so does this.
  */
 const REQUESTS_PER_TURN = 16
+type Serve = (req: Request) => Response | Promise<Response>
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** The GET the loops below serve: of `path`, or of a new path each; wrk's fields and any `headers` more. */
@@ -68,12 +69,17 @@ function requests(path: string | (() => string), headers: Record<string, string>
 }
 
 /** Serves `count` GETs of `path` (or of a new path each) one after another, each answer read whole: the mean CPU of one, µs. */
-export async function cpuPerRequest(serve: (req: Request) => Response | Promise<Response>, path: string | (() => string), count: number): Promise<number> {
-  const request = requests(path)
+export function cpuPerRequest(serve: Serve, path: string | (() => string), count: number): Promise<number> {
+  return cpuOfRequests(serve, requests(path), count)
+}
+
+/** Serves `count` requests made by `make` (given each one's index) one after another, each answer a 200 read whole: the mean CPU of one, µs. */
+export async function cpuOfRequests(serve: Serve, make: (i: number) => Request, count: number): Promise<number> {
   const started = process.cpuUsage()
   for (let i = 0; i < count; i++) {
-    const res = await serve(request())
-    if (res.status !== 200) throw new Error(`${path}: ${res.status}`)
+    const req = make(i)
+    const res = await serve(req)
+    if (res.status !== 200) throw new Error(`${req.url}: ${res.status}`)
     await res.arrayBuffer()
     if (i % REQUESTS_PER_TURN === REQUESTS_PER_TURN - 1) await nextTurn()
   }
@@ -90,7 +96,7 @@ export async function cpuPerRequest(serve: (req: Request) => Response | Promise<
  * environment or string a request makes is one here, whatever the machine's load.
  */
 export async function allocationsPerRequest(
-  serve: (req: Request) => Response | Promise<Response>,
+  serve: Serve,
   path: string | (() => string),
   { count = 500, headers = {} }: { count?: number; headers?: Record<string, string> } = {}
 ): Promise<Map<string, number>> {

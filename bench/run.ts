@@ -6,7 +6,7 @@
  * threshold in bench/thresholds.json is missed.
  *
  *   bun run bench [-- --duration 10 --warmup 5 --connections 64 --workers auto --scenario proxied,cache-hit
- *                     --quick --compare nginx --client native|fetch --results DIR --save-reference]
+ *                     --quick --compare nginx --rounds 2 --client native|fetch --results DIR --save-reference]
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -35,6 +35,8 @@ const { values } = parseArgs({
     scenario: { type: 'string' },
     quick: { type: 'boolean', default: false },
     compare: { type: 'string' },
+    /** Rounds a scenario is loaded in beside nginx and its companions, each `--duration` long, every other one reversed. */
+    rounds: { type: 'string', default: '2' },
     /** The gateway's upstream client (the config default when absent). */
     client: { type: 'string' },
     /** Where each run's report goes: an ignored folder, so a run never rewrites a tracked file. */
@@ -47,6 +49,8 @@ const RESULTS = values.results!
 const quick = values.quick!
 const durationSeconds = Number(values.duration ?? (quick ? 3 : 10))
 const connections = Number(values.connections)
+const roundCount = Number(values.rounds)
+if (!Number.isInteger(roundCount) || roundCount < 1) fail(`--rounds takes a whole number of 1 or more, not "${values.rounds}"`)
 if (values.compare !== undefined && values.compare !== 'nginx') fail(`--compare takes "nginx", not "${values.compare}"`)
 if (values.client !== undefined && values.client !== 'native' && values.client !== 'fetch') fail(`--client takes native or fetch, not "${values.client}"`)
 
@@ -290,11 +294,11 @@ async function main(): Promise<void> {
     }
     // The floor this scenario is compared with, and the required work over that floor, when
     // selected: loaded in the same rounds as the gateway (and nginx), so the ratios are side by side.
-    const rounds = loadRounds(s, scenarios, withNginx(s), quick, new Set(measured.keys()))
+    const rounds = loadRounds(s, scenarios, withNginx(s), quick, new Set(measured.keys()), roundCount)
     // Each companion (a floor, or the baseline gateway) loaded beside the gateway, by name, with its loads.
     const beside = new Map(rounds[0]!.flatMap((name) => scenarios.filter((x) => x.name === name && (x.floorServer || x.localCacheOnly)).map((scenario): [string, Companion] => [name, { scenario, loads: [] }])))
     const others = rounds[0]!.slice(1)
-    progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${rounds.length > 1 ? ' ×2' : ''}${others.length ? `, alternating with ${others.join(', ')}` : ''})`)
+    progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${rounds.length > 1 ? ` ×${rounds.length}` : ''}${others.length ? `, alternating with ${others.join(', ')}` : ''})`)
     const server = serverOf(s)
     const ours: LoadResult[] = []
     const theirs: LoadResult[] = []
@@ -348,7 +352,7 @@ async function main(): Promise<void> {
     time: new Date().toISOString(),
     tool,
     machine: { cores: navigator.hardwareConcurrency, bun: Bun.version, platform: `${process.platform}-${process.arch}` },
-    settings: { durationSeconds, connections, workers: values.workers!, quick, compare: values.compare, client: values.client },
+    settings: { durationSeconds, connections, workers: values.workers!, quick, compare: values.compare, rounds: roundCount, client: values.client },
     scenarios: results,
     failures: evaluate(results, thresholds),
   }

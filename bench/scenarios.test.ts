@@ -52,6 +52,15 @@ describe('loadRounds', () => {
     ])
   })
 
+  test('--rounds alternates the order round by round; quick and a lone gateway take one round', () => {
+    const order = ['gateway', 'nginx', 'floor-proxy', 'required-proxy']
+    const reversed = [...order].reverse()
+    expect(loadRounds(scenario('proxied'), selected, true, false, new Set(), 5)).toEqual([order, reversed, order, reversed, order])
+    expect(loadRounds(scenario('proxied'), selected, true, false, new Set(), 1)).toEqual([order])
+    expect(loadRounds(scenario('proxied'), selected, true, true, new Set(), 5)).toEqual([order])
+    expect(loadRounds(scenario('floor-proxy'), selected, false, false, new Set(), 5)).toEqual([['gateway']])
+  })
+
   test("a floor waits for its scenario: it and the required rung are that scenario's companions, and a floor has none", () => {
     expect(companions(scenario('proxied'), selected).map((s) => s.name)).toEqual(['floor-proxy', 'required-proxy'])
     expect(companions(scenario('floor-proxy'), selected)).toEqual([])

@@ -175,14 +175,17 @@ export function companions(s: Scenario, selected: readonly Scenario[]): Scenario
 
 /**
  * The rounds `s` is loaded in (run.ts): each round the gateway, then nginx when it serves `s`,
- * then its companions (above), when selected and not measured yet; the next round in reverse,
- * so drift on a shared machine weighs on each alike.
- * One round with `quick`, or when nothing is loaded beside the gateway.
+ * then its companions (above), when selected and not measured yet; every other round in
+ * reverse, so drift on a shared machine weighs on each alike. `count` rounds (run.ts: two, or
+ * `--rounds`): more, shorter rounds when a neighbour slows one core for seconds at a time
+ * (docs/performance-optimization.md, the twelfth session). One round with `quick`, or when
+ * nothing is loaded beside the gateway.
  */
-export function loadRounds(s: Scenario, selected: readonly Scenario[], nginx: boolean, quick: boolean, measured: ReadonlySet<string> = new Set()): string[][] {
+export function loadRounds(s: Scenario, selected: readonly Scenario[], nginx: boolean, quick: boolean, measured: ReadonlySet<string> = new Set(), count = 2): string[][] {
   const floors = companions(s, selected).filter((x) => !measured.has(x.name))
   const order = ['gateway', ...(nginx ? ['nginx'] : []), ...floors.map((f) => f.name)]
-  return order.length > 1 && !quick ? [order, [...order].reverse()] : [order]
+  if (order.length === 1 || quick) return [order]
+  return Array.from({ length: count }, (_, round) => (round % 2 === 0 ? order : [...order].reverse()))
 }
 
 /** The route table of a routes scenario: `count` prefix routes /svcN, or `count` hosts svcN.bench.test at /api. */

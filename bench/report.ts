@@ -29,7 +29,7 @@ export interface BenchReport {
   time: string
   tool: ToolName
   machine: { cores: number; bun: string; platform: string }
-  settings: { durationSeconds: number; connections: number; workers: string; quick: boolean; compare?: string; rounds?: number; client?: string }
+  settings: { durationSeconds: number; connections: number; workers: string; quick: boolean; compare?: string; rounds?: number; pinned?: boolean; client?: string }
   scenarios: ScenarioResult[]
   failures: string[]
 }

@@ -6,7 +6,7 @@
  * threshold in bench/thresholds.json is missed.
  *
  *   bun run bench [-- --duration 10 --warmup 5 --connections 64 --workers auto --scenario proxied,cache-hit
- *                     --quick --compare nginx --rounds 2 --client native|fetch --results DIR --save-reference]
+ *                     --quick --compare nginx --rounds 2 --pin --client native|fetch --results DIR --save-reference]
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -19,6 +19,8 @@ import { sampleRss } from './rss.ts'
 import { companions, gatewayConfig, loadRounds, routesTable, selectScenarios, type Scenario } from './scenarios.ts'
 import { evaluate, type Thresholds } from './thresholds.ts'
 import { startListening as listening } from './listening.ts'
+import { pinPlan, pinTree, type PinPlan } from './pin.ts'
+import { availableParallelism } from 'node:os'
 import { readFileSync } from 'node:fs'
 import { freePort, hasBinary, startRedis, type RedisServer } from '../test/fixtures/services.ts'
 
@@ -37,6 +39,8 @@ const { values } = parseArgs({
     compare: { type: 'string' },
     /** Rounds a scenario is loaded in beside nginx and its companions, each `--duration` long, every other one reversed. */
     rounds: { type: 'string', default: '2' },
+    /** The servers under test on the last core, the load tool and the upstream on the others (bench/pin.ts). */
+    pin: { type: 'boolean', default: false },
     /** The gateway's upstream client (the config default when absent). */
     client: { type: 'string' },
     /** Where each run's report goes: an ignored folder, so a run never rewrites a tracked file. */
@@ -51,6 +55,11 @@ const durationSeconds = Number(values.duration ?? (quick ? 3 : 10))
 const connections = Number(values.connections)
 const roundCount = Number(values.rounds)
 if (!Number.isInteger(roundCount) || roundCount < 1) fail(`--rounds takes a whole number of 1 or more, not "${values.rounds}"`)
+const plan = values.pin ? pinPlan(availableParallelism(), Bun.which('taskset') !== null) : undefined
+if (typeof plan === 'string') fail(plan)
+const pinning: PinPlan | undefined = plan
+// Pinned, the bench itself and what it starts (the upstream, the load tool) stay off the servers' core.
+if (pinning) pinTree(process.pid, pinning.load)
 if (values.compare !== undefined && values.compare !== 'nginx') fail(`--compare takes "nginx", not "${values.compare}"`)
 if (values.client !== undefined && values.client !== 'native' && values.client !== 'fetch') fail(`--client takes native or fetch, not "${values.client}"`)
 
@@ -87,7 +96,9 @@ async function startRoutesGateway(upstreamPort: number, routes: { count: number;
   await Bun.write(path, JSON.stringify(config))
   const start = performance.now()
   const server = await startListening(['src/main.ts', '--config', path])
-  return { server, bootMs: performance.now() - start }
+  const bootMs = performance.now() - start
+  if (pinning) pinTree(server.pid, pinning.servers)
+  return { server, bootMs }
 }
 
 async function stop(server: Server): Promise<void> {
@@ -195,6 +206,13 @@ async function main(): Promise<void> {
     const h2 = scenarios.some((s) => s.protocol === 'h2') ? { port: freePort(), ...benchCertificate() } : undefined
     nginx = await startNginx(upstream.port, Math.max(1, workers), freePort(), h2)
     if (!nginx) fail('--compare nginx: nginx is not installed (apt-get install nginx-light)')
+  }
+
+  // Pinned, every server under test runs on the servers' core (a gateway's later workers inherit it).
+  if (pinning) {
+    const servers = [gateway, tlsGateway, h2Gateway, localCacheGateway, ...Object.values(floors)].flatMap((x) => (x ? [x.pid] : []))
+    for (const pid of [...servers, ...(nginx ? [nginx.pid] : [])]) pinTree(pid, pinning.servers)
+    console.log(`pinned: servers on core ${pinning.servers}, the load tool and the upstream on ${pinning.load}`)
   }
 
   /** One load run against `port`, with the CPU the processes under `pid` spent on it. */
@@ -352,7 +370,7 @@ async function main(): Promise<void> {
     time: new Date().toISOString(),
     tool,
     machine: { cores: navigator.hardwareConcurrency, bun: Bun.version, platform: `${process.platform}-${process.arch}` },
-    settings: { durationSeconds, connections, workers: values.workers!, quick, compare: values.compare, rounds: roundCount, client: values.client },
+    settings: { durationSeconds, connections, workers: values.workers!, quick, compare: values.compare, rounds: roundCount, pinned: pinning !== undefined, client: values.client },
     scenarios: results,
     failures: evaluate(results, thresholds),
   }

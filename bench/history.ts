@@ -15,13 +15,16 @@
  * - `interleaved`: every kind, one after another, request by request.
  *
  * `--kinds` narrows the other kinds served (proxied is always one): which route's types cost most.
+ * `--cpu N` runs every process on core N (bench/pin.ts): on a VM whose neighbour slows one
+ * vCPU at a time, an unpinned process's reading depends on the core it landed on.
  *
- *   bun run bench:history [-- --processes 4 --rounds 9 --kinds jwt,post-4k]
+ *   bun run bench:history [-- --processes 4 --rounds 9 --kinds jwt,post-4k --cpu 1]
  */
 import { parseArgs } from 'node:util'
 import { benchApp } from './fixture-app.ts'
 import { cpuOfRequests, LOOPBACK_SERVER } from './recorded.ts'
 import { median } from './paired.ts'
+import { pinTree } from './pin.ts'
 import { SCENARIOS } from './scenarios.ts'
 
 const HISTORIES = ['alone', 'in-turn', 'interleaved'] as const
@@ -63,7 +66,7 @@ async function child(history: History, rounds: number, only: readonly string[] |
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Bun.argv.slice(2),
-    options: { processes: { type: 'string', default: '4' }, rounds: { type: 'string', default: '9' }, kinds: { type: 'string' }, child: { type: 'string' } },
+    options: { processes: { type: 'string', default: '4' }, rounds: { type: 'string', default: '9' }, kinds: { type: 'string' }, cpu: { type: 'string' }, child: { type: 'string' } },
   })
   const rounds = Number(values.rounds)
   const only = values.kinds?.split(',')
@@ -73,6 +76,8 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ history: values.child, us: await child(values.child as History, rounds, only) }))
     return
   }
+  // The processes spawned below inherit the core.
+  if (values.cpu !== undefined) pinTree(process.pid, values.cpu)
   const readings = new Map<History, number[]>(HISTORIES.map((h) => [h, []]))
   for (let p = 0; p < Number(values.processes); p++) {
     for (const history of HISTORIES) {

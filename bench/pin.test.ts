@@ -1,15 +1,17 @@
 import { expect, test } from 'bun:test'
-import { availableParallelism } from 'node:os'
-import { allowedCpus, pinPlan, pinTree } from './pin.ts'
+import { allowedCpus, parseCpuList, pinPlan, pinTree } from './pin.ts'
 
-test('the plan puts the servers on the last core and everything else on the others', () => {
-  expect(pinPlan(2, true)).toEqual({ load: '0', servers: '1' })
-  expect(pinPlan(8, true)).toEqual({ load: '0-6', servers: '7' })
-  expect(pinPlan(1, true)).toBe('--pin needs 2 cores or more, this machine has 1')
-  expect(pinPlan(4, false)).toBe('--pin needs taskset (util-linux)')
+test('the plan puts the servers on the last core allowed and everything else on the others', () => {
+  expect(pinPlan([0, 1], true)).toEqual({ load: '0', servers: '1' })
+  expect(pinPlan(parseCpuList('0-2,5'), true)).toEqual({ load: '0,1,2', servers: '5' })
+  expect(pinPlan([3], true)).toBe('--pin needs 2 cores or more, this process may use 1')
+  expect(pinPlan([0, 1, 2, 3], false)).toBe('--pin needs taskset (util-linux)')
+  expect(parseCpuList('4')).toEqual([4])
 })
 
-test.skipIf(availableParallelism() < 2 || !Bun.which('taskset'))('a pinned tree: the process and its child run on the core given, and a child started later inherits it', async () => {
+const allowed = parseCpuList(allowedCpus(process.pid))
+
+test.skipIf(allowed.length < 2 || !Bun.which('taskset'))('a pinned tree: the process and its child run on the core given, and a child started later inherits it', async () => {
   // A parent that starts one child now and prints its pid, and one more on SIGUSR2.
   const script = `
     const spawn = () => console.log(Bun.spawn([process.execPath, '-e', 'setInterval(() => {}, 1000)'], { stdout: 'ignore' }).pid)
@@ -31,7 +33,7 @@ test.skipIf(availableParallelism() < 2 || !Bun.which('taskset'))('a pinned tree:
   }
   try {
     const child = await nextPid()
-    const last = String(availableParallelism() - 1)
+    const last = String(allowed.at(-1))
     expect(allowedCpus(child)).not.toBe(last)
     pinTree(parent.pid, last)
     expect(allowedCpus(parent.pid)).toBe(last)

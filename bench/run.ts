@@ -19,8 +19,7 @@ import { sampleRss } from './rss.ts'
 import { companions, gatewayConfig, loadRounds, routesTable, selectScenarios, type Scenario } from './scenarios.ts'
 import { evaluate, type Thresholds } from './thresholds.ts'
 import { startListening as listening } from './listening.ts'
-import { pinPlan, pinTree, type PinPlan } from './pin.ts'
-import { availableParallelism } from 'node:os'
+import { allowedCpus, parseCpuList, pinPlan, pinTree, type PinPlan } from './pin.ts'
 import { readFileSync } from 'node:fs'
 import { freePort, hasBinary, startRedis, type RedisServer } from '../test/fixtures/services.ts'
 
@@ -55,7 +54,7 @@ const durationSeconds = Number(values.duration ?? (quick ? 3 : 10))
 const connections = Number(values.connections)
 const roundCount = Number(values.rounds)
 if (!Number.isInteger(roundCount) || roundCount < 1) fail(`--rounds takes a whole number of 1 or more, not "${values.rounds}"`)
-const plan = values.pin ? pinPlan(availableParallelism(), Bun.which('taskset') !== null) : undefined
+const plan = values.pin ? pinPlan(parseCpuList(allowedCpus(process.pid)), Bun.which('taskset') !== null) : undefined
 if (typeof plan === 'string') fail(plan)
 const pinning: PinPlan | undefined = plan
 // Pinned, the bench itself and what it starts (the upstream, the load tool) stay off the servers' core.

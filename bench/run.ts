@@ -38,7 +38,7 @@ const { values } = parseArgs({
     compare: { type: 'string' },
     /** Rounds a scenario is loaded in beside nginx and its companions, each `--duration` long, every other one reversed. */
     rounds: { type: 'string', default: '2' },
-    /** The servers under test on the last core, the load tool and the upstream on the others (bench/pin.ts). */
+    /** The servers under test on the last core this process may use, the load tool and the upstream on the others (bench/pin.ts). */
     pin: { type: 'boolean', default: false },
     /** The gateway's upstream client (the config default when absent). */
     client: { type: 'string' },

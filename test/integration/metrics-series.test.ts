@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import net from 'node:net'
 import { expectCleanOutput, liveWorkerPids, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
-import { listenerPids } from '../fixtures/listeners.ts'
+import { waitForListeners } from '../fixtures/listeners.ts'
 import { scrape, sumOf } from '../fixtures/metrics.ts'
 import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
 
@@ -94,9 +94,13 @@ describe('process metrics per worker', () => {
   test('a killed worker\'s process series go with it (its CPU seconds are not kept as a retired total)', async () => {
     const [victim, survivor] = liveWorkerPids(gw.output())
     process.kill(victim!, 'SIGKILL')
-    await waitFor(() => listenerPids(gw.port).length === 2 && !listenerPids(gw.port).includes(victim!), 5000, 'a replacement')
-    const [replacement] = liveWorkerPids(gw.output()).filter((pid) => pid !== survivor)
-    const text = await scrape(gw.adminPort)
+    const replacement = (await waitForListeners(gw.port, 2, victim!)).find((pid) => pid !== survivor)!
+    // The primary hears that the replacement listens over IPC, a moment after its socket does.
+    let text = ''
+    await waitFor(async () => {
+      text = await scrape(gw.adminPort)
+      return lines(text, 'gateway_process_resident_memory_bytes', { worker: String(replacement) }).length === 1
+    }, 5000, "the replacement's series")
     expect(lines(text, 'gateway_process_cpu_seconds_total', { worker: String(victim) })).toEqual([])
     expect(lines(text, 'gateway_process_resident_memory_bytes', { worker: String(victim) })).toEqual([])
     expect(sumOf(text, 'gateway_process_resident_memory_bytes', { worker: String(replacement) })).toBeGreaterThan(0)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { expectCleanOutput, liveWorkerPids, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
-import { listenerPids } from '../fixtures/listeners.ts'
+import { expectCleanOutput, liveWorkerPids, startGateway, type GatewayProcess } from '../fixtures/gateway.ts'
+import { waitForListeners } from '../fixtures/listeners.ts'
 import { scrape, seriesCount, sumOf } from '../fixtures/metrics.ts'
 import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
 import { readFileSync } from 'node:fs'
@@ -49,7 +49,7 @@ describe('metrics across workers', () => {
     const before = total(await scrape(gw.adminPort, TOKEN))
     const [victim] = liveWorkerPids(gw.output())
     process.kill(victim!, 'SIGKILL')
-    await waitFor(() => listenerPids(gw.port).length === 2 && !listenerPids(gw.port).includes(victim!), 5000, 'a replacement')
+    await waitForListeners(gw.port, 2, victim!)
     const after = await scrape(gw.adminPort, TOKEN)
     expect(total(after)).toBeGreaterThanOrEqual(before)
     expect(sumOf(after, 'gateway_worker_restarts_total', { reason: 'crash' })).toBe(1)

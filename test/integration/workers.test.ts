@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { events, expectCleanOutput, liveWorkerPids, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
-import { listenerPids } from '../fixtures/listeners.ts'
+import { listenerPids, waitForListeners } from '../fixtures/listeners.ts'
 import { configFor, startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
 
 let upstream: RecordingUpstream
@@ -50,7 +50,7 @@ describe('worker processes', () => {
     await waitFor(() => events(gw.output(), 'worker_exit').some((e) => e.pid === victim), 3000, 'the exit to be seen')
     const exit = events(gw.output(), 'worker_exit').find((e) => e.pid === victim)!
     expect(exit).toMatchObject({ reason: 'crash', signal: 'SIGKILL' })
-    await waitFor(() => listenerPids(gw.port).length === 3 && !listenerPids(gw.port).includes(victim!), 5000, 'a replacement')
+    await waitForListeners(gw.port, 3, victim!)
     expect(events(gw.output(), 'worker_spawn').at(-1)).toMatchObject({ reason: 'crash', restarts: 1 })
     for (let i = 0; i < 30; i++) expect((await fetch(gw.url(`/after-kill/${i}`))).status).toBe(200)
     await waitFor(async () => (await fetch(`http://127.0.0.1:${gw.adminPort}/ready`)).status === 200, 3000, 'ready again')

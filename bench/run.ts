@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pickTool, runLoad, type LoadOptions, type LoadResult, type ToolName } from './load-tools/index.ts'
-import { measureCpu } from './cpu.ts'
+import { measureUsage } from './cpu.ts'
 import { startNginx, type RunningNginx } from './nginx.ts'
 import { svgChart, table, type BenchReport, type ScenarioResult } from './report.ts'
 import { sampleRss } from './rss.ts'
@@ -228,10 +228,11 @@ async function main(): Promise<void> {
       headers: s.headers,
       streams: s.streams,
     }
-    const cpu = measureCpu(pid)
+    const usage = measureUsage(pid)
     const result = s.protocol === 'websocket' ? await runWebSocketLoad(options) : await runLoad(s.protocol === 'h2' ? 'h2load' : tool, options)
-    const cpuMs = cpu.stop()
-    return { ...result, cpuMs, cpuUsPerRequest: result.requests > 0 ? (cpuMs * 1000) / result.requests : undefined }
+    const { cpuMs, minorFaults } = usage.stop()
+    const served = result.requests > 0
+    return { ...result, cpuMs, cpuUsPerRequest: served ? (cpuMs * 1000) / result.requests : undefined, minorFaults, faultsPerRequest: served ? minorFaults / result.requests : undefined }
   }
 
   /**
@@ -404,6 +405,7 @@ function merge(runs: LoadResult[]): LoadResult {
   const sum = (f: (r: LoadResult) => number) => runs.reduce((n, r) => n + f(r), 0)
   const max = (f: (r: LoadResult) => number) => Math.max(...runs.map(f))
   const cpuMs = sum((r) => r.cpuMs ?? 0)
+  const minorFaults = sum((r) => r.minorFaults ?? 0)
   const requests = sum((r) => r.requests)
   return {
     tool: runs[0]!.tool,
@@ -414,6 +416,8 @@ function merge(runs: LoadResult[]): LoadResult {
     requests,
     cpuMs,
     cpuUsPerRequest: requests > 0 ? (cpuMs * 1000) / requests : undefined,
+    minorFaults,
+    faultsPerRequest: requests > 0 ? minorFaults / requests : undefined,
     non2xx: sum((r) => r.non2xx),
     socketErrors: sum((r) => r.socketErrors),
   }

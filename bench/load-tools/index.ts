@@ -25,6 +25,10 @@ export interface LoadResult {
   cpuMs?: number
   /** cpuMs per request served, in µs. */
   cpuUsPerRequest?: number
+  /** Minor page faults the server's processes took during the run (filled by bench/run.ts). */
+  minorFaults?: number
+  /** minorFaults per request served. */
+  faultsPerRequest?: number
 }
 
 export interface LoadOptions {

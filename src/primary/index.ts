@@ -21,6 +21,7 @@ import { createHealthChecker, type HealthChecker, type TargetHealth } from './he
 import { firstSets, startDnsResolver } from './dns-resolver.ts'
 import { nodeCaches, sharedCacheEnabled, startSharedCache } from './shared-cache.ts'
 import { createSupervisor } from './supervisor.ts'
+import { workerBunFlags, workerRuntimeEnv } from './worker-runtime.ts'
 import { refuseTakenPort } from './ports.ts'
 import { selfCommand } from '../self.ts'
 import { createMetricsAggregator } from '../metrics/aggregate.ts'
@@ -45,26 +46,6 @@ export interface PrimaryOptions {
 /** Resolves `server.workers` (`auto` honours a cgroup CPU quota). */
 export function workerCount(config: GatewayConfig): number {
   return config.server.workers === 'auto' ? availableCpus() : config.server.workers
-}
-
-/**
- * Bun's flags for a worker (in BUN_OPTIONS: the binary takes none on its command line): its
- * header limit above the gateway's own, so the gateway answers 431 itself, and no orphans.
- */
-/**
- * JavaScriptCore runs a full collection once the heap has grown past a multiple of what the
- * last one left, and Bun picks that multiple from the host's RAM: about 3x on a host with
- * 16 GB or more, 2x below. Workers are pinned to 2x, so a worker's memory does not depend on
- * the node it lands on (a container limit sized on a laptop holds on a 64 GB node), and the
- * garbage a worker may hold is bounded by its live heap, not three times it: ~30 MB less peak
- * RSS per worker under load (docs/performance-optimization.md, "Memory"). An operator's own
- * BUN_JSC_heapGrowthMaxIncrease wins.
- */
-const WORKER_HEAP_GROWTH = { BUN_JSC_heapGrowthMaxIncrease: process.env.BUN_JSC_heapGrowthMaxIncrease ?? '1' }
-
-function workerBunFlags(config: GatewayConfig): string[] {
-  const headerLimit = config.server.maxHeaderBytes + config.server.maxUrlBytes + 1024
-  return ['--no-orphans', `--max-http-header-size=${headerLimit}`]
 }
 
 /** Waits for the checker's first round, at most the longest check timeout: a target down at start is out before it serves. */
@@ -139,7 +120,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     workers: workerCount(config),
     // Derived from each generation's config, so a reload applies the limits Bun reads at start.
     command: () => selfCommand(options.entry, '--worker'),
-    env: (generation) => childEnv({ BUN_CONFIG_MAX_HTTP_REQUESTS: String(generation.server.maxUpstreamRequests), ...WORKER_HEAP_GROWTH }, workerBunFlags(generation)),
+    env: (generation) => childEnv({ BUN_CONFIG_MAX_HTTP_REQUESTS: String(generation.server.maxUpstreamRequests), ...workerRuntimeEnv() }, workerBunFlags(generation)),
     log,
     onGiveUp: (reason) => void shutdown('crash_loop', reason),
     metrics: aggregator,

@@ -37,10 +37,12 @@ describe('worker processes', () => {
     expect((await fetch(`http://127.0.0.1:${gw.adminPort}/ready`)).status).toBe(200)
   })
 
-  test("workers run with JavaScriptCore's heap growth pinned to 2x, whatever the host's RAM", () => {
+  test("workers run with JavaScriptCore's heap growth pinned to 2x, and the allocator's purging slowed (worker-runtime.ts)", () => {
     for (const pid of liveWorkerPids(gw.output())) {
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
       expect(env).toContain('BUN_JSC_heapGrowthMaxIncrease=1')
+      expect(env).toContain('MIMALLOC_PURGE_DELAY=1000')
+      expect(env).toContain('MIMALLOC_PURGE_HOLES=0')
     }
   })
 

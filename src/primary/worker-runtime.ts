@@ -26,8 +26,8 @@ export function workerBunFlags(config: GatewayConfig): string[] {
  *   worker's collector frees and reuses the same memory every few hundred ms, so the pages it
  *   gave back were faulted in again: 0.12-0.35 minor faults a proxied request with one
  *   worker, 0.9 in the bench's two-worker run, each a trip into the kernel, with the madvise
- *   calls before them. Without hole purging and with a 1 s delay a worker takes a third to a
- *   quarter of those and ~8-10% less CPU a request, for 15-20 MiB more RSS (what the holes
+ *   calls before them. Without hole purging and with a 1 s delay a worker takes a third to two
+ *   thirds of those and ~8-10% less CPU a request, for 15-20 MiB more RSS (what the holes
  *   keep); whole free pages still go back a second after they are free
  *   (docs/performance-optimization.md, "Worker memory").
  */

@@ -37,6 +37,7 @@ export interface BenchReport {
 const ms = (seconds: number) => (seconds * 1000).toFixed(2)
 const us = (value: number | undefined) => (value === undefined ? '' : value.toFixed(1))
 const x = (value: number | undefined) => (value === undefined ? '' : value.toFixed(2))
+const faults = (value: number | undefined) => (value === undefined ? '' : value.toFixed(3))
 
 /** The table's columns; one empty in every row (no nginx, no routes scenario) is left out. */
 const COLUMNS: [string, (r: ScenarioResult) => string][] = [
@@ -47,7 +48,7 @@ const COLUMNS: [string, (r: ScenarioResult) => string][] = [
   ['errors', (r) => String(r.gateway.socketErrors)],
   ['non-2xx', (r) => String(r.gateway.non2xx)],
   ['CPU µs/req', (r) => us(r.gateway.cpuUsPerRequest)],
-  ['faults/req', (r) => (r.gateway.faultsPerRequest === undefined ? '' : r.gateway.faultsPerRequest.toFixed(3))],
+  ['faults/req', (r) => faults(r.gateway.faultsPerRequest)],
   ['vs direct', (r) => x(r.ratioVsDirect)],
   ['CPU vs direct', (r) => x(r.cpuRatioVsDirect)],
   ['CPU vs floor', (r) => x(r.cpuRatioVsFloor)],
@@ -56,7 +57,7 @@ const COLUMNS: [string, (r: ScenarioResult) => string][] = [
   ['nginx p99', (r) => (r.nginx ? ms(r.nginx.p99) : '')],
   ['nginx err', (r) => (r.nginx ? String(r.nginx.socketErrors + r.nginx.non2xx) : '')],
   ['nginx CPU µs/req', (r) => us(r.nginx?.cpuUsPerRequest)],
-  ['nginx faults/req', (r) => (r.nginx?.faultsPerRequest === undefined ? '' : r.nginx.faultsPerRequest.toFixed(3))],
+  ['nginx faults/req', (r) => faults(r.nginx?.faultsPerRequest)],
   ['vs nginx', (r) => x(r.ratioVsNginx)],
   ['CPU vs nginx', (r) => x(r.cpuRatioVsNginx)],
   ['p99 vs nginx', (r) => x(r.p99RatioVsNginx)],

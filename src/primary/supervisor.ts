@@ -56,6 +56,8 @@ interface WorkerHandle {
   state: 'starting' | 'listening' | 'draining'
   /** It said hello: its IPC channel is up (and it opens its log files from here on). */
   greeted?: boolean
+  /** Its start waits for the generation's first worker to listen (spawnGeneration). */
+  held?: boolean
   /** Set when the primary asked it to exit: its exit is not a crash. */
   exitReason?: ExitReason
   /** A replacement is already running or starting (recycle), so do not respawn on exit. */
@@ -116,11 +118,16 @@ export function createSupervisor(options: SupervisorOptions) {
     for (const w of workers.values()) if (w.greeted) sendTo(w, message)
   }
 
+  /** The worker's config and the node's state so far; the port is the one the first worker bound when the config says 0. */
+  const sendStart = (handle: WorkerHandle, genConfig: GatewayConfig): void => {
+    sendTo(handle, { type: 'start', config: genConfig, port, health: options.health(), dns: options.dns?.(), sharedCachePath: options.sharedCachePath })
+  }
+
   /** Live workers of the current generation. */
   const count = () => [...workers.values()].filter((w) => w.generation === generation).length
 
-  function spawnWorker(reason: SpawnReason, gen = generation): WorkerHandle {
-    const handle = { generation: gen, state: 'starting', replaced: false, reason, startedAt: Date.now() } as WorkerHandle
+  function spawnWorker(reason: SpawnReason, gen = generation, held = false): WorkerHandle {
+    const handle = { generation: gen, state: 'starting', replaced: false, held, reason, startedAt: Date.now() } as WorkerHandle
     handle.handled = new Promise((resolve) => (handle.markHandled = resolve))
     const genConfig = config
     handle.proc = Bun.spawn(command(genConfig), {
@@ -148,7 +155,7 @@ export function createSupervisor(options: SupervisorOptions) {
     switch (message.type) {
       case 'hello':
         handle.greeted = true
-        sendTo(handle, { type: 'start', config: genConfig, port, health: options.health(), dns: options.dns?.(), sharedCachePath: options.sharedCachePath })
+        if (!handle.held) sendStart(handle, genConfig)
         break
       case 'listening':
         if (port === 0) port = message.port
@@ -279,11 +286,26 @@ export function createSupervisor(options: SupervisorOptions) {
     return `a worker did not listen within ${START_TIMEOUT_MS / 1000} s`
   }
 
-  /** Spawns a full generation: the first worker alone (it resolves port 0), then the rest. */
+  /**
+   * Spawns a full generation. The first worker proves the config listens (and resolves port
+   * 0) before the rest start serving, but the rest are spawned with it: they load their
+   * modules meanwhile and get their start once it listens, so a boot costs one worker's
+   * start-up, not one per worker. When the first fails, the rest are stopped unstarted.
+   */
   async function spawnGeneration(reason: SpawnReason): Promise<WorkerHandle[]> {
-    const first = spawnWorker(reason)
-    if (!(await waitListening(first))) return [first]
-    const rest = Array.from({ length: desired - 1 }, () => spawnWorker(reason))
+    const gen = generation
+    const genConfig = config
+    const first = spawnWorker(reason, gen)
+    const rest = Array.from({ length: desired - 1 }, () => spawnWorker(reason, gen, true))
+    const listened = await waitListening(first)
+    for (const w of rest) {
+      w.held = false
+      if (!listened) {
+        w.exitReason = 'failed_start'
+        w.proc.kill('SIGTERM')
+      } else if (w.greeted) sendStart(w, genConfig)
+    }
+    if (!listened) return [first]
     await Promise.all(rest.map(waitListening))
     return [first, ...rest]
   }

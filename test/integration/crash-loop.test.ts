@@ -34,4 +34,8 @@ test('an address that cannot be bound stops the gateway at once, naming it', asy
   expect(await proc.exited).toBe(1)
   await output.ended
   expect(events(output(), 'giving_up')[0]!.reason).toBe('workers cannot listen on 192.0.2.1:18080 (EADDRNOTAVAIL)')
+  // Both were spawned together; the second was stopped before it was told to start (supervisor.ts).
+  expect(events(output(), 'worker_spawn')).toHaveLength(2)
+  expect(events(output(), 'worker_start_failed')).toHaveLength(1)
+  expect(events(output(), 'worker_exit').map((e) => e.reason)).toEqual(['failed_start', 'failed_start'])
 }, 20_000)

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readFileSync } from 'node:fs'
-import { events, expectCleanOutput, liveWorkerPids, startGateway, waitFor, type GatewayProcess } from '../fixtures/gateway.ts'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { events, expectCleanOutput, liveWorkerPids, spawnMain, startGateway, waitFor, writeConfig, type GatewayProcess } from '../fixtures/gateway.ts'
 import { listenerPids, waitForListeners } from '../fixtures/listeners.ts'
 import { configFor, startRecordingUpstream, type RecordingUpstream } from '../fixtures/upstream.ts'
 
@@ -67,4 +69,38 @@ describe('worker processes', () => {
     // The primary died without a word; everything it printed before was clean.
     expectCleanOutput(gw.output())
   })
+})
+
+describe('a generation starts together', () => {
+  test('the other workers are spawned with the first and start serving once it listens', async () => {
+    const upstream = startRecordingUpstream()
+    // A plugin whose import, in a worker, waits for a file: the first worker is held at its
+    // start until the test opens the gate (the primary's plugin check is not a worker).
+    const dir = mkdtempSync(join(tmpdir(), 'gw-generation-'))
+    const gate = join(dir, 'open')
+    writeFileSync(
+      join(dir, 'gated.ts'),
+      `import { existsSync } from 'node:fs'
+      if (process.argv.includes('--worker')) while (!existsSync(${JSON.stringify(gate)})) await Bun.sleep(20)
+      export default { build: () => (exchange, next) => next(exchange) }`
+    )
+    const config = configFor(upstream.origin, { server: { workers: 3 } }) as { routes: Record<string, unknown>[] }
+    const path = writeConfig({ ...config, plugins: { gated: { module: './gated.ts' } }, routes: config.routes.map((r) => ({ ...r, plugins: ['gated'] })) }, 'gateway.json', dir)
+    const { proc, output } = spawnMain(['--config', path])
+    try {
+      // While the first worker cannot listen, the other two already run (they load their modules meanwhile).
+      await waitFor(() => events(output(), 'worker_spawn').length === 3, 15_000, 'three workers spawned before the first listens')
+      expect(events(output(), 'listening')).toHaveLength(0)
+      writeFileSync(gate, '')
+      await waitFor(() => events(output(), 'listening').length === 1, 15_000, 'the gateway to listen')
+      const port = events(output(), 'listening')[0]!.port as number
+      expect(listenerPids(port)).toEqual(liveWorkerPids(output()).sort((a, b) => a - b))
+      expect(listenerPids(port)).toHaveLength(3)
+      expect(events(output(), 'worker_spawn').map((e) => e.reason)).toEqual(['start', 'start', 'start'])
+    } finally {
+      proc.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+      upstream.stop()
+    }
+  }, 40_000)
 })

@@ -18,20 +18,40 @@ export async function checkPlugins(config: GatewayConfig): Promise<string[]> {
   return trialBuild(plugins, compileRoutes(config.routes), config)
 }
 
-/** Runs the check in a child process; a check that dies is an error too, never a pass. */
-export async function checkPluginsInChild(config: GatewayConfig): Promise<string[]> {
+/** A check process, started before the config it checks is validated; `run` it once, or `cancel` it. */
+export interface PluginCheck {
+  run(config: GatewayConfig): Promise<string[]>
+  cancel(): void
+}
+
+/**
+ * Starts the check process: it loads the gateway's modules (~150 ms) while the caller
+ * validates, then waits for the config on stdin. A check that dies is an error too, never a pass.
+ */
+export function startPluginCheck(): PluginCheck {
   // From source this file; in the binary its main with --check-plugins (main.ts), which runs runPluginCheck.
   const child = Bun.spawn(selfCommand(join(import.meta.dir, 'check-plugins.ts'), '--check-plugins'), { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
-  child.stdin.write(JSON.stringify(config))
-  await child.stdin.end()
-  const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited])
-  try {
-    const { errors } = JSON.parse(out) as { errors: string[] }
-    if (code === 0 && Array.isArray(errors)) return errors
-  } catch {
-    // Not the answer: a plugin that killed the process at import.
+  return {
+    async run(config) {
+      child.stdin.write(JSON.stringify(config))
+      await child.stdin.end()
+      const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited])
+      try {
+        const { errors } = JSON.parse(out) as { errors: string[] }
+        if (code === 0 && Array.isArray(errors)) return errors
+      } catch {
+        // Not the answer: a plugin that killed the process at import.
+      }
+      return [`plugins: the plugin check exited ${code} without an answer (a plugin module that exits or crashes at import?)`]
+    },
+    cancel: () => child.kill(),
   }
-  return [`plugins: the plugin check exited ${code} without an answer (a plugin module that exits or crashes at import?)`]
+}
+
+/** Whether a config as read (before validation) names plugins: then a check will be wanted. */
+export function declaresPlugins(raw: unknown): boolean {
+  const plugins = typeof raw === 'object' && raw !== null ? (raw as { plugins?: unknown }).plugins : undefined
+  return typeof plugins === 'object' && plugins !== null && Object.keys(plugins).length > 0
 }
 
 /** The check process: the config as JSON on stdin, `{"errors": [...]}` on stdout, exit 0. */

@@ -7,6 +7,7 @@ import { defaultConfig } from './default.ts'
 import type { EnvSettings } from './env.ts'
 import { duplicateKeyError } from './duplicate-keys.ts'
 import { applyEnvOverrides, loadConfig, readConfigFile, type ValidationResult } from './load.ts'
+import { declaresPlugins, startPluginCheck } from './check-plugins.ts'
 
 export interface ConfigSource {
   /** For logs: the file path, or "embedded default (...)". */
@@ -22,8 +23,11 @@ export function fileSource(path: string, overrides: EnvSettings['overrides']): C
     async load() {
       const file = await readConfigFile(path)
       if (file.error !== undefined) return { ok: false, errors: [file.error] }
+      const raw = applyEnvOverrides(file.raw, overrides)
+      // The plugin check's process starts now: it loads while the keys and the schema are checked.
+      const pluginCheck = declaresPlugins(raw) ? startPluginCheck() : undefined
       const duplicate = duplicateKeyError(path, file.text)
-      const result = await loadConfig(applyEnvOverrides(file.raw, overrides), overrides, { baseDir })
+      const result = await loadConfig(raw, overrides, { baseDir, pluginCheck })
       // A key given twice is an error however the rest reads: both kinds are named in one run.
       if (duplicate === undefined) return result
       return { ok: false, errors: [duplicate, ...(result.ok ? [] : result.errors)] }

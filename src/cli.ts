@@ -5,8 +5,6 @@
  * spawns (`Bun.main --worker`) come back here as the hidden `--worker` command.
  */
 import { parseCommand, START_USAGE, USAGE } from './cli/args.ts'
-import { jsonSchemaText } from './cli/json-schema.ts'
-import { EXIT_BAD_CONFIG, validate } from './cli/validate.ts'
 import { readEnv } from './config/env.ts'
 import { main } from './main.ts'
 import { VERSION } from './version.ts'
@@ -20,11 +18,12 @@ switch (command.name) {
   case 'start':
     await main(command.argv, START_USAGE)
     break
+  // validate and schema load the config's modules; start's workers (`--worker`) need none of them.
   case 'validate':
-    process.exitCode = await validate({ files: command.files, print: command.print, overrides: env.overrides, out, err })
+    process.exitCode = await (await import('./cli/validate.ts')).validate({ files: command.files, print: command.print, overrides: env.overrides, out, err })
     break
   case 'schema':
-    out(jsonSchemaText())
+    out((await import('./cli/json-schema.ts')).jsonSchemaText())
     break
   case 'version':
     out(`bun-gateway ${VERSION} (bun ${Bun.version})\n`)
@@ -34,5 +33,5 @@ switch (command.name) {
     break
   case 'usage':
     err(`${command.problem}\n${USAGE}\n`)
-    process.exitCode = EXIT_BAD_CONFIG
+    process.exitCode = (await import('./cli/validate.ts')).EXIT_BAD_CONFIG
 }

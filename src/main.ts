@@ -4,15 +4,9 @@
  * primary starts those. Without a config file the embedded default proxies /demo to a
  * built-in demo upstream.
  */
-import { runPluginCheck } from './config/check-plugins.ts'
 import { readEnv } from './config/env.ts'
-import { defaultSource, fileSource, invalidConfigLines, type ConfigSource } from './config/source.ts'
-import { startDemoUpstream } from './demo/upstream.ts'
-import { runHealthcheck } from './healthcheck.ts'
+import type { ConfigSource } from './config/source.ts'
 import { createLogger } from './log.ts'
-import { runPrimary } from './primary/index.ts'
-import { runSingleProcess } from './single-process.ts'
-import { runWorkerProcess } from './worker/process.ts'
 
 const USAGE = 'usage: bun run start [-- --config FILE] [--single-process]   (or GATEWAY_CONFIG=FILE)'
 const EXIT_BAD_CONFIG = 2
@@ -49,16 +43,20 @@ function parseArgs(argv: string[], usage: string): Args {
  * (cli.ts) calls it too; the workers then run `Bun.main --worker`, whichever of the two that is.
  */
 export async function main(argv: string[], usage = USAGE): Promise<void> {
+  // Each role imports only its own modules: a worker does not hold the primary's (the config
+  // schemas' parser, Redis, the admin page), ~90 modules it would load and keep for nothing.
   // Internal: the plugin check the primary runs in a child (config/check-plugins.ts), which
   // the compiled binary cannot name as a script, so it runs its own main with this flag.
-  if (argv[0] === '--check-plugins') await runPluginCheck()
+  if (argv[0] === '--check-plugins') await (await import('./config/check-plugins.ts')).runPluginCheck()
   // The image's HEALTHCHECK (no shell, no curl in it): the admin listener's /ready.
-  if (argv[0] === '--healthcheck') await runHealthcheck(argv[1], readEnv())
+  if (argv[0] === '--healthcheck') await (await import('./healthcheck.ts')).runHealthcheck(argv[1], readEnv())
   const args = parseArgs(argv, usage)
   if (args.worker) {
+    const { runWorkerProcess } = await import('./worker/process.ts')
     runWorkerProcess(createLogger({ pid: process.pid, role: 'worker' }))
     return
   }
+  const { defaultSource, fileSource, invalidConfigLines } = await import('./config/source.ts')
   const log = createLogger({ pid: process.pid, role: 'primary' })
   const env = readEnv()
   const configPath = args.configPath ?? env.configPath
@@ -71,15 +69,15 @@ export async function main(argv: string[], usage = USAGE): Promise<void> {
 
   let stopDemo: (() => void) | undefined
   if (!configPath) {
-    const demo = startDemoUpstream()
+    const demo = (await import('./demo/upstream.ts')).startDemoUpstream()
     stopDemo = () => void demo.stop(true)
     source = defaultSource(`http://127.0.0.1:${demo.port}`, env.overrides)
     result = await source.load()
     if (!result.ok) fail(result.errors)
   }
 
-  if (args.singleProcess) await runSingleProcess(result.config, source, log, stopDemo)
-  else await runPrimary({ config: result.config, source, entry: Bun.main, log, onStopped: stopDemo })
+  if (args.singleProcess) await (await import('./single-process.ts')).runSingleProcess(result.config, source, log, stopDemo)
+  else await (await import('./primary/index.ts')).runPrimary({ config: result.config, source, entry: Bun.main, log, onStopped: stopDemo })
 }
 
 if (import.meta.main) await main(Bun.argv.slice(2))

@@ -44,7 +44,7 @@ function parseArgs(argv: string[], usage: string): Args {
  */
 export async function main(argv: string[], usage = USAGE): Promise<void> {
   // Each role imports only its own modules: a worker does not hold the primary's (the config
-  // schemas' parser, Redis, the admin page), ~90 modules it would load and keep for nothing.
+  // loader and its YAML reader, Redis, the admin page), ~90 modules it would load and keep for nothing.
   // Internal: the plugin check the primary runs in a child (config/check-plugins.ts), which
   // the compiled binary cannot name as a script, so it runs its own main with this flag.
   if (argv[0] === '--check-plugins') await (await import('./config/check-plugins.ts')).runPluginCheck()

@@ -258,6 +258,8 @@ export function createSupervisor(options: SupervisorOptions) {
   /** Resolves true when `handle` listens, false when it exits or does not within the timeout. */
   function waitListening(handle: WorkerHandle): Promise<boolean> {
     if (handle.state === 'listening') return Promise.resolve(true)
+    // One that exited already (a held worker, before its generation's first listened) never will.
+    if (!workers.has(handle.proc.pid)) return Promise.resolve(false)
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS)
       handle.onListening = (ok) => {

@@ -71,27 +71,33 @@ describe('worker processes', () => {
   })
 })
 
+/**
+ * A gateway of three workers whose first is held at its start: a plugin whose import, in a
+ * worker, waits for a file (the primary's plugin check is not a worker) until `open()`.
+ */
+function gatedGateway(origin: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-generation-'))
+  const gate = join(dir, 'open')
+  writeFileSync(
+    join(dir, 'gated.ts'),
+    `import { existsSync } from 'node:fs'
+    if (process.argv.includes('--worker')) while (!existsSync(${JSON.stringify(gate)})) await Bun.sleep(20)
+    export default { build: () => (exchange, next) => next(exchange) }`
+  )
+  const config = configFor(origin, { server: { workers: 3 } }) as { routes: Record<string, unknown>[] }
+  const path = writeConfig({ ...config, plugins: { gated: { module: './gated.ts' } }, routes: config.routes.map((r) => ({ ...r, plugins: ['gated'] })) }, 'gateway.json', dir)
+  return { ...spawnMain(['--config', path]), open: () => writeFileSync(gate, '') }
+}
+
 describe('a generation starts together', () => {
   test('the other workers are spawned with the first and start serving once it listens', async () => {
     const upstream = startRecordingUpstream()
-    // A plugin whose import, in a worker, waits for a file: the first worker is held at its
-    // start until the test opens the gate (the primary's plugin check is not a worker).
-    const dir = mkdtempSync(join(tmpdir(), 'gw-generation-'))
-    const gate = join(dir, 'open')
-    writeFileSync(
-      join(dir, 'gated.ts'),
-      `import { existsSync } from 'node:fs'
-      if (process.argv.includes('--worker')) while (!existsSync(${JSON.stringify(gate)})) await Bun.sleep(20)
-      export default { build: () => (exchange, next) => next(exchange) }`
-    )
-    const config = configFor(upstream.origin, { server: { workers: 3 } }) as { routes: Record<string, unknown>[] }
-    const path = writeConfig({ ...config, plugins: { gated: { module: './gated.ts' } }, routes: config.routes.map((r) => ({ ...r, plugins: ['gated'] })) }, 'gateway.json', dir)
-    const { proc, output } = spawnMain(['--config', path])
+    const { proc, output, open } = gatedGateway(upstream.origin)
     try {
       // While the first worker cannot listen, the other two already run (they load their modules meanwhile).
       await waitFor(() => events(output(), 'worker_spawn').length === 3, 15_000, 'three workers spawned before the first listens')
       expect(events(output(), 'listening')).toHaveLength(0)
-      writeFileSync(gate, '')
+      open()
       await waitFor(() => events(output(), 'listening').length === 1, 15_000, 'the gateway to listen')
       const port = events(output(), 'listening')[0]!.port as number
       expect(listenerPids(port)).toEqual(liveWorkerPids(output()).sort((a, b) => a - b))
@@ -100,6 +106,26 @@ describe('a generation starts together', () => {
     } finally {
       proc.kill('SIGTERM')
       expect(await proc.exited).toBe(0)
+      upstream.stop()
+    }
+  }, 40_000)
+
+  test('a held worker that dies fails the start as soon as the first listens, not at the start timeout', async () => {
+    const upstream = startRecordingUpstream()
+    const { proc, output, open } = gatedGateway(upstream.origin)
+    try {
+      await waitFor(() => events(output(), 'worker_spawn').length === 3, 15_000, 'three workers spawned')
+      const held = events(output(), 'worker_spawn')[1]!.pid as number
+      process.kill(held, 'SIGKILL')
+      await waitFor(() => events(output(), 'worker_exit').some((e) => e.pid === held), 5000, 'its exit to be seen')
+      open()
+      // The start timeout is 15 s: a start that waited for the dead worker would still be running.
+      await waitFor(() => proc.exitCode !== null, 10_000, 'the gateway to give up')
+      expect(proc.exitCode).toBe(1)
+      await output.ended
+      expect(events(output(), 'giving_up')[0]!.reason).toBe('workers did not start')
+    } finally {
+      proc.kill('SIGKILL')
       upstream.stop()
     }
   }, 40_000)

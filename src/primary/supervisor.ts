@@ -292,7 +292,8 @@ export function createSupervisor(options: SupervisorOptions) {
    * Spawns a full generation. The first worker proves the config listens (and resolves port
    * 0) before the rest start serving, but the rest are spawned with it: they load their
    * modules meanwhile and get their start once it listens, so a boot costs one worker's
-   * start-up, not one per worker. When the first fails, the rest are stopped unstarted.
+   * start-up, not one per worker. When the first fails, the rest are stopped unstarted, and
+   * have exited when this returns.
    */
   async function spawnGeneration(reason: SpawnReason): Promise<WorkerHandle[]> {
     const gen = generation
@@ -307,7 +308,11 @@ export function createSupervisor(options: SupervisorOptions) {
         w.proc.kill('SIGTERM')
       } else if (w.greeted) sendStart(w, genConfig)
     }
-    if (!listened) return [first]
+    if (!listened) {
+      // Gone before the failure is reported: a failed reload leaves only the old generation.
+      await Promise.all(rest.map((w) => w.handled))
+      return [first]
+    }
     await Promise.all(rest.map(waitListening))
     return [first, ...rest]
   }

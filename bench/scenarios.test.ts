@@ -67,6 +67,18 @@ describe('loadRounds', () => {
     expect(companions(scenario('required-proxy'), selected)).toEqual([])
   })
 
+  test('/health is loaded in the same rounds as bare Bun.serve (direct), the ratio its goal is read by', () => {
+    const chosen = selectScenarios('health,proxied')
+    const health = chosen.find((s) => s.name === 'health')!
+    expect(companions(health, chosen).map((s) => s.name)).toEqual(['direct'])
+    expect(loadRounds(health, chosen, true, false)).toEqual([
+      ['gateway', 'nginx', 'direct'],
+      ['direct', 'nginx', 'gateway'],
+    ])
+    // Other scenarios still read their ratio to direct, measured once, without loading it again.
+    expect(companions(chosen.find((s) => s.name === 'proxied')!, chosen).map((s) => s.name)).toEqual(['floor-proxy'])
+  })
+
   test('the shared tier\'s miss is loaded in the same rounds as the miss without it', () => {
     const misses = selectScenarios('cache-miss')
     const miss = misses.find((s) => s.name === 'cache-miss')!
@@ -80,8 +92,8 @@ describe('loadRounds', () => {
 
   test('one round when quick, or when nothing is loaded beside the gateway; a floor measured already is not loaded again', () => {
     expect(loadRounds(scenario('proxied'), selected, true, true)).toEqual([['gateway', 'nginx', 'floor-proxy', 'required-proxy']])
-    const health = selectScenarios('health').find((s) => s.name === 'health')!
-    expect(loadRounds(health, selected, false, false)).toEqual([['gateway']])
+    const websocket = selectScenarios('websocket').find((s) => s.name === 'websocket')!
+    expect(loadRounds(websocket, selected, false, false)).toEqual([['gateway']])
     expect(loadRounds(scenario('proxied'), selected, false, false, new Set(['floor-proxy', 'required-proxy']))).toEqual([['gateway']])
   })
 })

@@ -31,6 +31,8 @@ export interface Scenario {
   redis?: boolean
   /** The scenario this one's "vs direct" ratios are taken against; default `direct`. */
   baseline?: string
+  /** Its baseline is loaded in its rounds, alternating with it: a goal is the ratio to it (/health to bare Bun.serve). */
+  besideBaseline?: boolean
   /** Against the bench's own leanest Bun server (bench/floor/) instead of the gateway: a baseline, like direct. */
   floorServer?: 'proxy' | 'hit' | 'required-proxy' | 'required-hit'
   /** The floor scenario this one's "vs floor" ratios are taken against. */
@@ -65,7 +67,7 @@ const BENCH_JWT = `${JWT_SIGNED}.${new Bun.CryptoHasher('sha256', BENCH_JWT_SECR
 // scenario's rounds (run.ts): side by side in time, the two see the same neighbours.
 export const SCENARIOS: readonly Scenario[] = [
   { name: 'direct', direct: true, path: '/small', describe: 'small GET on the upstream directly (baseline)' },
-  { name: 'health', path: '/health', describe: "the gateway's own /health" },
+  { name: 'health', path: '/health', besideBaseline: true, describe: "the gateway's own /health" },
   { name: 'floor-proxy', floorServer: 'proxy', path: '/small', describe: 'small GET through the leanest Bun proxy (bench/floor/proxy.ts): the floor for proxied' },
   {
     name: 'required-proxy',
@@ -165,12 +167,14 @@ export function selectScenarios(names: string | undefined): Scenario[] {
 /**
  * What `s` is read against, loaded in `s`'s rounds: the selected floor it is compared with and
  * the required rung over it, and its baseline when that is another gateway (cache-miss-local
- * for cache-miss). A floor, or a scenario without either, has none.
+ * for cache-miss) or when `besideBaseline` (direct for health). A floor, or a scenario
+ * without either, has none.
  */
 export function companions(s: Scenario, selected: readonly Scenario[]): Scenario[] {
   if (s.floorServer) return []
   const floors = s.floor === undefined ? [] : selected.filter((x) => x.floorServer && (x.name === s.floor || x.floor === s.floor))
-  return [...selected.filter((x) => x.localCacheOnly && x.name === s.baseline), ...floors]
+  const baseline = s.baseline ?? 'direct'
+  return [...selected.filter((x) => x.name === baseline && (x.localCacheOnly || s.besideBaseline)), ...floors]
 }
 
 /**

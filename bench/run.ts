@@ -313,7 +313,7 @@ async function main(): Promise<void> {
     // The floor this scenario is compared with, and the required work over that floor, when
     // selected: loaded in the same rounds as the gateway (and nginx), so the ratios are side by side.
     const rounds = loadRounds(s, scenarios, withNginx(s), quick, new Set(measured.keys()), roundCount)
-    // Each companion (a floor, or the baseline gateway) loaded beside the gateway, by name, with its loads.
+    // Each companion (a floor, the baseline gateway, or direct for health) loaded beside the gateway, by name, with its loads.
     const beside = new Map(rounds[0]!.flatMap((name) => scenarios.filter((x) => x.name === name && (x.floorServer || x.localCacheOnly || x.direct)).map((scenario): [string, Companion] => [name, { scenario, loads: [] }])))
     const others = rounds[0]!.slice(1)
     progress(`[${i + 1}/${scenarios.length}] ${s.name}: ${s.describe} (${seconds}s${rounds.length > 1 ? ` ×${rounds.length}` : ''}${others.length ? `, alternating with ${others.join(', ')}` : ''})`)

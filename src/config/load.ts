@@ -9,7 +9,7 @@ import { fieldValueProblem, headerRuleProblems } from '../policies/fields.ts'
 import { BUILTIN_POLICIES } from '../policies/index.ts'
 import type { BuiltinPolicy } from '../policies/builtin.ts'
 import { resolvePluginModules } from '../policies/plugins/load.ts'
-import { declaresPlugins, startPluginCheck, type PluginCheck } from './check-plugins.ts'
+import { startPluginCheck, type PluginCheck } from './check-plugins.ts'
 import { closest } from './closest.ts'
 import { derivedRouteName, matchKey } from './match.ts'
 import { defaultMessages, formatIssue, formatPath, indexSchema, type SchemaIndex } from './issues.ts'
@@ -118,18 +118,17 @@ function semanticErrors(parts: PartialConfig, baseDir: string): string[] {
 /**
  * `validateConfig`, then the plugins, in a process of their own (check-plugins.ts): imported
  * as they are on disk now, their configs checked by their own schemas, and built once for
- * each route that uses them. The process is started first, so its start-up overlaps the
- * validation (`pluginCheck`: one the caller started earlier still).
+ * each route that uses them. `pluginCheck`: that process, started by the caller before it
+ * read the rest (config/source.ts), so its start-up overlaps the validation; stopped here when
+ * there is nothing for it to check.
  */
 export async function loadConfig(raw: unknown, overrides: EnvSettings['overrides'], options: { baseDir?: string; pluginCheck?: PluginCheck } = {}): Promise<ValidationResult> {
-  let check = options.pluginCheck ?? (declaresPlugins(raw) ? startPluginCheck() : undefined)
   const validated = validateConfig(raw, overrides, options.baseDir)
   if (!validated.ok || Object.keys(validated.config.plugins).length === 0) {
-    check?.cancel()
+    options.pluginCheck?.cancel()
     return validated
   }
-  check ??= startPluginCheck()
-  const errors = await check.run(validated.config)
+  const errors = await (options.pluginCheck ?? startPluginCheck()).run(validated.config)
   return errors.length > 0 ? { ok: false, errors } : validated
 }
 

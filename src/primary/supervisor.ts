@@ -58,6 +58,8 @@ interface WorkerHandle {
   greeted?: boolean
   /** Its start waits for the generation's first worker to listen (spawnGeneration). */
   held?: boolean
+  /** The config it was spawned with (its generation's), which its start carries. */
+  config: GatewayConfig
   /** Set when the primary asked it to exit: its exit is not a crash. */
   exitReason?: ExitReason
   /** A replacement is already running or starting (recycle), so do not respawn on exit. */
@@ -119,23 +121,22 @@ export function createSupervisor(options: SupervisorOptions) {
   }
 
   /** The worker's config and the node's state so far; the port is the one the first worker bound when the config says 0. */
-  const sendStart = (handle: WorkerHandle, genConfig: GatewayConfig): void => {
-    sendTo(handle, { type: 'start', config: genConfig, port, health: options.health(), dns: options.dns?.(), sharedCachePath: options.sharedCachePath })
+  const sendStart = (handle: WorkerHandle): void => {
+    sendTo(handle, { type: 'start', config: handle.config, port, health: options.health(), dns: options.dns?.(), sharedCachePath: options.sharedCachePath })
   }
 
   /** Live workers of the current generation. */
   const count = () => [...workers.values()].filter((w) => w.generation === generation).length
 
   function spawnWorker(reason: SpawnReason, gen = generation, held = false): WorkerHandle {
-    const handle = { generation: gen, state: 'starting', replaced: false, held, reason, startedAt: Date.now() } as WorkerHandle
+    const handle = { generation: gen, config, state: 'starting', replaced: false, held, reason, startedAt: Date.now() } as WorkerHandle
     handle.handled = new Promise((resolve) => (handle.markHandled = resolve))
-    const genConfig = config
-    handle.proc = Bun.spawn(command(genConfig), {
-      env: env(genConfig),
+    handle.proc = Bun.spawn(command(config), {
+      env: env(config),
       stdio: ['ignore', 'inherit', 'inherit'],
       serialization: 'json',
       ipc(message: WorkerMessage, proc) {
-        onMessage(handle, message, proc, genConfig)
+        onMessage(handle, message, proc)
       },
       onExit(proc, code, signal) {
         onExit(handle, code, signal)
@@ -151,11 +152,11 @@ export function createSupervisor(options: SupervisorOptions) {
     return handle
   }
 
-  function onMessage(handle: WorkerHandle, message: WorkerMessage, proc: Subprocess, genConfig: GatewayConfig) {
+  function onMessage(handle: WorkerHandle, message: WorkerMessage, proc: Subprocess) {
     switch (message.type) {
       case 'hello':
         handle.greeted = true
-        if (!handle.held) sendStart(handle, genConfig)
+        if (!handle.held) sendStart(handle)
         break
       case 'listening':
         if (port === 0) port = message.port
@@ -297,7 +298,6 @@ export function createSupervisor(options: SupervisorOptions) {
    */
   async function spawnGeneration(reason: SpawnReason): Promise<WorkerHandle[]> {
     const gen = generation
-    const genConfig = config
     const first = spawnWorker(reason, gen)
     const rest = Array.from({ length: desired - 1 }, () => spawnWorker(reason, gen, true))
     const listened = await waitListening(first)
@@ -306,7 +306,7 @@ export function createSupervisor(options: SupervisorOptions) {
       if (!listened) {
         w.exitReason = 'failed_start'
         w.proc.kill('SIGTERM')
-      } else if (w.greeted) sendStart(w, genConfig)
+      } else if (w.greeted) sendStart(w)
     }
     if (!listened) {
       // Gone before the failure is reported: a failed reload leaves only the old generation.

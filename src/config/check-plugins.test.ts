@@ -6,6 +6,7 @@ import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { waitFor } from '../../test/fixtures/process.ts'
 import { declaresPlugins } from './check-plugins.ts'
 import { fileSource } from './source.ts'
 
@@ -26,9 +27,8 @@ function checkProcesses(): number[] {
   return pids
 }
 
-async function waitNoCheck(deadlineMs: number): Promise<number[]> {
-  const end = Date.now() + deadlineMs
-  while (checkProcesses().length > 0 && Date.now() < end) await Bun.sleep(20)
+async function noCheckLeft(): Promise<number[]> {
+  await waitFor(() => checkProcesses().length === 0, 5000, 'no plugin check process left')
   return checkProcesses()
 }
 
@@ -55,12 +55,12 @@ describe('the plugin check process', () => {
     expect(ok.ok).toBe(true)
     const refused = await fileSource(configFile({ ...base, plugins: { mine: { module: './plugin.ts', config: { fail: true } } } }), {}).load()
     expect(refused.ok ? [] : refused.errors.join('\n')).toContain('refused at build')
-    expect(await waitNoCheck(5000)).toEqual([])
+    expect(await noCheckLeft()).toEqual([])
   })
 
   test('started ahead for a config that then fails validation, it is stopped', async () => {
     const result = await fileSource(configFile({ ...base, upstreams: { app: { targets: ['not a url'] } }, plugins: { mine: { module: './plugin.ts' } } }), {}).load()
     expect(result.ok).toBe(false)
-    expect(await waitNoCheck(5000)).toEqual([])
+    expect(await noCheckLeft()).toEqual([])
   })
 })

@@ -15,7 +15,7 @@
  *
  *   bun run bench:together -- A B [--path /api/small] [--windows 8] [--duration 3] [--connections 32] [--env-a K=V] [--env-b K=V]
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -117,6 +117,7 @@ async function main(): Promise<void> {
   } finally {
     for (const side of sides) side.stop()
     upstream.proc.kill()
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 

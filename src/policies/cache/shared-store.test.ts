@@ -66,12 +66,18 @@ afterEach(() => {
 })
 
 /** Runs `script` in a process of its own with `store` opened on `path` (another worker). */
-function worker(path: string, script: string) {
+/**
+ * A process with a store on `path` running `script` (`put(path, bytes, fill)` stores one entry;
+ * the failures it reports are printed as `error <kind>` lines). With `fileSizeBlocks`, the
+ * kernel refuses its writes past that many 512-byte blocks (RLIMIT_FSIZE, SIGXFSZ ignored):
+ * EFBIG, as a full disk refuses them with ENOSPC.
+ */
+function worker(path: string, script: string, fileSizeBlocks?: number) {
   const source = `
     import { openSharedStore } from ${JSON.stringify(join(import.meta.dir, 'shared-store.ts'))}
     import { primaryKey } from ${JSON.stringify(join(import.meta.dir, 'key.ts'))}
     import { entrySize } from ${JSON.stringify(join(import.meta.dir, 'store.ts'))}
-    const store = openSharedStore({ path: ${JSON.stringify(path)}, maxObjectBytes: 1 << 16 })
+    const store = openSharedStore({ path: ${JSON.stringify(path)}, maxObjectBytes: 1 << 16, onError: (kind) => console.log('error ' + kind) })
     const put = (path, bytes, fill) => {
       const key = primaryKey('http', 'a', path, '')
       const headers = new Headers({ 'content-length': String(bytes), 'x-fill': String(fill) })
@@ -80,7 +86,10 @@ function worker(path: string, script: string) {
       return store.put({ primary: key, key, status: 200, headers, body, directives: {}, lifetime: 60, clock, varyNames: [], size: entrySize(key, headers, body) })
     }
     ${script}`
-  return Bun.spawn([process.execPath, '-e', source], { stdout: 'pipe', stderr: 'pipe' })
+  const command = [process.execPath, '-e', source]
+  if (fileSizeBlocks === undefined) return Bun.spawn(command, { stdout: 'pipe', stderr: 'pipe' })
+  // sh's ulimit -f counts 512-byte blocks; an ignored signal stays ignored across exec.
+  return Bun.spawn(['sh', '-c', `trap '' XFSZ; ulimit -f ${fileSizeBlocks}; exec "$@"`, 'sh', ...command], { stdout: 'pipe', stderr: 'pipe' })
 }
 
 describe('the shared store', () => {
@@ -475,6 +484,40 @@ describe('the shared store', () => {
     // Seen as overwritten, not as damaged.
     expect(errors).toEqual([])
   }, 60_000)
+
+  test('a write the disk refuses is a skipped store, reported once; the worker goes on', async () => {
+    const path = preparedPath()
+    // Its index and locks are mapped (written without a write call); every entry is written past the first 4 KiB.
+    const script = `
+      for (let i = 0; i < 3; i++) put('/full/' + i, 100, 1)
+      await new Promise((resolve) => setImmediate(resolve))
+      for (let i = 3; i < 6; i++) put('/full/' + i, 100, 1)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      console.log('found ' + [0, 3].filter((i) => store.lookup(primaryKey('http', 'a', '/full/' + i, ''), () => null)).length)
+      store.close()`
+    const proc = worker(path, script, 8)
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
+    expect({ code, lines: out.trim().split('\n') }).toEqual({ code: 0, lines: ['error write_failed', 'found 0'] })
+    // Nothing of it is reachable from another worker either.
+    const other = storeAt(path)
+    expect(other.lookup(keyOf('/full/0'), none)).toBeUndefined()
+    expect(other.stats().entries).toBe(0)
+  })
+
+  test('a second chance the disk refuses leaves the entry where it was, and the hit is served', async () => {
+    const path = preparedPath(100_000)
+    const store = storeAt(path)
+    for (let i = 0; i < 16; i++) store.put(entry(`/k${i}`, 5000))
+    await turn()
+    // /k0 is over 3/4 of the ring behind the head: the hit copies it to the front, which fails.
+    const script = `
+      console.log('found ' + store.lookup(primaryKey('http', 'a', '/k0', ''), () => null)?.body.byteLength)
+      store.close()`
+    const proc = worker(path, script, 8)
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
+    expect({ code, lines: out.trim().split('\n') }).toEqual({ code: 0, lines: ['error write_failed', 'found 5000'] })
+    expect(store.lookup(keyOf('/k0'), none)?.body.byteLength).toBe(5000)
+  })
 
   test('a missing file is created, a good one kept with its entries, another made anew', async () => {
     const path = freshPath()

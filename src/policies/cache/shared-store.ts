@@ -16,7 +16,7 @@
  *   fields its variants are keyed by; a variant is served only when it was stored with the
  *   same names, after the slot's `base` (moved by a changed Vary or a delete).
  * - Fill locks (fill-locks.ts): one worker of the node fills a key while the others wait.
- * - Every failure (busy, damaged) is a miss or a skipped store, never an error to the
+ * - Every failure (busy, damaged, a write the disk refused) is a miss or a skipped store, never an error to the
  *   client; it is reported once per kind through `onError`.
  */
 import { rmSync } from 'node:fs'
@@ -44,7 +44,7 @@ interface Head {
 export interface SharedStoreOptions {
   path: string
   maxObjectBytes: number
-  /** A failure kind (`busy` or `damaged`) the first time it happens. */
+  /** A failure kind (`busy`, `damaged` or `write_failed`) the first time it happens. */
   onError?: (kind: string) => void
   now?: () => number
 }
@@ -136,7 +136,13 @@ export function openSharedStore(options: SharedStoreOptions) {
       if (ring.slotPos(own) !== parts.pos || !ring.intact(parts.pos)) return
       const found = primarySlot(primary, keyHash(primary))
       if (found?.n !== newest || parts.pos < ring.slotBase(newest) || found.parts.names !== names) return
-      const pos = ring.reappend(parts)
+      let pos: number | undefined
+      try {
+        pos = ring.reappend(parts)
+      } catch {
+        // A full or failing disk: the entry stays where it is, and was read whole.
+        return failed('write_failed')
+      }
       if (pos === undefined) return
       ring.setSlot(own, ring.slotHash(own), pos, ring.slotBase(own), parts.length)
       // Now its primary key's newest entry, under the same names: the same base.

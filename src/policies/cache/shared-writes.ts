@@ -166,8 +166,16 @@ export function sharedWrites(ring: Ring, hooks: WriteHooks) {
 
   /** Appends the entries laid out in `bytes` and points their slots at them. Under the write lock. */
   function land(bytes: Uint8Array, end: number, entries: { source: EntrySource; length: number }[]): void {
+    let written: boolean
+    try {
+      written = ring.appendEntries(bytes, end, positions)
+    } catch {
+      // A full or failing disk (ENOSPC, EIO): not stored, and no slot points at what was not
+      // written. Thrown on, it would end the worker from the turn's end, with its requests.
+      return failed('write_failed')
+    }
     // Its lock lost (this process stopped past its expiry): not stored.
-    if (!ring.appendEntries(bytes, end, positions)) return failed('busy')
+    if (!written) return failed('busy')
     for (let i = 0; i < entries.length; i++) hooks.point(entries[i]!.source, positions[i]!, entries[i]!.length)
   }
 

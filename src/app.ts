@@ -29,7 +29,7 @@ import { createRouteTable, type RouteTableEntry } from './pipeline/route-table.t
 import { healthHandler, healthProbe, type IsHealthy } from './pipeline/health.ts'
 import { routeServers, type RouteServer, type ServeDeps } from './pipeline/serve.ts'
 import { credentialQueryNames } from './policies/auth/api-key.ts'
-import { consumerHeaderNames } from './policies/auth/schema.ts'
+import { consumerHeaderNames } from './policies/auth/consumer-headers.ts'
 import type { ResponseCache } from './policies/cache/response-cache.ts'
 import { upstreamAcceptEncoding } from './policies/compression/index.ts'
 import { guardLimitsOf } from './policies/limits/index.ts'

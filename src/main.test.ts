@@ -28,11 +28,13 @@ async function staticClosure(entries: string[]): Promise<{ files: Set<string>; p
   return { files: new Set([...files].map((f) => relative(SRC, f))), packages }
 }
 
-test("a worker does not load the primary's modules", async () => {
+test("a worker does not load the primary's modules, nor zod", async () => {
   const { files, packages } = await staticClosure([`${SRC}/main.ts`, `${SRC}/worker/process.ts`])
   const primaryOnly = [...files].filter((f) => /^(primary|admin|replicas|demo)\//.test(f) || ['config/source.ts', 'config/duplicate-keys.ts', 'single-process.ts', 'healthcheck.ts'].includes(f))
   expect(primaryOnly).toEqual([])
   expect([...packages].filter((p) => p === 'ioredis' || p === 'js-yaml')).toEqual([])
+  // Nor the config's schemas: a worker's config is checked already (policies/builtin.ts).
+  expect([...packages].filter((p) => p === 'zod')).toEqual([])
   // The worker's own modules are there: the closure is the one a worker evaluates.
   expect(files.has('app.ts')).toBe(true)
 })

@@ -4,14 +4,15 @@
  * reaches a listener, and every bad field is named by its path.
  */
 import { configSchema, type GatewayConfig } from './schema.ts'
-import { consumerHeaderNames } from '../policies/auth/schema.ts'
-import { fieldValueProblem, headerRuleProblems } from '../policies/fields.ts'
+import { consumerHeaderNames } from '../policies/auth/consumer-headers.ts'
+import { fieldValueProblem, headerRuleProblems } from '../policies/field-rules.ts'
 import { BUILTIN_POLICIES } from '../policies/index.ts'
 import type { BuiltinPolicy } from '../policies/builtin.ts'
 import { resolvePluginModules } from '../policies/plugins/load.ts'
 import { startPluginCheck, type PluginCheck } from './check-plugins.ts'
 import { closest } from './closest.ts'
-import { derivedRouteName, matchKey } from './match.ts'
+import { derivedRouteName, matchKey } from './match-key.ts'
+import { normalisePrefix } from './routes.ts'
 import { defaultMessages, formatIssue, formatPath, indexSchema, type SchemaIndex } from './issues.ts'
 import { partialConfig, wholeConfig, type PartialConfig } from './partial.ts'
 import { caFileProblem, serverTlsProblems } from './tls-files.ts'
@@ -331,11 +332,6 @@ function sharedCachePathErrors(config: GatewayConfig): string[] {
 function accessLogFileErrors(config: GatewayConfig): string[] {
   const path = config.log.access.file
   return path === undefined ? [] : privatePathProblems(path).map((problem) => `log.access.file: ${problem}`)
-}
-
-/** `/users/` and `/users` are the same prefix. */
-export function normalisePrefix(path: string): string {
-  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
 }
 
 /** Appends "(from PORT)" to messages about keys that came from the environment. */

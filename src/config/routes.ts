@@ -3,10 +3,10 @@
  * and at equal length a host-specific route before a host-less one. The route table
  * (pipeline/route-table.ts) finds a request's route by the same rules.
  */
-import { ROUTE_METHODS, type RouteConfig } from './schema.ts'
-import { normalisePrefix } from './load.ts'
+import type { RouteConfig } from './schema.ts'
+import { ROUTE_METHODS } from '../policies/field-rules.ts'
 import { hostForRouting } from '../kernel/target.ts'
-import { derivedRouteName } from './match.ts'
+import { derivedRouteName } from './match-key.ts'
 
 export interface Route {
   /** Name for logs and metrics: the configured name, or the path (with its match: config/match.ts). */
@@ -66,4 +66,9 @@ function toRoute(config: RouteConfig): Route {
 /** A route's name: the configured one, else derived from its path and match. */
 export function routeName(config: RouteConfig): string {
   return config.name ?? derivedRouteName(config.path, config.match)
+}
+
+/** `/users/` and `/users` are the same prefix. */
+export function normalisePrefix(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
 }

@@ -10,12 +10,12 @@ import { matchSchema } from './match.ts'
 import { consumerSchema } from '../policies/auth/schema.ts'
 import { cacheStoreSchema } from '../policies/cache/schema.ts'
 import { compressionSchema } from '../policies/compression/schema.ts'
-import { FIELD_NAME, headerRulesSchema, ROUTE_METHODS } from '../policies/fields.ts'
+import { headerRulesSchema } from '../policies/fields.ts'
+import { FIELD_NAME, ROUTE_METHODS } from '../policies/field-rules.ts'
 import { routePolicyShape } from '../policies/index.ts'
 import { pluginName, pluginsSchema } from '../policies/plugins/schema.ts'
 import { splitStickyOnSchema } from '../policies/split/schema.ts'
 
-export { ROUTE_METHODS }
 
 const port = z.int().min(0).max(65535)
 const positiveInt = z.int().min(1)
@@ -430,7 +430,7 @@ export const routeSchema = z.strictObject({
    * The built-in policies' keys, each with its policy's schema (policies/index.ts):
    * responseHeaders, cors, auth, rateLimit, rewrite, redirect, split, mirror, cache, compression (docs/policies.md, docs/caching.md, docs/proxying.md).
    */
-  ...routePolicyShape,
+  ...routePolicyShape(),
 })
 
 /** The Redis that replicas share: global rate limits, cache purge and invalidation fan-out. */

@@ -1,7 +1,8 @@
 /**
  * The built-in policies, once, in the order a request meets them (their phases ascend):
  * the route keys config/ accepts and the chain pipeline/ builds both come from this list.
- * Adding a built-in policy is a folder under policies/ and one line here.
+ * Adding a built-in policy is a folder under policies/ and one line here. Importing it
+ * builds no schema (builtin.ts): config/ asks for them, with routePolicyShape().
  */
 import type { z } from 'zod'
 import { PHASES } from '../kernel/policy.ts'
@@ -24,16 +25,17 @@ import { splitPolicy } from './split/index.ts'
 export const BUILTIN_POLICIES = [responseHeadersPolicy, corsPolicy, limitsPolicy, authPolicy, rateLimitPolicy, rewritePolicy, redirectPolicy, splitPolicy, mirrorPolicy, cachePolicy, compressionPolicy] as const
 
 type Builtins = (typeof BUILTIN_POLICIES)[number]
+type SchemaOf<P extends Builtins> = NonNullable<P['schema']> extends () => infer Schema ? Schema : never
 
 /** Each built-in's route key and schema (policies without config add none). */
 export type RoutePolicyShape = {
-  [P in Builtins as P['schema'] extends z.ZodType ? P['name'] : never]: P['schema'] extends z.ZodType ? P['schema'] : never
+  [P in Builtins as SchemaOf<P> extends z.ZodType ? P['name'] : never]: SchemaOf<P>
 }
 
-/** The route keys of the built-ins, for config/schema.ts. */
-export const routePolicyShape = Object.fromEntries(
-  BUILTIN_POLICIES.flatMap((policy: BuiltinPolicy) => (policy.schema ? [[policy.name, policy.schema]] : []))
-) as RoutePolicyShape
+/** The route keys of the built-ins, for config/schema.ts: each policy's schema is made (and zod loaded) here. */
+export function routePolicyShape(): RoutePolicyShape {
+  return Object.fromEntries(BUILTIN_POLICIES.flatMap((policy: BuiltinPolicy) => (policy.schema ? [[policy.name, policy.schema()]] : []))) as RoutePolicyShape
+}
 
 // The list is in phase order: a policy out of place would run where its phase says it does not.
 for (let i = 1; i < BUILTIN_POLICIES.length; i++) {

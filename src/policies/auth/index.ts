@@ -10,7 +10,7 @@ import { apiKeyAuth, consumerIndex, type AuthFailure } from './api-key.ts'
 import { checkConsumers, checkRouteAuth } from './check.ts'
 import { failureLimit } from './failure-limit.ts'
 import { jwtAuth, type JwtFailure } from './jwt.ts'
-import { routeAuthSchema, type ConsumerConfig } from './schema.ts'
+import type { ConsumerConfig } from './schema.ts'
 
 declare module '../../kernel/policy.ts' {
   interface BuiltinMetrics {
@@ -33,7 +33,7 @@ function consumersIndex(settings: Settings): ReadonlyMap<string, string> {
 export const authPolicy = defineBuiltin({
   name: 'auth',
   phase: 'auth',
-  schema: routeAuthSchema.optional(),
+  schema: () => (require('./schema.ts') as typeof import('./schema.ts')).routeAuthSchema.optional(),
   checkSettings: (settings) => checkConsumers(consumersOf(settings)),
   check: (auth, context) => (auth ? checkRouteAuth(auth, consumersOf(context.settings)) : []),
   build(auth, context) {

@@ -80,8 +80,3 @@ export type RouteAuthConfig = z.output<typeof routeAuthSchema>
 export type ApiKeyConfig = NonNullable<RouteAuthConfig['apiKey']>
 export type JwtConfig = NonNullable<RouteAuthConfig['jwt']>
 export type ConsumerConfig = z.output<typeof consumerSchema>
-
-/** Every header that carries a consumer upstream: the default and each route's; only auth sets them. */
-export function consumerHeaderNames(routes: readonly { auth?: { consumerHeader: string } | undefined }[]): Set<string> {
-  return new Set(['x-consumer', ...routes.flatMap((r) => (r.auth ? [r.auth.consumerHeader] : []))])
-}

@@ -11,7 +11,6 @@ import type { Handler } from '../../kernel/stage.ts'
 import { defineBuiltin } from '../builtin.ts'
 import { SPLIT_FIELD } from './key.ts'
 import type { CachedRequest, ResponseCache } from './response-cache.ts'
-import { routeCacheSchema } from './schema.ts'
 
 declare module '../../kernel/policy.ts' {
   interface Stores {
@@ -26,7 +25,7 @@ const UNSAFE: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 export const cachePolicy = defineBuiltin({
   name: 'cache',
   phase: 'cache',
-  schema: routeCacheSchema.prefault({}),
+  schema: () => (require('./schema.ts') as typeof import('./schema.ts')).routeCacheSchema.prefault({}),
   build(options, context) {
     const responses = context.stores.responseCache
     if (!options?.enabled || !responses) return undefined

@@ -20,13 +20,8 @@ import { defineBuiltin } from '../builtin.ts'
 import { compressedStream, compressWhole, streamEncoder } from './encoders.ts'
 import { mediaTypeMatcher } from './media-types.ts'
 import { negotiator, type Negotiated } from './negotiate.ts'
-import {
-  resolveCompression,
-  routeCompressionSchema,
-  type Coding,
-  type CompressionConfig,
-  type RouteCompressionConfig,
-} from './schema.ts'
+import { resolveCompression } from './resolve.ts'
+import type { Coding, CompressionConfig, RouteCompressionConfig } from './schema.ts'
 
 declare module '../../kernel/policy.ts' {
   interface BuiltinMetrics {
@@ -72,7 +67,7 @@ export function upstreamAcceptEncoding(
 export const compressionPolicy = defineBuiltin({
   name: 'compression',
   phase: 'afterCache',
-  schema: routeCompressionSchema.optional(),
+  schema: () => (require('./schema.ts') as typeof import('./schema.ts')).routeCompressionSchema.optional(),
   build(routeConfig, context) {
     // The gateway's own routes (health, unmatched) answer small JSON and forward nothing.
     if (context.route.config === undefined) return undefined

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import { mediaTypeMatcher } from './media-types.ts'
 import { negotiate, negotiator } from './negotiate.ts'
-import { DEFAULT_TYPES, resolveCompression, compressionSchema, type Coding } from './schema.ts'
+import { resolveCompression } from './resolve.ts'
+import { DEFAULT_TYPES, compressionSchema, type Coding } from './schema.ts'
 
 const ALL: Coding[] = ['zstd', 'br', 'gzip']
 

@@ -101,21 +101,3 @@ export const routeCompressionSchema = z.union([
 export type CompressionConfig = z.output<typeof compressionSchema>
 export type RouteCompressionConfig = z.output<typeof routeCompressionSchema>
 export type CompressionLevels = CompressionConfig['levels']
-
-/** A route's compression: the defaults with its own keys over them; undefined when it is off. */
-export function resolveCompression(
-  defaults: CompressionConfig,
-  route: RouteCompressionConfig | undefined
-): CompressionConfig | undefined {
-  if (route === false) return undefined
-  const merged: CompressionConfig = route
-    ? {
-        enabled: route.enabled ?? defaults.enabled,
-        encodings: route.encodings ?? defaults.encodings,
-        minBytes: route.minBytes ?? defaults.minBytes,
-        types: route.types ?? defaults.types,
-        levels: { ...defaults.levels, ...route.levels },
-      }
-    : defaults
-  return merged.enabled ? merged : undefined
-}

@@ -8,12 +8,11 @@
  * Outside the request limits and auth: a preflight carries no credential.
  */
 import { defineBuiltin } from '../builtin.ts'
-import { corsSchema } from './schema.ts'
 
 export const corsPolicy = defineBuiltin({
   name: 'cors',
   phase: 'edge',
-  schema: corsSchema.optional(),
+  schema: () => (require('./schema.ts') as typeof import('./schema.ts')).corsSchema.optional(),
   build(config, context) {
     if (!config) return undefined
     const any = config.origin.includes('*')

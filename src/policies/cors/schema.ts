@@ -1,6 +1,7 @@
 /** `routes[].cors`: hono/cors's option names. */
 import { z } from 'zod'
-import { fieldName, ROUTE_METHODS } from '../fields.ts'
+import { fieldName } from '../fields.ts'
+import { ROUTE_METHODS } from '../field-rules.ts'
 
 export const corsSchema = z
   .strictObject({

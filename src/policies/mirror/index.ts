@@ -14,7 +14,6 @@
 import type { Exchange } from '../../kernel/exchange.ts'
 import { isWebSocketUpgrade } from '../../kernel/forwarding.ts'
 import { defineBuiltin } from '../builtin.ts'
-import { mirrorSchema } from './schema.ts'
 import type { Fields } from '../../kernel/fields.ts'
 
 /** What came of a request chosen for mirroring (the label of gateway_mirror_requests_total). */
@@ -33,7 +32,7 @@ const markMirrored = (headers: Fields) => headers.set('x-mirrored', '1')
 export const mirrorPolicy = defineBuiltin({
   name: 'mirror',
   phase: 'beforeCache',
-  schema: mirrorSchema.optional(),
+  schema: () => (require('./schema.ts') as typeof import('./schema.ts')).mirrorSchema.optional(),
   check(mirror, { settings }) {
     if (!mirror || Object.hasOwn(settings.upstreams, mirror.upstream)) return []
     return [`upstream: no upstream named "${mirror.upstream}"`]

@@ -19,7 +19,7 @@ import type { Exchange } from '../../kernel/exchange.ts'
 import type { Handler, Stage } from '../../kernel/stage.ts'
 import { defineBuiltin } from '../builtin.ts'
 import type { Grant, RateLimitStore } from './buckets.ts'
-import { rateLimitSchema, type RateLimitConfig } from './schema.ts'
+import type { RateLimitConfig } from './schema.ts'
 
 declare module '../../kernel/policy.ts' {
   interface Stores {
@@ -35,7 +35,7 @@ declare module '../../kernel/policy.ts' {
 export const rateLimitPolicy = defineBuiltin({
   name: 'rateLimit',
   phase: 'rateLimit',
-  schema: rateLimitSchema.optional(),
+  schema: () => (require('./schema.ts') as typeof import('./schema.ts')).rateLimitSchema.optional(),
   check(config, context) {
     // A global limit keeps its buckets in Redis.
     if (config?.scope === 'global' && context.settings.redis === undefined) return ['scope: global needs redis.url (or REDIS_URL)']

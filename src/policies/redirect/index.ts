@@ -13,7 +13,6 @@
 import { defineBuiltin } from '../builtin.ts'
 import { compilePattern, compileTemplate, patternProblem, templateProblem } from '../rewrite/pattern.ts'
 import { REWRITE_CAPTURES } from '../rewrite/index.ts'
-import { redirectSchema } from './schema.ts'
 
 /** Refused anywhere in `to`: what cannot be in a field value, and what would split a URL oddly. */
 const TO_REFUSED = /[\x00-\x20\x7f"<>\\^`{|}]/
@@ -25,7 +24,7 @@ type WithRewrite = { rewrite?: { pattern: string } }
 export const redirectPolicy = defineBuiltin({
   name: 'redirect',
   phase: 'beforeCache',
-  schema: redirectSchema.optional(),
+  schema: () => (require('./schema.ts') as typeof import('./schema.ts')).redirectSchema.optional(),
   check(config, context) {
     if (!config) return []
     const to = config.to

@@ -6,12 +6,12 @@
  */
 import { applyHeaderRules } from '../../kernel/header-rules.ts'
 import { defineBuiltin } from '../builtin.ts'
-import { headerRuleProblems, headerRulesSchema } from '../fields.ts'
+import { headerRuleProblems } from '../field-rules.ts'
 
 export const responseHeadersPolicy = defineBuiltin({
   name: 'responseHeaders',
   phase: 'edge',
-  schema: headerRulesSchema.optional(),
+  schema: () => (require('../fields.ts') as typeof import('../fields.ts')).headerRulesSchema.optional(),
   check: (rules) => (rules ? headerRuleProblems(rules) : []),
   build(rules) {
     if (!rules) return undefined

@@ -10,7 +10,6 @@
 import { resolveSegments } from '../../kernel/path.ts'
 import { defineBuiltin } from '../builtin.ts'
 import { compilePattern, compileTemplate, patternProblem, templateProblem } from './pattern.ts'
-import { rewriteSchema } from './schema.ts'
 
 /** Where a matched rewrite leaves its captures for the route's redirect (exchange.state). */
 export const REWRITE_CAPTURES = Symbol('rewrite captures')
@@ -21,7 +20,7 @@ const TO_REFUSED = /[\x00-\x20\x7f?#%\\]/
 export const rewritePolicy = defineBuiltin({
   name: 'rewrite',
   phase: 'beforeCache',
-  schema: rewriteSchema.optional(),
+  schema: () => (require('./schema.ts') as typeof import('./schema.ts')).rewriteSchema.optional(),
   check(config) {
     if (!config) return []
     const problems: string[] = []

@@ -13,7 +13,7 @@
  */
 import type { Exchange } from '../../kernel/exchange.ts'
 import { defineBuiltin } from '../builtin.ts'
-import { splitSchema, type SplitConfig, type SplitEntry } from './schema.ts'
+import type { SplitConfig, SplitEntry } from './schema.ts'
 
 /** The exchange's value of `name` in a `;`-separated Cookie header (RFC 6265 §5.4), or undefined. */
 export function cookieValue(exchange: Exchange, name: string): string | undefined {
@@ -111,7 +111,7 @@ export function createChooser(split: SplitConfig, stickyOn: string | undefined, 
 export const splitPolicy = defineBuiltin({
   name: 'split',
   phase: 'beforeCache',
-  schema: splitSchema.optional(),
+  schema: () => (require('./schema.ts') as typeof import('./schema.ts')).splitSchema.optional(),
   check(entries, { settings }) {
     if (!entries) return []
     const problems: string[] = []

@@ -1,7 +1,7 @@
 /**
- * A route's match (match.ts) as words: the key the duplicate check compares, and the name of a
- * route the config names not. Apart from the schema, which only the config loader loads: a
- * worker names its routes with it.
+ * A route's match (match.ts) in words: the key the duplicate check compares, and the name of a
+ * route the config leaves unnamed. Kept apart from the schema, which only the config loader
+ * loads: a worker names its routes with it.
  */
 
 type MatchLike = { exact?: unknown; headers?: unknown; query?: unknown } | undefined

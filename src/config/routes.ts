@@ -9,7 +9,7 @@ import { hostForRouting } from '../kernel/target.ts'
 import { derivedRouteName } from './match-key.ts'
 
 export interface Route {
-  /** Name for logs and metrics: the configured name, or the path (with its match: config/match.ts). */
+  /** Name for logs and metrics: the configured name, or the path (with its match: config/match-key.ts). */
   readonly name: string
   /** Normalised prefix: no trailing slash except for the root "/". */
   readonly prefix: string

@@ -4,8 +4,8 @@
  *
  * The schema is given as a function that loads its module (`schema.ts`) on first call: only
  * the config loader calls it. A worker builds chains from a config already checked, so it
- * never loads zod or builds a schema: ~9 MiB of its heap at boot and ~19 MiB under load, and
- * ~100 ms of its start (measured on Bun 1.4.5; docs/performance-optimization.md).
+ * never loads zod or builds a schema: ~10 MiB of its RSS after boot and ~19 MiB under load,
+ * and ~150 ms of its start (Bun 1.4.5; docs/performance-optimization.md, the fifteenth session).
  */
 import type { z } from 'zod'
 import type { BuildContext, CheckContext, Phase, Settings } from '../kernel/policy.ts'

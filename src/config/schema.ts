@@ -16,7 +16,6 @@ import { routePolicyShape } from '../policies/index.ts'
 import { pluginName, pluginsSchema } from '../policies/plugins/schema.ts'
 import { splitStickyOnSchema } from '../policies/split/schema.ts'
 
-
 const port = z.int().min(0).max(65535)
 const positiveInt = z.int().min(1)
 

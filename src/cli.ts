@@ -6,7 +6,7 @@
  */
 import { parseCommand, START_USAGE, USAGE } from './cli/args.ts'
 import { readEnv } from './config/env.ts'
-import { main } from './main.ts'
+import { EXIT_BAD_CONFIG, main } from './main.ts'
 import { VERSION } from './version.ts'
 
 const env = readEnv()
@@ -33,5 +33,5 @@ switch (command.name) {
     break
   case 'usage':
     err(`${command.problem}\n${USAGE}\n`)
-    process.exitCode = (await import('./cli/validate.ts')).EXIT_BAD_CONFIG
+    process.exitCode = EXIT_BAD_CONFIG
 }

@@ -9,7 +9,8 @@ import type { ConfigSource } from './config/source.ts'
 import { createLogger } from './log.ts'
 
 const USAGE = 'usage: bun run start [-- --config FILE] [--single-process]   (or GATEWAY_CONFIG=FILE)'
-const EXIT_BAD_CONFIG = 2
+/** A bad config or bad arguments: the exit status, before anything listens (`validate` uses it too). */
+export const EXIT_BAD_CONFIG = 2
 
 interface Args {
   configPath?: string

@@ -5,11 +5,11 @@
  */
 import type { EnvSettings } from '../config/env.ts'
 import { fileSource, invalidConfigLines } from '../config/source.ts'
+import { EXIT_BAD_CONFIG } from '../main.ts'
 import type { PrintFormat } from './args.ts'
 import { formatConfig } from './printable.ts'
 
 export const EXIT_OK = 0
-export const EXIT_BAD_CONFIG = 2
 
 export interface ValidateOptions {
   files: readonly string[]
